@@ -1,0 +1,36 @@
+# kubectl-pgo: build, unit tests, the local cluster and the end-to-end tests.
+MODULE   := github.com/kubectl-pgo/kubectl-pgo
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X $(MODULE)/pkg/version.Version=$(VERSION) -X $(MODULE)/pkg/version.GitCommit=$(COMMIT)
+BIN      := bin/kubectl-pgo
+
+.PHONY: build test unit lint e2e cluster-up cluster-down demo clean
+
+build: ## Build the plugin into bin/
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-pgo
+
+test: ## Everything: lint, unit tests, then a local cluster and the end-to-end tests (needs root)
+	hack/test.sh
+
+unit: ## Unit tests; no cluster needed
+	go test ./...
+
+lint: ## go vet, gofmt and staticcheck
+	hack/lint.sh
+
+e2e: build ## End-to-end tests against the running local cluster (make cluster-up first)
+	hack/e2e.sh
+
+cluster-up: ## Build (cached) and start the local cluster
+	hack/cluster/install-deps.sh
+	hack/cluster/up.sh
+
+cluster-down: ## Stop the local cluster and remove what it made
+	hack/cluster/down.sh
+
+demo: ## A local cluster and a demo of the plugin
+	hack/demo.sh
+
+clean:
+	rm -rf bin dist
