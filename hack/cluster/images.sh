@@ -176,7 +176,7 @@ pg_key=$(input_key "$SELF" "$PG_SRC/packages.txt" "$PG_SRC/setup.sh" "$PG_SRC/Do
 pause_out="$IMAGES_DIR/pause-$pause_key.tar"
 pg_out="$IMAGES_DIR/postgres-$pg_key.tar"
 
-require_root
+require_root "it runs debootstrap and chroot"
 require_cmds tar:tar gzip:gzip sha256sum:coreutils flock:util-linux
 [ -s "$pause_out" ] || require_cmds go:golang
 [ -s "$pg_out" ] || require_cmds debootstrap:debootstrap chroot:coreutils mount:mount

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local cluster needs. Idempotent; a no-op when all are present.
 source "$(dirname "$0")/lib.sh"
-require_root
+require_root "it installs Debian packages"
 packages=(etcd-server containerd runc containernetworking-plugins iptables conntrack debootstrap
   openssl iproute2 curl ca-certificates procps kmod)
 missing=()

@@ -29,8 +29,8 @@ CONTAINERD_SOCK="$STATE_DIR/containerd/containerd.sock"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-require_root() {
-  [ "$(id -u)" = 0 ] || die "this script must run as root (it starts kubelet, containerd and changes iptables); rerun with sudo"
+require_root() { # $1: why root is needed
+  [ "$(id -u)" = 0 ] || die "this script must run as root (${1:-it starts kubelet and containerd, and changes iptables}); rerun it as root or with sudo"
 }
 
 # require_cmds CMD:PACKAGE ... stops with the Debian package to install for each missing command.
