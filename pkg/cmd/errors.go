@@ -1,0 +1,65 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError is a mistake in how a command was invoked. Its message ends
+// with a pointer to the command's help, the way kubectl's does; main prints
+// it after "error: ".
+type usageError struct {
+	msg         string
+	commandPath string
+}
+
+func (e *usageError) Error() string {
+	return fmt.Sprintf("%s\nSee '%s --help' for usage.", e.msg, e.commandPath)
+}
+
+// usageErrorf returns a usageError for cmd. Use it in RunE/Args for bad
+// arguments or flag combinations, not for failures at run time.
+func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...), commandPath: cmd.CommandPath()}
+}
+
+// flagError is the root's FlagErrorFunc; children inherit it, so every
+// bad flag names the command whose help to read.
+func flagError(cmd *cobra.Command, err error) error {
+	return usageErrorf(cmd, "%v", err)
+}
+
+// unknownCommand reports an argument that is not a subcommand of cmd, with
+// cobra's spelling suggestions.
+func unknownCommand(cmd *cobra.Command, arg string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", arg, cmd.CommandPath())
+	// Cobra sets this default only on its own error path, which we bypass.
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(arg); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+	}
+	return usageErrorf(cmd, "%s", msg)
+}
+
+// runGroup is the RunE of commands that only hold subcommands (the root,
+// create, show, delete): bare, they print help; with an argument that is
+// not a subcommand, they fail. Cobra's default would print help and exit 0
+// even for a typo such as `kubectl pgo create clustr`.
+func runGroup(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return unknownCommand(cmd, args[0])
+	}
+	return cmd.Help()
+}
+
+// noArgs is cobra.NoArgs with a pointer to the command's help.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf(cmd, "unexpected argument %q: %q takes no arguments", args[0], cmd.CommandPath())
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package kube
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func pod(name string, phase corev1.PodPhase, ready bool, mods ...func(*corev1.Pod)) *corev1.Pod {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pg", Labels: map[string]string{"app": "hippo"}},
+		Status: corev1.PodStatus{
+			Phase:      phase,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}},
+		},
+	}
+	for _, m := range mods {
+		m(p)
+	}
+	return p
+}
+
+func terminating(p *corev1.Pod) {
+	now := metav1.Now()
+	p.DeletionTimestamp = &now
+	p.Finalizers = []string{"test"}
+}
+
+func otherApp(p *corev1.Pod) { p.Labels["app"] = "other" }
+
+func otherNamespace(p *corev1.Pod) { p.Namespace = "elsewhere" }
+
+func TestFindRunningPod(t *testing.T) {
+	tests := []struct {
+		name    string
+		pods    []runtime.Object
+		want    string
+		wantErr string
+	}{
+		{
+			name: "single ready pod",
+			pods: []runtime.Object{pod("hippo-0", corev1.PodRunning, true)},
+			want: "hippo-0",
+		},
+		{
+			name: "first ready by name",
+			pods: []runtime.Object{pod("hippo-2", corev1.PodRunning, true), pod("hippo-1", corev1.PodRunning, true)},
+			want: "hippo-1",
+		},
+		{
+			name: "skips pods that cannot exec",
+			pods: []runtime.Object{
+				pod("hippo-0", corev1.PodRunning, true, terminating),
+				pod("hippo-1", corev1.PodPending, false),
+				pod("hippo-2", corev1.PodRunning, false),
+				pod("hippo-3", corev1.PodRunning, true),
+			},
+			want: "hippo-3",
+		},
+		{
+			name:    "nothing matches",
+			pods:    []runtime.Object{pod("x", corev1.PodRunning, true, otherApp), pod("y", corev1.PodRunning, true, otherNamespace)},
+			wantErr: `no running pod matches "app=hippo" in namespace "pg"`,
+		},
+		{
+			name: "matches but none usable",
+			pods: []runtime.Object{
+				pod("hippo-1", corev1.PodRunning, false),
+				pod("hippo-0", corev1.PodPending, false),
+				pod("hippo-2", corev1.PodRunning, true, terminating),
+				pod("hippo-3", corev1.PodSucceeded, false),
+				pod("hippo-4", "", false),
+			},
+			wantErr: `no running pod matches "app=hippo" in namespace "pg"; found hippo-0 (Pending), hippo-1 (Running, not ready), hippo-2 (terminating), hippo-3 (Succeeded), hippo-4 (phase unknown)`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset(tc.pods...)
+			got, err := FindRunningPod(context.Background(), client, "pg", "app=hippo")
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("FindRunningPod: %v", err)
+			}
+			if got.Name != tc.want {
+				t.Errorf("got pod %s, want %s", got.Name, tc.want)
+			}
+		})
+	}
+}
+
+func TestFindRunningPodBadSelector(t *testing.T) {
+	_, err := FindRunningPod(context.Background(), fake.NewClientset(), "pg", "app in (")
+	if err == nil || !strings.HasPrefix(err.Error(), `invalid label selector "app in (": `) {
+		t.Fatalf("error = %v, want an invalid selector error", err)
+	}
+}
