@@ -1,0 +1,148 @@
+package cluster
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// Keys of the pgBackRest ConfigMap (<c>-pgbackrest-config).
+const (
+	FileDatabaseConf  = "db.conf"           // pgbackrest.conf of the database pod
+	FileRepoConf      = "repo.conf"         // pgbackrest.conf of the repository host
+	FilePostgresConf  = "postgresql.conf"   // included by PGDATA/postgresql.conf
+	FileHBAConf       = "pg_hba.conf"       // hba_file
+	FileStartPostgres = "start-postgres.sh" // the database container's command
+	FileStartRepo     = "start-repo.sh"     // the repository host's command
+)
+
+// The files of each pod, for the config hash that rolls the pod when one
+// of them changes (a mounted ConfigMap is updated in place, but PostgreSQL
+// and the scripts read it only when they start).
+var (
+	databaseFiles = []string{FileDatabaseConf, FilePostgresConf, FileHBAConf, FileStartPostgres}
+	repoFiles     = []string{FileRepoConf, FileStartRepo}
+)
+
+// fileValues are what the file templates (templates/files) see.
+type fileValues struct {
+	Cluster        string
+	PGData         string
+	PostgresBinDir string
+	PostgresPort   int
+	SocketDir      string
+	ConfigDir      string
+	HBAFile        string
+	PostgresConf   string
+	PasswordFile   string
+	Superuser      string
+	Stanza         string
+	RepoPath       string
+	// BackupInfo is the file that exists once the stanza does.
+	BackupInfo string
+}
+
+// renderFiles renders every file of the pgBackRest ConfigMap.
+func renderFiles(spec Spec) (map[string]string, error) {
+	files := map[string]string{}
+
+	db, err := databaseHost(spec).Config()
+	if err != nil {
+		return nil, err
+	}
+	files[FileDatabaseConf] = db.String()
+	rh, err := repositoryHost(spec).Config()
+	if err != nil {
+		return nil, err
+	}
+	files[FileRepoConf] = rh.String()
+
+	v := fileValues{
+		Cluster:        spec.Name,
+		PGData:         DataDirectory(spec.Name),
+		PostgresBinDir: postgresBinDir(spec.PostgresVersion),
+		PostgresPort:   postgresPort,
+		SocketDir:      socketDir,
+		ConfigDir:      configDir,
+		HBAFile:        configDir + "/" + FileHBAConf,
+		PostgresConf:   configDir + "/" + FilePostgresConf,
+		PasswordFile:   configDir + "/" + KeyPassword,
+		Superuser:      Superuser,
+		Stanza:         repo.StanzaName,
+		RepoPath:       spec.RepoPath,
+		BackupInfo:     spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+	}
+	for _, name := range []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo} {
+		var b bytes.Buffer
+		if err := templates.ExecuteTemplate(&b, name, v); err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", name, err)
+		}
+		files[name] = b.String()
+	}
+	return files, nil
+}
+
+// tlsFiles are the paths of one side's TLS files, as projected from the
+// repository Secret.
+func tlsFiles(certKey, keyKey string) repo.TLSFiles {
+	return repo.TLSFiles{
+		CAFile:   tlsDir + "/" + KeyCACert,
+		CertFile: tlsDir + "/" + certKey,
+		KeyFile:  tlsDir + "/" + keyKey,
+	}
+}
+
+func databaseHost(spec Spec) repo.DatabaseHost {
+	return repo.DatabaseHost{
+		Repositories: spec.Repositories(),
+		RepoHost:     RepoHostName(spec.Name),
+		PGPath:       DataDirectory(spec.Name),
+		PGPort:       postgresPort,
+		PGSocketPath: socketDir,
+		PGUser:       Superuser,
+		TLS:          tlsFiles(KeyDBCert, KeyDBKey),
+		Server:       repo.Server{ClientCN: repoCN(spec.Name)},
+	}
+}
+
+func repositoryHost(spec Spec) repo.RepositoryHost {
+	return repo.RepositoryHost{
+		Repositories: spec.Repositories(),
+		PGHost:       ServiceName(spec.Name),
+		PGPath:       DataDirectory(spec.Name),
+		ProcessMax:   processMax(spec.RepoResources),
+		TLS:          tlsFiles(KeyRepoCert, KeyRepoKey),
+		Server:       repo.Server{ClientCN: databaseCN(spec.Name)},
+	}
+}
+
+// processMax is how many processes a backup uses: one per CPU of the
+// repository host's limit, or repo.DefaultProcessMax without a limit.
+func processMax(r Resources) int {
+	if r.CPULimit == "" {
+		return repo.DefaultProcessMax
+	}
+	q, err := resource.ParseQuantity(r.CPULimit)
+	if err != nil {
+		return repo.DefaultProcessMax
+	}
+	return max(1, int(math.Ceil(float64(q.MilliValue())/1000)))
+}
+
+// filesHash is a digest of the named files, for a pod annotation.
+func filesHash(files map[string]string, names []string) string {
+	names = append([]string(nil), names...)
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		fmt.Fprintf(h, "%s\x00%s\x00", name, files[name])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

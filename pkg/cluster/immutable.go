@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// CheckImmutable refuses the changes that create cannot make to an
+// existing cluster: old is the stored Spec, new the requested one, both
+// defaulted. Each refused field is named with its old and new value. What
+// may change (image, resources, retention) is applied by the next apply.
+func CheckImmutable(old, new Spec) error {
+	var errs []error
+	refuse := func(what, oldValue, newValue, why string) {
+		errs = append(errs, fmt.Errorf("%s is immutable: the cluster uses %s, the request says %s; %s",
+			what, orNone(oldValue), orNone(newValue), why))
+	}
+	const recreate = "delete and recreate the cluster to change it"
+	const notYet = "changing it is not supported yet"
+
+	if old.Name != new.Name {
+		refuse("the name", old.Name, new.Name, "create a new cluster instead")
+	}
+	if old.Namespace != new.Namespace {
+		refuse("the namespace", old.Namespace, new.Namespace, "create a new cluster instead")
+	}
+	if !slices.Equal(old.StorageType, new.StorageType) {
+		refuse("storage type", storageTypeString(old.StorageType), storageTypeString(new.StorageType), recreate)
+	}
+	if old.RepoPath != new.RepoPath {
+		refuse("the repository path", old.RepoPath, new.RepoPath, recreate)
+	}
+	if old.PostgresVersion != new.PostgresVersion {
+		refuse("the PostgreSQL version", fmt.Sprint(old.PostgresVersion), fmt.Sprint(new.PostgresVersion), "major upgrades are not supported yet")
+	}
+	if !sameQuantity(old.StorageSize, new.StorageSize) {
+		refuse("the storage size", old.StorageSize, new.StorageSize, notYet)
+	}
+	if old.StorageClass != new.StorageClass {
+		refuse("the storage class", old.StorageClass, new.StorageClass, notYet)
+	}
+	if !sameQuantity(old.RepoPVCSize, new.RepoPVCSize) {
+		refuse("the repository PVC size", old.RepoPVCSize, new.RepoPVCSize, notYet)
+	}
+	if old.RepoStorageClass != new.RepoStorageClass {
+		refuse("the repository storage class", old.RepoStorageClass, new.RepoStorageClass, notYet)
+	}
+	return errors.Join(errs...)
+}
+
+// sameQuantity compares sizes by value: 1Gi is 1024Mi.
+func sameQuantity(a, b string) bool {
+	qa, errA := resource.ParseQuantity(a)
+	qb, errB := resource.ParseQuantity(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return qa.Cmp(qb) == 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Keys of the repository Secret (<c>-backrest-repo-config).
+const (
+	KeyCACert   = "ca.crt"
+	KeyCAKey    = "ca.key"
+	KeyDBCert   = "db.crt"
+	KeyDBKey    = "db.key"
+	KeyRepoCert = "repo.crt"
+	KeyRepoKey  = "repo.key"
+)
+
+// Keys of the postgres Secret (<c>-postgres-secret), as in v4.
+const (
+	KeyUsername = "username"
+	KeyPassword = "password"
+
+	// Superuser is the PostgreSQL superuser initdb creates.
+	Superuser = "postgres"
+)
+
+// Material is a cluster's secret material: what Render puts in the
+// Secrets. It is random, so it is generated once and then read back from
+// the Secrets; see LoadOrGenerateMaterial.
+type Material struct {
+	PKI      PKI
+	Password string
+}
+
+// NewPassword returns a random password: 32 bytes from crypto/rand,
+// base64url without padding (43 characters), safe in a connection URI.
+func NewPassword() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// LoadOrGenerateMaterial returns the material stored in the cluster's
+// existing Secrets, and generates what is missing: pass nil for a Secret
+// that does not exist. Reusing the stored material is what makes a re-run
+// of create a no-op: new certificates or a new password would change the
+// Secrets (and a new password would not even match the database's).
+func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now time.Time) (Material, error) {
+	var m Material
+	var err error
+	if repoConfig != nil {
+		if m.PKI, err = PKIFromSecret(repoConfig); err == nil {
+			err = m.PKI.Verify(spec.Name, spec.Namespace, now)
+		}
+		if err != nil {
+			return Material{}, fmt.Errorf("secret %s/%s cannot be reused: %w; delete it to have new certificates generated",
+				repoConfig.Namespace, repoConfig.Name, err)
+		}
+	} else if m.PKI, err = NewPKI(spec.Name, spec.Namespace, now); err != nil {
+		return Material{}, err
+	}
+	if postgres != nil {
+		if m.Password, err = PasswordFromSecret(postgres); err != nil {
+			return Material{}, err
+		}
+	} else if m.Password, err = NewPassword(); err != nil {
+		return Material{}, err
+	}
+	return m, nil
+}
+
+// PKIFromSecret reads the PKI from the repository Secret.
+func PKIFromSecret(s *corev1.Secret) (PKI, error) {
+	var missing []string
+	get := func(key string) []byte {
+		v := s.Data[key]
+		if len(v) == 0 {
+			missing = append(missing, key)
+		}
+		return v
+	}
+	p := PKI{
+		CACert: get(KeyCACert), CAKey: get(KeyCAKey),
+		DBCert: get(KeyDBCert), DBKey: get(KeyDBKey),
+		RepoCert: get(KeyRepoCert), RepoKey: get(KeyRepoKey),
+	}
+	if len(missing) > 0 {
+		return PKI{}, fmt.Errorf("keys %v are missing", missing)
+	}
+	return p, nil
+}
+
+// PasswordFromSecret reads the superuser password from the postgres
+// Secret.
+func PasswordFromSecret(s *corev1.Secret) (string, error) {
+	if len(s.Data[KeyPassword]) == 0 {
+		return "", fmt.Errorf("secret %s/%s has no %s: add it, or delete the Secret only if the database was never initialized",
+			s.Namespace, s.Name, KeyPassword)
+	}
+	return string(s.Data[KeyPassword]), nil
+}

@@ -1,0 +1,38 @@
+package cluster
+
+import "fmt"
+
+// Where things are inside the pods. Restore and backup Jobs, written
+// later, mount the same volumes at the same places.
+const (
+	// pgdataMountPath is where the data PVC is mounted. PGDATA is a
+	// directory under it (see DataDirectory), not the PVC's root, which
+	// may hold lost+found and which fsGroup makes group-writable.
+	pgdataMountPath = "/pgdata"
+	// repoMountPath is where the repository host mounts its PVC.
+	repoMountPath = "/backrestrepo"
+	// socketDir is the PostgreSQL socket directory, an emptyDir shared by
+	// the containers of the database pod.
+	socketDir = "/var/run/postgresql"
+	// pgbackrestConfigDir holds pgbackrest.conf at pgBackRest's default
+	// path: the TLS server's worker processes read only that one.
+	pgbackrestConfigDir = "/etc/pgbackrest"
+	tlsDir              = pgbackrestConfigDir + "/tls"
+	// configDir holds kubectl-pgo's own files: the start scripts, the
+	// PostgreSQL settings, and the password file initdb reads.
+	configDir = "/etc/kubectl-pgo"
+
+	postgresPort = 5432
+	// postgresUID is the postgres user and group of the image.
+	postgresUID = 26
+)
+
+// DataDirectory is PGDATA in the database pod, as in v4.
+func DataDirectory(cluster string) string {
+	return pgdataMountPath + "/" + cluster
+}
+
+// postgresBinDir is where Debian installs the server binaries.
+func postgresBinDir(version int) string {
+	return fmt.Sprintf("/usr/lib/postgresql/%d/bin", version)
+}

@@ -1,0 +1,228 @@
+package cluster
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// CertValidity is how long the CA and the certificates are valid. They are
+// only used between the cluster's own pods, and nothing renews them yet, so
+// they last long: 10 years. A rotation command is future work.
+const CertValidity = 10 * 365 * 24 * time.Hour
+
+// clockSkew backdates NotBefore, so a node whose clock is a little behind
+// the client's still accepts a fresh certificate.
+const clockSkew = time.Hour
+
+// PKI is a cluster's CA and the two key pairs it signs, PEM encoded. The
+// database side's pgBackRest server presents DB and the repository host's
+// presents Repo; each also uses its pair as a client certificate when it
+// dials the other side.
+type PKI struct {
+	CACert, CAKey     []byte
+	DBCert, DBKey     []byte
+	RepoCert, RepoKey []byte
+}
+
+// leaf describes one of the two certificates.
+type leaf struct {
+	what     string
+	cn       string
+	dnsNames []string
+}
+
+func leaves(cluster, namespace string) (db, repoHost leaf) {
+	pod := PodName(cluster) + "." + ServiceName(cluster)
+	db = leaf{"database", databaseCN(cluster),
+		append(serviceDNSNames(ServiceName(cluster), namespace), serviceDNSNames(pod, namespace)...)}
+	repoHost = leaf{"repository", repoCN(cluster), serviceDNSNames(RepoHostName(cluster), namespace)}
+	return db, repoHost
+}
+
+// serviceDNSNames are the names a Service (or a pod under one) is reached
+// by from inside the cluster.
+func serviceDNSNames(name, namespace string) []string {
+	return []string{
+		name,
+		name + "." + namespace,
+		name + "." + namespace + ".svc",
+		name + "." + namespace + ".svc.cluster.local",
+	}
+}
+
+// NewPKI generates a new CA, and the database and repository certificates
+// for the cluster. Both certificates are good for server and client
+// authentication.
+func NewPKI(cluster, namespace string, now time.Time) (PKI, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return PKI{}, err
+	}
+	caTemplate := &x509.Certificate{
+		SerialNumber:          serialNumber(),
+		Subject:               pkix.Name{CommonName: caCN(cluster), Organization: []string{"kubectl-pgo"}},
+		NotBefore:             now.Add(-clockSkew),
+		NotAfter:              now.Add(CertValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		return PKI{}, fmt.Errorf("cannot create the CA: %w", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return PKI{}, err
+	}
+
+	p := PKI{CACert: pemCert(caDER)}
+	if p.CAKey, err = pemKey(caKey); err != nil {
+		return PKI{}, err
+	}
+	db, repoHost := leaves(cluster, namespace)
+	if p.DBCert, p.DBKey, err = newLeaf(db, ca, caKey, now); err != nil {
+		return PKI{}, err
+	}
+	if p.RepoCert, p.RepoKey, err = newLeaf(repoHost, ca, caKey, now); err != nil {
+		return PKI{}, err
+	}
+	return p, nil
+}
+
+func newLeaf(l leaf, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	template := &x509.Certificate{
+		SerialNumber: serialNumber(),
+		Subject:      pkix.Name{CommonName: l.cn, Organization: []string{"kubectl-pgo"}},
+		DNSNames:     l.dnsNames,
+		NotBefore:    now.Add(-clockSkew),
+		NotAfter:     now.Add(CertValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot create the %s certificate: %w", l.what, err)
+	}
+	keyPEM, err = pemKey(key)
+	return pemCert(der), keyPEM, err
+}
+
+// serialNumber is a random 128-bit serial, as RFC 5280 recommends.
+func serialNumber() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return n.Add(n, big.NewInt(1)) // never zero
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func pemKey(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// Verify checks that the PKI is whole and fits the cluster: each
+// certificate is signed by the CA, valid at now for server and client
+// authentication and for the names the other side dials, and matches its
+// key. It is what makes reusing a stored PKI safe.
+func (p PKI) Verify(cluster, namespace string, now time.Time) error {
+	ca, err := parseCert("CA", p.CACert)
+	if err != nil {
+		return err
+	}
+	if err := checkKey("CA", ca, p.CAKey); err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	db, repoHost := leaves(cluster, namespace)
+	for _, c := range []struct {
+		leaf
+		cert, key []byte
+	}{{db, p.DBCert, p.DBKey}, {repoHost, p.RepoCert, p.RepoKey}} {
+		cert, err := parseCert(c.what, c.cert)
+		if err != nil {
+			return err
+		}
+		if cert.Subject.CommonName != c.cn {
+			return fmt.Errorf("the %s certificate is for %q, not %q", c.what, cert.Subject.CommonName, c.cn)
+		}
+		for _, name := range c.dnsNames {
+			if _, err := cert.Verify(x509.VerifyOptions{
+				DNSName:     name,
+				Roots:       roots,
+				CurrentTime: now,
+				KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			}); err != nil {
+				return fmt.Errorf("the %s certificate is not valid: %w", c.what, err)
+			}
+		}
+		if err := checkKey(c.what, cert, c.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseCert(what string, data []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("the %s certificate is missing or not PEM", what)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("the %s certificate cannot be read: %w", what, err)
+	}
+	return cert, nil
+}
+
+// checkKey checks that the PEM key is the private key of the certificate.
+func checkKey(what string, cert *x509.Certificate, keyPEM []byte) error {
+	block, _ := pem.Decode(keyPEM)
+	if block == nil {
+		return fmt.Errorf("the %s key is missing or not PEM", what)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("the %s key cannot be read: %w", what, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return errors.New("the " + what + " key is not a signing key")
+	}
+	pub, err := x509.MarshalPKIXPublicKey(signer.Public())
+	if err != nil {
+		return err
+	}
+	certPub, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(pub, certPub) {
+		return fmt.Errorf("the %s key does not match its certificate", what)
+	}
+	return nil
+}

@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+//go:embed templates/*.yaml templates/*.tpl templates/files/*
+var templateFS embed.FS
+
+// templates holds the object templates (by file name, e.g.
+// "statefulset.yaml") and the file templates ("start-postgres.sh").
+var templates = template.Must(template.New("").
+	Option("missingkey=error").
+	Funcs(template.FuncMap{
+		"quote": quote,
+		"json":  toJSON,
+		"b64":   b64,
+		"shq":   shellQuote,
+	}).
+	ParseFS(templateFS, "templates/*.yaml", "templates/*.tpl", "templates/files/*"))
+
+// objectTemplates are rendered in this order, which is also the order to
+// apply them in: what a pod mounts exists before the pod.
+var objectTemplates = []string{
+	"repo-secret.yaml",
+	"postgres-secret.yaml",
+	"settings-configmap.yaml",
+	"pgbackrest-configmap.yaml",
+	"data-pvc.yaml",
+	"repo-pvc.yaml",
+	"service.yaml",
+	"statefulset.yaml",
+	"repo-deployment.yaml",
+	"repo-service.yaml",
+}
+
+// Render returns the cluster's objects, in the order to apply them. The
+// Spec must have been defaulted; it is validated here. The output depends
+// only on the arguments, so rendering twice gives the same objects.
+func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	v, err := newObjectValues(spec, m)
+	if err != nil {
+		return nil, err
+	}
+	objects := make([]*unstructured.Unstructured, 0, len(objectTemplates))
+	for _, name := range objectTemplates {
+		obj, err := renderObject(name, v)
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", name, err)
+		}
+		objects = append(objects, obj)
+	}
+	return objects, nil
+}
+
+func renderObject(name string, v objectValues) (*unstructured.Unstructured, error) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, v); err != nil {
+		return nil, err
+	}
+	data, err := yaml.YAMLToJSON(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("the template does not give valid YAML: %w", err)
+	}
+	obj := &unstructured.Unstructured{}
+	// UnmarshalJSON keeps integers as int64, as the rest of client-go expects.
+	if err := obj.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	if obj.GetName() == "" || obj.GetNamespace() == "" {
+		return nil, fmt.Errorf("the object has no name or namespace")
+	}
+	return obj, nil
+}
+
+func (m Material) validate() error {
+	p := m.PKI
+	for _, v := range [][]byte{p.CACert, p.CAKey, p.DBCert, p.DBKey, p.RepoCert, p.RepoKey} {
+		if len(v) == 0 {
+			return fmt.Errorf("the TLS material is incomplete: generate it with NewPKI or read it with PKIFromSecret")
+		}
+	}
+	if m.Password == "" {
+		return fmt.Errorf("the superuser password is empty")
+	}
+	return nil
+}
+
+// quote makes a YAML string of any text: JSON strings are YAML.
+func quote(s string) (string, error) {
+	b, err := json.Marshal(s)
+	return string(b), err
+}
+
+// toJSON renders a value inline: JSON is YAML, and json.Marshal sorts map keys.
+func toJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+func b64(v any) (string, error) {
+	switch v := v.(type) {
+	case []byte:
+		return base64.StdEncoding.EncodeToString(v), nil
+	case string:
+		return base64.StdEncoding.EncodeToString([]byte(v)), nil
+	default:
+		return "", fmt.Errorf("b64: cannot encode %T", v)
+	}
+}
+
+// shellQuote quotes a string for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// objectValues are what the object templates see.
+type objectValues struct {
+	Spec      Spec
+	Namespace string
+	Names     objectNames
+	Labels    struct{ Database, Repo, Config map[string]string }
+
+	DatabaseSelector, RepoSelector map[string]string
+
+	Material  Material
+	Superuser string
+	SpecYAML  string
+	Files     map[string]string
+
+	DatabaseConfigHash, RepoConfigHash string
+	DatabaseResources, RepoResources   map[string]map[string]string
+
+	PGData, PostgresBinDir, BackupInfo                                        string
+	PGDataMountPath, RepoMountPath, SocketDir, PGBackRestConfigDir, ConfigDir string
+	PostgresPort, ServerPort, UID                                             int
+}
+
+type objectNames struct {
+	DataPVC, RepoPVC, Service, StatefulSet, RepoHost                         string
+	PostgresSecret, RepoConfigSecret, SettingsConfigMap, PGBackRestConfigMap string
+}
+
+func newObjectValues(spec Spec, m Material) (objectValues, error) {
+	c := spec.Name
+	files, err := renderFiles(spec)
+	if err != nil {
+		return objectValues{}, err
+	}
+	specYAML, err := yaml.Marshal(spec)
+	if err != nil {
+		return objectValues{}, err
+	}
+	v := objectValues{
+		Spec:      spec,
+		Namespace: spec.Namespace,
+		Names: objectNames{
+			DataPVC: DataPVCName(c), RepoPVC: RepoPVCName(c),
+			Service: ServiceName(c), StatefulSet: StatefulSetName(c), RepoHost: RepoHostName(c),
+			PostgresSecret: PostgresSecretName(c), RepoConfigSecret: RepoConfigSecretName(c),
+			SettingsConfigMap: SettingsConfigMapName(c), PGBackRestConfigMap: PGBackRestConfigMapName(c),
+		},
+		DatabaseSelector:    DatabaseSelector(c),
+		RepoSelector:        RepoSelector(c),
+		Material:            m,
+		Superuser:           Superuser,
+		SpecYAML:            string(specYAML),
+		Files:               files,
+		DatabaseConfigHash:  filesHash(files, databaseFiles),
+		RepoConfigHash:      filesHash(files, repoFiles),
+		DatabaseResources:   spec.Resources.requirements(),
+		RepoResources:       spec.RepoResources.requirements(),
+		PGData:              DataDirectory(c),
+		PostgresBinDir:      postgresBinDir(spec.PostgresVersion),
+		BackupInfo:          spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+		PGDataMountPath:     pgdataMountPath,
+		RepoMountPath:       repoMountPath,
+		SocketDir:           socketDir,
+		PGBackRestConfigDir: pgbackrestConfigDir,
+		ConfigDir:           configDir,
+		PostgresPort:        postgresPort,
+		ServerPort:          repo.ServerPort,
+		UID:                 postgresUID,
+	}
+	v.Labels.Database = Labels(c, ComponentDatabase)
+	v.Labels.Repo = Labels(c, ComponentRepo)
+	v.Labels.Config = Labels(c, ComponentConfig)
+	return v, nil
+}
+
+// requirements is the resources of a container in the shape of
+// corev1.ResourceRequirements.
+func (r Resources) requirements() map[string]map[string]string {
+	req := map[string]map[string]string{}
+	set := func(kind, name, value string) {
+		if value == "" {
+			return
+		}
+		if req[kind] == nil {
+			req[kind] = map[string]string{}
+		}
+		req[kind][name] = value
+	}
+	set("requests", "cpu", r.CPURequest)
+	set("requests", "memory", r.MemoryRequest)
+	set("limits", "cpu", r.CPULimit)
+	set("limits", "memory", r.MemoryLimit)
+	return req
+}

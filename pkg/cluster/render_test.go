@@ -1,0 +1,307 @@
+package cluster
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testMaterial is fixed stand-in material: Render copies it as it is, so
+// the golden files need no real (random) keys.
+func testMaterial() Material {
+	return Material{
+		PKI: PKI{
+			CACert: []byte("test ca.crt\n"), CAKey: []byte("test ca.key\n"),
+			DBCert: []byte("test db.crt\n"), DBKey: []byte("test db.key\n"),
+			RepoCert: []byte("test repo.crt\n"), RepoKey: []byte("test repo.key\n"),
+		},
+		Password: "test-password",
+	}
+}
+
+// longName is a valid name of the longest length allowed.
+func longName() string {
+	name := "a-long-cluster-name-"
+	for len(name) < MaxNameLength() {
+		name += "x"
+	}
+	return name
+}
+
+// goldenSpecs are the flag sets of the golden files, before Default.
+func goldenSpecs() map[string]Spec {
+	return map[string]Spec{
+		"defaults": {Name: "hippo", Namespace: "pgo"},
+		"custom": {
+			Name:             "orders",
+			Namespace:        "shop",
+			Image:            "registry.example.com/kubectl-pgo/postgres:15.8",
+			StorageSize:      "20Gi",
+			StorageClass:     "fast-ssd",
+			RepoPVCSize:      "51200Mi",
+			RepoStorageClass: "standard",
+			StorageType:      []StorageType{"posix"},
+			RetentionFull:    7,
+			Resources:        Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
+			RepoResources:    Resources{CPURequest: "250m", CPULimit: "3", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
+		},
+		"long-name": {Name: longName(), Namespace: "a-namespace"},
+	}
+}
+
+func renderSpec(t *testing.T, s Spec) []*unstructured.Unstructured {
+	t.Helper()
+	s.Default()
+	objects, err := Render(s, testMaterial())
+	if err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	return objects
+}
+
+// toYAML is the multi-document YAML of the objects, keys sorted.
+func toYAML(t *testing.T, objects []*unstructured.Unstructured) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, obj := range objects {
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("---\n")
+		b.Write(data)
+	}
+	return b.Bytes()
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, spec := range goldenSpecs() {
+		t.Run(name, func(t *testing.T) {
+			got := toYAML(t, renderSpec(t, spec))
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pkg/cluster -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("the objects differ from %s (%s); if the change is intended, run go test ./pkg/cluster -update and review the diff",
+					path, firstDifference(got, want))
+			}
+		})
+	}
+}
+
+// firstDifference describes the first line where got and want differ.
+func firstDifference(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d: got %q, want %q", i+1, gl, wl)
+		}
+	}
+	return "no difference"
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	spec := goldenSpecs()["custom"]
+	first := toYAML(t, renderSpec(t, spec))
+	for i := 0; i < 5; i++ {
+		if again := toYAML(t, renderSpec(t, spec)); !bytes.Equal(first, again) {
+			t.Fatal("two renders of the same Spec differ")
+		}
+	}
+}
+
+func TestRenderOrderAndNames(t *testing.T) {
+	want := []string{
+		"Secret/hippo-backrest-repo-config",
+		"Secret/hippo-postgres-secret",
+		"ConfigMap/hippo-pgo-config",
+		"ConfigMap/hippo-pgbackrest-config",
+		"PersistentVolumeClaim/hippo",
+		"PersistentVolumeClaim/hippo-pgbr-repo",
+		"Service/hippo",
+		"StatefulSet/hippo",
+		"Deployment/hippo-backrest-shared-repo",
+		"Service/hippo-backrest-shared-repo",
+	}
+	objects := renderSpec(t, Spec{Name: "hippo", Namespace: "pgo"})
+	if len(objects) != len(want) {
+		t.Fatalf("got %d objects, want %d", len(objects), len(want))
+	}
+	for i, obj := range objects {
+		if got := obj.GetKind() + "/" + obj.GetName(); got != want[i] {
+			t.Errorf("object %d is %s, want %s", i, got, want[i])
+		}
+		if obj.GetNamespace() != "pgo" {
+			t.Errorf("%s is in namespace %q", want[i], obj.GetNamespace())
+		}
+		labels := obj.GetLabels()
+		for k, v := range map[string]string{
+			LabelCluster: "hippo", LabelInstance: "hippo", LabelName: "postgres", LabelManagedBy: "kubectl-pgo",
+		} {
+			if labels[k] != v {
+				t.Errorf("%s: label %s=%q, want %q", want[i], k, labels[k], v)
+			}
+		}
+		if labels[LabelComponent] == "" {
+			t.Errorf("%s has no %s label", want[i], LabelComponent)
+		}
+	}
+}
+
+// typed converts the objects to their API types, refusing unknown fields:
+// a typo in a template fails here.
+func typed(t *testing.T, objects []*unstructured.Unstructured) (map[string]*corev1.ConfigMap, map[string]*corev1.Secret, []*corev1.PodTemplateSpec, []runtime.Object) {
+	t.Helper()
+	configMaps := map[string]*corev1.ConfigMap{}
+	secrets := map[string]*corev1.Secret{}
+	var pods []*corev1.PodTemplateSpec
+	var all []runtime.Object
+	for _, obj := range objects {
+		var into runtime.Object
+		switch obj.GetKind() {
+		case "Secret":
+			s := &corev1.Secret{}
+			secrets[obj.GetName()] = s
+			into = s
+		case "ConfigMap":
+			cm := &corev1.ConfigMap{}
+			configMaps[obj.GetName()] = cm
+			into = cm
+		case "PersistentVolumeClaim":
+			into = &corev1.PersistentVolumeClaim{}
+		case "Service":
+			into = &corev1.Service{}
+		case "StatefulSet":
+			sts := &appsv1.StatefulSet{}
+			pods = append(pods, &sts.Spec.Template)
+			into = sts
+		case "Deployment":
+			d := &appsv1.Deployment{}
+			pods = append(pods, &d.Spec.Template)
+			into = d
+		default:
+			t.Fatalf("unexpected kind %s", obj.GetKind())
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj.Object, into, true); err != nil {
+			t.Fatalf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+		all = append(all, into)
+	}
+	return configMaps, secrets, pods, all
+}
+
+func TestRenderedObjectsAreValidTypes(t *testing.T) {
+	for name, spec := range goldenSpecs() {
+		t.Run(name, func(t *testing.T) {
+			typed(t, renderSpec(t, spec))
+		})
+	}
+}
+
+// Every key a pod projects must exist in the ConfigMap or Secret, or the
+// pod would never start.
+func TestProjectedKeysExist(t *testing.T) {
+	configMaps, secrets, pods, _ := typed(t, renderSpec(t, Spec{Name: "hippo", Namespace: "pgo"}))
+	for _, pod := range pods {
+		for _, vol := range pod.Spec.Volumes {
+			if vol.Projected == nil {
+				continue
+			}
+			if mode := vol.Projected.DefaultMode; mode == nil || *mode != 0o440 {
+				t.Errorf("volume %s: defaultMode %v, want 0440", vol.Name, mode)
+			}
+			for _, src := range vol.Projected.Sources {
+				switch {
+				case src.ConfigMap != nil:
+					cm := configMaps[src.ConfigMap.Name]
+					if cm == nil {
+						t.Fatalf("volume %s: no ConfigMap %s", vol.Name, src.ConfigMap.Name)
+					}
+					for _, item := range src.ConfigMap.Items {
+						if _, ok := cm.Data[item.Key]; !ok {
+							t.Errorf("volume %s: ConfigMap %s has no key %s", vol.Name, cm.Name, item.Key)
+						}
+					}
+				case src.Secret != nil:
+					s := secrets[src.Secret.Name]
+					if s == nil {
+						t.Fatalf("volume %s: no Secret %s", vol.Name, src.Secret.Name)
+					}
+					for _, item := range src.Secret.Items {
+						if _, ok := s.Data[item.Key]; !ok {
+							t.Errorf("volume %s: Secret %s has no key %s", vol.Name, s.Name, item.Key)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestRenderStorageClassOnlyWhenGiven(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		spec       Spec
+		data, repo string
+	}{
+		{"none", Spec{Name: "hippo", Namespace: "pgo"}, "", ""},
+		{"both", Spec{Name: "hippo", Namespace: "pgo", StorageClass: "fast", RepoStorageClass: "slow"}, "fast", "slow"},
+		{"repo only", Spec{Name: "hippo", Namespace: "pgo", RepoStorageClass: "slow"}, "", "slow"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			classes := map[string]string{}
+			for _, obj := range renderSpec(t, tc.spec) {
+				if obj.GetKind() != "PersistentVolumeClaim" {
+					continue
+				}
+				class, found, _ := unstructured.NestedString(obj.Object, "spec", "storageClassName")
+				if found && class == "" {
+					t.Errorf("PVC %s has an empty storageClassName, which disables dynamic provisioning", obj.GetName())
+				}
+				classes[obj.GetName()] = class
+			}
+			if classes["hippo"] != tc.data || classes["hippo-pgbr-repo"] != tc.repo {
+				t.Errorf("storage classes %v, want data %q and repo %q", classes, tc.data, tc.repo)
+			}
+		})
+	}
+}
+
+func TestRenderRefusesInvalidInput(t *testing.T) {
+	spec := Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	if _, err := Render(spec, Material{}); err == nil || !strings.Contains(err.Error(), "TLS material") {
+		t.Errorf("Render without material: err = %v", err)
+	}
+	bad := spec
+	bad.Name = "Hippo"
+	if _, err := Render(bad, testMaterial()); err == nil {
+		t.Error("Render accepted an invalid name")
+	}
+}

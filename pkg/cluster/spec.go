@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Defaults of a Spec.
+const (
+	DefaultImage           = "ghcr.io/kubectl-pgo/postgres:15"
+	DefaultPostgresVersion = 15
+	DefaultStorageSize     = "1Gi"
+	DefaultRepoPVCSize     = "2Gi"
+	// DefaultRetentionFull keeps two full backups (and what depends on
+	// them): one to restore from while the next one is being taken. v4 set
+	// no retention, and repositories filled up.
+	DefaultRetentionFull = 2
+)
+
+// StorageType is a kind of pgBackRest repository, as v4's
+// --pgbackrest-storage-type names it.
+type StorageType string
+
+const (
+	// StorageLocal is a repository on the PVC of the repository host
+	// (pgBackRest's posix type).
+	StorageLocal StorageType = "local"
+	// StoragePosix is v4.6's name for StorageLocal; Default turns it into
+	// StorageLocal.
+	StoragePosix StorageType = "posix"
+	// StorageS3 is a repository in an S3 bucket: not supported yet.
+	StorageS3 StorageType = "s3"
+)
+
+// supportedStorageTypes are the values Validate accepts, after Default.
+var supportedStorageTypes = []StorageType{StorageLocal}
+
+// Spec is everything `create cluster` decides about a cluster. It is
+// stored in the cluster (ConfigMap <name>-pgo-config), so later commands
+// read it from there and need no local state.
+type Spec struct {
+	Name            string `json:"name"`
+	Namespace       string `json:"namespace"`
+	PostgresVersion int    `json:"postgresVersion"`
+	Image           string `json:"image"`
+
+	// StorageSize and StorageClass are those of the data PVC (PGDATA). An
+	// empty class means the cluster's default class.
+	StorageSize  string `json:"storageSize"`
+	StorageClass string `json:"storageClass,omitempty"`
+
+	// StorageType lists the repositories, in order: repo1, repo2. Only
+	// [local] is supported for now; [local, s3] will make repo2 an S3
+	// repository.
+	StorageType []StorageType `json:"storageType"`
+	// RepoPath is repoN-path, the same for every repository: a directory
+	// on the repository host's PVC, and the prefix in a bucket.
+	RepoPath         string `json:"repoPath"`
+	RepoPVCSize      string `json:"repoPVCSize"`
+	RepoStorageClass string `json:"repoStorageClass,omitempty"`
+	// RetentionFull is how many full backups each repository keeps.
+	RetentionFull int `json:"retentionFull"`
+
+	// Resources are those of the database container; none by default.
+	Resources Resources `json:"resources,omitempty"`
+	// RepoResources are those of the pgBackRest containers: the
+	// repository host, and the pgBackRest server beside the database.
+	RepoResources Resources `json:"repoResources,omitempty"`
+}
+
+// Resources are the CPU and memory requests and limits of a container,
+// as Kubernetes quantities ("500m", "1Gi"). Empty means not set.
+type Resources struct {
+	CPURequest    string `json:"cpuRequest,omitempty"`
+	CPULimit      string `json:"cpuLimit,omitempty"`
+	MemoryRequest string `json:"memoryRequest,omitempty"`
+	MemoryLimit   string `json:"memoryLimit,omitempty"`
+}
+
+// DefaultRepoResources are small requests for the pgBackRest containers,
+// without limits: a limit would slow down or kill a large backup.
+var DefaultRepoResources = Resources{CPURequest: "100m", MemoryRequest: "64Mi"}
+
+// ParseStorageType splits a --pgbackrest-storage-type value ("local",
+// "local,s3") into its parts. Default normalizes them; Validate checks them.
+func ParseStorageType(value string) []StorageType {
+	var types []StorageType
+	for _, part := range strings.Split(value, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			types = append(types, StorageType(part))
+		}
+	}
+	return types
+}
+
+// String joins storage types the way the flag takes them: "local,s3".
+func storageTypeString(types []StorageType) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Default fills in what the user left empty, and normalizes synonyms
+// (posix is local).
+func (s *Spec) Default() {
+	if s.PostgresVersion == 0 {
+		s.PostgresVersion = DefaultPostgresVersion
+	}
+	if s.Image == "" {
+		s.Image = DefaultImage
+	}
+	if s.StorageSize == "" {
+		s.StorageSize = DefaultStorageSize
+	}
+	if s.RepoPVCSize == "" {
+		s.RepoPVCSize = DefaultRepoPVCSize
+	}
+	if len(s.StorageType) == 0 {
+		s.StorageType = []StorageType{StorageLocal}
+	}
+	// A new slice: the caller's (e.g. a flag's) stays as it was given.
+	types := make([]StorageType, len(s.StorageType))
+	for i, t := range s.StorageType {
+		t = StorageType(strings.ToLower(strings.TrimSpace(string(t))))
+		if t == StoragePosix {
+			t = StorageLocal
+		}
+		types[i] = t
+	}
+	s.StorageType = types
+	if s.RepoPath == "" && s.Name != "" {
+		s.RepoPath = DefaultRepoPath(s.Name)
+	}
+	if s.RetentionFull == 0 {
+		s.RetentionFull = DefaultRetentionFull
+	}
+	if s.RepoResources == (Resources{}) {
+		s.RepoResources = DefaultRepoResources
+	}
+	// The canonical form (1024Mi is 1Gi), so that the stored Spec and
+	// the objects do not change with the spelling of a flag.
+	for _, q := range []*string{
+		&s.StorageSize, &s.RepoPVCSize,
+		&s.Resources.CPURequest, &s.Resources.CPULimit, &s.Resources.MemoryRequest, &s.Resources.MemoryLimit,
+		&s.RepoResources.CPURequest, &s.RepoResources.CPULimit, &s.RepoResources.MemoryRequest, &s.RepoResources.MemoryLimit,
+	} {
+		*q = canonicalQuantity(*q)
+	}
+}
+
+// canonicalQuantity returns the canonical form of a quantity, or the value
+// as it is when it does not parse (Validate reports it).
+func canonicalQuantity(value string) string {
+	if value == "" {
+		return ""
+	}
+	q, err := resource.ParseQuantity(value)
+	if err != nil {
+		return value
+	}
+	return q.String()
+}
+
+// DefaultRepoPath is v4's repository path, so that v4 repositories and
+// kubectl-pgo's are laid out the same.
+func DefaultRepoPath(name string) string {
+	return fmt.Sprintf("%s/%s", repoMountPath, RepoHostName(name))
+}

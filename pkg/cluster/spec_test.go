@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDefault(t *testing.T) {
+	s := Spec{Name: "hippo", Namespace: "pgo", StorageSize: "1024Mi", StorageType: []StorageType{" POSIX "}}
+	flagValue := s.StorageType
+	s.Default()
+	want := Spec{
+		Name: "hippo", Namespace: "pgo", PostgresVersion: 15, Image: DefaultImage,
+		StorageSize: "1Gi", RepoPVCSize: "2Gi", StorageType: []StorageType{StorageLocal},
+		RepoPath: "/backrestrepo/hippo-backrest-shared-repo", RetentionFull: 2,
+		RepoResources: DefaultRepoResources,
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("Default() =\n%+v\nwant\n%+v", s, want)
+	}
+	if flagValue[0] != " POSIX " {
+		t.Error("Default changed the caller's slice")
+	}
+	again := s
+	again.Default()
+	if !reflect.DeepEqual(again, s) {
+		t.Error("Default is not idempotent")
+	}
+}
+
+func TestParseStorageType(t *testing.T) {
+	for in, want := range map[string][]StorageType{
+		"local":     {"local"},
+		"local,s3":  {"local", "s3"},
+		" posix , ": {"posix"},
+		"":          nil,
+	} {
+		if got := ParseStorageType(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseStorageType(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestMaxNameLength(t *testing.T) {
+	// <c>-backrest-shared-repo is a Service name (a DNS-1035 label, 63
+	// characters) and the longest of the derived names.
+	if got, want := MaxNameLength(), 63-len("-backrest-shared-repo"); got != want {
+		t.Errorf("MaxNameLength() = %d, want %d", got, want)
+	}
+	name := longName()
+	for _, r := range nameRules {
+		if derived := r.name(name); len(derived) > r.max {
+			t.Errorf("%s: %q has %d characters, more than %d", r.what, derived, len(derived), r.max)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := func() Spec {
+		s := Spec{Name: "hippo", Namespace: "pgo"}
+		s.Default()
+		return s
+	}
+	for _, tc := range []struct {
+		name   string
+		modify func(*Spec)
+		want   []string // substrings of the error; none means valid
+	}{
+		{"defaults", func(*Spec) {}, nil},
+		{"posix is local", func(s *Spec) { s.StorageType = []StorageType{"posix"}; s.Default() }, nil},
+		{"long but valid name", func(s *Spec) { s.Name = longName(); s.RepoPath = DefaultRepoPath(s.Name) }, nil},
+		{"custom resources", func(s *Spec) {
+			s.Resources = Resources{CPURequest: "500m", CPULimit: "1", MemoryRequest: "1Gi", MemoryLimit: "1Gi"}
+		}, nil},
+		{"no name", func(s *Spec) { s.Name = "" }, []string{"a cluster name is required"}},
+		{"uppercase", func(s *Spec) { s.Name = "Hippo" }, []string{`cluster name "Hippo" is not valid`, "lower case"}},
+		{"starts with a digit", func(s *Spec) { s.Name = "1hippo" }, []string{`cluster name "1hippo" is not valid`}},
+		{"dot", func(s *Spec) { s.Name = "hip.po" }, []string{`cluster name "hip.po" is not valid`}},
+		{"trailing dash", func(s *Spec) { s.Name = "hippo-" }, []string{"is not valid"}},
+		{"too long", func(s *Spec) { s.Name = longName() + "y" }, []string{
+			"is too long (43 characters)", "the repository host's Service would be", "use a name of at most 42 characters"}},
+		{"no namespace", func(s *Spec) { s.Namespace = "" }, []string{"a namespace is required"}},
+		{"bad namespace", func(s *Spec) { s.Namespace = "Bad_NS" }, []string{`namespace "Bad_NS" is not valid`}},
+		{"postgres 16", func(s *Spec) { s.PostgresVersion = 16 }, []string{"PostgreSQL version 16 is not supported: use 15"}},
+		{"no image", func(s *Spec) { s.Image = " " }, []string{"image"}},
+		{"bad size", func(s *Spec) { s.StorageSize = "lots" }, []string{`storage size "lots" is not a quantity`}},
+		{"negative size", func(s *Spec) { s.StorageSize = "-1Gi" }, []string{`storage size "-1Gi" must be more than zero`}},
+		{"zero repo size", func(s *Spec) { s.RepoPVCSize = "0" }, []string{`repository PVC size "0" must be more than zero`}},
+		{"no size", func(s *Spec) { s.RepoPVCSize = "" }, []string{"a repository PVC size is required"}},
+		{"bad storage class", func(s *Spec) { s.StorageClass = "Fast SSD" }, []string{`storage class "Fast SSD" is not a valid name`}},
+		{"unknown storage type", func(s *Spec) { s.StorageType = []StorageType{"gcs"} }, []string{`storage type "gcs" is not known: use local`}},
+		{"s3", func(s *Spec) { s.StorageType = []StorageType{"s3"} }, []string{"storage type s3 is not supported yet"}},
+		{"local and s3", func(s *Spec) { s.StorageType = ParseStorageType("local,s3") }, []string{"storage type s3 is not supported yet"}},
+		{"local twice", func(s *Spec) { s.StorageType = ParseStorageType("local,posix"); s.Default() }, []string{"storage type local is given twice"}},
+		{"no storage type", func(s *Spec) { s.StorageType = nil }, []string{"a storage type is required"}},
+		{"relative repo path", func(s *Spec) { s.RepoPath = "backrestrepo/x" }, []string{`repository path "backrestrepo/x" is not valid`}},
+		{"repo path outside the PVC", func(s *Spec) { s.RepoPath = "/var/lib/pgbackrest" }, []string{"under /backrestrepo/"}},
+		{"repo path with ..", func(s *Spec) { s.RepoPath = "/backrestrepo/../etc" }, []string{"is not valid"}},
+		{"no retention", func(s *Spec) { s.RetentionFull = 0 }, []string{"full backup retention 0 is not valid"}},
+		{"bad cpu", func(s *Spec) { s.Resources.CPURequest = "fast" }, []string{`database CPU request "fast" is not valid`}},
+		{"negative memory", func(s *Spec) { s.RepoResources.MemoryLimit = "-1Gi" }, []string{`pgBackRest memory limit "-1Gi" is not valid`}},
+		{"request over limit", func(s *Spec) { s.Resources.MemoryRequest = "2Gi"; s.Resources.MemoryLimit = "1Gi" }, []string{
+			"database memory request 2Gi is more than its limit 1Gi"}},
+		{"several errors at once", func(s *Spec) { s.Name = "Hippo"; s.StorageSize = "x" }, []string{"cluster name", "storage size"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := valid()
+			tc.modify(&s)
+			err := s.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want %q", tc.want)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate() = %q, want it to contain %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRepositories(t *testing.T) {
+	s := Spec{Name: "hippo", Namespace: "pgo", StorageType: ParseStorageType("local,s3")}
+	s.Default()
+	repos := s.Repositories()
+	if len(repos) != 2 || repos[0].Index != 1 || repos[0].Type != "posix" || repos[1].Index != 2 || repos[1].Type != "s3" {
+		t.Errorf("Repositories() = %+v", repos)
+	}
+	if repos[0].Path != s.RepoPath || repos[0].RetentionFull != 2 {
+		t.Errorf("repo1 = %+v", repos[0])
+	}
+}
+
+func TestProcessMax(t *testing.T) {
+	for limit, want := range map[string]int{"": 2, "500m": 1, "1": 1, "1500m": 2, "4": 4} {
+		if got := processMax(Resources{CPULimit: limit}); got != want {
+			t.Errorf("processMax(limit %q) = %d, want %d", limit, got, want)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The repository host's command, rendered by kubectl-pgo: runs the
+# pgBackRest server, and creates the stanza once the database answers.
+set -uo pipefail
+repo_path={{ shq .RepoPath }}
+stopping=
+mkdir -p "$repo_path"
+
+pgbackrest server &
+server=$!
+stop() {
+  echo "kubectl-pgo: stopping the pgBackRest server"
+  stopping=1
+  kill -TERM "$server" 2>/dev/null
+}
+trap stop TERM INT
+
+# The database may not be up yet, so try until it is. stanza-create is
+# idempotent: on a restart it checks the stanza and succeeds. A short
+# io-timeout, because pgBackRest retries a refused connection for twice
+# that long (2 minutes by default) before it gives up.
+attempt=1
+delay=5
+while [ -z "$stopping" ]; do
+  echo "kubectl-pgo: stanza-create, attempt $attempt"
+  if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create; then
+    echo "kubectl-pgo: stanza {{ .Stanza }} is ready in $repo_path"
+    break
+  fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "kubectl-pgo: the pgBackRest server exited" >&2
+    break
+  fi
+  echo "kubectl-pgo: stanza-create failed (is the database up?); next attempt in ${delay}s"
+  sleep "$delay" &
+  wait $! # a signal interrupts wait, not sleep
+  attempt=$((attempt + 1))
+  delay=$((delay * 2 > 60 ? 60 : delay * 2))
+done
+
+# wait returns early when a signal arrives: go on until the server is gone.
+while :; do
+  wait "$server"
+  status=$?
+  kill -0 "$server" 2>/dev/null || break
+done
+exit "$status"

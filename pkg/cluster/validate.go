@@ -1,0 +1,205 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// nameRule is a name derived from the cluster name, and the longest that
+// name may be.
+type nameRule struct {
+	what string
+	name func(cluster string) string
+	max  int
+}
+
+// nameRules are every name derived from the cluster name that has a
+// length limit. The cluster name is short enough when all of them fit.
+var nameRules = []nameRule{
+	{"the repository host's Service", RepoHostName, validation.DNS1035LabelMaxLength},
+	{"the database Service", ServiceName, validation.DNS1035LabelMaxLength},
+	// A StatefulSet's pods carry controller-revision-hash=<name>-<hash>,
+	// a label value of at most 63 characters, with a hash of up to 10.
+	{"the StatefulSet", StatefulSetName, validation.LabelValueMaxLength - 11},
+	{"the database pod's host name", PodName, validation.DNS1123LabelMaxLength},
+	{"the label " + LabelInstance, func(c string) string { return c }, validation.LabelValueMaxLength},
+	// X.509 limits a common name to 64 characters.
+	{"the repository certificate's common name", repoCN, 64},
+	{"the database certificate's common name", databaseCN, 64},
+	{"the repository PVC", RepoPVCName, validation.DNS1123SubdomainMaxLength},
+	{"the repository Secret", RepoConfigSecretName, validation.DNS1123SubdomainMaxLength},
+	{"the postgres Secret", PostgresSecretName, validation.DNS1123SubdomainMaxLength},
+	{"the settings ConfigMap", SettingsConfigMapName, validation.DNS1123SubdomainMaxLength},
+	{"the pgBackRest ConfigMap", PGBackRestConfigMapName, validation.DNS1123SubdomainMaxLength},
+}
+
+// MaxNameLength is the longest cluster name whose derived names all stay
+// within their limits.
+func MaxNameLength() int {
+	limit, _ := tightestNameRule()
+	return limit
+}
+
+// tightestNameRule returns the longest allowed cluster name and the rule
+// that sets it.
+func tightestNameRule() (int, nameRule) {
+	best, bestRule := -1, nameRule{}
+	for _, r := range nameRules {
+		extra := len(r.name("")) // the derived names are the cluster name plus a fixed part
+		if limit := r.max - extra; best < 0 || limit < best {
+			best, bestRule = limit, r
+		}
+	}
+	return best, bestRule
+}
+
+// Validate reports everything that is wrong with the Spec, each with what
+// to do about it. Call Default first.
+func (s Spec) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	errs = append(errs, validateName(s.Name))
+	if s.Namespace == "" {
+		add("a namespace is required")
+	} else if msgs := validation.IsDNS1123Label(s.Namespace); len(msgs) > 0 {
+		add("namespace %q is not valid: %s", s.Namespace, strings.Join(msgs, "; "))
+	}
+	if s.PostgresVersion != DefaultPostgresVersion {
+		add("PostgreSQL version %d is not supported: use %d", s.PostgresVersion, DefaultPostgresVersion)
+	}
+	if strings.TrimSpace(s.Image) == "" || strings.ContainsAny(s.Image, " \t\n") {
+		add("image %q is not valid: give an image reference such as %s", s.Image, DefaultImage)
+	}
+	errs = append(errs,
+		validateSize("storage size", s.StorageSize),
+		validateSize("repository PVC size", s.RepoPVCSize),
+		validateStorageClass("storage class", s.StorageClass),
+		validateStorageClass("repository storage class", s.RepoStorageClass),
+		validateStorageTypes(s.StorageType),
+		validateRepoPath(s.RepoPath),
+		validateResources("database", s.Resources),
+		validateResources("pgBackRest", s.RepoResources),
+	)
+	if s.RetentionFull < 1 || s.RetentionFull > 9999999 {
+		add("full backup retention %d is not valid: keep between 1 and 9999999 full backups", s.RetentionFull)
+	}
+	return errors.Join(errs...)
+}
+
+func validateName(name string) error {
+	if name == "" {
+		return fmt.Errorf("a cluster name is required")
+	}
+	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
+		return fmt.Errorf("cluster name %q is not valid: %s", name, strings.Join(msgs, "; "))
+	}
+	if limit, rule := tightestNameRule(); len(name) > limit {
+		return fmt.Errorf("cluster name %q is too long (%d characters): %s would be %q, longer than %d characters; use a name of at most %d characters",
+			name, len(name), rule.what, rule.name(name), rule.max, limit)
+	}
+	return nil
+}
+
+func validateSize(what, value string) error {
+	if value == "" {
+		return fmt.Errorf("a %s is required, e.g. 1Gi", what)
+	}
+	q, err := resource.ParseQuantity(value)
+	if err != nil {
+		return fmt.Errorf("%s %q is not a quantity: use a size such as 512Mi or 10Gi", what, value)
+	}
+	if q.Sign() <= 0 {
+		return fmt.Errorf("%s %q must be more than zero", what, value)
+	}
+	return nil
+}
+
+func validateStorageClass(what, value string) error {
+	if value == "" {
+		return nil
+	}
+	if msgs := validation.IsDNS1123Subdomain(value); len(msgs) > 0 {
+		return fmt.Errorf("%s %q is not a valid name: %s", what, value, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+func validateStorageTypes(types []StorageType) error {
+	allowed := storageTypeString(supportedStorageTypes)
+	if len(types) == 0 {
+		return fmt.Errorf("a storage type is required: use %s", allowed)
+	}
+	seen := map[StorageType]bool{}
+	for _, t := range types {
+		switch {
+		case t == StorageS3:
+			return fmt.Errorf("storage type %s is not supported yet: use %s", t, allowed)
+		case t != StorageLocal:
+			return fmt.Errorf("storage type %q is not known: use %s (posix is the same as local)", t, allowed)
+		case seen[t]:
+			return fmt.Errorf("storage type %s is given twice", t)
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+func validateRepoPath(p string) error {
+	if p == "" {
+		return fmt.Errorf("a repository path is required, e.g. %s", DefaultRepoPath("NAME"))
+	}
+	// The local repository lives on the repository host's PVC.
+	if p != path.Clean(p) || !strings.HasPrefix(p, repoMountPath+"/") || strings.ContainsAny(p, " \t\n'\"\\$`") {
+		return fmt.Errorf("repository path %q is not valid: use a clean path under %s/, without spaces or quotes", p, repoMountPath)
+	}
+	return nil
+}
+
+func validateResources(container string, r Resources) error {
+	var errs []error
+	parse := func(what, value string) *resource.Quantity {
+		if value == "" {
+			return nil
+		}
+		q, err := resource.ParseQuantity(value)
+		if err != nil || q.Sign() <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s %q is not valid: use a positive quantity such as 500m or 1 for CPU, 256Mi or 1Gi for memory", container, what, value))
+			return nil
+		}
+		return &q
+	}
+	cpuReq, cpuLim := parse("CPU request", r.CPURequest), parse("CPU limit", r.CPULimit)
+	memReq, memLim := parse("memory request", r.MemoryRequest), parse("memory limit", r.MemoryLimit)
+	if cpuReq != nil && cpuLim != nil && cpuReq.Cmp(*cpuLim) > 0 {
+		errs = append(errs, fmt.Errorf("%s CPU request %s is more than its limit %s: raise the limit or lower the request", container, r.CPURequest, r.CPULimit))
+	}
+	if memReq != nil && memLim != nil && memReq.Cmp(*memLim) > 0 {
+		errs = append(errs, fmt.Errorf("%s memory request %s is more than its limit %s: raise the limit or lower the request", container, r.MemoryRequest, r.MemoryLimit))
+	}
+	return errors.Join(errs...)
+}
+
+// Repositories are the pgBackRest repositories of the cluster, in the
+// order of StorageType: repo1, repo2.
+func (s Spec) Repositories() []repo.Repository {
+	repos := make([]repo.Repository, 0, len(s.StorageType))
+	for i, t := range s.StorageType {
+		r := repo.Repository{Index: i + 1, Path: s.RepoPath, RetentionFull: s.RetentionFull}
+		switch t {
+		case StorageLocal, StoragePosix:
+			r.Type = repo.Posix
+		default:
+			r.Type = repo.Type(t)
+		}
+		repos = append(repos, r)
+	}
+	return repos
+}
