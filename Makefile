@@ -2,7 +2,8 @@
 MODULE   := github.com/kubectl-pgo/kubectl-pgo
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X $(MODULE)/pkg/version.Version=$(VERSION) -X $(MODULE)/pkg/version.GitCommit=$(COMMIT)
+DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS  := -s -w -X $(MODULE)/pkg/version.Version=$(VERSION) -X $(MODULE)/pkg/version.GitCommit=$(COMMIT) -X $(MODULE)/pkg/version.BuildDate=$(DATE)
 BIN      := bin/kubectl-pgo
 
 .PHONY: build test unit lint e2e cluster-up cluster-down demo clean
