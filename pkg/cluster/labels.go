@@ -17,6 +17,10 @@ const (
 	appName      = "postgres"
 )
 
+// AnnotationConfigHash on a pod template is a digest of the files the
+// pod reads at start: a change of them rolls the pod.
+const AnnotationConfigHash = "kubectl-pgo/config-hash"
+
 // Values of LabelComponent.
 const (
 	ComponentDatabase = "database"

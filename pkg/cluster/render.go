@@ -145,6 +145,7 @@ type objectValues struct {
 	SpecYAML  string
 	Files     map[string]string
 
+	ConfigHashAnnotation               string
 	DatabaseConfigHash, RepoConfigHash string
 	DatabaseResources, RepoResources   map[string]map[string]string
 
@@ -177,27 +178,28 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 			PostgresSecret: PostgresSecretName(c), RepoConfigSecret: RepoConfigSecretName(c),
 			SettingsConfigMap: SettingsConfigMapName(c), PGBackRestConfigMap: PGBackRestConfigMapName(c),
 		},
-		DatabaseSelector:    DatabaseSelector(c),
-		RepoSelector:        RepoSelector(c),
-		Material:            m,
-		Superuser:           Superuser,
-		SpecYAML:            string(specYAML),
-		Files:               files,
-		DatabaseConfigHash:  filesHash(files, databaseFiles),
-		RepoConfigHash:      filesHash(files, repoFiles),
-		DatabaseResources:   spec.Resources.requirements(),
-		RepoResources:       spec.RepoResources.requirements(),
-		PGData:              DataDirectory(c),
-		PostgresBinDir:      postgresBinDir(spec.PostgresVersion),
-		BackupInfo:          spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
-		PGDataMountPath:     pgdataMountPath,
-		RepoMountPath:       repoMountPath,
-		SocketDir:           socketDir,
-		PGBackRestConfigDir: pgbackrestConfigDir,
-		ConfigDir:           configDir,
-		PostgresPort:        postgresPort,
-		ServerPort:          repo.ServerPort,
-		UID:                 postgresUID,
+		DatabaseSelector:     DatabaseSelector(c),
+		RepoSelector:         RepoSelector(c),
+		Material:             m,
+		Superuser:            Superuser,
+		SpecYAML:             string(specYAML),
+		Files:                files,
+		ConfigHashAnnotation: AnnotationConfigHash,
+		DatabaseConfigHash:   filesHash(files, databaseFiles),
+		RepoConfigHash:       filesHash(files, repoFiles),
+		DatabaseResources:    spec.Resources.requirements(),
+		RepoResources:        spec.RepoResources.requirements(),
+		PGData:               DataDirectory(c),
+		PostgresBinDir:       postgresBinDir(spec.PostgresVersion),
+		BackupInfo:           spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+		PGDataMountPath:      pgdataMountPath,
+		RepoMountPath:        repoMountPath,
+		SocketDir:            socketDir,
+		PGBackRestConfigDir:  pgbackrestConfigDir,
+		ConfigDir:            configDir,
+		PostgresPort:         postgresPort,
+		ServerPort:           repo.ServerPort,
+		UID:                  postgresUID,
 	}
 	v.Labels.Database = Labels(c, ComponentDatabase)
 	v.Labels.Repo = Labels(c, ComponentRepo)

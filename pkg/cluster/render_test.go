@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -304,4 +305,92 @@ func TestRenderRefusesInvalidInput(t *testing.T) {
 	if _, err := Render(bad, testMaterial()); err == nil {
 		t.Error("Render accepted an invalid name")
 	}
+}
+
+// The start scripts parse as bash.
+func TestScriptsParse(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	spec := goldenSpecs()["custom"]
+	spec.Default()
+	files, err := renderFiles(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{FileStartPostgres, FileStartRepo} {
+		cmd := exec.Command(bash, "-n")
+		cmd.Stdin = strings.NewReader(files[name])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: bash -n: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// What the database StatefulSet and the repository Deployment promise.
+func TestWorkloads(t *testing.T) {
+	_, _, _, all := typed(t, renderSpec(t, Spec{Name: "hippo", Namespace: "pgo"}))
+	for _, obj := range all {
+		switch o := obj.(type) {
+		case *appsv1.StatefulSet:
+			if *o.Spec.Replicas != 1 || o.Spec.ServiceName != "hippo" || len(o.Spec.VolumeClaimTemplates) != 0 {
+				t.Errorf("StatefulSet: replicas %d, serviceName %q, %d claim templates", *o.Spec.Replicas, o.Spec.ServiceName, len(o.Spec.VolumeClaimTemplates))
+			}
+			if claim := volumeClaim(o.Spec.Template.Spec, "pgdata"); claim != "hippo" {
+				t.Errorf("StatefulSet mounts PVC %q, want hippo", claim)
+			}
+			if got := containerNames(o.Spec.Template.Spec); got != "database,pgbackrest" {
+				t.Errorf("StatefulSet containers %s", got)
+			}
+			if !labelsMatch(o.Spec.Selector.MatchLabels, o.Spec.Template.Labels) {
+				t.Error("the StatefulSet's selector does not select its pods")
+			}
+		case *appsv1.Deployment:
+			if *o.Spec.Replicas != 1 || o.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+				t.Errorf("Deployment: replicas %d, strategy %s", *o.Spec.Replicas, o.Spec.Strategy.Type)
+			}
+			if claim := volumeClaim(o.Spec.Template.Spec, "repo"); claim != "hippo-pgbr-repo" {
+				t.Errorf("Deployment mounts PVC %q, want hippo-pgbr-repo", claim)
+			}
+			if !labelsMatch(o.Spec.Selector.MatchLabels, o.Spec.Template.Labels) {
+				t.Error("the Deployment's selector does not select its pods")
+			}
+		case *corev1.Service:
+			want := DatabaseSelector("hippo")
+			if o.Name == RepoHostName("hippo") {
+				want = RepoSelector("hippo")
+			}
+			if !labelsMatch(o.Spec.Selector, want) || len(o.Spec.Selector) != len(want) {
+				t.Errorf("Service %s selects %v, want %v", o.Name, o.Spec.Selector, want)
+			}
+		}
+	}
+}
+
+func volumeClaim(pod corev1.PodSpec, volume string) string {
+	for _, v := range pod.Volumes {
+		if v.Name == volume && v.PersistentVolumeClaim != nil {
+			return v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	return ""
+}
+
+func containerNames(pod corev1.PodSpec) string {
+	var names []string
+	for _, c := range pod.Containers {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// labelsMatch tells whether every label of selector is in labels.
+func labelsMatch(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }

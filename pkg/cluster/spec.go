@@ -64,10 +64,10 @@ type Spec struct {
 	RetentionFull int `json:"retentionFull"`
 
 	// Resources are those of the database container; none by default.
-	Resources Resources `json:"resources,omitempty"`
+	Resources Resources `json:"resources,omitzero"`
 	// RepoResources are those of the pgBackRest containers: the
 	// repository host, and the pgBackRest server beside the database.
-	RepoResources Resources `json:"repoResources,omitempty"`
+	RepoResources Resources `json:"repoResources,omitzero"`
 }
 
 // Resources are the CPU and memory requests and limits of a container,

@@ -84,10 +84,12 @@ func (s Spec) Validate() error {
 		validateStorageClass("storage class", s.StorageClass),
 		validateStorageClass("repository storage class", s.RepoStorageClass),
 		validateStorageTypes(s.StorageType),
-		validateRepoPath(s.RepoPath),
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)
+	if s.Name != "" { // without a name, Default cannot set the path either
+		errs = append(errs, validateRepoPath(s.RepoPath))
+	}
 	if s.RetentionFull < 1 || s.RetentionFull > 9999999 {
 		add("full backup retention %d is not valid: keep between 1 and 9999999 full backups", s.RetentionFull)
 	}
@@ -117,7 +119,7 @@ func validateSize(what, value string) error {
 		return fmt.Errorf("%s %q is not a quantity: use a size such as 512Mi or 10Gi", what, value)
 	}
 	if q.Sign() <= 0 {
-		return fmt.Errorf("%s %q must be more than zero", what, value)
+		return fmt.Errorf("%s %q must be more than zero: use a size such as 512Mi or 10Gi", what, value)
 	}
 	return nil
 }
