@@ -48,6 +48,13 @@ var objectTemplates = []string{
 // Render returns the cluster's objects, in the order to apply them. The
 // Spec must have been defaulted; it is validated here. The output depends
 // only on the arguments, so rendering twice gives the same objects.
+//
+// The database runs in a StatefulSet of one replica that mounts the data
+// PVC by name, not through volumeClaimTemplates: the PVC belongs to the
+// cluster (restore Jobs mount it while the StatefulSet is scaled to zero,
+// and it outlives the StatefulSet), and a StatefulSet never runs two pods
+// on it, where a Deployment's rolling update would start the new pod
+// before the old one has stopped.
 func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
