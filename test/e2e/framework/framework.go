@@ -149,7 +149,8 @@ func RestrictedSecurityContext() *corev1.SecurityContext {
 	}
 }
 
-// Pod starts a pod of the PostgreSQL image running command and waits until it is Running.
+// Pod starts a pod of the PostgreSQL image running command and waits until it has started
+// (Running, or already Succeeded for a short command).
 // Volumes and extra settings can be added by mutate.
 func (e *Env) Pod(t *testing.T, ns, name string, labels map[string]string, command []string, mutate func(*corev1.Pod)) *corev1.Pod {
 	t.Helper()
@@ -172,7 +173,9 @@ func (e *Env) Pod(t *testing.T, ns, name string, labels map[string]string, comma
 	if _, err := e.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating pod %s/%s: %v", ns, name, err)
 	}
-	return e.WaitPod(t, ns, name, 3*time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	return e.WaitPod(t, ns, name, 3*time.Minute, func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded
+	})
 }
 
 // WaitPod polls a pod until done returns true; it fails the test on timeout or when the pod fails.
