@@ -2,7 +2,7 @@
 # go vet, gofmt and staticcheck (installed into the cache on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STATICCHECK_VERSION=2026.2.2
+STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 bin="${KPGO_CACHE:-$HOME/.cache/kubectl-pgo}/tools/staticcheck-$STATICCHECK_VERSION"
 if [ ! -x "$bin/staticcheck" ]; then
   GOBIN="$bin" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
