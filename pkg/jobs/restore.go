@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// ComponentRestore is the app.kubernetes.io/component of restore Jobs and
+// their pods.
+const ComponentRestore = "restore"
+
+// Annotations of a restore Job: what it restores, for whoever looks at it
+// with kubectl.
+const (
+	AnnotationRestoreTarget  = "kubectl-pgo/restore-target"
+	AnnotationRestoreOptions = "kubectl-pgo/restore-options"
+)
+
+// Defaults of a restore Job.
+const (
+	// DefaultRestoreDeadline bounds a restore that hangs; a large database
+	// restores well within it.
+	DefaultRestoreDeadline = 12 * time.Hour
+	// DefaultRestoreTTL keeps a finished Job, and its log, for a day;
+	// the next restore replaces it anyway.
+	DefaultRestoreTTL = 24 * time.Hour
+)
+
+// The container of the database pod whose mounts the restore Job copies,
+// and the uid of the image's postgres user.
+const (
+	pgbackrestContainer = "pgbackrest"
+	postgresUID         = 26
+)
+
+// RestoreJobName is the name of a cluster's restore Job: one at a time.
+func RestoreJobName(clusterName string) string { return clusterName + "-restore" }
+
+// RestoreSelector selects a cluster's restore Jobs and their pods.
+func RestoreSelector(clusterName string) labels.Set {
+	l := cluster.ClusterSelector(clusterName)
+	l[cluster.LabelComponent] = ComponentRestore
+	return l
+}
+
+// restoreScript runs in the Job: $1 is the data directory, the rest are
+// the arguments of pgbackrest. The Job runs only while the database pod is
+// gone, so a postmaster.pid left by a database that crashed is stale, and
+// pgBackRest would take it for a running database (exit code 38).
+const restoreScript = `set -euo pipefail
+pgdata=$1
+shift
+if [ -e "$pgdata/postmaster.pid" ]; then
+  echo "kubectl-pgo: removing $pgdata/postmaster.pid: the database pod is gone, so it is stale"
+  rm -f "$pgdata/postmaster.pid"
+fi
+mkdir -p "$pgdata"
+chmod 0700 "$pgdata"
+echo "kubectl-pgo: pgbackrest $*"
+start=$(date +%s)
+pgbackrest "$@"
+echo "kubectl-pgo: the restore finished in $(( $(date +%s) - start ))s"
+`
+
+// RestoreJob describes a restore Job.
+type RestoreJob struct {
+	// Cluster is the cluster restored into; Namespace is its namespace.
+	Cluster   string
+	Namespace string
+	// Database is the cluster's StatefulSet. The Job runs its image and
+	// copies the volumes and mounts of its pgbackrest container: the data
+	// PVC, and the database side's pgBackRest configuration.
+	Database *appsv1.StatefulSet
+	// PGData is the data directory to restore into.
+	PGData string
+	// Options are the user's restore options, normalized.
+	Options repo.RestoreOptions
+	// ExtraArgs are more pgbackrest options, e.g. a --pg1-path or a
+	// --repo1-host when restoring from another cluster's repository.
+	ExtraArgs []string
+	// Deadline and TTL are DefaultRestoreDeadline and DefaultRestoreTTL
+	// when zero.
+	Deadline, TTL time.Duration
+}
+
+// Args is the pgbackrest command line of the Job, after the program name.
+func (r RestoreJob) Args() []string {
+	args := []string{"--stanza=" + repo.StanzaName}
+	args = append(args, r.ExtraArgs...)
+	args = append(args, "restore")
+	return append(args, r.Options.Args()...)
+}
+
+//go:embed templates/restore-job.yaml
+var restoreJobYAML string
+
+var restoreJobTemplate = template.Must(template.New("restore-job.yaml").
+	Option("missingkey=error").
+	Funcs(template.FuncMap{
+		"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
+		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+	}).
+	Parse(restoreJobYAML))
+
+type restoreJobValues struct {
+	Name, Namespace, Image                         string
+	Labels, Annotations                            map[string]string
+	ActiveDeadlineSeconds, TTLSecondsAfterFinished int64
+	UID                                            int
+	Command                                        []string
+	Resources                                      corev1.ResourceRequirements
+	VolumeMounts                                   []corev1.VolumeMount
+	Volumes                                        []corev1.Volume
+}
+
+// Render returns the restore Job.
+func (r RestoreJob) Render() (*batchv1.Job, error) {
+	if r.Cluster == "" || r.Namespace == "" || r.PGData == "" || r.Database == nil {
+		return nil, fmt.Errorf("restore Job: the cluster, its namespace, its data directory and its StatefulSet are required")
+	}
+	container, volumes, err := pgbackrestMounts(r.Database)
+	if err != nil {
+		return nil, err
+	}
+	deadline, ttl := r.Deadline, r.TTL
+	if deadline <= 0 {
+		deadline = DefaultRestoreDeadline
+	}
+	if ttl <= 0 {
+		ttl = DefaultRestoreTTL
+	}
+	args := r.Args()
+	target := r.Options.Describe()
+	if r.Options.Set != "" {
+		target += ", from backup " + r.Options.Set
+	}
+	l := cluster.Labels(r.Cluster, ComponentRestore)
+	v := restoreJobValues{
+		Name:      RestoreJobName(r.Cluster),
+		Namespace: r.Namespace,
+		Image:     container.Image,
+		Labels:    l,
+		Annotations: map[string]string{
+			AnnotationRestoreTarget:  target,
+			AnnotationRestoreOptions: strings.Join(args, " "),
+		},
+		ActiveDeadlineSeconds:   int64(deadline / time.Second),
+		TTLSecondsAfterFinished: int64(ttl / time.Second),
+		UID:                     postgresUID,
+		// The script runs pgbackrest with the arguments after the data
+		// directory.
+		Command:      append([]string{"tini", "--", "bash", "-c", restoreScript, "kubectl-pgo-restore", r.PGData}, args...),
+		Resources:    container.Resources,
+		VolumeMounts: container.VolumeMounts,
+		Volumes:      volumes,
+	}
+	var b bytes.Buffer
+	if err := restoreJobTemplate.Execute(&b, v); err != nil {
+		return nil, fmt.Errorf("rendering the restore Job: %w", err)
+	}
+	job := &batchv1.Job{}
+	if err := yaml.UnmarshalStrict(b.Bytes(), job); err != nil {
+		return nil, fmt.Errorf("rendering the restore Job: the template does not give a Job: %w", err)
+	}
+	return job, nil
+}
+
+// pgbackrestMounts returns the pgbackrest container of the database pod
+// template and the volumes it mounts.
+func pgbackrestMounts(sts *appsv1.StatefulSet) (corev1.Container, []corev1.Volume, error) {
+	spec := sts.Spec.Template.Spec
+	for _, c := range spec.Containers {
+		if c.Name != pgbackrestContainer {
+			continue
+		}
+		var volumes []corev1.Volume
+		for _, m := range c.VolumeMounts {
+			found := false
+			for _, v := range spec.Volumes {
+				if v.Name == m.Name {
+					volumes = append(volumes, *v.DeepCopy())
+					found = true
+					break
+				}
+			}
+			if !found {
+				return corev1.Container{}, nil, fmt.Errorf("StatefulSet %s/%s: container %s mounts volume %s, which the pod does not have",
+					sts.Namespace, sts.Name, c.Name, m.Name)
+			}
+		}
+		return *c.DeepCopy(), volumes, nil
+	}
+	return corev1.Container{}, nil, fmt.Errorf("StatefulSet %s/%s has no container %s: it was not created by kubectl pgo create cluster",
+		sts.Namespace, sts.Name, pgbackrestContainer)
+}

@@ -1,0 +1,183 @@
+package jobs
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// renderedStatefulSet is the database StatefulSet that create cluster
+// renders for hippo in namespace pgo.
+func renderedStatefulSet(t *testing.T) *appsv1.StatefulSet {
+	t.Helper()
+	spec := cluster.Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	m := cluster.Material{
+		PKI: cluster.PKI{
+			CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+			RepoCert: []byte("c"), RepoKey: []byte("k"),
+		},
+		Password: "p",
+	}
+	objects, err := cluster.Render(spec, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objects {
+		if obj.GetKind() == "StatefulSet" {
+			sts := &appsv1.StatefulSet{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
+				t.Fatal(err)
+			}
+			return sts
+		}
+	}
+	t.Fatal("no StatefulSet rendered")
+	return nil
+}
+
+func TestRestoreJob(t *testing.T) {
+	sts := renderedStatefulSet(t)
+	opts, err := repo.ParseRestoreOptions("--process-max=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err = opts.WithTimeTarget(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opts.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	job, err := RestoreJob{Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: cluster.DataDirectory("hippo"), Options: opts}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if job.Name != "hippo-restore" || job.Namespace != "pgo" {
+		t.Errorf("job %s/%s", job.Namespace, job.Name)
+	}
+	wantLabels := map[string]string{
+		"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo", "app.kubernetes.io/name": "postgres",
+		"app.kubernetes.io/component": "restore", "app.kubernetes.io/managed-by": "kubectl-pgo",
+	}
+	if !reflect.DeepEqual(job.Labels, wantLabels) || !reflect.DeepEqual(job.Spec.Template.Labels, wantLabels) {
+		t.Errorf("labels %v / pod %v, want %v", job.Labels, job.Spec.Template.Labels, wantLabels)
+	}
+	if !RestoreSelector("hippo").AsSelector().Matches(labelsSet(job.Spec.Template.Labels)) {
+		t.Errorf("RestoreSelector does not select the Job's pods")
+	}
+	if cluster.DatabaseSelector("hippo").AsSelector().Matches(labelsSet(job.Spec.Template.Labels)) {
+		t.Errorf("the database Service would select the restore pod")
+	}
+	s := job.Spec
+	if s.BackoffLimit == nil || *s.BackoffLimit != 0 {
+		t.Errorf("backoffLimit = %v, want 0", s.BackoffLimit)
+	}
+	if s.ActiveDeadlineSeconds == nil || *s.ActiveDeadlineSeconds != int64(DefaultRestoreDeadline/time.Second) {
+		t.Errorf("activeDeadlineSeconds = %v", s.ActiveDeadlineSeconds)
+	}
+	if s.TTLSecondsAfterFinished == nil || *s.TTLSecondsAfterFinished != int32(DefaultRestoreTTL/time.Second) {
+		t.Errorf("ttlSecondsAfterFinished = %v", s.TTLSecondsAfterFinished)
+	}
+	if s.Template.Spec.RestartPolicy != "Never" {
+		t.Errorf("restartPolicy = %s", s.Template.Spec.RestartPolicy)
+	}
+
+	// The container: the database's image, and exactly the mounts of its
+	// pgbackrest container, with the volumes behind them.
+	var source = sts.Spec.Template.Spec.Containers[1]
+	if source.Name != "pgbackrest" {
+		t.Fatalf("container 1 of the StatefulSet is %s", source.Name)
+	}
+	if len(s.Template.Spec.Containers) != 1 {
+		t.Fatalf("%d containers", len(s.Template.Spec.Containers))
+	}
+	c := s.Template.Spec.Containers[0]
+	if c.Image != source.Image || c.Image != cluster.DefaultImage {
+		t.Errorf("image %s, want %s", c.Image, source.Image)
+	}
+	if !reflect.DeepEqual(c.VolumeMounts, source.VolumeMounts) {
+		t.Errorf("mounts %+v\nwant %+v", c.VolumeMounts, source.VolumeMounts)
+	}
+	for _, m := range c.VolumeMounts {
+		var got, want any
+		for _, v := range s.Template.Spec.Volumes {
+			if v.Name == m.Name {
+				got = v
+			}
+		}
+		for _, v := range sts.Spec.Template.Spec.Volumes {
+			if v.Name == m.Name {
+				want = v
+			}
+		}
+		if got == nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("volume %s = %+v, want %+v", m.Name, got, want)
+		}
+	}
+	pvc := false
+	for _, v := range s.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == "hippo" {
+			pvc = true
+		}
+	}
+	if !pvc {
+		t.Errorf("the data PVC is not mounted: %+v", s.Template.Spec.Volumes)
+	}
+
+	cmd := strings.Join(c.Command, " ")
+	for _, want := range []string{
+		"kubectl-pgo-restore /pgdata/hippo --stanza=db restore --delta --type=time --target=2026-11-24 12:00:00+00 --target-action=promote --process-max=2 --log-level-console=info",
+		`pgbackrest "$@"`,
+		"postmaster.pid",
+	} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("command lacks %q:\n%s", want, cmd)
+		}
+	}
+	if job.Annotations[AnnotationRestoreTarget] != "2026-11-24 12:00:00+00" {
+		t.Errorf("annotations %v", job.Annotations)
+	}
+
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
+	result := policy.AggregateCheckResults(evaluator.EvaluatePod(restricted, &s.Template.ObjectMeta, &s.Template.Spec))
+	if !result.Allowed {
+		t.Errorf("the restore pod is not restricted: %s: %s", result.ForbiddenReason(), result.ForbiddenDetail())
+	}
+	if sc := s.Template.Spec.SecurityContext; sc == nil || *sc.RunAsUser != 26 || *sc.FSGroup != 26 {
+		t.Errorf("pod security context %+v", sc)
+	}
+}
+
+func TestRestoreJobRefusesForeignStatefulSet(t *testing.T) {
+	sts := renderedStatefulSet(t)
+	sts.Spec.Template.Spec.Containers = sts.Spec.Template.Spec.Containers[:1]
+	_, err := RestoreJob{Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: "/pgdata/hippo"}.Render()
+	if err == nil || !strings.Contains(err.Error(), "has no container pgbackrest") {
+		t.Errorf("error = %v", err)
+	}
+
+	sts = renderedStatefulSet(t)
+	sts.Spec.Template.Spec.Volumes = nil
+	_, err = RestoreJob{Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: "/pgdata/hippo"}.Render()
+	if err == nil || !strings.Contains(err.Error(), "which the pod does not have") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func labelsSet(m map[string]string) labels.Set { return labels.Set(m) }
