@@ -86,6 +86,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 		create,
 		show,
 		del,
+		NewCmdRestore(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

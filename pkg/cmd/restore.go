@@ -1,0 +1,532 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const restoreLong = `Restore a cluster in place from its pgBackRest repository: to the latest
+point (all archived WAL), or to a point in time with --pitr-target.
+
+What it does, in order:
+  1. It checks everything it can before it changes anything: the flags, the
+     cluster, the backups in the repository (pgbackrest info), and that the
+     --pitr-target lies within the recovery window (from the end of the
+     oldest backup to the newest archived WAL).
+  2. It asks for confirmation, naming what is stopped and overwritten;
+     --yes skips the question. Without a terminal it needs --yes.
+  3. It stops the database by scaling its StatefulSet to 0. Nothing is
+     deleted: the PVC, the Services, the Secrets and the repository stay.
+  4. It runs the restore Job <cluster>-restore, which runs
+     "pgbackrest restore --delta" on the data PVC: files that match the
+     backup are kept, the others are replaced.
+  5. It scales the StatefulSet back to 1. PostgreSQL replays the archived
+     WAL up to the target, is promoted, and archives on a new timeline.
+
+--wait is on by default, because the database stays stopped until step 5:
+the command follows the Job (printing its log) and the recovery, up to
+--timeout. With --wait=false it stops after creating the Job and prints how
+to follow it and how to start the database once it has succeeded.
+
+If the restore Job fails, the database stays stopped, and the command says
+why (with the end of the Job's log). Running restore again replaces the
+failed Job. Changes committed after the target, or after the newest archived
+WAL, are lost.
+
+--backup-opts passes options to pgbackrest restore. Allowed: --set (a backup
+label from kubectl pgo show backup), --type (default, immediate, time, xid,
+lsn, name), --target, --target-exclusive, --target-action (promote or pause),
+--target-timeline, --db-include, --recovery-option, --process-max, --force,
+--link-all, --repo, --log-level-console. The stanza, paths, repository and
+archive settings belong to the cluster and are refused. --pitr-target
+implies --type=time and --target-action=promote.`
+
+const restoreExample = `  # Restore to the latest point: replay every archived WAL segment
+  kubectl pgo restore hippo
+
+  # Restore to a point in time (the time zone is required)
+  kubectl pgo restore hippo --pitr-target='2026-11-24 12:00:00+00'
+
+  # Restore one backup, and stop at its end
+  kubectl pgo restore hippo --backup-opts='--set=20261124-110000F --type=immediate'
+
+  # In a script: no question asked
+  kubectl pgo restore hippo --pitr-target=2026-11-24T12:00:00Z --yes`
+
+// DefaultRestoreTimeout is how long restore --wait waits for the Job and
+// for PostgreSQL to recover.
+const DefaultRestoreTimeout = 30 * time.Minute
+
+const (
+	// restoreStopTimeout is how long the database pod may take to stop:
+	// its grace period is 60 seconds.
+	restoreStopTimeout = 3 * time.Minute
+	// restoreExecTimeout bounds each command run in a pod.
+	restoreExecTimeout = time.Minute
+	// restoreLogLines is how much of a failed Job's log is shown.
+	restoreLogLines = 20
+)
+
+// RestoreOptions holds the flags and clients of `kubectl pgo restore`.
+type RestoreOptions struct {
+	Name       string
+	PITRTarget string
+	BackupOpts string
+	Yes        bool
+	Wait       bool
+	Timeout    time.Duration
+
+	namespace string
+	// options are the pgBackRest restore options, normalized; target is
+	// the time target of a point-in-time restore, zero otherwise.
+	options repo.RestoreOptions
+	target  time.Time
+
+	factory kube.Factory
+	client  kubernetes.Interface
+	// exec runs a command in a container; kube.ExecCapture, replaced in
+	// unit tests.
+	exec func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
+	// isTerminal tells whether the prompt can be asked on in.
+	isTerminal   func(in io.Reader) bool
+	now          func() time.Time
+	pollInterval time.Duration
+	genericiooptions.IOStreams
+}
+
+// NewRestoreOptions returns options with the defaults of the flags.
+func NewRestoreOptions(streams genericiooptions.IOStreams) *RestoreOptions {
+	return &RestoreOptions{
+		Wait:         true,
+		Timeout:      DefaultRestoreTimeout,
+		isTerminal:   stdinIsTerminal,
+		now:          time.Now,
+		pollInterval: 2 * time.Second,
+		IOStreams:    streams,
+	}
+}
+
+// NewCmdRestore returns `kubectl pgo restore NAME`.
+func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewRestoreOptions(streams)
+	cmd := &cobra.Command{
+		Use:     "restore NAME",
+		Short:   "Restore a cluster in place, to the latest point or to a point in time",
+		Long:    restoreLong,
+		Example: restoreExample,
+		Args:    cobra.ArbitraryArgs, // checked in Complete, with a clearer message
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	fl := cmd.Flags()
+	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
+	fl.StringVar(&o.BackupOpts, "backup-opts", "", "Options for pgbackrest restore, e.g. '--set=20261124-110000F --type=immediate' (see above for what is allowed).")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation.")
+	fl.BoolVar(&o.Yes, "no-prompt", false, "Do not ask for confirmation (PGO v4's name for --yes).")
+	fl.BoolVar(&o.Wait, "wait", o.Wait, "Follow the restore Job and the recovery until the database is ready and promoted. On by default: the database stays stopped until then.")
+	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the restore Job and the recovery together.")
+	cmd.ValidArgsFunction = cobra.NoFileCompletions
+	return cmd
+}
+
+// stdinIsTerminal tells whether in is a terminal, where a person can answer.
+func stdinIsTerminal(in io.Reader) bool {
+	f, ok := in.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Complete takes the cluster name and finds the namespace; it sends no
+// request.
+func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	o.factory = f
+	switch len(args) {
+	case 0:
+		return usageErrorf(cmd, "a cluster name is required: %s NAME", cmd.CommandPath())
+	case 1:
+		o.Name = args[0]
+	default:
+		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	}
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
+	}
+	o.namespace = ns
+	if o.exec == nil {
+		o.exec = func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
+			config, err := f.RESTConfig()
+			if err != nil {
+				return "", "", err
+			}
+			client, err := f.KubernetesClient()
+			if err != nil {
+				return "", "", err
+			}
+			return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
+		}
+	}
+	return nil
+}
+
+// Validate checks the flags and builds the pgBackRest options; it sends no
+// request, so a mistake costs nothing.
+func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
+	if msgs := validation.IsDNS1035Label(o.Name); len(msgs) > 0 {
+		return usageErrorf(cmd, "%q is not a cluster name: %s", o.Name, strings.Join(msgs, "; "))
+	}
+	if o.Timeout <= 0 {
+		return usageErrorf(cmd, "--timeout must be more than 0, e.g. 30m")
+	}
+	opts, err := repo.ParseRestoreOptions(o.BackupOpts)
+	if err != nil {
+		return usageErrorf(cmd, "invalid --backup-opts:\n%s", indentLines(err.Error()))
+	}
+	if o.PITRTarget != "" {
+		t, err := repo.ParseTarget(o.PITRTarget)
+		if err != nil {
+			return usageErrorf(cmd, "invalid --pitr-target: %v", err)
+		}
+		if opts, err = opts.WithTimeTarget(t); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+	}
+	target, err := opts.Normalize()
+	if err != nil {
+		return usageErrorf(cmd, "invalid --backup-opts:\n%s", indentLines(err.Error()))
+	}
+	o.options, o.target = opts, target
+	return nil
+}
+
+// indentLines indents every line of s, for a list of errors under a
+// heading.
+func indentLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// restorePlan is what the checks found, before anything is changed.
+type restorePlan struct {
+	spec     cluster.Spec
+	sts      *appsv1.StatefulSet
+	replicas int32
+	// backup is the backup pgBackRest is expected to restore.
+	backup repo.Backup
+	// window is the recovery window, for a time target.
+	window *repo.RecoveryWindow
+}
+
+// Run restores the cluster.
+func (o *RestoreOptions) Run(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
+	}
+	o.client = client
+	start := o.now()
+
+	plan, err := o.check(ctx)
+	if err != nil {
+		return err
+	}
+	if err := o.confirm(plan); err != nil {
+		return err
+	}
+
+	if err := o.stopDatabase(ctx, plan); err != nil {
+		return err
+	}
+	job, err := o.startJob(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if !o.Wait {
+		o.printNoWait(job)
+		return nil
+	}
+
+	waitCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	result, err := o.followJob(waitCtx, job)
+	if err != nil {
+		return err
+	}
+	db, err := o.startDatabase(waitCtx, ctx)
+	if err != nil {
+		return err
+	}
+	o.printSummary(plan, result, db, o.now().Sub(start))
+	return nil
+}
+
+// progress prints a step to stderr; stdout carries only the result.
+func (o *RestoreOptions) progress(format string, args ...any) {
+	fmt.Fprintf(o.ErrOut, format+"\n", args...)
+}
+
+// check reads the cluster and its repository, and refuses what cannot
+// work, before anything is changed.
+func (o *RestoreOptions) check(ctx context.Context) (*restorePlan, error) {
+	ns, name := o.namespace, o.Name
+	cm, err := o.client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("cluster %q not found in namespace %q: it has no ConfigMap %s (see kubectl pgo show cluster -n %s)",
+			name, ns, cluster.SettingsConfigMapName(name), ns)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the settings of cluster %q: %w", name, err)
+	}
+	spec, err := cluster.SpecFromConfigMap(cm)
+	if err != nil {
+		return nil, err
+	}
+	plan := &restorePlan{spec: spec}
+
+	plan.sts, err = o.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("cluster %q has no StatefulSet %s: run kubectl pgo create cluster %s to recreate its objects, then restore",
+			name, cluster.StatefulSetName(name), name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the StatefulSet of cluster %q: %w", name, err)
+	}
+	plan.replicas = 1
+	if plan.sts.Spec.Replicas != nil {
+		plan.replicas = *plan.sts.Spec.Replicas
+	}
+
+	jobName := jobs.RestoreJobName(name)
+	existing, err := o.client.BatchV1().Jobs(ns).Get(ctx, jobName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("looking for a running restore of cluster %q: %w", name, err)
+	case !restoreJobFinished(existing):
+		return nil, fmt.Errorf("a restore of cluster %q is already running: Job %s, started %s ago. Follow it with: kubectl logs -f job/%s -n %s; to cancel it, delete it: kubectl delete job %s -n %s",
+			name, jobName, o.now().Sub(existing.CreationTimestamp.Time).Round(time.Second), jobName, ns, jobName, ns)
+	}
+
+	if err := o.checkRepository(ctx, plan); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// checkRepository reads `pgbackrest info` on the repository host and
+// checks the backup set and the target against it.
+func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan) error {
+	ns, name := o.namespace, o.Name
+	if o.options.Repo > len(plan.spec.StorageType) {
+		return fmt.Errorf("--repo=%d: cluster %q has %d repository (repo1 only)", o.options.Repo, name, len(plan.spec.StorageType))
+	}
+	pod, err := kube.FindRunningPod(ctx, o.client, ns, cluster.RepoSelector(name).String())
+	if err != nil {
+		return fmt.Errorf("the repository host of cluster %q is not running, and the restore reads from it: %w", name, err)
+	}
+	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
+	defer cancel()
+	stdout, _, err := o.exec(execCtx, ns, pod.Name, "pgbackrest",
+		[]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "--log-level-console=off", "info"})
+	if err != nil {
+		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
+	}
+	stanzas, err := repo.ParseInfo([]byte(stdout))
+	if err != nil {
+		return err
+	}
+	stanza, ok := repo.Find(stanzas, repo.StanzaName)
+	if !ok {
+		return fmt.Errorf("the repository of cluster %q has no stanza %s: take a backup first (kubectl pgo backup %s)", name, repo.StanzaName, name)
+	}
+	if err := stanza.Err(); err != nil {
+		if errors.Is(err, repo.ErrStanzaMissing) {
+			return fmt.Errorf("cluster %q has no backups: its stanza does not exist yet (%v); take a backup first: kubectl pgo backup %s", name, err, name)
+		}
+		return fmt.Errorf("the repository of cluster %q cannot be read: %w", name, err)
+	}
+	backups := stanza.Backups(o.options.Repo)
+	if len(backups) == 0 {
+		return fmt.Errorf("cluster %q has no backups to restore from: take one first (kubectl pgo backup %s --wait)", name, name)
+	}
+
+	// The backup pgBackRest will restore.
+	switch {
+	case o.options.Set != "":
+		b, ok := findBackup(backups, o.options.Set)
+		if !ok {
+			if b, found := stanza.FindBackup(o.options.Set); found && b.Error {
+				return fmt.Errorf("backup %s of cluster %q has errors (pgBackRest found bad checksums in it): choose another one with --backup-opts=--set=LABEL", o.options.Set, name)
+			}
+			return fmt.Errorf("backup %s does not exist in the repository of cluster %q; its backups are:\n%s", o.options.Set, name, listBackups(backups))
+		}
+		plan.backup = b
+	case o.options.Type == repo.RecoveryTime:
+		b, ok := repo.BackupForTime(backups, o.target)
+		if !ok {
+			b = backups[0]
+		}
+		plan.backup = b
+	default:
+		plan.backup = backups[len(backups)-1]
+	}
+
+	if o.options.Type != repo.RecoveryTime {
+		return nil
+	}
+	// The window: from the end of the backup (the oldest one, unless a set
+	// is chosen) to the time the newest WAL segment was archived.
+	from := backups
+	if o.options.Set != "" {
+		from = []repo.Backup{plan.backup}
+	}
+	var lastWAL string
+	var archived time.Time
+	if a, ok := stanza.CurrentArchive(o.options.Repo); ok {
+		lastWAL = a.Max
+		if archived, err = o.archivedAt(ctx, plan.spec, pod.Name, a); err != nil {
+			return err
+		}
+	}
+	w, err := repo.NewRecoveryWindow(from, lastWAL, archived)
+	if err != nil {
+		return err
+	}
+	plan.window = &w
+	if err := w.Check(o.target); err != nil {
+		return fmt.Errorf("cannot restore cluster %q to that point: %w", name, err)
+	}
+	return nil
+}
+
+func findBackup(backups []repo.Backup, label string) (repo.Backup, bool) {
+	for _, b := range backups {
+		if b.Label == label {
+			return b, true
+		}
+	}
+	return repo.Backup{}, false
+}
+
+func listBackups(backups []repo.Backup) string {
+	var b strings.Builder
+	for _, bk := range backups {
+		fmt.Fprintf(&b, "  %s (%s, ended %s)\n", bk.Label, bk.Type, repo.FormatTime(bk.Timestamp.StopTime()))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// archivedAt returns when the newest WAL segment of archive a was stored
+// in the repository, rounded up to the second: the modification time of
+// its file on the repository host.
+func (o *RestoreOptions) archivedAt(ctx context.Context, spec cluster.Spec, pod string, a repo.Archive) (time.Time, error) {
+	dir, prefix, err := repo.SegmentPath(spec.RepoPath, repo.StanzaName, a, a.Max)
+	if err != nil {
+		return time.Time{}, err
+	}
+	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
+	defer cancel()
+	stdout, _, err := o.exec(execCtx, o.namespace, pod, "pgbackrest",
+		[]string{"sh", "-c", `stat -c %Y -- "$1/$2"-*`, "sh", dir, prefix})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: %w", a.Max, err)
+	}
+	fields := strings.Fields(stdout)
+	if len(fields) == 0 {
+		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: stat printed nothing", a.Max)
+	}
+	var newest int64
+	for _, f := range fields {
+		sec, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: stat printed %q", a.Max, stdout)
+		}
+		newest = max(newest, sec)
+	}
+	return time.Unix(newest+1, 0).UTC(), nil
+}
+
+// confirm asks before anything is stopped, unless --yes.
+func (o *RestoreOptions) confirm(plan *restorePlan) error {
+	var b strings.Builder
+	ns, name := o.namespace, o.Name
+	fmt.Fprintf(&b, "This restores cluster %q in namespace %q in place:\n", name, ns)
+	if plan.replicas > 0 {
+		fmt.Fprintf(&b, "  - The database is stopped: StatefulSet %s is scaled to 0 (pod %s), and is down until the restore and the recovery are done.\n",
+			plan.sts.Name, cluster.PodName(name))
+	} else {
+		fmt.Fprintf(&b, "  - The database is already stopped (StatefulSet %s has 0 replicas).\n", plan.sts.Name)
+	}
+	fmt.Fprintf(&b, "  - Its data directory %s on PVC %s is overwritten with backup %s (%s, ended %s).\n",
+		cluster.DataDirectory(name), cluster.DataPVCName(name), plan.backup.Label, plan.backup.Type,
+		repo.FormatTime(plan.backup.Timestamp.StopTime()))
+	fmt.Fprintf(&b, "  - PostgreSQL then replays the archived WAL up to %s.\n", o.options.Describe())
+	if o.options.Type == repo.RecoveryDefault {
+		b.WriteString("  - Changes that were not archived yet are lost.\n")
+	} else {
+		b.WriteString("  - Changes after that point are lost.\n")
+	}
+	if len(o.options.DBInclude) > 0 {
+		fmt.Fprintf(&b, "  - Only the databases %s are restored; the others become unusable and must be dropped.\n", strings.Join(o.options.DBInclude, ", "))
+	}
+	if o.Yes {
+		o.progress("%s", strings.TrimSuffix(b.String(), "\n"))
+		return nil
+	}
+	if !o.isTerminal(o.In) {
+		return fmt.Errorf("restore needs a confirmation, and stdin is not a terminal: pass --yes to restore cluster %q without the question; nothing was changed", name)
+	}
+	b.WriteString(`Type "yes" to restore: `)
+	fmt.Fprint(o.ErrOut, b.String())
+	answer, err := bufio.NewReader(o.In).ReadString('\n')
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	if err != nil && answer == "" {
+		fmt.Fprintln(o.ErrOut)
+	}
+	if answer != "yes" && answer != "y" {
+		return fmt.Errorf("restore of cluster %q cancelled: the answer was %q, not yes; nothing was changed", name, answer)
+	}
+	return nil
+}
+
+// printNoWait tells how to go on after --wait=false.
+func (o *RestoreOptions) printNoWait(job *batchv1.Job) {
+	ns := o.namespace
+	fmt.Fprintf(o.Out, "Restore Job %s created in namespace %s; the database is stopped until it has succeeded.\n", job.Name, ns)
+	fmt.Fprintf(o.Out, "Follow it with:\n  kubectl logs -f job/%s -n %s\n", job.Name, ns)
+	fmt.Fprintf(o.Out, "When it has succeeded, start the database:\n  kubectl scale statefulset %s --replicas=1 -n %s\n", cluster.StatefulSetName(o.Name), ns)
+	fmt.Fprintf(o.Out, "If it fails, fix the cause and run kubectl pgo restore %s -n %s again.\n", o.Name, ns)
+}
