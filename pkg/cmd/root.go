@@ -81,6 +81,9 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 	create := NewCmdCreate(streams)
 	show := NewCmdShow(streams)
 	del := NewCmdDelete(streams)
+	create.AddCommand(NewCmdCreateCluster(f, streams))
+	show.AddCommand(NewCmdShowCluster(f, streams))
+	del.AddCommand(NewCmdDeleteCluster(f, streams))
 
 	root.AddCommand(
 		create,

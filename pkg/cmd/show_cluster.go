@@ -1,0 +1,786 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const showClusterLong = `Show PostgreSQL clusters made by kubectl pgo create cluster: their pods and
+readiness, the repository host, the storage type, the pgBackRest stanza's
+status and a summary of WAL archiving.
+
+The stanza's status comes from "pgbackrest info" run in the repository host
+(the pgbackrest container), and the archiving summary from pg_stat_archiver,
+queried with psql in the database container; both through exec, so they need
+the pods/exec permission.
+
+Without NAME, every cluster of the namespace is listed; with -A, every
+cluster of every namespace. A cluster that cannot be read is shown with its
+errors, after the others, and the command then exits with status 1. A
+cluster that is not ready is not an error.`
+
+const showClusterExample = `  # One cluster, with its pods
+  kubectl pgo show cluster hippo
+
+  # Every cluster in every namespace
+  kubectl pgo show cluster -A
+
+  # One cluster as JSON, e.g. the number of archived WAL segments
+  kubectl pgo show cluster hippo -o json | jq .archiving.archivedCount`
+
+// showConcurrency bounds how many clusters are read at once.
+const showConcurrency = 4
+
+// execTimeout bounds one exec of show cluster.
+const execTimeout = 30 * time.Second
+
+// Values of ClusterInfo.Status.
+const (
+	StatusReady            = "ready"
+	StatusNotReady         = "not ready"
+	StatusArchivingFailing = "archiving failing"
+	StatusStanzaError      = "stanza error"
+	StatusNotRunning       = "not running"
+	StatusUnknown          = "unknown"
+)
+
+// ClusterInfo is what show cluster reports about one cluster.
+type ClusterInfo struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Status sums up the rest: ready, not ready, archiving failing,
+	// stanza error, not running (no database workload, e.g. after delete
+	// --keep-backups) or unknown (it could not be read).
+	Status          string `json:"status"`
+	StorageType     string `json:"storageType"`
+	Image           string `json:"image,omitempty"`
+	PostgresVersion int    `json:"postgresVersion,omitempty"`
+
+	Database  DatabaseInfo `json:"database"`
+	RepoHost  RepoHostInfo `json:"repoHost"`
+	Pods      []PodInfo    `json:"pods"`
+	Stanza    StanzaInfo   `json:"stanza"`
+	Archiving ArchiveInfo  `json:"archiving"`
+
+	// Errors are what could not be read (API errors, exec refused); they
+	// make the command exit non-zero.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// DatabaseInfo is the database workload.
+type DatabaseInfo struct {
+	StatefulSet string `json:"statefulSet"`
+	Service     string `json:"service"`
+	Pod         string `json:"pod"`
+	Ready       bool   `json:"ready"`
+	DataPVC     string `json:"dataPVC"`
+	StorageSize string `json:"storageSize,omitempty"`
+}
+
+// RepoHostInfo is the pgBackRest repository host.
+type RepoHostInfo struct {
+	Deployment string `json:"deployment"`
+	Service    string `json:"service"`
+	Pod        string `json:"pod,omitempty"`
+	Ready      bool   `json:"ready"`
+	PVC        string `json:"pvc"`
+	PVCSize    string `json:"pvcSize,omitempty"`
+	RepoPath   string `json:"repoPath,omitempty"`
+}
+
+// PodInfo is one pod of the cluster.
+type PodInfo struct {
+	Name      string `json:"name"`
+	Component string `json:"component"`
+	Phase     string `json:"phase"`
+	Ready     bool   `json:"ready"`
+	// Containers is ready/total, as kubectl get pods shows it: "2/2".
+	Containers string    `json:"containers"`
+	Restarts   int32     `json:"restarts"`
+	Created    time.Time `json:"created"`
+	Node       string    `json:"node,omitempty"`
+}
+
+// StanzaInfo is the stanza as `pgbackrest info` reports it.
+type StanzaInfo struct {
+	Name string `json:"name"`
+	// Status is ok, no backups, missing (not created yet), error, or
+	// unknown when it could not be asked (see Error).
+	Status  string `json:"status"`
+	Code    int    `json:"code"`
+	Message string `json:"message,omitempty"`
+	Backups int    `json:"backups"`
+	// ArchiveMin and ArchiveMax are the oldest and newest WAL segments in
+	// the repository.
+	ArchiveMin string       `json:"archiveMin,omitempty"`
+	ArchiveMax string       `json:"archiveMax,omitempty"`
+	Repos      []StanzaRepo `json:"repos,omitempty"`
+	// Error says why the status is unknown.
+	Error string `json:"error,omitempty"`
+}
+
+// StanzaRepo is the stanza's status in one repository.
+type StanzaRepo struct {
+	Key     int    `json:"key"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (s StanzaInfo) usable() bool {
+	return s.Error == "" && (s.Status == "ok" || s.Status == "no backups")
+}
+
+// ArchiveInfo is pg_stat_archiver.
+type ArchiveInfo struct {
+	ArchivedCount    int64      `json:"archivedCount"`
+	FailedCount      int64      `json:"failedCount"`
+	LastArchivedWAL  string     `json:"lastArchivedWAL,omitempty"`
+	LastArchivedTime *time.Time `json:"lastArchivedTime,omitempty"`
+	LastFailedWAL    string     `json:"lastFailedWAL,omitempty"`
+	LastFailedTime   *time.Time `json:"lastFailedTime,omitempty"`
+	// Failing is true when the last attempt to archive failed.
+	Failing bool   `json:"failing"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ClusterList is what -o json|yaml prints without NAME.
+type ClusterList struct {
+	Items []ClusterInfo `json:"items"`
+}
+
+// ShowClusterOptions holds the flags and clients of `kubectl pgo show
+// cluster`.
+type ShowClusterOptions struct {
+	Name          string
+	AllNamespaces bool
+	Output        *printers.OutputFlags
+
+	namespace string
+	factory   kube.Factory
+	exec      execFunc
+	now       func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewShowClusterOptions returns options with defaults: table output, the
+// current namespace.
+func NewShowClusterOptions(streams genericiooptions.IOStreams) *ShowClusterOptions {
+	return &ShowClusterOptions{
+		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
+		now:       time.Now,
+		IOStreams: streams,
+	}
+}
+
+// NewCmdShowCluster returns `kubectl pgo show cluster [NAME | -A]`.
+func NewCmdShowCluster(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdShowCluster(f, NewShowClusterOptions(streams))
+}
+
+func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
+	streams := o.IOStreams
+	cmd := &cobra.Command{
+		Use:     "cluster [NAME | -A]",
+		Short:   "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving",
+		Long:    showClusterLong,
+		Example: showClusterExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(f, cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
+	o.Output.AddFlags(cmd)
+	cmd.ValidArgsFunction = clusterNameCompletion(f)
+	return cmd
+}
+
+// Complete takes the optional NAME and the namespace; it sends no request.
+func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	o.factory = f
+	if o.exec == nil {
+		o.exec = factoryExec(f)
+	}
+	switch len(args) {
+	case 0:
+	case 1:
+		o.Name = args[0]
+	default:
+		return usageErrorf(cmd, "%s takes at most one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	}
+	if o.AllNamespaces {
+		_, err := f.RESTConfig()
+		if err != nil {
+			return kubeconfigError(err)
+		}
+		return nil
+	}
+	var err error
+	o.namespace, err = resolveNamespace(f)
+	return err
+}
+
+// Validate checks the flags and the name.
+func (o *ShowClusterOptions) Validate(cmd *cobra.Command) error {
+	if err := o.Output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if o.Name != "" && o.AllNamespaces {
+		return usageErrorf(cmd, "a cluster NAME and -A cannot be used together: -A lists every cluster")
+	}
+	if o.Name != "" {
+		if err := cluster.ValidateName(o.Name); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+	}
+	return nil
+}
+
+// Run reads the clusters and prints them.
+func (o *ShowClusterOptions) Run(ctx context.Context) error {
+	c, err := newAPIClients(o.factory)
+	if err != nil {
+		return err
+	}
+	var settings []corev1.ConfigMap
+	if o.Name != "" {
+		cm, err := c.client.CoreV1().ConfigMaps(o.namespace).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := checkNamespace(ctx, c, o.namespace); err != nil {
+				return err
+			}
+			return fmt.Errorf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
+				o.Name, o.namespace, cluster.SettingsConfigMapName(o.Name))
+		case err != nil:
+			return fmt.Errorf("cannot read cluster %q: %w", o.Name, apiError(c, err))
+		}
+		if err := cluster.CheckOwnership(o.Name, "ConfigMap "+o.namespace+"/"+cm.Name, cm.Labels); err != nil {
+			return err
+		}
+		settings = append(settings, *cm)
+	} else {
+		settings, err = listClusterSettings(ctx, c, o.namespace)
+		if err != nil {
+			return err
+		}
+	}
+
+	infos := make([]ClusterInfo, len(settings))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, showConcurrency)
+	for i := range settings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			infos[i] = readCluster(ctx, c, o.exec, &settings[i])
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(infos, func(a, b ClusterInfo) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+
+	if err := o.print(infos); err != nil {
+		return err
+	}
+	var failed []string
+	for _, info := range infos {
+		if len(info.Errors) > 0 {
+			failed = append(failed, fmt.Sprintf("cluster %s/%s: %s", info.Namespace, info.Name, strings.Join(info.Errors, "; ")))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("could not read everything:\n  %s", strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+// listClusterSettings finds the clusters of a namespace ("" for all) by
+// their settings ConfigMaps, in one request.
+func listClusterSettings(ctx context.Context, c *apiClients, ns string) ([]corev1.ConfigMap, error) {
+	selector := labels.Set{cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig}.String()
+	list, err := c.client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		where := fmt.Sprintf("in namespace %q", ns)
+		if ns == "" {
+			where = "in all namespaces"
+		}
+		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, apiError(c, err))
+	}
+	var out []corev1.ConfigMap
+	for _, cm := range list.Items {
+		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
+			out = append(out, cm)
+		}
+	}
+	return out, nil
+}
+
+func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
+	if o.Output.Format() != printers.FormatTable {
+		if o.Name != "" && len(infos) == 1 {
+			return o.Output.Print(o.Out, nil, infos[0])
+		}
+		if infos == nil {
+			infos = []ClusterInfo{}
+		}
+		return o.Output.Print(o.Out, nil, ClusterList{Items: infos})
+	}
+	if len(infos) == 0 {
+		where := fmt.Sprintf("in namespace %q", o.namespace)
+		if o.AllNamespaces {
+			where = "in any namespace"
+		}
+		fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", where)
+		return nil
+	}
+	now := o.now()
+	headers := []string{"Name", "Status", "Storage", "Database", "Repo Host", "Stanza", "Archived", "Failed", "Last Archived WAL", "Last Archived"}
+	if o.AllNamespaces {
+		headers = append([]string{"Namespace"}, headers...)
+	}
+	t := printers.NewTable(headers...)
+	for _, info := range infos {
+		row := []string{
+			info.Name, info.Status, info.StorageType,
+			podReadiness(info.Pods, info.Database.Pod), podReadiness(info.Pods, info.RepoHost.Pod),
+			info.Stanza.Status,
+		}
+		a := info.Archiving
+		if a.Error != "" {
+			row = append(row, "-", "-", "-", "-")
+		} else {
+			row = append(row, strconv.FormatInt(a.ArchivedCount, 10), strconv.FormatInt(a.FailedCount, 10), orDash(a.LastArchivedWAL), age(now, a.LastArchivedTime))
+		}
+		if o.AllNamespaces {
+			row = append([]string{info.Namespace}, row...)
+		}
+		t.AddRow(row...)
+	}
+	if err := t.Render(o.Out); err != nil {
+		return err
+	}
+	if o.Name == "" || len(infos) != 1 {
+		return nil
+	}
+	// One cluster: its pods, and what could not be determined.
+	info := infos[0]
+	if len(info.Pods) > 0 {
+		fmt.Fprintln(o.Out)
+		pods := printers.NewTable("Pod", "Component", "Ready", "Status", "Restarts", "Age")
+		for _, p := range info.Pods {
+			pods.AddRow(p.Name, p.Component, p.Containers, p.Phase, strconv.Itoa(int(p.Restarts)), age(now, &p.Created))
+		}
+		if err := pods.Render(o.Out); err != nil {
+			return err
+		}
+	}
+	for _, note := range []struct{ what, msg string }{
+		{"stanza", firstNonEmpty(info.Stanza.Error, stanzaProblem(info.Stanza))},
+		{"archiving", firstNonEmpty(info.Archiving.Error, archiveProblem(info.Archiving))},
+	} {
+		if note.msg != "" {
+			fmt.Fprintf(o.ErrOut, "Warning: %s: %s\n", note.what, note.msg)
+		}
+	}
+	return nil
+}
+
+func stanzaProblem(s StanzaInfo) string {
+	if s.usable() || s.Status == StatusUnknown {
+		return ""
+	}
+	return s.Message
+}
+
+func archiveProblem(a ArchiveInfo) string {
+	if !a.Failing {
+		return ""
+	}
+	return fmt.Sprintf("the last attempt to archive WAL %s failed (%d failures in all); see the database container's log", a.LastFailedWAL, a.FailedCount)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func age(now time.Time, t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(*t))
+}
+
+// podReadiness is "2/2" for the named pod, "-" when there is none.
+func podReadiness(pods []PodInfo, name string) string {
+	for _, p := range pods {
+		if p.Name == name {
+			return p.Containers
+		}
+	}
+	return "-"
+}
+
+// readCluster gathers everything about one cluster. It never fails: what
+// cannot be read is recorded in the result.
+func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.ConfigMap) ClusterInfo {
+	name, ns := cm.Labels[cluster.LabelCluster], cm.Namespace
+	info := ClusterInfo{
+		Name:      name,
+		Namespace: ns,
+		Status:    StatusUnknown,
+		Database: DatabaseInfo{
+			StatefulSet: cluster.StatefulSetName(name), Service: cluster.ServiceName(name),
+			Pod: cluster.PodName(name), DataPVC: cluster.DataPVCName(name),
+		},
+		RepoHost: RepoHostInfo{
+			Deployment: cluster.RepoHostName(name), Service: cluster.RepoHostName(name), PVC: cluster.RepoPVCName(name),
+		},
+		Pods:      []PodInfo{},
+		Stanza:    StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown},
+		Archiving: ArchiveInfo{},
+	}
+	addErr := func(err error) { info.Errors = append(info.Errors, err.Error()) }
+
+	if spec, err := cluster.SpecFromConfigMap(cm); err != nil {
+		addErr(err)
+	} else {
+		info.StorageType = storageTypes(spec.StorageType)
+		info.Image = spec.Image
+		info.PostgresVersion = spec.PostgresVersion
+		info.Database.StorageSize = spec.StorageSize
+		info.RepoHost.PVCSize = spec.RepoPVCSize
+		info.RepoHost.RepoPath = spec.RepoPath
+	}
+
+	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
+	if err != nil {
+		addErr(fmt.Errorf("cannot list the pods: %w", apiError(c, err)))
+		info.Stanza.Error = "unknown: the pods could not be listed"
+		info.Archiving.Error = info.Stanza.Error
+		return info
+	}
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	var dbPod, repoPod *corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		info.Pods = append(info.Pods, podInfo(p))
+		switch {
+		case p.Name == info.Database.Pod:
+			dbPod = p
+		case p.Labels[cluster.LabelComponent] == cluster.ComponentRepo && p.DeletionTimestamp == nil:
+			if repoPod == nil || (!kube.IsPodReady(repoPod) && kube.IsPodReady(p)) {
+				repoPod = p
+			}
+		}
+	}
+	info.Database.Ready = dbPod != nil && dbPod.DeletionTimestamp == nil && kube.IsPodReady(dbPod)
+	if repoPod != nil {
+		info.RepoHost.Pod = repoPod.Name
+		info.RepoHost.Ready = kube.IsPodReady(repoPod)
+	}
+
+	// The two execs run side by side.
+	var wg sync.WaitGroup
+	var stanzaErr, archiveErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		info.Stanza, stanzaErr = queryStanza(ctx, exec, repoPod)
+	}()
+	go func() {
+		defer wg.Done()
+		info.Archiving, archiveErr = queryArchiver(ctx, exec, dbPod)
+	}()
+	wg.Wait()
+	for _, err := range []error{stanzaErr, archiveErr} {
+		if err != nil {
+			addErr(err)
+		}
+	}
+
+	switch {
+	case len(info.Errors) > 0 && dbPod == nil && repoPod == nil:
+		info.Status = StatusUnknown
+	case dbPod == nil && !workloadExists(ctx, c, ns, name):
+		info.Status = StatusNotRunning
+	case info.Stanza.Error == "" && !info.Stanza.usable() && info.Stanza.Status != "missing":
+		info.Status = StatusStanzaError
+	case info.Archiving.Failing:
+		info.Status = StatusArchivingFailing
+	case info.Database.Ready && info.RepoHost.Ready && info.Stanza.usable():
+		info.Status = StatusReady
+	default:
+		info.Status = StatusNotReady
+	}
+	return info
+}
+
+// workloadExists tells whether the database StatefulSet exists; without
+// it the cluster is not running (deleted with --keep-backups).
+func workloadExists(ctx context.Context, c *apiClients, ns, name string) bool {
+	_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+	return err == nil || !apierrors.IsNotFound(err)
+}
+
+func storageTypes(types []cluster.StorageType) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ",")
+}
+
+func podInfo(p *corev1.Pod) PodInfo {
+	ready, total := 0, len(p.Spec.Containers)
+	var restarts int32
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Ready {
+			ready++
+		}
+		restarts += cs.RestartCount
+	}
+	phase := string(p.Status.Phase)
+	if p.DeletionTimestamp != nil {
+		phase = "Terminating"
+	}
+	return PodInfo{
+		Name:       p.Name,
+		Component:  p.Labels[cluster.LabelComponent],
+		Phase:      phase,
+		Ready:      kube.IsPodReady(p),
+		Containers: fmt.Sprintf("%d/%d", ready, total),
+		Restarts:   restarts,
+		Created:    p.CreationTimestamp.UTC(),
+		Node:       p.Spec.NodeName,
+	}
+}
+
+// containerRunning tells whether a container of the pod runs, so that an
+// exec into it can work.
+func containerRunning(p *corev1.Pod, container string) bool {
+	if p == nil || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == container {
+			return cs.State.Running != nil
+		}
+	}
+	return false
+}
+
+// Containers that the commands exec into, as named in the templates.
+const (
+	databaseContainer = "database"
+	repoContainer     = "pgbackrest"
+)
+
+// execProblem sorts an exec failure: a command that ran and failed is a
+// state of the cluster (returned as the message); anything else (exec
+// forbidden, connection lost) is an error of the command.
+func execProblem(what string, err error) (string, error) {
+	var execErr *kube.ExecError
+	if errors.As(err, &execErr) {
+		return fmt.Sprintf("%s: %v", what, err), nil
+	}
+	return "unknown: " + what + " failed", fmt.Errorf("%s: %w", what, err)
+}
+
+// pgbackrestInfoCommand is `pgbackrest info` for the cluster's stanza, as
+// JSON.
+var pgbackrestInfoCommand = []string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}
+
+// queryStanza runs pgbackrest info in the repository host.
+func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInfo, error) {
+	s := StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown}
+	if !containerRunning(pod, repoContainer) {
+		s.Error = "unknown: no running repository host pod"
+		return s, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, repoContainer, pgbackrestInfoCommand)
+	if err != nil {
+		var cmdErr error
+		s.Error, cmdErr = execProblem("pgbackrest info in pod "+pod.Name, err)
+		return s, cmdErr
+	}
+	stanzas, err := repo.ParseInfo([]byte(stdout))
+	if err != nil {
+		s.Error = err.Error()
+		return s, nil
+	}
+	st, ok := repo.Find(stanzas, repo.StanzaName)
+	if !ok {
+		s.Status, s.Message = "missing", "pgbackrest info does not list the stanza"
+		return s, nil
+	}
+	s.Code, s.Message = st.Status.Code, st.Status.Message
+	s.Backups = len(st.Backup)
+	for _, a := range st.Archive {
+		if s.ArchiveMin == "" || (a.Min != "" && a.Min < s.ArchiveMin) {
+			s.ArchiveMin = a.Min
+		}
+		if a.Max > s.ArchiveMax {
+			s.ArchiveMax = a.Max
+		}
+	}
+	for _, r := range st.Repo {
+		s.Repos = append(s.Repos, StanzaRepo{Key: r.Key, Code: r.Status.Code, Message: r.Status.Message})
+	}
+	err = st.Err()
+	switch {
+	case errors.Is(err, repo.ErrStanzaMissing):
+		s.Status = "missing"
+		s.Message = err.Error()
+	case err != nil:
+		s.Status = "error"
+		s.Message = err.Error()
+	case st.Status.Code == repo.StatusNoValidBackups || s.Backups == 0:
+		s.Status = "no backups"
+	default:
+		s.Status = "ok"
+	}
+	return s, nil
+}
+
+// stanzaInfo finds the repository host's pod and asks it for the stanza;
+// --wait uses it.
+func stanzaInfo(ctx context.Context, c *apiClients, exec execFunc, ns, name string) StanzaInfo {
+	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	if err != nil {
+		return StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown, Error: err.Error()}
+	}
+	var pod *corev1.Pod
+	for i := range pods.Items {
+		if containerRunning(&pods.Items[i], repoContainer) {
+			pod = &pods.Items[i]
+			break
+		}
+	}
+	info, err := queryStanza(ctx, exec, pod)
+	if err != nil {
+		info.Error = err.Error()
+	}
+	return info
+}
+
+// archiverQuery reads pg_stat_archiver as one JSON object: a
+// machine-readable row with typed values, and times in ISO 8601 with their
+// offset.
+const archiverQuery = `SELECT row_to_json(a) FROM (SELECT archived_count, failed_count, last_archived_wal, last_archived_time, last_failed_wal, last_failed_time FROM pg_stat_archiver) a`
+
+// psqlCommand runs one query in the database container: over the local
+// socket as the postgres user (peer authentication), without psqlrc,
+// unaligned and tuples only, stopping on the first error.
+func psqlCommand(query string) []string {
+	return []string{"psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
+		"--set=ON_ERROR_STOP=1", "--dbname=postgres", "--command=" + query}
+}
+
+// queryArchiver reads pg_stat_archiver in the database container.
+func queryArchiver(ctx context.Context, exec execFunc, pod *corev1.Pod) (ArchiveInfo, error) {
+	var a ArchiveInfo
+	if !containerRunning(pod, databaseContainer) {
+		a.Error = "unknown: the database pod is not running"
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, psqlCommand(archiverQuery))
+	if err != nil {
+		var cmdErr error
+		a.Error, cmdErr = execProblem("psql in pod "+pod.Name, err)
+		return a, cmdErr
+	}
+	if err := parseArchiver(stdout, &a); err != nil {
+		a.Error = err.Error()
+	}
+	return a, nil
+}
+
+// parseArchiver decodes the row of archiverQuery.
+func parseArchiver(out string, a *ArchiveInfo) error {
+	var row struct {
+		ArchivedCount    int64      `json:"archived_count"`
+		FailedCount      int64      `json:"failed_count"`
+		LastArchivedWAL  *string    `json:"last_archived_wal"`
+		LastArchivedTime *time.Time `json:"last_archived_time"`
+		LastFailedWAL    *string    `json:"last_failed_wal"`
+		LastFailedTime   *time.Time `json:"last_failed_time"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &row); err != nil {
+		return fmt.Errorf("cannot read pg_stat_archiver from psql's output %q: %w", strings.TrimSpace(out), err)
+	}
+	a.ArchivedCount, a.FailedCount = row.ArchivedCount, row.FailedCount
+	if row.LastArchivedWAL != nil {
+		a.LastArchivedWAL = *row.LastArchivedWAL
+	}
+	if row.LastFailedWAL != nil {
+		a.LastFailedWAL = *row.LastFailedWAL
+	}
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	a.LastArchivedTime, a.LastFailedTime = utc(row.LastArchivedTime), utc(row.LastFailedTime)
+	// The last attempt failed when a failure is newer than the last
+	// success.
+	a.Failing = a.LastFailedTime != nil && (a.LastArchivedTime == nil || a.LastFailedTime.After(*a.LastArchivedTime))
+	return nil
+}
+
+// clusterNameCompletion completes a cluster NAME argument.
+func clusterNameCompletion(kube.Factory) cobra.CompletionFunc {
+	return cobra.NoFileCompletions
+}

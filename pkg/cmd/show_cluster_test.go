@@ -1,0 +1,313 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+)
+
+// What pgbackrest info and psql print for a healthy cluster.
+const (
+	infoNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000004","min":"000000010000000000000001"}],` +
+		`"backup":[],"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712375608805392399,"version":"15"}],"name":"db",` +
+		`"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
+	infoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
+		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
+		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
+	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00","last_failed_wal":null,"last_failed_time":null}`
+)
+
+// specConfigMap is the settings ConfigMap of a cluster, as create writes it.
+func specConfigMap(t *testing.T, name, ns string) *corev1.ConfigMap {
+	t.Helper()
+	s := cluster.Spec{Name: name, Namespace: ns}
+	s.Default()
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName(name), Namespace: ns, Labels: cluster.Labels(name, cluster.ComponentConfig)},
+		Data:       map[string]string{cluster.SettingsKey: string(data)},
+	}
+}
+
+// runningPod is a ready pod of a cluster with the named containers running.
+func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: cluster.Labels(cl, component),
+			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+	for _, c := range containers {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
+	}
+	return p
+}
+
+// clusterObjects are the settings, pods and StatefulSet of a running
+// cluster.
+func clusterObjects(t *testing.T, name, ns string) []runtime.Object {
+	return []runtime.Object{
+		specConfigMap(t, name, ns),
+		runningPod(cluster.PodName(name), ns, name, cluster.ComponentDatabase, "database", "pgbackrest"),
+		runningPod(cluster.RepoHostName(name)+"-abc-xyz", ns, name, cluster.ComponentRepo, "pgbackrest"),
+	}
+}
+
+// fakeExec answers pgbackrest info and psql by pod.
+type fakeExec struct {
+	mu    sync.Mutex
+	calls []string
+	info  map[string]string // by namespace
+	psql  map[string]string
+	err   map[string]error // by namespace/container
+}
+
+func (e *fakeExec) exec(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, ns+"/"+pod+"/"+container+": "+strings.Join(command, " "))
+	if err := e.err[ns+"/"+container]; err != nil {
+		return "", "", err
+	}
+	switch container {
+	case repoContainer:
+		if command[0] != "pgbackrest" {
+			return "", "", errors.New("unexpected command")
+		}
+		return e.info[ns], "", nil
+	case databaseContainer:
+		if command[0] != "psql" {
+			return "", "", errors.New("unexpected command")
+		}
+		return e.psql[ns], "", nil
+	}
+	return "", "", errors.New("unknown container " + container)
+}
+
+func executeShow(t *testing.T, f *kubefake.Factory, e *fakeExec, args ...string) (string, string, error) {
+	t.Helper()
+	streams, out, errOut := testStreams("")
+	o := NewShowClusterOptions(streams)
+	o.exec = e.exec
+	o.now = func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) }
+	cmd := newCmdShowCluster(f, o)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func TestShowClusterJSON(t *testing.T) {
+	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	out, _, err := executeShow(t, f, e, "hippo", "-o", "json")
+	if err != nil {
+		t.Fatalf("show cluster: %v", err)
+	}
+	var info ClusterInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if info.Name != "hippo" || info.Namespace != "default" || info.Status != StatusReady || info.StorageType != "local" {
+		t.Errorf("got %s/%s status %q storage %q", info.Namespace, info.Name, info.Status, info.StorageType)
+	}
+	if !info.Database.Ready || !info.RepoHost.Ready || info.RepoHost.Pod != "hippo-backrest-shared-repo-abc-xyz" || len(info.Pods) != 2 {
+		t.Errorf("pods: %+v %+v %+v", info.Database, info.RepoHost, info.Pods)
+	}
+	if info.Stanza.Status != "no backups" || info.Stanza.Code != 2 || info.Stanza.ArchiveMax != "000000010000000000000004" {
+		t.Errorf("stanza: %+v", info.Stanza)
+	}
+	a := info.Archiving
+	wantTime := time.Date(2026, 11, 26, 7, 16, 51, 483940000, time.UTC)
+	if a.ArchivedCount != 3 || a.FailedCount != 0 || a.LastArchivedWAL != "000000010000000000000003" ||
+		a.LastArchivedTime == nil || !a.LastArchivedTime.Equal(wantTime) || a.Failing {
+		t.Errorf("archiving: %+v", a)
+	}
+	if len(info.Errors) != 0 {
+		t.Errorf("errors: %v", info.Errors)
+	}
+	// The execs: info in the repository host, psql in the database.
+	wantCalls := []string{
+		"default/hippo-backrest-shared-repo-abc-xyz/pgbackrest: pgbackrest --stanza=db --output=json info",
+		"default/hippo-0/database: psql",
+	}
+	for _, want := range wantCalls {
+		found := false
+		for _, c := range e.calls {
+			found = found || strings.HasPrefix(c, want)
+		}
+		if !found {
+			t.Errorf("no exec %q in %v", want, e.calls)
+		}
+	}
+}
+
+func TestShowClusterTable(t *testing.T) {
+	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	out, _, err := executeShow(t, f, e, "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := tableFields(out)
+	want := [][]string{
+		{"NAME", "STATUS", "STORAGE", "DATABASE", "REPO", "HOST", "STANZA", "ARCHIVED", "FAILED", "LAST", "ARCHIVED", "WAL", "LAST", "ARCHIVED"},
+		{"hippo", "ready", "local", "2/2", "1/1", "no", "backups", "3", "0", "000000010000000000000003"},
+	}
+	for i, w := range want {
+		if i >= len(rows) || strings.Join(rows[i][:len(w)], " ") != strings.Join(w, " ") {
+			t.Errorf("row %d = %v, want %v\n%s", i, rows[i], w, out)
+		}
+	}
+	if !strings.Contains(out, "\nPOD ") || !strings.Contains(out, "hippo-0 ") || !strings.Contains(out, "pgbackrest-repo") {
+		t.Errorf("no pods table:\n%s", out)
+	}
+}
+
+// -A reads every cluster; one that cannot be read is shown with its error
+// and makes the command fail, without hiding the others.
+func TestShowClusterAllNamespaces(t *testing.T) {
+	objs := append(clusterObjects(t, "hippo", "a"), clusterObjects(t, "zebra", "b")...)
+	objs = append(objs, clusterObjects(t, "rhino", "c")...)
+	f := kubefake.NewFactory(objs...)
+	e := &fakeExec{
+		info: map[string]string{"a": infoNoBackups, "b": infoUnknownCA, "c": infoNoBackups},
+		psql: map[string]string{"a": archiverOK, "b": archiverOK, "c": archiverOK},
+		err:  map[string]error{"c/database": errors.New(`pods "rhino-0" is forbidden: cannot create resource "pods/exec"`)},
+	}
+	out, _, err := executeShow(t, f, e, "-A", "-o", "json")
+	if err == nil || !strings.Contains(err.Error(), `cluster c/rhino: psql in pod rhino-0: pods "rhino-0" is forbidden`) {
+		t.Errorf("error = %v, want the exec error of c/rhino", err)
+	}
+	var list ClusterList
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(list.Items) != 3 {
+		t.Fatalf("got %d clusters, want 3", len(list.Items))
+	}
+	got := map[string]ClusterInfo{}
+	for _, c := range list.Items {
+		got[c.Namespace+"/"+c.Name] = c
+	}
+	if c := got["a/hippo"]; c.Status != StatusReady || len(c.Errors) != 0 {
+		t.Errorf("a/hippo: %+v", c)
+	}
+	if c := got["b/zebra"]; c.Status != StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
+		t.Errorf("b/zebra: status %q stanza %+v", c.Status, c.Stanza)
+	}
+	if c := got["c/rhino"]; len(c.Errors) != 1 || c.Stanza.Status != "no backups" || !strings.HasPrefix(c.Archiving.Error, "unknown") {
+		t.Errorf("c/rhino: %+v", c)
+	}
+
+	// The table has a NAMESPACE column.
+	out, _, _ = executeShow(t, f, e, "-A")
+	if rows := tableFields(out); len(rows) != 4 || rows[0][0] != "NAMESPACE" || rows[1][0] != "a" || rows[3][1] != "rhino" {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestShowClusterNotFound(t *testing.T) {
+	f := kubefake.NewFactory(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+	_, _, err := executeShow(t, f, &fakeExec{}, "hippo")
+	want := `cluster "hippo" not found in namespace "default"`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+	out, errOut, err := executeShow(t, f, &fakeExec{})
+	if err != nil || out != "" || errOut != "No clusters found in namespace \"default\".\n" {
+		t.Errorf("empty namespace: %v %q %q", err, out, errOut)
+	}
+	out, _, err = executeShow(t, f, &fakeExec{}, "-o", "json")
+	if err != nil || strings.TrimSpace(out) != "{\n    \"items\": []\n}" {
+		t.Errorf("empty list as JSON: %v %q", err, out)
+	}
+}
+
+func TestShowClusterRefusesBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"hippo", "-A"}, "a cluster NAME and -A cannot be used together"},
+		{[]string{"Hippo"}, `cluster name "Hippo" is not valid`},
+		{[]string{"a", "b"}, "takes at most one cluster name, got 2 arguments"},
+		{[]string{"-o", "wide"}, `invalid output format "wide"`},
+	} {
+		f := kubefake.NewFactory()
+		_, _, err := executeShow(t, f, &fakeExec{}, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error = %v, want %q", tc.args, err, tc.want)
+		}
+		assertNoRequests(t, f)
+	}
+}
+
+func TestParseArchiver(t *testing.T) {
+	var a ArchiveInfo
+	failing := `{"archived_count":2,"failed_count":5,"last_archived_wal":"000000010000000000000002","last_archived_time":"2026-11-26T07:00:00+00:00",` +
+		`"last_failed_wal":"000000010000000000000003","last_failed_time":"2026-11-26T09:30:00+02:00"}`
+	if err := parseArchiver(failing+"\n", &a); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Failing || a.LastFailedTime.Hour() != 7 || a.LastFailedTime.Location() != time.UTC {
+		t.Errorf("failing archiver: %+v", a)
+	}
+	a = ArchiveInfo{}
+	if err := parseArchiver(`{"archived_count":0,"failed_count":0,"last_archived_wal":null,"last_archived_time":null,"last_failed_wal":null,"last_failed_time":null}`, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Failing || a.LastArchivedTime != nil || a.LastArchivedWAL != "" {
+		t.Errorf("fresh archiver: %+v", a)
+	}
+	if err := parseArchiver("psql: error", &a); err == nil {
+		t.Error("no error for output that is not JSON")
+	}
+}
+
+func TestQueryStanzaStates(t *testing.T) {
+	pod := runningPod("repo", "pg", "hippo", cluster.ComponentRepo, "pgbackrest")
+	for _, tc := range []struct {
+		name, out  string
+		err        error
+		wantStatus string
+		wantErr    bool
+	}{
+		{name: "no backups", out: infoNoBackups, wantStatus: "no backups"},
+		{name: "refused", out: infoUnknownCA, wantStatus: "error"},
+		{name: "missing", out: `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db","repo":[{"cipher":"none","key":1,"status":{"code":1,"message":"missing stanza path"}}],"status":{"code":1,"lock":{"backup":{"held":false}},"message":"missing stanza path"}}]`, wantStatus: "missing"},
+		{name: "command failed", err: &kube.ExecError{Code: 1}, wantStatus: StatusUnknown},
+		{name: "exec refused", err: errors.New("forbidden"), wantStatus: StatusUnknown, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exec := func(context.Context, string, string, string, []string) (string, string, error) {
+				return tc.out, "", tc.err
+			}
+			s, err := queryStanza(context.Background(), exec, pod)
+			if s.Status != tc.wantStatus || (err != nil) != tc.wantErr {
+				t.Errorf("status %q, err %v; want %q, error %v", s.Status, err, tc.wantStatus, tc.wantErr)
+			}
+		})
+	}
+	if s, err := queryStanza(context.Background(), nil, nil); err != nil || s.Error == "" {
+		t.Errorf("no pod: %+v %v", s, err)
+	}
+}
