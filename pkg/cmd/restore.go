@@ -130,7 +130,11 @@ func NewRestoreOptions(streams genericiooptions.IOStreams) *RestoreOptions {
 
 // NewCmdRestore returns `kubectl pgo restore NAME`.
 func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewRestoreOptions(streams)
+	return newRestoreCommand(f, NewRestoreOptions(streams))
+}
+
+// newRestoreCommand binds the command to o, which tests prepare.
+func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "restore NAME",
 		Short:   "Restore a cluster in place, to the latest point or to a point in time",
@@ -147,8 +151,8 @@ func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Co
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
 	fl.StringVar(&o.BackupOpts, "backup-opts", "", "Options for pgbackrest restore, e.g. '--set=20261124-110000F --type=immediate' (see above for what is allowed).")

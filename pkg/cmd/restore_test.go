@@ -1,0 +1,451 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+)
+
+// The repository of the fake cluster: one full backup that ended at
+// 07:25:29, and WAL archived until 07:40:00 (the file's time stamp).
+const (
+	restoreTestInfo = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000006","min":"000000010000000000000001"}],
+"backup":[{"archive":{"start":"000000010000000000000002","stop":"000000010000000000000002"},"backrest":{"format":5,"version":"2.45"},
+"database":{"id":1,"repo-key":1},"error":false,"info":{"delta":1,"repository":{"delta":1,"size":1},"size":1},
+"label":"20261126-072526F","lsn":{"start":"0/2000028","stop":"0/2000100"},"prior":null,"reference":null,
+"timestamp":{"start":1795677926,"stop":1795677929},"type":"full"}],
+"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712377869901631504,"version":"15"}],"name":"db",
+"repo":[{"cipher":"none","key":1,"status":{"code":0,"message":"ok"}}],"status":{"code":0,"lock":{"backup":{"held":false}},"message":"ok"}}]`
+	restoreTestNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":null,"min":null}],"backup":[],"cipher":"none",
+"db":[{"id":1,"repo-key":1,"system-id":7712371840594409285,"version":"15"}],"name":"db",
+"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
+	restoreTestArchived = "1795678800\n" // 2026-11-26 07:40:00 UTC
+)
+
+// restoreFixture is a fake cluster "hippo" in namespace "pgo": its objects
+// as create cluster renders them, a running database pod and repository
+// host, and an exec that answers like the real containers.
+type restoreFixture struct {
+	f        *kubefake.Factory
+	info     string
+	psql     string
+	jobFails bool
+	jobRuns  bool // the Job never finishes
+
+	mu    sync.Mutex
+	execs []string
+}
+
+func newRestoreFixture(t *testing.T) *restoreFixture {
+	t.Helper()
+	spec := cluster.Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	m := cluster.Material{
+		PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+			RepoCert: []byte("c"), RepoKey: []byte("k")},
+		Password: "p",
+	}
+	rendered, err := cluster.Render(spec, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []k8sruntime.Object
+	for _, u := range rendered {
+		var obj k8sruntime.Object
+		switch u.GetKind() {
+		case "ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "StatefulSet":
+			obj = &appsv1.StatefulSet{}
+		default:
+			continue
+		}
+		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+			t.Fatal(err)
+		}
+		objects = append(objects, obj)
+	}
+	objects = append(objects,
+		readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest"),
+		readyPod("hippo-backrest-shared-repo-abc", cluster.Labels("hippo", cluster.ComponentRepo), "pgbackrest"),
+	)
+	fx := &restoreFixture{
+		f:    kubefake.NewFactory(objects...),
+		info: restoreTestInfo,
+		psql: "f||00000002000000000000000B\n",
+	}
+	fx.f.NS = "pgo"
+	c := fx.f.Clientset
+	podsGVR := schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	// The StatefulSet controller: the pod goes at 0 replicas and comes
+	// back at 1.
+	c.PrependReactor("patch", "statefulsets", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+		patch := string(action.(k8stesting.PatchAction).GetPatch())
+		switch {
+		case strings.Contains(patch, `"replicas":0`):
+			_ = c.Tracker().Delete(podsGVR, "pgo", "hippo-0")
+		case strings.Contains(patch, `"replicas":1`):
+			_ = c.Tracker().Add(readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest"))
+		}
+		return false, nil, nil
+	})
+	// The Job controller: the Job finishes at once.
+	c.PrependReactor("create", "jobs", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+		job := action.(k8stesting.CreateAction).GetObject().(*batchv1.Job)
+		job.UID = types.UID("job-uid")
+		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
+		if fx.jobFails {
+			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
+		}
+		if !fx.jobRuns {
+			job.Status.Conditions = []batchv1.JobCondition{cond}
+		}
+		return false, nil, nil
+	})
+	return fx
+}
+
+func readyPod(name string, labels map[string]string, containers ...string) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: labels},
+		Status: corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		},
+	}
+	for _, c := range containers {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
+		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
+			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
+		})
+	}
+	return p
+}
+
+func (fx *restoreFixture) exec(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
+	fx.mu.Lock()
+	fx.execs = append(fx.execs, pod+"/"+container+": "+strings.Join(command, " "))
+	fx.mu.Unlock()
+	switch {
+	case command[0] == "pgbackrest" && command[len(command)-1] == "info":
+		return fx.info, "", nil
+	case command[0] == "sh":
+		return restoreTestArchived, "", nil
+	case command[0] == "psql":
+		return fx.psql, "", nil
+	}
+	return "", "", fmt.Errorf("unexpected command %q", command)
+}
+
+// run runs `kubectl pgo restore` with args; stdin is answer, on a
+// terminal when terminal is true.
+func (fx *restoreFixture) run(t *testing.T, answer string, terminal bool, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
+	in.WriteString(answer)
+	o := NewRestoreOptions(streams)
+	o.exec = fx.exec
+	o.isTerminal = func(io.Reader) bool { return terminal }
+	o.pollInterval = time.Millisecond
+	o.now = func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) }
+	cmd := newRestoreCommand(fx.f, o)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// mutations are the requests that changed something.
+func (fx *restoreFixture) mutations() []string {
+	var m []string
+	for _, a := range fx.f.Clientset.Actions() {
+		switch a.GetVerb() {
+		case "get", "list", "watch":
+			continue
+		}
+		m = append(m, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	return m
+}
+
+// Invalid flags are refused before any request.
+func TestRestoreInvalidInputSendsNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no name", nil, "a cluster name is required"},
+		{"two names", []string{"a", "b"}, "takes one cluster name"},
+		{"bad name", []string{"Hippo_1"}, `"Hippo_1" is not a cluster name`},
+		{"malformed timestamp", []string{"hippo", "--pitr-target=2026-11-24 12:00"}, `invalid --pitr-target: "2026-11-24 12:00" is not a valid point-in-time target: give a date, a time and a time zone, e.g. '2026-11-24 12:00:00+00'`},
+		{"timestamp without zone", []string{"hippo", "--pitr-target=2026-11-24 12:00:00"}, "it has no time zone"},
+		{"denied option", []string{"hippo", "--backup-opts=--stanza=x"}, "--stanza cannot be given"},
+		{"unknown option", []string{"hippo", "--backup-opts=--bogus=1"}, "--bogus is not a restore option"},
+		{"malformed set", []string{"hippo", "--backup-opts=--set=latest"}, `"latest" is not a backup label`},
+		{"conflicting targets", []string{"hippo", "--pitr-target=2026-11-24T12:00:00Z", "--backup-opts=--type=xid --target=5"}, "conflicts with --type=xid"},
+		{"target twice", []string{"hippo", "--pitr-target=2026-11-24T12:00:00Z", "--backup-opts=--type=time '--target=2026-11-24T12:00:00Z'"}, "both give the target"},
+		{"shutdown", []string{"hippo", "--backup-opts=--type=immediate --target-action=shutdown"}, "shutdown is not supported"},
+		{"timeout", []string{"hippo", "--timeout=0s"}, "--timeout must be more than 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newRestoreFixture(t)
+			_, _, err := fx.run(t, "yes\n", true, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if n := len(fx.f.Clientset.Actions()); n != 0 {
+				t.Errorf("%d API requests despite invalid input: %v", n, fx.f.Clientset.Actions())
+			}
+			if len(fx.execs) != 0 {
+				t.Errorf("commands run despite invalid input: %v", fx.execs)
+			}
+		})
+	}
+}
+
+// What only the cluster can tell is refused before anything is stopped.
+func TestRestoreRefusesBeforeStopping(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		answer string
+		tty    bool
+		setup  func(*restoreFixture)
+		want   string
+	}{
+		{name: "missing cluster", args: []string{"nope", "--yes"}, want: `cluster "nope" not found in namespace "pgo"`},
+		{name: "no backups", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) { fx.info = restoreTestNoBackups },
+			want: `cluster "hippo" has no backups to restore from: take one first (kubectl pgo backup hippo --wait)`},
+		{name: "unknown set", args: []string{"hippo", "--yes", "--backup-opts=--set=20261124-000000F"},
+			want: "backup 20261124-000000F does not exist in the repository of cluster \"hippo\"; its backups are:\n  20261126-072526F (full, ended 2026-11-26 07:25:29+00)"},
+		{name: "target before the first backup", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26 07:25:00+00"},
+			want: "target 2026-11-26 07:25:00+00 is before the end of the oldest backup (20261126-072526F"},
+		{name: "target after the last archived WAL", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T07:41:00Z"},
+			want: "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00"},
+		{name: "declined", args: []string{"hippo"}, answer: "no\n", tty: true, want: `restore of cluster "hippo" cancelled: the answer was "no", not yes; nothing was changed`},
+		{name: "no answer", args: []string{"hippo"}, answer: "", tty: true, want: `the answer was "", not yes`},
+		{name: "no terminal", args: []string{"hippo"}, answer: "yes\n", want: "stdin is not a terminal: pass --yes"},
+		{name: "repository host down", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
+			_ = fx.f.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "pgo", "hippo-backrest-shared-repo-abc")
+		}, want: `the repository host of cluster "hippo" is not running`},
+		{name: "restore running", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
+			_ = fx.f.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "pgo",
+				CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 58, 0, 0, time.UTC))}})
+		}, want: `a restore of cluster "hippo" is already running: Job hippo-restore, started 2m0s ago`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newRestoreFixture(t)
+			if tc.setup != nil {
+				tc.setup(fx)
+			}
+			_, _, err := fx.run(t, tc.answer, tc.tty, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if m := fx.mutations(); len(m) != 0 {
+				t.Errorf("changes despite the refusal: %v", m)
+			}
+			for _, e := range fx.execs {
+				if strings.Contains(e, "psql") {
+					t.Errorf("ran in the database: %s", e)
+				}
+			}
+		})
+	}
+}
+
+func TestRestoreWithoutWait(t *testing.T) {
+	fx := newRestoreFixture(t)
+	out, errOut, err := fx.run(t, "yes\n", true, "hippo", "--wait=false", "--pitr-target=2026-11-26 07:30:00+00", "--backup-opts=--process-max=2")
+	if err != nil {
+		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	for _, want := range []string{
+		`This restores cluster "hippo" in namespace "pgo" in place:`,
+		"StatefulSet hippo is scaled to 0 (pod hippo-0)",
+		"Its data directory /pgdata/hippo on PVC hippo is overwritten with backup 20261126-072526F (full, ended 2026-11-26 07:25:29+00)",
+		"replays the archived WAL up to 2026-11-26 07:30:00+00",
+		`Type "yes" to restore:`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, errOut)
+		}
+	}
+	for _, want := range []string{
+		"Restore Job hippo-restore created in namespace pgo",
+		"kubectl logs -f job/hippo-restore -n pgo",
+		"kubectl scale statefulset hippo --replicas=1 -n pgo",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " ")
+	if !strings.Contains(cmd, "--stanza=db restore --delta --type=time --target=2026-11-26 07:30:00+00 --target-action=promote --process-max=2") {
+		t.Errorf("job command: %s", cmd)
+	}
+	sts, err := fx.f.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	if err != nil || *sts.Spec.Replicas != 0 {
+		t.Errorf("StatefulSet replicas = %v, %v; want 0 until the Job is done", sts.Spec.Replicas, err)
+	}
+}
+
+func TestRestoreWait(t *testing.T) {
+	fx := newRestoreFixture(t)
+	out, errOut, err := fx.run(t, "", false, "hippo", "--yes")
+	if err != nil {
+		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	sts, err := fx.f.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	if err != nil || *sts.Spec.Replicas != 1 {
+		t.Errorf("StatefulSet replicas = %v, %v; want 1", sts.Spec.Replicas, err)
+	}
+	for _, want := range []string{
+		`Cluster "hippo" restored in namespace "pgo" from backup 20261126-072526F, to the end of the archived WAL (the latest point)`,
+		"PostgreSQL recovered and was promoted on timeline 2",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(errOut, `Type "yes"`) {
+		t.Errorf("--yes asked anyway:\n%s", errOut)
+	}
+}
+
+func TestRestorePausedAtTarget(t *testing.T) {
+	fx := newRestoreFixture(t)
+	fx.psql = "t|paused|\n"
+	out, errOut, err := fx.run(t, "", false, "hippo", "--yes", "--backup-opts=--type=immediate --target-action=pause")
+	if err != nil {
+		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "PostgreSQL is paused at the target") || !strings.Contains(out, "pg_wal_replay_resume()") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestRestoreJobFailure(t *testing.T) {
+	fx := newRestoreFixture(t)
+	fx.jobFails = true
+	_, errOut, err := fx.run(t, "", false, "hippo", "--yes")
+	if err == nil {
+		t.Fatalf("no error; stderr:\n%s", errOut)
+	}
+	for _, want := range []string{
+		"the restore Job hippo-restore failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
+		"The database is still stopped (StatefulSet hippo has 0 replicas)",
+		"run the restore again (it replaces the failed Job): kubectl pgo restore hippo -n pgo",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// Left stopped: one scale-down, no scale-up.
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+
+	// Running it again replaces the failed Job.
+	fx.jobFails = false
+	fx.f.Clientset.ClearActions()
+	if _, errOut, err := fx.run(t, "", false, "hippo", "--yes"); err != nil {
+		t.Fatalf("second restore: %v\n%s", err, errOut)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "delete jobs, create jobs, patch statefulsets"; got != want {
+		t.Errorf("changes of the retry = %s, want %s (the StatefulSet is at 0 already)", got, want)
+	}
+}
+
+func TestRestoreJobFailureMessage(t *testing.T) {
+	o := &RestoreOptions{Name: "hippo", namespace: "pgo"}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore"}}
+	pod := readyPod("hippo-restore-x", nil, "pgbackrest")
+	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 75}}
+	err := o.jobFailed(job, pod, batchv1.JobCondition{Reason: "BackoffLimitExceeded"}, []string{
+		"INFO: restore command begin",
+		"ERROR: [075]: backup set 20261124-000000F is not valid",
+		"INFO: restore command end: aborted with exception [075]",
+	})
+	for _, want := range []string{
+		"pgbackrest exited with code 75 (BackoffLimitExceeded)",
+		"pgBackRest said:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
+		"  | INFO: restore command end: aborted with exception [075]",
+		"kubectl logs job/hippo-restore -n pgo",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestRestoreRecoveryFailure(t *testing.T) {
+	fx := newRestoreFixture(t)
+	c := fx.f.Clientset
+	// The database container keeps failing after the restore.
+	c.PrependReactor("get", "pods", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+		get, ok := action.(k8stesting.GetAction)
+		if !ok || get.GetName() != "hippo-0" {
+			return false, nil, nil
+		}
+		p := readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
+		p.Status.ContainerStatuses[0].RestartCount = 1
+		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		return true, p, nil
+	})
+	_, errOut, err := fx.run(t, "", false, "hippo", "--yes")
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL failed to recover") || !strings.Contains(err.Error(), "scaled back to 0") {
+		t.Fatalf("error = %v\nstderr:\n%s", err, errOut)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets, patch statefulsets"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	sts, _ := c.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	if *sts.Spec.Replicas != 0 {
+		t.Errorf("replicas = %d, want 0 after a failed recovery", *sts.Spec.Replicas)
+	}
+}
+
+func TestRestoreTimeoutSaysHowToGoOn(t *testing.T) {
+	fx := newRestoreFixture(t)
+	fx.jobRuns = true
+	_, _, err := fx.run(t, "", false, "hippo", "--yes", "--timeout=50ms")
+	if err == nil || !strings.Contains(err.Error(), "Timed out after 50ms while the restore Job hippo-restore was running. It goes on") ||
+		!strings.Contains(err.Error(), "kubectl scale statefulset hippo --replicas=1 -n pgo") {
+		t.Fatalf("error = %v", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the timeout error is returned raw")
+	}
+}
