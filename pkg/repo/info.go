@@ -68,7 +68,9 @@ type Backup struct {
 	LSN       LSNRange    `json:"lsn"`
 	Info      BackupInfo  `json:"info"`
 	Database  DatabaseRef `json:"database"`
-	Backrest  struct {
+	// Annotation holds the --annotation key/value pairs of the backup.
+	Annotation map[string]string `json:"annotation,omitempty"`
+	Backrest   struct {
 		Format  int    `json:"format"`
 		Version string `json:"version"`
 	} `json:"backrest"`

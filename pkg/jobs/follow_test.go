@@ -1,0 +1,130 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func jobPod(job string, mods ...func(*corev1.Pod)) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name: job + "-xyz12", Namespace: "pgo", Labels: map[string]string{batchv1.JobNameLabel: job},
+	}}
+	for _, m := range mods {
+		m(p)
+	}
+	return p
+}
+
+func exited(code int32, message string) func(*corev1.Pod) {
+	return func(p *corev1.Pod) {
+		p.Status.Phase = corev1.PodFailed
+		if code == 0 {
+			p.Status.Phase = corev1.PodSucceeded
+		}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Message: message},
+		}}}
+	}
+}
+
+func unschedulable(p *corev1.Pod) {
+	p.Status.Phase = corev1.PodPending
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable",
+		Message: "0/1 nodes are available: 1 node(s) didn't match pod affinity rules."}}
+}
+
+func followOpts(log *bytes.Buffer, status *[]string) FollowOptions {
+	return FollowOptions{Container: "pgbackrest", Log: log, Status: func(m string) { *status = append(*status, m) }, Interval: time.Millisecond}
+}
+
+func TestFollowFailedJob(t *testing.T) {
+	job := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0, finished(batchv1.JobFailed))
+	pod := jobPod(job.Name, exited(56, "ERROR: [056]: unable to find primary cluster - cannot proceed\n"))
+	client := fake.NewClientset(job, pod)
+	var log bytes.Buffer
+	var status []string
+	out, err := Follow(context.Background(), client, "pgo", job.Name, followOpts(&log, &status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Succeeded || out.Reason != "BackoffLimitExceeded" || out.ExitCode == nil || *out.ExitCode != 56 || out.Pod != pod.Name {
+		t.Errorf("outcome = %+v", out)
+	}
+	// The fake clientset's log is "fake logs": streamed, and kept.
+	if log.String() != "fake logs\n" || out.Log != "fake logs\n" {
+		t.Errorf("log %q, outcome log %q", log.String(), out.Log)
+	}
+}
+
+func TestFollowWaitsForTheJob(t *testing.T) {
+	running := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0)
+	done := running.DeepCopy()
+	finished(batchv1.JobComplete)(done)
+	client := fake.NewClientset(running, jobPod(running.Name, unschedulable))
+	gets := 0
+	client.PrependReactor("get", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		gets++
+		if gets < 3 {
+			return true, running, nil
+		}
+		return true, done, nil
+	})
+	var log bytes.Buffer
+	var status []string
+	out, err := Follow(context.Background(), client, "pgo", running.Name, followOpts(&log, &status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Succeeded || out.ExitCode != nil {
+		t.Errorf("outcome = %+v", out)
+	}
+	// Said once, not at every poll.
+	if len(status) != 1 || !strings.Contains(status[0], "not scheduled yet: 0/1 nodes are available: 1 node(s) didn't match pod affinity rules.") {
+		t.Errorf("status = %q", status)
+	}
+}
+
+func TestFollowJobGone(t *testing.T) {
+	_, err := Follow(context.Background(), fake.NewClientset(), "pgo", "nope", FollowOptions{Container: "pgbackrest"})
+	if err == nil || !strings.Contains(err.Error(), "follow Job pgo/nope") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestFollowCancelled(t *testing.T) {
+	running := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := Follow(ctx, fake.NewClientset(running), "pgo", running.Name, FollowOptions{Container: "pgbackrest", Interval: time.Millisecond})
+	if err == nil {
+		t.Error("Follow returned without an error when its context ended")
+	}
+}
+
+func TestCopyLinesResumes(t *testing.T) {
+	var log bytes.Buffer
+	f := &follower{opts: FollowOptions{Log: &log}}
+	var last time.Time
+	first := "2026-11-26T07:38:48.840000000Z line one\n2026-11-26T07:38:49.100000000Z line two\n"
+	if err := f.copyLines(strings.NewReader(first), &last); err != nil {
+		t.Fatal(err)
+	}
+	// A resumed stream starts at the second of the last line.
+	again := "2026-11-26T07:38:49.100000000Z line two\n2026-11-26T07:38:49.5Z line three\n"
+	if err := f.copyLines(strings.NewReader(again), &last); err != nil {
+		t.Fatal(err)
+	}
+	if log.String() != "line one\nline two\nline three\n" {
+		t.Errorf("log = %q", log.String())
+	}
+}
