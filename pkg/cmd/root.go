@@ -84,12 +84,14 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 	create.AddCommand(NewCmdCreateCluster(f, streams))
 	show.AddCommand(NewCmdShowCluster(f, streams))
 	del.AddCommand(NewCmdDeleteCluster(f, streams))
+	show.AddCommand(NewCmdShowBackup(f, streams), NewCmdShowArchive(f, streams))
 
 	root.AddCommand(
 		create,
 		show,
 		del,
 		NewCmdRestore(f, streams),
+		NewCmdBackup(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

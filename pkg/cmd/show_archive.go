@@ -1,0 +1,317 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const showArchiveLong = `Show the WAL archiving of a cluster, from its database pod:
+
+- pg_stat_archiver: how many WAL segments were archived and how many
+  attempts failed, the last archived and the last failed segment, and when;
+- how many segments wait to be archived (.ready files in
+  pg_wal/archive_status);
+- the result of pgbackrest check, which forces a WAL switch and waits for
+  the segment to reach the repository (skip it with --no-check).
+
+The command exits non-zero when archiving fails: when pgbackrest check
+fails, or when the last archive attempt failed. The repository's oldest and
+newest archived segments are shown by kubectl pgo show backup.
+
+With -A or --selector, the clusters are queried in parallel; one that
+cannot be read is reported without hiding the others.`
+
+const showArchiveExample = `  # Is the WAL of cluster hippo reaching the repository?
+  kubectl pgo show archive hippo
+
+  # Every cluster, without forcing a WAL switch, as JSON
+  kubectl pgo show archive -A --no-check -o json`
+
+// ArchiveStatus is one cluster in `show archive -o json|yaml`.
+type ArchiveStatus struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod,omitempty"`
+	// Archiver is PostgreSQL's view of archiving.
+	Archiver *repo.ArchiverStatus `json:"archiver,omitempty"`
+	// Check is the result of pgbackrest check; absent with --no-check.
+	Check *repo.CheckResult `json:"check,omitempty"`
+	// Healthy is false when archiving fails (see Problems).
+	Healthy  bool     `json:"healthy"`
+	Problems []string `json:"problems,omitempty"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// ArchiveStatusList is `show archive -A|--selector -o json|yaml`.
+type ArchiveStatusList struct {
+	Items []ArchiveStatus `json:"items"`
+}
+
+// ShowArchiveOptions holds the flags and clients of `kubectl pgo show
+// archive`.
+type ShowArchiveOptions struct {
+	clusterScope
+	NoCheck bool
+	Output  *printers.OutputFlags
+
+	factory kube.Factory
+	exec    bkExecFunc
+	genericiooptions.IOStreams
+}
+
+// NewShowArchiveOptions returns options with the defaults.
+func NewShowArchiveOptions(streams genericiooptions.IOStreams) *ShowArchiveOptions {
+	return &ShowArchiveOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), IOStreams: streams}
+}
+
+// NewCmdShowArchive returns `kubectl pgo show archive`.
+func NewCmdShowArchive(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdShowArchive(f, NewShowArchiveOptions(streams))
+}
+
+func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "archive [NAME | -A | --selector SELECTOR]",
+		Short:   "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check",
+		Long:    showArchiveLong,
+		Example: showArchiveExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			o.factory = f
+			if o.exec == nil {
+				o.exec = bkFactoryExec(f)
+			}
+			if err := o.Output.Validate(); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
+	o.addFlags(cmd)
+	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
+	o.Output.AddFlags(cmd)
+	return cmd
+}
+
+// Run reads the clusters' archiving and prints it.
+func (o *ShowArchiveOptions) Run(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	targets, err := o.targets(ctx, client)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		if o.Output.Format() == printers.FormatTable {
+			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
+			return nil
+		}
+		return o.Output.Print(o.Out, nil, ArchiveStatusList{Items: []ArchiveStatus{}})
+	}
+	results := forEachCluster(targets, func(t bkTarget) ArchiveStatus { return o.read(ctx, client, t) })
+	if !o.multi() && results[0].Error != "" {
+		return fmt.Errorf("cannot show the archiving of cluster %q: %s", o.Name, results[0].Error)
+	}
+	switch o.Output.Format() {
+	case printers.FormatTable:
+		err = writeArchiveText(o.Out, results)
+	default:
+		if o.multi() {
+			err = o.Output.Print(o.Out, nil, ArchiveStatusList{Items: results})
+		} else {
+			err = o.Output.Print(o.Out, nil, results[0])
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := bkFailures(results, func(r ArchiveStatus) (string, string, string) { return r.Namespace, r.Cluster, r.Error }); err != nil {
+		return err
+	}
+	var failing []string
+	for _, r := range results {
+		if !r.Healthy {
+			failing = append(failing, fmt.Sprintf("cluster %s/%s: %s", r.Namespace, r.Cluster, strings.Join(r.Problems, "; ")))
+		}
+	}
+	if len(failing) > 0 {
+		return fmt.Errorf("WAL archiving fails:\n  %s", strings.Join(failing, "\n  "))
+	}
+	return nil
+}
+
+// read queries the database pod: pg_stat_archiver through psql, and
+// pgbackrest check, at the same time.
+func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interface, t bkTarget) ArchiveStatus {
+	s := ArchiveStatus{Cluster: t.Name, Namespace: t.Namespace}
+	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.DatabaseSelector(t.Name).String())
+	if err != nil {
+		s.Error = fmt.Sprintf("the database is not running: %v", err)
+		return s
+	}
+	s.Pod = pod.Name
+	ctx, cancel := context.WithTimeout(ctx, bkExecTimeout+repoCheckTimeout)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	var archiverErr, checkErr error
+	wg.Go(func() {
+		out, _, err := o.exec(ctx, t.Namespace, pod.Name, bkDatabaseContainer, repo.ArchiverCommand())
+		if err != nil {
+			archiverErr = bkExecError("query pg_stat_archiver in the database pod", t.Namespace, pod.Name, err)
+			return
+		}
+		a, err := repo.ParseArchiverStatus(out)
+		if err != nil {
+			archiverErr = err
+			return
+		}
+		s.Archiver = &a
+	})
+	if !o.NoCheck {
+		wg.Go(func() {
+			stdout, stderr, err := o.exec(ctx, t.Namespace, pod.Name, bkDatabaseContainer, repo.CheckCommand())
+			var execErr *kube.ExecError
+			code := 0
+			switch {
+			case errors.As(err, &execErr):
+				code = execErr.ExitCode()
+			case err != nil:
+				checkErr = bkExecError("run pgbackrest check in the database pod", t.Namespace, pod.Name, err)
+				return
+			}
+			c := repo.ParseCheck(stdout+"\n"+stderr, code)
+			s.Check = &c
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(archiverErr, checkErr); err != nil {
+		s.Error = strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	s.Problems = archiveProblems(s.Archiver, s.Check)
+	s.Healthy = s.Error == "" && len(s.Problems) == 0
+	return s
+}
+
+// repoCheckTimeout is how long pgbackrest check may wait for the WAL
+// segment (archive-timeout, 60 s by default), plus a margin.
+const repoCheckTimeout = 90 * time.Second
+
+// archiveProblems lists what is wrong with archiving.
+func archiveProblems(a *repo.ArchiverStatus, c *repo.CheckResult) []string {
+	var problems []string
+	if a != nil {
+		if a.ArchiveMode == "off" {
+			problems = append(problems, "archive_mode is off")
+		}
+		if a.Failing() {
+			problems = append(problems, fmt.Sprintf("the last archive attempt failed (segment %s at %s)", a.LastFailedWAL, a.LastFailedTime.Format(time.RFC3339)))
+		}
+	}
+	if c != nil && !c.OK {
+		msg := fmt.Sprintf("pgbackrest check failed with exit code %d", c.ExitCode)
+		if len(c.Errors) > 0 {
+			msg += ": " + c.Errors[len(c.Errors)-1]
+		}
+		problems = append(problems, msg)
+	}
+	return problems
+}
+
+// writeArchiveText writes the readable view: a block per cluster.
+func writeArchiveText(w io.Writer, results []ArchiveStatus) error {
+	var b bytes.Buffer
+	line := func(level int, format string, args ...any) {
+		b.WriteString(strings.Repeat("    ", level))
+		fmt.Fprintf(&b, format, args...)
+		b.WriteString("\n")
+	}
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 MST")
+	}
+	for i, r := range results {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		line(0, "cluster: %s (namespace %s)", r.Cluster, r.Namespace)
+		if r.Error != "" {
+			line(1, "error: %s", r.Error)
+		}
+		if a := r.Archiver; a != nil {
+			line(1, "archive mode: %s, command: %s", a.ArchiveMode, a.ArchiveCommand)
+			last := "none yet"
+			if a.LastArchivedWAL != "" {
+				last = fmt.Sprintf("%s at %s", a.LastArchivedWAL, at(a.LastArchivedTime))
+			}
+			line(1, "archived: %d, last: %s", a.ArchivedCount, last)
+			failed := "none"
+			if a.LastFailedWAL != "" {
+				failed = fmt.Sprintf("%s at %s", a.LastFailedWAL, at(a.LastFailedTime))
+				if a.Failing() {
+					failed += " (failing now)"
+				} else {
+					failed += " (archived since)"
+				}
+			}
+			line(1, "failed: %d, last: %s", a.FailedCount, failed)
+			line(1, "waiting to be archived (.ready): %d", a.ReadyCount)
+			if a.CurrentWAL != "" {
+				line(1, "current WAL segment: %s", a.CurrentWAL)
+			}
+			if a.StatsReset != nil {
+				line(1, "counted since: %s", at(a.StatsReset))
+			}
+		}
+		if c := r.Check; c != nil {
+			if c.OK {
+				msg := "ok"
+				if c.ArchivedWAL != "" {
+					msg += fmt.Sprintf(" (WAL segment %s reached the repository)", c.ArchivedWAL)
+				}
+				line(1, "pgbackrest check: %s", msg)
+			} else {
+				line(1, "pgbackrest check: failed with exit code %d", c.ExitCode)
+				for _, e := range c.Errors {
+					line(2, "%s", e)
+				}
+			}
+		}
+		status := "ok"
+		if !r.Healthy && r.Error == "" {
+			status = "failing: " + strings.Join(r.Problems, "; ")
+		} else if r.Error != "" {
+			status = "unknown"
+		}
+		line(1, "archiving: %s", status)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}

@@ -1,0 +1,464 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const showBackupLong = `Show the pgBackRest backups of a cluster, from pgbackrest info run in its
+repository host's pod: the stanza's status and cipher, the WAL archive's
+oldest and newest segment, and each backup, oldest first, with its type,
+label, start and stop (UTC), WAL start and stop, sizes, and the backups it
+references. Recent backup Jobs are listed too (they are kept a week).
+
+With -A or --selector, the clusters are queried in parallel; one that
+cannot be read is reported without hiding the others, and the command then
+exits non-zero.
+
+The archive status (pg_stat_archiver, WAL waiting to be archived, and
+pgbackrest check) is shown by kubectl pgo show archive.`
+
+const showBackupExample = `  # The backups of one cluster
+  kubectl pgo show backup hippo
+
+  # Every cluster's backups, in every namespace, as JSON
+  kubectl pgo show backup -A -o json
+
+  # The clusters labelled env=prod in the current namespace
+  kubectl pgo show backup --selector env=prod`
+
+// showBackupConcurrency bounds the clusters read at once.
+const showBackupConcurrency = 4
+
+// bkExecTimeout bounds each exec of a show command.
+const bkExecTimeout = time.Minute
+
+// ClusterBackups is one cluster in `show backup -o json|yaml`.
+type ClusterBackups struct {
+	Cluster   string `json:"cluster"`
+	Namespace string `json:"namespace"`
+	// Repository is the stanza as pgbackrest info reports it; absent when
+	// it could not be read (see Error).
+	Repository *repo.Summary `json:"repository,omitempty"`
+	// Jobs are the cluster's backup Jobs, oldest first.
+	Jobs  []BackupJobInfo `json:"jobs"`
+	Error string          `json:"error,omitempty"`
+}
+
+// BackupJobInfo is a backup Job.
+type BackupJobInfo struct {
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	State      string     `json:"state"`
+	Created    time.Time  `json:"created"`
+	Start      *time.Time `json:"start,omitempty"`
+	Completion *time.Time `json:"completion,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+}
+
+// ClusterBackupsList is `show backup -A|--selector -o json|yaml`.
+type ClusterBackupsList struct {
+	Items []ClusterBackups `json:"items"`
+}
+
+// clusterScope are the flags that choose the clusters of a show command.
+type clusterScope struct {
+	Name          string
+	AllNamespaces bool
+	Selector      string
+	namespace     string
+}
+
+func (s *clusterScope) addFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&s.AllNamespaces, "all-namespaces", "A", false, "Every cluster, in every namespace.")
+	cmd.Flags().StringVarP(&s.Selector, "selector", "l", "", "The clusters whose labels match this selector (e.g. env=prod), in the namespace (every namespace with -A).")
+}
+
+func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	switch len(args) {
+	case 0:
+	case 1:
+		s.Name = args[0]
+	default:
+		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	}
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	s.namespace = ns
+	return nil
+}
+
+func (s *clusterScope) validate(cmd *cobra.Command) error {
+	switch {
+	case s.Name != "" && (s.AllNamespaces || s.Selector != ""):
+		return usageErrorf(cmd, "a cluster NAME cannot be combined with -A or --selector")
+	case s.Name == "" && !s.AllNamespaces && s.Selector == "":
+		return usageErrorf(cmd, "a cluster name is required, or -A or --selector: %s NAME", cmd.CommandPath())
+	case s.Name != "":
+		if err := bkValidateName(s.Name); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+	}
+	if s.Selector != "" {
+		if _, err := labels.Parse(s.Selector); err != nil {
+			return usageErrorf(cmd, "invalid --selector %q: %v", s.Selector, err)
+		}
+	}
+	return nil
+}
+
+// multi tells whether the command shows a list of clusters.
+func (s *clusterScope) multi() bool { return s.Name == "" }
+
+// bkTarget is a cluster to show.
+type bkTarget struct{ Name, Namespace string }
+
+// targets returns the clusters to show, sorted by namespace and name. A
+// NAME that does not exist is an error; a selector that matches nothing is
+// an empty list.
+func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface) ([]bkTarget, error) {
+	if s.Name != "" {
+		if _, err := bkReadSpec(ctx, client, s.namespace, s.Name); err != nil {
+			return nil, err
+		}
+		return []bkTarget{{Name: s.Name, Namespace: s.namespace}}, nil
+	}
+	ns := s.namespace
+	if s.AllNamespaces {
+		ns = ""
+	}
+	// The settings ConfigMaps mark the clusters; the user's selector
+	// narrows them down (every object of a cluster has its labels).
+	selector, err := labels.Parse(s.Selector)
+	if err != nil {
+		return nil, err
+	}
+	for key, value := range map[string]string{cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig} {
+		r, err := labels.NewRequirement(key, selection.Equals, []string{value})
+		if err != nil {
+			return nil, err
+		}
+		selector = selector.Add(*r)
+	}
+	list, err := client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		where := fmt.Sprintf("in namespace %q", ns)
+		if ns == "" {
+			where = "in any namespace"
+		}
+		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, err)
+	}
+	var out []bkTarget
+	for _, cm := range list.Items {
+		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
+			out = append(out, bkTarget{Name: name, Namespace: cm.Namespace})
+		}
+	}
+	slices.SortFunc(out, func(a, b bkTarget) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return out, nil
+}
+
+// describe names what the scope selected, for "no clusters" messages.
+func (s *clusterScope) describe() string {
+	where := fmt.Sprintf("in namespace %q", s.namespace)
+	if s.AllNamespaces {
+		where = "in any namespace"
+	}
+	if s.Selector != "" {
+		return fmt.Sprintf("matching %q %s", s.Selector, where)
+	}
+	return where
+}
+
+// forEachCluster calls fn for each target, a few at a time, and returns
+// the results in the order of the targets.
+func forEachCluster[T any](targets []bkTarget, fn func(bkTarget) T) []T {
+	out := make([]T, len(targets))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, showBackupConcurrency)
+	for i, t := range targets {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = fn(t)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// ShowBackupOptions holds the flags and clients of `kubectl pgo show
+// backup`.
+type ShowBackupOptions struct {
+	clusterScope
+	Output *printers.OutputFlags
+
+	factory kube.Factory
+	exec    bkExecFunc
+	now     func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewShowBackupOptions returns options with the defaults.
+func NewShowBackupOptions(streams genericiooptions.IOStreams) *ShowBackupOptions {
+	return &ShowBackupOptions{
+		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
+		now:       time.Now,
+		IOStreams: streams,
+	}
+}
+
+// NewCmdShowBackup returns `kubectl pgo show backup`.
+func NewCmdShowBackup(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdShowBackup(f, NewShowBackupOptions(streams))
+}
+
+func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "backup [NAME | -A | --selector SELECTOR]",
+		Short:   "Show a cluster's pgBackRest backups",
+		Long:    showBackupLong,
+		Example: showBackupExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(f, cmd, args); err != nil {
+				return err
+			}
+			o.factory = f
+			if o.exec == nil {
+				o.exec = bkFactoryExec(f)
+			}
+			if err := o.Output.Validate(); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
+	o.addFlags(cmd)
+	o.Output.AddFlags(cmd)
+	return cmd
+}
+
+// Run reads the clusters' backups and prints them.
+func (o *ShowBackupOptions) Run(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	targets, err := o.targets(ctx, client)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		if o.Output.Format() == printers.FormatTable {
+			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
+			return nil
+		}
+		return o.Output.Print(o.Out, nil, ClusterBackupsList{Items: []ClusterBackups{}})
+	}
+
+	// The backup Jobs of every target, in one request.
+	jobsByCluster, jobsErr := o.listJobs(ctx, client, targets)
+	results := forEachCluster(targets, func(t bkTarget) ClusterBackups {
+		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace, Jobs: jobsByCluster[t]}
+		if r.Jobs == nil {
+			r.Jobs = []BackupJobInfo{}
+		}
+		sum, err := o.readRepository(ctx, client, t)
+		if err != nil {
+			r.Error = err.Error()
+		} else {
+			r.Repository = &sum
+		}
+		if jobsErr != nil && r.Error == "" {
+			r.Error = jobsErr.Error()
+		}
+		return r
+	})
+
+	if !o.multi() && results[0].Error != "" {
+		return fmt.Errorf("cannot show the backups of cluster %q: %s", o.Name, results[0].Error)
+	}
+	if err := o.print(results); err != nil {
+		return err
+	}
+	return bkFailures(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
+}
+
+// readRepository runs pgbackrest info in the cluster's repository pod.
+func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget) (repo.Summary, error) {
+	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.RepoSelector(t.Name).String())
+	if err != nil {
+		return repo.Summary{}, fmt.Errorf("the repository host is not running: %w", err)
+	}
+	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	defer cancel()
+	stanza, err := bkInfo(execCtx, o.exec, t.Namespace, pod.Name)
+	if err != nil {
+		return repo.Summary{}, err
+	}
+	return repo.Summarize(stanza), nil
+}
+
+// listJobs returns the backup Jobs of the targets, by target, oldest
+// first: one request for the namespace, or for all namespaces.
+func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (map[bkTarget][]BackupJobInfo, error) {
+	ns := targets[0].Namespace
+	selector := labels.Set{cluster.LabelComponent: jobs.ComponentBackup, cluster.LabelManagedBy: cluster.FieldManager}
+	if len(targets) == 1 {
+		selector = jobs.BackupSelector(targets[0].Name)
+	}
+	for _, t := range targets {
+		if t.Namespace != ns {
+			ns = ""
+		}
+	}
+	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the backup Jobs: %w", err)
+	}
+	items := list.Items
+	slices.SortFunc(items, func(a, b batchv1.Job) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	out := map[bkTarget][]BackupJobInfo{}
+	for i := range items {
+		job := &items[i]
+		t := bkTarget{Name: job.Labels[cluster.LabelCluster], Namespace: job.Namespace}
+		out[t] = append(out[t], backupJobInfo(job))
+	}
+	return out, nil
+}
+
+func backupJobInfo(job *batchv1.Job) BackupJobInfo {
+	info := BackupJobInfo{
+		Name:    job.Name,
+		Type:    job.Labels[jobs.LabelPGBackRestType],
+		State:   jobs.State(job),
+		Created: job.CreationTimestamp.UTC(),
+	}
+	if t := job.Status.StartTime; t != nil {
+		start := t.UTC()
+		info.Start = &start
+	}
+	if t := job.Status.CompletionTime; t != nil {
+		stop := t.UTC()
+		info.Completion = &stop
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			info.Reason = c.Reason
+			stop := c.LastTransitionTime.UTC()
+			info.Completion = &stop
+		}
+	}
+	return info
+}
+
+func (o *ShowBackupOptions) print(results []ClusterBackups) error {
+	switch o.Output.Format() {
+	case printers.FormatTable:
+		return writeBackupsText(o.Out, results, o.now())
+	default:
+		if o.multi() {
+			return o.Output.Print(o.Out, nil, ClusterBackupsList{Items: results})
+		}
+		return o.Output.Print(o.Out, nil, results[0])
+	}
+}
+
+// writeBackupsText writes the readable view: a block per cluster.
+func writeBackupsText(w io.Writer, results []ClusterBackups, now time.Time) error {
+	var b bytes.Buffer
+	for i, r := range results {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "cluster: %s (namespace %s)\n", r.Cluster, r.Namespace)
+		if r.Error != "" {
+			fmt.Fprintf(&b, "error: %s\n", r.Error)
+		}
+		if r.Repository != nil {
+			if err := r.Repository.WriteText(&b, ""); err != nil {
+				return err
+			}
+		}
+		if len(r.Jobs) > 0 {
+			b.WriteString("\nbackup jobs:\n")
+			t := printers.NewTable("Name", "Type", "State", "Started", "Duration")
+			for _, j := range r.Jobs {
+				state := j.State
+				if j.Reason != "" {
+					state += " (" + j.Reason + ")"
+				}
+				started, took := "-", "-"
+				if j.Start != nil {
+					started = j.Start.Format("2006-01-02 15:04:05 MST")
+					end := now
+					if j.Completion != nil {
+						end = *j.Completion
+					}
+					took = end.Sub(*j.Start).Round(time.Second).String()
+				}
+				t.AddRow(j.Name, j.Type, state, started, took)
+			}
+			var tb bytes.Buffer
+			if err := t.Render(&tb); err != nil {
+				return err
+			}
+			for line := range strings.Lines(tb.String()) {
+				b.WriteString("    " + line)
+			}
+		}
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// bkFailures is the error of a show command when some clusters could not
+// be read: each is named, after the output of the others.
+func bkFailures[T any](results []T, get func(T) (ns, name, err string)) error {
+	var failed []string
+	for _, r := range results {
+		if ns, name, err := get(r); err != "" {
+			failed = append(failed, fmt.Sprintf("cluster %s/%s: %s", ns, name, err))
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d clusters could not be read:\n  %s", len(failed), len(results), strings.Join(failed, "\n  "))
+}
