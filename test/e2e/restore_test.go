@@ -1,0 +1,345 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
+)
+
+// restoreCluster is one cluster under test, with helpers to query its database.
+type restoreCluster struct {
+	env      *framework.Env
+	ns, name string
+}
+
+// sql runs statements in the database with psql and returns the rows, one "a|b" string each.
+func (c *restoreCluster) sql(t *testing.T, query string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _, err := kube.ExecCapture(ctx, c.env.Config, c.env.Client, c.ns, c.name+"-0", "database",
+		[]string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", query})
+	if err != nil {
+		t.Fatalf("psql %q: %v", query, err)
+	}
+	out = strings.TrimSpace(out)
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+func (c *restoreCluster) one(t *testing.T, query string) string {
+	t.Helper()
+	rows := c.sql(t, query)
+	if len(rows) != 1 {
+		t.Fatalf("%q returned %d rows, want 1: %q", query, len(rows), rows)
+	}
+	return rows[0]
+}
+
+// rows returns the values of table, sorted.
+func (c *restoreCluster) rows(t *testing.T, table string) []string {
+	t.Helper()
+	return c.sql(t, "SELECT v FROM "+table+" ORDER BY v")
+}
+
+// switchAndArchive switches to a new WAL segment and waits until the finished one is archived,
+// so that everything committed so far can be restored.
+func (c *restoreCluster) switchAndArchive(t *testing.T) {
+	t.Helper()
+	seg := c.one(t, "SELECT pg_walfile_name(pg_switch_wal())")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		row := c.one(t, "SELECT coalesce(last_archived_wal, ''), failed_count FROM pg_stat_archiver")
+		last, failed, _ := strings.Cut(row, "|")
+		if last >= seg {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL segment %s not archived after 2m (last archived %q, failed %s)", seg, last, failed)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// backup takes a full backup with kubectl pgo backup --wait.
+func (c *restoreCluster) backup(t *testing.T) {
+	t.Helper()
+	res := c.env.PGO(t, "backup", c.name, "-n", c.ns, "--type=full", "--wait")
+	if res.ExitCode != 0 {
+		t.Fatalf("backup failed:\n%s", res)
+	}
+}
+
+// databaseState is what must not change when restore refuses: the StatefulSet's replicas and
+// the database pod.
+type databaseState struct {
+	replicas int32
+	podUID   types.UID
+}
+
+func (c *restoreCluster) state(t *testing.T) databaseState {
+	t.Helper()
+	ctx := context.Background()
+	sts, err := c.env.Client.AppsV1().StatefulSets(c.ns).Get(ctx, c.name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := c.env.Client.CoreV1().Pods(c.ns).Get(ctx, c.name+"-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return databaseState{replicas: ptr.Deref(sts.Spec.Replicas, 1), podUID: pod.UID}
+}
+
+// untouched checks that the database still runs as before and no restore Job exists.
+func (c *restoreCluster) untouched(t *testing.T, before databaseState) {
+	t.Helper()
+	if after := c.state(t); after != before {
+		t.Errorf("the database was touched: %+v, before %+v", after, before)
+	}
+	_, err := c.env.Client.BatchV1().Jobs(c.ns).Get(context.Background(), c.name+"-restore", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("a restore Job exists (or cannot be read: %v)", err)
+	}
+}
+
+// restore runs kubectl pgo restore --yes and fails the test unless it succeeds; it returns the
+// output and how long pgbackrest restore itself took, from the Job's log.
+func (c *restoreCluster) restore(t *testing.T, args ...string) (framework.Result, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	res := c.env.PGO(t, append([]string{"restore", c.name, "-n", c.ns, "--yes", "--timeout=10m"}, args...)...)
+	if res.ExitCode != 0 {
+		t.Fatalf("restore failed:\n%s", res)
+	}
+	t.Logf("restore %v took %s:\n%s", args, time.Since(start).Round(100*time.Millisecond), res.Stdout)
+	m := regexp.MustCompile(`INFO: restore command end: completed successfully \((\d+)ms\)`).FindStringSubmatch(res.Stderr)
+	if m == nil {
+		t.Errorf("the Job's log (on stderr) lacks pgBackRest's end line:\n%s", res.Stderr)
+		return res, 0
+	}
+	ms, _ := strconv.Atoi(m[1])
+	return res, time.Duration(ms) * time.Millisecond
+}
+
+// runWithStdin runs a command with stdin and KUBECONFIG for the cluster under test.
+func runWithStdin(t *testing.T, env *framework.Env, stdin string, name string, args ...string) framework.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+env.Kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := framework.Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitErr.ExitCode()
+	case err != nil:
+		t.Fatalf("running %s %v: %v", name, args, err)
+	}
+	t.Logf("$ %s %s <<< %q -> exit %d", name, strings.Join(args, " "), stdin, res.ExitCode)
+	return res
+}
+
+// In place, on one cluster: the refusals first (each leaves the database running and creates
+// no Job), then a restore to the latest point, a full restore into an empty data directory to
+// compare with the delta restore, and a point-in-time restore after which archiving and
+// backups go on.
+func TestRestoreInPlace(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	c := &restoreCluster{env: env, ns: env.Namespace(t), name: "hippo"}
+	if res := env.PGO(t, "create", "cluster", c.name, "-n", c.ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	c.sql(t, "CREATE TABLE latest (v text); CREATE TABLE pitr (v text)")
+	running := c.state(t)
+
+	refused := func(t *testing.T, res framework.Result, want ...string) {
+		t.Helper()
+		if res.ExitCode == 0 {
+			t.Errorf("restore succeeded, want a refusal:\n%s", res)
+		}
+		for _, w := range want {
+			if !strings.Contains(res.Stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
+			}
+		}
+		c.untouched(t, running)
+	}
+
+	t.Run("no backups", func(t *testing.T) {
+		res := env.PGO(t, "restore", c.name, "-n", c.ns, "--yes")
+		refused(t, res, `error: cluster "hippo" has no backups`, "kubectl pgo backup hippo")
+	})
+
+	// Rows A, some bulk for the delta/full comparison, a backup; then B.
+	c.sql(t, "INSERT INTO latest VALUES ('A'); CREATE TABLE bulk AS SELECT g, md5(g::text) AS h FROM generate_series(1, 1000000) g")
+	beforeBackup := c.one(t, "SELECT now()")
+	c.backup(t)
+	c.sql(t, "INSERT INTO latest VALUES ('B')")
+	c.switchAndArchive(t)
+
+	t.Run("bad input", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			want []string
+		}{
+			{"malformed timestamp", []string{"--pitr-target=24/11/2026 12:00"},
+				[]string{`invalid --pitr-target: "24/11/2026 12:00" is not a valid point-in-time target`, "e.g. '2026-11-24 12:00:00+00' or 2026-11-24T12:00:00Z"}},
+			{"target before the first backup", []string{"--pitr-target=" + beforeBackup},
+				[]string{"is before the end of the oldest backup", "the earliest point in time a restore can reach is"}},
+			{"target after the last archived WAL", []string{"--pitr-target=" + time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+				[]string{"is after the last archived WAL", "the latest point in time a restore can reach is"}},
+			{"unknown set", []string{"--backup-opts=--set=20200101-000000F"},
+				[]string{"backup 20200101-000000F does not exist in the repository of cluster \"hippo\"; its backups are:"}},
+			{"denied option", []string{"--backup-opts=--pg1-path=/tmp"}, []string{"--pg1-path cannot be given"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				res := env.PGO(t, append([]string{"restore", c.name, "-n", c.ns, "--yes"}, tc.args...)...)
+				refused(t, res, tc.want...)
+			})
+		}
+		t.Run("without a terminal and without --yes", func(t *testing.T) {
+			res := runWithStdin(t, env, "yes\n", "kubectl", "pgo", "restore", c.name, "-n", c.ns)
+			refused(t, res, "stdin is not a terminal: pass --yes")
+		})
+		t.Run("declining the prompt", func(t *testing.T) {
+			if _, err := exec.LookPath("script"); err != nil {
+				t.Skip("script (util-linux) is not installed: no terminal to answer the prompt on")
+			}
+			// script gives kubectl a terminal, and passes it our answer.
+			res := runWithStdin(t, env, "no\n", "script", "-qec", fmt.Sprintf("kubectl pgo restore %s -n %s", c.name, c.ns), "/dev/null")
+			// Through the terminal, stdout and stderr arrive together on stdout.
+			res.Stderr = res.Stdout
+			refused(t, res, "StatefulSet hippo is scaled to 0", `Type "yes" to restore:`, `cancelled: the answer was "no", not yes; nothing was changed`)
+		})
+	})
+	if t.Failed() {
+		return
+	}
+
+	var delta time.Duration
+	t.Run("latest", func(t *testing.T) {
+		_, delta = c.restore(t)
+		if got := c.rows(t, "latest"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows after restoring to the latest point = %q, want A and B", got)
+		}
+		if got := c.one(t, "SELECT count(*) FROM bulk"); got != "1000000" {
+			t.Errorf("bulk rows = %s", got)
+		}
+	})
+
+	// The data directory is lost: a restore onto the empty PVC is a full restore, to compare with
+	// the delta restore above, which found nearly every file in place.
+	t.Run("into an empty data directory", func(t *testing.T) {
+		ctx := context.Background()
+		if res := env.Run(t, "kubectl", "scale", "statefulset", c.name, "--replicas=0", "-n", c.ns); res.ExitCode != 0 {
+			t.Fatalf("scale: %s", res)
+		}
+		waitGone(t, env, c.ns, c.name+"-0")
+		env.Pod(t, c.ns, "wipe", nil, []string{"sh", "-c", "rm -rf /pgdata/hippo && ls -la /pgdata"}, func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "pgdata", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.name}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "pgdata", MountPath: "/pgdata"}}
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr.To[int64](26)}
+		})
+		env.WaitPod(t, c.ns, "wipe", 2*time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+		_ = env.Client.CoreV1().Pods(c.ns).Delete(ctx, "wipe", metav1.DeleteOptions{})
+		waitGone(t, env, c.ns, "wipe")
+
+		_, full := c.restore(t)
+		if got := c.rows(t, "latest"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows after a full restore = %q, want A and B", got)
+		}
+		if delta > 0 && full > 0 {
+			t.Logf("pgbackrest restore: delta %s, full %s: the delta restore took %.2f of the full one's time", delta, full, float64(delta)/float64(full))
+			if delta >= full {
+				t.Errorf("the delta restore (%s) was not faster than the full restore (%s)", delta, full)
+			}
+		}
+	})
+
+	t.Run("point in time", func(t *testing.T) {
+		c.sql(t, "INSERT INTO pitr VALUES ('A')")
+		c.backup(t)
+		c.sql(t, "INSERT INTO pitr VALUES ('B')")
+		target := c.one(t, "SELECT now()")
+		time.Sleep(1100 * time.Millisecond)
+		c.sql(t, "INSERT INTO pitr VALUES ('C')")
+		c.switchAndArchive(t)
+
+		res, _ := c.restore(t, "--pitr-target="+target)
+		if !strings.Contains(res.Stdout, "PostgreSQL recovered and was promoted on timeline") {
+			t.Errorf("the summary does not name the new timeline:\n%s", res.Stdout)
+		}
+		if got := c.rows(t, "pitr"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows after restoring to %s = %q, want A and B (and not C)", target, got)
+		}
+		if got := c.one(t, "SELECT pg_is_in_recovery()"); got != "f" {
+			t.Errorf("pg_is_in_recovery() = %s, want f: not promoted", got)
+		}
+
+		// Archiving goes on, on the new timeline, and a new backup works.
+		before := c.one(t, "SELECT archived_count FROM pg_stat_archiver")
+		c.sql(t, "INSERT INTO pitr VALUES ('D')")
+		c.switchAndArchive(t)
+		row := c.one(t, "SELECT archived_count, failed_count FROM pg_stat_archiver")
+		archived, failed, _ := strings.Cut(row, "|")
+		if n, _ := strconv.Atoi(archived); n <= mustAtoi(t, before) || failed != "0" {
+			t.Errorf("pg_stat_archiver after the restore: archived %s (before %s), failed %s", archived, before, failed)
+		}
+		c.backup(t)
+	})
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
+}
+
+// waitGone waits until a pod no longer exists.
+func waitGone(t *testing.T, env *framework.Env, ns, pod string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		_, err := env.Client.CoreV1().Pods(ns).Get(context.Background(), pod, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod %s/%s still exists after 3m", ns, pod)
+		}
+		time.Sleep(time.Second)
+	}
+}
