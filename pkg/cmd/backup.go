@@ -406,6 +406,11 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	if err != nil {
 		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
 	}
+	// pgBackRest exits 0 with an error status, e.g. 6 for a label it does
+	// not know.
+	if err := stanza.Err(); err != nil {
+		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
+	}
 	var found *repo.Backup
 	if label != "" {
 		if b, ok := findBackupByLabel(stanza.Backup, label); ok {

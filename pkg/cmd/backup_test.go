@@ -1,0 +1,396 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/util/exec"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+)
+
+// bkClusterObjects are the objects of cluster name in namespace ns that
+// the backup commands read: the settings ConfigMap and the repository
+// host Deployment as create cluster renders them, and running pods.
+func bkClusterObjects(t *testing.T, name, ns string) []runtime.Object {
+	t.Helper()
+	spec := cluster.Spec{Name: name, Namespace: ns}
+	spec.Default()
+	m := cluster.Material{
+		PKI:      cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"), RepoCert: []byte("c"), RepoKey: []byte("k")},
+		Password: "p",
+	}
+	rendered, err := cluster.Render(spec, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []runtime.Object
+	for _, u := range rendered {
+		var obj runtime.Object
+		switch {
+		case u.GetKind() == "Deployment":
+			obj = &appsv1.Deployment{}
+		case u.GetKind() == "ConfigMap" && u.GetName() == cluster.SettingsConfigMapName(name):
+			obj = &corev1.ConfigMap{}
+		default:
+			continue
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+			t.Fatal(err)
+		}
+		objects = append(objects, obj)
+	}
+	return append(objects,
+		bkPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", cluster.Labels(name, cluster.ComponentRepo)),
+		bkPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
+}
+
+func bkPod(ns, name string, l map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
+		Status: corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		},
+	}
+}
+
+func bkStreams() (genericiooptions.IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}, out, errOut
+}
+
+// bkExecCall is one exec the fake saw.
+type bkExecCall struct {
+	Pod, Container string
+	Command        []string
+}
+
+// bkFakeExec answers execs with fn, and records them.
+func bkFakeExec(calls *[]bkExecCall, fn func(pod, container string, command []string) (string, string, error)) bkExecFunc {
+	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+		*calls = append(*calls, bkExecCall{pod, container, command})
+		return fn(pod, container, command)
+	}
+}
+
+func bkTestdata(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.FromSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// runBackup runs `backup` with args against f.
+func runBackup(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+	t.Helper()
+	streams, out, errOut := bkStreams()
+	o := NewBackupOptions(streams)
+	o.exec = exec
+	o.interval = time.Millisecond
+	o.now = func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) }
+	cmd := newCmdBackup(f, o)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func noExec(t *testing.T) bkExecFunc {
+	return func(context.Context, string, string, string, []string) (string, string, error) {
+		t.Error("exec was called")
+		return "", "", errors.New("no exec")
+	}
+}
+
+// Bad input is refused before any request: nothing is started.
+func TestBackupBadInputSendsNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no name", nil, "a cluster name is required: backup NAME"},
+		{"two names", []string{"a", "b"}, "backup takes one cluster name, got 2 arguments: a b"},
+		{"bad name", []string{"Hippo_1"}, `cluster name "Hippo_1" is not valid`},
+		{"unknown backup type", []string{"hippo", "--backup-type=tarball"}, `unknown --backup-type "tarball": valid backup types are pgbackrest (pgdump, pgbasebackup are not supported yet)`},
+		{"pgdump not yet", []string{"hippo", "--backup-type=pgdump"}, "--backup-type=pgdump is not supported yet: the only backup type is pgbackrest"},
+		{"bad type", []string{"hippo", "--type=huge"}, `unknown --type "huge": use one of full, diff, incr`},
+		{"managed option", []string{"hippo", "--backup-opts=--stanza=other"}, "option --stanza is managed by kubectl-pgo and cannot be passed in --backup-opts"},
+		{"managed repo path", []string{"hippo", "--backup-opts=--type=full --repo1-path=/tmp"}, "option --repo1-path is managed by kubectl-pgo"},
+		{"unknown option", []string{"hippo", "--backup-opts=--frobnicate"}, "option --frobnicate is unknown or not supported in --backup-opts"},
+		{"several bad options", []string{"hippo", "--backup-opts=--pg1-host=x --bogus"}, "invalid --backup-opts:\n  option --pg1-host is managed by kubectl-pgo and cannot be passed in --backup-opts\n  option --bogus is unknown"},
+		{"types disagree", []string{"hippo", "--type=full", "--backup-opts=--type=diff"}, "--type=full and --backup-opts='--type=diff' disagree: give the type once"},
+		{"short timeout", []string{"hippo", "--timeout=1s"}, "--timeout=1s is too short"},
+		{"bad output", []string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+			_, _, err := runBackup(t, f, noExec(t), tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			var usage *usageError
+			if !errors.As(err, &usage) {
+				t.Errorf("error %T is not a usage error", err)
+			}
+			if n := len(f.Clientset.Actions()); n != 0 {
+				t.Errorf("sent %d requests for bad input: %v", n, f.Clientset.Actions())
+			}
+		})
+	}
+}
+
+// jobCreates lists the Jobs created.
+func jobCreates(f *kubefake.Factory) []string {
+	var names []string
+	for _, a := range f.Clientset.Actions() {
+		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
+			names = append(names, a.(k8stesting.CreateAction).GetObject().(*batchv1.Job).Name)
+		}
+	}
+	return names
+}
+
+// Refusals at run time create no Job.
+func TestBackupRefusalsStartNothing(t *testing.T) {
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
+		Labels: func() map[string]string {
+			l := cluster.Labels("hippo", jobs.ComponentBackup)
+			l[jobs.LabelPGBackRestType] = "full"
+			return l
+		}()}}
+	tests := []struct {
+		name   string
+		mutate func([]runtime.Object) []runtime.Object
+		want   string
+	}{
+		{
+			name:   "cluster not found",
+			mutate: func([]runtime.Object) []runtime.Object { return nil },
+			want:   `cluster "hippo" not found in namespace "default" (no ConfigMap hippo-pgo-config)`,
+		},
+		{
+			name: "repository host not running",
+			mutate: func(objs []runtime.Object) []runtime.Object {
+				for _, o := range objs {
+					if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
+						p.Status.Phase = corev1.PodPending
+					}
+				}
+				return objs
+			},
+			want: `cannot back up cluster "hippo": its repository host is not running (no running pod matches`,
+		},
+		{
+			name: "repository host scaled to zero",
+			mutate: func(objs []runtime.Object) []runtime.Object {
+				var out []runtime.Object
+				for _, o := range objs {
+					if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
+						continue
+					}
+					out = append(out, o)
+				}
+				return out
+			},
+			want: "its repository host is not running",
+		},
+		{
+			name:   "another backup runs",
+			mutate: func(objs []runtime.Object) []runtime.Object { return append(objs, running) },
+			want:   "a backup of cluster hippo is already running: Job hippo-backup-full-aaaaa (full,",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := kubefake.NewFactory(tc.mutate(bkClusterObjects(t, "hippo", "default"))...)
+			_, _, err := runBackup(t, f, noExec(t), "hippo", "--type=full")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if !strings.HasSuffix(err.Error(), "Nothing was started") && tc.name != "cluster not found" {
+				t.Errorf("error does not say that nothing was started: %v", err)
+			}
+			if created := jobCreates(f); len(created) != 0 {
+				t.Errorf("created Jobs %v", created)
+			}
+		})
+	}
+}
+
+func TestBackupStarts(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	out, _, err := runBackup(t, f, noExec(t), "hippo", "--backup-opts=--type=diff --process-max=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := jobCreates(f)
+	if len(created) != 1 || !strings.HasPrefix(created[0], "hippo-backup-diff-") {
+		t.Fatalf("created %v", created)
+	}
+	if !strings.HasPrefix(out, "backup job "+created[0]+" started: pgbackrest diff backup of cluster hippo in namespace default\n") ||
+		!strings.Contains(out, "kubectl logs -f job/"+created[0]+" -n default") {
+		t.Errorf("output:\n%s", out)
+	}
+	job, err := f.Clientset.BatchV1().Jobs("default").Get(context.Background(), created[0], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Spec.Suspend == nil || *job.Spec.Suspend {
+		t.Error("the Job was left suspended")
+	}
+	if got := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); got != "tini -- pgbackrest --stanza=db backup --start-fast --log-level-console=info --type=diff --process-max=4" {
+		t.Errorf("command = %s", got)
+	}
+}
+
+func TestBackupStartsJSON(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	out, _, err := runBackup(t, f, noExec(t), "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r BackupResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.Status != BackupStarted || r.Cluster != "hippo" || r.Type != "incr" || r.BackupType != "pgbackrest" ||
+		!strings.HasPrefix(r.Job, "hippo-backup-incr-") || !strings.Contains(r.Command, "--type=incr") {
+		t.Errorf("result = %+v", r)
+	}
+}
+
+// finishJob makes the fake API server report the created Job as ended,
+// with a terminated pod.
+func finishJob(t *testing.T, f *kubefake.Factory, succeeded bool, exitCode int32, message string) {
+	f.Clientset.PrependReactor("get", "jobs", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		name := action.(k8stesting.GetAction).GetName()
+		obj, err := f.Clientset.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), action.GetNamespace(), name)
+		if err != nil {
+			return true, nil, err
+		}
+		job := obj.(*batchv1.Job).DeepCopy()
+		start := metav1.NewTime(time.Date(2026, 11, 26, 8, 0, 1, 0, time.UTC))
+		job.Status.StartTime = &start
+		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
+		if succeeded {
+			done := metav1.NewTime(start.Add(7 * time.Second))
+			job.Status.CompletionTime = &done
+		} else {
+			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
+		}
+		job.Status.Conditions = []batchv1.JobCondition{cond}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-xyz12", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: name}}}
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message}}}}
+		pod.Status.Phase = corev1.PodSucceeded
+		_ = f.Clientset.Tracker().Add(pod)
+		return true, job, nil
+	})
+}
+
+func TestBackupWaitSucceeds(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	finishJob(t, f, true, 0, "")
+	var calls []bkExecCall
+	exec := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+	})
+	out, _, err := runBackup(t, f, exec, "hippo", "--type=full", "--wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fake log is "fake logs", without a label: the backup is found
+	// in pgbackrest info.
+	if !strings.Contains(out, "fake logs\n") || !strings.HasSuffix(out, "backup 20261126-071946F completed in 7s: full, database 22.1MiB, repository 4.3MiB\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	if len(calls) != 1 || calls[0].Container != "pgbackrest" || !strings.HasPrefix(calls[0].Pod, "hippo-backrest-shared-repo-") ||
+		strings.Join(calls[0].Command, " ") != "pgbackrest --stanza=db --output=json info" {
+		t.Errorf("execs = %+v", calls)
+	}
+}
+
+func TestBackupWaitConfirmsTheLabel(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	// The log names the label: info is asked about that backup only.
+	var calls []bkExecCall
+	exec := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return bkTestdata(t, "../repo/testdata/info-set-diff.json"), "", nil
+	})
+	streams, _, _ := bkStreams()
+	o := NewBackupOptions(streams)
+	o.exec, o.interval, o.Name, o.namespace = exec, time.Millisecond, "hippo", "default"
+	client, _ := f.KubernetesClient()
+	b, err := o.confirm(context.Background(), client, "20261126-071946F_20261126-072003D", &batchv1.Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Label != "20261126-071946F_20261126-072003D" || b.Type != "diff" || strings.Join(calls[0].Command, " ") != "pgbackrest --stanza=db --output=json info --set=20261126-071946F_20261126-072003D" {
+		t.Errorf("backup %+v, execs %+v", b, calls)
+	}
+	// A label info does not know is reported.
+	exec2 := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return bkTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
+	})
+	o.exec = exec2
+	if _, err := o.confirm(context.Background(), client, "20991126-071946F", &batchv1.Job{}); err == nil ||
+		!strings.Contains(err.Error(), "requested backup not found") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestBackupWaitFails(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	finishJob(t, f, false, 56, "")
+	out, _, err := runBackup(t, f, noExec(t), "hippo", "--type=full", "--wait", "-o", "json")
+	if err == nil {
+		t.Fatal("a failed backup Job did not fail the command")
+	}
+	for _, want := range []string{"backup job hippo-backup-full-", " failed (BackoffLimitExceeded: Job has reached the specified backoff limit); pgbackrest exited with code 56", "kubectl logs job/hippo-backup-full-"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	var r BackupResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.Status != BackupFailed || r.Reason != "BackoffLimitExceeded" || r.ExitCode == nil || *r.ExitCode != 56 || r.Label != "" {
+		t.Errorf("result = %+v", r)
+	}
+}
+
+func TestBkExecErrorForbidden(t *testing.T) {
+	forbidden := errors.New(`unable to upgrade connection: pods "hippo-0" is forbidden: User "system:serviceaccount:pgo:reader" cannot create resource "pods/exec" in API group "" in the namespace "pgo"`)
+	err := bkExecError("run pgbackrest info in the repository pod", "pgo", "hippo-0", forbidden)
+	if !strings.HasPrefix(err.Error(), "cannot run pgbackrest info in the repository pod: exec into pod pgo/hippo-0 is forbidden (kubectl pgo needs the create verb on pods/exec in namespace pgo)") {
+		t.Errorf("error = %v", err)
+	}
+	exited := &kube.ExecError{Namespace: "pgo", Pod: "hippo-0", Command: []string{"pgbackrest"}, Code: 55, Err: exec.CodeExitError{Code: 55}}
+	if err := bkExecError("x", "pgo", "hippo-0", exited); !errors.As(err, new(*kube.ExecError)) {
+		t.Errorf("an exit status lost its type: %v", err)
+	}
+}

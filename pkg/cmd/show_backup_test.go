@@ -1,0 +1,310 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// -update rewrites testdata/*.golden; registered here unless another test
+// file of the package has registered it (package variables are set before
+// init functions run).
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
+	}
+}
+
+func bkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run go test -update if intended)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
+	}
+}
+
+var bkNow = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+func bkJob(ns, clusterName, name, typ string, created time.Duration, state string) *batchv1.Job {
+	l := cluster.Labels(clusterName, jobs.ComponentBackup)
+	l[jobs.LabelBackupType] = jobs.BackupTypePGBackRest
+	l[jobs.LabelPGBackRestType] = typ
+	start := metav1.NewTime(bkNow.Add(created))
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l, CreationTimestamp: start}}
+	j.Status.StartTime = &start
+	switch state {
+	case "complete":
+		done := metav1.NewTime(start.Add(9 * time.Second))
+		j.Status.CompletionTime = &done
+		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	case "failed":
+		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded",
+			LastTransitionTime: metav1.NewTime(start.Add(4 * time.Minute))}}
+	}
+	return j
+}
+
+func runShow(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+	t.Helper()
+	streams, out, errOut := bkStreams()
+	o := NewShowBackupOptions(streams)
+	o.exec = exec
+	o.now = func() time.Time { return bkNow }
+	cmd := newCmdShowBackup(f, o)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+// infoExec answers pgbackrest info with a capture of testdata.
+func infoExec(t *testing.T, calls *[]bkExecCall, file string) bkExecFunc {
+	var mu sync.Mutex
+	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+		mu.Lock()
+		*calls = append(*calls, bkExecCall{pod, container, command})
+		mu.Unlock()
+		return bkTestdata(t, "../repo/testdata/"+file), "", nil
+	}
+}
+
+func TestShowBackup(t *testing.T) {
+	objects := append(bkClusterObjects(t, "hippo", "default"),
+		bkJob("default", "hippo", "hippo-backup-incr-ccccc", "incr", -10*time.Minute, "complete"),
+		bkJob("default", "hippo", "hippo-backup-full-aaaaa", "full", -40*time.Minute, "complete"),
+		bkJob("default", "hippo", "hippo-backup-full-bbbbb", "full", -30*time.Minute, "failed"),
+		bkJob("default", "hippo", "hippo-backup-diff-ddddd", "diff", -time.Minute, "running"),
+		bkJob("default", "other", "other-backup-full-eeeee", "full", -time.Minute, "running"),
+	)
+	f := kubefake.NewFactory(objects...)
+	var calls []bkExecCall
+	out, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkGolden(t, "show-backup.golden", out)
+	if len(calls) != 1 || calls[0].Container != "pgbackrest" || strings.Join(calls[0].Command, " ") != "pgbackrest --stanza=db --output=json info" {
+		t.Errorf("execs = %+v", calls)
+	}
+	// The requests: the cluster, its repository pod, its Jobs, and the
+	// exec (not sent through the fake clientset).
+	var reqs []string
+	for _, a := range f.Clientset.Actions() {
+		reqs = append(reqs, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	if got := strings.Join(reqs, ", "); got != "get configmaps, list jobs, list pods" {
+		t.Errorf("requests = %s", got)
+	}
+
+	out, _, err = runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back ClusterBackups
+	if err := json.Unmarshal([]byte(out), &back); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if back.Cluster != "hippo" || back.Repository == nil || len(back.Repository.Backups) != 3 || len(back.Jobs) != 4 ||
+		back.Repository.Backups[2].Prior != back.Repository.Backups[1].Label || back.Jobs[0].Name != "hippo-backup-full-aaaaa" {
+		t.Errorf("JSON = %s", out)
+	}
+}
+
+func TestShowBackupNoBackups(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	var calls []bkExecCall
+	out, _, err := runShow(t, f, infoExec(t, &calls, "info-empty-stanza.json"), "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkGolden(t, "show-backup-empty.golden", out)
+	if !strings.Contains(out, "no backups yet") {
+		t.Errorf("output does not say there are no backups:\n%s", out)
+	}
+}
+
+func TestShowBackupErrors(t *testing.T) {
+	t.Run("cluster not found", func(t *testing.T) {
+		f := kubefake.NewFactory()
+		_, _, err := runShow(t, f, noExec(t), "hippo")
+		if err == nil || !strings.HasPrefix(err.Error(), `cluster "hippo" not found in namespace "default"`) {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("repository host down", func(t *testing.T) {
+		var objects []runtime.Object
+		for _, o := range bkClusterObjects(t, "hippo", "default") {
+			if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
+				continue
+			}
+			objects = append(objects, o)
+		}
+		_, _, err := runShow(t, kubefake.NewFactory(objects...), noExec(t), "hippo")
+		if err == nil || !strings.HasPrefix(err.Error(), `cannot show the backups of cluster "hippo": the repository host is not running: no running pod matches`) {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("exec forbidden", func(t *testing.T) {
+		forbidden := func(context.Context, string, string, string, []string) (string, string, error) {
+			return "", "", errors.New(`pods "x" is forbidden: User "u" cannot create resource "pods/exec"`)
+		}
+		_, _, err := runShow(t, kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...), forbidden, "hippo")
+		if err == nil || !strings.Contains(err.Error(), "exec into pod default/hippo-backrest-shared-repo-5d8f7-abcde is forbidden (kubectl pgo needs the create verb on pods/exec in namespace default)") {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("repository refuses", func(t *testing.T) {
+		var calls []bkExecCall
+		out, _, err := runShow(t, kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...), infoExec(t, &calls, "info-unknown-ca.json"), "hippo")
+		// A stanza in error is shown, with pgBackRest's message.
+		if err != nil || !strings.Contains(out, "status: error (other)") || !strings.Contains(out, "unknown ca") {
+			t.Errorf("error %v, output:\n%s", err, out)
+		}
+	})
+}
+
+func TestShowBackupBadInputSendsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "a cluster name is required, or -A or --selector"},
+		{[]string{"hippo", "-A"}, "a cluster NAME cannot be combined with -A or --selector"},
+		{[]string{"hippo", "--selector", "env=prod"}, "a cluster NAME cannot be combined"},
+		{[]string{"--selector", "env in (prod"}, `invalid --selector "env in (prod"`},
+		{[]string{"a", "b"}, "takes one cluster name, got 2 arguments"},
+		{[]string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
+	} {
+		f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+		_, _, err := runShow(t, f, noExec(t), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error = %v, want %q", tc.args, err, tc.want)
+		}
+		if n := len(f.Clientset.Actions()); n != 0 {
+			t.Errorf("%v: sent %d requests", tc.args, n)
+		}
+	}
+}
+
+// With -A, every cluster is read, in parallel; one that fails is reported
+// after the others, and the command fails.
+func TestShowBackupAllNamespaces(t *testing.T) {
+	var objects []runtime.Object
+	objects = append(objects, bkClusterObjects(t, "hippo", "pg")...)
+	objects = append(objects, bkClusterObjects(t, "zebra", "pg")...)
+	for _, o := range bkClusterObjects(t, "broken", "other") {
+		if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
+			continue
+		}
+		objects = append(objects, o)
+	}
+	objects = append(objects, bkJob("pg", "zebra", "zebra-backup-full-aaaaa", "full", -time.Hour, "complete"))
+	f := kubefake.NewFactory(objects...)
+
+	// Both execs must be in flight at once to return: proof of
+	// parallelism.
+	var calls []bkExecCall
+	var mu sync.Mutex
+	started := make(chan struct{}, 2)
+	release := make(chan struct{})
+	exec := func(ctx context.Context, _, pod, container string, command []string) (string, string, error) {
+		mu.Lock()
+		calls = append(calls, bkExecCall{pod, container, command})
+		mu.Unlock()
+		started <- struct{}{}
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+			return "", "", errors.New("the other cluster was not queried at the same time")
+		}
+		return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+	}
+	go func() {
+		<-started
+		<-started
+		close(release)
+	}()
+	out, _, err := runShow(t, f, exec, "-A")
+	if err == nil || err.Error() != "1 of 3 clusters could not be read:\n  cluster other/broken: the repository host is not running: no running pod matches \"app.kubernetes.io/component=pgbackrest-repo,app.kubernetes.io/instance=broken,pg-cluster=broken\" in namespace \"other\"" {
+		t.Errorf("error = %v", err)
+	}
+	bkGolden(t, "show-backup-all.golden", out)
+
+	out, _, _ = runShowFresh(t, objects, "-A", "-o", "yaml")
+	if !strings.Contains(out, "items:") || !strings.Contains(out, "cluster: broken") || !strings.Contains(out, "error: 'the repository host is not running") {
+		t.Errorf("yaml:\n%s", out)
+	}
+}
+
+func runShowFresh(t *testing.T, objects []runtime.Object, args ...string) (string, string, error) {
+	var calls []bkExecCall
+	return runShow(t, kubefake.NewFactory(objects...), infoExec(t, &calls, "info-one-full.json"), args...)
+}
+
+func TestShowBackupSelector(t *testing.T) {
+	var objects []runtime.Object
+	for _, name := range []string{"hippo", "rhino"} {
+		for _, o := range bkClusterObjects(t, name, "default") {
+			if cm, ok := o.(*corev1.ConfigMap); ok && name == "hippo" {
+				cm.Labels["env"] = "prod"
+			}
+			objects = append(objects, o)
+		}
+	}
+	out, _, err := runShowFresh(t, objects, "--selector", "env=prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "cluster: hippo") || strings.Contains(out, "rhino") {
+		t.Errorf("output:\n%s", out)
+	}
+	_, errOut, err := runShowFresh(t, objects, "--selector", "env=dev")
+	if err != nil || errOut != "No clusters found matching \"env=dev\" in namespace \"default\".\n" {
+		t.Errorf("error %v, stderr %q", err, errOut)
+	}
+}
+
+func TestWriteBackupsTextRunningJob(t *testing.T) {
+	var b bytes.Buffer
+	start := bkNow.Add(-90 * time.Second)
+	err := writeBackupsText(&b, []ClusterBackups{{Cluster: "hippo", Namespace: "pg", Repository: &repo.Summary{Stanza: "db", Status: repo.SummaryNoBackups, Cipher: "none"},
+		Jobs: []BackupJobInfo{{Name: "hippo-backup-full-aaaaa", Type: "full", State: jobs.StateRunning, Start: &start}}}}, bkNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "hippo-backup-full-aaaaa   full   Running   2026-11-26 07:58:30 UTC   1m30s") {
+		t.Errorf("output:\n%s", b.String())
+	}
+}
