@@ -394,7 +394,12 @@ func apiError(c *apiClients, err error) error {
 	if errors.As(err, &status) {
 		return err
 	}
-	return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w", c.config.Host, err)
+	hint := ""
+	if strings.TrimSuffix(c.config.Host, "/") == "http://localhost:8080" {
+		// client-go's default when no kubeconfig was found at all.
+		hint = " (no kubeconfig was found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config)"
+	}
+	return fmt.Errorf("cannot reach the Kubernetes API server at %s%s: %w", c.config.Host, hint, err)
 }
 
 // permission is one thing a command needs to be allowed to do.
