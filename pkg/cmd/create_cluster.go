@@ -478,20 +478,25 @@ func describeObject(obj *unstructured.Unstructured) string {
 	return fmt.Sprintf("%s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
 }
 
-// createPermissions are what create needs for the rendered objects.
-func createPermissions(objects []*unstructured.Unstructured, mapper meta.RESTMapper, wait bool) []permission {
-	seen := map[schema.GroupResource]bool{}
+// renderedResources are the kinds of object cluster.Render makes (a
+// unit test keeps the list in step).
+var renderedResources = []schema.GroupResource{
+	{Resource: "secrets"},
+	{Resource: "configmaps"},
+	{Resource: "persistentvolumeclaims"},
+	{Resource: "services"},
+	{Group: "apps", Resource: "statefulsets"},
+	{Group: "apps", Resource: "deployments"},
+}
+
+// createPermissions are what create needs: read and apply every kind it
+// renders, and for --wait read pods and exec into them.
+func createPermissions(wait bool) []permission {
 	var perms []permission
-	for _, obj := range objects {
-		gvk := obj.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil || seen[m.Resource.GroupResource()] {
-			continue
-		}
-		seen[m.Resource.GroupResource()] = true
+	for _, gr := range renderedResources {
 		perms = append(perms,
-			permission{verb: "get", group: m.Resource.Group, resource: m.Resource.Resource},
-			permission{verb: "patch", group: m.Resource.Group, resource: m.Resource.Resource})
+			permission{verb: "get", group: gr.Group, resource: gr.Resource},
+			permission{verb: "patch", group: gr.Group, resource: gr.Resource})
 	}
 	if wait {
 		perms = append(perms,
@@ -512,6 +517,9 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	}
 	ns := o.namespace
 	if err := checkNamespace(ctx, c, ns); err != nil {
+		return err
+	}
+	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(o.Wait)); err != nil {
 		return err
 	}
 
@@ -563,10 +571,6 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	}
 	objects, err := cluster.Render(spec, material)
 	if err != nil {
-		return err
-	}
-
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(objects, c.mapper, o.Wait)); err != nil {
 		return err
 	}
 

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -527,5 +529,37 @@ func TestPodProgress(t *testing.T) {
 	want := "pod hippo-0 Running, 1 of 2 containers ready (database: CrashLoopBackOff (back-off 10s))"
 	if got := podProgress(p); got != want {
 		t.Errorf("podProgress = %q, want %q", got, want)
+	}
+}
+
+// renderedResources, which create checks permissions for, are the kinds
+// Render makes.
+func TestRenderedResources(t *testing.T) {
+	spec := cluster.Spec{Name: "hippo", Namespace: "pg"}
+	spec.Default()
+	m, err := cluster.LoadOrGenerateMaterial(spec, nil, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := cluster.Render(spec, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := kubefake.NewFactory().Mapper
+	rendered := map[schema.GroupResource]bool{}
+	for _, obj := range objects {
+		gvk := obj.GroupVersionKind()
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rendered[mapping.Resource.GroupResource()] = true
+	}
+	listed := map[schema.GroupResource]bool{}
+	for _, gr := range renderedResources {
+		listed[gr] = true
+	}
+	if !maps.Equal(rendered, listed) {
+		t.Errorf("Render makes %v, renderedResources lists %v", rendered, listed)
 	}
 }

@@ -159,6 +159,17 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "cluster %s has nothing left to delete; kept: %s\n", o.Name, refs(kept))
 		return nil
 	}
+	var perms []permission
+	seen := map[schema.GroupVersionResource]bool{}
+	for _, obj := range doomed {
+		if !seen[obj.gvr] {
+			seen[obj.gvr] = true
+			perms = append(perms, permission{verb: "delete", group: obj.gvr.Group, resource: obj.gvr.Resource})
+		}
+	}
+	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), perms); err != nil {
+		return err
+	}
 	if err := o.confirm(doomed, kept); err != nil {
 		return err
 	}

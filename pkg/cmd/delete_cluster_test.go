@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -244,5 +245,23 @@ func TestDeleteClusterStopsTheDatabaseFirst(t *testing.T) {
 	}
 	if got := deletes(f); !slices.Equal(got, []string{"jobs/hippo-backup-abcd", "statefulsets/hippo"}) {
 		t.Errorf("deleted %v, want only the Job and the StatefulSet", got)
+	}
+}
+
+// Missing delete permissions are listed before anything is deleted.
+func TestDeleteClusterForbidden(t *testing.T) {
+	f := newDeleteFactory(t)
+	f.Clientset.PrependReactor("create", "selfsubjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		review := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		review.Status.Allowed = review.Spec.ResourceAttributes.Resource != "persistentvolumeclaims"
+		return true, review, nil
+	})
+	_, err := executeDelete(t, f, "", false, "hippo", "--yes")
+	want := `forbidden: you may not delete cluster "hippo" in namespace "default"; missing permissions: delete persistentvolumeclaims`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+	if d := deletes(f); len(d) != 0 {
+		t.Errorf("deleted %v", d)
 	}
 }

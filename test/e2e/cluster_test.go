@@ -450,15 +450,24 @@ func TestCreateClusterForbidden(t *testing.T) {
 	env := framework.Setup(t)
 	ns := env.Namespace(t)
 
-	// Only get on ConfigMaps: the first read that is not allowed fails.
+	// Only get on ConfigMaps: everything else is missing, and said so.
 	kubeconfig := limitedKubeconfig(t, env, ns, "configmap-reader", []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
 	})
 	res := env.PGO(t, "--kubeconfig", kubeconfig, "-n", ns, "create", "cluster", "hippo")
 	t.Logf("%s", res.Stderr)
-	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "forbidden") ||
-		!strings.Contains(res.Stderr, `cannot get resource "secrets"`) {
-		t.Errorf("want a forbidden error naming get secrets:\n%s", res)
+	want := `forbidden: you may not create cluster "hippo" in namespace "` + ns + `"; missing permissions: ` +
+		"get deployments.apps, get persistentvolumeclaims, get secrets, get services, get statefulsets.apps, " +
+		"patch configmaps, patch deployments.apps, patch persistentvolumeclaims, patch secrets, patch services, patch statefulsets.apps"
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("want %q:\n%s", want, res)
+	}
+	assertNoClusterObjects(t, env, ns)
+
+	// --wait also needs to read pods and exec into them.
+	res = env.PGO(t, "--kubeconfig", kubeconfig, "-n", ns, "create", "cluster", "hippo", "--wait")
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "create pods/exec") || !strings.Contains(res.Stderr, "list pods") {
+		t.Errorf("--wait: want pods/exec and list pods among the missing permissions:\n%s", res)
 	}
 	assertNoClusterObjects(t, env, ns)
 
@@ -470,7 +479,7 @@ func TestCreateClusterForbidden(t *testing.T) {
 	})
 	res = env.PGO(t, "--kubeconfig", kubeconfig, "-n", ns, "create", "cluster", "hippo")
 	t.Logf("%s", res.Stderr)
-	want := "missing permissions: patch deployments.apps, patch persistentvolumeclaims, patch services, patch statefulsets.apps"
+	want = "missing permissions: patch deployments.apps, patch persistentvolumeclaims, patch services, patch statefulsets.apps"
 	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "forbidden: you may not create cluster") || !strings.Contains(res.Stderr, want) {
 		t.Errorf("want %q:\n%s", want, res)
 	}
