@@ -113,6 +113,8 @@ type RestoreOptions struct {
 	isTerminal   func(in io.Reader) bool
 	now          func() time.Time
 	pollInterval time.Duration
+	// retryAdvice, when set, replaces the advice after a failed Job.
+	retryAdvice string
 	genericiooptions.IOStreams
 }
 
@@ -188,19 +190,24 @@ func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []str
 	}
 	o.namespace = ns
 	if o.exec == nil {
-		o.exec = func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-			config, err := f.RESTConfig()
-			if err != nil {
-				return "", "", err
-			}
-			client, err := f.KubernetesClient()
-			if err != nil {
-				return "", "", err
-			}
-			return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
-		}
+		o.exec = restoreExec(f)
 	}
 	return nil
+}
+
+// restoreExec runs commands in pods with the factory's clients.
+func restoreExec(f kube.Factory) func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
+	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
+		config, err := f.RESTConfig()
+		if err != nil {
+			return "", "", err
+		}
+		client, err := f.KubernetesClient()
+		if err != nil {
+			return "", "", err
+		}
+		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
+	}
 }
 
 // Validate checks the flags and builds the pgBackRest options; it sends no

@@ -323,19 +323,20 @@ func (o *RestoreOptions) jobFailed(job *batchv1.Job, pod *corev1.Pod, cond batch
 	if pod != nil {
 		for _, cs := range pod.Status.ContainerStatuses {
 			if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-				why = fmt.Sprintf("pgbackrest exited with code %d (%s)", t.ExitCode, why)
+				why = fmt.Sprintf("the restore exited with code %d (%s)", t.ExitCode, why)
 			}
 		}
 	}
 	fmt.Fprintf(&b, ": %s.\n", why)
 	var errLines []string
 	for _, l := range lines {
-		if strings.Contains(l, "ERROR:") || strings.HasPrefix(l, "HINT:") {
+		if strings.Contains(l, "ERROR:") || strings.Contains(l, "FATAL:") || strings.Contains(l, "HINT:") ||
+			strings.HasPrefix(l, "kubectl-pgo: PostgreSQL stopped") {
 			errLines = append(errLines, "  "+l)
 		}
 	}
 	if len(errLines) > 0 {
-		fmt.Fprintf(&b, "pgBackRest said:\n%s\n", strings.Join(errLines, "\n"))
+		fmt.Fprintf(&b, "The errors in its log:\n%s\n", strings.Join(errLines, "\n"))
 	}
 	if len(lines) > restoreLogLines {
 		lines = lines[len(lines)-restoreLogLines:]
@@ -343,8 +344,12 @@ func (o *RestoreOptions) jobFailed(job *batchv1.Job, pod *corev1.Pod, cond batch
 	if len(lines) > 0 {
 		fmt.Fprintf(&b, "The last lines of its log:\n  | %s\n", strings.Join(lines, "\n  | "))
 	}
-	fmt.Fprintf(&b, "The database is still stopped (StatefulSet %s has 0 replicas), and its data directory may be partly restored.\n", cluster.StatefulSetName(name))
-	fmt.Fprintf(&b, "Fix the cause, then run the restore again (it replaces the failed Job): kubectl pgo restore %s -n %s\n", name, ns)
+	if o.retryAdvice != "" {
+		b.WriteString(o.retryAdvice + "\n")
+	} else {
+		fmt.Fprintf(&b, "The database is still stopped (StatefulSet %s has 0 replicas), and its data directory may be partly restored.\n", cluster.StatefulSetName(name))
+		fmt.Fprintf(&b, "Fix the cause, then run the restore again (it replaces the failed Job): kubectl pgo restore %s -n %s\n", name, ns)
+	}
 	fmt.Fprintf(&b, "The whole log: kubectl logs job/%s -n %s", job.Name, ns)
 	return errors.New(b.String())
 }

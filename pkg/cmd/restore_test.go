@@ -399,8 +399,8 @@ func TestRestoreJobFailureMessage(t *testing.T) {
 		"INFO: restore command end: aborted with exception [075]",
 	})
 	for _, want := range []string{
-		"pgbackrest exited with code 75 (BackoffLimitExceeded)",
-		"pgBackRest said:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
+		"the restore exited with code 75 (BackoffLimitExceeded)",
+		"The errors in its log:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
 		"  | INFO: restore command end: aborted with exception [075]",
 		"kubectl logs job/hippo-restore -n pgo",
 	} {

@@ -40,12 +40,26 @@ const (
 	DefaultRestoreTTL = 24 * time.Hour
 )
 
-// The container of the database pod whose mounts the restore Job copies,
+// The containers of the database pod whose mounts the restore Job copies,
 // and the uid of the image's postgres user.
 const (
 	pgbackrestContainer = "pgbackrest"
+	databaseContainer   = "database"
 	postgresUID         = 26
 )
+
+// Keys of a restore source Secret (see RestoreJob.SourceSecret): the
+// pgbackrest.conf and the TLS files of another cluster's database side.
+const (
+	SourceKeyConfig = "pgbackrest.conf"
+	SourceKeyCACert = "ca.crt"
+	SourceKeyCert   = "db.crt"
+	SourceKeyKey    = "db.key"
+)
+
+// pgbackrestConfigDir is where pgBackRest reads its configuration, in
+// every pod: the default path, which its TLS server's workers read too.
+const pgbackrestConfigDir = "/etc/pgbackrest"
 
 // RestoreJobName is the name of a cluster's restore Job: one at a time.
 func RestoreJobName(clusterName string) string { return clusterName + "-restore" }
@@ -76,6 +90,43 @@ pgbackrest "$@"
 echo "kubectl-pgo: the restore finished in $(( $(date +%s) - start ))s"
 `
 
+// recoverScript follows restoreScript when the Job also runs the recovery
+// (RestoreJob.Recover): PostgreSQL replays the source's WAL here, with
+// archiving off, because that WAL belongs to the source's repository and
+// this database will archive to its own. Once promoted, the recovery
+// settings pointing at the source are removed, the superuser gets the
+// password of this cluster's Secret, and PostgreSQL stops cleanly: the
+// database pod then starts an ordinary, promoted data directory.
+const recoverScript = `
+export PATH="$PG_BIN:$PATH"
+echo "kubectl-pgo: recovering in the Job, without archiving"
+postgres -D "$pgdata" -c archive_mode=off -c listen_addresses= &
+postmaster=$!
+until [ "$(psql -XAtq -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
+  if ! kill -0 "$postmaster" 2>/dev/null; then
+    wait "$postmaster" || true
+    echo "kubectl-pgo: PostgreSQL stopped before the end of the recovery: see its log above" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "kubectl-pgo: promoted on timeline $(psql -XAtq -c 'SELECT timeline_id FROM pg_control_checkpoint()'), after $(( $(date +%s) - start ))s"
+psql -XAtq -v ON_ERROR_STOP=1 -v password="$(cat "$PASSWORD_FILE")" -v superuser="$SUPERUSER" <<'SQL'
+ALTER SYSTEM RESET restore_command;
+ALTER SYSTEM RESET recovery_target;
+ALTER SYSTEM RESET recovery_target_time;
+ALTER SYSTEM RESET recovery_target_xid;
+ALTER SYSTEM RESET recovery_target_lsn;
+ALTER SYSTEM RESET recovery_target_name;
+ALTER SYSTEM RESET recovery_target_inclusive;
+ALTER SYSTEM RESET recovery_target_action;
+ALTER SYSTEM RESET recovery_target_timeline;
+ALTER ROLE :"superuser" PASSWORD :'password';
+SQL
+pg_ctl stop -D "$pgdata" -m fast -w -t 120
+echo "kubectl-pgo: the data directory is ready, $(( $(date +%s) - start ))s after the start of the restore"
+`
+
 // RestoreJob describes a restore Job.
 type RestoreJob struct {
 	// Cluster is the cluster restored into; Namespace is its namespace.
@@ -95,6 +146,20 @@ type RestoreJob struct {
 	// Deadline and TTL are DefaultRestoreDeadline and DefaultRestoreTTL
 	// when zero.
 	Deadline, TTL time.Duration
+
+	// SourceSecret, when set, names a Secret (keys SourceKey*) with the
+	// pgbackrest.conf and TLS files to use instead of the cluster's own:
+	// those of the cluster whose repository is restored from.
+	SourceSecret string
+	// Recover runs PostgreSQL's recovery in the Job too (see
+	// recoverScript), for a cluster whose database cannot reach the
+	// repository the WAL comes from. The Job then mounts what the
+	// database container mounts. PostgresBinDir, PasswordFile and
+	// Superuser are needed then.
+	Recover        bool
+	PostgresBinDir string
+	PasswordFile   string
+	Superuser      string
 }
 
 // Args is the pgbackrest command line of the Job, after the program name.
@@ -122,6 +187,7 @@ type restoreJobValues struct {
 	ActiveDeadlineSeconds, TTLSecondsAfterFinished int64
 	UID                                            int
 	Command                                        []string
+	Env                                            []corev1.EnvVar
 	Resources                                      corev1.ResourceRequirements
 	VolumeMounts                                   []corev1.VolumeMount
 	Volumes                                        []corev1.Volume
@@ -132,9 +198,30 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 	if r.Cluster == "" || r.Namespace == "" || r.PGData == "" || r.Database == nil {
 		return nil, fmt.Errorf("restore Job: the cluster, its namespace, its data directory and its StatefulSet are required")
 	}
-	container, volumes, err := pgbackrestMounts(r.Database)
+	source := pgbackrestContainer
+	if r.Recover {
+		if r.PostgresBinDir == "" || r.PasswordFile == "" || r.Superuser == "" {
+			return nil, fmt.Errorf("restore Job: a recovery in the Job needs the PostgreSQL binaries, the password file and the superuser")
+		}
+		source = databaseContainer
+	}
+	container, volumes, err := containerMounts(r.Database, source)
 	if err != nil {
 		return nil, err
+	}
+	script := restoreScript
+	var env []corev1.EnvVar
+	if r.Recover {
+		script += recoverScript
+		env = append(container.Env,
+			corev1.EnvVar{Name: "PG_BIN", Value: r.PostgresBinDir},
+			corev1.EnvVar{Name: "PASSWORD_FILE", Value: r.PasswordFile},
+			corev1.EnvVar{Name: "SUPERUSER", Value: r.Superuser})
+	}
+	if r.SourceSecret != "" {
+		if volumes, err = useSourceSecret(container, volumes, r.SourceSecret); err != nil {
+			return nil, err
+		}
 	}
 	deadline, ttl := r.Deadline, r.TTL
 	if deadline <= 0 {
@@ -163,7 +250,8 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 		UID:                     postgresUID,
 		// The script runs pgbackrest with the arguments after the data
 		// directory.
-		Command:      append([]string{"tini", "--", "bash", "-c", restoreScript, "kubectl-pgo-restore", r.PGData}, args...),
+		Command:      append([]string{"tini", "--", "bash", "-c", script, "kubectl-pgo-restore", r.PGData}, args...),
+		Env:          env,
 		Resources:    container.Resources,
 		VolumeMounts: container.VolumeMounts,
 		Volumes:      volumes,
@@ -179,12 +267,41 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 	return job, nil
 }
 
-// pgbackrestMounts returns the pgbackrest container of the database pod
-// template and the volumes it mounts.
-func pgbackrestMounts(sts *appsv1.StatefulSet) (corev1.Container, []corev1.Volume, error) {
+// useSourceSecret replaces the volume mounted at pgBackRest's
+// configuration directory with the source Secret, laid out as the
+// cluster's own: pgbackrest.conf and tls/.
+func useSourceSecret(c corev1.Container, volumes []corev1.Volume, secret string) ([]corev1.Volume, error) {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath != pgbackrestConfigDir {
+			continue
+		}
+		for i := range volumes {
+			if volumes[i].Name != m.Name {
+				continue
+			}
+			mode := int32(0o440)
+			volumes[i].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName:  secret,
+				DefaultMode: &mode,
+				Items: []corev1.KeyToPath{
+					{Key: SourceKeyConfig, Path: "pgbackrest.conf"},
+					{Key: SourceKeyCACert, Path: "tls/ca.crt"},
+					{Key: SourceKeyCert, Path: "tls/db.crt"},
+					{Key: SourceKeyKey, Path: "tls/db.key"},
+				},
+			}}
+			return volumes, nil
+		}
+	}
+	return nil, fmt.Errorf("restore Job: container %s mounts nothing at %s", c.Name, pgbackrestConfigDir)
+}
+
+// containerMounts returns a container of the database pod template and
+// the volumes it mounts.
+func containerMounts(sts *appsv1.StatefulSet, name string) (corev1.Container, []corev1.Volume, error) {
 	spec := sts.Spec.Template.Spec
 	for _, c := range spec.Containers {
-		if c.Name != pgbackrestContainer {
+		if c.Name != name {
 			continue
 		}
 		var volumes []corev1.Volume
@@ -205,5 +322,5 @@ func pgbackrestMounts(sts *appsv1.StatefulSet) (corev1.Container, []corev1.Volum
 		return *c.DeepCopy(), volumes, nil
 	}
 	return corev1.Container{}, nil, fmt.Errorf("StatefulSet %s/%s has no container %s: it was not created by kubectl pgo create cluster",
-		sts.Namespace, sts.Name, pgbackrestContainer)
+		sts.Namespace, sts.Name, name)
 }

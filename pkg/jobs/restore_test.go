@@ -181,3 +181,82 @@ func TestRestoreJobRefusesForeignStatefulSet(t *testing.T) {
 }
 
 func labelsSet(m map[string]string) labels.Set { return labels.Set(m) }
+
+// Restoring from another cluster's repository: its configuration from a
+// Secret, and the recovery in the Job, with the database container's
+// mounts.
+func TestRestoreJobRecoverFromSource(t *testing.T) {
+	sts := renderedStatefulSet(t)
+	opts, err := repo.ParseRestoreOptions("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opts.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	r := RestoreJob{
+		Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: "/pgdata/hippo", Options: opts,
+		ExtraArgs:    []string{"--pg1-path=/pgdata/hippo", "--repo1-host=old-backrest-shared-repo.other.svc"},
+		SourceSecret: "hippo-restore-source",
+	}
+	if _, err := (RestoreJob{Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: "/pgdata/hippo", Recover: true}).Render(); err == nil {
+		t.Errorf("Recover without the binaries, password file and superuser was accepted")
+	}
+	r.Recover, r.PostgresBinDir, r.PasswordFile, r.Superuser = true, "/usr/lib/postgresql/15/bin", "/etc/kubectl-pgo/password", "postgres"
+	job, err := r.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	database := sts.Spec.Template.Spec.Containers[0]
+	if database.Name != "database" || !reflect.DeepEqual(c.VolumeMounts, database.VolumeMounts) {
+		t.Errorf("mounts %+v, want the database container's %+v", c.VolumeMounts, database.VolumeMounts)
+	}
+	cmd := strings.Join(c.Command, " ")
+	for _, want := range []string{
+		"/pgdata/hippo --stanza=db --pg1-path=/pgdata/hippo --repo1-host=old-backrest-shared-repo.other.svc restore --delta",
+		"postgres -D \"$pgdata\" -c archive_mode=off",
+		"ALTER SYSTEM RESET restore_command",
+		"ALTER ROLE :\"superuser\" PASSWORD :'password'",
+		"pg_ctl stop",
+	} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("command lacks %q:\n%s", want, cmd)
+		}
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if env["PGDATA"] != "/pgdata/hippo" || env["PGHOST"] == "" || env["PG_BIN"] != "/usr/lib/postgresql/15/bin" || env["SUPERUSER"] != "postgres" {
+		t.Errorf("env = %v", env)
+	}
+	found := false
+	for _, v := range job.Spec.Template.Spec.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == "hippo-restore-source" {
+			found = true
+			if len(v.Secret.Items) != 4 || v.Secret.Items[0].Path != "pgbackrest.conf" || v.Secret.Items[3].Path != "tls/db.key" {
+				t.Errorf("source Secret items %+v", v.Secret.Items)
+			}
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.ConfigMap != nil && src.ConfigMap.Items[0].Key == "db.conf" {
+					t.Errorf("the cluster's own pgbackrest.conf is still mounted")
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the source Secret is not mounted: %+v", job.Spec.Template.Spec.Volumes)
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := policy.AggregateCheckResults(evaluator.EvaluatePod(api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()},
+		&job.Spec.Template.ObjectMeta, &job.Spec.Template.Spec))
+	if !result.Allowed {
+		t.Errorf("not restricted: %s: %s", result.ForbiddenReason(), result.ForbiddenDetail())
+	}
+}
