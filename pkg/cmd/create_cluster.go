@@ -544,6 +544,9 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
 				o.Name, ns, strings.ReplaceAll(err.Error(), "\n", "\n  - "))
 		}
+		if err := checkKeptBackups(ctx, c, ns, o.Name); err != nil {
+			return err
+		}
 		existing = true
 	case apierrors.IsNotFound(err):
 	default:
@@ -764,6 +767,25 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				if !info.usable() {
 					return false, fmt.Sprintf("stanza %s: %s", info.Name, info.Message), nil
 				}
+				// The stanza must be this database's: a repository kept
+				// from an earlier one has a stanza too.
+				pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+				if err != nil {
+					if e := waitAPIError(err); e != nil {
+						return false, "", e
+					}
+					return false, err.Error(), nil
+				}
+				a, err := queryArchiver(ctx, o.exec, pod)
+				if err != nil {
+					return false, "", err
+				}
+				if a.Error != "" {
+					return false, "reading the database's system identifier: " + a.Error, nil
+				}
+				if err := checkSystemID(info, a.systemID); err != nil {
+					return false, "", err
+				}
 				return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
 			},
 			hint: fmt.Sprintf("kubectl -n %s logs deployment/%s", ns, cluster.RepoHostName(name)),
@@ -965,4 +987,42 @@ func podProgress(p *corev1.Pod) string {
 		s += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return s
+}
+
+// checkKeptBackups refuses to create a cluster again over the backups
+// that delete --keep-backups kept: its repository holds the stanza of the
+// old database, into which a new one cannot archive. Such a cluster has
+// its settings and its repository PVC, but no data PVC and no StatefulSet.
+func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error {
+	exists := func(get func() error) (bool, error) {
+		err := get()
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		default:
+			return false, apiError(c, err)
+		}
+	}
+	pvcs := c.client.CoreV1().PersistentVolumeClaims(ns)
+	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || !repoPVC {
+		return err
+	}
+	dataPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.DataPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || dataPVC {
+		return err
+	}
+	sts, err := exists(func() error {
+		_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+		return err
+	})
+	if err != nil || sts {
+		return err
+	}
+	return fmt.Errorf("cluster %q was deleted with --keep-backups: its repository (PVC %s) holds the backups and the WAL of the old database, "+
+		"and a new database cannot archive into it. Creating a cluster from kept backups is not supported yet; to start afresh, "+
+		"delete the backups first (kubectl pgo delete cluster %s --yes), or choose another name. Nothing was changed",
+		name, cluster.RepoPVCName(name), name)
 }

@@ -563,3 +563,21 @@ func TestRenderedResources(t *testing.T) {
 		t.Errorf("Render makes %v, renderedResources lists %v", rendered, listed)
 	}
 }
+
+// A cluster deleted with --keep-backups is not created again over its
+// backups.
+func TestCreateClusterRefusesKeptBackups(t *testing.T) {
+	repoPVC := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "hippo-pgbr-repo", Namespace: "default",
+		Labels: cluster.Labels("hippo", cluster.ComponentRepo)}}
+	f := newClusterFactory(specConfigMap(t, "hippo", "default"), repoPVC)
+	allowAccess(f)
+	fakeApply(f)
+	_, _, err := executeCreate(t, f, "hippo")
+	want := `cluster "hippo" was deleted with --keep-backups: its repository (PVC hippo-pgbr-repo) holds the backups and the WAL of the old database`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+	if w := writes(f); len(w) != 0 {
+		t.Errorf("writes: %v", w)
+	}
+}

@@ -95,6 +95,9 @@ type DatabaseInfo struct {
 	Ready       bool   `json:"ready"`
 	DataPVC     string `json:"dataPVC"`
 	StorageSize string `json:"storageSize,omitempty"`
+	// SystemID is the database's system identifier (pg_control_system),
+	// which the stanza must match; 0 when unknown.
+	SystemID uint64 `json:"systemId,omitempty"`
 }
 
 // RepoHostInfo is the pgBackRest repository host.
@@ -135,6 +138,9 @@ type StanzaInfo struct {
 	ArchiveMin string       `json:"archiveMin,omitempty"`
 	ArchiveMax string       `json:"archiveMax,omitempty"`
 	Repos      []StanzaRepo `json:"repos,omitempty"`
+	// SystemID is the system identifier of the database the stanza
+	// belongs to (its latest); 0 when unknown.
+	SystemID uint64 `json:"systemId,omitempty"`
 	// Error says why the status is unknown.
 	Error string `json:"error,omitempty"`
 }
@@ -161,6 +167,8 @@ type ArchiveInfo struct {
 	// Failing is true when the last attempt to archive failed.
 	Failing bool   `json:"failing"`
 	Error   string `json:"error,omitempty"`
+
+	systemID uint64 // read with the row, reported in DatabaseInfo
 }
 
 // ClusterList is what -o json|yaml prints without NAME.
@@ -544,6 +552,10 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 			addErr(err)
 		}
 	}
+	info.Database.SystemID = info.Archiving.systemID
+	if err := checkSystemID(info.Stanza, info.Database.SystemID); err != nil {
+		info.Stanza.Status, info.Stanza.Message = "error", err.Error()
+	}
 
 	switch {
 	case len(info.Errors) > 0 && dbPod == nil && repoPod == nil:
@@ -664,6 +676,7 @@ func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInf
 	}
 	s.Code, s.Message = st.Status.Code, st.Status.Message
 	s.Backups = len(st.Backup)
+	s.SystemID = stanzaSystemID(st)
 	for _, a := range st.Archive {
 		if s.ArchiveMin == "" || (a.Min != "" && a.Min < s.ArchiveMin) {
 			s.ArchiveMin = a.Min
@@ -715,7 +728,8 @@ func stanzaInfo(ctx context.Context, c *apiClients, exec execFunc, ns, name stri
 // archiverQuery reads pg_stat_archiver as one JSON object: a
 // machine-readable row with typed values, and times in ISO 8601 with their
 // offset.
-const archiverQuery = `SELECT row_to_json(a) FROM (SELECT archived_count, failed_count, last_archived_wal, last_archived_time, last_failed_wal, last_failed_time FROM pg_stat_archiver) a`
+const archiverQuery = `SELECT row_to_json(a) FROM (SELECT archived_count, failed_count, last_archived_wal, last_archived_time, last_failed_wal, last_failed_time, ` +
+	`(SELECT system_identifier FROM pg_control_system())::text AS system_identifier FROM pg_stat_archiver) a`
 
 // psqlCommand runs one query in the database container: over the local
 // socket as the postgres user (peer authentication), without psqlrc,
@@ -755,11 +769,12 @@ func parseArchiver(out string, a *ArchiveInfo) error {
 		LastArchivedTime *time.Time `json:"last_archived_time"`
 		LastFailedWAL    *string    `json:"last_failed_wal"`
 		LastFailedTime   *time.Time `json:"last_failed_time"`
+		SystemID         uint64     `json:"system_identifier,string"`
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &row); err != nil {
 		return fmt.Errorf("cannot read pg_stat_archiver from psql's output %q: %w", strings.TrimSpace(out), err)
 	}
-	a.ArchivedCount, a.FailedCount = row.ArchivedCount, row.FailedCount
+	a.ArchivedCount, a.FailedCount, a.systemID = row.ArchivedCount, row.FailedCount, row.SystemID
 	if row.LastArchivedWAL != nil {
 		a.LastArchivedWAL = *row.LastArchivedWAL
 	}
@@ -783,4 +798,28 @@ func parseArchiver(out string, a *ArchiveInfo) error {
 // clusterNameCompletion completes a cluster NAME argument.
 func clusterNameCompletion(kube.Factory) cobra.CompletionFunc {
 	return cobra.NoFileCompletions
+}
+
+// stanzaSystemID is the system identifier of the stanza's current
+// database: the one with the highest id.
+func stanzaSystemID(st repo.Stanza) uint64 {
+	var id int
+	var sys uint64
+	for _, db := range st.DB {
+		if db.ID >= id {
+			id, sys = db.ID, db.SystemID
+		}
+	}
+	return sys
+}
+
+// checkSystemID fails when the stanza belongs to another database than
+// the one running: a repository kept by delete --keep-backups under a new
+// database, which can archive nothing into it.
+func checkSystemID(s StanzaInfo, database uint64) error {
+	if s.SystemID == 0 || database == 0 || s.SystemID == database {
+		return nil
+	}
+	return fmt.Errorf("the stanza belongs to another database: system identifier %d in the repository, %d in the running database; "+
+		"WAL cannot be archived into it (was the cluster created again over backups kept by delete --keep-backups?)", s.SystemID, database)
 }

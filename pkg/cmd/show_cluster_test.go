@@ -27,7 +27,11 @@ const (
 	infoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
 		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
 		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
-	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00","last_failed_wal":null,"last_failed_time":null}`
+	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
+		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
+	// archiverOtherDatabase is a database that is not the stanza's.
+	archiverOtherDatabase = `{"archived_count":0,"failed_count":4,"last_archived_wal":null,"last_archived_time":null,` +
+		`"last_failed_wal":"000000010000000000000001","last_failed_time":"2026-11-26T07:53:29.375721+00:00","system_identifier":"7712385150973042703"}`
 )
 
 // specConfigMap is the settings ConfigMap of a cluster, as create writes it.
@@ -132,7 +136,8 @@ func TestShowClusterJSON(t *testing.T) {
 	if !info.Database.Ready || !info.RepoHost.Ready || info.RepoHost.Pod != "hippo-backrest-shared-repo-abc-xyz" || len(info.Pods) != 2 {
 		t.Errorf("pods: %+v %+v %+v", info.Database, info.RepoHost, info.Pods)
 	}
-	if info.Stanza.Status != "no backups" || info.Stanza.Code != 2 || info.Stanza.ArchiveMax != "000000010000000000000004" {
+	if info.Stanza.Status != "no backups" || info.Stanza.Code != 2 || info.Stanza.ArchiveMax != "000000010000000000000004" ||
+		info.Stanza.SystemID != 7712375608805392399 || info.Database.SystemID != 7712375608805392399 {
 		t.Errorf("stanza: %+v", info.Stanza)
 	}
 	a := info.Archiving
@@ -309,5 +314,24 @@ func TestQueryStanzaStates(t *testing.T) {
 	}
 	if s, err := queryStanza(context.Background(), nil, nil); err != nil || s.Error == "" {
 		t.Errorf("no pod: %+v %v", s, err)
+	}
+}
+
+// A stanza of another database (a repository kept by delete
+// --keep-backups) is an error of the stanza.
+func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
+	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOtherDatabase}}
+	out, _, err := executeShow(t, f, e, "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info ClusterInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != StatusStanzaError || info.Stanza.Status != "error" ||
+		!strings.Contains(info.Stanza.Message, "the stanza belongs to another database: system identifier 7712375608805392399 in the repository, 7712385150973042703 in the running database") {
+		t.Errorf("status %q, stanza %+v", info.Status, info.Stanza)
 	}
 }

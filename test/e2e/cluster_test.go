@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,6 +303,16 @@ func TestClusterDeleteKeepBackups(t *testing.T) {
 	pvc, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Get(context.Background(), cluster.RepoPVCName(name), metav1.GetOptions{})
 	if err != nil || pvc.DeletionTimestamp != nil || pvc.Status.Phase != corev1.ClaimBound {
 		t.Errorf("the repository PVC is not kept bound: %v %+v", err, pvc)
+	}
+
+	// It cannot be created again over its backups.
+	before := clusterVersions(t, env, ns, name)
+	res = env.PGO(t, "-n", ns, "create", "cluster", name)
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, `cluster "keeper" was deleted with --keep-backups`) {
+		t.Errorf("create over kept backups: want a refusal:\n%s", res)
+	}
+	if after := clusterVersions(t, env, ns, name); !maps.Equal(before, after) {
+		t.Errorf("create over kept backups changed %v into %v", before, after)
 	}
 
 	// show cluster still knows it, as not running.
