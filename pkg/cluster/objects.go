@@ -11,6 +11,17 @@ import (
 // exist: which kinds kubectl-pgo creates, how to find them, how to tell
 // them from objects someone else made, and which ones --keep-backups keeps.
 
+// The containers of the pods, as the templates name them, for exec.
+const (
+	// ContainerDatabase runs PostgreSQL in the database pod; psql works
+	// there over the socket, as the postgres user.
+	ContainerDatabase = "database"
+	// ContainerPGBackRest runs `pgbackrest server`, in the database pod
+	// and in the repository host's pod, where pgbackrest info, check and
+	// backup run.
+	ContainerPGBackRest = "pgbackrest"
+)
+
 // ManagedResources are the kinds of object kubectl-pgo creates for a
 // cluster, in the order `delete cluster` removes them: what runs backups
 // first, then the database, then the repository host, and last what they

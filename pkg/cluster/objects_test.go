@@ -76,3 +76,23 @@ func TestManagedResourcesCoverRender(t *testing.T) {
 		}
 	}
 }
+
+// The container names that commands exec into are those of the templates.
+func TestContainerNames(t *testing.T) {
+	_, _, pods, _ := typed(t, renderSpec(t, Spec{Name: "hippo", Namespace: "pgo"}))
+	names := map[string][]string{}
+	for _, p := range pods {
+		for _, c := range p.Spec.Containers {
+			names[p.Labels[LabelComponent]] = append(names[p.Labels[LabelComponent]], c.Name)
+		}
+	}
+	want := map[string][]string{
+		ComponentDatabase: {ContainerDatabase, ContainerPGBackRest},
+		ComponentRepo:     {ContainerPGBackRest},
+	}
+	for component, w := range want {
+		if strings.Join(names[component], ",") != strings.Join(w, ",") {
+			t.Errorf("%s pod has containers %v, want %v", component, names[component], w)
+		}
+	}
+}

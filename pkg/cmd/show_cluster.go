@@ -628,10 +628,10 @@ func containerRunning(p *corev1.Pod, container string) bool {
 	return false
 }
 
-// Containers that the commands exec into, as named in the templates.
+// Containers that the cluster commands exec into.
 const (
-	databaseContainer = "database"
-	repoContainer     = "pgbackrest"
+	databaseContainer = cluster.ContainerDatabase
+	repoContainer     = cluster.ContainerPGBackRest
 )
 
 // execProblem sorts an exec failure: a command that ran and failed is a
