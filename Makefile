@@ -6,7 +6,10 @@ DATE     ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS  := -s -w -X $(MODULE)/pkg/version.Version=$(VERSION) -X $(MODULE)/pkg/version.GitCommit=$(COMMIT) -X $(MODULE)/pkg/version.BuildDate=$(DATE)
 BIN      := bin/kubectl-pgo
 
-.PHONY: build test unit lint e2e cluster-up cluster-down demo clean
+# Release archives: a v-prefixed semantic version (krew needs one).
+DIST_VERSION ?= v0.0.0-dev
+
+.PHONY: build test unit lint e2e cluster-up cluster-down demo clean docs dist
 
 build: ## Build the plugin into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-pgo
@@ -32,6 +35,13 @@ cluster-down: ## Stop the local cluster and remove what it made
 
 demo: ## A local cluster and a demo of the plugin
 	hack/demo.sh
+
+docs: ## Regenerate docs/ (one markdown page per command) from the commands' help
+	go run ./hack/gendocs docs
+
+dist: ## Release archives for the six platforms and their krew manifest (dist/pgo.yaml), with go and tar
+	hack/dist.sh $(DIST_VERSION) dist
+	hack/krew-manifest.sh $(DIST_VERSION) dist > dist/pgo.yaml
 
 clean:
 	rm -rf bin dist

@@ -1,8 +1,21 @@
 package cmd
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
 func TestCompletion(t *testing.T) {
@@ -98,5 +111,88 @@ func TestCompletionOfFlagValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCompleteClusterNames(t *testing.T) {
+	configMap := func(ns, name string, labels map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}}
+	}
+	// Each cluster has two config ConfigMaps; the name must be offered once.
+	objects := []runtime.Object{
+		configMap("default", "zebra-pgo-config", cluster.Labels("zebra", cluster.ComponentConfig)),
+		configMap("default", "hippo-pgo-config", cluster.Labels("hippo", cluster.ComponentConfig)),
+		configMap("default", "hippo-pgbackrest-config", cluster.Labels("hippo", cluster.ComponentConfig)),
+		configMap("default", "hypnos-pgo-config", cluster.Labels("hypnos", cluster.ComponentConfig)),
+		configMap("other", "elsewhere-pgo-config", cluster.Labels("elsewhere", cluster.ComponentConfig)),
+		// Not ours, or not a cluster's config: never offered.
+		configMap("default", "stranger", map[string]string{cluster.LabelCluster: "stranger"}),
+		configMap("default", "half-made", map[string]string{
+			cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelCluster: "half-made",
+		}),
+		configMap("default", "unnamed", map[string]string{
+			cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig,
+		}),
+	}
+	tests := []struct {
+		name       string
+		namespace  string
+		args       []string
+		toComplete string
+		err        error
+		want       []string
+	}{
+		{name: "all clusters, sorted, once each", toComplete: "", want: []string{"hippo", "hypnos", "zebra"}},
+		{name: "prefix", toComplete: "h", want: []string{"hippo", "hypnos"}},
+		{name: "full name", toComplete: "zebra", want: []string{"zebra"}},
+		{name: "no match", toComplete: "x", want: nil},
+		{name: "other namespace", namespace: "other", want: []string{"elsewhere"}},
+		{name: "empty namespace", namespace: "nothing-here", want: nil},
+		{name: "name already given", args: []string{"hippo"}, want: nil},
+		{name: "no kubeconfig", err: errors.New("no configuration has been provided"), want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := kubefake.NewFactory(objects...)
+			if tc.namespace != "" {
+				f.NS = tc.namespace
+			}
+			f.Err = tc.err
+			cmd := &cobra.Command{}
+			cmd.SetContext(context.Background())
+			got, directive := CompleteClusterNames(f)(cmd, tc.args, tc.toComplete)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("completions = %q, want %q", got, tc.want)
+			}
+			if directive != cobra.ShellCompDirectiveNoFileComp {
+				t.Errorf("directive = %v, want NoFileComp", directive)
+			}
+		})
+	}
+}
+
+// TestCompleteClusterNamesThroughCobra checks the function as the shell
+// scripts see it: cobra's hidden __complete command on a command that uses
+// it as its ValidArgsFunction.
+func TestCompleteClusterNamesThroughCobra(t *testing.T) {
+	f := kubefake.NewFactory(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Namespace: "default", Name: "hippo-pgo-config", Labels: cluster.Labels("hippo", cluster.ComponentConfig),
+	}})
+	root := &cobra.Command{Use: "kubectl-pgo"}
+	root.AddCommand(&cobra.Command{
+		Use:               "show NAME",
+		ValidArgsFunction: CompleteClusterNames(f),
+		Run:               func(*cobra.Command, []string) {},
+	})
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{cobra.ShellCompRequestCmd, "show", ""})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	// One candidate per line, then the directive (4 = no file completion).
+	if want := "hippo\n:4\n"; out.String() != want {
+		t.Errorf("__complete printed %q, want %q", out.String(), want)
 	}
 }

@@ -28,6 +28,12 @@ func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
 // flagError is the root's FlagErrorFunc; children inherit it, so every
 // bad flag names the command whose help to read.
 func flagError(cmd *cobra.Command, err error) error {
+	// Groups take no arguments, so a word before the bad flag is a mistyped
+	// command (`kubectl pgo versoin --client`); that is the mistake to
+	// report, with suggestions, as kubectl does.
+	if isGroup(cmd) && cmd.Flags().NArg() > 0 {
+		return unknownCommand(cmd, cmd.Flags().Arg(0))
+	}
 	return usageErrorf(cmd, "%v", err)
 }
 
@@ -54,6 +60,15 @@ func runGroup(cmd *cobra.Command, args []string) error {
 		return unknownCommand(cmd, args[0])
 	}
 	return cmd.Help()
+}
+
+// groupAnnotation marks the commands that only hold subcommands.
+const groupAnnotation = "kubectl-pgo/group"
+
+// isGroup reports whether cmd only holds subcommands: the root, or a
+// command made by newGroup.
+func isGroup(cmd *cobra.Command) bool {
+	return !cmd.HasParent() || cmd.Annotations[groupAnnotation] == "true"
 }
 
 // noArgs is cobra.NoArgs with a pointer to the command's help.

@@ -34,6 +34,7 @@ func newGroup(streams genericiooptions.IOStreams, name, short string) *cobra.Com
 		DisableFlagsInUseLine: true,
 		Args:                  cobra.ArbitraryArgs,
 		RunE:                  runGroup,
+		Annotations:           map[string]string{groupAnnotation: "true"},
 	}
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
