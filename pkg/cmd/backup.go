@@ -139,7 +139,7 @@ func NewBackupOptions(streams genericiooptions.IOStreams) *BackupOptions {
 		Timeout:    jobs.DefaultBackupDeadline,
 		Output:     printers.NewOutputFlags(printers.DefaultFormats...),
 		now:        time.Now,
-		interval:   time.Second,
+		interval:   500 * time.Millisecond,
 		IOStreams:  streams,
 	}
 }
@@ -363,6 +363,8 @@ func (o *BackupOptions) follow(ctx context.Context, client kubernetes.Interface,
 	}
 	stop := o.now().UTC()
 	if t := out.Job.Status.CompletionTime; t != nil {
+		stop = t.UTC()
+	} else if t := out.FinishedAt; t != nil {
 		stop = t.UTC()
 	}
 	result.Stop = &stop

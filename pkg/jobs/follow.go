@@ -39,13 +39,16 @@ type Outcome struct {
 	Job *batchv1.Job
 	// Pod is the Job's (last) pod, when there was one.
 	Pod string
-	// Succeeded is the Job's Complete condition.
+	// Succeeded is the Job's Complete condition, or its container's exit
+	// code 0 when that came first.
 	Succeeded bool
 	// Reason and Message are those of the Job's Failed condition
 	// (BackoffLimitExceeded, DeadlineExceeded, ...).
 	Reason, Message string
-	// ExitCode is the container's exit code, when it terminated.
-	ExitCode *int32
+	// ExitCode is the container's exit code, and FinishedAt when, once it
+	// terminated.
+	ExitCode   *int32
+	FinishedAt *time.Time
 	// Log is the end of the container's log (up to 64 KiB): the streamed
 	// log, or the termination message when nothing could be streamed.
 	Log string
@@ -96,7 +99,7 @@ func (f *follower) run(ctx context.Context) (Outcome, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		if Finished(job) {
+		if Finished(job) || succeeded(pod, f.opts.Container) {
 			// Print what was not streamed yet, e.g. the log of a pod that
 			// ran between two polls.
 			if pod != nil && !f.streamed[pod.Name] && containerStarted(pod, f.opts.Container) {
@@ -228,12 +231,18 @@ func (f *follower) outcome(job *batchv1.Job, pod *corev1.Pod) Outcome {
 		if !o.Succeeded {
 			o.Reason, o.Message = c.Reason, c.Message
 		}
+	} else {
+		o.Succeeded = succeeded(pod, f.opts.Container)
 	}
 	if pod != nil {
 		o.Pod = pod.Name
 		if t := terminated(pod, f.opts.Container); t != nil {
 			code := t.ExitCode
 			o.ExitCode = &code
+			if !t.FinishedAt.IsZero() {
+				at := t.FinishedAt.UTC()
+				o.FinishedAt = &at
+			}
 			if o.Log == "" {
 				o.Log = t.Message
 			}
@@ -249,6 +258,21 @@ func containerStatus(pod *corev1.Pod, container string) *corev1.ContainerStatus 
 		}
 	}
 	return nil
+}
+
+// succeeded tells whether the container of a Job's pod exited 0. Follow
+// stops there rather than at the Job's Complete condition, which comes
+// seconds later (the kubelet reports the pod's phase only once the pod's
+// sandbox is torn down, and the Job controller counts phases). A backup
+// Job has one pod and no retries (backoffLimit 0), so the Job cannot end
+// otherwise. A failure waits for the Job's Failed condition and its
+// reason.
+func succeeded(pod *corev1.Pod, container string) bool {
+	if pod == nil {
+		return false
+	}
+	s := containerStatus(pod, container)
+	return s != nil && s.State.Terminated != nil && s.State.Terminated.ExitCode == 0
 }
 
 // containerStarted tells whether the container runs or ran: its log can

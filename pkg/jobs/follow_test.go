@@ -128,3 +128,27 @@ func TestCopyLinesResumes(t *testing.T) {
 		t.Errorf("log = %q", log.String())
 	}
 }
+
+// A container that exited 0 ends the wait before the Job's Complete
+// condition; a failure waits for the Job's reason.
+func TestFollowStopsAtTheContainersSuccess(t *testing.T) {
+	running := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0)
+	client := fake.NewClientset(running, jobPod(running.Name, exited(0, "")))
+	var log bytes.Buffer
+	var status []string
+	out, err := Follow(context.Background(), client, "pgo", running.Name, followOpts(&log, &status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Succeeded || out.ExitCode == nil || *out.ExitCode != 0 || out.Reason != "" {
+		t.Errorf("outcome = %+v", out)
+	}
+
+	failedPod := jobPod(running.Name, exited(56, ""))
+	client = fake.NewClientset(running, failedPod)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Follow(ctx, client, "pgo", running.Name, followOpts(&log, &status)); err == nil {
+		t.Error("a failed container ended the wait before the Job failed")
+	}
+}
