@@ -343,3 +343,129 @@ func waitGone(t *testing.T, env *framework.Env, ns, pod string) {
 		time.Sleep(time.Second)
 	}
 }
+
+// Restore into a new cluster, from a running cluster and from one deleted with --keep-backups,
+// with its refusals; the new cluster gets the rows, its own password, repository and stanza,
+// and the source's repository gets nothing from it.
+func TestRestoreNewCluster(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	if help := env.PGO(t, "create", "cluster", "--help"); !strings.Contains(help.Stdout, "--restore-from") {
+		t.Skip("create cluster has no --restore-from yet")
+	}
+	ns := env.Namespace(t)
+	old := &restoreCluster{env: env, ns: ns, name: "old"}
+	if res := env.PGO(t, "create", "cluster", old.name, "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	old.sql(t, "CREATE TABLE t (v text); INSERT INTO t VALUES ('A')")
+	beforeBackup := old.one(t, "SELECT now()")
+	old.backup(t)
+	old.sql(t, "INSERT INTO t VALUES ('B')")
+	target := old.one(t, "SELECT now()")
+	time.Sleep(1100 * time.Millisecond)
+	old.sql(t, "INSERT INTO t VALUES ('C')")
+	old.switchAndArchive(t)
+
+	notCreated := func(t *testing.T, res framework.Result, name string, want ...string) {
+		t.Helper()
+		if res.ExitCode == 0 {
+			t.Errorf("create cluster --restore-from succeeded, want a refusal:\n%s", res)
+		}
+		for _, w := range want {
+			if !strings.Contains(res.Stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, res.Stderr)
+			}
+		}
+		_, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), name+"-pgo-config", metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("cluster %s was created (or cannot be read: %v)", name, err)
+		}
+	}
+	t.Run("bad input", func(t *testing.T) {
+		res := env.PGO(t, "create", "cluster", "bad", "-n", ns, "--restore-from=missing")
+		notCreated(t, res, "bad", `cluster "missing" not found in namespace "`+ns+`", neither running nor deleted with --keep-backups`)
+		res = env.PGO(t, "create", "cluster", "bad", "-n", ns, "--restore-from=old", "--pitr-target="+beforeBackup)
+		notCreated(t, res, "bad", "is before the end of the oldest backup")
+		res = env.PGO(t, "create", "cluster", "bad", "-n", ns, "--restore-from=old", "--restore-opts=--set=20200101-000000F")
+		notCreated(t, res, "bad", "backup 20200101-000000F does not exist")
+		res = env.PGO(t, "create", "cluster", "bad", "-n", ns, "--restore-from=old", "--pitr-target=yesterday")
+		notCreated(t, res, "bad", `"yesterday" is not a valid point-in-time target`)
+		res = env.PGO(t, "create", "cluster", "old", "-n", ns, "--restore-from=old")
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "names the cluster being created") {
+			t.Errorf("restoring a cluster into itself:\n%s", res)
+		}
+	})
+
+	t.Run("from a running cluster", func(t *testing.T) {
+		c := &restoreCluster{env: env, ns: ns, name: "copy"}
+		res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--restore-from=old", "--wait", "--timeout=10m")
+		if res.ExitCode != 0 {
+			t.Fatalf("create cluster --restore-from failed:\n%s", res)
+		}
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B", "C"}) {
+			t.Errorf("rows = %q, want those of old: A, B, C", got)
+		}
+		if got := c.one(t, "SELECT pg_is_in_recovery()"); got != "f" {
+			t.Errorf("pg_is_in_recovery() = %s", got)
+		}
+		// The superuser's password is the new cluster's, over TCP with scram.
+		if got := c.one(t, `SELECT 1`); got != "1" {
+			t.Fatal(got)
+		}
+		ctx := context.Background()
+		out, _, err := kube.ExecCapture(ctx, env.Config, env.Client, ns, "copy-0", "database",
+			[]string{"sh", "-c", `PGPASSWORD="$(cat /etc/kubectl-pgo/password)" psql -XAtq -h 127.0.0.1 -U postgres -c "SELECT 'password ok'"`})
+		if err != nil || strings.TrimSpace(out) != "password ok" {
+			t.Errorf("the new cluster's password does not log in: %q, %v", out, err)
+		}
+		// Its own repository: archiving and a backup work.
+		c.sql(t, "INSERT INTO t VALUES ('D')")
+		c.switchAndArchive(t)
+		if row := c.one(t, "SELECT failed_count FROM pg_stat_archiver"); row != "0" {
+			t.Errorf("archive failures in the new cluster: %s", row)
+		}
+		c.backup(t)
+		// The source's repository got nothing from the new cluster: no new timeline.
+		repoPod, err := kube.FindRunningPod(ctx, env.Client, ns, "app.kubernetes.io/instance=old,app.kubernetes.io/component=pgbackrest-repo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err = kube.ExecCapture(ctx, env.Config, env.Client, ns, repoPod.Name, "pgbackrest",
+			[]string{"ls", "/backrestrepo/old-backrest-shared-repo/archive/db/15-1"})
+		if err != nil || strings.Contains(out, ".history") {
+			t.Errorf("the source's archive holds a timeline history (%v):\n%s", err, out)
+		}
+		if res := env.PGO(t, "delete", "cluster", c.name, "-n", ns, "--yes"); res.ExitCode != 0 {
+			t.Errorf("delete cluster copy:\n%s", res)
+		}
+	})
+
+	t.Run("from a deleted cluster, to a point in time", func(t *testing.T) {
+		if res := env.PGO(t, "delete", "cluster", old.name, "-n", ns, "--keep-backups", "--yes"); res.ExitCode != 0 {
+			t.Fatalf("delete cluster old --keep-backups:\n%s", res)
+		}
+		waitGone(t, env, ns, "old-0")
+		c := &restoreCluster{env: env, ns: ns, name: "pitr"}
+		res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--restore-from=old", "--pitr-target="+target, "--wait", "--timeout=10m")
+		if res.ExitCode != 0 {
+			t.Fatalf("create cluster --restore-from a deleted cluster failed:\n%s", res)
+		}
+		if !strings.Contains(res.Stderr, "starting a temporary repository host") || !strings.Contains(res.Stderr, "Removed the temporary repository host") {
+			t.Errorf("no word of the temporary repository host:\n%s", res.Stderr)
+		}
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows at %s = %q, want A and B (not C)", target, got)
+		}
+		ctx := context.Background()
+		if _, err := env.Client.AppsV1().Deployments(ns).Get(ctx, "old-backrest-shared-repo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the temporary repository host is still there (%v)", err)
+		}
+		if _, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "old-pgbr-repo", metav1.GetOptions{}); err != nil {
+			t.Errorf("the kept repository PVC is gone: %v", err)
+		}
+		c.sql(t, "INSERT INTO t VALUES ('E')")
+		c.switchAndArchive(t)
+		c.backup(t)
+	})
+}
