@@ -175,6 +175,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	flags.BoolVar(&o.Wait, "wait", false, "Follow the backup to its end, with its log, and print the new backup's label.")
 	flags.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the backup may run before its Job is stopped (activeDeadlineSeconds).")
 	flags.BoolVar(&o.Verbose, "verbose", false, "Log at pgBackRest's detail level: a line per file copied, with the percentage done.")
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(repo.BackupTypes, cobra.ShellCompDirectiveNoFileComp))

@@ -112,6 +112,7 @@ func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
 	cmd.SetErr(o.ErrOut)
 	o.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
 	return cmd
 }

@@ -264,6 +264,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	}
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
 	return cmd
