@@ -67,6 +67,10 @@ type RestoreFromOptions struct {
 	restorer, source *RestoreOptions
 	dyn              dynamic.Interface
 	mapper           meta.RESTMapper
+
+	// exec and pollInterval replace the defaults in unit tests.
+	exec         func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error)
+	pollInterval time.Duration
 }
 
 // AddFlags adds --restore-from, --restore-from-namespace, --pitr-target
@@ -159,6 +163,12 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 		o := NewRestoreOptions(streams)
 		o.Name, o.namespace, o.options, o.target, o.Timeout = name, ns, r.options, r.target, r.Timeout
 		o.factory, o.client, o.exec = f, client, restoreExec(f)
+		if r.exec != nil {
+			o.exec = r.exec
+		}
+		if r.pollInterval > 0 {
+			o.pollInterval = r.pollInterval
+		}
 		return o
 	}
 	r.source = newOptions(r.Source, r.sourceNamespace)
@@ -250,7 +260,7 @@ func (r *RestoreFromOptions) startTemporaryRepoHost(ctx context.Context) error {
 	}
 	start := time.Now()
 	var last error
-	err = kube.WaitFor(ctx, 2*time.Second, restoreFromRepoHostTimeout, func(ctx context.Context) (bool, error) {
+	err = kube.WaitFor(ctx, r.restorer.pollInterval, restoreFromRepoHostTimeout, func(ctx context.Context) (bool, error) {
 		_, last = kube.FindRunningPod(ctx, r.source.client, ns, cluster.RepoSelector(src).String())
 		return last == nil, nil
 	})
@@ -385,7 +395,7 @@ func (r *RestoreFromOptions) Restore(ctx context.Context) error {
 	}
 	jobClient := client.BatchV1().Jobs(ns)
 	if err := jobClient.Delete(ctx, job.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err == nil {
-		_ = kube.WaitFor(ctx, time.Second, time.Minute, func(ctx context.Context) (bool, error) {
+		_ = kube.WaitFor(ctx, o.pollInterval, time.Minute, func(ctx context.Context) (bool, error) {
 			_, err := jobClient.Get(ctx, job.Name, metav1.GetOptions{})
 			return apierrors.IsNotFound(err), nil
 		})
