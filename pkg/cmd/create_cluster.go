@@ -112,6 +112,10 @@ type CreateClusterOptions struct {
 	DryRun  string
 	Output  string
 
+	// RestoreFrom bootstraps the new cluster from another cluster's
+	// backups (--restore-from, restore_from.go).
+	RestoreFrom RestoreFromOptions
+
 	// given holds the flags set on the command line: for an existing
 	// cluster the others keep their stored values.
 	given     map[string]bool
@@ -179,6 +183,7 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
 	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects as applied, as yaml or json, instead of one line per object.")
+	o.RestoreFrom.AddFlags(fl)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix"))
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
@@ -295,6 +300,12 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "%s", indentErrors(err))
 	}
 	o.spec = spec
+	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if o.RestoreFrom.Enabled() && o.DryRun == dryRunServer {
+		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
+	}
 	return nil
 }
 
@@ -593,6 +604,18 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		before[i] = cur
 	}
 
+	// --restore-from checks the source and its backups, and may start a
+	// temporary repository host for it: after every check of ours.
+	if o.RestoreFrom.Enabled() {
+		if err := o.RestoreFrom.Prepare(ctx, o.factory, existing, o.IOStreams); err != nil {
+			return err
+		}
+		if err := o.RestoreFrom.AdjustObjects(objects); err != nil {
+			o.RestoreFrom.Cleanup(context.WithoutCancel(ctx))
+			return err
+		}
+	}
+
 	dryRun := o.DryRun == dryRunServer
 	suffix := ""
 	if dryRun {
@@ -603,6 +626,9 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	for i, obj := range objects {
 		after, err := kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(dryRun))
 		if err != nil {
+			if o.RestoreFrom.Enabled() {
+				o.RestoreFrom.Cleanup(context.WithoutCancel(ctx))
+			}
 			return fmt.Errorf("%w\n(%d of %d objects of cluster %q were applied before this error; run the same command again once it is fixed)",
 				apiError(c, err), i, len(objects), o.Name)
 		}
@@ -638,6 +664,11 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(progress, "cluster %s %s%s\n", o.Name, summary, suffix)
 
+	if o.RestoreFrom.Enabled() {
+		if err := o.RestoreFrom.Restore(ctx); err != nil {
+			return err
+		}
+	}
 	if !o.Wait {
 		return nil
 	}
@@ -691,6 +722,11 @@ func (o *CreateClusterOptions) runClientDryRun() error {
 	objects, err := cluster.Render(o.spec, material)
 	if err != nil {
 		return err
+	}
+	if o.RestoreFrom.Enabled() {
+		if err := o.RestoreFrom.AdjustObjects(objects); err != nil {
+			return err
+		}
 	}
 	if o.Output != "" {
 		return printObjects(o.Out, o.Output, objects)

@@ -199,6 +199,9 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "wait with dry run", args: []string{"hippo", "--wait", "--dry-run=server"}, want: []string{"--wait cannot be used with --dry-run"}},
 		{name: "zero timeout", args: []string{"hippo", "--timeout=0s"}, want: []string{"invalid --timeout 0s"}},
 		{name: "unknown flag", args: []string{"hippo", "--storage-sise=1Gi"}, want: []string{"unknown flag: --storage-sise"}},
+		{name: "pitr target without restore-from", args: []string{"hippo", "--pitr-target=2026-11-24 12:00:00+00"}, want: []string{"--pitr-target needs --restore-from"}},
+		{name: "restore-from itself", args: []string{"hippo", "--restore-from=hippo"}, want: []string{"--restore-from=hippo names the cluster being created"}},
+		{name: "restore-from with server dry run", args: []string{"hippo", "--restore-from=old", "--dry-run=server"}, want: []string{"--restore-from cannot be used with --dry-run=server"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
