@@ -294,6 +294,41 @@ func TestCheckNoConflict(t *testing.T) {
 	}
 }
 
+// A backup Job whose pod has ended runs nothing, even before the Job
+// controller marks it Complete or Failed.
+func TestCheckNoConflictPodEnded(t *testing.T) {
+	oneAttempt := func(j *batchv1.Job) { j.Spec.BackoffLimit = new(int32) }
+	podOf := func(job string, terminated bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job + "-xyz12", Namespace: "pgo", Labels: BackupSelector("hippo")}}
+		p.Labels[batchv1.JobNameLabel] = job
+		p.Status.Phase = corev1.PodRunning
+		state := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+		if terminated {
+			state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+		}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: state}}
+		return p
+	}
+	job := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0, oneAttempt)
+	for _, tc := range []struct {
+		name     string
+		objects  []runtime.Object
+		conflict bool
+	}{
+		{"container exited", []runtime.Object{job, podOf(job.Name, true)}, false},
+		{"container runs", []runtime.Object{job, podOf(job.Name, false)}, true},
+		{"no pod yet", []runtime.Object{job}, true},
+		{"retries allowed", []runtime.Object{backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0), podOf(job.Name, true)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNoConflict(context.Background(), fake.NewClientset(tc.objects...), "pgo", "hippo", t0)
+			if (err != nil) != tc.conflict {
+				t.Errorf("conflict = %v, want %v", err, tc.conflict)
+			}
+		})
+	}
+}
+
 func TestStartBackup(t *testing.T) {
 	deploy := renderedRepoHost(t, "hippo")
 	render := func(suffix string) *batchv1.Job {

@@ -79,10 +79,65 @@ func ActiveJobs(ctx context.Context, client kubernetes.Interface, namespace, clu
 		}
 		active = append(active, job)
 	}
+	active, err = withoutEndedPods(ctx, client, namespace, clusterName, active)
+	if err != nil {
+		return nil, err
+	}
 	slices.SortFunc(active, func(a, b batchv1.Job) int {
 		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
 	})
 	return active, nil
+}
+
+// withoutEndedPods drops the backup Jobs whose pod has ended: pgBackRest
+// is done, and the Job's Complete or Failed condition follows seconds
+// later (the kubelet reports the pod's phase once its sandbox is gone).
+// Without this, a backup started right after `backup --wait` returned
+// would be refused. It asks for the pods only when a backup Job is
+// running, so the common case costs no request.
+func withoutEndedPods(ctx context.Context, client kubernetes.Interface, namespace, clusterName string, active []batchv1.Job) ([]batchv1.Job, error) {
+	if !slices.ContainsFunc(active, func(j batchv1.Job) bool { return oneAttemptBackup(&j) && State(&j) == StateRunning }) {
+		return active, nil
+	}
+	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: BackupSelector(clusterName).String()})
+	if err != nil {
+		return nil, fmt.Errorf("list the pods of the backup Jobs of cluster %s in namespace %s: %w", clusterName, namespace, err)
+	}
+	ended, running := map[string]bool{}, map[string]bool{}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		job := pod.Labels[batchv1.JobNameLabel]
+		if podEnded(pod) {
+			ended[job] = true
+		} else {
+			running[job] = true
+		}
+	}
+	return slices.DeleteFunc(active, func(j batchv1.Job) bool {
+		return oneAttemptBackup(&j) && ended[j.Name] && !running[j.Name]
+	}), nil
+}
+
+// oneAttemptBackup tells whether a Job is a backup Job that makes a single
+// attempt: once its pod has ended, it runs nothing more.
+func oneAttemptBackup(j *batchv1.Job) bool {
+	return j.Labels[cluster.LabelComponent] == ComponentBackup && j.Spec.BackoffLimit != nil && *j.Spec.BackoffLimit == 0
+}
+
+// podEnded tells whether every container of the pod has terminated.
+func podEnded(pod *corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return true
+	}
+	if len(pod.Status.ContainerStatuses) == 0 {
+		return false
+	}
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.State.Terminated == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // ConflictError refuses a backup because another Job of the cluster runs.
