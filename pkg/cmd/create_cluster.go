@@ -51,7 +51,12 @@ With --dry-run=client nothing is sent to the API server, not even reads: the
 objects are rendered with new certificates and a new password, which a real
 create would not use for an existing cluster. With --dry-run=server the API
 server validates the objects without storing them. With -o yaml or -o json
-the objects are printed (as applied), Secrets included.`
+the objects are printed (as applied), Secrets included.
+
+With --restore-from, the new cluster's data directory is restored from the
+backups of another cluster, running or deleted with --keep-backups, to the
+latest point or to --pitr-target; the new cluster then archives into its own
+repository.`
 
 const createClusterExample = `  # A cluster with a local pgBackRest repository, waiting until it is ready
   kubectl pgo create cluster hippo --wait

@@ -795,9 +795,10 @@ func parseArchiver(out string, a *ArchiveInfo) error {
 	return nil
 }
 
-// clusterNameCompletion completes a cluster NAME argument.
-func clusterNameCompletion(kube.Factory) cobra.CompletionFunc {
-	return cobra.NoFileCompletions
+// clusterNameCompletion completes a cluster NAME argument from the
+// clusters of the namespace.
+func clusterNameCompletion(f kube.Factory) cobra.CompletionFunc {
+	return CompleteClusterNames(f)
 }
 
 // stanzaSystemID is the system identifier of the stanza's current
