@@ -58,6 +58,28 @@ func (c *bkCluster) backupJobs(t *testing.T) []batchv1.Job {
 	return list.Items
 }
 
+// waitJobsFinished waits until every backup Job of the cluster has
+// finished.
+func (c *bkCluster) waitJobsFinished(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		running := ""
+		for _, j := range c.backupJobs(t) {
+			if !jobs.Finished(&j) {
+				running = j.Name
+			}
+		}
+		if running == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backup Job %s has not finished after 1m", running)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // sql runs a statement with psql in the database container.
 func (c *bkCluster) sql(t *testing.T, query string) string {
 	t.Helper()
@@ -231,6 +253,9 @@ func TestBackup(t *testing.T) {
 	}
 
 	t.Run("show backup lists them in order with references", func(t *testing.T) {
+		// backup --wait returns when pgBackRest has exited; the Job
+		// controller marks the last Job Complete a few seconds later.
+		c.waitJobsFinished(t)
 		res := c.pgo(t, "show", "backup", c.name)
 		if res.ExitCode != 0 {
 			t.Fatalf("show backup failed:\n%s", res)
