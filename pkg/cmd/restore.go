@@ -162,7 +162,7 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	fl.BoolVar(&o.Yes, "no-prompt", false, "Do not ask for confirmation (PGO v4's name for --yes).")
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Follow the restore Job and the recovery until the database is ready and promoted. On by default: the database stays stopped until then.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the restore Job and the recovery together.")
-	cmd.ValidArgsFunction = cobra.NoFileCompletions
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
 

@@ -479,10 +479,15 @@ func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs core
 	if err := o.scaleDatabase(ctx, 0); err != nil {
 		stopped = fmt.Sprintf("Scaling it back to 0 failed too (%v).", err)
 	}
-	return fmt.Errorf("the restore Job succeeded, but PostgreSQL failed to recover: container %s of pod %s exited (restarts: %d). Its log says:\n%s\n%s\n"+
-		"If the target was not reached (\"recovery ended before configured recovery target was reached\"), nothing was committed between the target and the end of the archived WAL: choose an earlier --pitr-target, or restore without one. "+
-		"Then run: kubectl pgo restore %s -n %s",
-		restoreDatabaseContainer, pod, cs.RestartCount, strings.Join(fatal, "\n"), stopped, name, ns)
+	advice := fmt.Sprintf("Fix the cause, then restore again: kubectl pgo restore %s -n %s", name, ns)
+	if strings.Contains(strings.Join(lines, "\n"), "recovery ended before configured recovery target was reached") {
+		// PostgreSQL stops at the first commit after a time target; with
+		// none in the archived WAL it gives up rather than guess.
+		advice = fmt.Sprintf("The target was not reached: nothing was committed between the target and the end of the archived WAL, so every archived commit is before the target. "+
+			"A restore to the latest point gives the same data: kubectl pgo restore %s -n %s", name, ns)
+	}
+	return fmt.Errorf("the restore Job succeeded, but PostgreSQL failed to recover: container %s of pod %s exited (restarts: %d). Its log says:\n%s\n%s\n%s",
+		restoreDatabaseContainer, pod, cs.RestartCount, strings.Join(fatal, "\n"), stopped, advice)
 }
 
 // printSummary prints what was restored.

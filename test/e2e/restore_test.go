@@ -111,6 +111,15 @@ func (c *restoreCluster) state(t *testing.T) databaseState {
 	return databaseState{replicas: ptr.Deref(sts.Spec.Replicas, 1), podUID: pod.UID}
 }
 
+func (c *restoreCluster) replicas(t *testing.T) int32 {
+	t.Helper()
+	sts, err := c.env.Client.AppsV1().StatefulSets(c.ns).Get(context.Background(), c.name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptr.Deref(sts.Spec.Replicas, 1)
+}
+
 // untouched checks that the database still runs as before and no restore Job exists.
 func (c *restoreCluster) untouched(t *testing.T, before databaseState) {
 	t.Helper()
@@ -181,6 +190,7 @@ func TestRestoreInPlace(t *testing.T) {
 
 	refused := func(t *testing.T, res framework.Result, want ...string) {
 		t.Helper()
+		t.Logf("refused:\n%s", res.Stderr)
 		if res.ExitCode == 0 {
 			t.Errorf("restore succeeded, want a refusal:\n%s", res)
 		}
@@ -286,6 +296,65 @@ func TestRestoreInPlace(t *testing.T) {
 		}
 	})
 
+	// A restore Job that fails (pgBackRest refuses a database that is not in the backup) leaves
+	// the database stopped and says how to go on; running restore again works.
+	t.Run("a failed restore Job, then a retry", func(t *testing.T) {
+		res := env.PGO(t, "restore", c.name, "-n", c.ns, "--yes", "--backup-opts=--db-include=nope")
+		if res.ExitCode == 0 {
+			t.Fatalf("restore with --db-include=nope succeeded:\n%s", res)
+		}
+		t.Logf("the failure, as reported:\n%s", res.Stderr)
+		for _, want := range []string{
+			"error: the restore Job hippo-restore failed: the restore exited with code",
+			"nope",
+			"The database is still stopped (StatefulSet hippo has 0 replicas)",
+			"run the restore again (it replaces the failed Job): kubectl pgo restore hippo -n " + c.ns,
+		} {
+			if !strings.Contains(res.Stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+			}
+		}
+		if replicas := c.replicas(t); replicas != 0 {
+			t.Errorf("replicas = %d after a failed restore, want 0", replicas)
+		}
+		c.restore(t)
+		if got := c.rows(t, "latest"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows after the retry = %q, want A and B", got)
+		}
+	})
+
+	// PostgreSQL stops at the first commit after a time target; with none after it in the
+	// archive it gives up. The command says so, stops the database, and the suggested restore
+	// to the latest point works.
+	t.Run("a target after the last commit", func(t *testing.T) {
+		c.sql(t, "INSERT INTO latest VALUES ('C')")
+		target := c.one(t, "SELECT now()")
+		time.Sleep(1100 * time.Millisecond)
+		c.switchAndArchive(t)
+		res := env.PGO(t, "restore", c.name, "-n", c.ns, "--yes", "--pitr-target="+target)
+		if res.ExitCode == 0 {
+			t.Fatalf("restore to a target after the last commit succeeded:\n%s", res)
+		}
+		t.Logf("the failure, as reported:\n%s", res.Stderr)
+		for _, want := range []string{
+			"the restore Job succeeded, but PostgreSQL failed to recover",
+			"recovery ended before configured recovery target was reached",
+			"The database was scaled back to 0",
+			"A restore to the latest point gives the same data: kubectl pgo restore hippo -n " + c.ns,
+		} {
+			if !strings.Contains(res.Stderr, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, res.Stderr)
+			}
+		}
+		if replicas := c.replicas(t); replicas != 0 {
+			t.Errorf("replicas = %d, want 0", replicas)
+		}
+		c.restore(t)
+		if got := c.rows(t, "latest"); !slices.Equal(got, []string{"A", "B", "C"}) {
+			t.Errorf("rows = %q, want A, B and C", got)
+		}
+	})
+
 	t.Run("point in time", func(t *testing.T) {
 		c.sql(t, "INSERT INTO pitr VALUES ('A')")
 		c.backup(t)
@@ -369,6 +438,7 @@ func TestRestoreNewCluster(t *testing.T) {
 
 	notCreated := func(t *testing.T, res framework.Result, name string, want ...string) {
 		t.Helper()
+		t.Logf("refused:\n%s", res.Stderr)
 		if res.ExitCode == 0 {
 			t.Errorf("create cluster --restore-from succeeded, want a refusal:\n%s", res)
 		}
