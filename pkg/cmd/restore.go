@@ -504,7 +504,7 @@ func (o *RestoreOptions) confirm(plan *restorePlan) error {
 	fmt.Fprintf(&b, "  - Its data directory %s on PVC %s is overwritten with backup %s (%s, ended %s).\n",
 		cluster.DataDirectory(name), cluster.DataPVCName(name), plan.backup.Label, plan.backup.Type,
 		repo.FormatTime(plan.backup.Timestamp.StopTime()))
-	fmt.Fprintf(&b, "  - PostgreSQL then replays the archived WAL up to %s.\n", o.options.Describe())
+	fmt.Fprintf(&b, "  - PostgreSQL then replays %s.\n", o.replayDescription())
 	if o.options.Type == repo.RecoveryDefault {
 		b.WriteString("  - Changes that were not archived yet are lost.\n")
 	} else {
@@ -531,6 +531,15 @@ func (o *RestoreOptions) confirm(plan *restorePlan) error {
 		return fmt.Errorf("restore of cluster %q cancelled: the answer was %q, not yes; nothing was changed", name, answer)
 	}
 	return nil
+}
+
+// replayDescription says how far the recovery goes: "all the archived
+// WAL (the latest point)", "the archived WAL up to 2026-11-24 12:00:00+00".
+func (o *RestoreOptions) replayDescription() string {
+	if o.options.Type == repo.RecoveryDefault || o.options.Type == "" {
+		return "all the archived WAL (the latest point)"
+	}
+	return "the archived WAL up to " + o.options.Describe()
 }
 
 // printNoWait tells how to go on after --wait=false.

@@ -378,7 +378,7 @@ func (o *RestoreOptions) startDatabase(waitCtx, ctx context.Context) (restoredDa
 	if err := o.scaleDatabase(ctx, 1); err != nil {
 		return db, fmt.Errorf("%w. The restore has succeeded; start the database with: %s", err, o.startCommand())
 	}
-	o.progress("Waiting for PostgreSQL to replay the archived WAL up to %s and to be promoted...", o.options.Describe())
+	o.progress("Waiting for PostgreSQL to replay %s and to be promoted...", o.replayDescription())
 
 	pause := o.options.TargetAction == repo.TargetActionPause
 	lastStatus := ""
