@@ -381,17 +381,17 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	}
 	stanza, ok := repo.Find(stanzas, repo.StanzaName)
 	if !ok {
-		return fmt.Errorf("the repository of cluster %q has no stanza %s: take a backup first (kubectl pgo backup %s)", name, repo.StanzaName, name)
+		return fmt.Errorf("the repository of cluster %q has no stanza %s: take a backup first (kubectl pgo backup %s -n %s --wait)", name, repo.StanzaName, name, ns)
 	}
 	if err := stanza.Err(); err != nil {
 		if errors.Is(err, repo.ErrStanzaMissing) {
-			return fmt.Errorf("cluster %q has no backups: its stanza does not exist yet (%v); take a backup first: kubectl pgo backup %s", name, err, name)
+			return fmt.Errorf("cluster %q has no backups: its stanza does not exist yet (%v); take a backup first: kubectl pgo backup %s -n %s --wait", name, err, name, ns)
 		}
 		return fmt.Errorf("the repository of cluster %q cannot be read: %w", name, err)
 	}
 	backups := stanza.Backups(o.options.Repo)
 	if len(backups) == 0 {
-		return fmt.Errorf("cluster %q has no backups to restore from: take one first (kubectl pgo backup %s --wait)", name, name)
+		return fmt.Errorf("cluster %q has no backups to restore from: take one first (kubectl pgo backup %s -n %s --wait)", name, name, ns)
 	}
 
 	// The backup pgBackRest will restore.

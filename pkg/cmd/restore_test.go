@@ -235,7 +235,7 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 	}{
 		{name: "missing cluster", args: []string{"nope", "--yes"}, want: `cluster "nope" not found in namespace "pgo"`},
 		{name: "no backups", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) { fx.info = restoreTestNoBackups },
-			want: `cluster "hippo" has no backups to restore from: take one first (kubectl pgo backup hippo --wait)`},
+			want: `cluster "hippo" has no backups to restore from: take one first (kubectl pgo backup hippo -n pgo --wait)`},
 		{name: "unknown set", args: []string{"hippo", "--yes", "--backup-opts=--set=20261124-000000F"},
 			want: "backup 20261124-000000F does not exist in the repository of cluster \"hippo\"; its backups are:\n  20261126-072526F (full, ended 2026-11-26 07:25:29+00)"},
 		{name: "target before the first backup", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26 07:25:00+00"},
