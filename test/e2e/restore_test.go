@@ -467,9 +467,11 @@ func TestRestoreNewCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("from a running cluster", func(t *testing.T) {
-		c := &restoreCluster{env: env, ns: ns, name: "copy"}
-		res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--restore-from=old", "--wait", "--timeout=10m")
+	// Into another namespace: the Job reaches old's repository host by its namespaced name,
+	// which its certificate carries.
+	t.Run("from a running cluster in another namespace", func(t *testing.T) {
+		c := &restoreCluster{env: env, ns: env.Namespace(t), name: "copy"}
+		res := env.PGO(t, "create", "cluster", c.name, "-n", c.ns, "--restore-from=old", "--restore-from-namespace="+ns, "--wait", "--timeout=10m")
 		if res.ExitCode != 0 {
 			t.Fatalf("create cluster --restore-from failed:\n%s", res)
 		}
@@ -484,7 +486,7 @@ func TestRestoreNewCluster(t *testing.T) {
 			t.Fatal(got)
 		}
 		ctx := context.Background()
-		out, _, err := kube.ExecCapture(ctx, env.Config, env.Client, ns, "copy-0", "database",
+		out, _, err := kube.ExecCapture(ctx, env.Config, env.Client, c.ns, "copy-0", "database",
 			[]string{"sh", "-c", `PGPASSWORD="$(cat /etc/kubectl-pgo/password)" psql -XAtq -h 127.0.0.1 -U postgres -c "SELECT 'password ok'"`})
 		if err != nil || strings.TrimSpace(out) != "password ok" {
 			t.Errorf("the new cluster's password does not log in: %q, %v", out, err)
@@ -506,7 +508,7 @@ func TestRestoreNewCluster(t *testing.T) {
 		if err != nil || strings.Contains(out, ".history") {
 			t.Errorf("the source's archive holds a timeline history (%v):\n%s", err, out)
 		}
-		if res := env.PGO(t, "delete", "cluster", c.name, "-n", ns, "--yes"); res.ExitCode != 0 {
+		if res := env.PGO(t, "delete", "cluster", c.name, "-n", c.ns, "--yes"); res.ExitCode != 0 {
 			t.Errorf("delete cluster copy:\n%s", res)
 		}
 	})
