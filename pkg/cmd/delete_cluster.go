@@ -332,20 +332,32 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
 		b.WriteString("The data and every backup are deleted; this cannot be undone (--keep-backups keeps the backups).\n")
 	}
 	fmt.Fprintf(&b, "Delete cluster %s? [y/N]: ", o.Name)
-	fmt.Fprint(o.Out, b.String())
+	yes, err := askYes(o.In, o.Out, b.String())
+	if err != nil {
+		return err
+	}
+	if !yes {
+		return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
+	}
+	return nil
+}
 
-	answer, err := bufio.NewReader(o.In).ReadString('\n')
+// askYes writes the question to out and reads the answer from in: true
+// for y or yes, false for anything else, or nothing (end of input).
+func askYes(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	answer, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("cannot read the answer: %w", err)
+		return false, fmt.Errorf("cannot read the answer: %w", err)
 	}
 	switch strings.ToLower(strings.TrimSpace(answer)) {
 	case "y", "yes":
-		return nil
+		return true, nil
 	}
 	if errors.Is(err, io.EOF) && answer == "" {
-		fmt.Fprintln(o.Out)
+		fmt.Fprintln(out)
 	}
-	return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
+	return false, nil
 }
 
 // isTerminal tells whether r is a terminal, where a person can answer a

@@ -83,7 +83,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 	del := NewCmdDelete(streams)
 	create.AddCommand(NewCmdCreateCluster(f, streams))
 	show.AddCommand(NewCmdShowCluster(f, streams))
-	del.AddCommand(NewCmdDeleteCluster(f, streams))
+	del.AddCommand(NewCmdDeleteCluster(f, streams), NewCmdDeleteBackup(f, streams))
 	show.AddCommand(NewCmdShowBackup(f, streams), NewCmdShowArchive(f, streams))
 
 	root.AddCommand(
