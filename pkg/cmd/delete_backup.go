@@ -214,7 +214,7 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("backup %q not found in cluster %q; its backups are:\n  %s", o.Target, o.Name, strings.Join(backupLabelsOf(backups), "\n  "))
 	}
-	if err := onlyFullBackup(backups, target); err != nil {
+	if err := onlyFullBackup(backups, target, o.Name, ns); err != nil {
 		return fmt.Errorf("cannot delete backup %s of cluster %q: %w. Nothing was deleted", o.Target, o.Name, err)
 	}
 	dependents := dependentBackups(backups, o.Target)
@@ -378,7 +378,7 @@ func dependentBackups(backups []repo.Backup, target string) []repo.Backup {
 
 // onlyFullBackup refuses what pgBackRest refuses: the newest full backup
 // when no older full backup of the same database exists.
-func onlyFullBackup(backups []repo.Backup, target repo.Backup) error {
+func onlyFullBackup(backups []repo.Backup, target repo.Backup, name, ns string) error {
 	if target.Type != repo.BackupFull {
 		return nil
 	}
@@ -393,7 +393,7 @@ func onlyFullBackup(backups []repo.Backup, target repo.Backup) error {
 		return nil
 	}
 	if len(fulls) == 1 {
-		return fmt.Errorf("it is the only full backup, and pgBackRest keeps at least one: no backup would remain and the cluster could not be restored, nor recovered to a point in time. Take another full backup first (kubectl pgo backup NAME --type=full), then delete this one")
+		return fmt.Errorf("it is the only full backup, and pgBackRest keeps at least one: no backup would remain and the cluster could not be restored, nor recovered to a point in time. Take another full backup first (kubectl pgo backup %s -n %s --type=full --wait), then delete this one", name, ns)
 	}
 	if prev := fulls[len(fulls)-2]; prev.Database.ID != target.Database.ID {
 		return fmt.Errorf("it is the newest full backup, and the older full backup %s is of another database (before a stanza upgrade); pgBackRest keeps it until another full backup is taken", prev.Label)

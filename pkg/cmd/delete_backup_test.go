@@ -278,7 +278,7 @@ func TestDeleteBackupRefusals(t *testing.T) {
 		{name: "no backups", backups: []repo.Backup{}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{`cluster "hippo" has no backups`}},
 		{name: "active backup", extra: []runtime.Object{activeJob(jobs.ComponentBackup)}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"backup Job hippo-backup-x is active"}},
 		{name: "active restore", extra: []runtime.Object{activeJob(jobs.ComponentRestore)}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"restore Job hippo-restore-x is active"}},
-		{name: "only full", backups: onlyFull, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"it is the only full backup", "point in time"}},
+		{name: "only full", backups: onlyFull, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"it is the only full backup", "point in time", "kubectl pgo backup hippo -n default --type=full"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
