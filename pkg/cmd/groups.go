@@ -16,13 +16,13 @@ func NewCmdCreate(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 // NewCmdShow returns `kubectl pgo show`, the parent of read-only commands
-// (show cluster, show backup).
+// (show cluster, show backup, show archive).
 func NewCmdShow(streams genericiooptions.IOStreams) *cobra.Command {
 	return newGroup(streams, "show", "Show PostgreSQL clusters and their backups")
 }
 
 // NewCmdDelete returns `kubectl pgo delete`, the parent of commands that
-// remove things (delete cluster).
+// remove things (delete cluster, delete backup).
 func NewCmdDelete(streams genericiooptions.IOStreams) *cobra.Command {
 	return newGroup(streams, "delete", "Delete a PostgreSQL cluster or related objects")
 }
