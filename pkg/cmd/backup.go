@@ -45,7 +45,20 @@ Job of the cluster is active, a new backup is refused with its name.
 With --wait, the command follows the Job, prints pgBackRest's log as it
 comes (--verbose adds a line per file, with the percentage done), then the
 new backup's label as pgbackrest info reports it; it fails if the backup
-failed, with the reason.`
+failed, with the reason.
+
+With --backup-type=pgdump, a Job in the cluster's PostgreSQL image runs
+pg_dump -Fc on --database (default postgres), or pg_dumpall (plain SQL)
+with --dump-all, against the cluster's Service, with the password from the
+cluster's Secret. It writes
+/pgdump/NAME-backups/<UTC timestamp YYYY-MM-DD-HH-MM-SS>/<database>.dump
+(all.sql for --dump-all) on the PVC --pvc-name (default
+backup-NAME-pgdump-pvc), which is created when missing (--pvc-size, in the
+default storage class). The timestamp names the dump. --backup-opts passes
+pg_dump options from an allow-list (--schema, --table, --exclude-table,
+--no-owner, --compress, ...); the connection, file and format options are
+refused. The Job records the dump in its labels and annotations and is kept
+(no TTL), so that show backup --backup-type=pgdump lists every dump.`
 
 const backupExample = `  # A full backup, following it to the end
   kubectl pgo backup hippo --type=full --wait
@@ -54,7 +67,13 @@ const backupExample = `  # A full backup, following it to the end
   kubectl pgo backup hippo --backup-opts='--type=diff --process-max=4'
 
   # What was started, as JSON
-  kubectl pgo backup hippo -o json`
+  kubectl pgo backup hippo -o json
+
+  # A pg_dump of database app, following it
+  kubectl pgo backup hippo --backup-type=pgdump --database=app --wait
+
+  # Every database and the roles, with pg_dumpall
+  kubectl pgo backup hippo --backup-type=pgdump --dump-all --wait`
 
 // Defaults of the backup command.
 const (
@@ -68,7 +87,7 @@ const (
 )
 
 // backupTypesNotYet are v4's other --backup-type values.
-var backupTypesNotYet = []string{"pgdump", "pgbasebackup"}
+var backupTypesNotYet = []string{"pgbasebackup"}
 
 // Containers the backup commands exec into, as the cluster's templates
 // name them.
@@ -121,14 +140,20 @@ type BackupOptions struct {
 	Timeout    time.Duration
 	Verbose    bool
 	Output     *printers.OutputFlags
+	// The flags of --backup-type=pgdump.
+	Database string
+	DumpAll  bool
+	PVCName  string
+	PVCSize  string
 
-	namespace string
-	options   repo.BackupOptions
-	pgType    string
-	factory   kube.Factory
-	exec      bkExecFunc
-	now       func() time.Time
-	interval  time.Duration
+	namespace  string
+	pgdumpOpts []string
+	options    repo.BackupOptions
+	pgType     string
+	factory    kube.Factory
+	exec       bkExecFunc
+	now        func() time.Time
+	interval   time.Duration
 	genericiooptions.IOStreams
 }
 
@@ -137,6 +162,8 @@ func NewBackupOptions(streams genericiooptions.IOStreams) *BackupOptions {
 	return &BackupOptions{
 		BackupType: jobs.BackupTypePGBackRest,
 		Timeout:    jobs.DefaultBackupDeadline,
+		Database:   "postgres",
+		PVCSize:    "1Gi",
 		Output:     printers.NewOutputFlags(printers.DefaultFormats...),
 		now:        time.Now,
 		interval:   500 * time.Millisecond,
@@ -169,15 +196,19 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)
 	flags := cmd.Flags()
-	flags.StringVar(&o.BackupType, "backup-type", o.BackupType, "The backup tool. Only pgbackrest is supported (pgdump comes later).")
+	flags.StringVar(&o.BackupType, "backup-type", o.BackupType, "The backup tool: pgbackrest, or pgdump (pg_dump of one database, or pg_dumpall with --dump-all, to a PVC).")
 	flags.StringVar(&o.Type, "type", "", "The pgBackRest backup type: full, diff or incr (default incr, which pgBackRest makes full when there is no full backup).")
 	flags.StringVar(&o.BackupOpts, "backup-opts", "", "More options for pgbackrest backup, e.g. '--type=full --process-max=4'.")
 	flags.BoolVar(&o.Wait, "wait", false, "Follow the backup to its end, with its log, and print the new backup's label.")
 	flags.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the backup may run before its Job is stopped (activeDeadlineSeconds).")
 	flags.BoolVar(&o.Verbose, "verbose", false, "Log at pgBackRest's detail level: a line per file copied, with the percentage done.")
+	flags.StringVar(&o.Database, "database", o.Database, "With --backup-type=pgdump: the database to dump.")
+	flags.BoolVar(&o.DumpAll, "dump-all", false, "With --backup-type=pgdump: dump every database and the roles with pg_dumpall (plain SQL).")
+	flags.StringVar(&o.PVCName, "pvc-name", "", "With --backup-type=pgdump: the PVC of the dumps, created if missing (default backup-NAME-pgdump-pvc).")
+	flags.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --backup-type=pgdump: the size of the PVC when it is created.")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
-	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(repo.BackupTypes, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -215,11 +246,18 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	}
 	switch {
 	case o.BackupType == jobs.BackupTypePGBackRest:
+	case o.BackupType == jobs.BackupTypePGDump:
+		return o.validatePGDump(cmd)
 	case slices.Contains(backupTypesNotYet, o.BackupType):
-		return usageErrorf(cmd, "--backup-type=%s is not supported yet: the only backup type is %s", o.BackupType, jobs.BackupTypePGBackRest)
+		return usageErrorf(cmd, "--backup-type=%s is not supported yet: the backup types are %s and %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump)
 	default:
-		return usageErrorf(cmd, "unknown --backup-type %q: valid backup types are %s (%s are not supported yet)",
-			o.BackupType, jobs.BackupTypePGBackRest, strings.Join(backupTypesNotYet, ", "))
+		return usageErrorf(cmd, "unknown --backup-type %q: valid backup types are %s and %s (%s is not supported yet)",
+			o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, strings.Join(backupTypesNotYet, ", "))
+	}
+	for _, f := range []string{"database", "dump-all", "pvc-name", "pvc-size"} {
+		if cmd.Flags().Changed(f) {
+			return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only", f)
+		}
 	}
 	if o.Type != "" && !slices.Contains(repo.BackupTypes, o.Type) {
 		return usageErrorf(cmd, "unknown --type %q: use one of %s", o.Type, strings.Join(repo.BackupTypes, ", "))
@@ -251,6 +289,9 @@ func bkFirst(values ...string) string {
 
 // Run starts the backup Job and, with --wait, follows it.
 func (o *BackupOptions) Run(ctx context.Context) error {
+	if o.BackupType == jobs.BackupTypePGDump {
+		return o.runPGDump(ctx)
+	}
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
 		return bkKubeconfigError(err)

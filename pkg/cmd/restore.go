@@ -61,7 +61,18 @@ lsn, name), --target, --target-exclusive, --target-action (promote or pause),
 --target-timeline, --db-include, --recovery-option, --process-max, --force,
 --link-all, --repo, --log-level-console. The stanza, paths, repository and
 archive settings belong to the cluster and are refused. --pitr-target
-implies --type=time and --target-action=promote.`
+implies --type=time and --target-action=promote.
+
+With --backup-type=pgdump, it restores a pg_dump backup instead, without
+stopping anything: a Job runs pg_restore --clean --if-exists into
+--pgdump-database (default the dumped database), or psql for a pg_dumpall
+file (into postgres), against the cluster's Service with the password from
+its Secret. The dump is the latest completed one on --backup-pvc (default
+backup-NAME-pgdump-pvc), or the one named by --backup-name (its timestamp,
+see show backup --backup-type=pgdump), or the latest made at or before
+--pitr-target. --backup-opts passes allowed pg_restore options (--no-owner,
+--schema, --table, --data-only, --single-transaction, --jobs, ...). It asks
+for confirmation, since it replaces the dumped objects.`
 
 const restoreExample = `  # Restore to the latest point: replay every archived WAL segment
   kubectl pgo restore hippo
@@ -73,7 +84,10 @@ const restoreExample = `  # Restore to the latest point: replay every archived W
   kubectl pgo restore hippo --backup-opts='--set=20261124-110000F --type=immediate'
 
   # In a script: no question asked
-  kubectl pgo restore hippo --pitr-target=2026-11-24T12:00:00Z --yes`
+  kubectl pgo restore hippo --pitr-target=2026-11-24T12:00:00Z --yes
+
+  # Restore a pg_dump backup, by its name, into its database
+  kubectl pgo restore hippo --backup-type=pgdump --backup-name=2026-11-24-12-00-00`
 
 // DefaultRestoreTimeout is how long restore --wait waits for the Job and
 // for PostgreSQL to recover.
@@ -97,8 +111,14 @@ type RestoreOptions struct {
 	Yes        bool
 	Wait       bool
 	Timeout    time.Duration
+	// The flags of --backup-type=pgdump.
+	BackupType     string
+	BackupName     string
+	BackupPVC      string
+	PGDumpDatabase string
 
-	namespace string
+	namespace  string
+	pgdumpOpts []string
 	// options are the pgBackRest restore options, normalized; target is
 	// the time target of a point-in-time restore, zero otherwise.
 	options repo.RestoreOptions
@@ -162,6 +182,10 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	fl.BoolVar(&o.Yes, "no-prompt", false, "Do not ask for confirmation (PGO v4's name for --yes).")
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Follow the restore Job and the recovery until the database is ready and promoted. On by default: the database stays stopped until then.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the restore Job and the recovery together.")
+	fl.StringVar(&o.BackupType, "backup-type", "pgbackrest", "pgbackrest (restore the cluster in place), or pgdump (restore a pg_dump backup into a database, with pg_restore).")
+	fl.StringVar(&o.BackupName, "backup-name", "", "With --backup-type=pgdump: the dump to restore, by its timestamp (see show backup --backup-type=pgdump); default the latest.")
+	fl.StringVar(&o.BackupPVC, "backup-pvc", "", "With --backup-type=pgdump: the PVC of the dumps (default backup-NAME-pgdump-pvc).")
+	fl.StringVar(&o.PGDumpDatabase, "pgdump-database", "", "With --backup-type=pgdump: the database to restore into (default the dumped database; postgres for a --dump-all).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
@@ -219,6 +243,18 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 	if o.Timeout <= 0 {
 		return usageErrorf(cmd, "--timeout must be more than 0, e.g. 30m")
 	}
+	switch o.BackupType {
+	case "pgbackrest":
+	case jobs.BackupTypePGDump:
+		return o.validatePGDump(cmd)
+	default:
+		return usageErrorf(cmd, "unknown --backup-type %q: use pgbackrest or %s", o.BackupType, jobs.BackupTypePGDump)
+	}
+	for _, f := range []string{"backup-name", "backup-pvc", "pgdump-database"} {
+		if cmd.Flags().Changed(f) {
+			return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only", f)
+		}
+	}
 	opts, err := repo.ParseRestoreOptions(o.BackupOpts)
 	if err != nil {
 		return usageErrorf(cmd, "invalid --backup-opts:\n%s", indentLines(err.Error()))
@@ -263,6 +299,9 @@ type restorePlan struct {
 
 // Run restores the cluster.
 func (o *RestoreOptions) Run(ctx context.Context) error {
+	if o.BackupType == jobs.BackupTypePGDump {
+		return o.runPGDump(ctx)
+	}
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
 		return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)

@@ -205,6 +205,12 @@ func TestRestoreInvalidInputSendsNothing(t *testing.T) {
 		{"target twice", []string{"hippo", "--pitr-target=2026-11-24T12:00:00Z", "--backup-opts=--type=time '--target=2026-11-24T12:00:00Z'"}, "both give the target"},
 		{"shutdown", []string{"hippo", "--backup-opts=--type=immediate --target-action=shutdown"}, "shutdown is not supported"},
 		{"timeout", []string{"hippo", "--timeout=0s"}, "--timeout must be more than 0"},
+		{"unknown backup type", []string{"hippo", "--backup-type=tar"}, `unknown --backup-type "tar"`},
+		{"pgdump name and target", []string{"hippo", "--backup-type=pgdump", "--backup-name=2026-11-24-12-00-00", "--pitr-target=2026-11-24T12:00:00Z"}, "give --backup-name or --pitr-target, not both"},
+		{"pgdump malformed name", []string{"hippo", "--backup-type=pgdump", "--backup-name=latest"}, `invalid --backup-name "latest"`},
+		{"pgdump forbidden option", []string{"hippo", "--backup-type=pgdump", "--backup-opts=--dbname=x"}, "--dbname is managed by kubectl-pgo"},
+		{"pgdump bad pvc", []string{"hippo", "--backup-type=pgdump", "--backup-pvc=Bad_PVC"}, `invalid --backup-pvc "Bad_PVC"`},
+		{"backup-name without pgdump", []string{"hippo", "--backup-name=2026-11-24-12-00-00"}, "--backup-name applies to --backup-type=pgdump only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,7 +37,12 @@ cannot be read is reported without hiding the others, and the command then
 exits non-zero.
 
 The archive status (pg_stat_archiver, WAL waiting to be archived, and
-pgbackrest check) is shown by kubectl pgo show archive.`
+pgbackrest check) is shown by kubectl pgo show archive.
+
+With --backup-type=pgdump (and a cluster NAME), it lists every pg_dump
+backup of the cluster, oldest first, from the pgdump Jobs that made them
+(they are kept, with no TTL): its name (the UTC timestamp), time, database,
+size (from the end of the Job's log), PVC, path, Job and the Job's status.`
 
 const showBackupExample = `  # The backups of one cluster
   kubectl pgo show backup hippo
@@ -46,7 +51,10 @@ const showBackupExample = `  # The backups of one cluster
   kubectl pgo show backup -A -o json
 
   # The clusters labelled env=prod in the current namespace
-  kubectl pgo show backup --selector env=prod`
+  kubectl pgo show backup --selector env=prod
+
+  # Every pg_dump backup of a cluster, as JSON
+  kubectl pgo show backup hippo --backup-type=pgdump -o json`
 
 // showBackupConcurrency bounds the clusters read at once.
 const showBackupConcurrency = 4
@@ -217,6 +225,8 @@ func forEachCluster[T any](targets []bkTarget, fn func(bkTarget) T) []T {
 type ShowBackupOptions struct {
 	clusterScope
 	Output *printers.OutputFlags
+	// BackupType is pgbackrest, or pgdump to list the pg_dump backups.
+	BackupType string
 
 	factory kube.Factory
 	exec    bkExecFunc
@@ -259,6 +269,13 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			if err := o.validate(cmd); err != nil {
 				return err
 			}
+			switch o.BackupType {
+			case jobs.BackupTypePGBackRest:
+			case jobs.BackupTypePGDump:
+				return o.runPGDump(cmd.Context(), cmd)
+			default:
+				return usageErrorf(cmd, "unknown --backup-type %q: use %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump)
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -267,6 +284,8 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
+	cmd.Flags().StringVar(&o.BackupType, "backup-type", jobs.BackupTypePGBackRest, "pgbackrest, or pgdump: every pg_dump backup of the cluster (time, database, size, PVC, path, Job status).")
+	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

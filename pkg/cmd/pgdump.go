@@ -1,0 +1,567 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// pgdumpOptionsAllowed are the pg_dump and pg_dumpall options that
+// --backup-opts may pass; those with a value take it after "=".
+var pgdumpOptionsAllowed = []string{
+	"--schema", "--exclude-schema", "--table", "--exclude-table", "--exclude-table-data",
+	"--no-owner", "--no-privileges", "--no-acl", "--compress", "--data-only", "--schema-only",
+	"--no-comments", "--no-publications", "--no-subscriptions", "--no-tablespaces", "--no-large-objects",
+	"--no-blobs", "--lock-wait-timeout", "--encoding", "--quote-all-identifiers", "--section",
+	"--clean", "--if-exists", "--roles-only", "--globals-only", "--no-role-passwords", "--exclude-database",
+}
+
+// pgrestoreOptionsAllowed are the pg_restore options of restore
+// --backup-type=pgdump --backup-opts.
+var pgrestoreOptionsAllowed = []string{
+	"--no-owner", "--no-privileges", "--no-acl", "--schema", "--exclude-schema", "--table",
+	"--data-only", "--schema-only", "--single-transaction", "--exit-on-error", "--jobs",
+	"--disable-triggers", "--no-comments", "--section", "--no-tablespaces", "--no-publications", "--no-subscriptions",
+}
+
+// pgdumpOptionsManaged are refused with a reason: kubectl-pgo sets them.
+var pgdumpOptionsManaged = []string{"--host", "--port", "--username", "--file", "--format", "--dbname", "--password", "--no-password", "--clean", "--if-exists", "--create", "--verbose"}
+
+// parsePGDumpOpts checks options against an allow-list: each is a long
+// option, with its value after "=".
+func parsePGDumpOpts(s string, allowed []string, tool string) ([]string, error) {
+	var errs []string
+	args := strings.Fields(s)
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		switch {
+		case !strings.HasPrefix(name, "--"):
+			errs = append(errs, fmt.Sprintf("%q: give %s options in their long form, e.g. --table=orders", a, tool))
+		case slices.Contains(allowed, name):
+		case slices.Contains(pgdumpOptionsManaged, name) || name == "--schema-only-globals":
+			errs = append(errs, fmt.Sprintf("%s is managed by kubectl-pgo and cannot be set", name))
+		default:
+			errs = append(errs, fmt.Sprintf("%s is not an allowed %s option (allowed: %s)", name, tool, strings.Join(allowed, ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New("invalid --backup-opts:\n  " + strings.Join(errs, "\n  "))
+	}
+	return args, nil
+}
+
+// PGDumpResult is what backup --backup-type=pgdump -o json|yaml prints.
+type PGDumpResult struct {
+	Job        string `json:"job"`
+	Namespace  string `json:"namespace"`
+	Cluster    string `json:"cluster"`
+	BackupType string `json:"backupType"`
+	Name       string `json:"name"`
+	Database   string `json:"database"`
+	PVC        string `json:"pvc"`
+	Path       string `json:"path"`
+	Status     string `json:"status"`
+	Size       *int64 `json:"size,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// validatePGDump checks the pgdump flags of backup; no request is sent.
+func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
+	if o.Type != "" {
+		return usageErrorf(cmd, "--type is a pgBackRest backup type: it does not apply to --backup-type=pgdump")
+	}
+	if o.DumpAll && cmd.Flags().Changed("database") {
+		return usageErrorf(cmd, "--dump-all dumps every database: it cannot be combined with --database")
+	}
+	if strings.TrimSpace(o.Database) == "" {
+		return usageErrorf(cmd, "--database must not be empty")
+	}
+	tool := "pg_dump"
+	if o.DumpAll {
+		tool = "pg_dumpall"
+	}
+	opts, err := parsePGDumpOpts(o.BackupOpts, pgdumpOptionsAllowed, tool)
+	if err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	o.pgdumpOpts = opts
+	if o.PVCName == "" {
+		o.PVCName = jobs.DefaultPGDumpPVCName(o.Name)
+	}
+	if msgs := validation.IsDNS1123Label(o.PVCName); len(msgs) > 0 {
+		return usageErrorf(cmd, "invalid --pvc-name %q: %s", o.PVCName, strings.Join(msgs, "; "))
+	}
+	if _, err := jobs.PGDumpPVC(o.Name, "x", o.PVCName, o.PVCSize); err != nil {
+		return usageErrorf(cmd, "invalid --pvc-size: %v", err)
+	}
+	if o.Timeout < 10*time.Second {
+		return usageErrorf(cmd, "--timeout=%s is too short: a dump needs at least 10s", o.Timeout)
+	}
+	return nil
+}
+
+// sqlLiteral quotes s as an SQL string (standard_conforming_strings on).
+func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// checkDatabase asks PostgreSQL, in the database pod, whether db exists.
+func checkDatabase(ctx context.Context, exec bkExecFunc, ns, name, db string) error {
+	out, _, err := exec(ctx, ns, cluster.PodName(name), bkDatabaseContainer,
+		[]string{"psql", "-XAtq", "-c", "SELECT count(*) FROM pg_database WHERE datname = " + sqlLiteral(db)})
+	if err != nil {
+		return fmt.Errorf("cannot check that database %q exists in cluster %q (is pod %s running?): %w", db, name, cluster.PodName(name), err)
+	}
+	if strings.TrimSpace(out) != "1" {
+		return fmt.Errorf("database %q does not exist in cluster %q", db, name)
+	}
+	return nil
+}
+
+// runPGDump starts a pg_dump Job and, with --wait, follows it.
+func (o *BackupOptions) runPGDump(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	ns := o.namespace
+	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	if err != nil {
+		return err
+	}
+	if !o.DumpAll {
+		if err := checkDatabase(ctx, o.exec, ns, o.Name, o.Database); err != nil {
+			return fmt.Errorf("%w. Nothing was started", err)
+		}
+	}
+	if err := ensurePGDumpPVC(ctx, client, ns, o.Name, o.PVCName, o.PVCSize); err != nil {
+		return err
+	}
+	job := jobs.PGDumpJob{
+		Cluster: o.Name, Namespace: ns, Image: spec.Image, Database: o.Database, All: o.DumpAll,
+		Options: o.pgdumpOpts, PVC: o.PVCName, Time: o.now(), Deadline: o.Timeout,
+	}.Render()
+	created, err := client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{FieldManager: cluster.FieldManager})
+	if err != nil {
+		return fmt.Errorf("create pgdump Job %s in namespace %s: %w", job.Name, ns, err)
+	}
+	dump := pgdumpFromJob(created)
+	result := PGDumpResult{Job: created.Name, Namespace: ns, Cluster: o.Name, BackupType: jobs.BackupTypePGDump,
+		Name: dump.Name, Database: dump.Database, PVC: dump.PVC, Path: dump.Path, Status: BackupStarted}
+	structured := o.Output.Format() != printers.FormatTable
+	if !structured {
+		fmt.Fprintf(o.Out, "pgdump job %s started: dump %s of database %s of cluster %s to %s on PVC %s\n",
+			created.Name, dump.Name, dump.Database, o.Name, dump.Path, dump.PVC)
+	}
+	if !o.Wait {
+		if structured {
+			return o.Output.Print(o.Out, nil, result)
+		}
+		fmt.Fprintf(o.Out, "Follow it with: kubectl logs -f job/%s -n %s\nList the dumps with: kubectl pgo show backup %s --backup-type=pgdump -n %s\n", created.Name, ns, o.Name, ns)
+		return nil
+	}
+	logOut := o.Out
+	if structured {
+		logOut = o.ErrOut
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, o.Timeout+backupWaitGrace)
+	defer cancel()
+	out, err := jobs.Follow(waitCtx, client, ns, created.Name, jobs.FollowOptions{
+		Container: jobs.PGDumpContainer, Log: logOut,
+		Status:   func(msg string) { fmt.Fprintf(o.ErrOut, "kubectl-pgo: %s\n", msg) },
+		Interval: o.interval,
+	})
+	if err != nil {
+		return fmt.Errorf("could not follow pgdump job %s: %w. The dump goes on without this command: kubectl logs -f job/%s -n %s", created.Name, err, created.Name, ns)
+	}
+	if !out.Succeeded {
+		result.Status = BackupFailed
+		result.Reason = bkFirst(out.Reason, "Failed")
+		if structured {
+			_ = o.Output.Print(o.Out, nil, result)
+		}
+		return pgJobFailed("pgdump", created.Name, ns, out)
+	}
+	result.Status = BackupSucceeded
+	result.Size = sizeFromLog(out.Log)
+	if structured {
+		return o.Output.Print(o.Out, nil, result)
+	}
+	size := ""
+	if result.Size != nil {
+		size = ", " + repo.FormatBytes(*result.Size)
+	}
+	fmt.Fprintf(o.Out, "dump %s completed: %s%s\n", dump.Name, dump.Path, size)
+	return nil
+}
+
+func pgJobFailed(what, name, ns string, out jobs.Outcome) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s job %s failed", what, name)
+	if out.Reason != "" {
+		fmt.Fprintf(&b, " (%s", out.Reason)
+		if out.Message != "" {
+			fmt.Fprintf(&b, ": %s", out.Message)
+		}
+		b.WriteString(")")
+	}
+	if out.ExitCode != nil {
+		fmt.Fprintf(&b, "; exit code %d", *out.ExitCode)
+	}
+	if strings.TrimSpace(out.Log) != "" {
+		b.WriteString("; the end of its log:\n  " + strings.Join(lastLines(out.Log, 5), "\n  "))
+	}
+	fmt.Fprintf(&b, "\nThe Job and its log are kept: kubectl logs job/%s -n %s", name, ns)
+	return errors.New(b.String())
+}
+
+func sizeFromLog(log string) *int64 {
+	for _, l := range slices.Backward(strings.Split(log, "\n")) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), jobs.SizeMarker); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return &n
+			}
+		}
+	}
+	return nil
+}
+
+// ensurePGDumpPVC creates the dump PVC with server-side apply when it is
+// missing; an existing PVC is left as it is.
+func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name, pvc, size string) error {
+	_, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read PVC %s in namespace %s: %w", pvc, ns, err)
+	}
+	obj, err := jobs.PGDumpPVC(name, ns, pvc, size)
+	if err != nil {
+		return err
+	}
+	data, err := yaml.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().PersistentVolumeClaims(ns).Patch(ctx, pvc, types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: cluster.FieldManager, Force: ptrTrue()}); err != nil {
+		return fmt.Errorf("create PVC %s in namespace %s: %w", pvc, ns, err)
+	}
+	return nil
+}
+
+func ptrTrue() *bool { t := true; return &t }
+
+// PGDump is one dump, as show backup --backup-type=pgdump lists it.
+type PGDump struct {
+	Name      string    `json:"name"`
+	Time      time.Time `json:"time"`
+	Database  string    `json:"database"`
+	All       bool      `json:"dumpAll"`
+	Size      *int64    `json:"size,omitempty"`
+	PVC       string    `json:"pvc"`
+	Path      string    `json:"path"`
+	Job       string    `json:"job"`
+	JobStatus string    `json:"jobStatus"`
+}
+
+func pgdumpFromJob(j *batchv1.Job) PGDump {
+	ts := j.Labels[jobs.LabelPGDumpTimestamp]
+	t, _ := time.Parse(jobs.PGDumpTimestampLayout, ts)
+	return PGDump{
+		Name: ts, Time: t.UTC(), Database: j.Annotations[jobs.AnnotationPGDumpDatabase],
+		All: j.Annotations[jobs.AnnotationPGDumpAll] == "true", PVC: j.Labels[jobs.LabelPGDumpPVC],
+		Path: j.Annotations[jobs.AnnotationPGDumpPath], Job: j.Name, JobStatus: jobs.State(j),
+	}
+}
+
+// listPGDumps returns the cluster's dumps, oldest first, from its pgdump
+// Jobs (kept without TTL); the size of a finished dump comes from the end
+// of its pod's log.
+func listPGDumps(ctx context.Context, client kubernetes.Interface, ns, name string, sizes bool) ([]PGDump, error) {
+	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: jobs.PGDumpSelector(name).String()})
+	if err != nil {
+		return nil, fmt.Errorf("list the pgdump Jobs of cluster %s in namespace %s: %w", name, ns, err)
+	}
+	var dumps []PGDump
+	for i := range list.Items {
+		d := pgdumpFromJob(&list.Items[i])
+		if d.JobStatus == jobs.StateRunning && jobPodSucceeded(ctx, client, ns, d.Job) {
+			// The pod is done; the Job's Complete condition follows.
+			d.JobStatus = jobs.StateSucceeded
+		}
+		if sizes && d.JobStatus == jobs.StateSucceeded {
+			d.Size = jobLogSize(ctx, client, ns, d.Job)
+		}
+		dumps = append(dumps, d)
+	}
+	sort.SliceStable(dumps, func(i, j int) bool {
+		if dumps[i].Name != dumps[j].Name {
+			return dumps[i].Name < dumps[j].Name
+		}
+		return dumps[i].Job < dumps[j].Job
+	})
+	return dumps, nil
+}
+
+// jobPodSucceeded tells whether the Job's pod has ended with exit code 0.
+func jobPodSucceeded(ctx context.Context, client kubernetes.Interface, ns, job string) bool {
+	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + job})
+	if err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.ContainerStatuses {
+			if t := c.State.Terminated; c.Name == jobs.PGDumpContainer && t != nil && t.ExitCode == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func jobLogSize(ctx context.Context, client kubernetes.Interface, ns, job string) *int64 {
+	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + job})
+	if err != nil {
+		return nil
+	}
+	for _, p := range pods.Items {
+		tail := int64(5)
+		raw, err := client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: jobs.PGDumpContainer, TailLines: &tail}).DoRaw(ctx)
+		if err == nil {
+			if s := sizeFromLog(string(raw)); s != nil {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// PGDumpList is what show backup --backup-type=pgdump -o json|yaml prints.
+type PGDumpList struct {
+	Cluster   string   `json:"cluster"`
+	Namespace string   `json:"namespace"`
+	Dumps     []PGDump `json:"dumps"`
+}
+
+func (o *ShowBackupOptions) runPGDump(ctx context.Context, cmd *cobra.Command) error {
+	if o.multi() {
+		return usageErrorf(cmd, "--backup-type=pgdump shows the dumps of one cluster: give its NAME")
+	}
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	if _, err := bkReadSpec(ctx, client, o.namespace, o.Name); err != nil {
+		return err
+	}
+	dumps, err := listPGDumps(ctx, client, o.namespace, o.Name, true)
+	if err != nil {
+		return err
+	}
+	result := PGDumpList{Cluster: o.Name, Namespace: o.namespace, Dumps: dumps}
+	if result.Dumps == nil {
+		result.Dumps = []PGDump{}
+	}
+	if o.Output.Format() != printers.FormatTable {
+		return o.Output.Print(o.Out, nil, result)
+	}
+	return writePGDumps(o.Out, result)
+}
+
+func writePGDumps(w io.Writer, l PGDumpList) error {
+	if len(l.Dumps) == 0 {
+		_, err := fmt.Fprintf(w, "cluster %s has no pg_dump backups: make one with kubectl pgo backup %s --backup-type=pgdump -n %s\n", l.Cluster, l.Cluster, l.Namespace)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTIME\tDATABASE\tSIZE\tPVC\tPATH\tJOB\tSTATUS")
+	for _, d := range l.Dumps {
+		size := "-"
+		if d.Size != nil {
+			size = repo.FormatBytes(*d.Size)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Time.Format(time.RFC3339), d.Database, size, d.PVC, d.Path, d.Job, d.JobStatus)
+	}
+	return tw.Flush()
+}
+
+// validatePGDump checks the pgdump flags of restore; no request is sent.
+func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
+	if o.BackupName != "" && o.PITRTarget != "" {
+		return usageErrorf(cmd, "give --backup-name or --pitr-target, not both")
+	}
+	if o.PITRTarget != "" {
+		t, err := time.Parse(jobs.PGDumpTimestampLayout, o.PITRTarget)
+		if err != nil {
+			if t, err = repo.ParseTarget(o.PITRTarget); err != nil {
+				return usageErrorf(cmd, "invalid --pitr-target: %v", err)
+			}
+		}
+		o.target = t
+	}
+	if o.BackupName != "" {
+		if _, err := time.Parse(jobs.PGDumpTimestampLayout, o.BackupName); err != nil {
+			return usageErrorf(cmd, "invalid --backup-name %q: a dump is named by its UTC timestamp, e.g. 2026-11-24-12-00-00 (see kubectl pgo show backup %s --backup-type=pgdump)", o.BackupName, o.Name)
+		}
+	}
+	opts, err := parsePGDumpOpts(o.BackupOpts, pgrestoreOptionsAllowed, "pg_restore")
+	if err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	o.pgdumpOpts = opts
+	if o.BackupPVC == "" {
+		o.BackupPVC = jobs.DefaultPGDumpPVCName(o.Name)
+	}
+	if msgs := validation.IsDNS1123Label(o.BackupPVC); len(msgs) > 0 {
+		return usageErrorf(cmd, "invalid --backup-pvc %q: %s", o.BackupPVC, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// runPGDump restores a dump with a Job running pg_restore (psql for a
+// pg_dumpall file).
+func (o *RestoreOptions) runPGDump(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	ns, name := o.namespace, o.Name
+	spec, err := bkReadSpec(ctx, client, ns, name)
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, o.BackupPVC, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("PVC %s does not exist in namespace %q: there are no dumps to restore there; nothing was changed", o.BackupPVC, ns)
+		}
+		return fmt.Errorf("read PVC %s in namespace %s: %w", o.BackupPVC, ns, err)
+	}
+	all, err := listPGDumps(ctx, client, ns, name, false)
+	if err != nil {
+		return err
+	}
+	var dumps []PGDump
+	for _, d := range all {
+		if d.PVC == o.BackupPVC && d.JobStatus == jobs.StateSucceeded {
+			dumps = append(dumps, d)
+		}
+	}
+	if len(dumps) == 0 {
+		return fmt.Errorf("cluster %q has no completed dumps on PVC %s: make one with kubectl pgo backup %s --backup-type=pgdump; nothing was changed", name, o.BackupPVC, name)
+	}
+	var dump *PGDump
+	switch {
+	case o.BackupName != "":
+		for i := range dumps {
+			if dumps[i].Name == o.BackupName {
+				dump = &dumps[i]
+			}
+		}
+		if dump == nil {
+			names := make([]string, len(dumps))
+			for i, d := range dumps {
+				names[i] = d.Name + " (" + d.Database + ")"
+			}
+			return fmt.Errorf("dump %s does not exist for cluster %q on PVC %s; its dumps are: %s. Nothing was changed", o.BackupName, name, o.BackupPVC, strings.Join(names, ", "))
+		}
+	case !o.target.IsZero():
+		for i := range dumps {
+			if !dumps[i].Time.After(o.target) {
+				dump = &dumps[i]
+			}
+		}
+		if dump == nil {
+			return fmt.Errorf("no dump of cluster %q was made at or before %s: the oldest is %s. Nothing was changed", name, o.target.UTC().Format(time.RFC3339), dumps[0].Name)
+		}
+	default:
+		dump = &dumps[len(dumps)-1]
+	}
+	db := o.PGDumpDatabase
+	if db == "" {
+		db = dump.Database
+		if dump.All {
+			db = "postgres"
+		}
+	}
+	if err := checkDatabase(ctx, o.exec, ns, name, db); err != nil {
+		return fmt.Errorf("%w. Nothing was changed", err)
+	}
+	if err := o.confirmPGDump(dump, db); err != nil {
+		return err
+	}
+	job := jobs.PGDumpRestoreJob{Cluster: name, Namespace: ns, Image: spec.Image, Database: db, Path: dump.Path,
+		PVC: o.BackupPVC, All: dump.All, Options: o.pgdumpOpts, Deadline: o.Timeout}.Render()
+	created, err := client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{FieldManager: cluster.FieldManager})
+	if err != nil {
+		return fmt.Errorf("create restore Job %s in namespace %s: %w", job.Name, ns, err)
+	}
+	fmt.Fprintf(o.ErrOut, "restore job %s started: dump %s into database %s\n", created.Name, dump.Name, db)
+	if !o.Wait {
+		fmt.Fprintf(o.Out, "Follow it with: kubectl logs -f job/%s -n %s\n", created.Name, ns)
+		return nil
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	out, err := jobs.Follow(waitCtx, client, ns, created.Name, jobs.FollowOptions{
+		Container: jobs.PGDumpContainer, Log: o.ErrOut,
+		Status:   func(msg string) { fmt.Fprintf(o.ErrOut, "kubectl-pgo: %s\n", msg) },
+		Interval: o.pollInterval,
+	})
+	if err != nil {
+		return fmt.Errorf("could not follow restore job %s: %w", created.Name, err)
+	}
+	if !out.Succeeded {
+		return pgJobFailed("restore", created.Name, ns, out)
+	}
+	fmt.Fprintf(o.Out, "dump %s of cluster %s restored into database %s\n", dump.Name, name, db)
+	return nil
+}
+
+func (o *RestoreOptions) confirmPGDump(d *PGDump, db string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "This restores dump %s (%s, %s on PVC %s) into database %q of cluster %q in namespace %q.\n",
+		d.Name, d.Database, d.Path, d.PVC, db, o.Name, o.namespace)
+	if d.All {
+		b.WriteString("  - psql runs the pg_dumpall script: the objects it creates are created again.\n")
+	} else {
+		b.WriteString("  - pg_restore --clean drops the dumped objects and creates them again: their current data is replaced.\n")
+	}
+	if o.Yes {
+		fmt.Fprint(o.ErrOut, b.String())
+		return nil
+	}
+	if !o.isTerminal(o.In) {
+		return fmt.Errorf("restore needs a confirmation, and stdin is not a terminal: pass --yes to restore into cluster %q without the question; nothing was changed", o.Name)
+	}
+	b.WriteString(`Type "yes" to restore: `)
+	fmt.Fprint(o.ErrOut, b.String())
+	answer, _ := bufio.NewReader(o.In).ReadString('\n')
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	if answer != "yes" && answer != "y" {
+		return fmt.Errorf("restore of cluster %q cancelled: the answer was %q, not yes; nothing was changed", o.Name, answer)
+	}
+	return nil
+}

@@ -1,0 +1,262 @@
+package jobs
+
+import (
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+)
+
+// pg_dump backups.
+//
+// A dump is made by a Job in the cluster's PostgreSQL image that connects
+// to the cluster's Service with the superuser's credentials (environment
+// variables from the cluster's Secret, never in the arguments) and writes
+// /pgdump/<cluster>-backups/<UTC timestamp>/<database>.dump on a PVC.
+//
+// Every dump is listed from its Job: the Job's labels and annotations hold
+// the cluster, the database, the PVC, the timestamp and the path, and its
+// log ends with the dump's size. So that no dump is forgotten, pgdump Jobs
+// have no ttlSecondsAfterFinished: they (and their pods' logs) are kept
+// until deleted. A dump whose Job was deleted by hand is no longer listed,
+// although its file stays on the PVC.
+
+// Components of pg_dump Jobs and their pods.
+const (
+	ComponentPGDump        = "pgdump"
+	ComponentPGDumpRestore = "pgdump-restore"
+)
+
+// BackupTypePGDump is the --backup-type of pg_dump backups.
+const BackupTypePGDump = "pgdump"
+
+// Labels and annotations of a pgdump Job.
+const (
+	LabelPGDumpTimestamp     = "kubectl-pgo.io/pgdump-timestamp"
+	LabelPGDumpPVC           = "kubectl-pgo.io/pgdump-pvc"
+	AnnotationPGDumpDatabase = "kubectl-pgo.io/pgdump-database"
+	AnnotationPGDumpPath     = "kubectl-pgo.io/pgdump-path"
+	AnnotationPGDumpAll      = "kubectl-pgo.io/pgdump-all"
+	AnnotationPGDumpCommand  = "kubectl-pgo.io/pgdump-command"
+)
+
+// PGDumpTimestampLayout names a dump's folder: a UTC time.
+const PGDumpTimestampLayout = "2006-01-02-15-04-05"
+
+// PGDumpMount is where the dump PVC is mounted.
+const PGDumpMount = "/pgdump"
+
+// PGDumpContainer is the container of pgdump Jobs.
+const PGDumpContainer = "pgdump"
+
+// SizeMarker starts the last line of a dump Job's log: the size in bytes.
+const SizeMarker = "kubectl-pgo: dump size "
+
+// DefaultPGDumpPVCName is the default PVC of a cluster's dumps.
+func DefaultPGDumpPVCName(clusterName string) string { return "backup-" + clusterName + "-pgdump-pvc" }
+
+// PGDumpSelector selects a cluster's pgdump Jobs.
+func PGDumpSelector(clusterName string) labels.Set {
+	l := cluster.ClusterSelector(clusterName)
+	l[cluster.LabelComponent] = ComponentPGDump
+	return l
+}
+
+// PGDumpPath is the file of a dump on its PVC.
+func PGDumpPath(clusterName, timestamp, database string, all bool) string {
+	file := database + ".dump"
+	if all {
+		file = "all.sql"
+	}
+	return fmt.Sprintf("%s/%s-backups/%s/%s", PGDumpMount, clusterName, timestamp, file)
+}
+
+// PGDumpJob describes a pg_dump (or pg_dumpall) Job.
+type PGDumpJob struct {
+	Cluster, Namespace, Image string
+	Database                  string
+	All                       bool
+	Options                   []string
+	PVC                       string
+	Time                      time.Time
+	Deadline                  time.Duration
+	Suffix                    string
+}
+
+const pgdumpScript = `set -eu
+f="$PGDUMP_FILE"
+mkdir -p "$(dirname "$f")"
+echo "kubectl-pgo: dumping to $f"
+if [ "$PGDUMP_ALL" = true ]; then
+  pg_dumpall --verbose -f "$f" "$@"
+else
+  pg_dump --verbose -Fc -f "$f" "$@"
+fi
+echo "` + SizeMarker + `$(stat -c %s "$f")"
+`
+
+// PGDumpPVC is the PVC of the dumps, for server-side apply.
+func PGDumpPVC(clusterName, namespace, name, size string) (*corev1.PersistentVolumeClaim, error) {
+	q, err := resource.ParseQuantity(size)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PVC size %q: %w", size, err)
+	}
+	return &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: cluster.Labels(clusterName, ComponentPGDump)},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}},
+		},
+	}, nil
+}
+
+// Render returns the Job.
+func (p PGDumpJob) Render() *batchv1.Job {
+	ts := p.Time.UTC().Format(PGDumpTimestampLayout)
+	db := p.Database
+	if p.All {
+		db = "all"
+	}
+	path := PGDumpPath(p.Cluster, ts, p.Database, p.All)
+	suffix := p.Suffix
+	if suffix == "" {
+		suffix = RandomSuffix()
+	}
+	l := cluster.Labels(p.Cluster, ComponentPGDump)
+	l[LabelBackupType] = BackupTypePGDump
+	l[LabelPGDumpTimestamp] = ts
+	l[LabelPGDumpPVC] = p.PVC
+	prog := "pg_dump -Fc"
+	args := append([]string{}, p.Options...)
+	if p.All {
+		prog = "pg_dumpall"
+	} else {
+		args = append(args, "--dbname="+p.Database)
+	}
+	ann := map[string]string{
+		AnnotationPGDumpDatabase: db,
+		AnnotationPGDumpPath:     path,
+		AnnotationPGDumpAll:      fmt.Sprint(p.All),
+		AnnotationPGDumpCommand:  fmt.Sprintf("%s -f %s %s", prog, path, joinArgs(args)),
+	}
+	env := append(pgEnv(p.Cluster),
+		corev1.EnvVar{Name: "PGDUMP_FILE", Value: path},
+		corev1.EnvVar{Name: "PGDUMP_ALL", Value: fmt.Sprint(p.All)})
+	command := append([]string{"sh", "-c", pgdumpScript, "pgdump"}, args...)
+	return pgJob(fmt.Sprintf("%s-pgdump-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, l, ann, env, command, p.Deadline, false)
+}
+
+// PGDumpRestoreJob describes a pg_restore (or psql, for pg_dumpall) Job.
+type PGDumpRestoreJob struct {
+	Cluster, Namespace, Image string
+	// Database is the target database; Path is the dump's file.
+	Database, Path, PVC string
+	All                 bool
+	Options             []string
+	Deadline            time.Duration
+	Suffix              string
+}
+
+// Command is the restore command line.
+func (r PGDumpRestoreJob) Command() []string {
+	if r.All {
+		return append([]string{"psql", "-X", "--dbname=" + r.Database, "-f", r.Path}, r.Options...)
+	}
+	return append(append([]string{"pg_restore", "--verbose", "--clean", "--if-exists", "--dbname=" + r.Database}, r.Options...), r.Path)
+}
+
+// Render returns the Job.
+func (r PGDumpRestoreJob) Render() *batchv1.Job {
+	suffix := r.Suffix
+	if suffix == "" {
+		suffix = RandomSuffix()
+	}
+	l := cluster.Labels(r.Cluster, ComponentPGDumpRestore)
+	l[LabelBackupType] = BackupTypePGDump
+	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: joinArgs(r.Command())}
+	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, l, ann, pgEnv(r.Cluster), r.Command(), r.Deadline, true)
+}
+
+func joinArgs(args []string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += " "
+		}
+		s += a
+	}
+	return s
+}
+
+// pgEnv connects libpq to the cluster's Service as the superuser of its
+// Secret.
+func pgEnv(clusterName string) []corev1.EnvVar {
+	secret := func(key string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cluster.PostgresSecretName(clusterName)}, Key: key}}
+	}
+	return []corev1.EnvVar{
+		{Name: "PGHOST", Value: cluster.ServiceName(clusterName)},
+		{Name: "PGPORT", Value: "5432"},
+		{Name: "PGUSER", ValueFrom: secret("username")},
+		{Name: "PGPASSWORD", ValueFrom: secret("password")},
+		{Name: "PGCONNECT_TIMEOUT", Value: "10"},
+		{Name: "HOME", Value: "/tmp"},
+	}
+}
+
+func pgJob(name, ns, image, pvc string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
+	if deadline <= 0 {
+		deadline = DefaultBackupDeadline
+	}
+	const uid = 26
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l, Annotations: ann},
+		Spec: batchv1.JobSpec{
+			// One attempt: a failure is reported, not retried.
+			BackoffLimit:          ptr.To[int32](0),
+			ActiveDeadlineSeconds: ptr.To(int64(deadline / time.Second)),
+			// No ttlSecondsAfterFinished: the Job is the dump's record.
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                 corev1.RestartPolicyNever,
+					AutomountServiceAccountToken:  ptr.To(false),
+					EnableServiceLinks:            ptr.To(false),
+					TerminationGracePeriodSeconds: ptr.To[int64](30),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](uid), RunAsGroup: ptr.To[int64](uid), FSGroup: ptr.To[int64](uid),
+						FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+						SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:                     PGDumpContainer,
+						Image:                    image,
+						ImagePullPolicy:          corev1.PullIfNotPresent,
+						Command:                  command,
+						Env:                      env,
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+						SecurityContext:          restrictedSecurityContext(),
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "pgdump", MountPath: PGDumpMount, ReadOnly: readOnly},
+							{Name: "tmp", MountPath: "/tmp"},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "pgdump", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,169 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
+)
+
+// TestPgdump: two dumps of a database with rows, both listed; restoring the older one gives the
+// older rows, the latest one the newer; a pg_dumpall restored into the emptied cluster; bad input
+// changes nothing.
+func TestPgdump(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	c := &restoreCluster{env: env, ns: env.Namespace(t), name: "hippo"}
+	start := time.Now()
+	if res := env.PGO(t, "create", "cluster", c.name, "-n", c.ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	t.Logf("create cluster took %s", time.Since(start).Round(100*time.Millisecond))
+	pgo := func(t *testing.T, args ...string) framework.Result {
+		t.Helper()
+		return env.PGO(t, append(args, "-n", c.ns)...)
+	}
+	dump := func(t *testing.T, args ...string) cmd.PGDumpResult {
+		t.Helper()
+		start := time.Now()
+		res := pgo(t, append([]string{"backup", c.name, "--backup-type=pgdump", "--wait", "-o", "json"}, args...)...)
+		if res.ExitCode != 0 {
+			t.Fatalf("pgdump backup failed:\n%s", res)
+		}
+		var r cmd.PGDumpResult
+		if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil {
+			t.Fatalf("backup -o json: %v\n%s", err, res.Stdout)
+		}
+		if r.Status != "Succeeded" || r.Size == nil || *r.Size == 0 {
+			t.Errorf("dump result = %+v, want Succeeded with a size", r)
+		}
+		if !strings.Contains(res.Stderr, "pg_dump") {
+			t.Errorf("--wait does not show pg_dump's progress on stderr:\n%s", res.Stderr)
+		}
+		t.Logf("dump %s (%s) took %s", r.Name, r.Path, time.Since(start).Round(100*time.Millisecond))
+		// Dumps are named by the second.
+		time.Sleep(1100 * time.Millisecond)
+		return r
+	}
+	show := func(t *testing.T) cmd.PGDumpList {
+		t.Helper()
+		res := pgo(t, "show", "backup", c.name, "--backup-type=pgdump", "-o", "json")
+		if res.ExitCode != 0 {
+			t.Fatalf("show backup failed:\n%s", res)
+		}
+		var l cmd.PGDumpList
+		if err := json.Unmarshal([]byte(res.Stdout), &l); err != nil {
+			t.Fatalf("show backup -o json: %v\n%s", err, res.Stdout)
+		}
+		return l
+	}
+	restore := func(t *testing.T, args ...string) {
+		t.Helper()
+		start := time.Now()
+		res := pgo(t, append([]string{"restore", c.name, "--backup-type=pgdump", "--yes"}, args...)...)
+		if res.ExitCode != 0 {
+			t.Fatalf("restore failed:\n%s", res)
+		}
+		t.Logf("restore %v took %s: %s", args, time.Since(start).Round(100*time.Millisecond), res.Stdout)
+	}
+	jobCount := func(t *testing.T) int {
+		t.Helper()
+		l, err := env.Client.BatchV1().Jobs(c.ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
+	}
+
+	c.sql(t, "CREATE TABLE t (v text); INSERT INTO t VALUES ('A')")
+	first := dump(t)
+	c.sql(t, "INSERT INTO t VALUES ('B')")
+	second := dump(t)
+
+	l := show(t)
+	if len(l.Dumps) != 2 || l.Dumps[0].Name != first.Name || l.Dumps[1].Name != second.Name {
+		t.Fatalf("show backup lists %+v, want %s and %s", l.Dumps, first.Name, second.Name)
+	}
+	for _, d := range l.Dumps {
+		if d.JobStatus != jobs.StateSucceeded || d.Size == nil || d.Database != "postgres" || d.PVC != "backup-hippo-pgdump-pvc" ||
+			!strings.HasPrefix(d.Path, "/pgdump/hippo-backups/") {
+			t.Errorf("dump %+v", d)
+		}
+	}
+	if res := pgo(t, "show", "backup", c.name, "--backup-type=pgdump"); res.ExitCode != 0 || !strings.Contains(res.Stdout, first.Name) {
+		t.Errorf("show backup table:\n%s", res)
+	}
+
+	t.Run("bad input", func(t *testing.T) {
+		before := jobCount(t)
+		tests := []struct {
+			name string
+			args []string
+			want string
+		}{
+			{"database that does not exist", []string{"backup", c.name, "--backup-type=pgdump", "--database=nope"}, `database "nope" does not exist`},
+			{"forbidden option", []string{"backup", c.name, "--backup-type=pgdump", "--backup-opts=--file=/tmp/x"}, "--file is managed by kubectl-pgo"},
+			{"dump-all with database", []string{"backup", c.name, "--backup-type=pgdump", "--dump-all", "--database=postgres"}, "cannot be combined with --database"},
+			{"unknown dump", []string{"restore", c.name, "--backup-type=pgdump", "--backup-name=2020-01-01-00-00-00", "--yes"}, "dump 2020-01-01-00-00-00 does not exist"},
+			{"PVC that does not exist", []string{"restore", c.name, "--backup-type=pgdump", "--backup-pvc=nope", "--yes"}, "PVC nope does not exist"},
+			{"restore into a database that does not exist", []string{"restore", c.name, "--backup-type=pgdump", "--pgdump-database=nope", "--yes"}, `database "nope" does not exist`},
+			{"forbidden restore option", []string{"restore", c.name, "--backup-type=pgdump", "--backup-opts=--host=x", "--yes"}, "--host is managed by kubectl-pgo"},
+		}
+		for _, tt := range tests {
+			res := pgo(t, tt.args...)
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, tt.want) {
+				t.Errorf("%s: want a failure with %q:\n%s", tt.name, tt.want, res)
+			}
+		}
+		if after := jobCount(t); after != before {
+			t.Errorf("bad input created Jobs: %d before, %d after", before, after)
+		}
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows after bad input = %q", got)
+		}
+	})
+
+	c.sql(t, "DROP TABLE t; CREATE TABLE other (v text); INSERT INTO other VALUES ('C')")
+	restore(t, "--backup-name="+first.Name)
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A"}) {
+		t.Errorf("after restoring the first dump, rows = %q, want [A]", got)
+	}
+	restore(t)
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("after restoring the latest dump, rows = %q, want [A B]", got)
+	}
+	restore(t, "--pitr-target="+first.Name)
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A"}) {
+		t.Errorf("after restoring with --pitr-target at the first dump, rows = %q, want [A]", got)
+	}
+
+	t.Run("dump-all into the emptied cluster", func(t *testing.T) {
+		c.sql(t, "CREATE DATABASE app")
+		c.sql(t, "CREATE ROLE alice")
+		all := dump(t, "--dump-all")
+		if !strings.HasSuffix(all.Path, "/all.sql") || all.Database != "all" {
+			t.Errorf("dump-all result %+v", all)
+		}
+		// The cluster emptied: the dump's database, role and tables are gone.
+		c.sql(t, "DROP DATABASE app")
+		c.sql(t, "DROP TABLE t; DROP TABLE other; DROP ROLE alice")
+		restore(t, "--backup-name="+all.Name)
+		if got := c.one(t, "SELECT count(*) FROM pg_database WHERE datname = 'app'"); got != "1" {
+			t.Errorf("database app not restored")
+		}
+		if got := c.one(t, "SELECT count(*) FROM pg_roles WHERE rolname = 'alice'"); got != "1" {
+			t.Errorf("role alice not restored")
+		}
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A"}) {
+			t.Errorf("after restoring the dump-all, rows = %q, want [A]", got)
+		}
+	})
+}
