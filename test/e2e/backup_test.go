@@ -497,7 +497,8 @@ func TestBackupBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown backup type", []string{"backup", "hippo", "--backup-type=tarball"}, `unknown --backup-type "tarball": valid backup types are pgbackrest`},
-		{"pgdump not yet", []string{"backup", "hippo", "--backup-type=pgdump"}, "--backup-type=pgdump is not supported yet"},
+		{"pgbasebackup not yet", []string{"backup", "hippo", "--backup-type=pgbasebackup"}, "--backup-type=pgbasebackup is not supported yet"},
+		{"pgdump: cluster does not exist", []string{"backup", "hippo", "--backup-type=pgdump"}, `cluster "hippo" not found in namespace "` + ns + `"`},
 		{"managed option", []string{"backup", "hippo", "--backup-opts=--type=full --stanza=other"}, "option --stanza is managed by kubectl-pgo and cannot be passed in --backup-opts"},
 		{"managed path", []string{"backup", "hippo", "--backup-opts=--repo1-path=/tmp"}, "option --repo1-path is managed by kubectl-pgo"},
 		{"managed host", []string{"backup", "hippo", "--backup-opts=--pg1-host=elsewhere"}, "option --pg1-host is managed by kubectl-pgo"},
