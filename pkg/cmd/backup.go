@@ -58,7 +58,14 @@ default storage class). The timestamp names the dump. --backup-opts passes
 pg_dump options from an allow-list (--schema, --table, --exclude-table,
 --no-owner, --compress, ...); the connection, file and format options are
 refused. The Job records the dump in its labels and annotations and is kept
-(no TTL), so that show backup --backup-type=pgdump lists every dump.`
+(no TTL), so that show backup --backup-type=pgdump lists every dump.
+
+With --backup-type=pgbasebackup, the Job runs pg_basebackup against the
+Service (tar format, gzip-compressed, WAL streamed, fast checkpoint) into
+/pgbasebackup/NAME-backups/<UTC timestamp>/ on the PVC --pvc-name (default
+backup-NAME-pgbasebackup-pvc), and is kept as the base backup's record.
+--backup-opts allows --max-rate, --label, --no-verify-checksums,
+--manifest-checksums and --no-manifest.`
 
 const backupExample = `  # A full backup, following it to the end
   kubectl pgo backup hippo --type=full --wait
@@ -73,7 +80,10 @@ const backupExample = `  # A full backup, following it to the end
   kubectl pgo backup hippo --backup-type=pgdump --database=app --wait
 
   # Every database and the roles, with pg_dumpall
-  kubectl pgo backup hippo --backup-type=pgdump --dump-all --wait`
+  kubectl pgo backup hippo --backup-type=pgdump --dump-all --wait
+
+  # A base backup with pg_basebackup
+  kubectl pgo backup hippo --backup-type=pgbasebackup --wait`
 
 // Defaults of the backup command.
 const (
@@ -87,7 +97,6 @@ const (
 )
 
 // backupTypesNotYet are v4's other --backup-type values.
-var backupTypesNotYet = []string{"pgbasebackup"}
 
 // Containers the backup commands exec into, as the cluster's templates
 // name them.
@@ -196,7 +205,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)
 	flags := cmd.Flags()
-	flags.StringVar(&o.BackupType, "backup-type", o.BackupType, "The backup tool: pgbackrest, or pgdump (pg_dump of one database, or pg_dumpall with --dump-all, to a PVC).")
+	flags.StringVar(&o.BackupType, "backup-type", o.BackupType, "The backup tool: pgbackrest; pgdump (pg_dump of one database, or pg_dumpall with --dump-all, to a PVC); or pgbasebackup (pg_basebackup to a PVC).")
 	flags.StringVar(&o.Type, "type", "", "The pgBackRest backup type: full, diff or incr (default incr, which pgBackRest makes full when there is no full backup).")
 	flags.StringVar(&o.BackupOpts, "backup-opts", "", "More options for pgbackrest backup, e.g. '--type=full --process-max=4'.")
 	flags.BoolVar(&o.Wait, "wait", false, "Follow the backup to its end, with its log, and print the new backup's label.")
@@ -208,7 +217,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	flags.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --backup-type=pgdump: the size of the PVC when it is created.")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
-	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions(repo.BackupTypes, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -246,13 +255,11 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	}
 	switch {
 	case o.BackupType == jobs.BackupTypePGBackRest:
-	case o.BackupType == jobs.BackupTypePGDump:
+	case o.BackupType == jobs.BackupTypePGDump, o.BackupType == jobs.BackupTypePGBaseBackup:
 		return o.validatePGDump(cmd)
-	case slices.Contains(backupTypesNotYet, o.BackupType):
-		return usageErrorf(cmd, "--backup-type=%s is not supported yet: the backup types are %s and %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump)
 	default:
-		return usageErrorf(cmd, "unknown --backup-type %q: valid backup types are %s and %s (%s is not supported yet)",
-			o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, strings.Join(backupTypesNotYet, ", "))
+		return usageErrorf(cmd, "unknown --backup-type %q: valid backup types are %s, %s and %s",
+			o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
 	}
 	for _, f := range []string{"database", "dump-all", "pvc-name", "pvc-size"} {
 		if cmd.Flags().Changed(f) {
@@ -289,7 +296,7 @@ func bkFirst(values ...string) string {
 
 // Run starts the backup Job and, with --wait, follows it.
 func (o *BackupOptions) Run(ctx context.Context) error {
-	if o.BackupType == jobs.BackupTypePGDump {
+	if o.BackupType != jobs.BackupTypePGBackRest {
 		return o.runPGDump(ctx)
 	}
 	client, err := o.factory.KubernetesClient()

@@ -47,6 +47,10 @@ var pgrestoreOptionsAllowed = []string{
 	"--disable-triggers", "--no-comments", "--section", "--no-tablespaces", "--no-publications", "--no-subscriptions",
 }
 
+// pgbasebackupOptionsAllowed are the pg_basebackup options of
+// --backup-opts.
+var pgbasebackupOptionsAllowed = []string{"--max-rate", "--label", "--no-verify-checksums", "--manifest-checksums", "--no-manifest"}
+
 // pgdumpOptionsManaged are refused with a reason: kubectl-pgo sets them.
 var pgdumpOptionsManaged = []string{"--host", "--port", "--username", "--file", "--format", "--dbname", "--password", "--no-password", "--clean", "--if-exists", "--create", "--verbose"}
 
@@ -91,7 +95,23 @@ type PGDumpResult struct {
 // validatePGDump checks the pgdump flags of backup; no request is sent.
 func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 	if o.Type != "" {
-		return usageErrorf(cmd, "--type is a pgBackRest backup type: it does not apply to --backup-type=pgdump")
+		return usageErrorf(cmd, "--type is a pgBackRest backup type: it does not apply to --backup-type=%s", o.BackupType)
+	}
+	if o.BackupType == jobs.BackupTypePGBaseBackup {
+		for _, f := range []string{"database", "dump-all"} {
+			if cmd.Flags().Changed(f) {
+				return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only: a base backup copies the whole cluster", f)
+			}
+		}
+		opts, err := parsePGDumpOpts(o.BackupOpts, pgbasebackupOptionsAllowed, "pg_basebackup")
+		if err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+		o.pgdumpOpts = opts
+		if o.PVCName == "" {
+			o.PVCName = jobs.DefaultPGBaseBackupPVCName(o.Name)
+		}
+		return o.validatePVCAndTimeout(cmd)
 	}
 	if o.DumpAll && cmd.Flags().Changed("database") {
 		return usageErrorf(cmd, "--dump-all dumps every database: it cannot be combined with --database")
@@ -111,10 +131,14 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 	if o.PVCName == "" {
 		o.PVCName = jobs.DefaultPGDumpPVCName(o.Name)
 	}
+	return o.validatePVCAndTimeout(cmd)
+}
+
+func (o *BackupOptions) validatePVCAndTimeout(cmd *cobra.Command) error {
 	if msgs := validation.IsDNS1123Label(o.PVCName); len(msgs) > 0 {
 		return usageErrorf(cmd, "invalid --pvc-name %q: %s", o.PVCName, strings.Join(msgs, "; "))
 	}
-	if _, err := jobs.PGDumpPVC(o.Name, "x", o.PVCName, o.PVCSize); err != nil {
+	if _, err := jobs.PGDumpPVC(o.Name, "x", o.PVCName, o.PVCSize, "x"); err != nil {
 		return usageErrorf(cmd, "invalid --pvc-size: %v", err)
 	}
 	if o.Timeout < 10*time.Second {
@@ -150,35 +174,44 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !o.DumpAll {
+	base := o.BackupType == jobs.BackupTypePGBaseBackup
+	component, what := jobs.ComponentPGDump, "pgdump"
+	if base {
+		component, what = jobs.ComponentPGBaseBackup, "pgbasebackup"
+	}
+	if !o.DumpAll && !base {
 		if err := checkDatabase(ctx, o.exec, ns, o.Name, o.Database); err != nil {
 			return fmt.Errorf("%w. Nothing was started", err)
 		}
 	}
-	if err := ensurePGDumpPVC(ctx, client, ns, o.Name, o.PVCName, o.PVCSize); err != nil {
+	if err := ensurePGDumpPVC(ctx, client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
 		return err
 	}
 	job := jobs.PGDumpJob{
 		Cluster: o.Name, Namespace: ns, Image: spec.Image, Database: o.Database, All: o.DumpAll,
 		Options: o.pgdumpOpts, PVC: o.PVCName, Time: o.now(), Deadline: o.Timeout,
 	}.Render()
+	if base {
+		job = jobs.PGBaseBackupJob{Cluster: o.Name, Namespace: ns, Image: spec.Image, Options: o.pgdumpOpts,
+			PVC: o.PVCName, Time: o.now(), Deadline: o.Timeout}.Render()
+	}
 	created, err := client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{FieldManager: cluster.FieldManager})
 	if err != nil {
-		return fmt.Errorf("create pgdump Job %s in namespace %s: %w", job.Name, ns, err)
+		return fmt.Errorf("create %s Job %s in namespace %s: %w", what, job.Name, ns, err)
 	}
 	dump := pgdumpFromJob(created)
-	result := PGDumpResult{Job: created.Name, Namespace: ns, Cluster: o.Name, BackupType: jobs.BackupTypePGDump,
+	result := PGDumpResult{Job: created.Name, Namespace: ns, Cluster: o.Name, BackupType: o.BackupType,
 		Name: dump.Name, Database: dump.Database, PVC: dump.PVC, Path: dump.Path, Status: BackupStarted}
 	structured := o.Output.Format() != printers.FormatTable
 	if !structured {
-		fmt.Fprintf(o.Out, "pgdump job %s started: dump %s of database %s of cluster %s to %s on PVC %s\n",
-			created.Name, dump.Name, dump.Database, o.Name, dump.Path, dump.PVC)
+		fmt.Fprintf(o.Out, "%s job %s started: backup %s of database %s of cluster %s to %s on PVC %s\n",
+			what, created.Name, dump.Name, dump.Database, o.Name, dump.Path, dump.PVC)
 	}
 	if !o.Wait {
 		if structured {
 			return o.Output.Print(o.Out, nil, result)
 		}
-		fmt.Fprintf(o.Out, "Follow it with: kubectl logs -f job/%s -n %s\nList the dumps with: kubectl pgo show backup %s --backup-type=pgdump -n %s\n", created.Name, ns, o.Name, ns)
+		fmt.Fprintf(o.Out, "Follow it with: kubectl logs -f job/%s -n %s\nList them with: kubectl pgo show backup %s --backup-type=%s -n %s\n", created.Name, ns, o.Name, o.BackupType, ns)
 		return nil
 	}
 	logOut := o.Out
@@ -193,7 +226,7 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 		Interval: o.interval,
 	})
 	if err != nil {
-		return fmt.Errorf("could not follow pgdump job %s: %w. The dump goes on without this command: kubectl logs -f job/%s -n %s", created.Name, err, created.Name, ns)
+		return fmt.Errorf("could not follow %s job %s: %w. The backup goes on without this command: kubectl logs -f job/%s -n %s", what, created.Name, err, created.Name, ns)
 	}
 	if !out.Succeeded {
 		result.Status = BackupFailed
@@ -201,7 +234,7 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 		if structured {
 			_ = o.Output.Print(o.Out, nil, result)
 		}
-		return pgJobFailed("pgdump", created.Name, ns, out)
+		return pgJobFailed(what, created.Name, ns, out)
 	}
 	result.Status = BackupSucceeded
 	result.Size = sizeFromLog(out.Log)
@@ -212,7 +245,7 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 	if result.Size != nil {
 		size = ", " + repo.FormatBytes(*result.Size)
 	}
-	fmt.Fprintf(o.Out, "dump %s completed: %s%s\n", dump.Name, dump.Path, size)
+	fmt.Fprintf(o.Out, "%s %s completed: %s%s\n", what, dump.Name, dump.Path, size)
 	return nil
 }
 
@@ -249,7 +282,7 @@ func sizeFromLog(log string) *int64 {
 
 // ensurePGDumpPVC creates the dump PVC with server-side apply when it is
 // missing; an existing PVC is left as it is.
-func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name, pvc, size string) error {
+func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name, pvc, size, component string) error {
 	_, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 	if err == nil {
 		return nil
@@ -257,7 +290,7 @@ func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name,
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("read PVC %s in namespace %s: %w", pvc, ns, err)
 	}
-	obj, err := jobs.PGDumpPVC(name, ns, pvc, size)
+	obj, err := jobs.PGDumpPVC(name, ns, pvc, size, component)
 	if err != nil {
 		return err
 	}
@@ -301,7 +334,11 @@ func pgdumpFromJob(j *batchv1.Job) PGDump {
 // Jobs (kept without TTL); the size of a finished dump comes from the end
 // of its pod's log.
 func listPGDumps(ctx context.Context, client kubernetes.Interface, ns, name string, sizes bool) ([]PGDump, error) {
-	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: jobs.PGDumpSelector(name).String()})
+	return listPGJobs(ctx, client, ns, name, jobs.PGDumpSelector(name).String(), sizes)
+}
+
+func listPGJobs(ctx context.Context, client kubernetes.Interface, ns, name, selector string, sizes bool) ([]PGDump, error) {
+	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("list the pgdump Jobs of cluster %s in namespace %s: %w", name, ns, err)
 	}
@@ -368,7 +405,7 @@ type PGDumpList struct {
 
 func (o *ShowBackupOptions) runPGDump(ctx context.Context, cmd *cobra.Command) error {
 	if o.multi() {
-		return usageErrorf(cmd, "--backup-type=pgdump shows the dumps of one cluster: give its NAME")
+		return usageErrorf(cmd, "--backup-type=%s shows the backups of one cluster: give its NAME", o.BackupType)
 	}
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
@@ -377,7 +414,11 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context, cmd *cobra.Command) e
 	if _, err := bkReadSpec(ctx, client, o.namespace, o.Name); err != nil {
 		return err
 	}
-	dumps, err := listPGDumps(ctx, client, o.namespace, o.Name, true)
+	selector := jobs.PGDumpSelector(o.Name).String()
+	if o.BackupType == jobs.BackupTypePGBaseBackup {
+		selector = jobs.PGBaseBackupSelector(o.Name).String()
+	}
+	dumps, err := listPGJobs(ctx, client, o.namespace, o.Name, selector, true)
 	if err != nil {
 		return err
 	}
@@ -387,6 +428,10 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context, cmd *cobra.Command) e
 	}
 	if o.Output.Format() != printers.FormatTable {
 		return o.Output.Print(o.Out, nil, result)
+	}
+	if len(result.Dumps) == 0 {
+		_, err := fmt.Fprintf(o.Out, "cluster %s has no %s backups: make one with kubectl pgo backup %s --backup-type=%s -n %s\n", o.Name, o.BackupType, o.Name, o.BackupType, o.namespace)
+		return err
 	}
 	return writePGDumps(o.Out, result)
 }

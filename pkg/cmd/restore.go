@@ -247,6 +247,8 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 	case "pgbackrest":
 	case jobs.BackupTypePGDump:
 		return o.validatePGDump(cmd)
+	case jobs.BackupTypePGBaseBackup:
+		return usageErrorf(cmd, "restore --backup-type=%s is not supported yet: the base backups are tar files under /pgbasebackup on their PVC (see kubectl pgo show backup %s --backup-type=%s)", o.BackupType, o.Name, o.BackupType)
 	default:
 		return usageErrorf(cmd, "unknown --backup-type %q: use pgbackrest or %s", o.BackupType, jobs.BackupTypePGDump)
 	}

@@ -206,6 +206,7 @@ func TestRestoreInvalidInputSendsNothing(t *testing.T) {
 		{"shutdown", []string{"hippo", "--backup-opts=--type=immediate --target-action=shutdown"}, "shutdown is not supported"},
 		{"timeout", []string{"hippo", "--timeout=0s"}, "--timeout must be more than 0"},
 		{"unknown backup type", []string{"hippo", "--backup-type=tar"}, `unknown --backup-type "tar"`},
+		{"pgbasebackup restore not yet", []string{"hippo", "--backup-type=pgbasebackup"}, "restore --backup-type=pgbasebackup is not supported yet"},
 		{"pgdump name and target", []string{"hippo", "--backup-type=pgdump", "--backup-name=2026-11-24-12-00-00", "--pitr-target=2026-11-24T12:00:00Z"}, "give --backup-name or --pitr-target, not both"},
 		{"pgdump malformed name", []string{"hippo", "--backup-type=pgdump", "--backup-name=latest"}, `invalid --backup-name "latest"`},
 		{"pgdump forbidden option", []string{"hippo", "--backup-type=pgdump", "--backup-opts=--dbname=x"}, "--dbname is managed by kubectl-pgo"},

@@ -42,7 +42,8 @@ pgbackrest check) is shown by kubectl pgo show archive.
 With --backup-type=pgdump (and a cluster NAME), it lists every pg_dump
 backup of the cluster, oldest first, from the pgdump Jobs that made them
 (they are kept, with no TTL): its name (the UTC timestamp), time, database,
-size (from the end of the Job's log), PVC, path, Job and the Job's status.`
+size (from the end of the Job's log), PVC, path, Job and the Job's status.
+--backup-type=pgbasebackup lists the pg_basebackup backups the same way.`
 
 const showBackupExample = `  # The backups of one cluster
   kubectl pgo show backup hippo
@@ -271,10 +272,10 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			}
 			switch o.BackupType {
 			case jobs.BackupTypePGBackRest:
-			case jobs.BackupTypePGDump:
+			case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
 				return o.runPGDump(cmd.Context(), cmd)
 			default:
-				return usageErrorf(cmd, "unknown --backup-type %q: use %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump)
+				return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
 			}
 			return o.Run(cmd.Context())
 		},
@@ -284,8 +285,8 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
-	cmd.Flags().StringVar(&o.BackupType, "backup-type", jobs.BackupTypePGBackRest, "pgbackrest, or pgdump: every pg_dump backup of the cluster (time, database, size, PVC, path, Job status).")
-	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&o.BackupType, "backup-type", jobs.BackupTypePGBackRest, "pgbackrest; pgdump or pgbasebackup: every pg_dump or pg_basebackup backup of the cluster (time, database, size, PVC, path, Job status).")
+	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

@@ -103,14 +103,14 @@ echo "` + SizeMarker + `$(stat -c %s "$f")"
 `
 
 // PGDumpPVC is the PVC of the dumps, for server-side apply.
-func PGDumpPVC(clusterName, namespace, name, size string) (*corev1.PersistentVolumeClaim, error) {
+func PGDumpPVC(clusterName, namespace, name, size, component string) (*corev1.PersistentVolumeClaim, error) {
 	q, err := resource.ParseQuantity(size)
 	if err != nil {
 		return nil, fmt.Errorf("invalid PVC size %q: %w", size, err)
 	}
 	return &corev1.PersistentVolumeClaim{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: cluster.Labels(clusterName, ComponentPGDump)},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: cluster.Labels(clusterName, component)},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}},
@@ -151,7 +151,7 @@ func (p PGDumpJob) Render() *batchv1.Job {
 		corev1.EnvVar{Name: "PGDUMP_FILE", Value: path},
 		corev1.EnvVar{Name: "PGDUMP_ALL", Value: fmt.Sprint(p.All)})
 	command := append([]string{"sh", "-c", pgdumpScript, "pgdump"}, args...)
-	return pgJob(fmt.Sprintf("%s-pgdump-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, l, ann, env, command, p.Deadline, false)
+	return pgJob(fmt.Sprintf("%s-pgdump-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGDumpMount, l, ann, env, command, p.Deadline, false)
 }
 
 // PGDumpRestoreJob describes a pg_restore (or psql, for pg_dumpall) Job.
@@ -182,7 +182,7 @@ func (r PGDumpRestoreJob) Render() *batchv1.Job {
 	l := cluster.Labels(r.Cluster, ComponentPGDumpRestore)
 	l[LabelBackupType] = BackupTypePGDump
 	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: joinArgs(r.Command())}
-	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, l, ann, pgEnv(r.Cluster), r.Command(), r.Deadline, true)
+	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster), r.Command(), r.Deadline, true)
 }
 
 func joinArgs(args []string) string {
@@ -213,7 +213,7 @@ func pgEnv(clusterName string) []corev1.EnvVar {
 	}
 }
 
-func pgJob(name, ns, image, pvc string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
+func pgJob(name, ns, image, pvc, mount string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
 	if deadline <= 0 {
 		deadline = DefaultBackupDeadline
 	}
@@ -247,7 +247,7 @@ func pgJob(name, ns, image, pvc string, l, ann map[string]string, env []corev1.E
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						SecurityContext:          restrictedSecurityContext(),
 						VolumeMounts: []corev1.VolumeMount{
-							{Name: "pgdump", MountPath: PGDumpMount, ReadOnly: readOnly},
+							{Name: "pgdump", MountPath: mount, ReadOnly: readOnly},
 							{Name: "tmp", MountPath: "/tmp"},
 						},
 					}},

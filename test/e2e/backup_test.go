@@ -497,7 +497,7 @@ func TestBackupBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown backup type", []string{"backup", "hippo", "--backup-type=tarball"}, `unknown --backup-type "tarball": valid backup types are pgbackrest`},
-		{"pgbasebackup not yet", []string{"backup", "hippo", "--backup-type=pgbasebackup"}, "--backup-type=pgbasebackup is not supported yet"},
+		{"pgbasebackup: cluster does not exist", []string{"backup", "hippo", "--backup-type=pgbasebackup"}, `cluster "hippo" not found in namespace "` + ns + `"`},
 		{"pgdump: cluster does not exist", []string{"backup", "hippo", "--backup-type=pgdump"}, `cluster "hippo" not found in namespace "` + ns + `"`},
 		{"managed option", []string{"backup", "hippo", "--backup-opts=--type=full --stanza=other"}, "option --stanza is managed by kubectl-pgo and cannot be passed in --backup-opts"},
 		{"managed path", []string{"backup", "hippo", "--backup-opts=--repo1-path=/tmp"}, "option --repo1-path is managed by kubectl-pgo"},

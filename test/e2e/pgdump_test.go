@@ -167,3 +167,66 @@ func TestPgdump(t *testing.T) {
 		}
 	})
 }
+
+// TestPgbasebackup: two base backups with pg_basebackup, both listed with their size and path;
+// forbidden options are refused and start nothing. (Restoring a base backup is not supported
+// yet.)
+func TestPgbasebackup(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	ns := env.Namespace(t)
+	if res := env.PGO(t, "create", "cluster", "hippo", "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	var names []string
+	for i := 0; i < 2; i++ {
+		start := time.Now()
+		res := env.PGO(t, "backup", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--wait", "-o", "json")
+		if res.ExitCode != 0 {
+			t.Fatalf("pgbasebackup failed:\n%s", res)
+		}
+		var r cmd.PGDumpResult
+		if err := json.Unmarshal([]byte(res.Stdout), &r); err != nil {
+			t.Fatalf("backup -o json: %v\n%s", err, res.Stdout)
+		}
+		if r.Status != "Succeeded" || r.Size == nil || *r.Size < 1<<20 || !strings.Contains(res.Stderr, "pg_basebackup: base backup completed") {
+			t.Errorf("base backup %+v:\n%s", r, res.Stderr)
+		}
+		t.Logf("base backup %s took %s", r.Name, time.Since(start).Round(100*time.Millisecond))
+		names = append(names, r.Name)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	res := env.PGO(t, "show", "backup", "hippo", "-n", ns, "--backup-type=pgbasebackup", "-o", "json")
+	var l cmd.PGDumpList
+	if err := json.Unmarshal([]byte(res.Stdout), &l); err != nil || res.ExitCode != 0 {
+		t.Fatalf("show backup: %v\n%s", err, res)
+	}
+	if len(l.Dumps) != 2 || l.Dumps[0].Name != names[0] || l.Dumps[1].Name != names[1] {
+		t.Fatalf("show backup lists %+v, want %q", l.Dumps, names)
+	}
+	for _, d := range l.Dumps {
+		if d.JobStatus != jobs.StateSucceeded || d.Size == nil || d.PVC != "backup-hippo-pgbasebackup-pvc" || !strings.HasPrefix(d.Path, "/pgbasebackup/hippo-backups/") {
+			t.Errorf("base backup %+v", d)
+		}
+	}
+	before, err := env.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--backup-opts=--pgdata=/tmp"}, {"--database=app"}} {
+		res := env.PGO(t, append([]string{"backup", "hippo", "-n", ns, "--backup-type=pgbasebackup"}, args...)...)
+		if res.ExitCode == 0 {
+			t.Errorf("%v accepted:\n%s", args, res)
+		}
+	}
+	if res := env.PGO(t, "restore", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--yes"); res.ExitCode == 0 || !strings.Contains(res.Stderr, "not supported yet") {
+		t.Errorf("restore --backup-type=pgbasebackup:\n%s", res)
+	}
+	after, err := env.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Items) != len(before.Items) {
+		t.Errorf("bad input created Jobs")
+	}
+}
