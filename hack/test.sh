@@ -10,7 +10,17 @@ echo "== unit tests"
 go test -count=1 ./...
 echo "== local cluster"
 hack/cluster/down.sh # leftovers of an interrupted run
-trap 'hack/cluster/down.sh' EXIT
+# On failure, keep the cluster's component logs (down.sh removes the state directory).
+keep_logs() {
+  local status=$?
+  if [ $status -ne 0 ] && [ -d "${KPGO_STATE:-/var/lib/kubectl-pgo-cluster}/logs" ]; then
+    local dest="${TMPDIR:-/tmp}/kubectl-pgo-logs-$(date +%Y%m%d-%H%M%S)"
+    cp -r "${KPGO_STATE:-/var/lib/kubectl-pgo-cluster}/logs" "$dest" && echo "cluster logs kept in $dest" >&2
+  fi
+  hack/cluster/down.sh
+  return $status
+}
+trap keep_logs EXIT
 hack/cluster/up.sh
 echo "== end-to-end tests"
 make build
