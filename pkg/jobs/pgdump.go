@@ -90,7 +90,18 @@ type PGDumpJob struct {
 	Suffix                    string
 }
 
+// pgdumpScript resolves the Service once, with retries: pg_dumpall connects
+// once per database, and one transient DNS failure would fail the dump.
 const pgdumpScript = `set -eu
+addr=
+for i in 1 2 3 4 5; do
+  addr=$(getent hosts "$PGHOST" | awk '{print $1; exit}')
+  [ -n "$addr" ] && break
+  echo "kubectl-pgo: cannot resolve $PGHOST yet (attempt $i of 5)"
+  sleep 2
+done
+[ -n "$addr" ] || { echo "kubectl-pgo: cannot resolve the Service $PGHOST" >&2; exit 1; }
+export PGHOST="$addr"
 f="$PGDUMP_FILE"
 mkdir -p "$(dirname "$f")"
 echo "kubectl-pgo: dumping to $f"

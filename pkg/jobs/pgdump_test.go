@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,9 @@ import (
 )
 
 // Set KPGO_UPDATE_GOLDEN=1 to rewrite the golden files.
+
+var update = flag.Bool("update", false, "rewrite testdata/*.yaml with the rendered objects")
+
 func checkGolden(t *testing.T, name string, v any) {
 	t.Helper()
 	got, err := yaml.Marshal(v)
@@ -18,14 +22,14 @@ func checkGolden(t *testing.T, name string, v any) {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", name)
-	if os.Getenv("KPGO_UPDATE_GOLDEN") != "" {
+	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run with KPGO_UPDATE_GOLDEN=1 to create it)", err)
+		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if string(got) != string(want) {
 		t.Errorf("%s differs from the rendered object:\n%s", path, got)
