@@ -192,15 +192,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 		Long:    backupLong,
 		Example: backupExample,
 		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(f, o),
 	}
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)

@@ -161,15 +161,7 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 		Long:    createClusterLong,
 		Example: createClusterExample,
 		Args:    cobra.ArbitraryArgs, // checked in Complete, with a clearer message
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(f, o),
 	}
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)

@@ -120,15 +120,7 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 		Long:    deleteBackupLong,
 		Example: deleteBackupExample,
 		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(f, o),
 	}
 	cmd.SetIn(o.In)
 	cmd.SetOut(o.Out)

@@ -84,15 +84,7 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 		Long:    deleteClusterLong,
 		Example: deleteClusterExample,
 		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(f, o),
 	}
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)

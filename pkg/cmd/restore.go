@@ -163,15 +163,7 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 		Long:    restoreLong,
 		Example: restoreExample,
 		Args:    cobra.ArbitraryArgs, // checked in Complete, with a clearer message
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    runOptions(f, o),
 	}
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)

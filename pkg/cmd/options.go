@@ -1,0 +1,31 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+)
+
+// commandOptions is the shape every command's Options share, as in kubectl:
+// Complete fills in from flags, arguments and the kubeconfig, Validate
+// refuses bad input before any request, and Run does the work.
+type commandOptions interface {
+	Complete(f kube.Factory, cmd *cobra.Command, args []string) error
+	Validate(cmd *cobra.Command) error
+	Run(ctx context.Context) error
+}
+
+// runOptions is the RunE of a command: Complete, Validate, then Run.
+func runOptions(f kube.Factory, o commandOptions) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(f, cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(cmd); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+}
