@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"crypto/rand"
 	_ "embed"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -225,15 +223,7 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 		VolumeMounts:       container.VolumeMounts,
 		Volumes:            volumes,
 	}
-	var buf bytes.Buffer
-	if err := backupJobTemplate.Execute(&buf, v); err != nil {
-		return nil, fmt.Errorf("rendering the backup Job: %w", err)
-	}
-	job := &batchv1.Job{}
-	if err := yaml.UnmarshalStrict(buf.Bytes(), job); err != nil {
-		return nil, fmt.Errorf("rendering the backup Job: the template does not give a Job: %w", err)
-	}
-	return job, nil
+	return renderJob(backupJobTemplate, "backup", v)
 }
 
 // mountsOf returns the named container of a pod spec and the volumes it

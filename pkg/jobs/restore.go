@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -256,15 +254,7 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 		VolumeMounts: container.VolumeMounts,
 		Volumes:      volumes,
 	}
-	var b bytes.Buffer
-	if err := restoreJobTemplate.Execute(&b, v); err != nil {
-		return nil, fmt.Errorf("rendering the restore Job: %w", err)
-	}
-	job := &batchv1.Job{}
-	if err := yaml.UnmarshalStrict(b.Bytes(), job); err != nil {
-		return nil, fmt.Errorf("rendering the restore Job: the template does not give a Job: %w", err)
-	}
-	return job, nil
+	return renderJob(restoreJobTemplate, "restore", v)
 }
 
 // useSourceSecret replaces the volume mounted at pgBackRest's
