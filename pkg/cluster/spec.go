@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -36,6 +37,10 @@ const (
 
 // supportedStorageTypes are the values Validate accepts, after Default.
 var supportedStorageTypes = []StorageType{StorageLocal}
+
+// SupportedStorageTypes are the storage types Validate accepts, for tests
+// that must cover each of them.
+func SupportedStorageTypes() []StorageType { return slices.Clone(supportedStorageTypes) }
 
 // Spec is everything `create cluster` decides about a cluster. It is
 // stored in the cluster (ConfigMap <name>-pgo-config), so later commands
