@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // Defaults of a Spec.
@@ -65,8 +67,13 @@ type Spec struct {
 	RepoPath         string `json:"repoPath"`
 	RepoPVCSize      string `json:"repoPVCSize"`
 	RepoStorageClass string `json:"repoStorageClass,omitempty"`
-	// RetentionFull is how many full backups each repository keeps.
-	RetentionFull int `json:"retentionFull"`
+	// RetentionFull is how many full backups each repository keeps
+	// (RetentionFullType count), or for how many days (time).
+	RetentionFull     int                `json:"retentionFull"`
+	RetentionFullType repo.RetentionType `json:"retentionFullType"`
+	// RetentionDiff is how many differential backups each repository
+	// keeps; zero leaves it to pgBackRest (they go with their full backup).
+	RetentionDiff int `json:"retentionDiff,omitempty"`
 
 	// Resources are those of the database container; none by default.
 	Resources Resources `json:"resources,omitzero"`
@@ -143,6 +150,10 @@ func (s *Spec) Default() {
 	if s.RetentionFull == 0 {
 		s.RetentionFull = DefaultRetentionFull
 	}
+	if s.RetentionFullType == "" {
+		s.RetentionFullType = repo.RetentionCount
+	}
+	s.RetentionFullType = repo.RetentionType(strings.ToLower(strings.TrimSpace(string(s.RetentionFullType))))
 	if s.RepoResources == (Resources{}) {
 		s.RepoResources = DefaultRepoResources
 	}

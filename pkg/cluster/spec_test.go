@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 func TestDefault(t *testing.T) {
@@ -13,7 +15,7 @@ func TestDefault(t *testing.T) {
 	want := Spec{
 		Name: "hippo", Namespace: "pgo", PostgresVersion: 15, Image: DefaultImage,
 		StorageSize: "1Gi", RepoPVCSize: "2Gi", StorageType: []StorageType{StorageLocal},
-		RepoPath: "/backrestrepo/hippo-backrest-shared-repo", RetentionFull: 2,
+		RepoPath: "/backrestrepo/hippo-backrest-shared-repo", RetentionFull: 2, RetentionFullType: repo.RetentionCount,
 		RepoResources: DefaultRepoResources,
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -98,6 +100,13 @@ func TestValidate(t *testing.T) {
 		{"repo path outside the PVC", func(s *Spec) { s.RepoPath = "/var/lib/pgbackrest" }, []string{"under /backrestrepo/"}},
 		{"repo path with ..", func(s *Spec) { s.RepoPath = "/backrestrepo/../etc" }, []string{"is not valid"}},
 		{"no retention", func(s *Spec) { s.RetentionFull = 0 }, []string{"full backup retention 0 is not valid"}},
+		{"negative retention", func(s *Spec) { s.RetentionFull = -1 }, []string{"full backup retention -1 is not valid: keep between 1 and 9999999 full backups"}},
+		{"retention too large", func(s *Spec) { s.RetentionFull = 10000000 }, []string{"full backup retention 10000000 is not valid"}},
+		{"retention in days", func(s *Spec) { s.RetentionFull, s.RetentionFullType, s.RetentionDiff = 30, repo.RetentionTime, 7 }, nil},
+		{"retention type normalized", func(s *Spec) { s.RetentionFullType = " COUNT "; s.Default() }, nil},
+		{"zero days", func(s *Spec) { s.RetentionFull, s.RetentionFullType = 0, repo.RetentionTime }, []string{"keep between 1 and 9999999 days"}},
+		{"unknown retention type", func(s *Spec) { s.RetentionFullType = "weeks" }, []string{`full backup retention type "weeks" is not known: use count`}},
+		{"negative diff retention", func(s *Spec) { s.RetentionDiff = -2 }, []string{"differential backup retention -2 is not valid"}},
 		{"bad cpu", func(s *Spec) { s.Resources.CPURequest = "fast" }, []string{`database CPU request "fast" is not valid`}},
 		{"negative memory", func(s *Spec) { s.RepoResources.MemoryLimit = "-1Gi" }, []string{`pgBackRest memory limit "-1Gi" is not valid`}},
 		{"request over limit", func(s *Spec) { s.Resources.MemoryRequest = "2Gi"; s.Resources.MemoryLimit = "1Gi" }, []string{
@@ -135,6 +144,13 @@ func TestRepositories(t *testing.T) {
 	}
 	if repos[0].Path != s.RepoPath || repos[0].RetentionFull != 2 {
 		t.Errorf("repo1 = %+v", repos[0])
+	}
+	// Retention applies to every repository.
+	s.RetentionFull, s.RetentionFullType, s.RetentionDiff = 9, repo.RetentionTime, 4
+	for _, r := range s.Repositories() {
+		if r.RetentionFull != 9 || r.RetentionFullType != repo.RetentionTime || r.RetentionDiff != 4 {
+			t.Errorf("repo%d retention = %d %s, diff %d; want 9 time, diff 4", r.Index, r.RetentionFull, r.RetentionFullType, r.RetentionDiff)
+		}
 	}
 }
 

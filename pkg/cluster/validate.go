@@ -90,8 +90,29 @@ func (s Spec) Validate() error {
 	if s.Name != "" { // without a name, Default cannot set the path either
 		errs = append(errs, validateRepoPath(s.RepoPath))
 	}
-	if s.RetentionFull < 1 || s.RetentionFull > 9999999 {
-		add("full backup retention %d is not valid: keep between 1 and 9999999 full backups", s.RetentionFull)
+	errs = append(errs, validateRetention(s.RetentionFull, s.RetentionFullType, s.RetentionDiff))
+	return errors.Join(errs...)
+}
+
+// validateRetention checks the retention of the repositories. Zero is
+// refused for the full retention (Default sets it) and means unset for
+// the differential one.
+func validateRetention(full int, fullType repo.RetentionType, diff int) error {
+	var errs []error
+	unit := "full backups"
+	switch fullType {
+	case repo.RetentionCount:
+	case repo.RetentionTime:
+		unit = "days"
+	default:
+		errs = append(errs, fmt.Errorf("full backup retention type %q is not known: use %s (keep N full backups) or %s (keep N days of full backups)",
+			fullType, repo.RetentionCount, repo.RetentionTime))
+	}
+	if full < 1 || full > repo.MaxRetention {
+		errs = append(errs, fmt.Errorf("full backup retention %d is not valid: keep between 1 and %d %s", full, repo.MaxRetention, unit))
+	}
+	if diff < 0 || diff > repo.MaxRetention {
+		errs = append(errs, fmt.Errorf("differential backup retention %d is not valid: keep between 1 and %d differential backups", diff, repo.MaxRetention))
 	}
 	return errors.Join(errs...)
 }
@@ -194,7 +215,11 @@ func validateResources(container string, r Resources) error {
 func (s Spec) Repositories() []repo.Repository {
 	repos := make([]repo.Repository, 0, len(s.StorageType))
 	for i, t := range s.StorageType {
-		r := repo.Repository{Index: i + 1, Path: s.RepoPath, RetentionFull: s.RetentionFull}
+		// Every repository keeps the same backups.
+		r := repo.Repository{
+			Index: i + 1, Path: s.RepoPath,
+			RetentionFull: s.RetentionFull, RetentionFullType: s.RetentionFullType, RetentionDiff: s.RetentionDiff,
+		}
 		switch t {
 		case StorageLocal, StoragePosix:
 			r.Type = repo.Posix

@@ -111,6 +111,7 @@ type CreateClusterOptions struct {
 	Memory           string
 	CPULimit         string
 	MemoryLimit      string
+	Retention        RetentionFlags
 
 	Wait    bool
 	Timeout time.Duration
@@ -176,6 +177,7 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	fl.StringVar(&o.Memory, flagMemory, "", "Memory request of the PostgreSQL container, e.g. 1Gi.")
 	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container.")
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
+	addRetentionFlags(cmd, &o.Retention)
 	fl.BoolVar(&o.Wait, "wait", false, "Wait until the database and the repository host are ready and the stanza exists, printing progress.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
@@ -207,8 +209,8 @@ func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args
 		return err
 	}
 	o.Name = name
-	for _, flag := range []string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-		flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit} {
+	for _, flag := range append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
+		flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...) {
 		o.given[flag] = cmd.Flags().Changed(flag)
 	}
 
@@ -289,6 +291,10 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 			MemoryLimit:   strings.TrimSpace(o.MemoryLimit),
 		},
 	}
+	if err := o.Retention.validate(cmd, o.given); err != nil {
+		return err
+	}
+	o.Retention.setSpec(&spec)
 	if o.given[flagStorageType] && len(spec.StorageType) == 0 {
 		return usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
 	}
@@ -336,6 +342,7 @@ func (o *CreateClusterOptions) mergeSpec(stored cluster.Spec) cluster.Spec {
 	set(flagMemory, &s.Resources.MemoryRequest, f.Resources.MemoryRequest)
 	set(flagCPULimit, &s.Resources.CPULimit, f.Resources.CPULimit)
 	set(flagMemoryLimit, &s.Resources.MemoryLimit, f.Resources.MemoryLimit)
+	mergeRetention(&s, f, o.given)
 	s.Default()
 	return s
 }

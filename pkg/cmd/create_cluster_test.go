@@ -194,6 +194,11 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "negative memory limit", args: []string{"hippo", "--memory-limit=-1Gi"}, want: []string{`database memory limit "-1Gi" is not valid`}},
 		{name: "request over limit", args: []string{"hippo", "--cpu=2", "--cpu-limit=1"}, want: []string{"database CPU request 2 is more than its limit 1"}},
 		{name: "several at once", args: []string{"hippo", "--storage-size=x", "--memory=y"}, want: []string{"invalid settings:", `storage size "x"`, `memory request "y"`}},
+		{name: "zero retention", args: []string{"hippo", "--pgbackrest-repo-retention-full=0"}, want: []string{"--pgbackrest-repo-retention-full=0 is not valid: keep at least 1 full backup (the default is 2)"}},
+		{name: "negative retention", args: []string{"hippo", "--pgbackrest-repo-retention-full=-1"}, want: []string{"--pgbackrest-repo-retention-full=-1 is not valid"}},
+		{name: "zero diff retention", args: []string{"hippo", "--pgbackrest-repo-retention-diff=0"}, want: []string{"--pgbackrest-repo-retention-diff=0 is not valid: keep at least 1 differential backup"}},
+		{name: "unknown retention type", args: []string{"hippo", "--pgbackrest-repo-retention-full-type=weeks"}, want: []string{`full backup retention type "weeks" is not known: use count`}},
+		{name: "retention not a number", args: []string{"hippo", "--pgbackrest-repo-retention-full=two"}, want: []string{`invalid argument "two" for "--pgbackrest-repo-retention-full"`}},
 		{name: "bad dry run", args: []string{"hippo", "--dry-run=maybe"}, want: []string{`invalid --dry-run value "maybe"`}},
 		{name: "bad output", args: []string{"hippo", "-o", "table"}, want: []string{`invalid output format "table": allowed formats are yaml, json`}},
 		{name: "wait with dry run", args: []string{"hippo", "--wait", "--dry-run=server"}, want: []string{"--wait cannot be used with --dry-run"}},
@@ -259,6 +264,18 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 		t.Errorf("the data PVC does not ask for 5Gi:\n%s", out)
 	}
 	assertNoRequests(t, f)
+
+	// The retention flags reach the repository host's pgbackrest.conf.
+	out, _, err = executeCreate(t, f, "hippo", "--dry-run=client", "-o", "yaml",
+		"--pgbackrest-repo-retention-full=14", "--pgbackrest-repo-retention-full-type=time", "--pgbackrest-repo-retention-diff=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo1-retention-full=14\n", "repo1-retention-full-type=time\n", "repo1-retention-diff=3\n", "retentionFullType: time"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the objects lack %q", want)
+		}
+	}
 
 	// -n is used as given; JSON is a List.
 	out, _, err = executeCreate(t, f, "hippo", "--dry-run=client", "-o", "json", "-n", "pg")
@@ -510,11 +527,15 @@ func TestMergeSpec(t *testing.T) {
 	o := NewCreateClusterOptions(genericiooptions.NewTestIOStreamsDiscard())
 	o.spec = cluster.Spec{Name: "hippo", Namespace: "pg", Resources: cluster.Resources{MemoryLimit: "4Gi"}}
 	o.spec.Default()
+	o.spec.RetentionDiff = 2
+	o.spec.RetentionFull = 9 // not given: the stored 4 stays
 	o.given[flagMemoryLimit] = true
+	o.given[flagRetentionDiff] = true
 
 	got := o.mergeSpec(stored)
 	want := stored
 	want.Resources.MemoryLimit = "4Gi"
+	want.RetentionDiff = 2
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("merged spec = %+v\nwant %+v", got, want)
 	}

@@ -139,9 +139,13 @@ func (r RepositoryHost) Config() (Config, error) {
 	for _, repo := range r.Repositories {
 		c.Set("global", repo.option("type"), string(repo.Type))
 		c.Set("global", repo.option("path"), repo.Path)
+		// Retention is applied where backup and expire run: here.
 		if repo.RetentionFull > 0 {
-			c.Set("global", repo.option("retention-full-type"), "count")
+			c.Set("global", repo.option("retention-full-type"), string(orDefault(repo.RetentionFullType, RetentionCount)))
 			c.Set("global", repo.option("retention-full"), itoa(repo.RetentionFull))
+		}
+		if repo.RetentionDiff > 0 {
+			c.Set("global", repo.option("retention-diff"), itoa(repo.RetentionDiff))
 		}
 	}
 	c.Set(stanza, "pg1-host", r.PGHost)
@@ -186,7 +190,7 @@ func validateTLS(t TLSFiles, s Server) error {
 	return nil
 }
 
-func orDefault(v, def string) string {
+func orDefault[S ~string](v, def S) S {
 	if v == "" {
 		return def
 	}

@@ -136,6 +136,57 @@ func TestRepositoryOptionsUseTheIndex(t *testing.T) {
 	}
 }
 
+// Retention is rendered per repository, with its own index, on the
+// repository host only (backup and expire run there).
+func TestRetentionOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		repos func() []Repository
+		want  map[string]string // option: value; "" means not set
+	}{
+		{"count by default", func() []Repository { return []Repository{localRepo()} },
+			map[string]string{"repo1-retention-full": "2", "repo1-retention-full-type": "count", "repo1-retention-diff": ""}},
+		{"time and diff", func() []Repository {
+			r := localRepo()
+			r.RetentionFull, r.RetentionFullType, r.RetentionDiff = 14, RetentionTime, 3
+			return []Repository{r}
+		}, map[string]string{"repo1-retention-full": "14", "repo1-retention-full-type": "time", "repo1-retention-diff": "3"}},
+		{"every repository", func() []Repository {
+			r1, r2 := localRepo(), localRepo()
+			r2.Index, r2.Path, r2.RetentionFull, r2.RetentionDiff = 2, "/backrestrepo/other", 5, 1
+			return []Repository{r1, r2}
+		}, map[string]string{
+			"repo1-retention-full": "2", "repo1-retention-diff": "",
+			"repo2-retention-full": "5", "repo2-retention-full-type": "count", "repo2-retention-diff": "1",
+		}},
+		{"unset", func() []Repository {
+			r := localRepo()
+			r.RetentionFull = 0
+			return []Repository{r}
+		}, map[string]string{"repo1-retention-full": "", "repo1-retention-full-type": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repos := tc.repos()
+			rh, err := RepositoryHost{Repositories: repos, PGHost: "hippo", PGPath: "/pgdata/hippo", TLS: repoTLS(), Server: Server{ClientCN: "hippo-db"}}.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tc.want {
+				if got, _ := rh.Get("global", name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+			db, err := DatabaseHost{Repositories: repos, RepoHost: "r", PGPath: "/pgdata/hippo", TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}}.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(db.String(), "retention") {
+				t.Errorf("the database side has retention options:\n%s", db)
+			}
+		})
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	valid := DatabaseHost{
 		Repositories: []Repository{localRepo()}, RepoHost: "r", PGPath: "/pgdata/c",
@@ -152,6 +203,9 @@ func TestConfigErrors(t *testing.T) {
 		{"index 0", func(d *DatabaseHost) { d.Repositories[0].Index = 0 }, "must be 1 or more"},
 		{"twice", func(d *DatabaseHost) { d.Repositories = append(d.Repositories, localRepo()) }, "repo1 is defined twice"},
 		{"no path", func(d *DatabaseHost) { d.Repositories[0].Path = "" }, "a path is required"},
+		{"negative retention", func(d *DatabaseHost) { d.Repositories[0].RetentionFull = -1 }, "a retention must be between 1 and 9999999"},
+		{"retention too large", func(d *DatabaseHost) { d.Repositories[0].RetentionDiff = MaxRetention + 1 }, "a retention must be between 1 and 9999999"},
+		{"unknown retention type", func(d *DatabaseHost) { d.Repositories[0].RetentionFullType = "days" }, `unknown retention type "days"`},
 		{"no repo host", func(d *DatabaseHost) { d.RepoHost = "" }, "repository host"},
 		{"no key", func(d *DatabaseHost) { d.TLS.KeyFile = "" }, "key files are all required"},
 		{"no client CN", func(d *DatabaseHost) { d.Server.ClientCN = "" }, "common name"},

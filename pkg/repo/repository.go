@@ -30,10 +30,34 @@ type Repository struct {
 	// the prefix inside the bucket for S3.
 	Path string
 	// RetentionFull is repoN-retention-full: how many full backups to
-	// keep (count). Zero leaves it unset, and pgBackRest then warns and
-	// keeps everything.
+	// keep (count), or for how many days (time). Zero leaves it unset, and
+	// pgBackRest then warns and keeps everything.
 	RetentionFull int
+	// RetentionFullType is repoN-retention-full-type; RetentionCount when
+	// empty.
+	RetentionFullType RetentionType
+	// RetentionDiff is repoN-retention-diff: how many differential
+	// backups to keep. Zero leaves it unset: they go with their full
+	// backup.
+	RetentionDiff int
 }
+
+// RetentionType is how repoN-retention-full counts: backups or days.
+type RetentionType string
+
+const (
+	// RetentionCount keeps the last N full backups.
+	RetentionCount RetentionType = "count"
+	// RetentionTime keeps the full backups of the last N days, and the
+	// newest one older than that, so that the whole window can be restored.
+	RetentionTime RetentionType = "time"
+)
+
+// RetentionTypes are the values of repoN-retention-full-type.
+var RetentionTypes = []RetentionType{RetentionCount, RetentionTime}
+
+// MaxRetention is the largest retention pgBackRest accepts.
+const MaxRetention = 9999999
 
 // option is the name of a repository option, e.g. option("path") is
 // "repo1-path" for repo1.
@@ -48,6 +72,12 @@ func (r Repository) validate() error {
 	}
 	if r.Path == "" {
 		return fmt.Errorf("repo%d: a path is required", r.Index)
+	}
+	if r.RetentionFull < 0 || r.RetentionFull > MaxRetention || r.RetentionDiff < 0 || r.RetentionDiff > MaxRetention {
+		return fmt.Errorf("repo%d: a retention must be between 1 and %d (0 leaves it unset)", r.Index, MaxRetention)
+	}
+	if t := r.RetentionFullType; t != "" && t != RetentionCount && t != RetentionTime {
+		return fmt.Errorf("repo%d: unknown retention type %q (allowed: %s, %s)", r.Index, t, RetentionCount, RetentionTime)
 	}
 	switch r.Type {
 	case Posix:
