@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -225,4 +226,29 @@ func checkKey(what string, cert *x509.Certificate, keyPEM []byte) error {
 		return fmt.Errorf("the %s key does not match its certificate", what)
 	}
 	return nil
+}
+
+// CertExpiry is when one certificate of a PKI stops being valid.
+type CertExpiry struct {
+	What     string    `json:"what"` // CA, database or repository
+	NotAfter time.Time `json:"notAfter"`
+}
+
+// Expiries returns the end of validity of the CA and of the two
+// certificates, soonest first, so that a check can warn before the TLS
+// between the pods breaks.
+func (p PKI) Expiries() ([]CertExpiry, error) {
+	var out []CertExpiry
+	for _, c := range []struct {
+		what string
+		data []byte
+	}{{"CA", p.CACert}, {"database", p.DBCert}, {"repository", p.RepoCert}} {
+		cert, err := parseCert(c.what, c.data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, CertExpiry{What: c.what, NotAfter: cert.NotAfter.UTC()})
+	}
+	slices.SortStableFunc(out, func(a, b CertExpiry) int { return a.NotAfter.Compare(b.NotAfter) })
+	return out, nil
 }

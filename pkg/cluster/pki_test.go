@@ -200,3 +200,25 @@ func parseTestCert(t *testing.T, data []byte) *x509.Certificate {
 	}
 	return c
 }
+
+func TestPKIExpiries(t *testing.T) {
+	p := newTestPKI(t, "hippo", "demo")
+	got, err := p.Expiries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("Expiries() = %+v, want 3", got)
+	}
+	for _, e := range got {
+		if !e.NotAfter.Equal(now.Add(CertValidity)) {
+			t.Errorf("%s expires %s, want %s", e.What, e.NotAfter, now.Add(CertValidity))
+		}
+	}
+
+	// A broken certificate is named.
+	p.RepoCert = []byte("not PEM")
+	if _, err := p.Expiries(); err == nil || !strings.Contains(err.Error(), "repository certificate") {
+		t.Errorf("Expiries() with a broken repository certificate: err = %v", err)
+	}
+}

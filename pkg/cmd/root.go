@@ -92,6 +92,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 		del,
 		NewCmdRestore(f, streams),
 		NewCmdBackup(f, streams),
+		NewCmdDoctor(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

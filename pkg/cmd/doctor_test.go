@@ -1,0 +1,367 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/exec"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// doctorNow is a minute after the last archived segment of
+// archiver-ok.json, and 20 minutes after the backup of info-one-full.json.
+var doctorNow = time.Date(2026, 11, 26, 7, 41, 41, 0, time.UTC)
+
+const (
+	dfHalf = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 1000 500 500 50% /backrestrepo\n"
+	dfFull = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 33554432 33554432 0 100% /backrestrepo\n"
+)
+
+// doctorSecrets are the two Secrets of a cluster, with certificates issued
+// at issued.
+func doctorSecrets(t *testing.T, name, ns string, issued time.Time) (postgres, repoConfig *corev1.Secret) {
+	t.Helper()
+	pki, err := cluster.NewPKI(name, ns, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	postgres = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.PostgresSecretName(name), Namespace: ns},
+		Data: map[string][]byte{cluster.KeyUsername: []byte("postgres"), cluster.KeyPassword: []byte("secret")}}
+	repoConfig = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.RepoConfigSecretName(name), Namespace: ns},
+		Data: map[string][]byte{
+			cluster.KeyCACert: pki.CACert, cluster.KeyCAKey: pki.CAKey,
+			cluster.KeyDBCert: pki.DBCert, cluster.KeyDBKey: pki.DBKey,
+			cluster.KeyRepoCert: pki.RepoCert, cluster.KeyRepoKey: pki.RepoKey,
+		}}
+	return postgres, repoConfig
+}
+
+// doctorExec answers every command doctor runs in a healthy cluster.
+func doctorExec(t *testing.T, calls *[]bkExecCall) bkExecFunc {
+	var mu sync.Mutex
+	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+		mu.Lock()
+		*calls = append(*calls, bkExecCall{pod, container, command})
+		mu.Unlock()
+		line := strings.Join(command, " ")
+		switch {
+		case strings.Contains(line, "server-ping"):
+			return "", "", nil
+		case command[0] == "psql":
+			return bkTestdata(t, "../repo/testdata/archiver-ok.json"), "", nil
+		case strings.HasSuffix(line, " info"):
+			return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+		case strings.Contains(line, " check"):
+			return bkTestdata(t, "../repo/testdata/check-ok.txt"), "", nil
+		case command[0] == "df":
+			return dfHalf, "", nil
+		case command[0] == "du":
+			return "5242880\t/backrestrepo/hippo-backrest-shared-repo\n", "", nil
+		}
+		t.Errorf("unexpected exec %q", command)
+		return "", "", nil
+	}
+}
+
+func runDoctor(t *testing.T, objects []runtime.Object, execFn bkExecFunc, args ...string) (string, error) {
+	t.Helper()
+	streams, out, _ := bkStreams()
+	o := NewDoctorOptions(streams)
+	o.exec = execFn
+	o.now = func() time.Time { return doctorNow }
+	cmd := newCmdDoctor(kubefake.NewFactory(objects...), o)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	// nil would make cobra read os.Args.
+	cmd.SetArgs(append([]string{}, args...))
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// doctorObjects are a cluster's objects, its Secrets, and its pods with
+// their containers running.
+func doctorObjects(t *testing.T) []runtime.Object {
+	pg, rc := doctorSecrets(t, "hippo", "default", doctorNow.Add(-24*time.Hour))
+	objects := bkClusterObjects(t, "hippo", "default")
+	for _, o := range objects {
+		if p, ok := o.(*corev1.Pod); ok {
+			container := map[string]string{cluster.ComponentDatabase: "database", cluster.ComponentRepo: "pgbackrest"}[p.Labels[cluster.LabelComponent]]
+			p.Spec.Containers = []corev1.Container{{Name: container}}
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		}
+	}
+	return append(objects, pg, rc)
+}
+
+func TestDoctorHealthy(t *testing.T) {
+	objects := doctorObjects(t)
+	var calls []bkExecCall
+	out, err := runDoctor(t, objects, doctorExec(t, &calls), "hippo")
+	if err != nil {
+		t.Fatalf("doctor of a healthy cluster: %v\n%s", err, out)
+	}
+	bkGolden(t, "doctor.golden", out)
+	for _, c := range calls {
+		want := map[string]string{"database": "hippo-0", "pgbackrest": "hippo-backrest-shared-repo-5d8f7-abcde"}[c.Container]
+		if c.Pod != want {
+			t.Errorf("exec %q in %s/%s", c.Command, c.Pod, c.Container)
+		}
+		if strings.Contains(strings.Join(c.Command, " "), " check") && !strings.Contains(strings.Join(c.Command, " "), "--archive-timeout=30") {
+			t.Errorf("pgbackrest check without a short archive timeout: %q", c.Command)
+		}
+	}
+	if len(calls) != 7 {
+		t.Errorf("%d execs, want 7: %+v", len(calls), calls)
+	}
+
+	calls = nil
+	out, err = runDoctor(t, objects, doctorExec(t, &calls), "hippo", "--no-check", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r DoctorReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if !r.Healthy || r.Failed != 0 || r.Warnings != 0 || len(r.Checks) != 10 {
+		t.Errorf("report = %s", out)
+	}
+	for _, c := range calls {
+		if strings.Contains(strings.Join(c.Command, " "), " check") {
+			t.Errorf("--no-check ran %q", c.Command)
+		}
+	}
+}
+
+func TestDoctorFails(t *testing.T) {
+	objects := doctorObjects(t)
+	var calls []bkExecCall
+	healthy := doctorExec(t, &calls)
+	full := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
+		if command[0] == "df" {
+			return dfFull, "", nil
+		}
+		return healthy(ctx, ns, pod, container, command)
+	}
+	out, err := runDoctor(t, objects, full, "hippo")
+	if err == nil || !strings.Contains(err.Error(), "1 of 11 checks failed: repo1 PVC usage") {
+		t.Errorf("err = %v", err)
+	}
+	if !strings.Contains(out, "✗   repo1 PVC usage") || !strings.Contains(out, "fix: free space") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestDoctorBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "takes one cluster name, got 0"},
+		{[]string{"a", "b"}, "takes one cluster name, got 2"},
+		{[]string{"Bad_Name"}, "is not valid"},
+		{[]string{"hippo", "--max-backup-age=0s"}, "--max-backup-age must be positive"},
+		{[]string{"hippo", "-o", "wide"}, "invalid output format"},
+		{[]string{"nosuch"}, `cluster "nosuch" not found`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var calls []bkExecCall
+			_, err := runDoctor(t, bkClusterObjects(t, "hippo", "default"), doctorExec(t, &calls), tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if len(calls) > 0 {
+				t.Errorf("bad input ran %+v", calls)
+			}
+		})
+	}
+}
+
+// healthyFacts are the facts of a healthy cluster, parsed from the same
+// captures as TestDoctorHealthy.
+func healthyFacts(t *testing.T) doctorFacts {
+	t.Helper()
+	spec := cluster.Spec{Name: "hippo", Namespace: "demo"}
+	spec.Default()
+	pg, rc := doctorSecrets(t, "hippo", "demo", doctorNow.Add(-24*time.Hour))
+	stanzas, err := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-one-full.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := repo.ParseArchiverStatus(bkTestdata(t, "../repo/testdata/archiver-ok.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := repo.ParseCheck(bkTestdata(t, "../repo/testdata/check-ok.txt"), 0)
+	running := func(name, container string) *corev1.Pod {
+		p := bkPod("demo", name, nil)
+		p.Spec.Containers = []corev1.Container{{Name: container}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		return p
+	}
+	return doctorFacts{
+		spec: spec, now: doctorNow,
+		postgresSecret: pg, repoSecret: rc,
+		dbPod: running("hippo-0", "database"), repoPod: running("hippo-backrest-shared-repo-x", "pgbackrest"),
+		pingRepo: &execResult{}, pingDB: &execResult{},
+		stanza:   &stanzas[0],
+		archiver: &a, check: &check,
+		df: &execResult{out: dfHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	exitErr := func(code int) error { return &kube.ExecError{Code: code, Err: exec.CodeExitError{Code: code}} }
+	at := func(d time.Duration) *time.Time { v := doctorNow.Add(d); return &v }
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, f *doctorFacts)
+		maxAge time.Duration
+		// want are the checks that do not pass, with a piece of their
+		// detail; every other check must pass.
+		want map[string]string
+	}{
+		{name: "healthy", change: func(*testing.T, *doctorFacts) {}},
+		{name: "secrets missing", change: func(_ *testing.T, f *doctorFacts) { f.postgresSecret, f.repoSecret = nil, nil },
+			want: map[string]string{"secrets:failed": "hippo-postgres-secret is missing; Secret hippo-backrest-repo-config is missing", "certificates:failed": "no Secret"}},
+		{name: "a key missing", change: func(_ *testing.T, f *doctorFacts) { delete(f.repoSecret.Data, cluster.KeyRepoKey) },
+			want: map[string]string{"secrets:failed": "repo.key", "certificates:failed": "repo.key"}},
+		{name: "certificates expire in 10 days", change: func(t *testing.T, f *doctorFacts) {
+			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(10*24*time.Hour-cluster.CertValidity))
+		}, want: map[string]string{"certificates:warning": "(10 days left)"}},
+		{name: "certificates expired", change: func(t *testing.T, f *doctorFacts) {
+			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(-cluster.CertValidity-time.Hour))
+		}, want: map[string]string{"certificates:failed": "expired"}},
+		{name: "certificates of another cluster", change: func(t *testing.T, f *doctorFacts) {
+			_, f.repoSecret = doctorSecrets(t, "other", "demo", doctorNow)
+		}, want: map[string]string{"certificates:failed": `"other-db", not "hippo-db"`}},
+		{name: "repository host unreachable", change: func(_ *testing.T, f *doctorFacts) {
+			f.pingRepo = &execResult{out: "ERROR: [049]: unable to get address for 'hippo-backrest-shared-repo'", err: exitErr(49)}
+		}, want: map[string]string{"repo1 host reachable:failed": "the database cannot reach hippo-backrest-shared-repo:8432: ERROR: [049]"}},
+		{name: "repository host pod down", change: func(_ *testing.T, f *doctorFacts) {
+			f.repoPod, f.repoPodErr, f.pingDB, f.stanza, f.df, f.du = nil, errors.New("no pod"), nil, nil, nil, nil
+		}, want: map[string]string{
+			"repository host pod:failed": "not running: no pod", "repo1 host reachable:failed": "could not be asked",
+			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
+		}},
+		{name: "stanza missing", change: func(t *testing.T, f *doctorFacts) {
+			s, _ := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-missing-stanza.json")))
+			f.stanza = &s[0]
+		}, want: map[string]string{"repo1 stanza:failed": "missing stanza path", "repo1 last backup:failed": "no backup in repo1"}},
+		{name: "no backup yet", change: func(t *testing.T, f *doctorFacts) {
+			s, _ := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-no-backups.json")))
+			f.stanza = &s[0]
+		}, want: map[string]string{"repo1 last backup:failed": "no backup in repo1"}},
+		{name: "last backup too old", maxAge: 10 * time.Minute, change: func(*testing.T, *doctorFacts) {},
+			want: map[string]string{"repo1 last backup:failed": "20261126-071946F (full) finished 21m52s ago, at 2026-11-26T07:19:49Z, more than --max-backup-age=10m0s"}},
+		{name: "repository nearly full", change: func(_ *testing.T, f *doctorFacts) {
+			f.df = &execResult{out: "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/x 100 85 15 85% /r\n"}
+		}, want: map[string]string{"repo1 PVC usage:warning": "filesystem 85% used"}},
+		{name: "repository full", change: func(_ *testing.T, f *doctorFacts) { f.df = &execResult{out: dfFull} },
+			want: map[string]string{"repo1 PVC usage:failed": "filesystem 100% used, 0B free"}},
+		{name: "repository larger than its PVC", change: func(_ *testing.T, f *doctorFacts) { f.du = &execResult{out: "2147483648 /r"} },
+			want: map[string]string{"repo1 PVC usage:failed": "repository 2.0GiB of the 2Gi PVC hippo-pgbr-repo (100%)"}},
+		{name: "df fails", change: func(_ *testing.T, f *doctorFacts) { f.df = &execResult{out: "df: no such file", err: exitErr(1)} },
+			want: map[string]string{"repo1 PVC usage:failed": "df failed"}},
+		{name: "archiving fails", change: func(t *testing.T, f *doctorFacts) {
+			a, _ := repo.ParseArchiverStatus(bkTestdata(t, "../repo/testdata/archiver-failing.json"))
+			f.archiver = &a
+		}, want: map[string]string{"WAL archiving:failed": "the last attempt failed: 000000010000000000000011"}},
+		{name: "archiving stuck", change: func(_ *testing.T, f *doctorFacts) {
+			f.archiver.ReadyCount, f.archiver.LastArchivedTime = 3, at(-time.Hour)
+		}, want: map[string]string{"WAL archiving:failed": "3 segments wait and none was archived for more than 10m0s"}},
+		{name: "archive_mode off", change: func(_ *testing.T, f *doctorFacts) { f.archiver.ArchiveMode = "off" },
+			want: map[string]string{"WAL archiving:failed": "archive_mode is off"}},
+		{name: "backlog", change: func(_ *testing.T, f *doctorFacts) { f.archiver.ReadyCount = 5 },
+			want: map[string]string{"WAL backlog:warning": "5 segments wait"}},
+		{name: "large backlog", change: func(_ *testing.T, f *doctorFacts) { f.archiver.ReadyCount = 65 },
+			want: map[string]string{"WAL backlog:failed": "65 segments wait"}},
+		{name: "check fails", change: func(t *testing.T, f *doctorFacts) {
+			c := repo.ParseCheck(bkTestdata(t, "../repo/testdata/check-repo-down.txt"), 82)
+			f.check = &c
+		}, want: map[string]string{"pgbackrest check:failed": "failed with exit code 82"}},
+		{name: "database pod down", change: func(_ *testing.T, f *doctorFacts) {
+			f.dbPod, f.dbPodErr, f.pingRepo, f.archiver, f.check = nil, errors.New("no pod"), nil, nil, nil
+		}, want: map[string]string{
+			"database pod:failed": "no pod", "repo1 host reachable:failed": "the database could not be asked",
+			"WAL archiving:failed": "unknown: no pod", "WAL backlog:failed": "unknown: no pod",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := healthyFacts(t)
+			tc.change(t, &f)
+			maxAge := tc.maxAge
+			if maxAge == 0 {
+				maxAge = defaultMaxBackupAge
+			}
+			checks := diagnose(f, maxAge)
+			seen := map[string]bool{}
+			for _, c := range checks {
+				key := c.Name + ":" + string(c.Status)
+				if c.Status == CheckOK {
+					if _, bad := tc.want[c.Name+":failed"]; bad {
+						t.Errorf("%s passed: %s", c.Name, c.Detail)
+					}
+					if _, bad := tc.want[c.Name+":warning"]; bad {
+						t.Errorf("%s passed: %s", c.Name, c.Detail)
+					}
+					continue
+				}
+				want, expected := tc.want[key]
+				switch {
+				case !expected:
+					t.Errorf("%s %s: %s", c.Name, c.Status, c.Detail)
+				case !strings.Contains(c.Detail, want):
+					t.Errorf("%s detail = %q, want it to contain %q", c.Name, c.Detail, want)
+				case c.Fix == "":
+					t.Errorf("%s %s without a fix", c.Name, c.Status)
+				}
+				seen[key] = true
+			}
+			for key := range tc.want {
+				if !seen[key] {
+					t.Errorf("no check %s", key)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDF(t *testing.T) {
+	for _, tc := range []struct {
+		out     string
+		want    diskUsage
+		percent int64
+		err     bool
+	}{
+		{out: dfHalf, want: diskUsage{1000, 500, 500}, percent: 50},
+		{out: dfFull, want: diskUsage{33554432, 33554432, 0}, percent: 100},
+		// df's Use% rounds up.
+		{out: "h\n/dev/x 1000 1 999 1% /r", want: diskUsage{1000, 1, 999}, percent: 1},
+		{out: "", err: true},
+		{out: "h\n/dev/x a b c d /r", err: true},
+	} {
+		got, err := parseDF(tc.out)
+		if (err != nil) != tc.err || got != tc.want || (err == nil && got.percent() != tc.percent) {
+			t.Errorf("parseDF(%q) = %+v (%d%%), %v", tc.out, got, got.percent(), err)
+		}
+	}
+	if n, err := parseDU("123\t/x\n"); n != 123 || err != nil {
+		t.Errorf("parseDU = %d, %v", n, err)
+	}
+	if _, err := parseDU(""); err == nil {
+		t.Error("parseDU of nothing did not fail")
+	}
+}
