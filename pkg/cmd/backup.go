@@ -541,6 +541,34 @@ func (o *BackupOptions) printDone(r BackupResult) {
 		b.Label, took, b.Type, repo.FormatBytes(b.DatabaseSize), repo.FormatBytes(b.RepositoryBackupSize))
 }
 
+// execTarget is what the commands that exec into one cluster's pods
+// share: the cluster NAME, its namespace, and how to exec.
+type execTarget struct {
+	Name      string
+	namespace string
+	factory   kube.Factory
+	exec      bkExecFunc
+}
+
+// complete takes NAME and the namespace; it sends no request.
+func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	t.factory = f
+	if t.exec == nil {
+		t.exec = bkFactoryExec(f)
+	}
+	name, err := clusterNameArg(cmd, args)
+	if err != nil {
+		return err
+	}
+	t.Name = name
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	t.namespace = ns
+	return nil
+}
+
 // bkExecFunc runs a command in a container and returns what it printed.
 type bkExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -116,6 +117,30 @@ func runBackup(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...strin
 	return out.String(), errOut.String(), err
 }
 
+// checkRefused checks that bad input was refused as a usage error
+// containing want, before any request.
+func checkRefused(t *testing.T, f *kubefake.Factory, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want it to contain %q", err, want)
+	}
+	var usage *usageError
+	if !errors.As(err, &usage) {
+		t.Errorf("error %T is not a usage error", err)
+	}
+	if n := len(f.Clientset.Actions()); n != 0 {
+		t.Errorf("sent %d requests for bad input: %v", n, f.Clientset.Actions())
+	}
+}
+
+// runCommand executes cmd with args, as main would.
+func runCommand(cmd *cobra.Command, args ...string) error {
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	cmd.SetArgs(args)
+	cmd.SetContext(context.Background())
+	return cmd.Execute()
+}
+
 func noExec(t *testing.T) bkExecFunc {
 	return func(context.Context, string, string, string, []string) (string, string, error) {
 		t.Error("exec was called")
@@ -156,16 +181,7 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
 			_, _, err := runBackup(t, f, noExec(t), tc.args...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
-			}
-			var usage *usageError
-			if !errors.As(err, &usage) {
-				t.Errorf("error %T is not a usage error", err)
-			}
-			if n := len(f.Clientset.Actions()); n != 0 {
-				t.Errorf("sent %d requests for bad input: %v", n, f.Clientset.Actions())
-			}
+			checkRefused(t, f, err, tc.want)
 		})
 	}
 }

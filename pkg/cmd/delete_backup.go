@@ -87,14 +87,11 @@ type RemovedBackup struct {
 // DeleteBackupOptions holds the flags and clients of `kubectl pgo delete
 // backup`.
 type DeleteBackupOptions struct {
-	Name   string
+	execTarget
 	Target string
 	Yes    bool
 	Output *printers.OutputFlags
 
-	namespace  string
-	factory    kube.Factory
-	exec       bkExecFunc
 	isTerminal func(io.Reader) bool
 	genericiooptions.IOStreams
 }
@@ -137,21 +134,7 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 
 // Complete takes NAME and the namespace; it sends no request.
 func (o *DeleteBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	o.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return bkKubeconfigError(err)
-	}
-	o.namespace = ns
-	return nil
+	return o.complete(f, cmd, args)
 }
 
 // Validate checks the name and the flags; it sends no request.

@@ -93,6 +93,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 		NewCmdRestore(f, streams),
 		NewCmdBackup(f, streams),
 		NewCmdDoctor(f, streams),
+		NewCmdVerify(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

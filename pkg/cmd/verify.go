@@ -1,0 +1,405 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const verifyLong = `Verify a cluster's pgBackRest repositories with pgbackrest verify, run in
+the repository host's pod: every WAL segment in the archive and every file of
+every backup is read back and checked against the checksum and size that
+pgBackRest recorded when it wrote it.
+
+Each repository of the cluster is verified in turn (--repo or
+--pgbackrest-storage-type choose one). The report lists, per repository,
+the WAL checked and found valid per archive id, each backup with its
+status, and every file pgBackRest named as missing or invalid.
+
+pgbackrest verify itself exits 0 when it finds invalid files; this command
+exits non-zero when any repository has an invalid backup or WAL segment,
+or could not be verified, and says what to do.`
+
+const verifyExample = `  # Verify every repository of cluster hippo
+  kubectl pgo verify hippo
+
+  # Verify repo1 only, and print the result as JSON
+  kubectl pgo verify hippo --repo=1 -o json`
+
+// DefaultVerifyTimeout bounds pgbackrest verify in one repository: it
+// reads every file of the repository.
+const DefaultVerifyTimeout = 30 * time.Minute
+
+// maxRepoIndex is the highest repoN pgBackRest accepts.
+const maxRepoIndex = 256
+
+// VerifyReport is what `kubectl pgo verify -o json|yaml` prints.
+type VerifyReport struct {
+	Cluster      string             `json:"cluster"`
+	Namespace    string             `json:"namespace"`
+	Pod          string             `json:"pod"`
+	OK           bool               `json:"ok"`
+	Repositories []RepositoryVerify `json:"repositories"`
+}
+
+// RepositoryVerify is one repository in a VerifyReport.
+type RepositoryVerify struct {
+	Repo string    `json:"repo"`
+	Type repo.Type `json:"type"`
+	OK   bool      `json:"ok"`
+	// Result is pgbackrest verify's report; absent when it could not
+	// run to the end (see Error).
+	Result *repo.VerifyResult `json:"result,omitempty"`
+	// Problems are the log's errors when verify aborted.
+	Problems []repo.VerifyProblem `json:"problems,omitempty"`
+	Error    string               `json:"error,omitempty"`
+	Duration string               `json:"duration"`
+}
+
+// VerifyOptions holds the flags and clients of `kubectl pgo verify`.
+type VerifyOptions struct {
+	execTarget
+	Repo        int
+	StorageType string
+	Timeout     time.Duration
+	Output      *printers.OutputFlags
+
+	genericiooptions.IOStreams
+}
+
+// NewVerifyOptions returns options with the defaults.
+func NewVerifyOptions(streams genericiooptions.IOStreams) *VerifyOptions {
+	return &VerifyOptions{
+		Timeout:   DefaultVerifyTimeout,
+		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
+		IOStreams: streams,
+	}
+}
+
+// NewCmdVerify returns `kubectl pgo verify NAME`.
+func NewCmdVerify(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdVerify(f, NewVerifyOptions(streams))
+}
+
+func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "verify NAME",
+		Short:   "Verify the backups and WAL archive of a cluster's pgBackRest repositories",
+		Long:    verifyLong,
+		Example: verifyExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE:    runOptions(f, o),
+	}
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
+	fl := cmd.Flags()
+	fl.IntVar(&o.Repo, "repo", 0, "Verify only this repository (1 for repo1); every repository of the cluster if unset.")
+	fl.StringVar(&o.StorageType, flagStorageType, "", "Verify only the repository of this type: local (posix) or s3.")
+	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long pgbackrest verify may take in each repository.")
+	o.Output.AddFlags(cmd)
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
+	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions(string(cluster.StorageLocal), string(cluster.StoragePosix), string(cluster.StorageS3)))
+	return cmd
+}
+
+// Complete takes NAME and the namespace; it sends no request.
+func (o *VerifyOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return o.complete(f, cmd, args)
+}
+
+// Validate checks the name and the flags; it sends no request.
+func (o *VerifyOptions) Validate(cmd *cobra.Command) error {
+	if err := o.Output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if err := bkValidateName(o.Name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if cmd.Flags().Changed("repo") && (o.Repo < 1 || o.Repo > maxRepoIndex) {
+		return usageErrorf(cmd, "invalid --repo %d: a repository is numbered 1 to %d (1 for repo1)", o.Repo, maxRepoIndex)
+	}
+	if o.StorageType != "" {
+		if o.Repo != 0 {
+			return usageErrorf(cmd, "--repo and --%s both choose the repository: give one of them", flagStorageType)
+		}
+		if _, err := repoTypeOf(o.StorageType); err != nil {
+			return usageErrorf(cmd, "invalid --%s: %v", flagStorageType, err)
+		}
+	}
+	if o.Timeout <= 0 {
+		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	}
+	return nil
+}
+
+// repoTypeOf maps a --pgbackrest-storage-type value to the repository
+// type it makes.
+func repoTypeOf(storageType string) (repo.Type, error) {
+	switch cluster.StorageType(strings.ToLower(strings.TrimSpace(storageType))) {
+	case cluster.StorageLocal, cluster.StoragePosix:
+		return repo.Posix, nil
+	case cluster.StorageS3:
+		return repo.S3, nil
+	}
+	return "", fmt.Errorf("%q is not a storage type: use %s, %s or %s", storageType, cluster.StorageLocal, cluster.StoragePosix, cluster.StorageS3)
+}
+
+// selectRepositories picks the repositories the flags name among the
+// cluster's.
+func (o *VerifyOptions) selectRepositories(all []repo.Repository) ([]repo.Repository, error) {
+	if o.Repo == 0 && o.StorageType == "" {
+		return all, nil
+	}
+	typ, _ := repoTypeOf(o.StorageType)
+	var out []repo.Repository
+	for _, r := range all {
+		if (o.Repo != 0 && r.Index == o.Repo) || (o.StorageType != "" && r.Type == typ) {
+			out = append(out, r)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	have := make([]string, len(all))
+	for i, r := range all {
+		have[i] = fmt.Sprintf("repo%d (%s)", r.Index, r.Type)
+	}
+	what := fmt.Sprintf("repo%d", o.Repo)
+	if o.StorageType != "" {
+		what = string(typ) + " repository"
+	}
+	return nil, fmt.Errorf("cluster %q has no %s: its repositories are %s", o.Name, what, strings.Join(have, ", "))
+}
+
+// Run verifies the repositories and prints the report.
+func (o *VerifyOptions) Run(ctx context.Context) error {
+	client, err := o.factory.KubernetesClient()
+	if err != nil {
+		return bkKubeconfigError(err)
+	}
+	ns := o.namespace
+	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	if err != nil {
+		return err
+	}
+	repos, err := o.selectRepositories(spec.Repositories())
+	if err != nil {
+		return err
+	}
+	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String())
+	if err != nil {
+		return fmt.Errorf("cannot verify the repositories of cluster %q: its repository host is not running (%v); check it with kubectl get deployment %s -n %s",
+			o.Name, err, cluster.RepoHostName(o.Name), ns)
+	}
+	report := VerifyReport{Cluster: o.Name, Namespace: ns, Pod: pod.Name, OK: true}
+	for _, r := range repos {
+		if o.Output.Format() == printers.FormatTable {
+			fmt.Fprintf(o.ErrOut, "Verifying repo%d (%s) in pod %s...\n", r.Index, r.Type, pod.Name)
+		}
+		rv, err := o.verifyRepository(ctx, pod.Name, r)
+		if err != nil {
+			return err
+		}
+		report.OK = report.OK && rv.OK
+		report.Repositories = append(report.Repositories, rv)
+	}
+	if o.Output.Format() != printers.FormatTable {
+		if err := o.Output.Print(o.Out, nil, report); err != nil {
+			return err
+		}
+	} else if err := writeVerifyReport(o, report); err != nil {
+		return err
+	}
+	return verifyFailure(report)
+}
+
+// verifyRepository runs pgbackrest verify in one repository. An exec that
+// cannot run at all is an error; a verify that fails is a result.
+func (o *VerifyOptions) verifyRepository(ctx context.Context, pod string, r repo.Repository) (RepositoryVerify, error) {
+	rv := RepositoryVerify{Repo: fmt.Sprintf("repo%d", r.Index), Type: r.Type}
+	execCtx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	start := time.Now()
+	stdout, stderr, err := o.exec(execCtx, o.namespace, pod, bkRepoContainer, repo.VerifyCommand(r.Index))
+	rv.Duration = time.Since(start).Round(100 * time.Millisecond).String()
+	var execErr *kube.ExecError
+	switch {
+	case errors.As(err, &execErr):
+		rv.Problems = repo.ParseVerifyLog(stderr)
+		rv.Error = fmt.Sprintf("pgbackrest verify aborted with exit code %d", execErr.Code)
+		var msgs []string
+		for _, p := range rv.Problems {
+			if p.Level == "ERROR" {
+				msgs = append(msgs, p.Message)
+			}
+		}
+		if len(msgs) > 0 {
+			rv.Error += ": " + strings.Join(msgs, "; ")
+		}
+		return rv, nil
+	case execCtx.Err() != nil && ctx.Err() == nil:
+		rv.Error = fmt.Sprintf("pgbackrest verify did not finish within --timeout=%s", o.Timeout)
+		return rv, nil
+	case err != nil:
+		return rv, bkExecError("run pgbackrest verify in the repository pod", o.namespace, pod, err)
+	}
+	result, err := repo.ParseVerify(stdout, stderr)
+	if err != nil {
+		rv.Error = err.Error()
+		return rv, nil
+	}
+	rv.Result = &result
+	rv.OK = result.OK()
+	return rv, nil
+}
+
+// writeVerifyReport prints a table of the repositories, then what failed.
+func writeVerifyReport(o *VerifyOptions, report VerifyReport) error {
+	t := printers.NewTable("Repo", "Type", "Status", "WAL valid", "Backups valid", "Took")
+	for _, rv := range report.Repositories {
+		status, wal, backups := "ok", "-", "-"
+		if !rv.OK {
+			status = "failed"
+		}
+		if res := rv.Result; res != nil {
+			checked, valid := 0, 0
+			for _, a := range res.Archives {
+				checked += a.WALChecked
+				valid += a.WALValid
+			}
+			wal = fmt.Sprintf("%d/%d", valid, checked)
+			backups = fmt.Sprintf("%d/%d", len(res.Backups)-len(res.InvalidBackups()), len(res.Backups))
+		}
+		t.AddRow(rv.Repo, string(rv.Type), status, wal, backups, rv.Duration)
+	}
+	if err := t.Render(o.Out); err != nil {
+		return err
+	}
+	var lines []string
+	for _, rv := range report.Repositories {
+		for _, line := range verifyProblemLines(rv) {
+			lines = append(lines, rv.Repo+": "+line)
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(o.Out, "\n%s\n", strings.Join(lines, "\n"))
+	}
+	if report.OK {
+		fmt.Fprintf(o.Out, "\ncluster %s: every backup and WAL segment verified\n", o.Name)
+	}
+	return nil
+}
+
+// verifyProblemLines describes what failed in a repository: the invalid
+// backups and archives, then the files and messages of the log.
+func verifyProblemLines(rv RepositoryVerify) []string {
+	var lines []string
+	if rv.Error != "" {
+		lines = append(lines, rv.Error)
+	}
+	if res := rv.Result; res != nil {
+		for _, b := range res.InvalidBackups() {
+			line := fmt.Sprintf("backup %s is %s: %d of %d files valid", b.Label, b.Status, b.FilesValid, b.FilesChecked)
+			if s := b.String(); s != "" {
+				line += " (" + s + ")"
+			}
+			lines = append(lines, line)
+		}
+		for _, a := range res.InvalidArchives() {
+			line := fmt.Sprintf("archive %s: %d of %d WAL segments valid", a.ID, a.WALValid, a.WALChecked)
+			if s := a.String(); s != "" {
+				line += " (" + s + ")"
+			}
+			lines = append(lines, line)
+		}
+		if !rv.OK && len(res.InvalidBackups()) == 0 && len(res.InvalidArchives()) == 0 {
+			lines = append(lines, "pgbackrest verify reported status "+res.Status)
+		}
+		for _, p := range res.Problems {
+			lines = append(lines, problemLine(p))
+		}
+	}
+	if rv.Result == nil {
+		for _, p := range rv.Problems {
+			if p.Level != "ERROR" {
+				lines = append(lines, problemLine(p))
+			}
+		}
+	}
+	return lines
+}
+
+// problemLine is a problem of the log; an invalid file is reported at
+// level info, so only warnings and errors name their level.
+func problemLine(p repo.VerifyProblem) string {
+	if p.Level == "INFO" {
+		return p.Message
+	}
+	return strings.ToLower(p.Level) + ": " + p.Message
+}
+
+// verifyFailure is the command's error when a repository failed: what is
+// wrong, and what to do about it.
+func verifyFailure(report VerifyReport) error {
+	if report.OK {
+		return nil
+	}
+	var failed, invalid, files, wal []string
+	for _, rv := range report.Repositories {
+		if rv.OK {
+			continue
+		}
+		failed = append(failed, rv.Repo)
+		if rv.Result == nil {
+			continue
+		}
+		for _, b := range rv.Result.InvalidBackups() {
+			invalid = append(invalid, rv.Repo+":"+b.Label)
+		}
+		for _, a := range rv.Result.InvalidArchives() {
+			wal = append(wal, rv.Repo+":"+a.ID)
+		}
+		for _, p := range rv.Result.Problems {
+			if p.File != "" {
+				files = append(files, p.File)
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "verification of cluster %q failed in %s", report.Cluster, strings.Join(failed, ", "))
+	if len(files) > 0 {
+		fmt.Fprintf(&b, "; invalid or missing files: %s", strings.Join(firstN(files, 5), ", "))
+	}
+	if len(invalid) > 0 {
+		fmt.Fprintf(&b, ". Backup(s) %s cannot be trusted for a restore: take a new full backup (kubectl pgo backup %s -n %s --type=full --wait), then delete the invalid one(s) (kubectl pgo delete backup %s -n %s --target=LABEL)",
+			strings.Join(invalid, ", "), report.Cluster, report.Namespace, report.Cluster, report.Namespace)
+	}
+	if len(wal) > 0 {
+		fmt.Fprintf(&b, ". The WAL archive %s has invalid segments: a point-in-time recovery through them fails; take a new full backup (kubectl pgo backup %s -n %s --type=full --wait) so that restores to later points do not need them",
+			strings.Join(wal, ", "), report.Cluster, report.Namespace)
+	}
+	if len(invalid) == 0 && len(wal) == 0 {
+		fmt.Fprintf(&b, ". Check the repository host (kubectl logs deployment/%s -n %s) and its storage, then run kubectl pgo verify %s again",
+			cluster.RepoHostName(report.Cluster), report.Namespace, report.Cluster)
+	}
+	return errors.New(b.String())
+}
+
+// firstN returns the first n items, and how many more there are.
+func firstN(items []string, n int) []string {
+	if len(items) <= n {
+		return items
+	}
+	return append(slices.Clone(items[:n]), fmt.Sprintf("and %d more", len(items)-n))
+}

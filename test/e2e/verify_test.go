@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
+)
+
+// verify on a real repository: it passes after a full backup, and fails,
+// naming the file, once one file of the backup set is overwritten.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
+	if res := c.pgo(t, "create", "cluster", c.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	c.sql(t, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g")
+	label, _ := c.backupWait(t, "full")
+	c.waitJobsFinished(t)
+
+	verify := func(t *testing.T) (framework.Result, cmd.VerifyReport) {
+		t.Helper()
+		res := c.pgo(t, "verify", c.name, "-o", "json")
+		var report cmd.VerifyReport
+		if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil {
+			t.Fatalf("verify -o json: %v\n%s", err, res)
+		}
+		return res, report
+	}
+
+	t.Run("good repository", func(t *testing.T) {
+		res, report := verify(t)
+		if res.ExitCode != 0 || !report.OK || len(report.Repositories) != 1 {
+			t.Fatalf("verify of a good repository failed:\n%s", res)
+		}
+		r := report.Repositories[0]
+		if r.Repo != "repo1" || r.Result == nil || len(r.Result.Backups) != 1 || r.Result.Backups[0].Label != label ||
+			r.Result.Backups[0].Status != "valid" || r.Result.Backups[0].FilesChecked == 0 || len(r.Result.Archives) == 0 {
+			t.Errorf("report of a good repository: %+v", r.Result)
+		}
+		table := c.pgo(t, "verify", c.name)
+		if table.ExitCode != 0 || !strings.Contains(table.Stdout, "every backup and WAL segment verified") {
+			t.Errorf("verify (table) of a good repository:\n%s", table)
+		}
+	})
+
+	t.Run("bad flags", func(t *testing.T) {
+		res := c.pgo(t, "verify", c.name, "--repo=2")
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, `cluster "hippo" has no repo2: its repositories are repo1 (posix)`) {
+			t.Errorf("verify --repo=2 of a cluster with one repository:\n%s", res)
+		}
+	})
+
+	// A relation file of the backup set is overwritten by another file of
+	// the set, a valid lz4 stream of other content: its checksum no longer
+	// matches the manifest. (Bytes overwritten in the middle of an lz4
+	// stream may instead break its decompression, which aborts verify.)
+	set := path.Join(cluster.DefaultRepoPath(c.name), "backup/db", label)
+	script := `set -e; cd "$1/pg_data"; f=$(find base -name '*.lz4' -size +8k -type f | sort | tail -n 1); ` +
+		`test -n "$f"; cat PG_VERSION.lz4 > "$f"; echo "$f"`
+	out := c.repoExec(t, []string{"sh", "-c", script, "sh", set})
+	bad := label + "/pg_data/" + strings.TrimSpace(out)
+	t.Logf("overwrote %s", bad)
+
+	t.Run("corrupted file", func(t *testing.T) {
+		res, report := verify(t)
+		if res.ExitCode == 0 || report.OK {
+			t.Fatalf("verify passed on a corrupted repository:\n%s", res)
+		}
+		if !strings.Contains(res.Stderr, bad) || !strings.Contains(res.Stderr, "take a new full backup") {
+			t.Errorf("the error does not name %s and what to do:\n%s", bad, res.Stderr)
+		}
+		r := report.Repositories[0]
+		found := false
+		for _, p := range r.Result.Problems {
+			found = found || p.File == bad
+		}
+		if !found || len(r.Result.InvalidBackups()) != 1 || r.Result.InvalidBackups()[0].Label != label {
+			t.Errorf("the report does not name %s in backup %s: %+v", bad, label, r.Result)
+		}
+		table := c.pgo(t, "verify", c.name)
+		if table.ExitCode == 0 || !strings.Contains(table.Stdout, "repo1: backup "+label+" is invalid") || !strings.Contains(table.Stdout, bad) {
+			t.Errorf("verify (table) of a corrupted repository:\n%s", table)
+		}
+	})
+}
+
+// repoExec runs a command in the repository host's pod.
+func (c *bkCluster) repoExec(t *testing.T, command []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pods, err := c.env.Client.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(c.name).String()})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("the repository pod of %s: %v", c.name, err)
+	}
+	out, _, err := kube.ExecCapture(ctx, c.env.Config, c.env.Client, c.ns, pods.Items[0].Name, "pgbackrest", command)
+	if err != nil {
+		t.Fatalf("exec %q in the repository pod: %v", command, err)
+	}
+	return out
+}
