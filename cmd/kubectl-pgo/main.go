@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 func main() {
@@ -32,7 +33,13 @@ func run() int {
 	}()
 
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	if err := cmd.NewCmdPGO(streams).ExecuteContext(ctx); err != nil {
+	// KUBECTL_PGO_COUNT_REQUESTS=1 reports the API requests at the end,
+	// for the benchmark.
+	counter := kube.RequestCounterFromEnv(os.Getenv)
+	if counter != nil {
+		defer func() { _ = counter.Report(streams.ErrOut) }()
+	}
+	if err := cmd.NewCmdPGO(streams, cmd.WithRequestCounter(counter)).ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 		return 1
 	}

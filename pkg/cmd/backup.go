@@ -609,14 +609,22 @@ func bkIndentErrors(err error) string {
 	return "invalid --backup-opts:\n  " + strings.Join(lines, "\n  ")
 }
 
+// clusterNotFoundError is bkReadSpec's error for a cluster that does not
+// exist.
+type clusterNotFoundError struct{ name, namespace string }
+
+func (e *clusterNotFoundError) Error() string {
+	return fmt.Sprintf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
+		e.name, e.namespace, cluster.SettingsConfigMapName(e.name))
+}
+
 // bkReadSpec reads the cluster's settings: the cluster exists when they
 // do.
 func bkReadSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
 	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return cluster.Spec{}, fmt.Errorf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
-			name, ns, cluster.SettingsConfigMapName(name))
+		return cluster.Spec{}, &clusterNotFoundError{name: name, namespace: ns}
 	case err != nil:
 		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w", name, ns, err)
 	}

@@ -356,18 +356,28 @@ type apiClients struct {
 }
 
 func newAPIClients(f kube.Factory) (*apiClients, error) {
+	c, err := newTypedClients(f)
+	if err != nil {
+		return nil, err
+	}
+	if c.dyn, err = f.DynamicClient(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	if c.mapper, err = f.RESTMapper(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	return c, nil
+}
+
+// newTypedClients are the config and the typed client only, for commands
+// that read: no RESTMapper, whose discovery would cost requests.
+func newTypedClients(f kube.Factory) (*apiClients, error) {
 	var c apiClients
 	var err error
 	if c.config, err = f.RESTConfig(); err != nil {
 		return nil, kubeconfigError(err)
 	}
 	if c.client, err = f.KubernetesClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.dyn, err = f.DynamicClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.mapper, err = f.RESTMapper(); err != nil {
 		return nil, kubeconfigError(err)
 	}
 	return &c, nil

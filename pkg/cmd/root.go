@@ -35,9 +35,26 @@ const rootExample = `  # Show the versions of the plugin and of the Kubernetes A
   # Enable shell completion for kubectl-pgo in the current bash session
   source <(kubectl-pgo completion bash)`
 
+// RootOption changes how NewCmdPGO builds the command tree.
+type RootOption func(*rootSettings)
+
+type rootSettings struct {
+	counter *kube.RequestCounter
+}
+
+// WithRequestCounter counts every request the commands send to the API
+// server, exec included; nil counts nothing.
+func WithRequestCounter(c *kube.RequestCounter) RootOption {
+	return func(s *rootSettings) { s.counter = c }
+}
+
 // NewCmdPGO returns the root command, `kubectl pgo`, with every subcommand.
 // All output goes to streams.
-func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
+func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Command {
+	var settings rootSettings
+	for _, opt := range opts {
+		opt(&settings)
+	}
 	configFlags := genericclioptions.NewConfigFlags(true).
 		WithWarningPrinter(streams).
 		WithWrapConfigFn(func(c *rest.Config) *rest.Config {
@@ -45,6 +62,9 @@ func NewCmdPGO(streams genericiooptions.IOStreams) *cobra.Command {
 			// API server warnings (deprecations, policy) go to the user's
 			// stderr as "Warning: ...", as with kubectl, not to klog.
 			c.WarningHandler = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
+			if settings.counter != nil {
+				c.Wrap(settings.counter.Wrap)
+			}
 			return c
 		})
 	f := kube.NewFactory(configFlags)

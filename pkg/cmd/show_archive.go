@@ -136,6 +136,9 @@ func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 	}
 	results := forEachCluster(targets, func(t bkTarget) ArchiveStatus { return o.read(ctx, client, t) })
 	if !o.multi() && results[0].Error != "" {
+		if err := o.missing(ctx, client); err != nil {
+			return err
+		}
 		return fmt.Errorf("cannot show the archiving of cluster %q: %s", o.Name, results[0].Error)
 	}
 	switch o.Output.Format() {

@@ -110,3 +110,26 @@ func TestShowArchiveDatabaseDown(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestShowArchiveRequests(t *testing.T) {
+	t.Run("one list, then the execs", func(t *testing.T) {
+		f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+		var calls []bkExecCall
+		if _, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo"); err != nil {
+			t.Fatal(err)
+		}
+		var reqs []string
+		for _, a := range f.Clientset.Actions() {
+			reqs = append(reqs, a.GetVerb()+" "+a.GetResource().Resource)
+		}
+		if got := strings.Join(reqs, ", "); got != "list pods" || len(calls) != 2 {
+			t.Errorf("requests = %s and %d execs, want list pods and 2 execs", got, len(calls))
+		}
+	})
+	t.Run("a missing cluster is named as such", func(t *testing.T) {
+		_, _, err := runShowArchive(t, kubefake.NewFactory(), noExec(t), "hippo")
+		if err == nil || !strings.HasPrefix(err.Error(), `cluster "hippo" not found in namespace "default"`) {
+			t.Errorf("error = %v", err)
+		}
+	})
+}

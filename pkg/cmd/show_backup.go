@@ -3,6 +3,7 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -145,14 +146,12 @@ func (s *clusterScope) multi() bool { return s.Name == "" }
 // bkTarget is a cluster to show.
 type bkTarget struct{ Name, Namespace string }
 
-// targets returns the clusters to show, sorted by namespace and name. A
-// NAME that does not exist is an error; a selector that matches nothing is
-// an empty list.
+// targets returns the clusters to show, sorted by namespace and name; a
+// selector that matches nothing is an empty list. A NAME is taken as
+// given, without a request: whether it exists is asked only when reading
+// it fails (see missing), which keeps a show command at three requests.
 func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface) ([]bkTarget, error) {
 	if s.Name != "" {
-		if _, err := bkReadSpec(ctx, client, s.namespace, s.Name); err != nil {
-			return nil, err
-		}
 		return []bkTarget{{Name: s.Name, Namespace: s.namespace}}, nil
 	}
 	ns := s.namespace
@@ -190,6 +189,18 @@ func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface)
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return out, nil
+}
+
+// missing is the error for a NAME whose cluster does not exist, or nil
+// when it exists (or that cannot be told): called after reading it failed,
+// it replaces the error of the read, which would only say that no pod
+// was found.
+func (s *clusterScope) missing(ctx context.Context, client kubernetes.Interface) error {
+	var notFound *clusterNotFoundError
+	if _, err := bkReadSpec(ctx, client, s.namespace, s.Name); errors.As(err, &notFound) {
+		return err
+	}
+	return nil
 }
 
 // describe names what the scope selected, for "no clusters" messages.
@@ -308,26 +319,41 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 		return o.Output.Print(o.Out, nil, ClusterBackupsList{Items: []ClusterBackups{}})
 	}
 
-	// The backup Jobs of every target, in one request.
-	jobsByCluster, jobsErr := o.listJobs(ctx, client, targets)
+	// The backup Jobs of every target, in one request, while the
+	// repositories are read.
+	var jobsByCluster map[bkTarget][]BackupJobInfo
+	var jobsErr error
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		jobsByCluster, jobsErr = o.listJobs(ctx, client, targets)
+	}()
 	results := forEachCluster(targets, func(t bkTarget) ClusterBackups {
-		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace, Jobs: jobsByCluster[t]}
-		if r.Jobs == nil {
-			r.Jobs = []BackupJobInfo{}
-		}
+		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace}
 		sum, err := o.readRepository(ctx, client, t)
 		if err != nil {
 			r.Error = err.Error()
 		} else {
 			r.Repository = &sum
 		}
+		return r
+	})
+	<-listed
+	for i := range results {
+		r := &results[i]
+		r.Jobs = jobsByCluster[bkTarget{Name: r.Cluster, Namespace: r.Namespace}]
+		if r.Jobs == nil {
+			r.Jobs = []BackupJobInfo{}
+		}
 		if jobsErr != nil && r.Error == "" {
 			r.Error = jobsErr.Error()
 		}
-		return r
-	})
+	}
 
 	if !o.multi() && results[0].Error != "" {
+		if err := o.missing(ctx, client); err != nil {
+			return err
+		}
 		return fmt.Errorf("cannot show the backups of cluster %q: %s", o.Name, results[0].Error)
 	}
 	if err := o.print(results); err != nil {

@@ -266,7 +266,7 @@ func (o *ShowClusterOptions) Validate(cmd *cobra.Command) error {
 
 // Run reads the clusters and prints them.
 func (o *ShowClusterOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
+	c, err := newTypedClients(o.factory)
 	if err != nil {
 		return err
 	}

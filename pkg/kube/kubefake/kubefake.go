@@ -4,6 +4,8 @@
 package kubefake
 
 import (
+	"errors"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/meta/testrestmapper"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -30,7 +32,14 @@ type Factory struct {
 	Dynamic   *dynamicfake.FakeDynamicClient
 	Mapper    meta.RESTMapper
 	Err       error
+	// NoDiscovery makes DiscoveryClient and RESTMapper fail, to check that
+	// a command makes do with typed clients (discovery costs requests).
+	NoDiscovery bool
 }
+
+// ErrDiscovery is what DiscoveryClient and RESTMapper return with
+// NoDiscovery.
+var ErrDiscovery = errors.New("kubefake: discovery used by a command that should not need it")
 
 var _ kube.Factory = (*Factory)(nil)
 
@@ -85,12 +94,18 @@ func (f *Factory) DiscoveryClient() (discovery.CachedDiscoveryInterface, error) 
 	if f.Err != nil {
 		return nil, f.Err
 	}
+	if f.NoDiscovery {
+		return nil, ErrDiscovery
+	}
 	return memory.NewMemCacheClient(f.Clientset.Discovery()), nil
 }
 
 func (f *Factory) RESTMapper() (meta.RESTMapper, error) {
 	if f.Err != nil {
 		return nil, f.Err
+	}
+	if f.NoDiscovery {
+		return nil, ErrDiscovery
 	}
 	return f.Mapper, nil
 }

@@ -1,0 +1,74 @@
+package cmd
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+)
+
+// TestReadCommandRequests pins the requests of the read commands for one
+// cluster: typed clients only (no discovery, no RESTMapper), and the few
+// reads each needs besides its execs. hack/bench.sh counts the same on
+// the real cluster.
+func TestReadCommandRequests(t *testing.T) {
+	tests := []struct {
+		name      string
+		run       func(t *testing.T, f *kubefake.Factory) (execs int, err error)
+		wantReads string
+		wantExecs int
+	}{
+		{
+			name: "show backup",
+			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
+				var calls []bkExecCall
+				_, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo")
+				return len(calls), err
+			},
+			wantReads: "list jobs, list pods",
+			wantExecs: 1,
+		},
+		{
+			name: "show archive",
+			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
+				var calls []bkExecCall
+				_, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
+				return len(calls), err
+			},
+			wantReads: "list pods",
+			wantExecs: 2,
+		},
+		{
+			// The settings and the pods, then pgbackrest info in the
+			// repository host and psql in the database: two pods, two
+			// execs.
+			name: "show cluster",
+			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
+				e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+				_, _, err := executeShow(t, f, e, "hippo")
+				return len(e.calls), err
+			},
+			wantReads: "get configmaps, list pods",
+			wantExecs: 2,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
+			f.NoDiscovery = true
+			execs, err := tc.run(t, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reads []string
+			for _, a := range f.Clientset.Actions() {
+				reads = append(reads, a.GetVerb()+" "+a.GetResource().Resource)
+			}
+			slices.Sort(reads)
+			if got := strings.Join(reads, ", "); got != tc.wantReads || execs != tc.wantExecs {
+				t.Errorf("requests: %s and %d execs, want %s and %d execs", got, execs, tc.wantReads, tc.wantExecs)
+			}
+		})
+	}
+}
