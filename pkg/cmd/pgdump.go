@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
@@ -184,6 +185,11 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 			return fmt.Errorf("%w. Nothing was started", err)
 		}
 	}
+	// A dump or base backup taken while the cluster is being restored
+	// would hold half of the restore, or fail on a stopped database.
+	if err := jobs.CheckNoActive(ctx, client, ns, o.Name, []string{jobs.ComponentRestore, jobs.ComponentPGDumpRestore}, "a "+what+" backup", o.now()); err != nil {
+		return fmt.Errorf("%w. Nothing was started", err)
+	}
 	if err := ensurePGDumpPVC(ctx, client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
 		return err
 	}
@@ -309,6 +315,9 @@ func ptrTrue() *bool { t := true; return &t }
 
 // PGDump is one dump, as show backup --backup-type=pgdump lists it.
 type PGDump struct {
+	// Cluster and Namespace are those of the cluster that was dumped.
+	Cluster   string    `json:"cluster"`
+	Namespace string    `json:"namespace"`
 	Name      string    `json:"name"`
 	Time      time.Time `json:"time"`
 	Database  string    `json:"database"`
@@ -324,37 +333,44 @@ func pgdumpFromJob(j *batchv1.Job) PGDump {
 	ts := j.Labels[jobs.LabelPGDumpTimestamp]
 	t, _ := time.Parse(jobs.PGDumpTimestampLayout, ts)
 	return PGDump{
-		Name: ts, Time: t.UTC(), Database: j.Annotations[jobs.AnnotationPGDumpDatabase],
+		Cluster: j.Labels[cluster.LabelCluster], Namespace: j.Namespace, Name: ts, Time: t.UTC(), Database: j.Annotations[jobs.AnnotationPGDumpDatabase],
 		All: j.Annotations[jobs.AnnotationPGDumpAll] == "true", PVC: j.Labels[jobs.LabelPGDumpPVC],
 		Path: j.Annotations[jobs.AnnotationPGDumpPath], Job: j.Name, JobStatus: jobs.State(j),
 	}
 }
 
-// listPGDumps returns the cluster's dumps, oldest first, from its pgdump
-// Jobs (kept without TTL); the size of a finished dump comes from the end
-// of its pod's log.
-func listPGDumps(ctx context.Context, client kubernetes.Interface, ns, name string, sizes bool) ([]PGDump, error) {
-	return listPGJobs(ctx, client, ns, name, jobs.PGDumpSelector(name).String(), sizes)
-}
-
-func listPGJobs(ctx context.Context, client kubernetes.Interface, ns, name, selector string, sizes bool) ([]PGDump, error) {
+// listPGJobs returns the dumps (or base backups) that selector picks,
+// oldest first, from the Jobs that made them (kept without TTL), in ns
+// (every namespace if empty); the size of a finished dump comes from the
+// end of its pod's log.
+func listPGJobs(ctx context.Context, client kubernetes.Interface, ns, selector string, sizes bool) ([]PGDump, error) {
 	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
-		return nil, fmt.Errorf("list the pgdump Jobs of cluster %s in namespace %s: %w", name, ns, err)
+		where := "namespace " + ns
+		if ns == "" {
+			where = "any namespace"
+		}
+		return nil, fmt.Errorf("list the Jobs %s in %s: %w", selector, where, err)
 	}
 	var dumps []PGDump
 	for i := range list.Items {
 		d := pgdumpFromJob(&list.Items[i])
-		if d.JobStatus == jobs.StateRunning && jobPodSucceeded(ctx, client, ns, d.Job) {
+		if d.JobStatus == jobs.StateRunning && jobPodSucceeded(ctx, client, d.Namespace, d.Job) {
 			// The pod is done; the Job's Complete condition follows.
 			d.JobStatus = jobs.StateSucceeded
 		}
 		if sizes && d.JobStatus == jobs.StateSucceeded {
-			d.Size = jobLogSize(ctx, client, ns, d.Job)
+			d.Size = jobLogSize(ctx, client, d.Namespace, d.Job)
 		}
 		dumps = append(dumps, d)
 	}
 	sort.SliceStable(dumps, func(i, j int) bool {
+		if dumps[i].Namespace != dumps[j].Namespace {
+			return dumps[i].Namespace < dumps[j].Namespace
+		}
+		if dumps[i].Cluster != dumps[j].Cluster {
+			return dumps[i].Cluster < dumps[j].Cluster
+		}
 		if dumps[i].Name != dumps[j].Name {
 			return dumps[i].Name < dumps[j].Name
 		}
@@ -403,58 +419,106 @@ type PGDumpList struct {
 	Dumps     []PGDump `json:"dumps"`
 }
 
-func (o *ShowBackupOptions) runPGDump(ctx context.Context, cmd *cobra.Command) error {
-	if o.multi() {
-		return usageErrorf(cmd, "--backup-type=%s shows the backups of one cluster: give its NAME", o.BackupType)
+// PGDumpLists is what show backup --backup-type=pgdump -A|--selector -o
+// json|yaml prints: one list per cluster.
+type PGDumpLists struct {
+	Items []PGDumpList `json:"items"`
+}
+
+// pgJobSelector selects the Jobs of dumps, or of base backups.
+func pgJobSelector(backupType, clusterName string) labels.Set {
+	component := jobs.ComponentPGDump
+	if backupType == jobs.BackupTypePGBaseBackup {
+		component = jobs.ComponentPGBaseBackup
 	}
+	if clusterName == "" {
+		return labels.Set{cluster.LabelComponent: component, cluster.LabelManagedBy: cluster.FieldManager}
+	}
+	l := cluster.ClusterSelector(clusterName)
+	l[cluster.LabelComponent] = component
+	return l
+}
+
+func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
 		return bkKubeconfigError(err)
 	}
-	if _, err := bkReadSpec(ctx, client, o.namespace, o.Name); err != nil {
-		return err
-	}
-	selector := jobs.PGDumpSelector(o.Name).String()
-	if o.BackupType == jobs.BackupTypePGBaseBackup {
-		selector = jobs.PGBaseBackupSelector(o.Name).String()
-	}
-	dumps, err := listPGJobs(ctx, client, o.namespace, o.Name, selector, true)
+	targets, err := o.targets(ctx, client)
 	if err != nil {
 		return err
 	}
-	result := PGDumpList{Cluster: o.Name, Namespace: o.namespace, Dumps: dumps}
-	if result.Dumps == nil {
-		result.Dumps = []PGDump{}
+	structured := o.Output.Format() != printers.FormatTable
+	if o.multi() && len(targets) == 0 {
+		if !structured {
+			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
+			return nil
+		}
+		return o.Output.Print(o.Out, nil, PGDumpLists{Items: []PGDumpList{}})
 	}
-	if o.Output.Format() != printers.FormatTable {
-		return o.Output.Print(o.Out, nil, result)
+	// The Jobs of every target, in one request.
+	ns, name := targets[0].Namespace, o.Name
+	for _, t := range targets {
+		if t.Namespace != ns {
+			ns = ""
+		}
 	}
-	if len(result.Dumps) == 0 {
+	dumps, err := listPGJobs(ctx, client, ns, pgJobSelector(o.BackupType, name).String(), true)
+	if err != nil {
+		return err
+	}
+	byCluster := map[bkTarget][]PGDump{}
+	for _, d := range dumps {
+		t := bkTarget{Name: d.Cluster, Namespace: d.Namespace}
+		byCluster[t] = append(byCluster[t], d)
+	}
+	lists := make([]PGDumpList, len(targets))
+	for i, t := range targets {
+		lists[i] = PGDumpList{Cluster: t.Name, Namespace: t.Namespace, Dumps: byCluster[t]}
+		if lists[i].Dumps == nil {
+			lists[i].Dumps = []PGDump{}
+		}
+	}
+	switch {
+	case structured && o.multi():
+		return o.Output.Print(o.Out, nil, PGDumpLists{Items: lists})
+	case structured:
+		return o.Output.Print(o.Out, nil, lists[0])
+	case !o.multi() && len(lists[0].Dumps) == 0:
 		_, err := fmt.Fprintf(o.Out, "cluster %s has no %s backups: make one with kubectl pgo backup %s --backup-type=%s -n %s\n", o.Name, o.BackupType, o.Name, o.BackupType, o.namespace)
 		return err
 	}
-	return writePGDumps(o.Out, result)
+	return writePGDumps(o.Out, lists, o.multi())
 }
 
-func writePGDumps(w io.Writer, l PGDumpList) error {
-	if len(l.Dumps) == 0 {
-		_, err := fmt.Fprintf(w, "cluster %s has no pg_dump backups: make one with kubectl pgo backup %s --backup-type=pgdump -n %s\n", l.Cluster, l.Cluster, l.Namespace)
-		return err
-	}
+// writePGDumps writes the table of dumps; with many clusters, each row
+// names its namespace and cluster.
+func writePGDumps(w io.Writer, lists []PGDumpList, multi bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTIME\tDATABASE\tSIZE\tPVC\tPATH\tJOB\tSTATUS")
-	for _, d := range l.Dumps {
-		size := "-"
-		if d.Size != nil {
-			size = repo.FormatBytes(*d.Size)
+	header := "NAME\tTIME\tDATABASE\tSIZE\tPVC\tPATH\tJOB\tSTATUS"
+	if multi {
+		header = "NAMESPACE\tCLUSTER\t" + header
+	}
+	fmt.Fprintln(tw, header)
+	for _, l := range lists {
+		for _, d := range l.Dumps {
+			size := "-"
+			if d.Size != nil {
+				size = repo.FormatBytes(*d.Size)
+			}
+			if multi {
+				fmt.Fprintf(tw, "%s\t%s\t", d.Namespace, d.Cluster)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Time.Format(time.RFC3339), d.Database, size, d.PVC, d.Path, d.Job, d.JobStatus)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Time.Format(time.RFC3339), d.Database, size, d.PVC, d.Path, d.Job, d.JobStatus)
 	}
 	return tw.Flush()
 }
 
-// validatePGDump checks the pgdump flags of restore; no request is sent.
+// validatePGDump checks the flags of restore --backup-type=pgdump or
+// pgbasebackup; no request is sent.
 func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
+	base := o.BackupType == jobs.BackupTypePGBaseBackup
 	if o.BackupName != "" && o.PITRTarget != "" {
 		return usageErrorf(cmd, "give --backup-name or --pitr-target, not both")
 	}
@@ -469,16 +533,28 @@ func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
 	}
 	if o.BackupName != "" {
 		if _, err := time.Parse(jobs.PGDumpTimestampLayout, o.BackupName); err != nil {
-			return usageErrorf(cmd, "invalid --backup-name %q: a dump is named by its UTC timestamp, e.g. 2026-11-24-12-00-00 (see kubectl pgo show backup %s --backup-type=pgdump)", o.BackupName, o.Name)
+			return usageErrorf(cmd, "invalid --backup-name %q: a %s backup is named by its UTC timestamp, e.g. 2026-11-24-12-00-00 (see kubectl pgo show backup %s --backup-type=%s)", o.BackupName, o.BackupType, o.Name, o.BackupType)
 		}
 	}
-	opts, err := parsePGDumpOpts(o.BackupOpts, pgrestoreOptionsAllowed, "pg_restore")
-	if err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	o.pgdumpOpts = opts
-	if o.BackupPVC == "" {
-		o.BackupPVC = jobs.DefaultPGDumpPVCName(o.Name)
+	if base {
+		if o.BackupOpts != "" {
+			return usageErrorf(cmd, "--backup-opts does not apply to --backup-type=%s: a base backup is restored whole, to its end", o.BackupType)
+		}
+		if o.PGDumpDatabase != "" {
+			return usageErrorf(cmd, "--pgdump-database applies to --backup-type=pgdump only: a base backup restores every database")
+		}
+		if o.BackupPVC == "" {
+			o.BackupPVC = jobs.DefaultPGBaseBackupPVCName(o.Name)
+		}
+	} else {
+		opts, err := parsePGDumpOpts(o.BackupOpts, pgrestoreOptionsAllowed, "pg_restore")
+		if err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+		o.pgdumpOpts = opts
+		if o.BackupPVC == "" {
+			o.BackupPVC = jobs.DefaultPGDumpPVCName(o.Name)
+		}
 	}
 	if msgs := validation.IsDNS1123Label(o.BackupPVC); len(msgs) > 0 {
 		return usageErrorf(cmd, "invalid --backup-pvc %q: %s", o.BackupPVC, strings.Join(msgs, "; "))
@@ -486,63 +562,76 @@ func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
 	return nil
 }
 
+// findPGBackup returns the completed dump (or base backup) to restore from
+// the Jobs that selector picks: the one named by --backup-name, the latest
+// made at or before --pitr-target, or the latest on --backup-pvc. what
+// names the kind, for the errors.
+func (o *RestoreOptions) findPGBackup(ctx context.Context, selector labels.Set, what string) (*PGDump, error) {
+	ns := o.namespace
+	if _, err := o.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, o.BackupPVC, metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("PVC %s does not exist in namespace %q: there are no %ss to restore there; nothing was changed", o.BackupPVC, ns, what)
+		}
+		return nil, fmt.Errorf("read PVC %s in namespace %s: %w", o.BackupPVC, ns, err)
+	}
+	selector[jobs.LabelPGDumpPVC] = o.BackupPVC
+	all, err := listPGJobs(ctx, o.client, ns, selector.String(), false)
+	if err != nil {
+		return nil, err
+	}
+	var found []PGDump
+	for _, d := range all {
+		if d.JobStatus == jobs.StateSucceeded {
+			found = append(found, d)
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("PVC %s has no completed %ss for cluster %q: make one with kubectl pgo backup %s --backup-type=%s; nothing was changed", o.BackupPVC, what, o.Name, o.Name, o.BackupType)
+	}
+	// Dumps of several clusters may share a PVC: the newest last.
+	sort.SliceStable(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	switch {
+	case o.BackupName != "":
+		var names []string
+		for i := range found {
+			if found[i].Name == o.BackupName {
+				return &found[i], nil
+			}
+			names = append(names, fmt.Sprintf("%s (cluster %s, %s)", found[i].Name, found[i].Cluster, found[i].Database))
+		}
+		return nil, fmt.Errorf("%s %s does not exist on PVC %s; its %ss are: %s. Nothing was changed", what, o.BackupName, o.BackupPVC, what, strings.Join(names, ", "))
+	case !o.target.IsZero():
+		var pick *PGDump
+		for i := range found {
+			if !found[i].Time.After(o.target) {
+				pick = &found[i]
+			}
+		}
+		if pick == nil {
+			return nil, fmt.Errorf("no %s on PVC %s was made at or before %s: the oldest is %s. Nothing was changed", what, o.BackupPVC, o.target.UTC().Format(time.RFC3339), found[0].Name)
+		}
+		return pick, nil
+	}
+	return &found[len(found)-1], nil
+}
+
 // runPGDump restores a dump with a Job running pg_restore (psql for a
-// pg_dumpall file).
+// pg_dumpall file). The dump may be another cluster's: --backup-pvc
+// names the PVC, as in PGO v4, and its dumps are found by their Jobs.
 func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
 		return bkKubeconfigError(err)
 	}
+	o.client = client
 	ns, name := o.namespace, o.Name
 	spec, err := bkReadSpec(ctx, client, ns, name)
 	if err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, o.BackupPVC, metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("PVC %s does not exist in namespace %q: there are no dumps to restore there; nothing was changed", o.BackupPVC, ns)
-		}
-		return fmt.Errorf("read PVC %s in namespace %s: %w", o.BackupPVC, ns, err)
-	}
-	all, err := listPGDumps(ctx, client, ns, name, false)
+	dump, err := o.findPGBackup(ctx, labels.Set{cluster.LabelComponent: jobs.ComponentPGDump, cluster.LabelManagedBy: cluster.FieldManager}, "dump")
 	if err != nil {
 		return err
-	}
-	var dumps []PGDump
-	for _, d := range all {
-		if d.PVC == o.BackupPVC && d.JobStatus == jobs.StateSucceeded {
-			dumps = append(dumps, d)
-		}
-	}
-	if len(dumps) == 0 {
-		return fmt.Errorf("cluster %q has no completed dumps on PVC %s: make one with kubectl pgo backup %s --backup-type=pgdump; nothing was changed", name, o.BackupPVC, name)
-	}
-	var dump *PGDump
-	switch {
-	case o.BackupName != "":
-		for i := range dumps {
-			if dumps[i].Name == o.BackupName {
-				dump = &dumps[i]
-			}
-		}
-		if dump == nil {
-			names := make([]string, len(dumps))
-			for i, d := range dumps {
-				names[i] = d.Name + " (" + d.Database + ")"
-			}
-			return fmt.Errorf("dump %s does not exist for cluster %q on PVC %s; its dumps are: %s. Nothing was changed", o.BackupName, name, o.BackupPVC, strings.Join(names, ", "))
-		}
-	case !o.target.IsZero():
-		for i := range dumps {
-			if !dumps[i].Time.After(o.target) {
-				dump = &dumps[i]
-			}
-		}
-		if dump == nil {
-			return fmt.Errorf("no dump of cluster %q was made at or before %s: the oldest is %s. Nothing was changed", name, o.target.UTC().Format(time.RFC3339), dumps[0].Name)
-		}
-	default:
-		dump = &dumps[len(dumps)-1]
 	}
 	db := o.PGDumpDatabase
 	if db == "" {
@@ -554,6 +643,9 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	if err := checkDatabase(ctx, o.exec, ns, name, db); err != nil {
 		return fmt.Errorf("%w. Nothing was changed", err)
 	}
+	if err := jobs.CheckNoActive(ctx, client, ns, name, jobs.RestoreConflicts, "a restore", o.now()); err != nil {
+		return fmt.Errorf("%w. Nothing was changed", err)
+	}
 	if err := o.confirmPGDump(dump, db); err != nil {
 		return err
 	}
@@ -563,7 +655,7 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create restore Job %s in namespace %s: %w", job.Name, ns, err)
 	}
-	fmt.Fprintf(o.ErrOut, "restore job %s started: dump %s into database %s\n", created.Name, dump.Name, db)
+	fmt.Fprintf(o.ErrOut, "restore job %s started: dump %s of cluster %s into database %s of cluster %s\n", created.Name, dump.Name, dump.Cluster, db, name)
 	if !o.Wait {
 		fmt.Fprintf(o.Out, "Follow it with: kubectl logs -f job/%s -n %s\n", created.Name, ns)
 		return nil
@@ -581,14 +673,14 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	if !out.Succeeded {
 		return pgJobFailed("restore", created.Name, ns, out)
 	}
-	fmt.Fprintf(o.Out, "dump %s of cluster %s restored into database %s\n", dump.Name, name, db)
+	fmt.Fprintf(o.Out, "dump %s of cluster %s restored into database %s of cluster %s\n", dump.Name, dump.Cluster, db, name)
 	return nil
 }
 
 func (o *RestoreOptions) confirmPGDump(d *PGDump, db string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "This restores dump %s (%s, %s on PVC %s) into database %q of cluster %q in namespace %q.\n",
-		d.Name, d.Database, d.Path, d.PVC, db, o.Name, o.namespace)
+	fmt.Fprintf(&b, "This restores dump %s (%s of cluster %s, %s on PVC %s) into database %q of cluster %q in namespace %q.\n",
+		d.Name, d.Database, d.Cluster, d.Path, d.PVC, db, o.Name, o.namespace)
 	if d.All {
 		b.WriteString("  - psql runs the pg_dumpall script: the objects it creates are created again.\n")
 	} else {

@@ -72,7 +72,30 @@ backup-NAME-pgdump-pvc), or the one named by --backup-name (its timestamp,
 see show backup --backup-type=pgdump), or the latest made at or before
 --pitr-target. --backup-opts passes allowed pg_restore options (--no-owner,
 --schema, --table, --data-only, --single-transaction, --jobs, ...). It asks
-for confirmation, since it replaces the dumped objects.`
+for confirmation, since it replaces the dumped objects. The dump may be
+another cluster's, in the same namespace: name its PVC with --backup-pvc
+(e.g. backup-OTHER-pgdump-pvc), as in PGO v4; its dumps are found by the
+Jobs that made them.
+
+With --backup-type=pgbasebackup, it restores one of the cluster's own
+pg_basebackup backups in place, with the same steps and safety as above:
+the checks (the PVC, the backup, no backup or restore Job of the cluster
+running), the confirmation, the database scaled to 0, and the restore Job
+<cluster>-restore, which checks both archives (gzip -t) before it changes
+anything, empties the data directory and extracts base.tar.gz and
+pg_wal.tar.gz into it. PostgreSQL then recovers to the end of the base
+backup (recovery_target 'immediate', reading the pgBackRest archive with
+restore_command) and is promoted on a new timeline, so that the WAL it
+archives does not collide with the archive's: pgbackrest check and later
+backups go on working. The backup is the latest completed one on
+--backup-pvc (default backup-NAME-pgbasebackup-pvc), the one named by
+--backup-name, or the latest made at or before --pitr-target. Everything
+written after the base backup is lost. Until the Job's last step, the data
+directory has no PG_VERSION, so an interrupted restore leaves nothing
+PostgreSQL would start on; run the restore again.
+
+Every type of restore refuses while a backup (pgbackrest, pgdump or
+pgbasebackup) or another restore of the cluster runs, naming its Job.`
 
 const restoreExample = `  # Restore to the latest point: replay every archived WAL segment
   kubectl pgo restore hippo
@@ -87,7 +110,13 @@ const restoreExample = `  # Restore to the latest point: replay every archived W
   kubectl pgo restore hippo --pitr-target=2026-11-24T12:00:00Z --yes
 
   # Restore a pg_dump backup, by its name, into its database
-  kubectl pgo restore hippo --backup-type=pgdump --backup-name=2026-11-24-12-00-00`
+  kubectl pgo restore hippo --backup-type=pgdump --backup-name=2026-11-24-12-00-00
+
+  # Restore the latest dump of another cluster, rhino, into hippo
+  kubectl pgo restore hippo --backup-type=pgdump --backup-pvc=backup-rhino-pgdump-pvc
+
+  # Restore a base backup in place (the latest one without --backup-name)
+  kubectl pgo restore hippo --backup-type=pgbasebackup --backup-name=2026-11-24-12-00-00`
 
 // DefaultRestoreTimeout is how long restore --wait waits for the Job and
 // for PostgreSQL to recover.
@@ -174,9 +203,9 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	fl.BoolVar(&o.Yes, "no-prompt", false, "Do not ask for confirmation (PGO v4's name for --yes).")
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Follow the restore Job and the recovery until the database is ready and promoted. On by default: the database stays stopped until then.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the restore Job and the recovery together.")
-	fl.StringVar(&o.BackupType, "backup-type", "pgbackrest", "pgbackrest (restore the cluster in place), or pgdump (restore a pg_dump backup into a database, with pg_restore).")
-	fl.StringVar(&o.BackupName, "backup-name", "", "With --backup-type=pgdump: the dump to restore, by its timestamp (see show backup --backup-type=pgdump); default the latest.")
-	fl.StringVar(&o.BackupPVC, "backup-pvc", "", "With --backup-type=pgdump: the PVC of the dumps (default backup-NAME-pgdump-pvc).")
+	fl.StringVar(&o.BackupType, "backup-type", "pgbackrest", "pgbackrest (restore the cluster in place), pgdump (restore a pg_dump backup into a database, with pg_restore), or pgbasebackup (restore a pg_basebackup backup in place).")
+	fl.StringVar(&o.BackupName, "backup-name", "", "With --backup-type=pgdump or pgbasebackup: the backup to restore, by its timestamp (see show backup --backup-type=...); default the latest.")
+	fl.StringVar(&o.BackupPVC, "backup-pvc", "", "With --backup-type=pgdump: the PVC of the dumps (default backup-NAME-pgdump-pvc; another cluster's, to restore its dumps here). With pgbasebackup: the PVC of the base backups (default backup-NAME-pgbasebackup-pvc).")
 	fl.StringVar(&o.PGDumpDatabase, "pgdump-database", "", "With --backup-type=pgdump: the database to restore into (default the dumped database; postgres for a --dump-all).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
@@ -237,16 +266,14 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 	}
 	switch o.BackupType {
 	case "pgbackrest":
-	case jobs.BackupTypePGDump:
+	case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
 		return o.validatePGDump(cmd)
-	case jobs.BackupTypePGBaseBackup:
-		return usageErrorf(cmd, "restore --backup-type=%s is not supported yet: the base backups are tar files under /pgbasebackup on their PVC (see kubectl pgo show backup %s --backup-type=%s)", o.BackupType, o.Name, o.BackupType)
 	default:
-		return usageErrorf(cmd, "unknown --backup-type %q: use pgbackrest or %s", o.BackupType, jobs.BackupTypePGDump)
+		return usageErrorf(cmd, "unknown --backup-type %q: use pgbackrest, %s or %s", o.BackupType, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
 	}
 	for _, f := range []string{"backup-name", "backup-pvc", "pgdump-database"} {
 		if cmd.Flags().Changed(f) {
-			return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only", f)
+			return usageErrorf(cmd, "--%s applies to --backup-type=pgdump or pgbasebackup only", f)
 		}
 	}
 	opts, err := repo.ParseRestoreOptions(o.BackupOpts)
@@ -289,6 +316,9 @@ type restorePlan struct {
 	backup repo.Backup
 	// window is the recovery window, for a time target.
 	window *repo.RecoveryWindow
+	// baseBackup is the pg_basebackup backup to restore, with
+	// --backup-type=pgbasebackup.
+	baseBackup *PGDump
 }
 
 // Run restores the cluster.
@@ -384,6 +414,18 @@ func (o *RestoreOptions) check(ctx context.Context) (*restorePlan, error) {
 			name, jobName, o.now().Sub(existing.CreationTimestamp.Time).Round(time.Second), jobName, ns, jobName, ns)
 	}
 
+	if err := jobs.CheckNoActive(ctx, o.client, ns, name, jobs.RestoreConflicts, "a restore", o.now()); err != nil {
+		return nil, fmt.Errorf("%w. Nothing was changed", err)
+	}
+	if o.BackupType == jobs.BackupTypePGBaseBackup {
+		// Only the cluster's own base backups: another cluster's data
+		// directory would not match this cluster's pgBackRest stanza.
+		plan.baseBackup, err = o.findPGBackup(ctx, jobs.PGBaseBackupSelector(name), "base backup")
+		if err != nil {
+			return nil, err
+		}
+		return plan, nil
+	}
 	if err := o.checkRepository(ctx, plan); err != nil {
 		return nil, err
 	}
@@ -534,13 +576,22 @@ func (o *RestoreOptions) confirm(plan *restorePlan) error {
 	} else {
 		fmt.Fprintf(&b, "  - The database is already stopped (StatefulSet %s has 0 replicas).\n", plan.sts.Name)
 	}
-	fmt.Fprintf(&b, "  - Its data directory %s on PVC %s is overwritten with backup %s (%s, ended %s).\n",
-		cluster.DataDirectory(name), cluster.DataPVCName(name), plan.backup.Label, plan.backup.Type,
-		repo.FormatTime(plan.backup.Timestamp.StopTime()))
-	fmt.Fprintf(&b, "  - PostgreSQL then replays %s.\n", o.replayDescription())
-	if o.options.Type == repo.RecoveryDefault {
-		b.WriteString("  - Changes that were not archived yet are lost.\n")
+	if bb := plan.baseBackup; bb != nil {
+		fmt.Fprintf(&b, "  - Its data directory %s on PVC %s is emptied, and base backup %s (taken %s, %s on PVC %s) is extracted into it.\n",
+			cluster.DataDirectory(name), cluster.DataPVCName(name), bb.Name, repo.FormatTime(bb.Time), bb.Path, bb.PVC)
+		fmt.Fprintf(&b, "  - PostgreSQL then replays %s, and is promoted on a new timeline.\n", o.replayDescription())
+		b.WriteString("  - Every change made after the base backup is lost.\n")
 	} else {
+		fmt.Fprintf(&b, "  - Its data directory %s on PVC %s is overwritten with backup %s (%s, ended %s).\n",
+			cluster.DataDirectory(name), cluster.DataPVCName(name), plan.backup.Label, plan.backup.Type,
+			repo.FormatTime(plan.backup.Timestamp.StopTime()))
+		fmt.Fprintf(&b, "  - PostgreSQL then replays %s.\n", o.replayDescription())
+	}
+	switch {
+	case plan.baseBackup != nil:
+	case o.options.Type == repo.RecoveryDefault:
+		b.WriteString("  - Changes that were not archived yet are lost.\n")
+	default:
 		b.WriteString("  - Changes after that point are lost.\n")
 	}
 	if len(o.options.DBInclude) > 0 {
@@ -569,6 +620,9 @@ func (o *RestoreOptions) confirm(plan *restorePlan) error {
 // replayDescription says how far the recovery goes: "all the archived
 // WAL (the latest point)", "the archived WAL up to 2026-11-24 12:00:00+00".
 func (o *RestoreOptions) replayDescription() string {
+	if o.BackupType == jobs.BackupTypePGBaseBackup {
+		return "the WAL of the base backup, up to its end"
+	}
 	if o.options.Type == repo.RecoveryDefault || o.options.Type == "" {
 		return "all the archived WAL (the latest point)"
 	}
@@ -581,5 +635,20 @@ func (o *RestoreOptions) printNoWait(job *batchv1.Job) {
 	fmt.Fprintf(o.Out, "Restore Job %s created in namespace %s; the database is stopped until it has succeeded.\n", job.Name, ns)
 	fmt.Fprintf(o.Out, "Follow it with:\n  kubectl logs -f job/%s -n %s\n", job.Name, ns)
 	fmt.Fprintf(o.Out, "When it has succeeded, start the database:\n  kubectl scale statefulset %s --replicas=1 -n %s\n", cluster.StatefulSetName(o.Name), ns)
-	fmt.Fprintf(o.Out, "If it fails, fix the cause and run kubectl pgo restore %s -n %s again.\n", o.Name, ns)
+	fmt.Fprintf(o.Out, "If it fails, fix the cause and run %s again.\n", o.restoreCommand())
+}
+
+// restoreCommand is the command that runs this restore again.
+func (o *RestoreOptions) restoreCommand() string {
+	c := fmt.Sprintf("kubectl pgo restore %s -n %s", o.Name, o.namespace)
+	if o.BackupType == jobs.BackupTypePGBaseBackup {
+		c += " --backup-type=" + o.BackupType
+		if o.BackupName != "" {
+			c += " --backup-name=" + o.BackupName
+		}
+		if o.BackupPVC != jobs.DefaultPGBaseBackupPVCName(o.Name) {
+			c += " --backup-pvc=" + o.BackupPVC
+		}
+	}
+	return c
 }

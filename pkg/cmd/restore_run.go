@@ -126,19 +126,28 @@ func (o *RestoreOptions) startJob(ctx context.Context, plan *restorePlan) (*batc
 	if err != nil {
 		return nil, fmt.Errorf("creating the restore Job %s: %w. %s", name, err, stopped)
 	}
-	o.progress("Started the restore Job %s: pgbackrest %s", name, job.Annotations[jobs.AnnotationRestoreOptions])
+	what := "pgbackrest "
+	if plan.baseBackup != nil {
+		what = ""
+	}
+	o.progress("Started the restore Job %s: %s%s", name, what, job.Annotations[jobs.AnnotationRestoreOptions])
 	return created, nil
 }
 
 // restoreJob renders the Job for the plan.
 func (o *RestoreOptions) restoreJob(plan *restorePlan) (*batchv1.Job, error) {
-	return jobs.RestoreJob{
+	r := jobs.RestoreJob{
 		Cluster:   o.Name,
 		Namespace: o.namespace,
 		Database:  plan.sts,
 		PGData:    cluster.DataDirectory(o.Name),
 		Options:   o.options,
-	}.Render()
+	}
+	if bb := plan.baseBackup; bb != nil {
+		r.Options = repo.RestoreOptions{}
+		r.BaseBackup = &jobs.BaseBackupSource{Name: bb.Name, PVC: bb.PVC, Dir: bb.Path}
+	}
+	return r.Render()
 }
 
 // restoreJobResult is what the Job did.
@@ -348,7 +357,7 @@ func (o *RestoreOptions) jobFailed(job *batchv1.Job, pod *corev1.Pod, cond batch
 		b.WriteString(o.retryAdvice + "\n")
 	} else {
 		fmt.Fprintf(&b, "The database is still stopped (StatefulSet %s has 0 replicas), and its data directory may be partly restored.\n", cluster.StatefulSetName(name))
-		fmt.Fprintf(&b, "Fix the cause, then run the restore again (it replaces the failed Job): kubectl pgo restore %s -n %s\n", name, ns)
+		fmt.Fprintf(&b, "Fix the cause, then run the restore again (it replaces the failed Job): %s\n", o.restoreCommand())
 	}
 	fmt.Fprintf(&b, "The whole log: kubectl logs job/%s -n %s", job.Name, ns)
 	return errors.New(b.String())
@@ -479,7 +488,7 @@ func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs core
 	if err := o.scaleDatabase(ctx, 0); err != nil {
 		stopped = fmt.Sprintf("Scaling it back to 0 failed too (%v).", err)
 	}
-	advice := fmt.Sprintf("Fix the cause, then restore again: kubectl pgo restore %s -n %s", name, ns)
+	advice := "Fix the cause, then restore again: " + o.restoreCommand()
 	if strings.Contains(strings.Join(lines, "\n"), "recovery ended before configured recovery target was reached") {
 		// PostgreSQL stops at the first commit after a time target; with
 		// none in the archived WAL it gives up rather than guess.
@@ -492,6 +501,14 @@ func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs core
 
 // printSummary prints what was restored.
 func (o *RestoreOptions) printSummary(plan *restorePlan, job restoreJobResult, db restoredDatabase, total time.Duration) {
+	if bb := plan.baseBackup; bb != nil {
+		fmt.Fprintf(o.Out, "Cluster %q restored in namespace %q from base backup %s (%s on PVC %s), in %s.\n",
+			o.Name, o.namespace, bb.Name, bb.Path, bb.PVC, total.Round(time.Second))
+		fmt.Fprintf(o.Out, "  restore Job %s (extract the base backup): %s\n", jobs.RestoreJobName(o.Name), job.duration.Round(100*time.Millisecond))
+		fmt.Fprintf(o.Out, "  PostgreSQL recovered to the end of the base backup and was promoted on timeline %d after %s; it archives its WAL there.\n", db.timeline, db.duration.Round(100*time.Millisecond))
+		fmt.Fprintf(o.Out, "A new backup makes later restores of this timeline faster: kubectl pgo backup %s -n %s\n", o.Name, o.namespace)
+		return
+	}
 	set := job.backupSet
 	if set == "" {
 		set = plan.backup.Label

@@ -206,12 +206,14 @@ func TestRestoreInvalidInputSendsNothing(t *testing.T) {
 		{"shutdown", []string{"hippo", "--backup-opts=--type=immediate --target-action=shutdown"}, "shutdown is not supported"},
 		{"timeout", []string{"hippo", "--timeout=0s"}, "--timeout must be more than 0"},
 		{"unknown backup type", []string{"hippo", "--backup-type=tar"}, `unknown --backup-type "tar"`},
-		{"pgbasebackup restore not yet", []string{"hippo", "--backup-type=pgbasebackup"}, "restore --backup-type=pgbasebackup is not supported yet"},
+		{"pgbasebackup with options", []string{"hippo", "--backup-type=pgbasebackup", "--backup-opts=--set=x"}, "--backup-opts does not apply to --backup-type=pgbasebackup"},
+		{"pgbasebackup with a database", []string{"hippo", "--backup-type=pgbasebackup", "--pgdump-database=app"}, "--pgdump-database applies to --backup-type=pgdump only"},
+		{"pgbasebackup malformed name", []string{"hippo", "--backup-type=pgbasebackup", "--backup-name=last"}, `invalid --backup-name "last": a pgbasebackup backup is named by its UTC timestamp`},
 		{"pgdump name and target", []string{"hippo", "--backup-type=pgdump", "--backup-name=2026-11-24-12-00-00", "--pitr-target=2026-11-24T12:00:00Z"}, "give --backup-name or --pitr-target, not both"},
 		{"pgdump malformed name", []string{"hippo", "--backup-type=pgdump", "--backup-name=latest"}, `invalid --backup-name "latest"`},
 		{"pgdump forbidden option", []string{"hippo", "--backup-type=pgdump", "--backup-opts=--dbname=x"}, "--dbname is managed by kubectl-pgo"},
 		{"pgdump bad pvc", []string{"hippo", "--backup-type=pgdump", "--backup-pvc=Bad_PVC"}, `invalid --backup-pvc "Bad_PVC"`},
-		{"backup-name without pgdump", []string{"hippo", "--backup-name=2026-11-24-12-00-00"}, "--backup-name applies to --backup-type=pgdump only"},
+		{"backup-name without pgdump", []string{"hippo", "--backup-name=2026-11-24-12-00-00"}, "--backup-name applies to --backup-type=pgdump or pgbasebackup only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,10 +40,11 @@ exits non-zero.
 The archive status (pg_stat_archiver, WAL waiting to be archived, and
 pgbackrest check) is shown by kubectl pgo show archive.
 
-With --backup-type=pgdump (and a cluster NAME), it lists every pg_dump
-backup of the cluster, oldest first, from the pgdump Jobs that made them
-(they are kept, with no TTL): its name (the UTC timestamp), time, database,
-size (from the end of the Job's log), PVC, path, Job and the Job's status.
+With --backup-type=pgdump, it lists every pg_dump backup of the cluster,
+oldest first, from the pgdump Jobs that made them (they are kept, with no
+TTL): its name (the UTC timestamp), time, database, size (from the end of
+the Job's log), PVC, path, Job and the Job's status. With -A or
+--selector, the rows of every cluster, with its namespace and name.
 --backup-type=pgbasebackup lists the pg_basebackup backups the same way.`
 
 const showBackupExample = `  # The backups of one cluster
@@ -56,7 +57,10 @@ const showBackupExample = `  # The backups of one cluster
   kubectl pgo show backup --selector env=prod
 
   # Every pg_dump backup of a cluster, as JSON
-  kubectl pgo show backup hippo --backup-type=pgdump -o json`
+  kubectl pgo show backup hippo --backup-type=pgdump -o json
+
+  # The pg_basebackup backups of every cluster, in every namespace
+  kubectl pgo show backup -A --backup-type=pgbasebackup`
 
 // showBackupConcurrency bounds the clusters read at once.
 const showBackupConcurrency = 4
@@ -284,7 +288,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			switch o.BackupType {
 			case jobs.BackupTypePGBackRest:
 			case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
-				return o.runPGDump(cmd.Context(), cmd)
+				return o.runPGDump(cmd.Context())
 			default:
 				return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
 			}

@@ -158,6 +158,17 @@ type RestoreJob struct {
 	PostgresBinDir string
 	PasswordFile   string
 	Superuser      string
+
+	// BaseBackup, when set, restores a pg_basebackup backup instead of
+	// running pgbackrest (see baseBackupScript); Options, ExtraArgs,
+	// SourceSecret and Recover must be empty then.
+	BaseBackup *BaseBackupSource
+}
+
+// BaseBackupSource is a pg_basebackup backup to restore: the folder of its
+// base.tar.gz and pg_wal.tar.gz (a path under PGBaseBackupMount) on a PVC.
+type BaseBackupSource struct {
+	Name, PVC, Dir string
 }
 
 // Args is the pgbackrest command line of the Job, after the program name.
@@ -196,6 +207,9 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 	if r.Cluster == "" || r.Namespace == "" || r.PGData == "" || r.Database == nil {
 		return nil, fmt.Errorf("restore Job: the cluster, its namespace, its data directory and its StatefulSet are required")
 	}
+	if r.BaseBackup != nil {
+		return r.renderBaseBackup()
+	}
 	source := pgbackrestContainer
 	if r.Recover {
 		if r.PostgresBinDir == "" || r.PasswordFile == "" || r.Superuser == "" {
@@ -221,6 +235,19 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 			return nil, err
 		}
 	}
+	args := r.Args()
+	target := r.Options.Describe()
+	if r.Options.Set != "" {
+		target += ", from backup " + r.Options.Set
+	}
+	// The script runs pgbackrest with the arguments after the data
+	// directory.
+	command := append([]string{"tini", "--", "bash", "-c", script, "kubectl-pgo-restore", r.PGData}, args...)
+	return r.render(container, volumes, env, cluster.Labels(r.Cluster, ComponentRestore), target, strings.Join(args, " "), command)
+}
+
+// render fills the restore Job template.
+func (r RestoreJob) render(container corev1.Container, volumes []corev1.Volume, env []corev1.EnvVar, l map[string]string, target, options string, command []string) (*batchv1.Job, error) {
 	deadline, ttl := r.Deadline, r.TTL
 	if deadline <= 0 {
 		deadline = DefaultRestoreDeadline
@@ -228,12 +255,6 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 	if ttl <= 0 {
 		ttl = DefaultRestoreTTL
 	}
-	args := r.Args()
-	target := r.Options.Describe()
-	if r.Options.Set != "" {
-		target += ", from backup " + r.Options.Set
-	}
-	l := cluster.Labels(r.Cluster, ComponentRestore)
 	v := restoreJobValues{
 		Name:      RestoreJobName(r.Cluster),
 		Namespace: r.Namespace,
@@ -241,18 +262,16 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 		Labels:    l,
 		Annotations: map[string]string{
 			AnnotationRestoreTarget:  target,
-			AnnotationRestoreOptions: strings.Join(args, " "),
+			AnnotationRestoreOptions: options,
 		},
 		ActiveDeadlineSeconds:   int64(deadline / time.Second),
 		TTLSecondsAfterFinished: int64(ttl / time.Second),
 		UID:                     postgresUID,
-		// The script runs pgbackrest with the arguments after the data
-		// directory.
-		Command:      append([]string{"tini", "--", "bash", "-c", script, "kubectl-pgo-restore", r.PGData}, args...),
-		Env:          env,
-		Resources:    container.Resources,
-		VolumeMounts: container.VolumeMounts,
-		Volumes:      volumes,
+		Command:                 command,
+		Env:                     env,
+		Resources:               container.Resources,
+		VolumeMounts:            container.VolumeMounts,
+		Volumes:                 volumes,
 	}
 	return renderJob(restoreJobTemplate, "restore", v)
 }

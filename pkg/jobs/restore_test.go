@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/pod-security-admission/api"
@@ -258,5 +259,57 @@ func TestRestoreJobRecoverFromSource(t *testing.T) {
 		&job.Spec.Template.ObjectMeta, &job.Spec.Template.Spec))
 	if !result.Allowed {
 		t.Errorf("not restricted: %s: %s", result.ForbiddenReason(), result.ForbiddenDetail())
+	}
+}
+
+// A base backup restore: the pgbackrest container's mounts and the base
+// backup's PVC, read-only; the script, not pgbackrest; refused with
+// pgBackRest options or a folder outside the mount.
+func TestRestoreJobBaseBackup(t *testing.T) {
+	sts := renderedStatefulSet(t)
+	src := &BaseBackupSource{Name: "2026-11-24-12-00-05", PVC: "backup-hippo-pgbasebackup-pvc", Dir: "/pgbasebackup/hippo-backups/2026-11-24-12-00-05"}
+	job, err := RestoreJob{Cluster: "hippo", Namespace: "pgo", Database: sts, PGData: "/pgdata/hippo", BaseBackup: src}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "pgbasebackup-restore-job.yaml", job)
+	if job.Name != "hippo-restore" || job.Labels[cluster.LabelComponent] != ComponentRestore || job.Labels[LabelBackupType] != BackupTypePGBaseBackup {
+		t.Errorf("job %s labels %v", job.Name, job.Labels)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	source := sts.Spec.Template.Spec.Containers[1]
+	if !reflect.DeepEqual(c.VolumeMounts[:len(source.VolumeMounts)], source.VolumeMounts) {
+		t.Errorf("mounts %+v, want the pgbackrest container's %+v and the base backup", c.VolumeMounts, source.VolumeMounts)
+	}
+	last := c.VolumeMounts[len(c.VolumeMounts)-1]
+	if last.MountPath != PGBaseBackupMount || !last.ReadOnly {
+		t.Errorf("base backup mount %+v", last)
+	}
+	var pvc *corev1.PersistentVolumeClaimVolumeSource
+	for _, v := range job.Spec.Template.Spec.Volumes {
+		if v.Name == last.Name {
+			pvc = v.PersistentVolumeClaim
+		}
+	}
+	if pvc == nil || pvc.ClaimName != src.PVC || !pvc.ReadOnly {
+		t.Errorf("base backup volume %+v", pvc)
+	}
+	if got := strings.Join(c.Command[len(c.Command)-3:], " "); got != "/pgdata/hippo "+src.Dir+" db" {
+		t.Errorf("arguments %q", got)
+	}
+
+	opts, err := repo.ParseRestoreOptions("--type=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]RestoreJob{
+		"pgBackRest options": {Options: opts, BaseBackup: src},
+		"folder elsewhere":   {BaseBackup: &BaseBackupSource{Name: "x", PVC: "p", Dir: "/pgdata/hippo"}},
+		"no PVC":             {BaseBackup: &BaseBackupSource{Name: "x", Dir: src.Dir}},
+	} {
+		r.Cluster, r.Namespace, r.Database, r.PGData = "hippo", "pgo", sts, "/pgdata/hippo"
+		if _, err := r.Render(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

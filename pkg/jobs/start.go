@@ -61,10 +61,21 @@ func finishedCondition(job *batchv1.Job) *batchv1.JobCondition {
 // database.
 var conflictingComponents = []string{ComponentBackup, ComponentRestore}
 
+// RestoreConflicts are the Jobs of a cluster that a restore, of any type,
+// must not run beside: every Job that reads or writes its data. An in-place
+// restore stops the database under them, and a dump restored during a
+// backup would be in it by halves.
+var RestoreConflicts = []string{ComponentBackup, ComponentRestore, ComponentPGDump, ComponentPGBaseBackup, ComponentPGDumpRestore}
+
 // ActiveJobs returns the cluster's backup and restore Jobs that have not
 // finished, oldest first (then by name, so that every client agrees on the
 // order). Jobs being deleted do not count.
 func ActiveJobs(ctx context.Context, client kubernetes.Interface, namespace, clusterName string) ([]batchv1.Job, error) {
+	return ActiveJobsOf(ctx, client, namespace, clusterName, conflictingComponents)
+}
+
+// ActiveJobsOf is ActiveJobs for the Jobs of the given components.
+func ActiveJobsOf(ctx context.Context, client kubernetes.Interface, namespace, clusterName string, components []string) ([]batchv1.Job, error) {
 	list, err := client.BatchV1().Jobs(namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: cluster.ClusterSelector(clusterName).String(),
 	})
@@ -73,7 +84,7 @@ func ActiveJobs(ctx context.Context, client kubernetes.Interface, namespace, clu
 	}
 	var active []batchv1.Job
 	for _, job := range list.Items {
-		if !slices.Contains(conflictingComponents, job.Labels[cluster.LabelComponent]) ||
+		if !slices.Contains(components, job.Labels[cluster.LabelComponent]) ||
 			job.DeletionTimestamp != nil || Finished(&job) {
 			continue
 		}
@@ -89,24 +100,28 @@ func ActiveJobs(ctx context.Context, client kubernetes.Interface, namespace, clu
 	return active, nil
 }
 
-// withoutEndedPods drops the backup Jobs whose pod has ended: pgBackRest
-// is done, and the Job's Complete or Failed condition follows seconds
-// later (the kubelet reports the pod's phase once its sandbox is gone).
-// Without this, a backup started right after `backup --wait` returned
-// would be refused. It asks for the pods only when a backup Job is
-// running, so the common case costs no request.
+// withoutEndedPods drops the Jobs that make a single attempt and whose pod
+// has ended: their work is done, and the Job's Complete or Failed
+// condition follows seconds later (the kubelet reports the pod's phase
+// once its sandbox is gone). Without this, a backup or restore started
+// right after `backup --wait` returned would be refused. It asks for the
+// pods only when such a Job is running, so the common case costs no
+// request.
 func withoutEndedPods(ctx context.Context, client kubernetes.Interface, namespace, clusterName string, active []batchv1.Job) ([]batchv1.Job, error) {
-	if !slices.ContainsFunc(active, func(j batchv1.Job) bool { return oneAttemptBackup(&j) && State(&j) == StateRunning }) {
+	if !slices.ContainsFunc(active, func(j batchv1.Job) bool { return oneAttempt(&j) && State(&j) == StateRunning }) {
 		return active, nil
 	}
-	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: BackupSelector(clusterName).String()})
+	pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(clusterName).String()})
 	if err != nil {
-		return nil, fmt.Errorf("list the pods of the backup Jobs of cluster %s in namespace %s: %w", clusterName, namespace, err)
+		return nil, fmt.Errorf("list the pods of the Jobs of cluster %s in namespace %s: %w", clusterName, namespace, err)
 	}
 	ended, running := map[string]bool{}, map[string]bool{}
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		job := pod.Labels[batchv1.JobNameLabel]
+		if job == "" {
+			continue
+		}
 		if podEnded(pod) {
 			ended[job] = true
 		} else {
@@ -114,14 +129,14 @@ func withoutEndedPods(ctx context.Context, client kubernetes.Interface, namespac
 		}
 	}
 	return slices.DeleteFunc(active, func(j batchv1.Job) bool {
-		return oneAttemptBackup(&j) && ended[j.Name] && !running[j.Name]
+		return oneAttempt(&j) && ended[j.Name] && !running[j.Name]
 	}), nil
 }
 
-// oneAttemptBackup tells whether a Job is a backup Job that makes a single
-// attempt: once its pod has ended, it runs nothing more.
-func oneAttemptBackup(j *batchv1.Job) bool {
-	return j.Labels[cluster.LabelComponent] == ComponentBackup && j.Spec.BackoffLimit != nil && *j.Spec.BackoffLimit == 0
+// oneAttempt tells whether a Job makes a single attempt: once its pod
+// has ended, it runs nothing more.
+func oneAttempt(j *batchv1.Job) bool {
+	return j.Spec.BackoffLimit != nil && *j.Spec.BackoffLimit == 0
 }
 
 // podEnded tells whether every container of the pod has terminated.
@@ -140,11 +155,14 @@ func podEnded(pod *corev1.Pod) bool {
 	return true
 }
 
-// ConflictError refuses a backup because another Job of the cluster runs.
+// ConflictError refuses a backup (or, with Action, another operation)
+// because another Job of the cluster runs.
 type ConflictError struct {
 	Cluster, Namespace string
 	Job                batchv1.Job
 	Now                time.Time
+	// Action is what is refused, e.g. "a restore"; empty for a backup.
+	Action string
 }
 
 func (e *ConflictError) Error() string {
@@ -155,6 +173,9 @@ func (e *ConflictError) Error() string {
 	}
 	kind := j.Labels[cluster.LabelComponent]
 	switch {
+	case e.Action != "":
+		return fmt.Sprintf("%s Job %s of cluster %s is %s (started %s): %s cannot run beside it. Follow it with: kubectl logs -f job/%s -n %s; run this again once it has ended (if it is stuck, delete it: kubectl delete job %s -n %s)",
+			kind, j.Name, e.Cluster, strings.ToLower(State(j)), age, e.Action, j.Name, e.Namespace, j.Name, e.Namespace)
 	case kind == ComponentRestore:
 		return fmt.Sprintf("cluster %s is being restored by Job %s (started %s): a backup cannot run during a restore", e.Cluster, j.Name, age)
 	case State(j) == StateSuspended:
@@ -169,12 +190,18 @@ func (e *ConflictError) Error() string {
 // CheckNoConflict returns a *ConflictError naming the oldest active backup
 // or restore Job of the cluster, if there is one.
 func CheckNoConflict(ctx context.Context, client kubernetes.Interface, namespace, clusterName string, now time.Time) error {
-	active, err := ActiveJobs(ctx, client, namespace, clusterName)
+	return CheckNoActive(ctx, client, namespace, clusterName, conflictingComponents, "", now)
+}
+
+// CheckNoActive returns a *ConflictError naming the oldest active Job of
+// the cluster among components; action says what it refuses.
+func CheckNoActive(ctx context.Context, client kubernetes.Interface, namespace, clusterName string, components []string, action string, now time.Time) error {
+	active, err := ActiveJobsOf(ctx, client, namespace, clusterName, components)
 	if err != nil {
 		return err
 	}
 	if len(active) > 0 {
-		return &ConflictError{Cluster: clusterName, Namespace: namespace, Job: active[0], Now: now}
+		return &ConflictError{Cluster: clusterName, Namespace: namespace, Job: active[0], Now: now, Action: action}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -168,18 +169,21 @@ func TestPgdump(t *testing.T) {
 	})
 }
 
-// TestPgbasebackup: two base backups with pg_basebackup, both listed with their size and path;
-// forbidden options are refused and start nothing. (Restoring a base backup is not supported
-// yet.)
+// TestPgbasebackup: two base backups with pg_basebackup, both listed; restoring the first in
+// place gives exactly its rows (rows inserted later gone, rows deleted later back), on a new
+// timeline that accepts writes and archives: pgbackrest check and a pgBackRest backup still
+// succeed; restoring the latest then gives its rows. Bad input and a running backup are refused
+// and change nothing.
 func TestPgbasebackup(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
-	ns := env.Namespace(t)
+	c := &restoreCluster{env: env, ns: env.Namespace(t), name: "hippo"}
+	ns := c.ns
 	if res := env.PGO(t, "create", "cluster", "hippo", "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
-	var names []string
-	for i := 0; i < 2; i++ {
+	baseBackup := func(t *testing.T) string {
+		t.Helper()
 		start := time.Now()
 		res := env.PGO(t, "backup", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--wait", "-o", "json")
 		if res.ExitCode != 0 {
@@ -193,40 +197,148 @@ func TestPgbasebackup(t *testing.T) {
 			t.Errorf("base backup %+v:\n%s", r, res.Stderr)
 		}
 		t.Logf("base backup %s took %s", r.Name, time.Since(start).Round(100*time.Millisecond))
-		names = append(names, r.Name)
+		// Base backups are named by the second.
 		time.Sleep(1100 * time.Millisecond)
+		return r.Name
 	}
+	jobNames := func(t *testing.T) []string {
+		t.Helper()
+		l, err := env.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, j := range l.Items {
+			names = append(names, j.Name)
+		}
+		slices.Sort(names)
+		return names
+	}
+	pgbackrestCheck := func(t *testing.T) {
+		t.Helper()
+		// From the repository host, and from the database side (quiet there: its exit code says it).
+		out, stderr := clusterExecBoth(t, env, ns, repoHostPod(t, env, ns, c.name).Name, "pgbackrest", "pgbackrest", "--stanza=db", "check")
+		if !strings.Contains(out+stderr, "check command end: completed successfully") {
+			t.Errorf("pgbackrest check on the repository host did not complete:\n%s%s", out, stderr)
+		}
+		clusterExec(t, env, ns, c.name+"-0", "pgbackrest", "pgbackrest", "--stanza=db", "check")
+	}
+	timeline := func(t *testing.T) int {
+		t.Helper()
+		return mustAtoi(t, c.one(t, "SELECT timeline_id FROM pg_control_checkpoint()"))
+	}
+
+	c.sql(t, "CREATE TABLE t (v text); INSERT INTO t VALUES ('A'), ('B')")
+	first := baseBackup(t)
+	c.sql(t, "INSERT INTO t VALUES ('C'); DELETE FROM t WHERE v = 'A'")
+	second := baseBackup(t)
+	c.sql(t, "INSERT INTO t VALUES ('D'); DELETE FROM t WHERE v = 'B'")
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"C", "D"}) {
+		t.Fatalf("rows before the restore = %q", got)
+	}
+
 	res := env.PGO(t, "show", "backup", "hippo", "-n", ns, "--backup-type=pgbasebackup", "-o", "json")
 	var l cmd.PGDumpList
 	if err := json.Unmarshal([]byte(res.Stdout), &l); err != nil || res.ExitCode != 0 {
 		t.Fatalf("show backup: %v\n%s", err, res)
 	}
-	if len(l.Dumps) != 2 || l.Dumps[0].Name != names[0] || l.Dumps[1].Name != names[1] {
-		t.Fatalf("show backup lists %+v, want %q", l.Dumps, names)
+	if len(l.Dumps) != 2 || l.Dumps[0].Name != first || l.Dumps[1].Name != second {
+		t.Fatalf("show backup lists %+v, want %s and %s", l.Dumps, first, second)
 	}
 	for _, d := range l.Dumps {
-		if d.JobStatus != jobs.StateSucceeded || d.Size == nil || d.PVC != "backup-hippo-pgbasebackup-pvc" || !strings.HasPrefix(d.Path, "/pgbasebackup/hippo-backups/") {
+		if d.JobStatus != jobs.StateSucceeded || d.Size == nil || d.PVC != "backup-hippo-pgbasebackup-pvc" || !strings.HasPrefix(d.Path, "/pgbasebackup/hippo-backups/") || d.Cluster != "hippo" {
 			t.Errorf("base backup %+v", d)
 		}
 	}
-	before, err := env.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"--backup-opts=--pgdata=/tmp"}, {"--database=app"}} {
-		res := env.PGO(t, append([]string{"backup", "hippo", "-n", ns, "--backup-type=pgbasebackup"}, args...)...)
-		if res.ExitCode == 0 {
-			t.Errorf("%v accepted:\n%s", args, res)
+
+	t.Run("bad input", func(t *testing.T) {
+		before, state := jobNames(t), c.state(t)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"backup", "--backup-opts=--pgdata=/tmp"}, "--pgdata is not an allowed pg_basebackup option"},
+			{[]string{"backup", "--database=app"}, "--database applies to --backup-type=pgdump only"},
+			{[]string{"restore", "--backup-name=2020-01-01-00-00-00", "--yes"}, "base backup 2020-01-01-00-00-00 does not exist on PVC backup-hippo-pgbasebackup-pvc"},
+			{[]string{"restore", "--backup-pvc=nope", "--yes"}, "PVC nope does not exist"},
+			{[]string{"restore", "--backup-opts=--type=immediate", "--yes"}, "--backup-opts does not apply"},
+			{[]string{"restore", "--pitr-target=2020-01-01T00:00:00Z", "--yes"}, "no base backup on PVC backup-hippo-pgbasebackup-pvc was made at or before 2020-01-01T00:00:00Z"},
+			// Without --yes, and no terminal to ask on.
+			{[]string{"restore", "--backup-pvc=backup-hippo-pgbasebackup-pvc", "--backup-name=" + first}, "needs a confirmation"},
+		} {
+			res := env.PGO(t, append([]string{tc.args[0], "hippo", "-n", ns, "--backup-type=pgbasebackup"}, tc.args[1:]...)...)
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, tc.want) {
+				t.Errorf("%v: want a failure with %q:\n%s", tc.args, tc.want, res)
+			}
 		}
+		if after := jobNames(t); !slices.Equal(after, before) {
+			t.Errorf("bad input changed the Jobs: %q, before %q", after, before)
+		}
+		c.untouched(t, state)
+	})
+
+	t.Run("refused while a backup runs", func(t *testing.T) {
+		state := c.state(t)
+		if res := env.PGO(t, "backup", "hippo", "-n", ns, "--type=full"); res.ExitCode != 0 {
+			t.Fatalf("backup failed:\n%s", res)
+		}
+		res := env.PGO(t, "restore", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--yes")
+		if res.ExitCode == 0 || !regexp.MustCompile(`backup Job hippo-backup-full-\w+ of cluster hippo is (running|suspended) .*: a restore cannot run beside it`).MatchString(res.Stderr) {
+			t.Errorf("restore during a backup:\n%s", res)
+		}
+		c.untouched(t, state)
+		(&bkCluster{env: env, ns: ns, name: c.name}).waitJobsFinished(t)
+	})
+
+	tlBefore := timeline(t)
+	res, _ = c.restoreBase(t, "--backup-name="+first)
+	if !strings.Contains(res.Stdout, "from base backup "+first) {
+		t.Errorf("restore output:\n%s", res.Stdout)
 	}
-	if res := env.PGO(t, "restore", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--yes"); res.ExitCode == 0 || !strings.Contains(res.Stderr, "not supported yet") {
-		t.Errorf("restore --backup-type=pgbasebackup:\n%s", res)
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("after restoring base backup %s, rows = %q, want exactly [A B]", first, got)
 	}
-	after, err := env.Client.BatchV1().Jobs(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
+	if tl := timeline(t); tl <= tlBefore {
+		t.Errorf("timeline after the restore = %d, want more than %d", tl, tlBefore)
 	}
-	if len(after.Items) != len(before.Items) {
-		t.Errorf("bad input created Jobs")
+	if got := c.one(t, "SELECT pg_is_in_recovery()"); got != "f" {
+		t.Errorf("pg_is_in_recovery() = %s after the restore", got)
 	}
+	c.sql(t, "INSERT INTO t VALUES ('E')")
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B", "E"}) {
+		t.Errorf("after a write, rows = %q", got)
+	}
+	c.switchAndArchive(t)
+	if got := c.one(t, "SELECT failed_count FROM pg_stat_archiver"); got != "0" {
+		t.Errorf("archiving failed %s times after the restore", got)
+	}
+	pgbackrestCheck(t)
+	if res := env.PGO(t, "backup", "hippo", "-n", ns, "--wait"); res.ExitCode != 0 {
+		t.Fatalf("pgBackRest backup after the restore failed:\n%s", res)
+	}
+
+	// The latest base backup, by default; a second in-place restore, onto the new timeline.
+	c.restoreBase(t)
+	if got := c.rows(t, "t"); !slices.Equal(got, []string{"B", "C"}) {
+		t.Errorf("after restoring the latest base backup, rows = %q, want exactly [B C]", got)
+	}
+	c.sql(t, "INSERT INTO t VALUES ('F')")
+	c.switchAndArchive(t)
+	pgbackrestCheck(t)
+}
+
+// restoreBase restores a base backup in place with --yes and fails the test unless it succeeds.
+func (c *restoreCluster) restoreBase(t *testing.T, args ...string) (framework.Result, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	res := c.env.PGO(t, append([]string{"restore", c.name, "-n", c.ns, "--backup-type=pgbasebackup", "--yes", "--timeout=10m"}, args...)...)
+	if res.ExitCode != 0 {
+		t.Fatalf("restore failed:\n%s", res)
+	}
+	took := time.Since(start)
+	t.Logf("restore %v took %s:\n%s", args, took.Round(100*time.Millisecond), res.Stdout)
+	if !strings.Contains(res.Stderr, "kubectl-pgo: the base backup is in place") {
+		t.Errorf("the Job's log (on stderr) lacks the end of the extraction:\n%s", res.Stderr)
+	}
+	return res, took
 }
