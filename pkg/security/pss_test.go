@@ -83,6 +83,8 @@ var renderers = map[string]func(t *testing.T) []rendered{
 				"in place":            {Options: opts},
 				"in place, PITR":      {Options: pitr},
 				"from another source": {Options: pitr, SourceSecret: spec.Name + "-restore-source", Recover: true, PostgresBinDir: "/usr/lib/postgresql/15/bin", PasswordFile: "/etc/kubectl-pgo/password", Superuser: cluster.Superuser},
+				"base backup": {BaseBackup: &jobs.BaseBackupSource{Name: "2026-11-24-12-00-00", PVC: jobs.DefaultPGBaseBackupPVCName(spec.Name),
+					Dir: jobs.PGBaseBackupMount + "/" + spec.Name + "-backups/2026-11-24-12-00-00"}},
 			} {
 				r.Cluster, r.Namespace, r.Database, r.PGData = spec.Name, spec.Namespace, sts, cluster.DataDirectory(spec.Name)
 				job, err := r.Render()
@@ -120,6 +122,7 @@ var renderers = map[string]func(t *testing.T) []rendered{
 // type but that only read, list or forward objects made elsewhere.
 var notRenderers = map[string]string{
 	"jobs.ActiveJobs":       "lists the Jobs in the cluster",
+	"jobs.ActiveJobsOf":     "lists the Jobs in the cluster",
 	"jobs.StartBackup":      "creates and resumes a Job rendered by jobs.BackupJob.Render",
 	"kube.Apply":            "applies objects rendered elsewhere",
 	"kube.FindRunningPod":   "reads a pod",
