@@ -418,3 +418,25 @@ func TestBkExecErrorForbidden(t *testing.T) {
 		t.Errorf("an exit status lost its type: %v", err)
 	}
 }
+
+// Dumps go to a PVC of their own: a cluster's data or repository PVC is
+// refused; a dump PVC, a base backup PVC or the user's own PVC is used.
+func TestCheckDumpPVC(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"data PVC", cluster.Labels("hippo", cluster.ComponentDatabase), `PVC pg/p is the database PVC of cluster "hippo", not one for backups`},
+		{"repository PVC", cluster.Labels("other", cluster.ComponentRepo), `PVC pg/p is the pgbackrest-repo PVC of cluster "other"`},
+		{"dump PVC", cluster.Labels("hippo", jobs.ComponentPGDump), ""},
+		{"base backup PVC", cluster.Labels("hippo", jobs.ComponentPGBaseBackup), ""},
+		{"the user's own PVC", map[string]string{"app": "mine"}, ""},
+	} {
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "pg", Name: "p", Labels: c.labels}}
+		err := checkDumpPVC(pvc)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
+	}
+}

@@ -412,6 +412,28 @@ func checkNamespace(ctx context.Context, c *apiClients, ns string) error {
 	}
 }
 
+// checkStorageClasses refuses a storage class that does not exist: its
+// PVC would stay Pending, and the cluster never start. A user who may not
+// read storage classes is let through, as by checkNamespace.
+func checkStorageClasses(ctx context.Context, c *apiClients, spec cluster.Spec) error {
+	for _, sc := range []struct{ flag, name string }{
+		{"--storage-class", spec.StorageClass}, {"--pgbackrest-storage-class", spec.RepoStorageClass},
+	} {
+		if sc.name == "" {
+			continue
+		}
+		_, err := c.client.StorageV1().StorageClasses().Get(ctx, sc.name, metav1.GetOptions{})
+		switch {
+		case err == nil, apierrors.IsForbidden(err):
+		case apierrors.IsNotFound(err):
+			return fmt.Errorf("%s: storage class %q does not exist, so the PVC would never be bound: choose one of kubectl get storageclass, or leave it out for the default class; nothing was created", sc.flag, sc.name)
+		default:
+			return fmt.Errorf("cannot read storage class %q: %w", sc.name, apiError(c, err))
+		}
+	}
+	return nil
+}
+
 // apiError says whether the API server was reached at all: a status error
 // is its answer, anything else a failure to reach it.
 func apiError(c *apiClients, err error) error {
@@ -576,6 +598,11 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	case apierrors.IsNotFound(err):
 	default:
 		return fmt.Errorf("cannot read the settings of cluster %q: %w", o.Name, apiError(c, err))
+	}
+	if !existing {
+		if err := checkStorageClasses(ctx, c, spec); err != nil {
+			return err
+		}
 	}
 
 	// The secret material: reused when the Secrets exist.

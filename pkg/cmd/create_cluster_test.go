@@ -13,6 +13,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -603,5 +604,47 @@ func TestCreateClusterRefusesKeptBackups(t *testing.T) {
 	}
 	if w := writes(f); len(w) != 0 {
 		t.Errorf("writes: %v", w)
+	}
+}
+
+// A storage class that does not exist is refused before the first write
+// (its PVC would stay Pending); one that exists, or that the user may not
+// read, lets the create go on.
+func TestCreateClusterStorageClassMissing(t *testing.T) {
+	fast := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "fast"}, Provisioner: "x"}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		forbidden bool
+		want      string
+	}{
+		{"data class missing", []string{"--storage-class=nosuch"}, false, `--storage-class: storage class "nosuch" does not exist`},
+		{"repository class missing", []string{"--storage-class=fast", "--pgbackrest-storage-class=slow"}, false, `--pgbackrest-storage-class: storage class "slow" does not exist`},
+		{"class exists", []string{"--storage-class=fast", "--pgbackrest-storage-class=fast"}, false, ""},
+		{"classes not readable", []string{"--storage-class=nosuch"}, true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newClusterFactory(fast)
+			allowAccess(f)
+			fakeApply(f)
+			if c.forbidden {
+				f.Clientset.PrependReactor("get", "storageclasses", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"}, "nosuch", errors.New("no"))
+				})
+			}
+			_, _, err := executeCreate(t, f, append([]string{"hippo"}, c.args...)...)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("create: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "nothing was created") {
+				t.Errorf("error = %v, want %q and nothing was created", err, c.want)
+			}
+			if w := writes(f); len(w) != 0 {
+				t.Errorf("writes: %v", w)
+			}
+		})
 	}
 }

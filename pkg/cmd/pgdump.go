@@ -289,9 +289,9 @@ func sizeFromLog(log string) *int64 {
 // ensurePGDumpPVC creates the dump PVC with server-side apply when it is
 // missing; an existing PVC is left as it is.
 func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name, pvc, size, component string) error {
-	_, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
+	cur, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 	if err == nil {
-		return nil
+		return checkDumpPVC(cur)
 	}
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("read PVC %s in namespace %s: %w", pvc, ns, err)
@@ -309,6 +309,23 @@ func ensurePGDumpPVC(ctx context.Context, client kubernetes.Interface, ns, name,
 		return fmt.Errorf("create PVC %s in namespace %s: %w", pvc, ns, err)
 	}
 	return nil
+}
+
+// checkDumpPVC refuses an existing PVC that kubectl-pgo made for something
+// else than dumps and base backups: a cluster's data or repository PVC.
+// Writing dumps there would mix them with PGDATA or the pgBackRest
+// repository. A PVC of the user's own (not labelled) is theirs to use.
+func checkDumpPVC(pvc *corev1.PersistentVolumeClaim) error {
+	l := pvc.Labels
+	if l[cluster.LabelManagedBy] != cluster.FieldManager {
+		return nil
+	}
+	switch l[cluster.LabelComponent] {
+	case jobs.ComponentPGDump, jobs.ComponentPGBaseBackup:
+		return nil
+	}
+	return fmt.Errorf("PVC %s/%s is the %s PVC of cluster %q, not one for backups: choose another --pvc-name, or leave it out for the default. Nothing was started",
+		pvc.Namespace, pvc.Name, l[cluster.LabelComponent], l[cluster.LabelCluster])
 }
 
 func ptrTrue() *bool { t := true; return &t }
