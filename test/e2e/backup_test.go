@@ -172,6 +172,7 @@ func bkRun(env *framework.Env, args ...string) (framework.Result, error) {
 	if errors.As(err, &exitErr) {
 		res.ExitCode, err = exitErr.ExitCode(), nil
 	}
+	framework.Record(args, res)
 	return res, err
 }
 

@@ -650,6 +650,7 @@ func runWithoutCluster(t *testing.T, home string, args ...string) framework.Resu
 		t.Fatal(err)
 	}
 	t.Logf("$ (no kubeconfig) kubectl pgo %s -> exit %d", strings.Join(args, " "), res.ExitCode)
+	framework.Record(args, res)
 	return res
 }
 

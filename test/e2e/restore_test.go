@@ -171,6 +171,7 @@ func runWithStdin(t *testing.T, env *framework.Env, stdin string, name string, a
 		t.Fatalf("running %s %v: %v", name, args, err)
 	}
 	t.Logf("$ %s %s <<< %q -> exit %d", name, strings.Join(args, " "), stdin, res.ExitCode)
+	framework.Record(args, res)
 	return res
 }
 

@@ -80,7 +80,10 @@ func (e *Env) Namespace(t *testing.T) string {
 	if _, err := e.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}
-	t.Cleanup(func() { e.deleteNamespace(t, name) })
+	t.Cleanup(func() {
+		e.checkNamespaceLeaks(t, name)
+		e.deleteNamespace(t, name)
+	})
 	return name
 }
 
@@ -111,15 +114,32 @@ func (r Result) String() string {
 }
 
 // PGO runs `kubectl pgo ARGS...` through kubectl, so the plugin is found by discovery on PATH.
+// The output is recorded for the secret leak check.
 func (e *Env) PGO(t *testing.T, args ...string) Result {
 	t.Helper()
-	return e.Run(t, "kubectl", append([]string{"pgo"}, args...)...)
+	res := e.Run(t, "kubectl", append([]string{"pgo"}, args...)...)
+	Record(args, res)
+	return res
+}
+
+// PGOWithin is PGO for a command that must end within d: one that runs past
+// it (say, waiting for input it cannot get) is killed and fails the test.
+func (e *Env) PGOWithin(t *testing.T, d time.Duration, args ...string) Result {
+	t.Helper()
+	res := e.run(t, d, "kubectl", append([]string{"pgo"}, args...)...)
+	Record(args, res)
+	return res
 }
 
 // Run runs a command with KUBECONFIG pointing at the cluster under test.
 func (e *Env) Run(t *testing.T, name string, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	return e.run(t, 15*time.Minute, name, args...)
+}
+
+func (e *Env) run(t *testing.T, timeout time.Duration, name string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.Kubeconfig)
@@ -129,6 +149,8 @@ func (e *Env) Run(t *testing.T, name string, args ...string) Result {
 	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
 	var exitErr *exec.ExitError
 	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("%s %v did not end within %s:\n%s", name, args, timeout, res)
 	case errors.As(err, &exitErr):
 		res.ExitCode = exitErr.ExitCode()
 	case err != nil:
