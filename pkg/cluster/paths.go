@@ -36,3 +36,8 @@ func DataDirectory(cluster string) string {
 func postgresBinDir(version int) string {
 	return fmt.Sprintf("/usr/lib/postgresql/%d/bin", version)
 }
+
+// PGBackRestConfigFile is where both sides' pods mount their
+// pgbackrest.conf (FileDatabaseConf or FileRepoConf of the pgBackRest
+// ConfigMap).
+const PGBackRestConfigFile = pgbackrestConfigDir + "/pgbackrest.conf"

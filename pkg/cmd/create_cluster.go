@@ -166,6 +166,26 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	}
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
+	addSettingFlags(cmd, o)
+	fl := cmd.Flags()
+	fl.BoolVar(&o.Wait, "wait", false, "Wait until the database and the repository host are ready and the stanza exists, printing progress.")
+	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
+	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
+	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects as applied, as yaml or json, instead of one line per object.")
+	o.RestoreFrom.AddFlags(fl)
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
+	cmd.ValidArgsFunction = cobra.NoFileCompletions
+	return cmd
+}
+
+// settingFlagNames are the flags of the cluster's settings, on create
+// cluster and update cluster.
+var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
+	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...)
+
+// addSettingFlags registers the flags of the cluster's settings (the Spec).
+func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "Type of the pgBackRest repository: local (posix is the same). s3 and local,s3 are not supported yet. Cannot change later.")
 	fl.StringVar(&o.StorageSize, flagStorageSize, cluster.DefaultStorageSize, "Size of the PVC of the data directory. Cannot change later.")
@@ -178,16 +198,15 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container.")
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
 	addRetentionFlags(cmd, &o.Retention)
-	fl.BoolVar(&o.Wait, "wait", false, "Wait until the database and the repository host are ready and the stanza exists, printing progress.")
-	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
-	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
-	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects as applied, as yaml or json, instead of one line per object.")
-	o.RestoreFrom.AddFlags(fl)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix"))
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
-	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
-	cmd.ValidArgsFunction = cobra.NoFileCompletions
-	return cmd
+}
+
+// recordGiven notes which setting flags were given on the command line:
+// for an existing cluster the others keep their stored values.
+func (o *CreateClusterOptions) recordGiven(cmd *cobra.Command) {
+	for _, flag := range settingFlagNames {
+		o.given[flag] = cmd.Flags().Changed(flag)
+	}
 }
 
 func fixedCompletions(values ...string) cobra.CompletionFunc {
@@ -209,10 +228,7 @@ func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args
 		return err
 	}
 	o.Name = name
-	for _, flag := range append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-		flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...) {
-		o.given[flag] = cmd.Flags().Changed(flag)
-	}
+	o.recordGiven(cmd)
 
 	if o.DryRun == dryRunClient {
 		// No server: -n, else the kubeconfig's namespace if there is a
@@ -263,18 +279,44 @@ func kubeconfigError(err error) error {
 // Validate checks every flag, and builds the Spec they describe. It sends
 // no request.
 func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
-	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, o.DryRun) {
-		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, o.DryRun)
-	}
-	if o.Output != "" && o.Output != string(printers.FormatYAML) && o.Output != string(printers.FormatJSON) {
-		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", o.Output)
+	if err := validateApplyFlags(cmd, o.DryRun, o.Output, o.Timeout); err != nil {
+		return err
 	}
 	if o.Wait && o.DryRun != dryRunNone {
 		return usageErrorf(cmd, "--wait cannot be used with --dry-run: nothing would be created to wait for")
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	spec, err := o.flagSpec(cmd)
+	if err != nil {
+		return err
 	}
+	o.spec = spec
+	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if o.RestoreFrom.Enabled() && o.DryRun == dryRunServer {
+		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
+	}
+	return nil
+}
+
+// validateApplyFlags checks --dry-run, -o and --timeout of a command that
+// applies the cluster's objects.
+func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.Duration) error {
+	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, dryRun) {
+		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, dryRun)
+	}
+	if output != "" && output != string(printers.FormatYAML) && output != string(printers.FormatJSON) {
+		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", output)
+	}
+	if timeout <= 0 {
+		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
+	}
+	return nil
+}
+
+// flagSpec is the Spec of the setting flags alone, defaulted and
+// validated: the flags are checked before the first request.
+func (o *CreateClusterOptions) flagSpec(cmd *cobra.Command) (cluster.Spec, error) {
 	spec := cluster.Spec{
 		Name:             o.Name,
 		Namespace:        o.namespace,
@@ -292,24 +334,17 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 		},
 	}
 	if err := o.Retention.validate(cmd, o.given); err != nil {
-		return err
+		return cluster.Spec{}, err
 	}
 	o.Retention.setSpec(&spec)
 	if o.given[flagStorageType] && len(spec.StorageType) == 0 {
-		return usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
+		return cluster.Spec{}, usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
 	}
 	spec.Default()
 	if err := spec.Validate(); err != nil {
-		return usageErrorf(cmd, "%s", indentErrors(err))
+		return cluster.Spec{}, usageErrorf(cmd, "%s", indentErrors(err))
 	}
-	o.spec = spec
-	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if o.RestoreFrom.Enabled() && o.DryRun == dryRunServer {
-		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
-	}
-	return nil
+	return spec, nil
 }
 
 // indentErrors puts each error of a joined error on its own line.
@@ -631,18 +666,9 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 
 	// Every object that exists must be this cluster's, checked before
 	// the first change.
-	before := make([]*unstructured.Unstructured, len(objects))
-	for i, obj := range objects {
-		cur, err := getObject(ctx, c, obj)
-		if err != nil {
-			return err
-		}
-		if cur != nil {
-			if err := cluster.CheckOwnership(o.Name, describeObject(obj), cur.GetLabels()); err != nil {
-				return err
-			}
-		}
-		before[i] = cur
+	before, err := currentObjects(ctx, c, o.Name, objects)
+	if err != nil {
+		return err
 	}
 
 	// --restore-from checks the source and its backups, and may start a
@@ -714,6 +740,25 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	return o.waitReady(ctx, c, spec, progress)
+}
+
+// currentObjects reads the current state of each object (nil where it does
+// not exist), and refuses objects that are not the cluster's.
+func currentObjects(ctx context.Context, c *apiClients, name string, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	before := make([]*unstructured.Unstructured, len(objects))
+	for i, obj := range objects {
+		cur, err := getObject(ctx, c, obj)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			if err := cluster.CheckOwnership(name, describeObject(obj), cur.GetLabels()); err != nil {
+				return nil, err
+			}
+		}
+		before[i] = cur
+	}
+	return before, nil
 }
 
 // objectChanged compares an object before and after an apply. A real
@@ -824,16 +869,8 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 			check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, name) },
 			hint:  fmt.Sprintf("kubectl -n %s describe pvc %s %s", ns, cluster.DataPVCName(name), cluster.RepoPVCName(name)),
 		},
-		{
-			what:  "the database pod to be ready",
-			check: func(ctx context.Context) (bool, string, error) { return databaseReady(ctx, c, ns, name) },
-			hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
-		},
-		{
-			what:  "the repository host to be ready",
-			check: func(ctx context.Context) (bool, string, error) { return repoHostReady(ctx, c, ns, name) },
-			hint:  fmt.Sprintf("kubectl -n %s describe pod -l %s; kubectl -n %s logs deployment/%s", ns, cluster.RepoSelector(name), ns, cluster.RepoHostName(name)),
-		},
+		databaseStep(c, ns, name, "the database pod to be ready"),
+		repoHostStep(c, ns, name, "the repository host to be ready"),
 		{
 			what: "the stanza to be created",
 			check: func(ctx context.Context) (bool, string, error) {
@@ -868,10 +905,46 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 			hint: fmt.Sprintf("kubectl -n %s logs deployment/%s", ns, cluster.RepoHostName(name)),
 		},
 	}
+	if err := runWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// databaseStep waits for the database pod of the current template to be
+// ready.
+func databaseStep(c *apiClients, ns, name, what string) waitStep {
+	return waitStep{
+		what:  what,
+		check: func(ctx context.Context) (bool, string, error) { return databaseReady(ctx, c, ns, name) },
+		hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
+	}
+}
+
+// repoHostStep waits for the repository host's pod of the current
+// template to be ready.
+func repoHostStep(c *apiClients, ns, name, what string) waitStep {
+	return waitStep{
+		what:  what,
+		check: func(ctx context.Context) (bool, string, error) { return repoHostReady(ctx, c, ns, name) },
+		hint:  repoHostHint(ns, name),
+	}
+}
+
+func repoHostHint(ns, name string) string {
+	return fmt.Sprintf("kubectl -n %s describe pod -l %s; kubectl -n %s logs deployment/%s", ns, cluster.RepoSelector(name), ns, cluster.RepoHostName(name))
+}
+
+// runWaitSteps waits for each step in turn until deadline, printing a line
+// when a step's status changes. done says what was already done, for the
+// timeout error.
+func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline time.Time, steps []waitStep, done string) error {
+	timeout := time.Until(deadline).Round(time.Second)
 	for _, step := range steps {
 		last := ""
 		var status string
-		err := kube.WaitFor(ctx, o.pollInterval, time.Until(deadline), func(ctx context.Context) (bool, error) {
+		err := kube.WaitFor(ctx, poll, time.Until(deadline), func(ctx context.Context) (bool, error) {
 			done, s, err := step.check(ctx)
 			if err != nil {
 				return false, err
@@ -889,13 +962,12 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 		})
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
-				return fmt.Errorf("timed out after %s waiting for %s of cluster %q: %s\nThe cluster was created; to see why it is not ready: %s",
-					o.Timeout, step.what, name, status, step.hint)
+				return fmt.Errorf("timed out after %s waiting for %s: %s\n%s; to see why it is not ready: %s",
+					timeout, step.what, status, done, step.hint)
 			}
 			return fmt.Errorf("waiting for %s: %w", step.what, err)
 		}
 	}
-	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
 	return nil
 }
 

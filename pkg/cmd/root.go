@@ -105,11 +105,14 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 	show.AddCommand(NewCmdShowCluster(f, streams))
 	del.AddCommand(NewCmdDeleteCluster(f, streams), NewCmdDeleteBackup(f, streams))
 	show.AddCommand(NewCmdShowBackup(f, streams), NewCmdShowArchive(f, streams))
+	update := NewCmdUpdate(streams)
+	update.AddCommand(NewCmdUpdateCluster(f, streams))
 
 	root.AddCommand(
 		create,
 		show,
 		del,
+		update,
 		NewCmdRestore(f, streams),
 		NewCmdBackup(f, streams),
 		NewCmdDoctor(f, streams),
