@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -121,6 +122,10 @@ type CreateClusterOptions struct {
 	// RestoreFrom bootstraps the new cluster from another cluster's
 	// backups (--restore-from, restore_from.go).
 	RestoreFrom RestoreFromOptions
+
+	// extraLabels are added to every object rendered: restore-drill
+	// marks its temporary clusters with them.
+	extraLabels map[string]string
 
 	// given holds the flags set on the command line: for an existing
 	// cluster the others keep their stored values.
@@ -662,6 +667,16 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	objects, err := cluster.Render(spec, material)
 	if err != nil {
 		return err
+	}
+	for _, obj := range objects {
+		if len(o.extraLabels) > 0 {
+			l := obj.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			maps.Copy(l, o.extraLabels)
+			obj.SetLabels(l)
+		}
 	}
 
 	// Every object that exists must be this cluster's, checked before

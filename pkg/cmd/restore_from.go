@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -159,20 +160,8 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	if r.mapper, err = f.RESTMapper(); err != nil {
 		return err
 	}
-	newOptions := func(name, ns string) *RestoreOptions {
-		o := NewRestoreOptions(streams)
-		o.Name, o.namespace, o.options, o.target, o.Timeout = name, ns, r.options, r.target, r.Timeout
-		o.factory, o.client, o.exec = f, client, restoreExec(f)
-		if r.exec != nil {
-			o.exec = r.exec
-		}
-		if r.pollInterval > 0 {
-			o.pollInterval = r.pollInterval
-		}
-		return o
-	}
-	r.source = newOptions(r.Source, r.sourceNamespace)
-	r.restorer = newOptions(r.name, r.namespace)
+	r.source = r.restoreOptionsFor(f, client, r.Source, r.sourceNamespace, streams)
+	r.restorer = r.restoreOptionsFor(f, client, r.name, r.namespace, streams)
 	r.restorer.retryAdvice = fmt.Sprintf("Cluster %s was created with its database stopped. Fix the cause, delete it (kubectl pgo delete cluster %s -n %s --yes), and create it again with --restore-from.",
 		r.name, r.name, r.namespace)
 	src, ns := r.Source, r.sourceNamespace
@@ -226,6 +215,22 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	r.restorer.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
 		r.name, r.backup.Label, src, ns, r.options.Describe())
 	return nil
+}
+
+// restoreOptionsFor is the restore machinery of cluster name in ns, with
+// the restore options of the flags: for the source, it reads and checks
+// its backups.
+func (r *RestoreFromOptions) restoreOptionsFor(f kube.Factory, client kubernetes.Interface, name, ns string, streams genericiooptions.IOStreams) *RestoreOptions {
+	o := NewRestoreOptions(streams)
+	o.Name, o.namespace, o.options, o.target, o.Timeout = name, ns, r.options, r.target, r.Timeout
+	o.factory, o.client, o.exec = f, client, restoreExec(f)
+	if r.exec != nil {
+		o.exec = r.exec
+	}
+	if r.pollInterval > 0 {
+		o.pollInterval = r.pollInterval
+	}
+	return o
 }
 
 // startTemporaryRepoHost starts the repository host of the deleted source

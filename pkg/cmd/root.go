@@ -117,6 +117,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 		NewCmdBackup(f, streams),
 		NewCmdDoctor(f, streams),
 		NewCmdVerify(f, streams),
+		NewCmdRestoreDrill(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

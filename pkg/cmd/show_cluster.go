@@ -727,8 +727,13 @@ const archiverQuery = `SELECT row_to_json(a) FROM (SELECT archived_count, failed
 // socket as the postgres user (peer authentication), without psqlrc,
 // unaligned and tuples only, stopping on the first error.
 func psqlCommand(query string) []string {
+	return psqlCommandIn("postgres", query)
+}
+
+// psqlCommandIn is psqlCommand in another database.
+func psqlCommandIn(database, query string) []string {
 	return []string{"psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
-		"--set=ON_ERROR_STOP=1", "--dbname=postgres", "--command=" + query}
+		"--set=ON_ERROR_STOP=1", "--dbname=" + database, "--command=" + query}
 }
 
 // queryArchiver reads pg_stat_archiver in the database container.
