@@ -285,7 +285,7 @@ func TestBackupStarts(t *testing.T) {
 	if job.Spec.Suspend == nil || *job.Spec.Suspend {
 		t.Error("the Job was left suspended")
 	}
-	if got := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); got != "tini -- pgbackrest --stanza=db backup --start-fast --log-level-console=info --type=diff --process-max=4" {
+	if got := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); got != "tini -- pgbackrest --stanza=db backup --start-fast --log-level-console=info --lock-path=/backrestrepo/kubectl-pgo-lock --type=diff --process-max=4" {
 		t.Errorf("command = %s", got)
 	}
 }

@@ -349,10 +349,15 @@ type PGDump struct {
 func pgdumpFromJob(j *batchv1.Job) PGDump {
 	ts := j.Labels[jobs.LabelPGDumpTimestamp]
 	t, _ := time.Parse(jobs.PGDumpTimestampLayout, ts)
+	if ts == "" {
+		// A schedule's dump: its Job was created when it ran.
+		t = j.CreationTimestamp.Time
+		ts = t.UTC().Format(jobs.PGDumpTimestampLayout)
+	}
 	return PGDump{
 		Cluster: j.Labels[cluster.LabelCluster], Namespace: j.Namespace, Name: ts, Time: t.UTC(), Database: j.Annotations[jobs.AnnotationPGDumpDatabase],
 		All: j.Annotations[jobs.AnnotationPGDumpAll] == "true", PVC: j.Labels[jobs.LabelPGDumpPVC],
-		Path: j.Annotations[jobs.AnnotationPGDumpPath], Job: j.Name, JobStatus: jobs.State(j),
+		Path: jobs.DumpPath(j), Job: j.Name, JobStatus: jobs.State(j),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"text/template"
@@ -107,7 +108,18 @@ type BackupJob struct {
 	Suspend bool
 	// Suffix ends the Job's name; RandomSuffix() when empty.
 	Suffix string
+
+	// lockPath is set by Render: see BackupLockDir.
+	lockPath string
 }
+
+// BackupLockDir is where backup Jobs keep pgBackRest's lock files: a
+// directory at the root of the repository PVC, not the pod's own /tmp.
+// Every backup Job mounts that PVC on the same node (the repository
+// host's), so pgBackRest's lock sees a backup running in another Job's
+// pod: one a schedule started beside an on-demand one fails with "unable
+// to acquire lock" instead of running twice at once.
+const BackupLockDir = "kubectl-pgo-lock"
 
 // Args is the pgbackrest command line of the Job, after the program name.
 // The user's options come last; the plugin adds --start-fast and the
@@ -128,6 +140,9 @@ func (b BackupJob) Args() []string {
 			level = "detail"
 		}
 		args = append(args, "--log-level-console="+level)
+	}
+	if b.lockPath != "" {
+		args = append(args, "--lock-path="+b.lockPath)
 	}
 	return append(args, b.Options.Args...)
 }
@@ -189,6 +204,11 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	l := cluster.Labels(b.Cluster, ComponentBackup)
 	l[LabelBackupType] = BackupTypePGBackRest
 	l[LabelPGBackRestType] = b.Type
+	repoMount, err := pvcMountPath(container, volumes)
+	if err != nil {
+		return nil, fmt.Errorf("Deployment %s/%s: %w", b.RepoHost.Namespace, b.RepoHost.Name, err)
+	}
+	b.lockPath = path.Join(repoMount, BackupLockDir)
 	args := b.Args()
 
 	podSC := podSpec.SecurityContext
@@ -246,6 +266,18 @@ func mountsOf(spec corev1.PodSpec, name, owner string) (corev1.Container, []core
 		return *c.DeepCopy(), volumes, nil
 	}
 	return corev1.Container{}, nil, fmt.Errorf("%s has no container %s: it was not created by kubectl pgo create cluster", owner, name)
+}
+
+// pvcMountPath is where the container mounts its one PVC: the repository.
+func pvcMountPath(c corev1.Container, volumes []corev1.Volume) (string, error) {
+	for _, m := range c.VolumeMounts {
+		for _, v := range volumes {
+			if v.Name == m.Name && v.PersistentVolumeClaim != nil {
+				return m.MountPath, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("container %s mounts no PersistentVolumeClaim: it was not created by kubectl pgo create cluster", c.Name)
 }
 
 func restrictedPodSecurityContext() *corev1.PodSecurityContext {

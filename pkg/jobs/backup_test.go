@@ -118,11 +118,11 @@ func TestBackupJob(t *testing.T) {
 	if c.Image != repoC.Image || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 		t.Errorf("image %s, termination message policy %s", c.Image, c.TerminationMessagePolicy)
 	}
-	wantCmd := "tini -- pgbackrest --stanza=db backup --type=full --start-fast --log-level-console=info --process-max=4"
+	wantCmd := "tini -- pgbackrest --stanza=db backup --type=full --start-fast --log-level-console=info --lock-path=/backrestrepo/kubectl-pgo-lock --process-max=4"
 	if got := strings.Join(c.Command, " "); got != wantCmd {
 		t.Errorf("command = %s\nwant      %s", got, wantCmd)
 	}
-	if got := job.Annotations[AnnotationBackupCommand]; got != "pgbackrest --stanza=db backup --type=full --start-fast --log-level-console=info --process-max=4" {
+	if got := job.Annotations[AnnotationBackupCommand]; got != "pgbackrest --stanza=db backup --type=full --start-fast --log-level-console=info --lock-path=/backrestrepo/kubectl-pgo-lock --process-max=4" {
 		t.Errorf("annotation = %q", got)
 	}
 	if c.ReadinessProbe != nil || len(c.Ports) != 0 {

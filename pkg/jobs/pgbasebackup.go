@@ -49,6 +49,8 @@ type PGBaseBackupJob struct {
 	Time                      time.Time
 	Deadline                  time.Duration
 	Suffix                    string
+	// Scheduled: see PGDumpJob.Scheduled.
+	Scheduled bool
 }
 
 const pgbasebackupScript = `set -eu
@@ -61,22 +63,20 @@ echo "` + SizeMarker + `$(du -sb "$d" | cut -f1)"
 
 // Render returns the Job.
 func (p PGBaseBackupJob) Render() *batchv1.Job {
-	ts := p.Time.UTC().Format(PGDumpTimestampLayout)
-	dir := fmt.Sprintf("%s/%s-backups/%s", PGBaseBackupMount, p.Cluster, ts)
 	suffix := p.Suffix
 	if suffix == "" {
 		suffix = RandomSuffix()
 	}
 	l := cluster.Labels(p.Cluster, ComponentPGBaseBackup)
 	l[LabelBackupType] = BackupTypePGBaseBackup
-	l[LabelPGDumpTimestamp] = ts
 	l[LabelPGDumpPVC] = p.PVC
+	dir := fmt.Sprintf("%s/%s-backups/%s", PGBaseBackupMount, p.Cluster, dumpFolder(p.Time, p.Scheduled, l))
 	ann := map[string]string{
 		AnnotationPGDumpDatabase: "all",
 		AnnotationPGDumpPath:     dir,
 		AnnotationPGDumpCommand:  "pg_basebackup --format=tar --gzip --wal-method=stream --checkpoint=fast --pgdata=" + dir + " " + joinArgs(p.Options),
 	}
-	env := append(pgEnv(p.Cluster), corev1.EnvVar{Name: "PGBASEBACKUP_DIR", Value: dir})
+	env := append(pgEnv(p.Cluster, p.Scheduled), corev1.EnvVar{Name: "PGBASEBACKUP_DIR", Value: dir})
 	command := append([]string{"sh", "-c", pgbasebackupScript, "pgbasebackup"}, p.Options...)
 	return pgJob(fmt.Sprintf("%s-pgbasebackup-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGBaseBackupMount, l, ann, env, command, p.Deadline, false)
 }

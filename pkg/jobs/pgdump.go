@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -88,6 +89,39 @@ type PGDumpJob struct {
 	Time                      time.Time
 	Deadline                  time.Duration
 	Suffix                    string
+	// Scheduled renders the template of a schedule's Jobs: the folder is
+	// the Job's name, known when the CronJob creates the Job, instead of
+	// Time (see JobNameFolder).
+	Scheduled bool
+}
+
+// JobNameFolder stands for the folder of a scheduled dump in its path: the
+// Job's name, which the pod reads from its job-name label. The CronJob
+// controller names a Job after its scheduled time, so every run gets its
+// own folder. DumpPath replaces it.
+const JobNameFolder = "$(JOB_NAME)"
+
+// jobNameEnv gives the pod its Job's name, for JobNameFolder: Kubernetes
+// expands $(JOB_NAME) in the variables that follow it.
+var jobNameEnv = corev1.EnvVar{Name: "JOB_NAME", ValueFrom: &corev1.EnvVarSource{
+	FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['" + batchv1.JobNameLabel + "']"},
+}}
+
+// DumpPath is the path of the dump or base backup a Job made, from its
+// annotation.
+func DumpPath(job *batchv1.Job) string {
+	return strings.ReplaceAll(job.Annotations[AnnotationPGDumpPath], JobNameFolder, job.Name)
+}
+
+// dumpFolder returns the name of a dump's folder and the Job's labels for it:
+// the UTC time, or for a schedule the Job's name.
+func dumpFolder(t time.Time, scheduled bool, l map[string]string) string {
+	if scheduled {
+		return JobNameFolder
+	}
+	ts := t.UTC().Format(PGDumpTimestampLayout)
+	l[LabelPGDumpTimestamp] = ts
+	return ts
 }
 
 // pgdumpScript resolves the Service once, with retries: pg_dumpall connects
@@ -131,20 +165,18 @@ func PGDumpPVC(clusterName, namespace, name, size, component string) (*corev1.Pe
 
 // Render returns the Job.
 func (p PGDumpJob) Render() *batchv1.Job {
-	ts := p.Time.UTC().Format(PGDumpTimestampLayout)
 	db := p.Database
 	if p.All {
 		db = "all"
 	}
-	path := PGDumpPath(p.Cluster, ts, p.Database, p.All)
 	suffix := p.Suffix
 	if suffix == "" {
 		suffix = RandomSuffix()
 	}
 	l := cluster.Labels(p.Cluster, ComponentPGDump)
 	l[LabelBackupType] = BackupTypePGDump
-	l[LabelPGDumpTimestamp] = ts
 	l[LabelPGDumpPVC] = p.PVC
+	path := PGDumpPath(p.Cluster, dumpFolder(p.Time, p.Scheduled, l), p.Database, p.All)
 	prog := "pg_dump -Fc"
 	args := append([]string{}, p.Options...)
 	if p.All {
@@ -158,7 +190,7 @@ func (p PGDumpJob) Render() *batchv1.Job {
 		AnnotationPGDumpAll:      fmt.Sprint(p.All),
 		AnnotationPGDumpCommand:  fmt.Sprintf("%s -f %s %s", prog, path, joinArgs(args)),
 	}
-	env := append(pgEnv(p.Cluster),
+	env := append(pgEnv(p.Cluster, p.Scheduled),
 		corev1.EnvVar{Name: "PGDUMP_FILE", Value: path},
 		corev1.EnvVar{Name: "PGDUMP_ALL", Value: fmt.Sprint(p.All)})
 	command := append([]string{"sh", "-c", pgdumpScript, "pgdump"}, args...)
@@ -193,7 +225,7 @@ func (r PGDumpRestoreJob) Render() *batchv1.Job {
 	l := cluster.Labels(r.Cluster, ComponentPGDumpRestore)
 	l[LabelBackupType] = BackupTypePGDump
 	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: joinArgs(r.Command())}
-	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster), r.Command(), r.Deadline, true)
+	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster, false), r.Command(), r.Deadline, true)
 }
 
 func joinArgs(args []string) string {
@@ -208,20 +240,24 @@ func joinArgs(args []string) string {
 }
 
 // pgEnv connects libpq to the cluster's Service as the superuser of its
-// Secret.
-func pgEnv(clusterName string) []corev1.EnvVar {
+// Secret; with jobName, it also gives the Job's name (jobNameEnv).
+func pgEnv(clusterName string, jobName bool) []corev1.EnvVar {
 	secret := func(key string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: cluster.PostgresSecretName(clusterName)}, Key: key}}
 	}
-	return []corev1.EnvVar{
+	var env []corev1.EnvVar
+	if jobName {
+		env = append(env, jobNameEnv)
+	}
+	return append(env, []corev1.EnvVar{
 		{Name: "PGHOST", Value: cluster.ServiceName(clusterName)},
 		{Name: "PGPORT", Value: "5432"},
 		{Name: "PGUSER", ValueFrom: secret("username")},
 		{Name: "PGPASSWORD", ValueFrom: secret("password")},
 		{Name: "PGCONNECT_TIMEOUT", Value: "10"},
 		{Name: "HOME", Value: "/tmp"},
-	}
+	}...)
 }
 
 func pgJob(name, ns, image, pvc, mount string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
