@@ -263,7 +263,7 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	}
 	opts, err := repo.ParseBackupOptions(o.BackupOpts)
 	if err != nil {
-		return usageErrorf(cmd, "%s", bkIndentErrors(err))
+		return usageErrorf(cmd, "%s", indentOptsErrors("--backup-opts", err))
 	}
 	if o.Type != "" && opts.Type != "" && o.Type != opts.Type {
 		return usageErrorf(cmd, "--type=%s and --backup-opts='--type=%s' disagree: give the type once", o.Type, opts.Type)
@@ -601,12 +601,14 @@ func bkValidateName(name string) error {
 	return nil
 }
 
-func bkIndentErrors(err error) string {
+// indentOptsErrors lists the errors of repo.ParseBackupOptions under the
+// flag that gave the options.
+func indentOptsErrors(flag string, err error) string {
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) == 1 {
 		return lines[0]
 	}
-	return "invalid --backup-opts:\n  " + strings.Join(lines, "\n  ")
+	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
 }
 
 // clusterNotFoundError is bkReadSpec's error for a cluster that does not

@@ -263,6 +263,16 @@ func clusterNameArg(cmd *cobra.Command, args []string) (string, error) {
 	}
 }
 
+// clusterAndNamespace is the one NAME argument and the namespace, for the
+// Complete of commands on one cluster.
+func clusterAndNamespace(f kube.Factory, cmd *cobra.Command, args []string) (name, namespace string, err error) {
+	if name, err = clusterNameArg(cmd, args); err != nil {
+		return "", "", err
+	}
+	namespace, err = resolveNamespace(f)
+	return name, namespace, err
+}
+
 // resolveNamespace is -n or the kubeconfig's namespace; an unusable
 // kubeconfig (missing file, unknown context) is reported here, before any
 // request.

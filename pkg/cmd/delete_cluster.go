@@ -102,12 +102,8 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 // Complete takes the name and the namespace; it sends no request.
 func (o *DeleteClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	o.Name = name
-	o.namespace, err = resolveNamespace(f)
+	var err error
+	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
 	return err
 }
 

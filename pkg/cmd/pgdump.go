@@ -56,8 +56,8 @@ var pgbasebackupOptionsAllowed = []string{"--max-rate", "--label", "--no-verify-
 var pgdumpOptionsManaged = []string{"--host", "--port", "--username", "--file", "--format", "--dbname", "--password", "--no-password", "--clean", "--if-exists", "--create", "--verbose"}
 
 // parsePGDumpOpts checks options against an allow-list: each is a long
-// option, with its value after "=".
-func parsePGDumpOpts(s string, allowed []string, tool string) ([]string, error) {
+// option, with its value after "=". flag names the option in errors.
+func parsePGDumpOpts(flag, s string, allowed []string, tool string) ([]string, error) {
 	var errs []string
 	args := strings.Fields(s)
 	for _, a := range args {
@@ -73,7 +73,7 @@ func parsePGDumpOpts(s string, allowed []string, tool string) ([]string, error) 
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.New("invalid --backup-opts:\n  " + strings.Join(errs, "\n  "))
+		return nil, errors.New("invalid " + flag + ":\n  " + strings.Join(errs, "\n  "))
 	}
 	return args, nil
 }
@@ -104,7 +104,7 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 				return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only: a base backup copies the whole cluster", f)
 			}
 		}
-		opts, err := parsePGDumpOpts(o.BackupOpts, pgbasebackupOptionsAllowed, "pg_basebackup")
+		opts, err := parsePGDumpOpts("--backup-opts", o.BackupOpts, pgbasebackupOptionsAllowed, "pg_basebackup")
 		if err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}
@@ -124,7 +124,7 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 	if o.DumpAll {
 		tool = "pg_dumpall"
 	}
-	opts, err := parsePGDumpOpts(o.BackupOpts, pgdumpOptionsAllowed, tool)
+	opts, err := parsePGDumpOpts("--backup-opts", o.BackupOpts, pgdumpOptionsAllowed, tool)
 	if err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
@@ -135,12 +135,20 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 	return o.validatePVCAndTimeout(cmd)
 }
 
-func (o *BackupOptions) validatePVCAndTimeout(cmd *cobra.Command) error {
-	if msgs := validation.IsDNS1123Label(o.PVCName); len(msgs) > 0 {
-		return usageErrorf(cmd, "invalid --pvc-name %q: %s", o.PVCName, strings.Join(msgs, "; "))
+// validatePVC checks --pvc-name and --pvc-size.
+func validatePVC(cmd *cobra.Command, clusterName, pvc, size string) error {
+	if msgs := validation.IsDNS1123Label(pvc); len(msgs) > 0 {
+		return usageErrorf(cmd, "invalid --pvc-name %q: %s", pvc, strings.Join(msgs, "; "))
 	}
-	if _, err := jobs.PGDumpPVC(o.Name, "x", o.PVCName, o.PVCSize, "x"); err != nil {
+	if _, err := jobs.PGDumpPVC(clusterName, "x", pvc, size, "x"); err != nil {
 		return usageErrorf(cmd, "invalid --pvc-size: %v", err)
+	}
+	return nil
+}
+
+func (o *BackupOptions) validatePVCAndTimeout(cmd *cobra.Command) error {
+	if err := validatePVC(cmd, o.Name, o.PVCName, o.PVCSize); err != nil {
+		return err
 	}
 	if o.Timeout < 10*time.Second {
 		return usageErrorf(cmd, "--timeout=%s is too short: a dump needs at least 10s", o.Timeout)
@@ -569,7 +577,7 @@ func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
 			o.BackupPVC = jobs.DefaultPGBaseBackupPVCName(o.Name)
 		}
 	} else {
-		opts, err := parsePGDumpOpts(o.BackupOpts, pgrestoreOptionsAllowed, "pg_restore")
+		opts, err := parsePGDumpOpts("--backup-opts", o.BackupOpts, pgrestoreOptionsAllowed, "pg_restore")
 		if err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}

@@ -107,6 +107,9 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 	show.AddCommand(NewCmdShowBackup(f, streams), NewCmdShowArchive(f, streams))
 	update := NewCmdUpdate(streams)
 	update.AddCommand(NewCmdUpdateCluster(f, streams))
+	create.AddCommand(NewCmdCreateSchedule(f, streams))
+	show.AddCommand(NewCmdShowSchedule(f, streams))
+	del.AddCommand(NewCmdDeleteSchedule(f, streams))
 
 	root.AddCommand(
 		create,

@@ -206,7 +206,7 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	l[LabelPGBackRestType] = b.Type
 	repoMount, err := pvcMountPath(container, volumes)
 	if err != nil {
-		return nil, fmt.Errorf("Deployment %s/%s: %w", b.RepoHost.Namespace, b.RepoHost.Name, err)
+		return nil, fmt.Errorf("repository host %s/%s: %w", b.RepoHost.Namespace, b.RepoHost.Name, err)
 	}
 	b.lockPath = path.Join(repoMount, BackupLockDir)
 	args := b.Args()

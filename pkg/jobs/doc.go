@@ -1,6 +1,7 @@
 // Package jobs owns the Kubernetes Jobs of kubectl-pgo, rendered from
 // templates embedded in the binary (templates/*.yaml): the backup Job of
-// `kubectl pgo backup` and the restore Job of `kubectl pgo restore`, and
+// `kubectl pgo backup` and the restore Job of `kubectl pgo restore`, the
+// CronJob of `kubectl pgo create schedule` around the backup Job, and
 // what it takes to run them: starting a backup so that two never run at
 // once, and following a Job to its end with its pod's log.
 //
@@ -38,11 +39,15 @@
 //
 // What it costs:
 //   - pgBackRest's own backup lock is a file in the pod that runs the
-//     backup, so it cannot see a backup running in another pod. kubectl-pgo
-//     keeps backups apart itself: a backup Job is created suspended and
-//     resumed only when it is the oldest active backup or restore Job of
-//     its cluster (StartBackup); otherwise it is deleted and the request
-//     is refused, naming the Job that runs. `pgbackrest info` in the
+//     backup, so by default it cannot see a backup running in another pod.
+//     kubectl-pgo keeps backups apart itself: a backup Job is created
+//     suspended and resumed only when it is the oldest active backup or
+//     restore Job of its cluster (StartBackup); otherwise it is deleted and
+//     the request is refused, naming the Job that runs. The Jobs of a
+//     schedule (a CronJob, see schedule.go) do not go through that queue,
+//     so every backup Job also keeps pgBackRest's lock files on the
+//     repository PVC (BackupLockDir), where the lock of one Job's pod is
+//     seen by another's. `pgbackrest info` in the
 //     repository pod does not report a Job's backup as running; the Job
 //     does.
 //   - The Job must be created while the repository host's pod runs (the

@@ -144,16 +144,22 @@ func managed(name string) bool {
 // --no-name. An option managed by kubectl-pgo, an unknown one or a bad
 // value is an error that names it.
 func ParseBackupOptions(text string) (BackupOptions, error) {
+	return ParseBackupOptionsOf("--backup-opts", text)
+}
+
+// ParseBackupOptionsOf is ParseBackupOptions for options given in another
+// flag (create schedule --schedule-opts), which its errors name.
+func ParseBackupOptionsOf(flag, text string) (BackupOptions, error) {
 	opts := BackupOptions{given: map[string]bool{}}
 	words, err := SplitWords(text)
 	if err != nil {
-		return opts, fmt.Errorf("--backup-opts: %w", err)
+		return opts, fmt.Errorf("%s: %w", flag, err)
 	}
 	var errs []error
 	for i := 0; i < len(words); i++ {
 		word := words[i]
 		if !strings.HasPrefix(word, "--") || len(word) == 2 {
-			errs = append(errs, fmt.Errorf("unexpected %q in --backup-opts: pgBackRest options start with -- (e.g. --type=full)", word))
+			errs = append(errs, fmt.Errorf("unexpected %q in %s: pgBackRest options start with -- (e.g. --type=full)", word, flag))
 			continue
 		}
 		name, value, hasValue := strings.Cut(word[2:], "=")
@@ -169,16 +175,16 @@ func ParseBackupOptions(text string) (BackupOptions, error) {
 			if negated {
 				display = strings.TrimPrefix(name, "no-")
 			}
-			errs = append(errs, fmt.Errorf("option --%s is managed by kubectl-pgo and cannot be passed in --backup-opts", display))
+			errs = append(errs, fmt.Errorf("option --%s is managed by kubectl-pgo and cannot be passed in %s", display, flag))
 			continue
 		}
 		spec, ok := allowedBackupOptions[base]
 		if !ok {
-			errs = append(errs, fmt.Errorf("option --%s is unknown or not supported in --backup-opts; supported options: %s", name, supportedList()))
+			errs = append(errs, fmt.Errorf("option --%s is unknown or not supported in %s; supported options: %s", name, flag, supportedList()))
 			continue
 		}
 		if opts.given[base] && !spec.multi {
-			errs = append(errs, fmt.Errorf("option --%s is given more than once in --backup-opts", name))
+			errs = append(errs, fmt.Errorf("option --%s is given more than once in %s", name, flag))
 			continue
 		}
 		if spec.kind == kindBool {

@@ -1,0 +1,391 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+const createScheduleLong = `Create a backup schedule for a cluster: a Kubernetes CronJob whose Jobs are
+the Jobs that kubectl pgo backup starts, rendered by the same code.
+
+--schedule is a cron expression of five fields (minute hour day-of-month
+month day-of-week, or a descriptor such as @daily), read as the CronJob
+controller reads it, in its time zone (UTC on most clusters) or in
+--time-zone (an IANA name). It is checked before anything is sent.
+
+--schedule-type is the backup: pgbackrest (with --pgbackrest-backup-type
+full, diff or incr, and --schedule-opts checked like backup --backup-opts,
+e.g. '--process-max=2'), pgdump (pg_dump of --database to the PVC --pvc-name)
+or pgbasebackup (to the PVC --pvc-name). The schedule is named
+NAME-pgbackrest-TYPE, NAME-pgdump or NAME-pgbasebackup, as in PGO v4, unless
+--schedule-name is given; running create again with the same name updates
+it.
+
+The CronJob never runs two of its Jobs at once (concurrencyPolicy Forbid),
+skips a run that could not start within 10 minutes of its time
+(startingDeadlineSeconds), and keeps its last 3 successful and 3 failed
+Jobs. Its Jobs carry the labels of backup Jobs, so kubectl pgo backup refuses
+to start while a scheduled backup runs. A scheduled pgBackRest backup that
+starts while another backup runs fails at once with pgBackRest's "unable to
+acquire lock" (the backup Jobs keep pgBackRest's lock on the repository
+volume), and the next run tries again; kubectl pgo show schedule shows the
+last run and the last success.
+
+A scheduled dump is written to <pvc>/NAME-backups/<Job name>/<database>.dump,
+and listed by show backup --backup-type=pgdump as long as its Job is kept
+(the last 3 successful ones).
+
+The cluster must exist; the Job template copies its repository host as it is
+now, so run create schedule again after changing the cluster's image or
+resources. --dry-run=client reads the cluster but changes nothing, and with
+-o yaml prints the CronJob; --dry-run=server has the API server validate it.`
+
+const createScheduleExample = `  # A full backup every night at 1:00, an incremental one every hour
+  kubectl pgo create schedule hippo --schedule='0 1 * * *' --pgbackrest-backup-type=full
+  kubectl pgo create schedule hippo --schedule='@hourly' --pgbackrest-backup-type=incr
+
+  # A dump of database app every Sunday at 3:00, Paris time
+  kubectl pgo create schedule hippo --schedule='0 3 * * 0' --time-zone=Europe/Paris \
+    --schedule-type=pgdump --database=app
+
+  # The CronJob, without creating it
+  kubectl pgo create schedule hippo --schedule='0 1 * * *' --pgbackrest-backup-type=full --dry-run=client -o yaml`
+
+// scheduleTypes are the values of --schedule-type.
+var scheduleTypes = []string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}
+
+// CreateScheduleOptions holds the flags and clients of `kubectl pgo create
+// schedule`.
+type CreateScheduleOptions struct {
+	Name           string
+	Schedule       string
+	ScheduleType   string
+	PGBackRestType string
+	ScheduleName   string
+	ScheduleOpts   string
+	TimeZone       string
+	Database       string
+	PVCName        string
+	PVCSize        string
+	DryRun         string
+	Output         string
+
+	namespace  string
+	options    repo.BackupOptions
+	pgdumpOpts []string
+	factory    kube.Factory
+	exec       bkExecFunc
+	now        func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewCreateScheduleOptions returns options with the defaults.
+func NewCreateScheduleOptions(streams genericiooptions.IOStreams) *CreateScheduleOptions {
+	return &CreateScheduleOptions{
+		ScheduleType: jobs.BackupTypePGBackRest,
+		Database:     "postgres",
+		PVCSize:      "1Gi",
+		DryRun:       dryRunNone,
+		now:          time.Now,
+		IOStreams:    streams,
+	}
+}
+
+// NewCmdCreateSchedule returns `kubectl pgo create schedule NAME`.
+func NewCmdCreateSchedule(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdCreateSchedule(f, NewCreateScheduleOptions(streams))
+}
+
+func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "schedule NAME --schedule=CRON",
+		Short:   "Schedule backups of a cluster, as a CronJob",
+		Long:    createScheduleLong,
+		Example: createScheduleExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE:    runOptions(f, o),
+	}
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
+	fl := cmd.Flags()
+	fl.StringVar(&o.Schedule, "schedule", "", "When to back up: a cron expression of five fields, e.g. '0 1 * * *' (required).")
+	fl.StringVar(&o.ScheduleType, "schedule-type", o.ScheduleType, "The backup: pgbackrest, pgdump or pgbasebackup.")
+	fl.StringVar(&o.PGBackRestType, "pgbackrest-backup-type", "", "With --schedule-type=pgbackrest: full, diff or incr (required).")
+	fl.StringVar(&o.ScheduleName, "schedule-name", "", "The schedule's (and CronJob's) name (default NAME-pgbackrest-TYPE, NAME-pgdump or NAME-pgbasebackup).")
+	fl.StringVar(&o.ScheduleOpts, "schedule-opts", "", "More options for the backup, checked as backup --backup-opts checks them, e.g. '--process-max=2'.")
+	fl.StringVar(&o.TimeZone, "time-zone", "", "The time zone of --schedule, an IANA name such as Europe/Paris (default: the CronJob controller's, usually UTC).")
+	fl.StringVar(&o.Database, "database", o.Database, "With --schedule-type=pgdump: the database to dump.")
+	fl.StringVar(&o.PVCName, "pvc-name", "", "With --schedule-type=pgdump or pgbasebackup: the PVC of the backups, created if missing (default backup-NAME-TYPE-pvc).")
+	fl.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --schedule-type=pgdump or pgbasebackup: the size of the PVC when it is created.")
+	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (read the cluster, change nothing) or "server" (the API server validates, nothing is stored).`)
+	fl.StringVarP(&o.Output, "output", "o", "", "Print the CronJob as applied: yaml or json.")
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
+	_ = cmd.RegisterFlagCompletionFunc("schedule-type", fixedCompletions(scheduleTypes...))
+	_ = cmd.RegisterFlagCompletionFunc("pgbackrest-backup-type", fixedCompletions(repo.BackupTypes...))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(string(printers.FormatYAML), string(printers.FormatJSON)))
+	return cmd
+}
+
+// Complete takes NAME and the namespace; it sends no request.
+func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	o.factory = f
+	if o.exec == nil {
+		o.exec = bkFactoryExec(f)
+	}
+	var err error
+	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
+	return err
+}
+
+// Validate checks every flag; it sends no request, so that bad input
+// creates nothing.
+func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
+	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, o.DryRun) {
+		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, o.DryRun)
+	}
+	if o.Output != "" && o.Output != string(printers.FormatYAML) && o.Output != string(printers.FormatJSON) {
+		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", o.Output)
+	}
+	if err := bkValidateName(o.Name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if !cmd.Flags().Changed("schedule") {
+		return usageErrorf(cmd, "--schedule is required: a cron expression such as '0 1 * * *' (every day at 1:00)")
+	}
+	if _, _, err := jobs.ParseCron(o.Schedule, o.TimeZone); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if !slices.Contains(scheduleTypes, o.ScheduleType) {
+		return usageErrorf(cmd, "unknown --schedule-type %q: valid schedule types are %s", o.ScheduleType, strings.Join(scheduleTypes, ", "))
+	}
+	only := func(flags []string, types string) error {
+		for _, f := range flags {
+			if cmd.Flags().Changed(f) {
+				return usageErrorf(cmd, "--%s applies to --schedule-type=%s only", f, types)
+			}
+		}
+		return nil
+	}
+	switch o.ScheduleType {
+	case jobs.BackupTypePGBackRest:
+		if err := only([]string{"database"}, jobs.BackupTypePGDump); err != nil {
+			return err
+		}
+		if err := only([]string{"pvc-name", "pvc-size"}, "pgdump or pgbasebackup"); err != nil {
+			return err
+		}
+		if o.PGBackRestType == "" {
+			return usageErrorf(cmd, "--pgbackrest-backup-type is required with --schedule-type=pgbackrest: use one of %s", strings.Join(repo.BackupTypes, ", "))
+		}
+		if !slices.Contains(repo.BackupTypes, o.PGBackRestType) {
+			return usageErrorf(cmd, "unknown --pgbackrest-backup-type %q: use one of %s", o.PGBackRestType, strings.Join(repo.BackupTypes, ", "))
+		}
+		opts, err := repo.ParseBackupOptionsOf("--schedule-opts", o.ScheduleOpts)
+		if err != nil {
+			return usageErrorf(cmd, "%s", indentOptsErrors("--schedule-opts", err))
+		}
+		if opts.Type != "" && opts.Type != o.PGBackRestType {
+			return usageErrorf(cmd, "--pgbackrest-backup-type=%s and --schedule-opts='--type=%s' disagree: give the type once", o.PGBackRestType, opts.Type)
+		}
+		o.options = opts
+	default:
+		if err := only([]string{"pgbackrest-backup-type"}, jobs.BackupTypePGBackRest); err != nil {
+			return err
+		}
+		allowed, tool := pgdumpOptionsAllowed, "pg_dump"
+		if o.ScheduleType == jobs.BackupTypePGBaseBackup {
+			if err := only([]string{"database"}, jobs.BackupTypePGDump); err != nil {
+				return err
+			}
+			allowed, tool = pgbasebackupOptionsAllowed, "pg_basebackup"
+		}
+		if strings.TrimSpace(o.Database) == "" {
+			return usageErrorf(cmd, "--database must not be empty")
+		}
+		opts, err := parsePGDumpOpts("--schedule-opts", o.ScheduleOpts, allowed, tool)
+		if err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+		o.pgdumpOpts = opts
+		if o.PVCName == "" {
+			o.PVCName = jobs.DefaultPGDumpPVCName(o.Name)
+			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
+				o.PVCName = jobs.DefaultPGBaseBackupPVCName(o.Name)
+			}
+		}
+		if err := validatePVC(cmd, o.Name, o.PVCName, o.PVCSize); err != nil {
+			return err
+		}
+	}
+	if o.ScheduleName == "" {
+		o.ScheduleName = jobs.DefaultScheduleName(o.Name, o.ScheduleType, o.PGBackRestType)
+	}
+	if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}
+
+// Run renders the CronJob and applies it.
+func (o *CreateScheduleOptions) Run(ctx context.Context) error {
+	c, err := newAPIClients(o.factory)
+	if err != nil {
+		return err
+	}
+	ns := o.namespace
+	if err := checkNamespace(ctx, c, ns); err != nil {
+		return err
+	}
+	spec, err := bkReadSpec(ctx, c.client, ns, o.Name)
+	if err != nil {
+		return fmt.Errorf("%w. No schedule was created", err)
+	}
+	perms := []permission{{verb: "get", group: "batch", resource: "cronjobs"}, {verb: "patch", group: "batch", resource: "cronjobs"}}
+	if o.ScheduleType != jobs.BackupTypePGBackRest {
+		perms = append(perms, permission{verb: "get", resource: "persistentvolumeclaims"}, permission{verb: "patch", resource: "persistentvolumeclaims"})
+	}
+	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", o.ScheduleName), perms); err != nil {
+		return err
+	}
+	ref := &unstructured.Unstructured{}
+	ref.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
+	ref.SetName(o.ScheduleName)
+	ref.SetNamespace(ns)
+	existing, err := getObject(ctx, c, ref)
+	if err != nil {
+		return err
+	}
+	if existing != nil {
+		l := existing.GetLabels()
+		if l[cluster.LabelComponent] != jobs.ComponentSchedule || l[cluster.LabelCluster] != o.Name {
+			return fmt.Errorf("CronJob %s already exists in namespace %q and is not a schedule of cluster %q: choose another --schedule-name. No schedule was created",
+				o.ScheduleName, ns, o.Name)
+		}
+	}
+
+	job, err := o.renderJob(ctx, c, spec)
+	if err != nil {
+		return err
+	}
+	cj, err := jobs.Schedule{
+		Name: o.ScheduleName, Cluster: o.Name, Namespace: ns, Cron: o.Schedule, TimeZone: o.TimeZone,
+		Type: o.ScheduleType, Job: job,
+	}.Render()
+	if err != nil {
+		return err
+	}
+	obj, err := applyObject(cj)
+	if err != nil {
+		return err
+	}
+
+	suffix, applied := "", obj
+	switch o.DryRun {
+	case dryRunClient:
+		suffix = " (dry run)"
+	case dryRunServer:
+		suffix = " (server dry run)"
+	}
+	if o.DryRun != dryRunClient {
+		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == dryRunNone {
+			component := jobs.ComponentPGDump
+			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
+				component = jobs.ComponentPGBaseBackup
+			}
+			if err := ensurePGDumpPVC(ctx, c.client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
+				return err
+			}
+		}
+		if applied, err = kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(o.DryRun == dryRunServer)); err != nil {
+			return fmt.Errorf("create schedule %s: %w", o.ScheduleName, apiError(c, err))
+		}
+	}
+	result := "created"
+	if existing != nil {
+		// A dry run cannot tell: it writes nothing.
+		result = "configured"
+		if o.DryRun == dryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
+			result = "unchanged"
+		}
+	}
+	progress := o.Out
+	if o.Output != "" {
+		if err := printObjects(o.Out, o.Output, []*unstructured.Unstructured{applied}); err != nil {
+			return err
+		}
+		progress = o.ErrOut
+	}
+	what := o.ScheduleType + " backup"
+	switch o.ScheduleType {
+	case jobs.BackupTypePGBackRest:
+		what = "pgbackrest " + o.PGBackRestType + " backup"
+	case jobs.BackupTypePGDump:
+		what = "pg_dump of database " + o.Database
+	}
+	zone := o.TimeZone
+	if zone == "" {
+		zone = "the controller's time zone"
+	}
+	next := jobs.NextRun(o.Schedule, o.TimeZone, o.now())
+	fmt.Fprintf(progress, "schedule %s %s%s: %s of cluster %s at '%s' (%s); next run %s\n",
+		o.ScheduleName, result, suffix, what, o.Name, o.Schedule, zone, next.Format("2006-01-02 15:04 MST"))
+	return nil
+}
+
+// renderJob renders the Job of each run, as kubectl pgo backup would.
+func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, spec cluster.Spec) (*batchv1.Job, error) {
+	ns := o.namespace
+	switch o.ScheduleType {
+	case jobs.BackupTypePGDump:
+		if err := checkDatabase(ctx, o.exec, ns, o.Name, o.Database); err != nil {
+			return nil, fmt.Errorf("%w. No schedule was created", err)
+		}
+		return jobs.PGDumpJob{Cluster: o.Name, Namespace: ns, Image: spec.Image, Database: o.Database,
+			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
+	case jobs.BackupTypePGBaseBackup:
+		return jobs.PGBaseBackupJob{Cluster: o.Name, Namespace: ns, Image: spec.Image,
+			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
+	}
+	deploy, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("cannot schedule backups of cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. No schedule was created",
+			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
+	case err != nil:
+		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apiError(c, err))
+	}
+	return jobs.BackupJob{Cluster: o.Name, Namespace: ns, RepoHost: deploy, Type: o.PGBackRestType, Options: o.options}.Render()
+}
+
+// applyObject converts a typed object for kube.Apply, without the
+// empty status and creation time that apply has no business sending.
+func applyObject(obj runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	u := &unstructured.Unstructured{Object: m}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	return u, nil
+}

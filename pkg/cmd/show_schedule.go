@@ -1,0 +1,351 @@
+package cmd
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+)
+
+const showScheduleLong = `Show the backup schedules (CronJobs made by kubectl pgo create schedule) of a
+cluster, of every cluster in the namespace, or with -A of every namespace;
+-l narrows them with a label selector, --schedule-name to one.
+
+For each: the cron expression, the backup type, the last run (the newest of
+the CronJob's lastScheduleTime and of its Jobs, so a run started by hand
+counts) and how it ended, the last success, the next run computed from the
+expression, and whether the CronJob is suspended.`
+
+const showScheduleExample = `  # The schedules of cluster hippo
+  kubectl pgo show schedule hippo
+
+  # Every schedule of every namespace, as YAML
+  kubectl pgo show schedule -A -o yaml`
+
+// ScheduleInfo is one schedule, as show schedule prints it.
+type ScheduleInfo struct {
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace"`
+	Cluster    string `json:"cluster"`
+	Schedule   string `json:"schedule"`
+	TimeZone   string `json:"timeZone,omitempty"`
+	BackupType string `json:"backupType"`
+	// PGBackRestType is full, diff or incr for pgBackRest schedules.
+	PGBackRestType string `json:"pgbackrestType,omitempty"`
+	Suspended      bool   `json:"suspended"`
+	// LastRun is when the last Job was created; LastRunJob and
+	// LastRunStatus are that Job and its state, while it is kept.
+	LastRun       *time.Time `json:"lastRun,omitempty"`
+	LastRunJob    string     `json:"lastRunJob,omitempty"`
+	LastRunStatus string     `json:"lastRunStatus,omitempty"`
+	LastSuccess   *time.Time `json:"lastSuccess,omitempty"`
+	NextRun       *time.Time `json:"nextRun,omitempty"`
+}
+
+// ScheduleList is what show schedule -o json|yaml prints.
+type ScheduleList struct {
+	Items []ScheduleInfo `json:"items"`
+}
+
+// ShowScheduleOptions holds the flags and clients of `kubectl pgo show
+// schedule`.
+type ShowScheduleOptions struct {
+	Name          string
+	AllNamespaces bool
+	Selector      string
+	ScheduleName  string
+	Output        *printers.OutputFlags
+
+	namespace string
+	selector  labels.Selector
+	factory   kube.Factory
+	now       func() time.Time
+	genericiooptions.IOStreams
+}
+
+// NewShowScheduleOptions returns options with the defaults.
+func NewShowScheduleOptions(streams genericiooptions.IOStreams) *ShowScheduleOptions {
+	return &ShowScheduleOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
+}
+
+// NewCmdShowSchedule returns `kubectl pgo show schedule`.
+func NewCmdShowSchedule(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
+	return newCmdShowSchedule(f, NewShowScheduleOptions(streams))
+}
+
+func newCmdShowSchedule(f kube.Factory, o *ShowScheduleOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "schedule [NAME | -A | -l SELECTOR]",
+		Short:   "Show backup schedules: cron expression, type, last run, last success, next run",
+		Long:    showScheduleLong,
+		Example: showScheduleExample,
+		Args:    cobra.ArbitraryArgs,
+		RunE:    runOptions(f, o),
+	}
+	cmd.SetOut(o.Out)
+	cmd.SetErr(o.ErrOut)
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the schedules of every namespace.")
+	fl.StringVarP(&o.Selector, "selector", "l", "", "Only the schedules whose CronJob matches this label selector, e.g. kubectl-pgo.io/backup-type=pgdump.")
+	fl.StringVar(&o.ScheduleName, "schedule-name", "", "Only this schedule.")
+	o.Output.AddFlags(cmd)
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
+	_ = cmd.RegisterFlagCompletionFunc("schedule-name", completeScheduleNames(f))
+	return cmd
+}
+
+// Complete takes the optional NAME and the namespace; it sends no request.
+func (o *ShowScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	o.factory = f
+	switch len(args) {
+	case 0:
+	case 1:
+		o.Name = args[0]
+	default:
+		return usageErrorf(cmd, "%s takes at most one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	}
+	if o.AllNamespaces {
+		return nil
+	}
+	var err error
+	o.namespace, err = resolveNamespace(f)
+	return err
+}
+
+// Validate checks the flags.
+func (o *ShowScheduleOptions) Validate(cmd *cobra.Command) error {
+	if err := o.Output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if o.Name != "" && o.AllNamespaces {
+		return usageErrorf(cmd, "a cluster NAME and -A cannot be used together: -A lists every schedule")
+	}
+	if o.Name != "" {
+		if err := cluster.ValidateName(o.Name); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+	}
+	sel, err := labels.Parse(o.Selector)
+	if err != nil {
+		return usageErrorf(cmd, "invalid --selector %q: %v", o.Selector, err)
+	}
+	o.selector = sel
+	if o.ScheduleName != "" {
+		if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
+	}
+	return nil
+}
+
+// Run lists the schedules and prints them.
+func (o *ShowScheduleOptions) Run(ctx context.Context) error {
+	c, err := newAPIClients(o.factory)
+	if err != nil {
+		return err
+	}
+	ns := o.namespace
+	if !o.AllNamespaces {
+		if err := checkNamespace(ctx, c, ns); err != nil {
+			return err
+		}
+	}
+	cronJobs, err := listSchedules(ctx, c, ns, o.Name, o.ScheduleName, o.selector)
+	if err != nil {
+		return err
+	}
+	if len(cronJobs) == 0 && o.Name != "" {
+		if _, err := bkReadSpec(ctx, c.client, ns, o.Name); err != nil {
+			return err
+		}
+	}
+	if len(cronJobs) == 0 && o.ScheduleName != "" {
+		return fmt.Errorf("schedule %q not found in namespace %q: list the schedules with kubectl pgo show schedule -n %s", o.ScheduleName, ns, ns)
+	}
+	infos := make([]ScheduleInfo, 0, len(cronJobs))
+	for i := range cronJobs {
+		info, err := readSchedule(ctx, c.client, &cronJobs[i], o.now())
+		if err != nil {
+			return apiError(c, err)
+		}
+		infos = append(infos, info)
+	}
+	result := ScheduleList{Items: infos}
+	if o.Output.Format() != printers.FormatTable {
+		return o.Output.Print(o.Out, nil, result)
+	}
+	if len(infos) == 0 {
+		where := fmt.Sprintf("in namespace %q", ns)
+		switch {
+		case o.AllNamespaces:
+			where = "in any namespace"
+		case o.Name != "":
+			where = fmt.Sprintf("for cluster %s in namespace %q", o.Name, ns)
+		}
+		_, err := fmt.Fprintf(o.Out, "no schedules found %s: create one with kubectl pgo create schedule NAME --schedule='0 1 * * *' --pgbackrest-backup-type=full\n", where)
+		return err
+	}
+	return o.Output.Print(o.Out, scheduleTable(infos, o.AllNamespaces), result)
+}
+
+// listSchedules returns the schedule CronJobs, sorted by namespace and
+// name: of the cluster (every cluster when empty), the one named (any when
+// empty), matching sel; in every namespace when ns is empty.
+func listSchedules(ctx context.Context, c *apiClients, ns, clusterName, name string, sel labels.Selector) ([]batchv1.CronJob, error) {
+	reqs, _ := sel.Requirements()
+	full := labels.SelectorFromSet(jobs.ScheduleSelector(clusterName)).Add(reqs...)
+	list, err := c.client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: full.String()})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apiError(c, err))
+	}
+	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool { return name != "" && cj.Name != name })
+	slices.SortFunc(items, func(a, b batchv1.CronJob) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	return items, nil
+}
+
+// readSchedule describes a CronJob, with its Jobs.
+func readSchedule(ctx context.Context, client kubernetes.Interface, cj *batchv1.CronJob, now time.Time) (ScheduleInfo, error) {
+	info := ScheduleInfo{
+		Name: cj.Name, Namespace: cj.Namespace, Cluster: cj.Labels[cluster.LabelCluster],
+		Schedule: cj.Spec.Schedule, BackupType: cj.Labels[jobs.LabelBackupType], PGBackRestType: cj.Labels[jobs.LabelPGBackRestType],
+		Suspended: cj.Spec.Suspend != nil && *cj.Spec.Suspend,
+	}
+	if cj.Spec.TimeZone != nil {
+		info.TimeZone = *cj.Spec.TimeZone
+	}
+	later := func(cur *time.Time, t *metav1.Time) *time.Time {
+		if t == nil || (cur != nil && !t.After(*cur)) {
+			return cur
+		}
+		u := t.UTC()
+		return &u
+	}
+	info.LastRun = later(nil, cj.Status.LastScheduleTime)
+	info.LastSuccess = later(nil, cj.Status.LastSuccessfulTime)
+	// The Jobs count too: the controller sets lastScheduleTime only for
+	// the runs it starts, and its status lags the Jobs.
+	list, err := client.BatchV1().Jobs(cj.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{jobs.LabelSchedule: cj.Name}.String(),
+	})
+	if err != nil {
+		return info, fmt.Errorf("cannot list the Jobs of schedule %s: %w", cj.Name, err)
+	}
+	var newest *batchv1.Job
+	for i := range list.Items {
+		j := &list.Items[i]
+		if !ownedBy(j, cj) {
+			continue
+		}
+		if newest == nil || j.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+			newest = j
+		}
+		if jobs.State(j) == jobs.StateSucceeded {
+			info.LastSuccess = later(info.LastSuccess, j.Status.CompletionTime)
+		}
+	}
+	if newest != nil {
+		info.LastRunJob, info.LastRunStatus = newest.Name, jobs.State(newest)
+		if info.LastRun == nil || !newest.CreationTimestamp.Time.Before(*info.LastRun) {
+			t := newest.CreationTimestamp.UTC()
+			info.LastRun = &t
+		}
+	}
+	if next := jobs.NextRun(cj.Spec.Schedule, info.TimeZone, now); !next.IsZero() && !info.Suspended {
+		info.NextRun = &next
+	}
+	return info, nil
+}
+
+// ownedBy tells whether the CronJob made the Job (or it was made from
+// it, as kubectl create job --from does).
+func ownedBy(j *batchv1.Job, cj *batchv1.CronJob) bool {
+	ref := metav1.GetControllerOf(j)
+	return ref != nil && ref.UID == cj.UID
+}
+
+func scheduleTable(infos []ScheduleInfo, allNamespaces bool) *printers.Table {
+	headers := []string{"name", "cluster", "schedule", "type", "last run", "last result", "last success", "next run", "suspended"}
+	if allNamespaces {
+		headers = append([]string{"namespace"}, headers...)
+	}
+	t := printers.NewTable(headers...)
+	at := func(p *time.Time) string {
+		if p == nil {
+			return "-"
+		}
+		return p.UTC().Format(time.RFC3339)
+	}
+	for _, s := range infos {
+		typ := s.BackupType
+		if s.PGBackRestType != "" {
+			typ += " " + s.PGBackRestType
+		}
+		sched := s.Schedule
+		if s.TimeZone != "" {
+			sched += " " + s.TimeZone
+		}
+		row := []string{s.Name, s.Cluster, sched, typ, at(s.LastRun), bkFirst(s.LastRunStatus, "-"), at(s.LastSuccess), at(s.NextRun), fmt.Sprint(s.Suspended)}
+		if allNamespaces {
+			row = append([]string{s.Namespace}, row...)
+		}
+		t.AddRow(row...)
+	}
+	return t
+}
+
+// completeScheduleNames completes --schedule-name with the schedules of
+// the cluster given as argument (of every cluster without one).
+func completeScheduleNames(f kube.Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		ns, _, err := f.Namespace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		client, err := f.KubernetesClient()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx, cancel := context.WithTimeout(cmdContext(cmd), completionTimeout)
+		defer cancel()
+		clusterName := ""
+		if len(args) > 0 {
+			clusterName = args[0]
+		}
+		list, err := client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: jobs.ScheduleSelector(clusterName).String()})
+		if err != nil {
+			cobra.CompDebugln("listing schedules: "+err.Error(), false)
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, cj := range list.Items {
+			if strings.HasPrefix(cj.Name, toComplete) {
+				names = append(names, cj.Name)
+			}
+		}
+		slices.Sort(names)
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
