@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -109,6 +110,27 @@ var renderers = map[string]func(t *testing.T) []rendered{
 		for _, all := range []bool{false, true} {
 			job := jobs.PGDumpRestoreJob{Cluster: "hippo", Namespace: "pgo", Image: cluster.DefaultImage, Database: "app", Path: "/pgdump/x", PVC: jobs.DefaultPGDumpPVCName("hippo"), All: all}.Render()
 			out = append(out, rendered{fmt.Sprintf("pg_dump restore Job, all %v", all), job})
+		}
+		return out
+	},
+	"jobs.Schedule.Render": func(t *testing.T) []rendered {
+		spec := clusterSpecs()[0]
+		deploy := typedFrom[appsv1.Deployment](t, renderCluster(t, spec), "Deployment")
+		backup, err := jobs.BackupJob{Cluster: spec.Name, Namespace: spec.Namespace, RepoHost: deploy, Type: repo.BackupFull}.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []rendered
+		for typ, job := range map[string]*batchv1.Job{
+			jobs.BackupTypePGBackRest:   backup,
+			jobs.BackupTypePGDump:       jobs.PGDumpJob{Cluster: spec.Name, Namespace: spec.Namespace, Image: cluster.DefaultImage, Database: "app", PVC: "p", Scheduled: true}.Render(),
+			jobs.BackupTypePGBaseBackup: jobs.PGBaseBackupJob{Cluster: spec.Name, Namespace: spec.Namespace, Image: cluster.DefaultImage, PVC: "p", Scheduled: true}.Render(),
+		} {
+			cj, err := jobs.Schedule{Name: spec.Name + "-" + typ, Cluster: spec.Name, Namespace: spec.Namespace, Cron: "@daily", Type: typ, Job: job}.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rendered{"schedule CronJob, " + typ, cj})
 		}
 		return out
 	},
