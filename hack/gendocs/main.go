@@ -30,11 +30,15 @@ func main() {
 
 // generate replaces the markdown pages in dir with freshly generated ones; pages of commands
 // that no longer exist go too.
+// pagePattern matches the generated pages: one per command, named after its path.
+const pagePattern = "kubectl_pgo*.md"
+
 func generate(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	old, err := filepath.Glob(filepath.Join(dir, "*.md"))
+	// Only the generated pages: docs/ also holds written ones (benchmarks.md).
+	old, err := filepath.Glob(filepath.Join(dir, pagePattern))
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func TestDocsDeterministic(t *testing.T) {
 
 func pages(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.md"))
+	files, err := filepath.Glob(filepath.Join(dir, pagePattern))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,27 @@ func WithRequestCounter(c *kube.RequestCounter) RootOption {
 	return func(s *rootSettings) { s.counter = c }
 }
 
+// wrapConfig is what the plugin sets on every client configuration.
+func (s rootSettings) wrapConfig(streams genericiooptions.IOStreams) func(*rest.Config) *rest.Config {
+	return func(c *rest.Config) *rest.Config {
+		c.UserAgent = version.UserAgent()
+		// API server warnings (deprecations, policy) go to the user's
+		// stderr as "Warning: ...", as with kubectl, not to klog.
+		c.WarningHandler = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
+		// client-go's default client-side limit (5 requests a second,
+		// bursts of 10) would serialize the fan-out of show -A over many
+		// clusters; the API server's priority and fairness guards it
+		// instead, as for kubectl's discovery.
+		if c.QPS == 0 && c.Burst == 0 {
+			c.QPS, c.Burst = 50, 100
+		}
+		if s.counter != nil {
+			c.Wrap(s.counter.Wrap)
+		}
+		return c
+	}
+}
+
 // NewCmdPGO returns the root command, `kubectl pgo`, with every subcommand.
 // All output goes to streams.
 func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Command {
@@ -57,16 +78,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 	}
 	configFlags := genericclioptions.NewConfigFlags(true).
 		WithWarningPrinter(streams).
-		WithWrapConfigFn(func(c *rest.Config) *rest.Config {
-			c.UserAgent = version.UserAgent()
-			// API server warnings (deprecations, policy) go to the user's
-			// stderr as "Warning: ...", as with kubectl, not to klog.
-			c.WarningHandler = rest.NewWarningWriter(streams.ErrOut, rest.WarningWriterOptions{Deduplicate: true})
-			if settings.counter != nil {
-				c.Wrap(settings.counter.Wrap)
-			}
-			return c
-		})
+		WithWrapConfigFn(settings.wrapConfig(streams))
 	f := kube.NewFactory(configFlags)
 
 	root := &cobra.Command{

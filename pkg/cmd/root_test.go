@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // executeRoot runs the full command tree with args and returns what it
@@ -157,5 +160,39 @@ func TestFlagErrorNamesTheCommand(t *testing.T) {
 	err := flagError(NewCmdPGO(genericiooptions.NewTestIOStreamsDiscard()), bytes.ErrTooLarge)
 	if !strings.HasSuffix(err.Error(), "See 'kubectl pgo --help' for usage.") {
 		t.Errorf("got %q", err)
+	}
+}
+
+func TestRootWrapConfig(t *testing.T) {
+	tests := []struct {
+		name        string
+		qps         float32
+		burst       int
+		counter     bool
+		wantQPS     float32
+		wantBurst   int
+		wantWrapped bool
+	}{
+		{name: "client-go defaults raised for the fan-out", wantQPS: 50, wantBurst: 100},
+		{name: "limits set by the caller are kept", qps: 3, burst: 7, wantQPS: 3, wantBurst: 7},
+		{name: "the request counter wraps the transport", counter: true, wantQPS: 50, wantBurst: 100, wantWrapped: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s rootSettings
+			if tc.counter {
+				s.counter = kube.NewRequestCounter(false)
+			}
+			c := s.wrapConfig(genericiooptions.NewTestIOStreamsDiscard())(&rest.Config{QPS: tc.qps, Burst: tc.burst})
+			if c.QPS != tc.wantQPS || c.Burst != tc.wantBurst {
+				t.Errorf("QPS, burst = %v, %d; want %v, %d", c.QPS, c.Burst, tc.wantQPS, tc.wantBurst)
+			}
+			if !strings.HasPrefix(c.UserAgent, "kubectl-pgo/") {
+				t.Errorf("user agent %q", c.UserAgent)
+			}
+			if (c.WrapTransport != nil) != tc.wantWrapped {
+				t.Errorf("transport wrapped: %v, want %v", c.WrapTransport != nil, tc.wantWrapped)
+			}
+		})
 	}
 }

@@ -63,7 +63,7 @@ const showBackupExample = `  # The backups of one cluster
   kubectl pgo show backup -A --backup-type=pgbasebackup`
 
 // showBackupConcurrency bounds the clusters read at once.
-const showBackupConcurrency = 4
+const showBackupConcurrency = 10
 
 // bkExecTimeout bounds each exec of a show command.
 const bkExecTimeout = time.Minute
