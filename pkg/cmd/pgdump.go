@@ -502,8 +502,9 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 		t := bkTarget{Name: d.Cluster, Namespace: d.Namespace}
 		byCluster[t] = append(byCluster[t], d)
 	}
-	lists := make([]PGDumpList, len(targets))
+	lists, total := make([]PGDumpList, len(targets)), 0
 	for i, t := range targets {
+		total += len(byCluster[t])
 		lists[i] = PGDumpList{Cluster: t.Name, Namespace: t.Namespace, Dumps: byCluster[t]}
 		if lists[i].Dumps == nil {
 			lists[i].Dumps = []PGDump{}
@@ -516,6 +517,9 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 		return o.Output.Print(o.Out, nil, lists[0])
 	case !o.multi() && len(lists[0].Dumps) == 0:
 		_, err := fmt.Fprintf(o.Out, "cluster %s has no %s backups: make one with kubectl pgo backup %s --backup-type=%s -n %s\n", o.Name, o.BackupType, o.Name, o.BackupType, o.namespace)
+		return err
+	case o.multi() && total == 0:
+		_, err := fmt.Fprintf(o.ErrOut, "No %s backups of the %d clusters found %s.\n", o.BackupType, len(targets), o.describe())
 		return err
 	}
 	return writePGDumps(o.Out, lists, o.multi())

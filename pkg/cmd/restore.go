@@ -409,7 +409,7 @@ func (o *RestoreOptions) check(ctx context.Context) (*restorePlan, error) {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, fmt.Errorf("looking for a running restore of cluster %q: %w", name, err)
-	case !restoreJobFinished(existing):
+	case !restoreJobFinished(existing) && existing.DeletionTimestamp == nil:
 		return nil, fmt.Errorf("a restore of cluster %q is already running: Job %s, started %s ago. Follow it with: kubectl logs -f job/%s -n %s; to cancel it, delete it: kubectl delete job %s -n %s",
 			name, jobName, o.now().Sub(existing.CreationTimestamp.Time).Round(time.Second), jobName, ns, jobName, ns)
 	}

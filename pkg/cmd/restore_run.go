@@ -117,6 +117,25 @@ func (o *RestoreOptions) startJob(ctx context.Context, plan *restorePlan) (*batc
 	case !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("deleting the previous restore Job %s: %w. %s", name, err, stopped)
 	}
+	// A Job deleted in the background leaves its pod to stop on its own:
+	// two restores must never write the data directory at once.
+	var left []string
+	err = kube.WaitFor(ctx, o.pollInterval, restoreStopTimeout, func(ctx context.Context) (bool, error) {
+		pods, err := o.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: jobs.RestoreSelector(o.Name).String()})
+		if err != nil {
+			return false, nil
+		}
+		left = left[:0]
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+				left = append(left, p.Name)
+			}
+		}
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("the pod of the previous restore Job is still running (%s): %w. %s", strings.Join(left, ", "), err, stopped)
+	}
 
 	job, err := o.restoreJob(plan)
 	if err != nil {

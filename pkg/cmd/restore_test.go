@@ -21,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
@@ -456,5 +457,102 @@ func TestRestoreTimeoutSaysHowToGoOn(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the timeout error is returned raw")
+	}
+}
+
+// baseBackupObjects are the base backup PVC of hippo and the Jobs that
+// made two base backups on it.
+func baseBackupObjects() []k8sruntime.Object {
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "backup-hippo-pgbasebackup-pvc", Namespace: "pgo"}}
+	out := []k8sruntime.Object{pvc}
+	for _, ts := range []string{"2026-11-26-07-00-00", "2026-11-26-07-30-00"} {
+		j := pgdumpJob("pgo", "hippo", jobs.ComponentPGBaseBackup, ts)
+		j.Labels[jobs.LabelPGDumpPVC] = pvc.Name
+		j.Annotations[jobs.AnnotationPGDumpPath] = "/pgbasebackup/hippo-backups/" + ts
+		out = append(out, j)
+	}
+	return out
+}
+
+// A base backup restore is refused, before anything changes, when the
+// backup or its PVC is missing, or a Job of the cluster runs.
+func TestRestoreBaseBackupRefuses(t *testing.T) {
+	running := func(name, component string) func(*restoreFixture) {
+		return func(fx *restoreFixture) {
+			l := cluster.Labels("hippo", component)
+			_ = fx.f.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: l,
+				CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 59, 0, 0, time.UTC))}})
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		setup func(*restoreFixture)
+		want  string
+	}{
+		{"unknown name", []string{"--backup-name=2026-11-26-06-00-00"}, nil,
+			"base backup 2026-11-26-06-00-00 does not exist on PVC backup-hippo-pgbasebackup-pvc; its base backups are: 2026-11-26-07-00-00 (cluster hippo, app), 2026-11-26-07-30-00"},
+		{"missing PVC", []string{"--backup-pvc=nope"}, nil, "PVC nope does not exist in namespace \"pgo\""},
+		{"before every backup", []string{"--pitr-target=2026-11-26T06:00:00Z"}, nil, "no base backup on PVC backup-hippo-pgbasebackup-pvc was made at or before 2026-11-26T06:00:00Z: the oldest is 2026-11-26-07-00-00"},
+		{"pgBackRest backup running", nil, running("hippo-backup-full-aaaaa", jobs.ComponentBackup),
+			"backup Job hippo-backup-full-aaaaa of cluster hippo is running (started 1m0s ago): a restore cannot run beside it"},
+		{"dump running", nil, running("hippo-pgdump-aaaaa", jobs.ComponentPGDump), "pgdump Job hippo-pgdump-aaaaa of cluster hippo is running"},
+		{"base backup running", nil, running("hippo-pgbasebackup-aaaaa", jobs.ComponentPGBaseBackup), "a restore cannot run beside it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newRestoreFixture(t)
+			for _, obj := range baseBackupObjects() {
+				_ = fx.f.Clientset.Tracker().Add(obj)
+			}
+			if tc.setup != nil {
+				tc.setup(fx)
+			}
+			_, _, err := fx.run(t, "", false, append([]string{"hippo", "--backup-type=pgbasebackup", "--yes"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			if m := fx.mutations(); len(m) != 0 {
+				t.Errorf("changes despite the refusal: %v", m)
+			}
+		})
+	}
+}
+
+func TestRestoreBaseBackupWithoutWait(t *testing.T) {
+	fx := newRestoreFixture(t)
+	for _, obj := range baseBackupObjects() {
+		_ = fx.f.Clientset.Tracker().Add(obj)
+	}
+	out, errOut, err := fx.run(t, "yes\n", true, "hippo", "--backup-type=pgbasebackup", "--backup-name=2026-11-26-07-00-00", "--wait=false")
+	if err != nil {
+		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	for _, want := range []string{
+		"is emptied, and base backup 2026-11-26-07-00-00 (taken 2026-11-26 07:00:00+00, /pgbasebackup/hippo-backups/2026-11-26-07-00-00 on PVC backup-hippo-pgbasebackup-pvc)",
+		"PostgreSQL then replays the WAL of the base backup, up to its end, and is promoted on a new timeline",
+		"Every change made after the base backup is lost",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, errOut)
+		}
+	}
+	if !strings.Contains(out, "run kubectl pgo restore hippo -n pgo --backup-type=pgbasebackup --backup-name=2026-11-26-07-00-00 again") {
+		t.Errorf("output:\n%s", out)
+	}
+	for _, e := range fx.execs {
+		if strings.Contains(e, "pgbackrest") {
+			t.Errorf("read the pgBackRest repository: %s", e)
+		}
+	}
+	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := job.Spec.Template.Spec.Containers[0].Command
+	if got := strings.Join(cmd[len(cmd)-3:], " "); got != "/pgdata/hippo /pgbasebackup/hippo-backups/2026-11-26-07-00-00 db" {
+		t.Errorf("job arguments: %s", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,5 +310,72 @@ func TestWriteBackupsTextRunningJob(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "hippo-backup-full-aaaaa   full   Running   2026-11-26 07:58:30 UTC   1m30s") {
 		t.Errorf("output:\n%s", b.String())
+	}
+}
+
+// pgdumpJob is a finished pgdump (or pgbasebackup) Job of the cluster.
+func pgdumpJob(ns, clusterName, component, ts string) *batchv1.Job {
+	l := cluster.Labels(clusterName, component)
+	l[jobs.LabelPGDumpTimestamp] = ts
+	l[jobs.LabelPGDumpPVC] = "backup-" + clusterName + "-pvc"
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: clusterName + "-" + component + "-" + ts, Namespace: ns, Labels: l,
+			Annotations: map[string]string{jobs.AnnotationPGDumpDatabase: "app", jobs.AnnotationPGDumpPath: "/x/" + ts}},
+		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}},
+	}
+}
+
+// -A and --selector list the dumps (or base backups) of every cluster
+// they select, grouped by cluster, each under its own.
+func TestShowBackupPGDumpMany(t *testing.T) {
+	objects := append(append(append(bkClusterObjects(t, "hippo", "a"), bkClusterObjects(t, "rhino", "a")...), bkClusterObjects(t, "hippo", "b")...),
+		pgdumpJob("a", "hippo", jobs.ComponentPGDump, "2026-11-24-12-00-00"),
+		pgdumpJob("a", "hippo", jobs.ComponentPGDump, "2026-11-24-11-00-00"),
+		pgdumpJob("a", "rhino", jobs.ComponentPGDump, "2026-11-24-12-00-00"),
+		pgdumpJob("b", "hippo", jobs.ComponentPGDump, "2026-11-24-10-00-00"),
+		pgdumpJob("b", "hippo", jobs.ComponentPGBaseBackup, "2026-11-24-10-00-00"),
+	)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // namespace/cluster:count ...
+	}{
+		{"every namespace", []string{"-A"}, "a/hippo:2 a/rhino:1 b/hippo:1"},
+		{"selector", []string{"-A", "--selector", "pg-cluster=hippo"}, "a/hippo:2 b/hippo:1"},
+		{"base backups", []string{"-A", "--backup-type=pgbasebackup"}, "a/hippo:0 a/rhino:0 b/hippo:1"},
+		{"nothing selected", []string{"-A", "--selector", "pg-cluster=nope"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--backup-type=pgdump", "-o", "json"}, tc.args...)
+			out, _, err := runShow(t, kubefake.NewFactory(objects...), noExec(t), args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lists PGDumpLists
+			if err := json.Unmarshal([]byte(out), &lists); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, out)
+			}
+			var got []string
+			for _, l := range lists.Items {
+				got = append(got, fmt.Sprintf("%s/%s:%d", l.Namespace, l.Cluster, len(l.Dumps)))
+				for i, d := range l.Dumps {
+					if d.Cluster != l.Cluster || d.Namespace != l.Namespace || (i > 0 && d.Name < l.Dumps[i-1].Name) {
+						t.Errorf("dump %+v in list %s/%s", d, l.Namespace, l.Cluster)
+					}
+				}
+			}
+			if s := strings.Join(got, " "); s != tc.want {
+				t.Errorf("lists %q, want %q", s, tc.want)
+			}
+		})
+	}
+	out, _, err := runShow(t, kubefake.NewFactory(objects...), noExec(t), "-A", "--backup-type=pgdump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "NAMESPACE  CLUSTER  NAME") || !strings.HasPrefix(lines[1], "a          hippo    2026-11-24-11-00-00") ||
+		!strings.HasPrefix(lines[4], "b          hippo    2026-11-24-10-00-00") {
+		t.Errorf("table:\n%s", out)
 	}
 }

@@ -208,10 +208,22 @@ type PGDumpRestoreJob struct {
 	Suffix              string
 }
 
+// dumpAllRestoreScript runs a pg_dumpall script with psql: $1 is the file,
+// $2 the database to start in. The connecting superuser keeps its password
+// (this cluster's, from its Secret): with the dumped cluster's, the
+// script's next \connect, and every later command of kubectl-pgo, would
+// fail to log in. That matters when the dump is another cluster's.
+const dumpAllRestoreScript = `set -euo pipefail
+file=$1 db=$2
+shift 2
+[ -r "$file" ] || { echo "kubectl-pgo: cannot read $file" >&2; exit 1; }
+sed -E "s/^(ALTER ROLE \"?${PGUSER}\"? WITH .*) PASSWORD '[^']*'/\1/" "$file" | psql -X --dbname="$db" -f - "$@"
+`
+
 // Command is the restore command line.
 func (r PGDumpRestoreJob) Command() []string {
 	if r.All {
-		return append([]string{"psql", "-X", "--dbname=" + r.Database, "-f", r.Path}, r.Options...)
+		return append([]string{"bash", "-c", dumpAllRestoreScript, "pgdump-restore", r.Path, r.Database}, r.Options...)
 	}
 	return append(append([]string{"pg_restore", "--verbose", "--clean", "--if-exists", "--dbname=" + r.Database}, r.Options...), r.Path)
 }
@@ -224,7 +236,11 @@ func (r PGDumpRestoreJob) Render() *batchv1.Job {
 	}
 	l := cluster.Labels(r.Cluster, ComponentPGDumpRestore)
 	l[LabelBackupType] = BackupTypePGDump
-	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: joinArgs(r.Command())}
+	command := joinArgs(r.Command())
+	if r.All {
+		command = strings.TrimSpace(fmt.Sprintf("psql -X --dbname=%s -f %s %s", r.Database, r.Path, joinArgs(r.Options))) + " (keeping the superuser's password)"
+	}
+	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: command}
 	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster, false), r.Command(), r.Deadline, true)
 }
 

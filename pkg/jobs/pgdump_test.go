@@ -69,7 +69,7 @@ func TestPGDumpAllAndRestoreGolden(t *testing.T) {
 		Path: "/pgdump/hippo-backups/2026-11-24-12-00-05/app.dump", PVC: "backup-hippo-pgdump-pvc", Suffix: "x7k2p"}.Render()
 	checkGolden(t, "pgdump-restore-job.yaml", restore)
 	psql := PGDumpRestoreJob{Cluster: "hippo", Database: "postgres", Path: "/pgdump/a/all.sql", All: true}.Command()
-	if psql[0] != "psql" {
+	if script := strings.Join(psql, " "); !strings.Contains(script, "| psql -X") || !strings.Contains(script, "/pgdump/a/all.sql postgres") {
 		t.Errorf("a dump-all is restored with psql, got %q", psql)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
@@ -146,10 +147,11 @@ func TestPgdump(t *testing.T) {
 		t.Errorf("after restoring with --pitr-target at the first dump, rows = %q, want [A]", got)
 	}
 
+	var all cmd.PGDumpResult
 	t.Run("dump-all into the emptied cluster", func(t *testing.T) {
 		c.sql(t, "CREATE DATABASE app")
 		c.sql(t, "CREATE ROLE alice")
-		all := dump(t, "--dump-all")
+		all = dump(t, "--dump-all")
 		if !strings.HasSuffix(all.Path, "/all.sql") || all.Database != "all" {
 			t.Errorf("dump-all result %+v", all)
 		}
@@ -165,6 +167,90 @@ func TestPgdump(t *testing.T) {
 		}
 		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A"}) {
 			t.Errorf("after restoring the dump-all, rows = %q, want [A]", got)
+		}
+	})
+
+	// PGO v4's way: the other cluster's dump PVC, with --backup-pvc.
+	t.Run("dump-all into an empty second cluster", func(t *testing.T) {
+		if all.Name == "" {
+			t.Skip("no dump-all was made")
+		}
+		other := &restoreCluster{env: env, ns: c.ns, name: "rhino"}
+		if res := pgo(t, "create", "cluster", other.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+			t.Fatalf("create cluster failed:\n%s", res)
+		}
+		if got := other.one(t, "SELECT count(*) FROM pg_database WHERE datname = 'app'"); got != "0" {
+			t.Fatalf("the new cluster is not empty")
+		}
+		before := jobCount(t)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--backup-pvc=backup-hippo-pgdump-pvc", "--backup-name=2020-01-01-00-00-00"}, "dump 2020-01-01-00-00-00 does not exist on PVC backup-hippo-pgdump-pvc"},
+			{[]string{"--backup-pvc=backup-nope-pgdump-pvc"}, "PVC backup-nope-pgdump-pvc does not exist"},
+			// Its own PVC does not exist yet: it has no dumps.
+			{nil, "PVC backup-rhino-pgdump-pvc does not exist"},
+		} {
+			res := pgo(t, append([]string{"restore", other.name, "--backup-type=pgdump", "--yes"}, tc.args...)...)
+			if res.ExitCode == 0 || !strings.Contains(res.Stderr, tc.want) {
+				t.Errorf("%v: want a failure with %q:\n%s", tc.args, tc.want, res)
+			}
+		}
+		if after := jobCount(t); after != before {
+			t.Errorf("bad input created Jobs: %d before, %d after", before, after)
+		}
+		res := pgo(t, "restore", other.name, "--backup-type=pgdump", "--backup-pvc=backup-hippo-pgdump-pvc", "--backup-name="+all.Name, "--yes")
+		if res.ExitCode != 0 || !strings.Contains(res.Stdout, "of cluster hippo restored into database postgres of cluster rhino") {
+			t.Fatalf("restore of hippo's dump-all into rhino:\n%s", res)
+		}
+		if got := other.rows(t, "t"); !slices.Equal(got, []string{"A"}) {
+			t.Errorf("rhino's rows = %q, want [A]", got)
+		}
+		if got := other.one(t, "SELECT count(*) FROM pg_database WHERE datname = 'app'"); got != "1" {
+			t.Errorf("database app not restored into rhino")
+		}
+		if got := other.one(t, "SELECT count(*) FROM pg_roles WHERE rolname = 'alice'"); got != "1" {
+			t.Errorf("role alice not restored into rhino")
+		}
+		// rhino's superuser kept its own password: kubectl-pgo still logs in with rhino's Secret.
+		if res := pgo(t, "backup", other.name, "--backup-type=pgdump", "--wait"); res.ExitCode != 0 {
+			t.Fatalf("a dump of rhino after the restore failed:\n%s", res)
+		}
+
+		// Both clusters' dumps: -A lists every namespace, --selector narrows them down.
+		res = env.PGO(t, "show", "backup", "-A", "--backup-type=pgdump", "-o", "json")
+		var lists cmd.PGDumpLists
+		if err := json.Unmarshal([]byte(res.Stdout), &lists); err != nil || res.ExitCode != 0 {
+			t.Fatalf("show backup -A: %v\n%s", err, res)
+		}
+		counts := map[string]int{}
+		for _, l := range lists.Items {
+			if l.Namespace == c.ns {
+				counts[l.Cluster] = len(l.Dumps)
+				for _, d := range l.Dumps {
+					if d.Cluster != l.Cluster || d.Namespace != c.ns {
+						t.Errorf("dump %+v listed under %s/%s", d, l.Namespace, l.Cluster)
+					}
+				}
+			}
+		}
+		if counts["hippo"] != 3 || counts["rhino"] != 1 {
+			t.Errorf("show backup -A lists %v dumps in namespace %s, want hippo 3 and rhino 1", counts, c.ns)
+		}
+		res = pgo(t, "show", "backup", "--selector=pg-cluster=rhino", "--backup-type=pgdump", "-o", "json")
+		lists = cmd.PGDumpLists{}
+		if err := json.Unmarshal([]byte(res.Stdout), &lists); err != nil || res.ExitCode != 0 {
+			t.Fatalf("show backup --selector: %v\n%s", err, res)
+		}
+		if len(lists.Items) != 1 || lists.Items[0].Cluster != "rhino" || len(lists.Items[0].Dumps) != 1 {
+			t.Errorf("show backup --selector=pg-cluster=rhino lists %+v", lists.Items)
+		}
+		res = env.PGO(t, "show", "backup", "-A", "--backup-type=pgdump")
+		if res.ExitCode != 0 || !strings.Contains(res.Stdout, "NAMESPACE") ||
+			!regexp.MustCompile(`(?m)^`+c.ns+`\s+hippo\s+`+all.Name).MatchString(res.Stdout) ||
+			!regexp.MustCompile(`(?m)^`+c.ns+`\s+rhino\s+`).MatchString(res.Stdout) {
+			t.Errorf("show backup -A table:\n%s", res)
 		}
 	})
 }
@@ -317,7 +403,20 @@ func TestPgbasebackup(t *testing.T) {
 		t.Fatalf("pgBackRest backup after the restore failed:\n%s", res)
 	}
 
-	// The latest base backup, by default; a second in-place restore, onto the new timeline.
+	// The latest base backup, by default; a second in-place restore, onto the new timeline. The
+	// first attempt is interrupted (its Job deleted as kubectl does, in the background, wherever it
+	// was): the database stays stopped, and running the restore again (which waits for the old pod
+	// to stop) finishes it.
+	if res := env.PGO(t, "restore", "hippo", "-n", ns, "--backup-type=pgbasebackup", "--yes", "--wait=false"); res.ExitCode != 0 {
+		t.Fatalf("restore --wait=false failed:\n%s", res)
+	}
+	if err := env.Client.BatchV1().Jobs(ns).Delete(context.Background(), "hippo-restore",
+		metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}); err != nil {
+		t.Fatalf("interrupting the restore: %v", err)
+	}
+	if r := c.replicas(t); r != 0 {
+		t.Errorf("after an interrupted restore the StatefulSet has %d replicas, want 0", r)
+	}
 	c.restoreBase(t)
 	if got := c.rows(t, "t"); !slices.Equal(got, []string{"B", "C"}) {
 		t.Errorf("after restoring the latest base backup, rows = %q, want exactly [B C]", got)
