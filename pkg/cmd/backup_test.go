@@ -440,3 +440,28 @@ func TestCheckDumpPVC(t *testing.T) {
 		}
 	}
 }
+
+// A dump or base backup is refused while the cluster is being restored,
+// before its PVC or Job is created.
+func TestPGBackupRefusedDuringRestore(t *testing.T) {
+	for _, tc := range []struct{ backupType, component, want string }{
+		{"pgbasebackup", jobs.ComponentRestore, "restore Job hippo-restore of cluster hippo is running (started just now): a pgbasebackup backup cannot run beside it"},
+		{"pgdump", jobs.ComponentRestore, "a pgdump backup cannot run beside it"},
+		{"pgdump", jobs.ComponentPGDumpRestore, "pgdump-restore Job hippo-restore of cluster hippo is running"},
+	} {
+		t.Run(tc.backupType+" beside "+tc.component, func(t *testing.T) {
+			restore := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "default", Labels: cluster.Labels("hippo", tc.component)}}
+			f := kubefake.NewFactory(append(bkClusterObjects(t, "hippo", "default"), restore)...)
+			exec := func(context.Context, string, string, string, []string) (string, string, error) { return "1\n", "", nil }
+			_, _, err := runBackup(t, f, exec, "hippo", "--backup-type="+tc.backupType)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasSuffix(err.Error(), "Nothing was started") {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+			for _, a := range f.Clientset.Actions() {
+				if v := a.GetVerb(); v != "get" && v != "list" {
+					t.Errorf("changed something: %s %s", v, a.GetResource().Resource)
+				}
+			}
+		})
+	}
+}
