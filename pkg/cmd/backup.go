@@ -308,8 +308,8 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot back up cluster %q: read its repository host: %w", o.Name, err)
 	}
 	if _, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String()); err != nil {
-		return fmt.Errorf("cannot back up cluster %q: its repository host is not running (%v); the backup Job runs beside it. Check it with kubectl get deployment %s -n %s. Nothing was started",
-			o.Name, err, cluster.RepoHostName(o.Name), ns)
+		return fmt.Errorf("cannot back up cluster %q: its repository host %s (%v); the backup Job runs beside it. Check it with kubectl get deployment %s -n %s. Nothing was started",
+			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
 	}
 	if err := jobs.CheckNoConflict(ctx, client, ns, o.Name, o.now()); err != nil {
 		return fmt.Errorf("%w. Nothing was started", err)

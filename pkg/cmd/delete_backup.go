@@ -167,8 +167,8 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	}
 	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String())
 	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: its repository host is not running (%v); check it with kubectl get deployment %s -n %s. Nothing was deleted",
-			o.Name, err, cluster.RepoHostName(o.Name), ns)
+		return fmt.Errorf("cannot delete a backup of cluster %q: its repository host %s (%v); check it with kubectl get deployment %s -n %s. Nothing was deleted",
+			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
 	}
 	if err := o.checkNoJobs(ctx, client); err != nil {
 		return err

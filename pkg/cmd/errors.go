@@ -1,11 +1,25 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/spf13/cobra"
 )
+
+// notRunning words a kube.FindRunningPod failure: "is not running", or,
+// when the API server refused or failed the request, "could not be looked
+// up", since the pod may well be running.
+func notRunning(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return "could not be looked up"
+	}
+	return "is not running"
+}
 
 // usageError is a mistake in how a command was invoked. Its message ends
 // with a pointer to the command's help, the way kubectl's does; main prints

@@ -441,7 +441,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	}
 	pod, err := kube.FindRunningPod(ctx, o.client, ns, cluster.RepoSelector(name).String())
 	if err != nil {
-		return fmt.Errorf("the repository host of cluster %q is not running, and the restore reads from it: %w", name, err)
+		return fmt.Errorf("the repository host of cluster %q %s, and the restore reads from it: %w", name, notRunning(err), err)
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()

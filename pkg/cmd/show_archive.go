@@ -175,7 +175,7 @@ func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interfa
 	s := ArchiveStatus{Cluster: t.Name, Namespace: t.Namespace}
 	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.DatabaseSelector(t.Name).String())
 	if err != nil {
-		s.Error = fmt.Sprintf("the database is not running: %v", err)
+		s.Error = fmt.Sprintf("the database %s: %v", notRunning(err), err)
 		return s
 	}
 	s.Pod = pod.Name

@@ -370,7 +370,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget) (repo.Summary, error) {
 	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.RepoSelector(t.Name).String())
 	if err != nil {
-		return repo.Summary{}, fmt.Errorf("the repository host is not running: %w", err)
+		return repo.Summary{}, fmt.Errorf("the repository host %s: %w", notRunning(err), err)
 	}
 	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
 	defer cancel()

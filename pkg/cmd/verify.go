@@ -199,8 +199,8 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	}
 	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String())
 	if err != nil {
-		return fmt.Errorf("cannot verify the repositories of cluster %q: its repository host is not running (%v); check it with kubectl get deployment %s -n %s",
-			o.Name, err, cluster.RepoHostName(o.Name), ns)
+		return fmt.Errorf("cannot verify the repositories of cluster %q: its repository host %s (%v); check it with kubectl get deployment %s -n %s",
+			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
 	}
 	report := VerifyReport{Cluster: o.Name, Namespace: ns, Pod: pod.Name, OK: true}
 	for _, r := range repos {
