@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +24,8 @@ import (
 )
 
 // The ClusterRole in deploy/rbac is enough for the plugin: a ServiceAccount bound to it in one
-// namespace (and to nothing else) runs the commands there, and fails without the binding.
+// namespace (and to nothing else) runs every command there, from create cluster to delete
+// cluster, and every command fails with a clear refusal without the binding.
 func TestUserRoleIsEnough(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -40,18 +45,57 @@ func TestUserRoleIsEnough(t *testing.T) {
 	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	as := "--as=system:serviceaccount:" + ns + ":pgo-user"
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hippo-pgo-config", Namespace: ns, Labels: map[string]string{
-		"app.kubernetes.io/managed-by": "kubectl-pgo", "app.kubernetes.io/component": "config", "pg-cluster": "hippo",
-	}}}
-	if _, err := env.Client.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	user := "system:serviceaccount:" + ns + ":pgo-user"
+	as := "--as=" + user
+	const name = "rbac-check"
+	pgo := func(t *testing.T, args ...string) framework.Result {
+		t.Helper()
+		return env.PGOWithin(t, 10*time.Minute, append([]string{"-n", ns, as}, args...)...)
+	}
+	// Every command, in the order a user would run them; a pgBackRest label is filled in
+	// once the backup exists.
+	const labelArg = "--target=LABEL"
+	commands := [][]string{
+		{"create", "cluster", name, "--wait"},
+		{"show", "cluster", name},
+		{"show", "cluster"},
+		{"backup", name, "--type=full", "--wait"},
+		{"backup", name, "--type=incr", "--wait"},
+		{"show", "backup", name},
+		{"show", "archive", name},
+		{"verify", name},
+		{"doctor", name},
+		{"backup", name, "--backup-type=pgdump", "--wait"},
+		{"show", "backup", name, "--backup-type=pgdump"},
+		{"restore", name, "--backup-type=pgdump", "--yes"},
+		{"backup", name, "--backup-type=pgbasebackup", "--wait"},
+		{"show", "backup", name, "--backup-type=pgbasebackup"},
+		{"restore", name, "--yes"},
+		{"delete", "backup", name, labelArg, "--yes"},
+		{"delete", "cluster", name, "--yes"},
 	}
 
-	// Without the binding the account may do nothing, so the checks below prove the role.
+	// Without the binding the account may do nothing: each command is refused, and says so.
 	if res := env.Run(t, "kubectl", "get", "configmaps", "-n", ns, as); res.ExitCode == 0 || !strings.Contains(res.Stderr, "forbidden") {
 		t.Fatalf("the unbound account could list ConfigMaps:\n%s", res)
 	}
+	// The refusal names what is missing: the permissions (checked first by create), or the
+	// API server's answer, with the resource and the verb.
+	refused := regexp.MustCompile(`forbidden: you may not .*; missing permissions: |is forbidden: User "` + regexp.QuoteMeta(user) + `" cannot \w+ resource "\w+"`)
+	t.Run("without the role", func(t *testing.T) {
+		for _, args := range commands {
+			args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--wait" })
+			if j := slices.Index(args, labelArg); j >= 0 {
+				args[j] = "--target=20200101-000000F"
+			}
+			res := pgo(t, args...)
+			t.Logf("%s", strings.TrimSpace(res.Stderr))
+			if res.ExitCode == 0 || !refused.MatchString(res.Stderr) {
+				t.Errorf("kubectl pgo %s without the role: want a refusal that says forbidden:\n%s", strings.Join(args, " "), res)
+			}
+		}
+	})
+
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "pgo-user", Namespace: ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
@@ -61,37 +105,73 @@ func TestUserRoleIsEnough(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	t.Run("completion of cluster names", func(t *testing.T) {
-		flags := genericclioptions.NewConfigFlags(false)
-		user := "system:serviceaccount:" + ns + ":pgo-user"
-		flags.KubeConfig, flags.Namespace, flags.Impersonate = &env.Kubeconfig, &ns, &user
-		c := &cobra.Command{}
-		c.SetContext(ctx)
-		if got, _ := cmd.CompleteClusterNames(kube.NewFactory(flags))(c, nil, ""); len(got) != 1 || got[0] != "hippo" {
-			t.Errorf("as %s: got %q, want [hippo]", user, got)
+	// With the role, every command works: exit 0, nothing refused.
+	incr := ""
+	for i, args := range commands {
+		if args[0] == "delete" && args[1] == "cluster" {
+			// Before the cluster goes: completion, and the pods' accounts.
+			t.Run("completion of cluster names", func(t *testing.T) {
+				flags := genericclioptions.NewConfigFlags(false)
+				flags.KubeConfig, flags.Namespace, flags.Impersonate = &env.Kubeconfig, &ns, &user
+				c := &cobra.Command{}
+				c.SetContext(ctx)
+				if got, _ := cmd.CompleteClusterNames(kube.NewFactory(flags))(c, nil, ""); len(got) != 1 || got[0] != name {
+					t.Errorf("as %s: got %q, want [%s]", user, got, name)
+				}
+			})
+			t.Run("no pod gets an API token", func(t *testing.T) { assertNoTokens(t, env, ns) })
+			env.RecordSecrets(t, ns)
 		}
-	})
-
-	// Each command is tried once it exists, in the order a user would run them; only a refusal
-	// by the API server fails the test, not the state of the pods.
-	commands := [][]string{
-		{"create", "cluster", "rbac-check"},
-		{"show", "cluster", "rbac-check"},
-		{"show", "cluster"},
-		{"delete", "cluster", "rbac-check", "--yes"},
-	}
-	for _, args := range commands {
-		name := strings.Join(args[:2], " ")
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			if help := env.PGO(t, args[0], args[1], "--help"); help.ExitCode != 0 || !strings.Contains(help.Stdout, "kubectl pgo "+name+" ") {
-				t.Skipf("kubectl pgo %s does not exist yet", name)
+		args = slices.Clone(args)
+		if j := slices.Index(args, labelArg); j >= 0 {
+			args[j] = "--target=" + incr
+		}
+		ok := t.Run(fmt.Sprintf("%02d %s", i, strings.Join(args, " ")), func(t *testing.T) {
+			res := pgo(t, args...)
+			if res.ExitCode != 0 || strings.Contains(res.Stderr, "forbidden") {
+				t.Fatalf("kubectl pgo %s failed with the role:\n%s", strings.Join(args, " "), res)
 			}
-			res := env.PGO(t, append(args, "-n", ns, as)...)
-			if strings.Contains(res.Stderr, "forbidden") {
-				t.Errorf("kubectl pgo %s was refused with the role:\n%s", strings.Join(args, " "), res)
+			if m := bkLabelLine.FindStringSubmatch(res.Stdout); m != nil && m[2] == "incr" {
+				incr = m[1]
 			}
 		})
+		if !ok && i == 0 {
+			t.Fatal("no cluster: the other commands cannot run")
+		}
 	}
+}
+
+// assertNoTokens checks that no pod of the namespace (database, repository
+// host, Jobs) can call the Kubernetes API: none needs to, so none gets a
+// ServiceAccount token, and all run as the default account.
+func assertNoTokens(t *testing.T, env *framework.Env, ns string) {
+	t.Helper()
+	pods, err := env.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) < 4 {
+		t.Errorf("%d pods, want the database, the repository host and the Jobs'", len(pods.Items))
+	}
+	for _, p := range pods.Items {
+		if tok := p.Spec.AutomountServiceAccountToken; tok == nil || *tok {
+			t.Errorf("pod %s: automountServiceAccountToken is %v, want false", p.Name, tok)
+		}
+		if p.Spec.ServiceAccountName != "default" {
+			t.Errorf("pod %s runs as ServiceAccount %s, want default", p.Name, p.Spec.ServiceAccountName)
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					t.Errorf("pod %s mounts a ServiceAccount token (volume %s)", p.Name, v.Name)
+				}
+			}
+		}
+	}
+	t.Logf("%d pods, none with a ServiceAccount token", len(pods.Items))
 }
 
 // userRole reads the ClusterRole kubectl-pgo-user from deploy/rbac.

@@ -136,21 +136,10 @@ func CheckPluginOutput(w io.Writer) []Leak {
 // of a Job's pod.
 func (e *Env) checkNamespaceLeaks(t *testing.T, ns string) {
 	ctx := context.Background()
-	list, err := e.Client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		t.Errorf("secret leak check: listing the Secrets of %s: %v", ns, err)
-		return
-	}
-	var secrets []SecretValue
-	for i := range list.Items {
-		secrets = append(secrets, sensitiveValues(&list.Items[i])...)
-	}
+	secrets := e.RecordSecrets(t, ns)
 	if len(secrets) == 0 {
 		return
 	}
-	recorded.Lock()
-	recorded.secrets = append(recorded.secrets, secrets...)
-	recorded.Unlock()
 
 	texts, err := e.namespaceTexts(ctx, ns)
 	if err != nil {
@@ -160,6 +149,27 @@ func (e *Env) checkNamespaceLeaks(t *testing.T, ns string) {
 		t.Errorf("secret leak: %s is in %s", l.Secret, l.In)
 	}
 	t.Logf("secret leak check of namespace %s: %d secret values, %d objects and logs searched", ns, len(secrets), len(texts))
+}
+
+// RecordSecrets records the sensitive values of the Secrets of a namespace
+// for CheckPluginOutput, and returns them. Namespace's cleanup calls it; a
+// test that deletes a cluster calls it before, so that the cluster's
+// secrets are still checked for.
+func (e *Env) RecordSecrets(t *testing.T, ns string) []SecretValue {
+	t.Helper()
+	list, err := e.Client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Errorf("secret leak check: listing the Secrets of %s: %v", ns, err)
+		return nil
+	}
+	var secrets []SecretValue
+	for i := range list.Items {
+		secrets = append(secrets, sensitiveValues(&list.Items[i])...)
+	}
+	recorded.Lock()
+	recorded.secrets = append(recorded.secrets, secrets...)
+	recorded.Unlock()
+	return secrets
 }
 
 // namespaceTexts returns the YAML of every object of the namespace except
