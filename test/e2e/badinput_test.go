@@ -156,6 +156,10 @@ func TestBadInputMatrix(t *testing.T) {
 	}
 	full, _ := c.backupWait(t, "full")
 	incr, _ := c.backupWait(t, "incr")
+	// A schedule that does not run during the test (at 01:00 on 1 January).
+	if res := c.pgo(t, "create", "schedule", c.name, "--schedule=0 1 1 1 *", "--pgbackrest-backup-type=full"); res.ExitCode != 0 {
+		t.Fatalf("create schedule failed:\n%s", res)
+	}
 	// A Service that kubectl-pgo did not create, in the way of a cluster.
 	if _, err := env.Client.CoreV1().Services(ns).Create(context.Background(), &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "taken"},
@@ -298,6 +302,40 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"show archive: missing cluster", []string{"show", "archive", "nosuch"}, `cluster "nosuch" not found`},
 		{"show archive: wrong -o", []string{"show", "archive", name, "-o", "xml"}, `invalid output format "xml"`},
 		{"show archive: bad selector", []string{"show", "archive", "-l", "a b"}, `invalid --selector "a b"`},
+
+		// create, show, delete schedule.
+		{"create schedule: no --schedule", []string{"create", "schedule", name, "--pgbackrest-backup-type=full"}, `--schedule is required`},
+		{"create schedule: bad cron", []string{"create", "schedule", name, "--schedule=61 * * * *", "--pgbackrest-backup-type=full"}, `invalid cron expression "61 \* \* \* \*"`},
+		{"create schedule: no backup type", []string{"create", "schedule", name, "--schedule=@hourly"}, `--pgbackrest-backup-type is required`},
+		{"create schedule: unknown backup type", []string{"create", "schedule", name, "--schedule=@hourly", "--pgbackrest-backup-type=weekly"}, `unknown --pgbackrest-backup-type "weekly"`},
+		{"create schedule: unknown time zone", []string{"create", "schedule", name, "--schedule=@hourly", "--pgbackrest-backup-type=full", "--time-zone=Mars/Olympus"}, `unknown time zone "Mars/Olympus"`},
+		{"create schedule: unknown schedule type", []string{"create", "schedule", name, "--schedule=@hourly", "--schedule-type=tape"}, `unknown --schedule-type "tape"`},
+		{"create schedule: forbidden --schedule-opts", []string{"create", "schedule", name, "--schedule=@hourly", "--pgbackrest-backup-type=full", "--schedule-opts=--repo1-path=/x"}, `option --repo1-path is managed by kubectl-pgo`},
+		{"create schedule: backup type with pgdump", []string{"create", "schedule", name, "--schedule=@hourly", "--schedule-type=pgdump", "--pgbackrest-backup-type=full"}, `--pgbackrest-backup-type applies to --schedule-type=pgbackrest only`},
+		{"create schedule: invalid schedule name", []string{"create", "schedule", name, "--schedule=@hourly", "--pgbackrest-backup-type=full", "--schedule-name=Bad_Name"}, `schedule name "Bad_Name" is not valid`},
+		{"create schedule: dumps into the data PVC", []string{"create", "schedule", name, "--schedule=@hourly", "--schedule-type=pgdump", "--pvc-name=" + cluster.DataPVCName(name)}, `is the database PVC of cluster "` + name + `", not one for backups`},
+		{"create schedule: missing cluster", []string{"create", "schedule", "nosuch", "--schedule=@hourly", "--pgbackrest-backup-type=full"}, `cluster "nosuch" not found`},
+		{"show schedule: wrong -o", []string{"show", "schedule", name, "-o", "xml"}, `invalid output format "xml"`},
+		{"show schedule: a name with -A", []string{"show", "schedule", name, "-A"}, `cannot be used together`},
+		{"delete schedule: missing schedule", []string{"delete", "schedule", name, "--yes", "--schedule-name=nosuch"}, `has no schedule "nosuch"`},
+		{"delete schedule: no --yes without a terminal", []string{"delete", "schedule", name}, `stdin is not a terminal`},
+
+		// update cluster.
+		{"update cluster: nothing to update", []string{"update", "cluster", name}, `nothing to update`},
+		{"update cluster: missing cluster", []string{"update", "cluster", "nosuch", "--cpu=1"}, `cluster "nosuch" not found`},
+		{"update cluster: bad memory", []string{"update", "cluster", name, "--memory=lots"}, `memory request "lots" is not valid`},
+		{"update cluster: zero retention", []string{"update", "cluster", name, "--pgbackrest-repo-retention-full=0"}, `--pgbackrest-repo-retention-full=0 is not valid`},
+		{"update cluster: immutable storage size", []string{"update", "cluster", name, "--storage-size=5Gi"}, `(?s)these settings cannot change.*storage size`},
+		{"update cluster: wrong -o", []string{"update", "cluster", name, "--cpu=1", "-o", "xml"}, `invalid output format "xml"`},
+
+		// restore-drill.
+		{"restore-drill: invalid --target", []string{"restore-drill", name, "--target=garbage"}, `invalid --target "garbage"`},
+		{"restore-drill: bad --pitr-target", []string{"restore-drill", name, "--pitr-target=yesterday"}, `invalid --pitr-target: "yesterday"`},
+		{"restore-drill: zero --timeout", []string{"restore-drill", name, "--timeout=0s"}, `invalid --timeout 0s`},
+		{"restore-drill: wrong -o", []string{"restore-drill", name, "-o", "xml"}, `invalid output format "xml"`},
+		{"restore-drill: missing cluster", []string{"restore-drill", "nosuch"}, `cluster "nosuch" not found`},
+		{"restore-drill: missing target backup", []string{"restore-drill", name, "--target=20200101-000000F"}, `20200101-000000F`},
+		{"restore-drill: --pitr-target before the first backup", []string{"restore-drill", name, "--pitr-target=2000-01-01 00:00:00+00"}, `before the end of the oldest backup`},
 
 		// verify, doctor.
 		{"verify: no name", []string{"verify"}, `cluster name is required`},

@@ -71,6 +71,11 @@ func TestUserRoleIsEnough(t *testing.T) {
 		{"backup", name, "--backup-type=pgbasebackup", "--wait"},
 		{"show", "backup", name, "--backup-type=pgbasebackup"},
 		{"restore", name, "--yes"},
+		{"create", "schedule", name, "--schedule=0 1 1 1 *", "--pgbackrest-backup-type=full"},
+		{"show", "schedule", name},
+		{"update", "cluster", name, "--pgbackrest-repo-retention-full=3"},
+		{"restore-drill", name},
+		{"delete", "schedule", name, "--yes"},
 		{"delete", "backup", name, labelArg, "--yes"},
 		{"delete", "cluster", name, "--yes"},
 	}
