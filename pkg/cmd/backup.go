@@ -296,7 +296,8 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		return bkKubeconfigError(err)
 	}
 	ns := o.namespace
-	if _, err := bkReadSpec(ctx, client, ns, o.Name); err != nil {
+	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	if err != nil {
 		return err
 	}
 	deploy, err := client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
@@ -363,6 +364,14 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "backup job %s started: pgbackrest %s backup of cluster %s in namespace %s\n", started.Name, o.pgType, o.Name, ns)
 	}
 	err = o.follow(ctx, client, started, logOut, status, &result)
+	if result.Status == BackupFailed {
+		// pgBackRest often reports a full repository as a WAL segment that
+		// was not archived in time: say what is behind it.
+		if full := repoFull(ctx, client, o.exec, ns, spec); full != "" {
+			result.Errors = append(result.Errors, full)
+			err = fmt.Errorf("%w\n%s", err, full)
+		}
+	}
 	if structured {
 		if perr := o.Output.Print(o.Out, nil, result); perr != nil {
 			return perr
@@ -628,9 +637,19 @@ func bkReadSpec(ctx context.Context, client kubernetes.Interface, ns, name strin
 	case apierrors.IsNotFound(err):
 		return cluster.Spec{}, &clusterNotFoundError{name: name, namespace: ns}
 	case err != nil:
-		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w", name, ns, err)
+		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w%s", name, ns, err, unreachableHint(err))
 	}
 	return cluster.SpecFromConfigMap(cm)
+}
+
+// unreachableHint explains an error that is not the API server's answer:
+// the server was not reached, or did not answer in time.
+func unreachableHint(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return ""
+	}
+	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
 }
 
 // bkInfo runs pgbackrest info in the repository pod and returns the

@@ -389,11 +389,21 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 func TestBackupWaitFails(t *testing.T) {
 	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
 	finishJob(t, f, false, 56, "")
-	out, _, err := runBackup(t, f, noExec(t), "hippo", "--type=full", "--wait", "-o", "json")
+	// After the failure, the repository's free space is looked at: here
+	// the volume is full, and the error says so.
+	var calls []bkExecCall
+	df := bkFakeExec(&calls, func(_, _ string, command []string) (string, string, error) {
+		if command[0] != "df" {
+			t.Errorf("unexpected exec %q", command)
+		}
+		return dfFull, "", nil
+	})
+	out, _, err := runBackup(t, f, df, "hippo", "--type=full", "--wait", "-o", "json")
 	if err == nil {
 		t.Fatal("a failed backup Job did not fail the command")
 	}
-	for _, want := range []string{"backup job hippo-backup-full-", " failed (BackoffLimitExceeded: Job has reached the specified backoff limit); pgbackrest exited with code 56", "kubectl logs job/hippo-backup-full-"} {
+	for _, want := range []string{"backup job hippo-backup-full-", " failed (BackoffLimitExceeded: Job has reached the specified backoff limit); pgbackrest exited with code 56", "kubectl logs job/hippo-backup-full-",
+		"\nThe repository volume is full: 100% used, 0B free"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

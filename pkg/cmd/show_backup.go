@@ -181,7 +181,7 @@ func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface)
 		if ns == "" {
 			where = "in any namespace"
 		}
-		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, err)
+		return nil, fmt.Errorf("cannot list the clusters %s: %w%s", where, err, unreachableHint(err))
 	}
 	var out []bkTarget
 	for _, cm := range list.Items {
