@@ -398,7 +398,7 @@ func TestFaultPrimaryKilled(t *testing.T) {
 	if !slices.Equal(before, after) {
 		t.Errorf("the restore to the end of the archive has %d rows, the database had %d", len(after), len(before))
 	}
-	t.Logf("restore to the latest point in %s (pgbackrest %s): %d of %d rows, every committed row", took.Round(100*time.Millisecond), took, len(after), len(before))
+	t.Logf("restore to the latest point (pgbackrest restore %s): %d of %d rows, every committed row", took, len(after), len(before))
 	c.pgbackrestCheck(t)
 	c.verify(t)
 }
