@@ -661,4 +661,3 @@ func TestFaultRepositoryFull(t *testing.T) {
 		t.Errorf("t has %s rows, want 200", got)
 	}
 }
-
