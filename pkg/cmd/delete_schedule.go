@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
@@ -39,15 +40,16 @@ type DeleteScheduleOptions struct {
 	ScheduleName string
 	Yes          bool
 
-	namespace  string
-	factory    kube.Factory
-	isTerminal func(io.Reader) bool
+	namespace    string
+	factory      kube.Factory
+	isTerminal   func(io.Reader) bool
+	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewDeleteScheduleOptions returns options with the defaults.
 func NewDeleteScheduleOptions(streams genericiooptions.IOStreams) *DeleteScheduleOptions {
-	return &DeleteScheduleOptions{isTerminal: isTerminal, IOStreams: streams}
+	return &DeleteScheduleOptions{isTerminal: isTerminal, pollInterval: 500 * time.Millisecond, IOStreams: streams}
 }
 
 // NewCmdDeleteSchedule returns `kubectl pgo delete schedule NAME`.
@@ -132,17 +134,25 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 			PropagationPolicy: ptrTo(metav1.DeletePropagationOrphan),
 			Preconditions:     &metav1.Preconditions{UID: ptrTo(cj.UID)},
 		})
-		switch {
-		case err == nil:
-			fmt.Fprintf(o.Out, "schedule %s deleted\n", cj.Name)
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			fmt.Fprintf(o.Out, "schedule %s was already deleted\n", cj.Name)
-		default:
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return fmt.Errorf("cannot delete schedule %s: %w", cj.Name, apiError(c, err))
 		}
+		// The garbage collector orphans the Jobs, then removes the
+		// CronJob: it may still be listed for a moment.
+		err = kube.WaitFor(ctx, o.pollInterval, deleteScheduleTimeout, func(ctx context.Context) (bool, error) {
+			cur, err := c.client.BatchV1().CronJobs(ns).Get(ctx, cj.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err) || (err == nil && cur.UID != cj.UID), nil
+		})
+		if err != nil {
+			return fmt.Errorf("schedule %s was deleted but its CronJob is still there: %w (check kubectl get cronjob %s -n %s)", cj.Name, err, cj.Name, ns)
+		}
+		fmt.Fprintf(o.Out, "schedule %s deleted\n", cj.Name)
 	}
 	return nil
 }
+
+// deleteScheduleTimeout bounds the wait for a deleted CronJob to go.
+const deleteScheduleTimeout = time.Minute
 
 func (o *DeleteScheduleOptions) confirm(found []batchv1.CronJob) error {
 	if o.Yes {

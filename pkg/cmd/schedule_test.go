@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -427,5 +428,28 @@ func TestDeleteSchedule(t *testing.T) {
 				t.Errorf("left %q, want %q", got, tc.left)
 			}
 		})
+	}
+}
+
+func TestCompleteScheduleNames(t *testing.T) {
+	f := newClusterFactory(scheduleCronJob("hippo-pgbackrest-full", "hippo", nil), scheduleCronJob("hippo-pgdump", "hippo", nil),
+		scheduleCronJob("zebra-pgbackrest-full", "zebra", nil))
+	streams, _, _ := testStreams("")
+	cmd := NewCmdDeleteSchedule(f, streams)
+	complete := completeScheduleNames(f)
+	for _, tc := range []struct {
+		args       []string
+		toComplete string
+		want       string
+	}{
+		{[]string{"hippo"}, "", "hippo-pgbackrest-full hippo-pgdump"},
+		{[]string{"hippo"}, "hippo-pgd", "hippo-pgdump"},
+		{nil, "", "hippo-pgbackrest-full hippo-pgdump zebra-pgbackrest-full"},
+		{[]string{"zebra"}, "hippo", ""},
+	} {
+		got, directive := complete(cmd, tc.args, tc.toComplete)
+		if strings.Join(got, " ") != tc.want || directive != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("complete(%v, %q) = %v, %v; want %q", tc.args, tc.toComplete, got, directive, tc.want)
+		}
 	}
 }

@@ -212,7 +212,10 @@ func listSchedules(ctx context.Context, c *apiClients, ns, clusterName, name str
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apiError(c, err))
 	}
-	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool { return name != "" && cj.Name != name })
+	// One being deleted is gone already, as far as the user is concerned.
+	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool {
+		return (name != "" && cj.Name != name) || cj.DeletionTimestamp != nil
+	})
 	slices.SortFunc(items, func(a, b batchv1.CronJob) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})

@@ -40,6 +40,19 @@ type bkCluster struct {
 	ns, name string
 }
 
+// newBkCluster creates cluster hippo, ready, in a namespace of the test's own.
+func newBkCluster(t *testing.T) *bkCluster {
+	t.Helper()
+	env := framework.Setup(t)
+	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
+	start := time.Now()
+	if res := c.pgo(t, "create", "cluster", c.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+	t.Logf("create cluster --wait: %s", time.Since(start).Round(time.Second))
+	return c
+}
+
 // pgo runs kubectl pgo in the cluster's namespace.
 func (c *bkCluster) pgo(t *testing.T, args ...string) framework.Result {
 	t.Helper()
@@ -181,13 +194,8 @@ func bkRun(env *framework.Env, args ...string) (framework.Result, error) {
 // runs), show backup and show archive, refusals, and a backup that fails.
 func TestBackup(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
-	start := time.Now()
-	if res := c.pgo(t, "create", "cluster", c.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
-		t.Fatalf("create cluster failed:\n%s", res)
-	}
-	t.Logf("create cluster --wait: %s", time.Since(start).Round(time.Second))
+	c := newBkCluster(t)
+	env := c.env
 
 	t.Run("no backups yet", func(t *testing.T) {
 		res := c.pgo(t, "show", "backup", c.name)

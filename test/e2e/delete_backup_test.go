@@ -5,10 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
-	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
 // delete backup on a real repository: a full backup A with an incremental
@@ -17,13 +15,8 @@ import (
 // be deleted.
 func TestDeleteBackup(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
-	start := time.Now()
-	if res := c.pgo(t, "create", "cluster", c.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
-		t.Fatalf("create cluster failed:\n%s", res)
-	}
-	t.Logf("create cluster --wait: %s", time.Since(start).Round(time.Second))
+	c := newBkCluster(t)
+	env := c.env
 	fullA, _ := c.backupWait(t, "full")
 	incrA, _ := c.backupWait(t, "incr")
 	fullB, _ := c.backupWait(t, "full")
