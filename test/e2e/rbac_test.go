@@ -125,7 +125,6 @@ func TestUserRoleIsEnough(t *testing.T) {
 				}
 			})
 			t.Run("no pod gets an API token", func(t *testing.T) { assertNoTokens(t, env, ns) })
-			env.RecordSecrets(t, ns)
 		}
 		args = slices.Clone(args)
 		if j := slices.Index(args, labelArg); j >= 0 {

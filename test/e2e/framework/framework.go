@@ -119,6 +119,7 @@ func (e *Env) PGO(t *testing.T, args ...string) Result {
 	t.Helper()
 	res := e.Run(t, "kubectl", append([]string{"pgo"}, args...)...)
 	Record(args, res)
+	e.recordAfter(t, args)
 	return res
 }
 
@@ -128,6 +129,7 @@ func (e *Env) PGOWithin(t *testing.T, d time.Duration, args ...string) Result {
 	t.Helper()
 	res := e.run(t, d, "kubectl", append([]string{"pgo"}, args...)...)
 	Record(args, res)
+	e.recordAfter(t, args)
 	return res
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -136,7 +137,17 @@ func CheckPluginOutput(w io.Writer) []Leak {
 // of a Job's pod.
 func (e *Env) checkNamespaceLeaks(t *testing.T, ns string) {
 	ctx := context.Background()
-	secrets := e.RecordSecrets(t, ns)
+	e.RecordSecrets(t, ns)
+	// Every secret the namespace held during the test, also those of
+	// clusters deleted since.
+	var secrets []SecretValue
+	recorded.Lock()
+	for _, v := range recorded.secrets {
+		if strings.HasPrefix(v.Where, "Secret "+ns+"/") {
+			secrets = append(secrets, v)
+		}
+	}
+	recorded.Unlock()
 	if len(secrets) == 0 {
 		return
 	}
@@ -152,14 +163,15 @@ func (e *Env) checkNamespaceLeaks(t *testing.T, ns string) {
 }
 
 // RecordSecrets records the sensitive values of the Secrets of a namespace
-// for CheckPluginOutput, and returns them. Namespace's cleanup calls it; a
-// test that deletes a cluster calls it before, so that the cluster's
-// secrets are still checked for.
+// for CheckPluginOutput, and returns them. PGO calls it after each command
+// run with -n, so the secrets of a cluster deleted later are kept.
 func (e *Env) RecordSecrets(t *testing.T, ns string) []SecretValue {
 	t.Helper()
 	list, err := e.Client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
-		t.Errorf("secret leak check: listing the Secrets of %s: %v", ns, err)
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("secret leak check: listing the Secrets of %s: %v", ns, err)
+		}
 		return nil
 	}
 	var secrets []SecretValue
@@ -167,9 +179,33 @@ func (e *Env) RecordSecrets(t *testing.T, ns string) []SecretValue {
 		secrets = append(secrets, sensitiveValues(&list.Items[i])...)
 	}
 	recorded.Lock()
-	recorded.secrets = append(recorded.secrets, secrets...)
-	recorded.Unlock()
+	defer recorded.Unlock()
+	for _, v := range secrets {
+		if !slices.Contains(recorded.secrets, v) {
+			recorded.secrets = append(recorded.secrets, v)
+		}
+	}
 	return secrets
+}
+
+// recordAfter records the Secrets of the namespace a `kubectl pgo` call
+// named with -n, so that the secrets of a cluster deleted later in the test
+// are still checked for.
+func (e *Env) recordAfter(t *testing.T, args []string) {
+	t.Helper()
+	for i, a := range args {
+		ns := ""
+		switch {
+		case (a == "-n" || a == "--namespace") && i+1 < len(args):
+			ns = args[i+1]
+		case strings.HasPrefix(a, "-n="), strings.HasPrefix(a, "--namespace="):
+			ns = a[strings.Index(a, "=")+1:]
+		}
+		if ns != "" {
+			e.RecordSecrets(t, ns)
+			return
+		}
+	}
 }
 
 // namespaceTexts returns the YAML of every object of the namespace except
