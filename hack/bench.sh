@@ -52,6 +52,8 @@ say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
 
 cleanup() {
 	local rc=$?
+	# What was measured before a failure is still worth reading.
+	((rc == 0)) || report || true
 	say "cleaning up: namespaces $NS $NS_MANY"
 	kubectl delete namespace "$NS" "$NS_MANY" --ignore-not-found --wait=true --timeout=5m >>"$LOG" 2>&1 || true
 	say "log: $LOG"
@@ -187,19 +189,6 @@ if has 2; then
 	row 2 "full, process-max 1" var_pm1 hand_full "" "vs the default (process-max 2: no CPU limit)"
 	row 2 "full, compress-type zst" var_zst hand_full "" "vs lz4 (default); repository $((${V[repo_zst]:-0} / 1048576)) MiB vs $((${V[repo_full]:-0} / 1048576)) MiB"
 	row 2 "full, compress-type gz" var_gz hand_full "" "vs lz4; repository $((${V[repo_gz]:-0} / 1048576)) MiB"
-	say "2: --no-start-fast, once, stopped after ${NO_START_FAST_CAP}s"
-	# Dirty some pages first, as a real database has them.
-	psql_db "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= $((ACCOUNTS / 100))" >>"$LOG"
-	s=$(now)
-	if repo_exec timeout "$NO_START_FAST_CAP" pgbackrest --stanza=db backup --type=full --no-start-fast --log-level-console=info >"$OUT" 2>&1; then
-		addsample nofast "$(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }')"
-		V[nofast]="finished"
-	else
-		addsample nofast "$NO_START_FAST_CAP"
-		V[nofast]="stopped at the cap: still waiting for the checkpoint"
-	fi
-	cat "$OUT" >>"$LOG"
-	row 2 "full, --no-start-fast (1 run)" nofast hand_full "" "${V[nofast]}"
 fi
 
 # --- 3: incremental backup and delta restore after a 1% change ----------------------------------
@@ -324,25 +313,49 @@ if has 7; then
 	V[size]=$(stat -c %s "$PGO" | awk '{ printf "%.1f MiB", $1 / 1048576 }')
 fi
 
-# --- the table ----------------------------------------------------------------------------------------
-{
-	echo
-	echo "kubectl-pgo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion)"
-	echo "pgbench scale $SCALE: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
-	echo
-	printf '%s\n' "§|measure|median s|baseline s|ratio|target|baseline and notes" "${ROWS[@]}" | column -t -s '|'
-	echo
-	[[ -n ${V[mibs]:-} ]] && echo "throughput ($DB_MIB MiB): ${V[mibs]}"
-	[[ -n ${V[sizes]:-} ]] && echo "sizes: ${V[sizes]}"
-	[[ -n ${V[many_create]:-} ]] && echo "$CLUSTERS tiny clusters (CPU requests 10m): created in parallel in ${V[many_create]} s; their memory (working set) ${V[many_mem]}; show backup -A over them: peak RSS of the plugin ${V[rss_all]}"
-	if has 6 || has 1 || has 5; then
-		echo "API requests (KUBECTL_PGO_COUNT_REQUESTS=1), target <= 3 per read command:"
-		[[ -n ${V[req_backup]:-} ]] && echo "  backup --type=full --wait: ${V[req_backup]}"
-		for c in "show backup" "show cluster" "show archive"; do
-			[[ -n ${V["req_$c"]:-} ]] && echo "  $c NAME: ${V["req_$c"]}"
-		done
-		[[ -n ${V[req_all]:-} ]] && echo "  show backup -A ($CLUSTERS clusters): ${V[req_all]}"
+# --- 2, last: start-fast off. It runs last: when it is stopped at the cap, the database side's
+# pgBackRest still waits for the checkpoint and holds the stanza's backup lock.
+if has 2; then
+	say "2: --no-start-fast, once, stopped after ${NO_START_FAST_CAP}s"
+	# Dirty some pages first, as a real database has them.
+	psql_db "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= $((ACCOUNTS / 100))" >>"$LOG"
+	s=$(now)
+	if repo_exec timeout "$NO_START_FAST_CAP" pgbackrest --stanza=db backup --type=full --no-start-fast --log-level-console=info >"$OUT" 2>&1; then
+		addsample nofast "$(awk -v s="$s" -v e="$(now)" 'BEGIN { printf "%.3f", e - s }')"
+		V[nofast]="finished"
+	else
+		addsample nofast "$NO_START_FAST_CAP"
+		V[nofast]="stopped at the cap: still waiting for the checkpoint"
 	fi
-	[[ -n ${V[size]:-} ]] && echo "kubectl pgo version --client: median $(median version) s ($((READ_RUNS * 3)) runs); binary ${V[size]}"
-	true
-} | tee -a "$LOG"
+	cat "$OUT" >>"$LOG"
+	row 2 "full, --no-start-fast (1 run)" nofast hand_full "" "${V[nofast]}"
+fi
+
+# --- the table ----------------------------------------------------------------------------------------
+REPORTED=
+report() {
+	[[ -z $REPORTED ]] || return 0
+	REPORTED=1
+	{
+		echo
+		echo "kubectl-pgo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion)"
+		echo "pgbench scale $SCALE: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
+		echo
+		printf '%s\n' "§|measure|median s|baseline s|ratio|target|baseline and notes" "${ROWS[@]}" | column -t -s '|'
+		echo
+		[[ -n ${V[mibs]:-} ]] && echo "throughput ($DB_MIB MiB): ${V[mibs]}"
+		[[ -n ${V[sizes]:-} ]] && echo "sizes: ${V[sizes]}"
+		[[ -n ${V[many_create]:-} ]] && echo "$CLUSTERS tiny clusters (CPU requests 10m): created in parallel in ${V[many_create]} s; their memory (working set) ${V[many_mem]}; show backup -A over them: peak RSS of the plugin ${V[rss_all]}"
+		if has 6 || has 1 || has 5; then
+			echo "API requests (KUBECTL_PGO_COUNT_REQUESTS=1), target <= 3 per read command:"
+			[[ -n ${V[req_backup]:-} ]] && echo "  backup --type=full --wait: ${V[req_backup]}"
+			for c in "show backup" "show cluster" "show archive"; do
+				[[ -n ${V["req_$c"]:-} ]] && echo "  $c NAME: ${V["req_$c"]}"
+			done
+			[[ -n ${V[req_all]:-} ]] && echo "  show backup -A ($CLUSTERS clusters): ${V[req_all]}"
+		fi
+		[[ -n ${V[size]:-} ]] && echo "kubectl pgo version --client: median $(median version) s ($((READ_RUNS * 3)) runs); binary ${V[size]}"
+		true
+	} | tee -a "$LOG"
+}
+report

@@ -8,8 +8,8 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-// TestReadCommandRequests pins the requests of the read commands for one
-// cluster: typed clients only (no discovery, no RESTMapper), and the few
+// TestReadCommandRequests pins the requests of the read commands (for one
+// cluster, or two with -A): typed clients only (no discovery, no RESTMapper), and the few
 // reads each needs besides its execs. hack/bench.sh counts the same on
 // the real cluster.
 func TestReadCommandRequests(t *testing.T) {
@@ -28,6 +28,17 @@ func TestReadCommandRequests(t *testing.T) {
 			},
 			wantReads: "list jobs, list pods",
 			wantExecs: 1,
+		},
+		{
+			// Two clusters: one list of pods for both, one exec each.
+			name: "show backup -A",
+			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
+				var calls []bkExecCall
+				_, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "-A")
+				return len(calls), err
+			},
+			wantReads: "list configmaps, list jobs, list pods",
+			wantExecs: 2,
 		},
 		{
 			name: "show archive",
@@ -55,7 +66,7 @@ func TestReadCommandRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
+			f := kubefake.NewFactory(append(clusterObjects(t, "hippo", "default"), clusterObjects(t, "zebra", "pg")...)...)
 			f.NoDiscovery = true
 			execs, err := tc.run(t, f)
 			if err != nil {

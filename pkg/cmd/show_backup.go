@@ -332,9 +332,16 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 		defer close(listed)
 		jobsByCluster, jobsErr = o.listJobs(ctx, client, targets)
 	}()
+	// Several clusters: their repository pods in one request too.
+	var repoPods *corev1.PodList
+	if o.multi() {
+		if repoPods, err = o.listRepoPods(ctx, client, targets); err != nil {
+			return err
+		}
+	}
 	results := forEachCluster(targets, func(t bkTarget) ClusterBackups {
 		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace}
-		sum, err := o.readRepository(ctx, client, t)
+		sum, err := o.readRepository(ctx, client, t, repoPods)
 		if err != nil {
 			r.Error = err.Error()
 		} else {
@@ -366,9 +373,17 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	return bkFailures(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
 }
 
-// readRepository runs pgbackrest info in the cluster's repository pod.
-func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget) (repo.Summary, error) {
-	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.RepoSelector(t.Name).String())
+// readRepository runs pgbackrest info in the cluster's repository pod,
+// found among pods when they were listed already.
+func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget, pods *corev1.PodList) (repo.Summary, error) {
+	selector := cluster.RepoSelector(t.Name).String()
+	var pod *corev1.Pod
+	var err error
+	if pods != nil {
+		pod, err = kube.PickRunningPod(pods.Items, t.Namespace, selector)
+	} else {
+		pod, err = kube.FindRunningPod(ctx, client, t.Namespace, selector)
+	}
 	if err != nil {
 		return repo.Summary{}, fmt.Errorf("the repository host %s: %w", notRunning(err), err)
 	}
@@ -381,18 +396,37 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	return repo.Summarize(stanza), nil
 }
 
+// listRepoPods lists the repository pods of every kubectl-pgo cluster in
+// the targets' namespace, or in all namespaces.
+func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (*corev1.PodList, error) {
+	selector := labels.Set{cluster.LabelComponent: cluster.ComponentRepo, cluster.LabelManagedBy: cluster.FieldManager}
+	ns := targetsNamespace(targets)
+	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the repository hosts' pods: %w", err)
+	}
+	return list, nil
+}
+
+// targetsNamespace is the namespace of every target, or "" (all) when
+// they are in several.
+func targetsNamespace(targets []bkTarget) string {
+	ns := targets[0].Namespace
+	for _, t := range targets {
+		if t.Namespace != ns {
+			return ""
+		}
+	}
+	return ns
+}
+
 // listJobs returns the backup Jobs of the targets, by target, oldest
 // first: one request for the namespace, or for all namespaces.
 func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (map[bkTarget][]BackupJobInfo, error) {
-	ns := targets[0].Namespace
+	ns := targetsNamespace(targets)
 	selector := labels.Set{cluster.LabelComponent: jobs.ComponentBackup, cluster.LabelManagedBy: cluster.FieldManager}
 	if len(targets) == 1 {
 		selector = jobs.BackupSelector(targets[0].Name)
-	}
-	for _, t := range targets {
-		if t.Namespace != ns {
-			ns = ""
-		}
 	}
 	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {

@@ -25,7 +25,20 @@ func FindRunningPod(ctx context.Context, client kubernetes.Interface, namespace,
 	if err != nil {
 		return nil, fmt.Errorf("list pods matching %q in namespace %q: %w", selector, namespace, err)
 	}
-	pods := list.Items
+	return PickRunningPod(list.Items, namespace, selector)
+}
+
+// PickRunningPod is FindRunningPod on pods already listed: the first by
+// name of those in namespace that match selector and can take an exec. It
+// lets a command list the pods of many clusters in one request.
+func PickRunningPod(pods []corev1.Pod, namespace, selector string) (*corev1.Pod, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("invalid label selector %q: %w", selector, err)
+	}
+	pods = slices.DeleteFunc(slices.Clone(pods), func(p corev1.Pod) bool {
+		return (namespace != "" && p.Namespace != namespace) || !sel.Matches(labels.Set(p.Labels))
+	})
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 
 	var seen []string

@@ -109,3 +109,43 @@ func TestFindRunningPodBadSelector(t *testing.T) {
 		t.Fatalf("error = %v, want an invalid selector error", err)
 	}
 }
+
+func TestPickRunningPod(t *testing.T) {
+	ready := func(ns, name, cluster string) corev1.Pod {
+		return corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"cluster": cluster}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning,
+				Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+		}
+	}
+	pending := ready("db", "a-1", "a")
+	pending.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	pods := []corev1.Pod{ready("db", "b-1", "b"), pending, ready("other", "a-0", "a"), ready("db", "a-2", "a")}
+	tests := []struct {
+		name, namespace, selector string
+		want                      string
+		wantErr                   string
+	}{
+		{name: "skips other namespaces and pods not ready", namespace: "db", selector: "cluster=a", want: "a-2"},
+		{name: "any namespace", namespace: "", selector: "cluster=a", want: "a-0"},
+		{name: "none matches", namespace: "db", selector: "cluster=c", wantErr: `no running pod matches "cluster=c" in namespace "db"`},
+		{name: "says why a match was skipped", namespace: "db", selector: "cluster=a,x!=y", want: "a-2"},
+		{name: "bad selector", namespace: "db", selector: "cluster=", wantErr: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := PickRunningPod(pods, tc.namespace, tc.selector)
+			switch {
+			case tc.want != "":
+				if err != nil || got.Name != tc.want {
+					t.Errorf("got %v, %v; want %s", got, err, tc.want)
+				}
+			case err == nil || !strings.HasPrefix(err.Error(), tc.wantErr):
+				t.Errorf("got %v, %v; want error %q", got, err, tc.wantErr)
+			}
+		})
+	}
+	if pods[0].Name != "b-1" {
+		t.Errorf("the caller's slice was reordered: %s first", pods[0].Name)
+	}
+}
