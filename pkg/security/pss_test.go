@@ -148,6 +148,7 @@ var notRenderers = map[string]string{
 	"jobs.StartBackup":      "creates and resumes a Job rendered by jobs.BackupJob.Render",
 	"kube.Apply":            "applies objects rendered elsewhere",
 	"kube.FindRunningPod":   "reads a pod",
+	"kube.PickRunningPod":   "picks a pod from a list read elsewhere",
 	"security.PodTemplates": "extracts the templates this test checks",
 }
 
