@@ -87,7 +87,8 @@ pg_wal.tar.gz into it. PostgreSQL then recovers to the end of the base
 backup (recovery_target 'immediate', reading the pgBackRest archive with
 restore_command) and is promoted on a new timeline, so that the WAL it
 archives does not collide with the archive's: pgbackrest check and later
-backups go on working. The backup is the latest completed one on
+backups go on working. Once it is promoted, the recovery settings are
+removed again (ALTER SYSTEM RESET), so that no later restore inherits them. The backup is the latest completed one on
 --backup-pvc (default backup-NAME-pgbasebackup-pvc), the one named by
 --backup-name, or the latest made at or before --pitr-target. Everything
 written after the base backup is lost. Until the Job's last step, the data
@@ -363,8 +364,38 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if plan.baseBackup != nil {
+		o.resetRecoverySettings(ctx)
+	}
 	o.printSummary(plan, result, db, o.now().Sub(start))
 	return nil
+}
+
+// baseBackupRecoverySettings are what the base backup restore Job put in
+// postgresql.auto.conf. Once PostgreSQL is promoted they only get in the
+// way: a later pgBackRest restore that sets no target of its own would
+// still stop at recovery_target 'immediate'.
+var baseBackupRecoverySettings = []string{"restore_command", "recovery_target", "recovery_target_action", "recovery_target_timeline"}
+
+// resetRecoverySettings removes them with ALTER SYSTEM; a failure is only
+// reported, with the commands to run by hand.
+func (o *RestoreOptions) resetRecoverySettings(ctx context.Context) {
+	// One -c each: ALTER SYSTEM cannot run in the transaction of a
+	// multi-statement -c.
+	cmd := []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1"}
+	var hand []string
+	for _, s := range baseBackupRecoverySettings {
+		cmd = append(cmd, "-c", "ALTER SYSTEM RESET "+s)
+		hand = append(hand, fmt.Sprintf("-c 'ALTER SYSTEM RESET %s'", s))
+	}
+	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
+	defer cancel()
+	if _, stderr, err := o.exec(execCtx, o.namespace, cluster.PodName(o.Name), restoreDatabaseContainer, cmd); err != nil {
+		o.progress("Warning: the recovery settings of the restore are still in postgresql.auto.conf (%v %s); remove them with:\n  kubectl exec %s -c %s -n %s -- psql %s",
+			err, strings.TrimSpace(stderr), cluster.PodName(o.Name), restoreDatabaseContainer, o.namespace, strings.Join(hand, " "))
+		return
+	}
+	o.progress("Removed the recovery settings of the restore from postgresql.auto.conf (%s).", strings.Join(baseBackupRecoverySettings, ", "))
 }
 
 // progress prints a step to stderr; stdout carries only the result.

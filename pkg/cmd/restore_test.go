@@ -556,3 +556,33 @@ func TestRestoreBaseBackupWithoutWait(t *testing.T) {
 		t.Errorf("job arguments: %s", got)
 	}
 }
+
+// With --wait, the restore ends with PostgreSQL promoted, and the recovery
+// settings of the Job removed from postgresql.auto.conf.
+func TestRestoreBaseBackupWait(t *testing.T) {
+	fx := newRestoreFixture(t)
+	for _, obj := range baseBackupObjects() {
+		_ = fx.f.Clientset.Tracker().Add(obj)
+	}
+	out, errOut, err := fx.run(t, "", false, "hippo", "--backup-type=pgbasebackup", "--yes")
+	if err != nil {
+		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
+	}
+	if !strings.Contains(out, "from base backup 2026-11-26-07-30-00") || !strings.Contains(out, "promoted on timeline 2") {
+		t.Errorf("output:\n%s", out)
+	}
+	reset := ""
+	for _, e := range fx.execs {
+		if strings.Contains(e, "ALTER SYSTEM") {
+			reset = e
+		}
+	}
+	for _, s := range []string{"restore_command", "recovery_target", "recovery_target_action", "recovery_target_timeline"} {
+		if !strings.Contains(reset, "-c ALTER SYSTEM RESET "+s) {
+			t.Errorf("%s is not reset: %q", s, reset)
+		}
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+}

@@ -390,6 +390,10 @@ func TestPgbasebackup(t *testing.T) {
 	if got := c.one(t, "SELECT pg_is_in_recovery()"); got != "f" {
 		t.Errorf("pg_is_in_recovery() = %s after the restore", got)
 	}
+	// The Job's recovery settings are gone from the configuration files once promoted.
+	if got := c.one(t, "SELECT count(*) FROM pg_file_settings WHERE name LIKE 'recovery_target%' OR name = 'restore_command'"); got != "0" {
+		t.Errorf("%s recovery settings left in the configuration files after the restore", got)
+	}
 	c.sql(t, "INSERT INTO t VALUES ('E')")
 	if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B", "E"}) {
 		t.Errorf("after a write, rows = %q", got)
