@@ -1,11 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -170,5 +176,74 @@ func TestVerifyMissingCluster(t *testing.T) {
 	_, _, err := runVerify(t, f, noExec(t), "hippo")
 	if err == nil || !strings.Contains(err.Error(), `cluster "hippo" not found in namespace "default"`) {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// twoRepoObjects are bkClusterObjects with a second repository, in S3.
+func twoRepoObjects(t *testing.T) []runtime.Object {
+	t.Helper()
+	objects := bkClusterObjects(t, "hippo", "default")
+	for _, obj := range objects {
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok || cm.Name != cluster.SettingsConfigMapName("hippo") {
+			continue
+		}
+		spec, err := cluster.SpecFromConfigMap(cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.StorageType = []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
+		data, err := yaml.Marshal(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.Data[cluster.SettingsKey] = string(data)
+	}
+	return objects
+}
+
+// Each repository is verified, and reported, on its own: a bad repo2
+// fails the command and is named, while repo1 is reported ok.
+func TestVerifyEveryRepository(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    []int
+		wantOut []string
+	}{
+		{args: nil, want: []int{1, 2}, wantOut: []string{"repo1   posix   ok", "repo2   s3      failed", "repo2: invalid checksum"}},
+		{args: []string{"--repo=2"}, want: []int{2}, wantOut: []string{"repo2   s3     failed"}},
+		{args: []string{"--pgbackrest-storage-type=s3"}, want: []int{2}, wantOut: []string{"repo2   s3     failed"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			f := kubefake.NewFactory(twoRepoObjects(t)...)
+			ok, bad := verifyExec(t, new([]bkExecCall), "ok", 0), verifyExec(t, new([]bkExecCall), "checksum", 0)
+			var calls []bkExecCall
+			exec := bkFakeExec(&calls, func(pod, container string, command []string) (string, string, error) {
+				if slices.Contains(command, "--repo=2") {
+					return bad(context.Background(), "default", pod, container, command)
+				}
+				return ok(context.Background(), "default", pod, container, command)
+			})
+			out, _, err := runVerify(t, f, exec, append([]string{"hippo"}, tc.args...)...)
+			if err == nil || !strings.Contains(err.Error(), "failed in repo2") || strings.Contains(err.Error(), "repo1") {
+				t.Errorf("error = %v, want repo2 named, and not repo1", err)
+			}
+			for _, want := range tc.wantOut {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			var got []int
+			for _, c := range calls {
+				for i := 1; i <= 2; i++ {
+					if slices.Equal(c.Command, repo.VerifyCommand(i)) {
+						got = append(got, i)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("verified repositories %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
