@@ -392,13 +392,18 @@ func diagnose(f doctorFacts, maxBackupAge time.Duration) []DoctorCheck {
 		podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name))),
 		podCheck("repository host pod", f.repoPod, f.repoPodErr, d.podFix("deploy/"+cluster.RepoHostName(name)))}
 	for _, r := range f.spec.Repositories() {
+		var repoChecks []DoctorCheck
 		if r.Type == repo.Posix {
-			checks = append(checks, reachableCheck(f, r.Index, d))
+			repoChecks = append(repoChecks, reachableCheck(f, r.Index, d))
 		}
-		checks = append(checks, stanzaCheck(f, r.Index, d), lastBackupCheck(f, r.Index, maxBackupAge, d))
+		repoChecks = append(repoChecks, stanzaCheck(f, r.Index, d), lastBackupCheck(f, r.Index, maxBackupAge, d))
 		if r.Type == repo.Posix {
-			checks = append(checks, repoUsageCheck(f, r.Index, d))
+			repoChecks = append(repoChecks, repoUsageCheck(f, r.Index, d))
 		}
+		for i := range repoChecks {
+			repoChecks[i].Repo = r.Index
+		}
+		checks = append(checks, repoChecks...)
 	}
 	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d))
 	if f.check != nil || f.checkErr != nil {

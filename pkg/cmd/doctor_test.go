@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -388,5 +389,37 @@ func TestRepoFull(t *testing.T) {
 		if len(calls) != 1 || calls[0].Command[0] != "df" || calls[0].Container != "pgbackrest" {
 			t.Errorf("execs = %+v", calls)
 		}
+	}
+}
+
+// Each repository gets its own checks; the host and volume checks only
+// apply to the local one.
+func TestDiagnoseTwoRepositories(t *testing.T) {
+	f := healthyFacts(t)
+	f.spec.StorageType = []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
+	stanzas, err := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-two-repos-incr.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stanza = &stanzas[0]
+	f.now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var got []string
+	for _, c := range diagnose(f, defaultMaxBackupAge) {
+		if c.Repo > 0 {
+			got = append(got, fmt.Sprintf("%s (repo %d): %s: %s", c.Name, c.Repo, c.Status, c.Detail))
+		}
+	}
+	want := []string{
+		"repo1 host reachable (repo 1): ok: pgbackrest server-ping: the database reaches hippo-backrest-shared-repo:8432, the repository host reaches hippo:8432",
+		"repo1 stanza (repo 1): ok: stanza db exists (ok)",
+		// The newer incremental has errors (a checksum failed): the full
+		// backup is the last good one.
+		"repo1 last backup (repo 1): ok: 20261126-070213F (full) finished 1h57m44s ago, at 2026-11-26T07:02:16Z",
+		"repo1 PVC usage (repo 1): ok: repository 5.0MiB of the 2Gi PVC hippo-pgbr-repo (1%); filesystem 50% used, 500B free",
+		"repo2 stanza (repo 2): ok: stanza db exists (no valid backups)",
+		"repo2 last backup (repo 2): failed: no backup in repo2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("repository checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
