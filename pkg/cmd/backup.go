@@ -646,7 +646,7 @@ func bkReadSpec(ctx context.Context, client kubernetes.Interface, ns, name strin
 // the server was not reached, or did not answer in time.
 func unreachableHint(err error) string {
 	var status apierrors.APIStatus
-	if errors.As(err, &status) {
+	if errors.As(err, &status) || !unreachable(err) {
 		return ""
 	}
 	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"

@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/exec"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -421,5 +424,26 @@ func TestDiagnoseTwoRepositories(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("repository checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestUnreachableHint(t *testing.T) {
+	timeout := &url.Error{Op: "Get", URL: "https://10.0.0.1:6443/api", Err: context.DeadlineExceeded}
+	for _, tc := range []struct {
+		err  error
+		hint bool
+	}{
+		{timeout, true},
+		{fmt.Errorf("list pods: %w", timeout), true},
+		{context.DeadlineExceeded, true},
+		{errors.New(`no running pod matches "x"`), false},
+		{apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New("no")), false},
+	} {
+		if got := unreachableHint(tc.err) != ""; got != tc.hint {
+			t.Errorf("unreachableHint(%v) = %v, want %v", tc.err, got, tc.hint)
+		}
+		if want := map[bool]string{true: "could not be looked up", false: "is not running"}[tc.hint]; tc.hint && notRunning(tc.err) != want {
+			t.Errorf("notRunning(%v) = %q, want %q", tc.err, notRunning(tc.err), want)
+		}
 	}
 }

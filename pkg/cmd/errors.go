@@ -1,8 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,10 +17,17 @@ import (
 // up", since the pod may well be running.
 func notRunning(err error) string {
 	var status apierrors.APIStatus
-	if errors.As(err, &status) {
+	if errors.As(err, &status) || unreachable(err) {
 		return "could not be looked up"
 	}
 	return "is not running"
+}
+
+// unreachable tells whether err is a request that got no answer from the
+// API server: it could not connect, or the answer did not come in time.
+func unreachable(err error) bool {
+	var urlErr *url.Error
+	return errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // usageError is a mistake in how a command was invoked. Its message ends

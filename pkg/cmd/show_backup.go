@@ -385,7 +385,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 		pod, err = kube.FindRunningPod(ctx, client, t.Namespace, selector)
 	}
 	if err != nil {
-		return repo.Summary{}, fmt.Errorf("the repository host %s: %w", notRunning(err), err)
+		return repo.Summary{}, fmt.Errorf("the repository host %s: %w%s", notRunning(err), err, unreachableHint(err))
 	}
 	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
 	defer cancel()
