@@ -26,7 +26,7 @@ import (
 
 const deleteClusterLong = `Delete a PostgreSQL cluster made by kubectl pgo create cluster: every object
 labelled as the cluster's and managed by kubectl-pgo (StatefulSet, Deployment,
-Services, PVCs, Secrets, ConfigMaps, and backup Jobs), found by label.
+Services, PVCs, Secrets, ConfigMaps, backup Jobs and schedules), found by label.
 
 The database is stopped first (its StatefulSet is deleted and its pod is
 waited for), then the repository host, so that PostgreSQL can archive its

@@ -36,6 +36,7 @@ func clusterFixture() []runtime.Object {
 		&appsv1.StatefulSet{ObjectMeta: meta("hippo", cluster.ComponentDatabase)},
 		&appsv1.Deployment{ObjectMeta: meta("hippo-backrest-shared-repo", cluster.ComponentRepo)},
 		&batchv1.Job{ObjectMeta: meta("hippo-backup-abcd", "backup")},
+		&batchv1.CronJob{ObjectMeta: meta("hippo-pgbackrest-full", "schedule")},
 		ownedPod,
 		&corev1.Service{ObjectMeta: meta("hippo", cluster.ComponentDatabase)},
 		&corev1.Service{ObjectMeta: meta("hippo-backrest-shared-repo", cluster.ComponentRepo)},
@@ -99,6 +100,7 @@ func TestDeleteCluster(t *testing.T) {
 		t.Fatalf("delete: %v", err)
 	}
 	want := []string{
+		"cronjobs/hippo-pgbackrest-full",
 		"jobs/hippo-backup-abcd",
 		"statefulsets/hippo",
 		"deployments/hippo-backrest-shared-repo",
@@ -109,8 +111,8 @@ func TestDeleteCluster(t *testing.T) {
 	}
 	got := deletes(f)
 	// Within the last stage the order is by kind, then by name.
-	if !slices.Equal(got[:3], want[:3]) {
-		t.Errorf("first deletes = %v, want the Job, then the StatefulSet, then the Deployment", got)
+	if !slices.Equal(got[:4], want[:4]) {
+		t.Errorf("first deletes = %v, want the schedule's CronJob and the Job, then the StatefulSet, then the Deployment", got)
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -143,8 +145,8 @@ func TestDeleteClusterKeepBackups(t *testing.T) {
 			t.Errorf("%s deleted despite --keep-backups", kept)
 		}
 	}
-	if len(got) != 8 {
-		t.Errorf("deleted %d objects, want 8: %v", len(got), got)
+	if len(got) != 9 {
+		t.Errorf("deleted %d objects, want 9: %v", len(got), got)
 	}
 	want := "cluster hippo deleted; kept its backups: persistentvolumeclaim/hippo-pgbr-repo, secret/hippo-backrest-repo-config, configmap/hippo-pgo-config\n"
 	if !strings.HasSuffix(out, want) {
@@ -243,8 +245,8 @@ func TestDeleteClusterStopsTheDatabaseFirst(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
 	}
-	if got := deletes(f); !slices.Equal(got, []string{"jobs/hippo-backup-abcd", "statefulsets/hippo"}) {
-		t.Errorf("deleted %v, want only the Job and the StatefulSet", got)
+	if got := deletes(f); !slices.Equal(got, []string{"cronjobs/hippo-pgbackrest-full", "jobs/hippo-backup-abcd", "statefulsets/hippo"}) {
+		t.Errorf("deleted %v, want only the CronJob, the Job and the StatefulSet", got)
 	}
 }
 
