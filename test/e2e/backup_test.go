@@ -135,6 +135,21 @@ func (c *bkCluster) scale(t *testing.T, kind, name string, replicas int, selecto
 	}
 }
 
+// shownBackups are the pgBackRest backups that show backup -o json lists,
+// oldest first.
+func (c *bkCluster) shownBackups(t *testing.T) []repo.BackupSummary {
+	t.Helper()
+	res := c.pgo(t, "show", "backup", c.name, "-o", "json")
+	if res.ExitCode != 0 {
+		t.Fatalf("show backup failed:\n%s", res)
+	}
+	var got cmd.ClusterBackups
+	if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || got.Repository == nil {
+		t.Fatalf("show backup -o json: %v\n%s", err, res.Stdout)
+	}
+	return got.Repository.Backups
+}
+
 var bkLabelLine = regexp.MustCompile(`(?m)^backup (\d{8}-\d{6}F(?:_\d{8}-\d{6}[DI])?) completed in \S+: (full|diff|incr), `)
 
 // backupWait takes a backup with --wait and returns its label, checking

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
 )
 
 // delete backup on a real repository: a full backup A with an incremental
@@ -27,16 +24,8 @@ func TestDeleteBackup(t *testing.T) {
 
 	labels := func(t *testing.T) []string {
 		t.Helper()
-		res := c.pgo(t, "show", "backup", c.name, "-o", "json")
-		if res.ExitCode != 0 {
-			t.Fatalf("show backup failed:\n%s", res)
-		}
-		var got cmd.ClusterBackups
-		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || got.Repository == nil {
-			t.Fatalf("show backup -o json: %v\n%s", err, res.Stdout)
-		}
 		var out []string
-		for _, b := range got.Repository.Backups {
+		for _, b := range c.shownBackups(t) {
 			out = append(out, b.Label)
 		}
 		return out

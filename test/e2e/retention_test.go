@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
@@ -39,16 +37,8 @@ func TestRetention(t *testing.T) {
 
 	fulls := func(t *testing.T) []string {
 		t.Helper()
-		res := c.pgo(t, "show", "backup", c.name, "-o", "json")
-		if res.ExitCode != 0 {
-			t.Fatalf("show backup failed:\n%s", res)
-		}
-		var got cmd.ClusterBackups
-		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || got.Repository == nil {
-			t.Fatalf("show backup -o json: %v\n%s", err, res.Stdout)
-		}
 		var out []string
-		for _, b := range got.Repository.Backups {
+		for _, b := range c.shownBackups(t) {
 			if b.Type == "full" {
 				out = append(out, b.Label)
 			}
