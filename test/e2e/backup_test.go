@@ -41,12 +41,12 @@ type bkCluster struct {
 }
 
 // newBkCluster creates cluster hippo, ready, in a namespace of the test's own.
-func newBkCluster(t *testing.T) *bkCluster {
+func newBkCluster(t *testing.T, createArgs ...string) *bkCluster {
 	t.Helper()
 	env := framework.Setup(t)
 	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
 	start := time.Now()
-	if res := c.pgo(t, "create", "cluster", c.name, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+	if res := c.pgo(t, append([]string{"create", "cluster", c.name, "--wait", "--timeout=5m"}, createArgs...)...); res.ExitCode != 0 {
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
 	t.Logf("create cluster --wait: %s", time.Since(start).Round(time.Second))

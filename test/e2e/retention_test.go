@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
 // Retention on a real repository: with 2 full backups kept, a third full
@@ -20,13 +19,8 @@ import (
 // Bad input changes nothing.
 func TestRetention(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	c := &bkCluster{env: env, ns: env.Namespace(t), name: "hippo"}
-	start := time.Now()
-	if res := c.pgo(t, "create", "cluster", c.name, "--pgbackrest-repo-retention-full=2", "--wait", "--timeout=5m"); res.ExitCode != 0 {
-		t.Fatalf("create cluster failed:\n%s", res)
-	}
-	t.Logf("create cluster --wait: %s", time.Since(start).Round(time.Second))
+	c := newBkCluster(t, "--pgbackrest-repo-retention-full=2")
+	env := c.env
 	repoConf := func(t *testing.T) string {
 		t.Helper()
 		return clusterExec(t, env, c.ns, repoHostPod(t, env, c.ns, c.name).Name, cluster.ContainerPGBackRest, "cat", cluster.PGBackRestConfigFile)
