@@ -117,19 +117,26 @@ func repositoryHost(spec Spec) repo.RepositoryHost {
 		Repositories: spec.Repositories(),
 		PGHost:       ServiceName(spec.Name),
 		PGPath:       DataDirectory(spec.Name),
-		ProcessMax:   processMax(spec.RepoResources),
+		ProcessMax:   processMax(spec.RepoResources, spec.Resources),
 		TLS:          tlsFiles(KeyRepoCert, KeyRepoKey),
 		Server:       repo.Server{ClientCN: databaseCN(spec.Name)},
 	}
 }
 
 // processMax is how many processes a backup uses: one per CPU of the
-// repository host's limit, or repo.DefaultProcessMax without a limit.
-func processMax(r Resources) int {
-	if r.CPULimit == "" {
+// pgBackRest containers' limit, else of the database container's
+// (--cpu-limit: what the user gives the cluster), or
+// repo.DefaultProcessMax without a limit. One process took 1.37x as long
+// as two on 2 CPUs (docs/benchmarks.md); more than the CPUs only compete.
+func processMax(pgbackrest, database Resources) int {
+	limit := pgbackrest.CPULimit
+	if limit == "" {
+		limit = database.CPULimit
+	}
+	if limit == "" {
 		return repo.DefaultProcessMax
 	}
-	q, err := resource.ParseQuantity(r.CPULimit)
+	q, err := resource.ParseQuantity(limit)
 	if err != nil {
 		return repo.DefaultProcessMax
 	}

@@ -155,9 +155,23 @@ func TestRepositories(t *testing.T) {
 }
 
 func TestProcessMax(t *testing.T) {
-	for limit, want := range map[string]int{"": 2, "500m": 1, "1": 1, "1500m": 2, "4": 4} {
-		if got := processMax(Resources{CPULimit: limit}); got != want {
-			t.Errorf("processMax(limit %q) = %d, want %d", limit, got, want)
+	tests := []struct {
+		pgbackrest, database string
+		want                 int
+	}{
+		{"", "", 2},
+		{"500m", "", 1},
+		{"1", "", 1},
+		{"1500m", "", 2},
+		{"4", "", 4},
+		// Without a limit on the pgBackRest containers, the database's.
+		{"", "1", 1},
+		{"", "6", 6},
+		{"3", "8", 3},
+	}
+	for _, tc := range tests {
+		if got := processMax(Resources{CPULimit: tc.pgbackrest}, Resources{CPULimit: tc.database}); got != tc.want {
+			t.Errorf("processMax(limits %q, %q) = %d, want %d", tc.pgbackrest, tc.database, got, tc.want)
 		}
 	}
 }

@@ -200,7 +200,7 @@ func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
 	fl.StringVar(&o.Image, flagImage, cluster.DefaultImage, "Image with PostgreSQL 15 and pgBackRest, for every container.")
 	fl.StringVar(&o.CPU, flagCPU, "", "CPU request of the PostgreSQL container, e.g. 500m.")
 	fl.StringVar(&o.Memory, flagMemory, "", "Memory request of the PostgreSQL container, e.g. 1Gi.")
-	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container.")
+	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container; backups then use one pgBackRest process per CPU of it (process-max, 2 without a limit).")
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
 	addRetentionFlags(cmd, &o.Retention)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix"))
