@@ -64,3 +64,18 @@ func TestAPIRequestCounts(t *testing.T) {
 		}
 	})
 }
+
+// A cluster created with --cpu-limit=1 backs up with one pgBackRest
+// process (docs/benchmarks.md: process-max follows the CPU limit).
+func TestProcessMaxFollowsCPULimit(t *testing.T) {
+	t.Parallel()
+	c := newBkCluster(t, "--cpu-limit=1")
+	res := c.pgo(t, "backup", c.name, "--type=full", "--wait")
+	if res.ExitCode != 0 {
+		t.Fatalf("backup failed:\n%s", res)
+	}
+	begin := regexp.MustCompile(`backup command begin [^\n]*`).FindString(res.Stdout)
+	if !regexp.MustCompile(`--process-max=1( |$)`).MatchString(begin) {
+		t.Errorf("the backup did not run with --process-max=1: %q", begin)
+	}
+}
