@@ -9,6 +9,9 @@ CACHE_DIR="${KPGO_CACHE:-$HOME/.cache/kubectl-pgo}"
 K8S_BIN="$CACHE_DIR/kubernetes-$K8S_VERSION/bin"
 COREDNS_BIN="$CACHE_DIR/coredns-$COREDNS_VERSION/bin"
 IMAGES_DIR="$CACHE_DIR/images"
+# The S3-compatible server of the tests (SeaweedFS, from the Go module proxy).
+SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
+WEED_BIN="$CACHE_DIR/seaweedfs-$SEAWEEDFS_VERSION/weed"
 # Runtime state of the running cluster (PIDs, PKI, data).
 STATE_DIR="${KPGO_STATE:-/var/lib/kubectl-pgo-cluster}"
 KUBECONFIG_OUT="$STATE_DIR/admin.kubeconfig"

@@ -31,6 +31,15 @@ var (
 	repoFiles     = []string{FileRepoConf, FileStartRepo}
 )
 
+// databaseFilesOf are the files of the database pod: with no repository
+// host, it runs the repository host's script too.
+func databaseFilesOf(spec Spec) []string {
+	if spec.HasLocalRepo() {
+		return databaseFiles
+	}
+	return append(append([]string(nil), databaseFiles...), FileStartRepo)
+}
+
 // fileValues are what the file templates (templates/files) see.
 type fileValues struct {
 	Cluster        string
@@ -47,6 +56,8 @@ type fileValues struct {
 	RepoPath       string
 	// BackupInfo is the file that exists once the stanza does.
 	BackupInfo string
+	// LocalRepo: the cluster has a repository on the repository host.
+	LocalRepo bool
 }
 
 // renderFiles renders every file of the pgBackRest ConfigMap.
@@ -78,6 +89,7 @@ func renderFiles(spec Spec) (map[string]string, error) {
 		Stanza:         repo.StanzaName,
 		RepoPath:       spec.RepoPath,
 		BackupInfo:     spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+		LocalRepo:      spec.HasLocalRepo(),
 	}
 	for _, name := range []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo} {
 		var b bytes.Buffer
@@ -100,9 +112,13 @@ func tlsFiles(certKey, keyKey string) repo.TLSFiles {
 }
 
 func databaseHost(spec Spec) repo.DatabaseHost {
+	repoHost := ""
+	if spec.HasLocalRepo() {
+		repoHost = RepoHostName(spec.Name)
+	}
 	return repo.DatabaseHost{
 		Repositories: spec.Repositories(),
-		RepoHost:     RepoHostName(spec.Name),
+		RepoHost:     repoHost,
 		PGPath:       DataDirectory(spec.Name),
 		PGPort:       postgresPort,
 		PGSocketPath: socketDir,

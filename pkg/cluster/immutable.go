@@ -30,6 +30,12 @@ func CheckImmutable(old, new Spec) error {
 	if !slices.Equal(old.StorageType, new.StorageType) {
 		refuse("storage type", storageTypeString(old.StorageType), storageTypeString(new.StorageType), recreate)
 	}
+	if o, n := s3String(old.S3), s3String(new.S3); o != n {
+		refuse("the S3 repository", o, n, recreate)
+	}
+	if old.Cipher != new.Cipher {
+		refuse("the repository cipher", old.Cipher, new.Cipher, "the repository was written with it; "+recreate)
+	}
 	if old.RepoPath != new.RepoPath {
 		refuse("the repository path", old.RepoPath, new.RepoPath, recreate)
 	}
@@ -66,4 +72,13 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// s3String names an S3 location for an error message; keys are not part of it.
+func s3String(s *S3Spec) string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf("bucket %s at %s (region %s, %s-style URIs, verify TLS %t, CA Secret %s, credentials Secret %s)",
+		s.Bucket, s.Endpoint, s.Region, s.URIStyle, s.VerifyTLS, orNone(s.CASecret), s.CredentialsSecret)
 }

@@ -59,3 +59,15 @@ func componentSelector(cluster, component string) labels.Set {
 	l[LabelComponent] = component
 	return l
 }
+
+// LabelPGBackRestCommands marks the pod where pgBackRest's commands (info,
+// expire, verify) run: the repository host's, or without one (S3 only) the
+// database pod. Commands find it in one request, without the settings.
+const LabelPGBackRestCommands = "kubectl-pgo/pgbackrest-commands"
+
+// PGBackRestPodSelector selects the pod LabelPGBackRestCommands marks.
+func PGBackRestPodSelector(cluster string) string {
+	l := ClusterSelector(cluster)
+	l[LabelPGBackRestCommands] = "true"
+	return l.String()
+}

@@ -17,6 +17,8 @@ const (
 	KeyDBKey    = "db.key"
 	KeyRepoCert = "repo.crt"
 	KeyRepoKey  = "repo.key"
+	// KeyCipherPass is the passphrase of encrypted repositories.
+	KeyCipherPass = "cipher-pass"
 )
 
 // Keys of the postgres Secret (<c>-postgres-secret), as in v4.
@@ -34,6 +36,11 @@ const (
 type Material struct {
 	PKI      PKI
 	Password string
+	// S3Key and S3KeySecret are the S3 keys given as flags, kept in the
+	// repository Secret; empty when the user's own Secret holds them.
+	S3Key, S3KeySecret string
+	// CipherPass encrypts the repositories when Spec.Cipher is set.
+	CipherPass string
 }
 
 // NewPassword returns a random password: 32 bytes from crypto/rand,
@@ -64,6 +71,17 @@ func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now 
 		}
 	} else if m.PKI, err = NewPKI(spec.Name, spec.Namespace, now); err != nil {
 		return Material{}, err
+	}
+	if repoConfig != nil {
+		m.S3Key, m.S3KeySecret = string(repoConfig.Data[KeyS3Key]), string(repoConfig.Data[KeyS3KeySecret])
+		m.CipherPass = string(repoConfig.Data[KeyCipherPass])
+	}
+	// A passphrase is made once: a new one could not read what the old
+	// one encrypted.
+	if spec.Cipher != "" && m.CipherPass == "" {
+		if m.CipherPass, err = NewPassword(); err != nil {
+			return Material{}, err
+		}
 	}
 	if postgres != nil {
 		if m.Password, err = PasswordFromSecret(postgres); err != nil {

@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -45,6 +49,32 @@ var objectTemplates = []string{
 	"repo-service.yaml",
 }
 
+// localRepoTemplates are the repository host's objects: only a cluster
+// with a local repository has them.
+var localRepoTemplates = []string{"repo-pvc.yaml", "repo-deployment.yaml", "repo-service.yaml"}
+
+// RepoHostDeployment renders the repository host's Deployment from the
+// Spec alone. Backup Jobs are made from it, also when the cluster has no
+// local repository and so no such Deployment.
+func RepoHostDeployment(spec Spec) (*appsv1.Deployment, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := newObjectValues(spec, Material{})
+	if err != nil {
+		return nil, err
+	}
+	obj, err := renderObject("repo-deployment.yaml", v)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the repository host: %w", err)
+	}
+	var d appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // Render returns the cluster's objects, in the order to apply them. The
 // Spec must have been defaulted; it is validated here. The output depends
 // only on the arguments, so rendering twice gives the same objects.
@@ -68,6 +98,9 @@ func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
 	}
 	objects := make([]*unstructured.Unstructured, 0, len(objectTemplates))
 	for _, name := range objectTemplates {
+		if !spec.HasLocalRepo() && slices.Contains(localRepoTemplates, name) {
+			continue
+		}
 		obj, err := renderObject(name, v)
 		if err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", name, err)
@@ -144,6 +177,9 @@ type objectValues struct {
 	Namespace string
 	Names     objectNames
 	Labels    struct{ Database, Repo, Config map[string]string }
+	// PodLabels are the pods': the one that runs pgBackRest's commands
+	// carries LabelPGBackRestCommands too.
+	PodLabels struct{ Database, Repo map[string]string }
 
 	DatabaseSelector, RepoSelector map[string]string
 
@@ -155,6 +191,9 @@ type objectValues struct {
 	ConfigHashAnnotation               string
 	DatabaseConfigHash, RepoConfigHash string
 	DatabaseResources, RepoResources   map[string]map[string]string
+	// PGBackRestEnv carries the S3 keys and the repository passphrase
+	// from Secrets to every container that runs pgBackRest.
+	PGBackRestEnv []corev1.EnvVar
 
 	PGData, PostgresBinDir, BackupInfo                                        string
 	PGDataMountPath, RepoMountPath, SocketDir, PGBackRestConfigDir, ConfigDir string
@@ -192,10 +231,11 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 		SpecYAML:             string(specYAML),
 		Files:                files,
 		ConfigHashAnnotation: AnnotationConfigHash,
-		DatabaseConfigHash:   filesHash(files, databaseFiles),
+		DatabaseConfigHash:   filesHash(files, databaseFilesOf(spec)),
 		RepoConfigHash:       filesHash(files, repoFiles),
 		DatabaseResources:    spec.Resources.requirements(),
 		RepoResources:        spec.RepoResources.requirements(),
+		PGBackRestEnv:        PGBackRestEnv(spec),
 		PGData:               DataDirectory(c),
 		PostgresBinDir:       postgresBinDir(spec.PostgresVersion),
 		BackupInfo:           spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
@@ -211,6 +251,12 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 	v.Labels.Database = Labels(c, ComponentDatabase)
 	v.Labels.Repo = Labels(c, ComponentRepo)
 	v.Labels.Config = Labels(c, ComponentConfig)
+	v.PodLabels.Database, v.PodLabels.Repo = Labels(c, ComponentDatabase), Labels(c, ComponentRepo)
+	if spec.HasLocalRepo() {
+		v.PodLabels.Repo[LabelPGBackRestCommands] = "true"
+	} else {
+		v.PodLabels.Database[LabelPGBackRestCommands] = "true"
+	}
 	return v, nil
 }
 
@@ -232,4 +278,26 @@ func (r Resources) requirements() map[string]map[string]string {
 	set("limits", "cpu", r.CPULimit)
 	set("limits", "memory", r.MemoryLimit)
 	return req
+}
+
+// PGBackRestEnv is the environment that gives pgBackRest the S3 keys and
+// the repository passphrase, each from its Secret: they are never in a
+// ConfigMap or a command line.
+func PGBackRestEnv(spec Spec) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	fromSecret := func(name, secret, key string) {
+		env = append(env, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key},
+		}})
+	}
+	for _, r := range spec.Repositories() {
+		if r.Type == repo.S3 && spec.S3 != nil {
+			fromSecret(r.KeyEnv(), spec.S3.CredentialsSecret, KeyS3Key)
+			fromSecret(r.KeySecretEnv(), spec.S3.CredentialsSecret, KeyS3KeySecret)
+		}
+		if r.Cipher != "" {
+			fromSecret(r.CipherPassEnv(), RepoConfigSecretName(spec.Name), KeyCipherPass)
+		}
+	}
+	return env
 }

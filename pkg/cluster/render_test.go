@@ -29,6 +29,8 @@ func testMaterial() Material {
 			RepoCert: []byte("test repo.crt\n"), RepoKey: []byte("test repo.key\n"),
 		},
 		Password: "test-password",
+		S3Key:    "test-s3-key", S3KeySecret: "test-s3-key-secret",
+		CipherPass: "test-cipher-pass",
 	}
 }
 
@@ -61,6 +63,18 @@ func goldenSpecs() map[string]Spec {
 			RepoResources:     Resources{CPURequest: "250m", CPULimit: "3", MemoryRequest: "128Mi", MemoryLimit: "512Mi"},
 		},
 		"long-name": {Name: longName(), Namespace: "a-namespace"},
+		// S3 alone: no repository host, its PVC or Service; the keys
+		// given as flags and a passphrase in the repository Secret.
+		"s3": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"s3"}, Cipher: "aes-256-cbc",
+			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
+		},
+		// Both: repo1 on the repository host, repo2 in the user's bucket
+		// with the user's credentials Secret.
+		"local-s3": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"local", "s3"},
+			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.eu-west-1.amazonaws.com", Region: "eu-west-1", VerifyTLS: true, CredentialsSecret: "aws-keys"},
+		},
 	}
 }
 

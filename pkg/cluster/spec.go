@@ -33,12 +33,12 @@ const (
 	// StoragePosix is v4.6's name for StorageLocal; Default turns it into
 	// StorageLocal.
 	StoragePosix StorageType = "posix"
-	// StorageS3 is a repository in an S3 bucket: not supported yet.
+	// StorageS3 is a repository in an S3 bucket (Spec.S3).
 	StorageS3 StorageType = "s3"
 )
 
 // supportedStorageTypes are the values Validate accepts, after Default.
-var supportedStorageTypes = []StorageType{StorageLocal}
+var supportedStorageTypes = []StorageType{StorageLocal, StorageS3}
 
 // SupportedStorageTypes are the storage types Validate accepts, for tests
 // that must cover each of them.
@@ -58,15 +58,20 @@ type Spec struct {
 	StorageSize  string `json:"storageSize"`
 	StorageClass string `json:"storageClass,omitempty"`
 
-	// StorageType lists the repositories, in order: repo1, repo2. Only
-	// [local] is supported for now; [local, s3] will make repo2 an S3
-	// repository.
+	// StorageType lists the repositories, in order: repo1, repo2. With
+	// [local, s3], repo1 is the repository host's PVC and repo2 the bucket;
+	// with [s3] alone there is no repository host.
 	StorageType []StorageType `json:"storageType"`
+	// S3 is the bucket of the s3 repository; nil without one.
+	S3 *S3Spec `json:"s3,omitempty"`
 	// RepoPath is repoN-path, the same for every repository: a directory
 	// on the repository host's PVC, and the prefix in a bucket.
 	RepoPath         string `json:"repoPath"`
 	RepoPVCSize      string `json:"repoPVCSize"`
 	RepoStorageClass string `json:"repoStorageClass,omitempty"`
+	// Cipher encrypts every repository ("aes-256-cbc"); empty for none.
+	// The passphrase is generated once and kept in the repository Secret.
+	Cipher string `json:"cipher,omitempty"`
 	// RetentionFull is how many full backups each repository keeps
 	// (RetentionFullType count), or for how many days (time).
 	RetentionFull     int                `json:"retentionFull"`
@@ -81,6 +86,46 @@ type Spec struct {
 	// repository host, and the pgBackRest server beside the database.
 	RepoResources Resources `json:"repoResources,omitzero"`
 }
+
+// S3Spec is where an S3 repository is. The keys are not here: they are in
+// a Secret (CredentialsSecret), and reach pgBackRest through the
+// environment.
+type S3Spec struct {
+	Bucket string `json:"bucket"`
+	// Endpoint is host[:port], without a scheme.
+	Endpoint string `json:"endpoint"`
+	Region   string `json:"region"`
+	// URIStyle is host (bucket.endpoint) or path (endpoint/bucket).
+	URIStyle string `json:"uriStyle"`
+	// VerifyTLS checks the endpoint's certificate; on unless turned off.
+	VerifyTLS bool `json:"verifyTLS"`
+	// CASecret names a Secret whose ca.crt verifies the endpoint; empty
+	// for the image's CAs.
+	CASecret string `json:"caSecret,omitempty"`
+	// CredentialsSecret names the Secret with the keys aws-s3-key and
+	// aws-s3-key-secret (v4's names): the user's own, or the repository
+	// Secret when the keys were given as flags.
+	CredentialsSecret string `json:"credentialsSecret"`
+}
+
+// Keys of an S3 credentials Secret, and of an S3 CA Secret.
+const (
+	KeyS3Key       = "aws-s3-key"
+	KeyS3KeySecret = "aws-s3-key-secret"
+	KeyS3CA        = "ca.crt"
+)
+
+// DefaultS3Region is pgBackRest's required region when the user gives
+// none: S3-compatible servers ignore it.
+const DefaultS3Region = "us-east-1"
+
+// HasLocalRepo tells whether the cluster has a repository host with a PVC.
+func (s Spec) HasLocalRepo() bool {
+	return slices.Contains(s.StorageType, StorageLocal) || slices.Contains(s.StorageType, StoragePosix)
+}
+
+// HasS3Repo tells whether one of the repositories is in S3.
+func (s Spec) HasS3Repo() bool { return slices.Contains(s.StorageType, StorageS3) }
 
 // Resources are the CPU and memory requests and limits of a container,
 // as Kubernetes quantities ("500m", "1Gi"). Empty means not set.
@@ -146,6 +191,18 @@ func (s *Spec) Default() {
 	s.StorageType = types
 	if s.RepoPath == "" && s.Name != "" {
 		s.RepoPath = DefaultRepoPath(s.Name)
+	}
+	if s.S3 != nil {
+		if s.S3.Region == "" {
+			s.S3.Region = DefaultS3Region
+		}
+		if s.S3.URIStyle == "" {
+			s.S3.URIStyle = "host"
+		}
+		s.S3.URIStyle = strings.ToLower(s.S3.URIStyle)
+		if s.S3.CredentialsSecret == "" && s.Name != "" {
+			s.S3.CredentialsSecret = RepoConfigSecretName(s.Name)
+		}
 	}
 	if s.RetentionFull == 0 {
 		s.RetentionFull = DefaultRetentionFull

@@ -92,8 +92,35 @@ func TestValidate(t *testing.T) {
 		{"no size", func(s *Spec) { s.RepoPVCSize = "" }, []string{"a repository PVC size is required"}},
 		{"bad storage class", func(s *Spec) { s.StorageClass = "Fast SSD" }, []string{`storage class "Fast SSD" is not a valid name`}},
 		{"unknown storage type", func(s *Spec) { s.StorageType = []StorageType{"gcs"} }, []string{`storage type "gcs" is not known: use local`}},
-		{"s3", func(s *Spec) { s.StorageType = []StorageType{"s3"} }, []string{"storage type s3 is not supported yet"}},
-		{"local and s3", func(s *Spec) { s.StorageType = ParseStorageType("local,s3") }, []string{"storage type s3 is not supported yet"}},
+		{"s3 without settings", func(s *Spec) { s.StorageType = []StorageType{"s3"} }, []string{"needs a bucket and an endpoint"}},
+		{"local and s3 without settings", func(s *Spec) { s.StorageType = ParseStorageType("local,s3") }, []string{"needs a bucket and an endpoint"}},
+		{"s3 without bucket", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Endpoint: "s3.example", URIStyle: "path"}
+		}, []string{"needs a bucket: give --pgbackrest-s3-bucket"}},
+		{"s3 without endpoint", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Bucket: "b-1", URIStyle: "path"}
+		}, []string{"needs an endpoint"}},
+		{"s3 endpoint with scheme", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "https://s3.example", URIStyle: "path"}
+		}, []string{"without a scheme"}},
+		{"s3 endpoint bad port", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example:99999", URIStyle: "path"}
+		}, []string{"port between 1 and 65535"}},
+		{"s3 bad bucket", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Bucket: "Bad_Bucket", Endpoint: "s3.example", URIStyle: "path"}
+		}, []string{"not a valid bucket name"}},
+		{"s3 URI style", func(s *Spec) {
+			s.StorageType = []StorageType{"s3"}
+			s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example", URIStyle: "virtual"}
+		}, []string{`URI style "virtual" is not known`}},
+		{"s3 settings without s3", func(s *Spec) { s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example"} }, []string{"S3 settings are given, but the storage type is local"}},
+		{"three storage types", func(s *Spec) { s.StorageType = ParseStorageType("local,s3,s3") }, []string{"too many parts"}},
+		{"cipher", func(s *Spec) { s.Cipher = "des" }, []string{`cipher "des" is not supported`}},
 		{"local twice", func(s *Spec) { s.StorageType = ParseStorageType("local,posix"); s.Default() }, []string{"storage type local is given twice"}},
 		{"no storage type", func(s *Spec) { s.StorageType = nil }, []string{"a storage type is required"}},
 		{"relative repo path", func(s *Spec) { s.RepoPath = "backrestrepo/x" }, []string{`repository path "backrestrepo/x" is not valid`}},

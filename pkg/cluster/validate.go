@@ -3,7 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -84,6 +86,8 @@ func (s Spec) Validate() error {
 		validateStorageClass("storage class", s.StorageClass),
 		validateStorageClass("repository storage class", s.RepoStorageClass),
 		validateStorageTypes(s.StorageType),
+		s.validateS3(),
+		validateCipher(s.Cipher),
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)
@@ -156,16 +160,17 @@ func validateStorageClass(what, value string) error {
 }
 
 func validateStorageTypes(types []StorageType) error {
-	allowed := storageTypeString(supportedStorageTypes)
+	const allowed = "local, s3, or local,s3"
 	if len(types) == 0 {
 		return fmt.Errorf("a storage type is required: use %s", allowed)
+	}
+	if len(types) > 2 {
+		return fmt.Errorf("storage type %s has too many parts: use %s, or local,s3 for both", storageTypeString(types), allowed)
 	}
 	seen := map[StorageType]bool{}
 	for _, t := range types {
 		switch {
-		case t == StorageS3:
-			return fmt.Errorf("storage type %s is not supported yet: use %s", t, allowed)
-		case t != StorageLocal:
+		case t != StorageLocal && t != StorageS3:
 			return fmt.Errorf("storage type %q is not known: use %s (posix is the same as local)", t, allowed)
 		case seen[t]:
 			return fmt.Errorf("storage type %s is given twice", t)
@@ -219,14 +224,97 @@ func (s Spec) Repositories() []repo.Repository {
 		r := repo.Repository{
 			Index: i + 1, Path: s.RepoPath,
 			RetentionFull: s.RetentionFull, RetentionFullType: s.RetentionFullType, RetentionDiff: s.RetentionDiff,
+			Cipher: s.Cipher,
 		}
 		switch t {
 		case StorageLocal, StoragePosix:
 			r.Type = repo.Posix
+		case StorageS3:
+			r.Type = repo.S3
+			if s.S3 != nil {
+				host, port := splitEndpoint(s.S3.Endpoint)
+				r.S3 = &repo.S3Location{
+					Bucket: s.S3.Bucket, Endpoint: host, Port: port, Region: s.S3.Region,
+					URIStyle: s.S3.URIStyle, VerifyTLS: s.S3.VerifyTLS,
+				}
+				if s.S3.CASecret != "" {
+					r.S3.CAFile = S3CAFile
+				}
+			}
 		default:
 			r.Type = repo.Type(t)
 		}
 		repos = append(repos, r)
 	}
 	return repos
+}
+
+// S3CAFile is where the S3 CA (Spec.S3.CASecret) is mounted in every pod
+// that runs pgBackRest.
+const S3CAFile = pgbackrestConfigDir + "/s3/" + KeyS3CA
+
+// splitEndpoint splits host[:port]; the port is 0 when absent or invalid
+// (validateS3 reports an invalid one).
+func splitEndpoint(endpoint string) (string, int) {
+	host, portText, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return endpoint, 0
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return host, 0
+	}
+	return host, port
+}
+
+// validateS3 checks the S3 settings: required with the s3 storage type,
+// refused without it.
+func (s Spec) validateS3() error {
+	if !s.HasS3Repo() {
+		if s.S3 != nil {
+			return fmt.Errorf("S3 settings are given, but the storage type is %s: use --pgbackrest-storage-type=s3 or local,s3", storageTypeString(s.StorageType))
+		}
+		return nil
+	}
+	if s.S3 == nil {
+		return fmt.Errorf("storage type s3 needs a bucket and an endpoint: give --pgbackrest-s3-bucket and --pgbackrest-s3-endpoint")
+	}
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	b := s.S3.Bucket
+	switch {
+	case b == "":
+		add("storage type s3 needs a bucket: give --pgbackrest-s3-bucket")
+	case len(b) < 3 || len(b) > 63 || len(validation.IsDNS1123Subdomain(b)) > 0:
+		add("S3 bucket %q is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens", b)
+	}
+	if e := s.S3.Endpoint; e == "" {
+		add("storage type s3 needs an endpoint: give --pgbackrest-s3-endpoint, e.g. s3.eu-west-1.amazonaws.com or minio.example:9000")
+	} else if strings.Contains(e, "://") || strings.ContainsAny(e, "/ \t'\"") {
+		add("S3 endpoint %q is not valid: give host[:port] without a scheme or a path, e.g. s3.eu-west-1.amazonaws.com", e)
+	} else if host, port := splitEndpoint(e); host == "" || (strings.Contains(e, ":") && (port < 1 || port > 65535)) {
+		add("S3 endpoint %q is not valid: give host[:port] with a port between 1 and 65535", e)
+	}
+	if r := s.S3.Region; strings.ContainsAny(r, " \t'\"/") {
+		add("S3 region %q is not valid, e.g. us-east-1", r)
+	}
+	if u := s.S3.URIStyle; u != "host" && u != "path" {
+		add("S3 URI style %q is not known: use host (bucket.endpoint) or path (endpoint/bucket)", u)
+	}
+	for what, name := range map[string]string{"S3 CA Secret": s.S3.CASecret, "S3 credentials Secret": s.S3.CredentialsSecret} {
+		if name == "" {
+			continue
+		}
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			add("%s %q is not a valid name: %s", what, name, strings.Join(msgs, "; "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateCipher(cipher string) error {
+	if cipher != "" && cipher != repo.CipherAES256 {
+		return fmt.Errorf("cipher %q is not supported: use %s (pgBackRest's only cipher), or none", cipher, repo.CipherAES256)
+	}
+	return nil
 }

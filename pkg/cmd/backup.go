@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,8 +155,11 @@ type BackupOptions struct {
 	DumpAll  bool
 	PVCName  string
 	PVCSize  string
+	// Repo chooses the repository of a pgBackRest backup.
+	Repo repoFlags
 
 	namespace  string
+	repoIndex  int
 	pgdumpOpts []string
 	options    repo.BackupOptions
 	pgType     string
@@ -207,6 +211,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	flags.BoolVar(&o.DumpAll, "dump-all", false, "With --backup-type=pgdump: dump every database and the roles with pg_dumpall (plain SQL).")
 	flags.StringVar(&o.PVCName, "pvc-name", "", "With --backup-type=pgdump: the PVC of the dumps, created if missing (default backup-NAME-pgdump-pvc).")
 	flags.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --backup-type=pgdump: the size of the PVC when it is created.")
+	o.Repo.AddFlags(cmd, "back up to")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}, cobra.ShellCompDirectiveNoFileComp))
@@ -245,6 +250,12 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	if err := bkValidateName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if o.BackupType != jobs.BackupTypePGBackRest && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
+		return usageErrorf(cmd, "--repo and --%s apply to --backup-type=pgbackrest only", flagStorageType)
+	}
 	switch {
 	case o.BackupType == jobs.BackupTypePGBackRest:
 	case o.BackupType == jobs.BackupTypePGDump, o.BackupType == jobs.BackupTypePGBaseBackup:
@@ -264,6 +275,9 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	opts, err := repo.ParseBackupOptions(o.BackupOpts)
 	if err != nil {
 		return usageErrorf(cmd, "%s", indentOptsErrors("--backup-opts", err))
+	}
+	if opts.Has("repo") && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
+		return usageErrorf(cmd, "the repository is given twice, in --backup-opts and as a flag: give it once")
 	}
 	if o.Type != "" && opts.Type != "" && o.Type != opts.Type {
 		return usageErrorf(cmd, "--type=%s and --backup-opts='--type=%s' disagree: give the type once", o.Type, opts.Type)
@@ -300,17 +314,12 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deploy, err := client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("cannot back up cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. Nothing was started",
-			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
-	case err != nil:
-		return fmt.Errorf("cannot back up cluster %q: read its repository host: %w", o.Name, err)
+	if err := o.checkRepoFlag(spec); err != nil {
+		return err
 	}
-	if _, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String()); err != nil {
-		return fmt.Errorf("cannot back up cluster %q: its repository host %s (%v); the backup Job runs beside it. Check it with kubectl get deployment %s -n %s. Nothing was started",
-			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
+	deploy, err := o.jobTemplate(ctx, client, spec)
+	if err != nil {
+		return err
 	}
 	if err := jobs.CheckNoConflict(ctx, client, ns, o.Name, o.now()); err != nil {
 		return fmt.Errorf("%w. Nothing was started", err)
@@ -319,6 +328,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 		Cluster:   o.Name,
 		Namespace: ns,
 		RepoHost:  deploy,
+		Repo:      o.repoIndex,
 		Type:      o.pgType,
 		Options:   o.options,
 		Verbose:   o.Verbose,
@@ -446,7 +456,7 @@ func (o *BackupOptions) follow(ctx context.Context, client kubernetes.Interface,
 // console log level below info), the newest one that started after the
 // Job.
 func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface, label string, job *batchv1.Job) (*repo.BackupSummary, error) {
-	pod, err := kube.FindRunningPod(ctx, client, o.namespace, cluster.RepoSelector(o.Name).String())
+	pod, err := findPGBackRestPod(ctx, client, o.namespace, o.Name)
 	if err != nil {
 		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
 	}
@@ -697,4 +707,41 @@ func bkForbidden(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden")
+}
+
+// checkRepoFlag resolves the chosen repository against the cluster's.
+func (o *BackupOptions) checkRepoFlag(spec cluster.Spec) error {
+	n, err := o.Repo.index(spec)
+	if err != nil {
+		return fmt.Errorf("cannot back up: %w. Nothing was started", err)
+	}
+	o.repoIndex = n
+	return nil
+}
+
+// jobTemplate is the pod the backup Job copies: the repository host's
+// Deployment, which must be running beside the Job; or, for a cluster
+// without a local repository, the same Deployment rendered from the
+// cluster's settings, with the database pod running.
+func (o *BackupOptions) jobTemplate(ctx context.Context, client kubernetes.Interface, spec cluster.Spec) (*appsv1.Deployment, error) {
+	ns := o.namespace
+	if !spec.HasLocalRepo() {
+		if _, err := kube.FindRunningPod(ctx, client, ns, cluster.DatabaseSelector(o.Name).String()); err != nil {
+			return nil, fmt.Errorf("cannot back up cluster %q: its database %s (%v). Nothing was started", o.Name, notRunning(err), err)
+		}
+		return cluster.RepoHostDeployment(spec)
+	}
+	deploy, err := client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("cannot back up cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. Nothing was started",
+			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
+	case err != nil:
+		return nil, fmt.Errorf("cannot back up cluster %q: read its repository host: %w", o.Name, err)
+	}
+	if _, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String()); err != nil {
+		return nil, fmt.Errorf("cannot back up cluster %q: its repository host %s (%v); the backup Job runs beside it. Check it with kubectl get deployment %s -n %s. Nothing was started",
+			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
+	}
+	return deploy, nil
 }

@@ -59,7 +59,7 @@ func bkClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 		objects = append(objects, obj)
 	}
 	return append(objects,
-		bkPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", cluster.Labels(name, cluster.ComponentRepo)),
+		bkPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", podLabels(name, cluster.ComponentRepo)),
 		bkPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
 }
 

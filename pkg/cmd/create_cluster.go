@@ -113,6 +113,8 @@ type CreateClusterOptions struct {
 	CPULimit         string
 	MemoryLimit      string
 	Retention        RetentionFlags
+	// S3 holds the S3 repository's and encryption's flags.
+	S3 s3Flags
 
 	Wait    bool
 	Timeout time.Duration
@@ -177,6 +179,8 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
 	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects as applied, as yaml or json, instead of one line per object.")
+	o.S3.AddFlags(fl)
+	o.S3.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(fl)
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
@@ -192,7 +196,7 @@ var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagSto
 // addSettingFlags registers the flags of the cluster's settings (the Spec).
 func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
 	fl := cmd.Flags()
-	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "Type of the pgBackRest repository: local (posix is the same). s3 and local,s3 are not supported yet. Cannot change later.")
+	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "pgBackRest repositories: local (a PVC on the repository host; posix is the same), s3 (a bucket only, no repository host), or local,s3 (repo1 local, repo2 in S3; WAL goes to both). Cannot change later.")
 	fl.StringVar(&o.StorageSize, flagStorageSize, cluster.DefaultStorageSize, "Size of the PVC of the data directory. Cannot change later.")
 	fl.StringVar(&o.StorageClass, flagStorageClass, "", "StorageClass of the data PVC; the cluster's default class if empty. Cannot change later.")
 	fl.StringVar(&o.RepoPVCSize, flagRepoPVCSize, cluster.DefaultRepoPVCSize, "Size of the PVC of the pgBackRest repository. Cannot change later.")
@@ -203,7 +207,7 @@ func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
 	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container; backups then use one pgBackRest process per CPU of it (process-max, 2 without a limit).")
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
 	addRetentionFlags(cmd, &o.Retention)
-	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix"))
+	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
 }
 
 // recordGiven notes which setting flags were given on the command line:
@@ -212,6 +216,8 @@ func (o *CreateClusterOptions) recordGiven(cmd *cobra.Command) {
 	for _, flag := range settingFlagNames {
 		o.given[flag] = cmd.Flags().Changed(flag)
 	}
+	o.S3.complete(cmd)
+	o.given[flagRepoCipher] = cmd.Flags().Changed(flagRepoCipher)
 }
 
 func fixedCompletions(values ...string) cobra.CompletionFunc {
@@ -355,9 +361,13 @@ func (o *CreateClusterOptions) flagSpec(cmd *cobra.Command) (cluster.Spec, error
 	if o.given[flagStorageType] && len(spec.StorageType) == 0 {
 		return cluster.Spec{}, usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
 	}
+	o.S3.apply(&spec)
 	spec.Default()
 	if err := spec.Validate(); err != nil {
 		return cluster.Spec{}, usageErrorf(cmd, "%s", indentErrors(err))
+	}
+	if err := o.S3.validate(spec); err != nil {
+		return cluster.Spec{}, usageErrorf(cmd, "%v", err)
 	}
 	return spec, nil
 }
@@ -382,6 +392,12 @@ func (o *CreateClusterOptions) mergeSpec(stored cluster.Spec) cluster.Spec {
 	}
 	if o.given[flagStorageType] {
 		s.StorageType = f.StorageType
+	}
+	if o.S3.given {
+		s.S3 = f.S3
+	}
+	if o.given[flagRepoCipher] {
+		s.Cipher = f.Cipher
 	}
 	set(flagStorageSize, &s.StorageSize, f.StorageSize)
 	set(flagStorageClass, &s.StorageClass, f.StorageClass)
@@ -674,6 +690,10 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	o.S3.setKeys(&material)
+	if err := checkS3Secrets(ctx, c, spec, material); err != nil {
+		return err
+	}
 	objects, err := cluster.Render(spec, material)
 	if err != nil {
 		return err
@@ -830,6 +850,7 @@ func (o *CreateClusterOptions) runClientDryRun() error {
 	if err != nil {
 		return err
 	}
+	o.S3.setKeys(&material)
 	objects, err := cluster.Render(o.spec, material)
 	if err != nil {
 		return err
@@ -891,8 +912,8 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 	steps := []waitStep{
 		{
 			what:  "the PersistentVolumeClaims to be bound",
-			check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, name) },
-			hint:  fmt.Sprintf("kubectl -n %s describe pvc %s %s", ns, cluster.DataPVCName(name), cluster.RepoPVCName(name)),
+			check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
+			hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
 		},
 		databaseStep(c, ns, name, "the database pod to be ready"),
 		repoHostStep(c, ns, name, "the repository host to be ready"),
@@ -900,6 +921,9 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 			what: "the stanza to be created",
 			check: func(ctx context.Context) (bool, string, error) {
 				info := stanzaInfo(ctx, c, o.exec, ns, name)
+				if err := s3Refused(spec, info.Error+" "+info.Message); err != nil {
+					return false, "", err
+				}
 				if info.Error != "" {
 					return false, info.Error, nil
 				}
@@ -927,8 +951,12 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				}
 				return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
 			},
-			hint: fmt.Sprintf("kubectl -n %s logs deployment/%s", ns, cluster.RepoHostName(name)),
+			hint: stanzaHint(spec),
 		},
+	}
+	if !spec.HasLocalRepo() {
+		// No repository host: the database pod creates the stanza.
+		steps = slices.Delete(steps, 2, 3)
 	}
 	if err := runWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
 		return err
@@ -990,6 +1018,10 @@ func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline
 				return fmt.Errorf("timed out after %s waiting for %s: %s\n%s; to see why it is not ready: %s",
 					timeout, step.what, status, done, step.hint)
 			}
+			var refused *s3RefusedError
+			if errors.As(err, &refused) {
+				return err
+			}
 			return fmt.Errorf("waiting for %s: %w", step.what, err)
 		}
 	}
@@ -1006,10 +1038,26 @@ func waitAPIError(err error) error {
 	return nil
 }
 
-func pvcsBound(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
+// clusterPVCs are the PVCs a cluster's pods mount.
+func clusterPVCs(spec cluster.Spec) []string {
+	if !spec.HasLocalRepo() {
+		return []string{cluster.DataPVCName(spec.Name)}
+	}
+	return []string{cluster.DataPVCName(spec.Name), cluster.RepoPVCName(spec.Name)}
+}
+
+// stanzaHint says where the stanza-create log is.
+func stanzaHint(spec cluster.Spec) string {
+	if !spec.HasLocalRepo() {
+		return fmt.Sprintf("kubectl -n %s logs %s -c %s", spec.Namespace, cluster.PodName(spec.Name), cluster.ContainerPGBackRest)
+	}
+	return fmt.Sprintf("kubectl -n %s logs deployment/%s", spec.Namespace, cluster.RepoHostName(spec.Name))
+}
+
+func pvcsBound(ctx context.Context, c *apiClients, ns string, pvcs []string) (bool, string, error) {
 	var states, done []string
 	all := true
-	for _, pvc := range []string{cluster.DataPVCName(name), cluster.RepoPVCName(name)} {
+	for _, pvc := range pvcs {
 		p, err := c.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 		if err != nil {
 			if e := waitAPIError(err); e != nil {

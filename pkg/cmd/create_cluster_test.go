@@ -182,8 +182,18 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "too long", args: []string{long}, want: []string{"is too long", "use a name of at most 42 characters"}},
 		{name: "invalid namespace", args: []string{"hippo"}, ns: "Bad_NS", want: []string{`namespace "Bad_NS" is not valid`}},
 		{name: "unknown storage type", args: []string{"hippo", "--pgbackrest-storage-type=gcs"}, want: []string{`storage type "gcs" is not known: use local`}},
-		{name: "s3", args: []string{"hippo", "--pgbackrest-storage-type=s3"}, want: []string{"storage type s3 is not supported yet"}},
-		{name: "local and s3", args: []string{"hippo", "--pgbackrest-storage-type=local,s3"}, want: []string{"storage type s3 is not supported yet"}},
+		{name: "s3", args: []string{"hippo", "--pgbackrest-storage-type=s3"}, want: []string{"storage type s3 needs a bucket: give --pgbackrest-s3-bucket"}},
+		{name: "local and s3", args: []string{"hippo", "--pgbackrest-storage-type=local,s3"}, want: []string{"storage type s3 needs a bucket: give --pgbackrest-s3-bucket"}},
+		{name: "s3 without keys", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example"},
+			want: []string{"storage type s3 needs keys"}},
+		{name: "s3 keys twice", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example",
+			"--pgbackrest-s3-key=a", "--pgbackrest-s3-key-secret=b", "--pgbackrest-s3-credentials-secret=keys"}, want: []string{"both as flags and as --pgbackrest-s3-credentials-secret"}},
+		{name: "s3 half the keys", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example",
+			"--pgbackrest-s3-key=a"}, want: []string{"give both --pgbackrest-s3-key and --pgbackrest-s3-key-secret"}},
+		{name: "s3 URI style", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example",
+			"--pgbackrest-s3-credentials-secret=keys", "--pgbackrest-s3-uri-style=virtual"}, want: []string{`S3 URI style "virtual" is not known`}},
+		{name: "s3 flags without s3", args: []string{"hippo", "--pgbackrest-s3-bucket=b-1"}, want: []string{"S3 settings are given, but the storage type is local"}},
+		{name: "unknown cipher", args: []string{"hippo", "--pgbackrest-repo-cipher=rot13"}, want: []string{`cipher "rot13" is not supported`}},
 		{name: "empty storage type", args: []string{"hippo", "--pgbackrest-storage-type="}, want: []string{"--pgbackrest-storage-type is empty"}},
 		{name: "negative size", args: []string{"hippo", "--storage-size=-1Gi"}, want: []string{`storage size "-1Gi" must be more than zero`}},
 		{name: "unparsable size", args: []string{"hippo", "--storage-size=lots"}, want: []string{`storage size "lots" is not a quantity`}},
@@ -593,7 +603,7 @@ func TestRenderedResources(t *testing.T) {
 // backups.
 func TestCreateClusterRefusesKeptBackups(t *testing.T) {
 	repoPVC := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "hippo-pgbr-repo", Namespace: "default",
-		Labels: cluster.Labels("hippo", cluster.ComponentRepo)}}
+		Labels: podLabels("hippo", cluster.ComponentRepo)}}
 	f := newClusterFactory(specConfigMap(t, "hippo", "default"), repoPVC)
 	allowAccess(f)
 	fakeApply(f)

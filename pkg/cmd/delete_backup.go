@@ -165,10 +165,10 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String())
+	pod, err := findPGBackRestPod(ctx, client, ns, o.Name)
 	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: its repository host %s (%v); check it with kubectl get deployment %s -n %s. Nothing was deleted",
-			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
+		return fmt.Errorf("cannot delete a backup of cluster %q: %s %s (%v); check it with kubectl pgo show cluster %s -n %s. Nothing was deleted",
+			o.Name, pgbackrestPodName, notRunning(err), err, o.Name, ns)
 	}
 	if err := o.checkNoJobs(ctx, client); err != nil {
 		return err
@@ -200,6 +200,10 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	}
 
 	command := []string{"pgbackrest", "--stanza=" + repo.StanzaName, "expire", "--set=" + o.Target}
+	if k := target.Database.RepoKey; len(spec.StorageType) > 1 && k > 0 {
+		// With two repositories, expire --set works in the one that holds the set.
+		command = append(command, repoArg(k))
+	}
 	execCtx, cancel := context.WithTimeout(ctx, deleteBackupExecTimeout)
 	defer cancel()
 	if _, _, err := o.exec(execCtx, ns, pod.Name, bkRepoContainer, command); err != nil {
@@ -448,7 +452,7 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 		// pgbackrest info takes a moment more than a list.
 		ctx, cancel := context.WithTimeout(ctx, 3*completionTimeout)
 		defer cancel()
-		pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(args[0]).String())
+		pod, err := findPGBackRestPod(ctx, client, ns, args[0])
 		if err != nil {
 			cobra.CompDebugln("repository pod: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp

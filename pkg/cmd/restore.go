@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +147,11 @@ type RestoreOptions struct {
 	BackupName     string
 	BackupPVC      string
 	PGDumpDatabase string
+	// Repo chooses the repository of a pgBackRest restore.
+	Repo repoFlags
+	// s3Only are the arguments that keep a restore from S3 off the
+	// repository host (s3OnlyArgs); empty otherwise.
+	s3Only []string
 
 	namespace  string
 	pgdumpOpts []string
@@ -207,6 +213,7 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	fl.StringVar(&o.BackupType, "backup-type", "pgbackrest", "pgbackrest (restore the cluster in place), pgdump (restore a pg_dump backup into a database, with pg_restore), or pgbasebackup (restore a pg_basebackup backup in place).")
 	fl.StringVar(&o.BackupName, "backup-name", "", "With --backup-type=pgdump or pgbasebackup: the backup to restore, by its timestamp (see show backup --backup-type=...); default the latest.")
 	fl.StringVar(&o.BackupPVC, "backup-pvc", "", "With --backup-type=pgdump: the PVC of the dumps (default backup-NAME-pgdump-pvc; another cluster's, to restore its dumps here). With pgbasebackup: the PVC of the base backups (default backup-NAME-pgbasebackup-pvc).")
+	o.Repo.AddFlags(cmd, "restore from")
 	fl.StringVar(&o.PGDumpDatabase, "pgdump-database", "", "With --backup-type=pgdump: the database to restore into (default the dumped database; postgres for a --dump-all).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
@@ -293,6 +300,12 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 	target, err := opts.Normalize()
 	if err != nil {
 		return usageErrorf(cmd, "invalid --backup-opts:\n%s", indentLines(err.Error()))
+	}
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if opts.Repo > 0 && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
+		return usageErrorf(cmd, "the repository is given twice, in --backup-opts and as a flag: give it once")
 	}
 	o.options, o.target = opts, target
 	return nil
@@ -467,17 +480,32 @@ func (o *RestoreOptions) check(ctx context.Context) (*restorePlan, error) {
 // checks the backup set and the target against it.
 func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan) error {
 	ns, name := o.namespace, o.Name
-	if o.options.Repo > len(plan.spec.StorageType) {
-		return fmt.Errorf("--repo=%d: cluster %q has %d repository (repo1 only)", o.options.Repo, name, len(plan.spec.StorageType))
+	if n, err := o.Repo.index(plan.spec); err != nil {
+		return err
+	} else if n > 0 {
+		o.options.Repo = n
 	}
-	pod, err := kube.FindRunningPod(ctx, o.client, ns, cluster.RepoSelector(name).String())
+	if err := checkRepoIndex(plan.spec, o.options.Repo); err != nil {
+		return err
+	}
+	pod, err := findPGBackRestPod(ctx, o.client, ns, name)
+	infoArgs := []string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "--log-level-console=off"}
+	if n := o.options.Repo; n > 0 {
+		infoArgs = append(infoArgs, repoArg(n))
+		if plan.spec.StorageType[n-1] == cluster.StorageS3 {
+			// An S3 repository is read from the database pod, without its
+			// repository host: the restore works while that host is gone.
+			o.s3Only = s3OnlyArgs(plan.spec)
+			infoArgs = append(infoArgs, o.s3Only...)
+			pod, err = kube.FindRunningPod(ctx, o.client, ns, cluster.DatabaseSelector(name).String())
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("the repository host of cluster %q %s, and the restore reads from it: %w", name, notRunning(err), err)
+		return fmt.Errorf("%s of cluster %q %s, and the restore reads the repository through it: %w", pgbackrestPodName, name, notRunning(err), err)
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	stdout, _, err := o.exec(execCtx, ns, pod.Name, "pgbackrest",
-		[]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "--log-level-console=off", "info"})
+	stdout, _, err := o.exec(execCtx, ns, pod.Name, "pgbackrest", append(infoArgs, "info"))
 	if err != nil {
 		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
@@ -570,6 +598,9 @@ func listBackups(backups []repo.Backup) string {
 // in the repository, rounded up to the second: the modification time of
 // its file on the repository host.
 func (o *RestoreOptions) archivedAt(ctx context.Context, spec cluster.Spec, pod string, a repo.Archive) (time.Time, error) {
+	if k := a.Database.RepoKey; k > 0 && k <= len(spec.StorageType) && spec.StorageType[k-1] == cluster.StorageS3 {
+		return o.archivedAtS3(ctx, pod, a)
+	}
 	dir, prefix, err := repo.SegmentPath(spec.RepoPath, repo.StanzaName, a, a.Max)
 	if err != nil {
 		return time.Time{}, err
@@ -682,4 +713,50 @@ func (o *RestoreOptions) restoreCommand() string {
 		}
 	}
 	return c
+}
+
+// archivedAtS3 is archivedAt for an S3 repository, where there is no file
+// to stat: pgbackrest repo-ls lists the segment with its time.
+func (o *RestoreOptions) archivedAtS3(ctx context.Context, pod string, a repo.Archive) (time.Time, error) {
+	dir, prefix, err := repo.SegmentPath("", repo.StanzaName, a, a.Max)
+	if err != nil {
+		return time.Time{}, err
+	}
+	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
+	defer cancel()
+	stdout, _, err := o.exec(execCtx, o.namespace, pod, "pgbackrest", append(append([]string{"pgbackrest", "--stanza=" + repo.StanzaName,
+		repoArg(a.Database.RepoKey)}, o.s3Only...), "--output=json", "--filter=^"+prefix, "repo-ls", strings.TrimPrefix(dir, "/")))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: %w", a.Max, err)
+	}
+	var files map[string]struct {
+		Type string `json:"type"`
+		Time int64  `json:"time"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &files); err != nil {
+		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: repo-ls printed %q", a.Max, stdout)
+	}
+	var newest int64
+	for _, f := range files {
+		if f.Type == "file" {
+			newest = max(newest, f.Time)
+		}
+	}
+	if newest == 0 {
+		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: repo-ls does not list it", a.Max)
+	}
+	return time.Unix(newest+1, 0).UTC(), nil
+}
+
+// s3OnlyArgs make pgBackRest on the database side leave the repository
+// host alone (--reset-repoN-host: its local repositories are not used),
+// so that reading an S3 repository does not wait on a host that is gone.
+func s3OnlyArgs(spec cluster.Spec) []string {
+	var args []string
+	for i, t := range spec.StorageType {
+		if t != cluster.StorageS3 {
+			args = append(args, fmt.Sprintf("--reset-repo%d-host", i+1))
+		}
+	}
+	return args
 }

@@ -90,7 +90,7 @@ func restoreFromFixture(t *testing.T) (*restoreFixture, *RestoreFromOptions) {
 			t.Fatal(err)
 		}
 	}
-	_ = c.Tracker().Add(readyPod("old-backrest-shared-repo-abc", cluster.Labels("old", cluster.ComponentRepo), "pgbackrest"))
+	_ = c.Tracker().Add(readyPod("old-backrest-shared-repo-abc", podLabels("old", cluster.ComponentRepo), "pgbackrest"))
 	r := &RestoreFromOptions{Source: "old", exec: fx.exec, pollInterval: time.Millisecond, Timeout: time.Minute}
 	return fx, r
 }

@@ -161,6 +161,7 @@ func (o *RestoreOptions) restoreJob(plan *restorePlan) (*batchv1.Job, error) {
 		Database:  plan.sts,
 		PGData:    cluster.DataDirectory(o.Name),
 		Options:   o.options,
+		ExtraArgs: o.s3Only,
 	}
 	if bb := plan.baseBackup; bb != nil {
 		r.Options = repo.RestoreOptions{}

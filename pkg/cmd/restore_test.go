@@ -86,7 +86,7 @@ func newRestoreFixture(t *testing.T) *restoreFixture {
 	}
 	objects = append(objects,
 		readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest"),
-		readyPod("hippo-backrest-shared-repo-abc", cluster.Labels("hippo", cluster.ComponentRepo), "pgbackrest"),
+		readyPod("hippo-backrest-shared-repo-abc", podLabels("hippo", cluster.ComponentRepo), "pgbackrest"),
 	)
 	fx := &restoreFixture{
 		f:    kubefake.NewFactory(objects...),
@@ -257,7 +257,7 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 		{name: "no terminal", args: []string{"hippo"}, answer: "yes\n", want: "stdin is not a terminal: pass --yes"},
 		{name: "repository host down", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
 			_ = fx.f.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "pgo", "hippo-backrest-shared-repo-abc")
-		}, want: `the repository host of cluster "hippo" is not running`},
+		}, want: `the repository host (or, for an S3-only cluster, the database pod) of cluster "hippo" is not running`},
 		{name: "restore running", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
 			_ = fx.f.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "pgo",
 				CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 58, 0, 0, time.UTC))}})

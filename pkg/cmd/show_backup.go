@@ -102,6 +102,9 @@ type clusterScope struct {
 	AllNamespaces bool
 	Selector      string
 	namespace     string
+	// storageTypes are the listed clusters', from the settings that
+	// targets reads anyway; not known for a NAME.
+	storageTypes map[bkTarget][]cluster.StorageType
 }
 
 func (s *clusterScope) addFlags(cmd *cobra.Command) {
@@ -186,7 +189,14 @@ func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface)
 	var out []bkTarget
 	for _, cm := range list.Items {
 		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
-			out = append(out, bkTarget{Name: name, Namespace: cm.Namespace})
+			t := bkTarget{Name: name, Namespace: cm.Namespace}
+			if spec, err := cluster.SpecFromConfigMap(&cm); err == nil {
+				if s.storageTypes == nil {
+					s.storageTypes = map[bkTarget][]cluster.StorageType{}
+				}
+				s.storageTypes[t] = spec.StorageType
+			}
+			out = append(out, t)
 		}
 	}
 	slices.SortFunc(out, func(a, b bkTarget) int {
@@ -243,6 +253,8 @@ type ShowBackupOptions struct {
 	Output *printers.OutputFlags
 	// BackupType is pgbackrest, or pgdump to list the pg_dump backups.
 	BackupType string
+	// Repo narrows the listing to one repository.
+	Repo repoFlags
 
 	factory kube.Factory
 	exec    bkExecFunc
@@ -285,6 +297,9 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			if err := o.validate(cmd); err != nil {
 				return err
 			}
+			if err := o.Repo.validate(cmd.Flags()); err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
 			switch o.BackupType {
 			case jobs.BackupTypePGBackRest:
 			case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
@@ -300,6 +315,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
+	o.Repo.AddFlags(cmd, "show")
 	cmd.Flags().StringVar(&o.BackupType, "backup-type", jobs.BackupTypePGBackRest, "pgbackrest; pgdump or pgbasebackup: every pg_dump or pg_basebackup backup of the cluster (time, database, size, PVC, path, Job status).")
 	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -376,7 +392,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 // readRepository runs pgbackrest info in the cluster's repository pod,
 // found among pods when they were listed already.
 func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget, pods *corev1.PodList) (repo.Summary, error) {
-	selector := cluster.RepoSelector(t.Name).String()
+	selector := cluster.PGBackRestPodSelector(t.Name)
 	var pod *corev1.Pod
 	var err error
 	if pods != nil {
@@ -385,21 +401,36 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 		pod, err = kube.FindRunningPod(ctx, client, t.Namespace, selector)
 	}
 	if err != nil {
-		return repo.Summary{}, fmt.Errorf("the repository host %s: %w%s", notRunning(err), err, unreachableHint(err))
+		return repo.Summary{}, fmt.Errorf("%s %s: %w%s", pgbackrestPodName, notRunning(err), err, unreachableHint(err))
+	}
+	spec := cluster.Spec{Name: t.Name, Namespace: t.Namespace, StorageType: o.storageTypes[t]}
+	if o.Repo.StorageType != "" && spec.StorageType == nil {
+		// --pgbackrest-storage-type names a repository by type: the
+		// settings say which (a NAME is shown without reading them).
+		if spec, err = bkReadSpec(ctx, client, t.Namespace, t.Name); err != nil {
+			return repo.Summary{}, err
+		}
+	}
+	var extra []string
+	if n, err := o.Repo.index(spec); err != nil {
+		return repo.Summary{}, err
+	} else if n > 0 {
+		extra = append(extra, repoArg(n))
 	}
 	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
 	defer cancel()
-	stanza, err := bkInfo(execCtx, o.exec, t.Namespace, pod.Name)
+	stanza, err := bkInfo(execCtx, o.exec, t.Namespace, pod.Name, extra...)
 	if err != nil {
 		return repo.Summary{}, err
 	}
 	return repo.Summarize(stanza), nil
 }
 
-// listRepoPods lists the repository pods of every kubectl-pgo cluster in
-// the targets' namespace, or in all namespaces.
+// listRepoPods lists the pods that run pgBackRest's commands (the
+// repository hosts, and the database pods of S3-only clusters) of every
+// kubectl-pgo cluster in the targets' namespace, or in all namespaces.
 func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (*corev1.PodList, error) {
-	selector := labels.Set{cluster.LabelComponent: cluster.ComponentRepo, cluster.LabelManagedBy: cluster.FieldManager}
+	selector := labels.Set{cluster.LabelPGBackRestCommands: "true", cluster.LabelManagedBy: cluster.FieldManager}
 	ns := targetsNamespace(targets)
 	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
@@ -439,10 +470,17 @@ func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Inte
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	byName := map[[2]string]bkTarget{}
+	for _, t := range targets {
+		byName[[2]string{t.Namespace, t.Name}] = t
+	}
 	out := map[bkTarget][]BackupJobInfo{}
 	for i := range items {
 		job := &items[i]
-		t := bkTarget{Name: job.Labels[cluster.LabelCluster], Namespace: job.Namespace}
+		t, ok := byName[[2]string{job.Namespace, job.Labels[cluster.LabelCluster]}]
+		if !ok {
+			continue
+		}
 		out[t] = append(out[t], backupJobInfo(job))
 	}
 	return out, nil

@@ -176,7 +176,7 @@ func TestShowBackupErrors(t *testing.T) {
 			objects = append(objects, o)
 		}
 		_, _, err := runShow(t, kubefake.NewFactory(objects...), noExec(t), "hippo")
-		if err == nil || !strings.HasPrefix(err.Error(), `cannot show the backups of cluster "hippo": the repository host is not running: no running pod matches`) {
+		if err == nil || !strings.HasPrefix(err.Error(), `cannot show the backups of cluster "hippo": the repository host (or, for an S3-only cluster, the database pod) is not running: no running pod matches`) {
 			t.Errorf("error = %v", err)
 		}
 	})
@@ -261,13 +261,13 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 		close(release)
 	}()
 	out, _, err := runShow(t, f, exec, "-A")
-	if err == nil || err.Error() != "1 of 3 clusters could not be read:\n  cluster other/broken: the repository host is not running: no running pod matches \"app.kubernetes.io/component=pgbackrest-repo,app.kubernetes.io/instance=broken,pg-cluster=broken\" in namespace \"other\"" {
+	if err == nil || err.Error() != "1 of 3 clusters could not be read:\n  cluster other/broken: the repository host (or, for an S3-only cluster, the database pod) is not running: no running pod matches \"app.kubernetes.io/instance=broken,kubectl-pgo/pgbackrest-commands=true,pg-cluster=broken\" in namespace \"other\"" {
 		t.Errorf("error = %v", err)
 	}
 	bkGolden(t, "show-backup-all.golden", out)
 
 	out, _, _ = runShowFresh(t, objects, "-A", "-o", "yaml")
-	if !strings.Contains(out, "items:") || !strings.Contains(out, "cluster: broken") || !strings.Contains(out, "error: 'the repository host is not running") {
+	if !strings.Contains(out, "items:") || !strings.Contains(out, "cluster: broken") || !strings.Contains(out, "error: 'the repository host (or, for an S3-only cluster") {
 		t.Errorf("yaml:\n%s", out)
 	}
 }

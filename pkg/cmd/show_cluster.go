@@ -699,7 +699,7 @@ func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInf
 // stanzaInfo finds the repository host's pod and asks it for the stanza;
 // --wait uses it.
 func stanzaInfo(ctx context.Context, c *apiClients, exec execFunc, ns, name string) StanzaInfo {
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.PGBackRestPodSelector(name)})
 	if err != nil {
 		return StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown, Error: err.Error()}
 	}

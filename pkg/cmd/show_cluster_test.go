@@ -50,9 +50,19 @@ func specConfigMap(t *testing.T, name, ns string) *corev1.ConfigMap {
 }
 
 // runningPod is a ready pod of a cluster with the named containers running.
+// podLabels are the labels of a pod of a cluster with a local repository,
+// as its templates render them.
+func podLabels(name, component string) map[string]string {
+	l := cluster.Labels(name, component)
+	if component == cluster.ComponentRepo {
+		l[cluster.LabelPGBackRestCommands] = "true"
+	}
+	return l
+}
+
 func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: cluster.Labels(cl, component),
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: podLabels(cl, component),
 			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
 	}

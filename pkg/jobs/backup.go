@@ -89,13 +89,17 @@ type BackupJob struct {
 	// Cluster is the cluster to back up; Namespace is its namespace.
 	Cluster   string
 	Namespace string
-	// RepoHost is the cluster's repository host Deployment. The Job runs
+	// RepoHost is the cluster's repository host Deployment (or, with no
+	// local repository, cluster.RepoHostDeployment's). The Job runs
 	// its image and copies its security context and the volumes and
 	// mounts of its pgbackrest container: the repository PVC, and
 	// pgbackrest.conf with the TLS files at pgBackRest's default path.
 	RepoHost *appsv1.Deployment
 	// Type is full, diff or incr.
 	Type string
+	// Repo is the repository to back up to; 0 for pgBackRest's default
+	// (repo1).
+	Repo int
 	// Options are the user's options for pgbackrest backup, validated.
 	Options repo.BackupOptions
 	// Verbose logs at the detail level: one line per file copied, with
@@ -128,6 +132,9 @@ func (b BackupJob) Args() []string {
 	args := []string{"--stanza=" + repo.StanzaName, "backup"}
 	if !b.Options.Has("type") {
 		args = append(args, "--type="+b.Type)
+	}
+	if b.Repo > 0 && !b.Options.Has("repo") {
+		args = append(args, fmt.Sprintf("--repo=%d", b.Repo))
 	}
 	// An on-demand backup starts now, not after the next regular
 	// checkpoint, which can be many minutes away.
@@ -167,6 +174,7 @@ type backupJobValues struct {
 	Resources                                      corev1.ResourceRequirements
 	PodSecurityContext                             *corev1.PodSecurityContext
 	SecurityContext                                *corev1.SecurityContext
+	Env                                            []corev1.EnvVar
 	VolumeMounts                                   []corev1.VolumeMount
 	Volumes                                        []corev1.Volume
 }
@@ -190,6 +198,11 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	if s := b.RepoHost.Spec.Selector; s != nil && len(s.MatchLabels) > 0 {
 		selector = s.MatchLabels
 	}
+	// Only a repository PVC ties the Job to the repository host's node;
+	// an S3-only cluster has neither.
+	if !slices.ContainsFunc(volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil }) {
+		selector = nil
+	}
 	deadline, ttl := b.Deadline, b.TTL
 	if deadline <= 0 {
 		deadline = DefaultBackupDeadline
@@ -204,11 +217,15 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	l := cluster.Labels(b.Cluster, ComponentBackup)
 	l[LabelBackupType] = BackupTypePGBackRest
 	l[LabelPGBackRestType] = b.Type
-	repoMount, err := pvcMountPath(container, volumes)
-	if err != nil {
-		return nil, fmt.Errorf("repository host %s/%s: %w", b.RepoHost.Namespace, b.RepoHost.Name, err)
+	// Without a repository PVC (S3 only) pgBackRest's lock stays in the
+	// pod: the Jobs' queue (StartBackup) still keeps on-demand backups apart.
+	if selector != nil {
+		repoMount, err := pvcMountPath(container, volumes)
+		if err != nil {
+			return nil, fmt.Errorf("repository host %s/%s: %w", b.RepoHost.Namespace, b.RepoHost.Name, err)
+		}
+		b.lockPath = path.Join(repoMount, BackupLockDir)
 	}
-	b.lockPath = path.Join(repoMount, BackupLockDir)
 	args := b.Args()
 
 	podSC := podSpec.SecurityContext
@@ -240,6 +257,7 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 		Resources:          container.Resources,
 		PodSecurityContext: podSC,
 		SecurityContext:    sc,
+		Env:                container.Env,
 		VolumeMounts:       container.VolumeMounts,
 		Volumes:            volumes,
 	}

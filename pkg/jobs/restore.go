@@ -222,10 +222,11 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 		return nil, err
 	}
 	script := restoreScript
-	var env []corev1.EnvVar
+	// The container's environment has the S3 keys and the passphrase.
+	env := container.Env
 	if r.Recover {
 		script += recoverScript
-		env = append(container.Env,
+		env = append(env,
 			corev1.EnvVar{Name: "PG_BIN", Value: r.PostgresBinDir},
 			corev1.EnvVar{Name: "PASSWORD_FILE", Value: r.PasswordFile},
 			corev1.EnvVar{Name: "SUPERUSER", Value: r.Superuser})

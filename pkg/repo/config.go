@@ -79,8 +79,11 @@ func (d DatabaseHost) Config() (Config, error) {
 	if err := validateRepositories(d.Repositories); err != nil {
 		return Config{}, err
 	}
-	if d.RepoHost == "" || d.PGPath == "" {
-		return Config{}, fmt.Errorf("database side: the repository host and the data directory are required")
+	if d.PGPath == "" {
+		return Config{}, fmt.Errorf("database side: the data directory is required")
+	}
+	if d.RepoHost == "" && HasPosix(d.Repositories) {
+		return Config{}, fmt.Errorf("database side: a local repository needs the repository host's address")
 	}
 	if err := validateTLS(d.TLS, d.Server); err != nil {
 		return Config{}, fmt.Errorf("database side: %w", err)
@@ -91,11 +94,7 @@ func (d DatabaseHost) Config() (Config, error) {
 	setCommon(&c)
 	setServer(&c, d.Server, d.TLS, stanza)
 	for _, r := range d.Repositories {
-		// The path is set on both sides: the server's worker processes
-		// read only the default config file, and without repoN-path there
-		// they fall back to /var/lib/pgbackrest.
-		c.Set("global", r.option("type"), string(r.Type))
-		c.Set("global", r.option("path"), r.Path)
+		setRepository(&c, r)
 		if r.Type == Posix {
 			c.Set("global", r.option("host"), d.RepoHost)
 			c.Set("global", r.option("host-type"), "tls")
@@ -137,8 +136,7 @@ func (r RepositoryHost) Config() (Config, error) {
 	c.Set("global", "start-fast", "y")
 	c.Set("global", "log-level-console", orDefault(r.LogLevelConsole, DefaultLogLevelConsole))
 	for _, repo := range r.Repositories {
-		c.Set("global", repo.option("type"), string(repo.Type))
-		c.Set("global", repo.option("path"), repo.Path)
+		setRepository(&c, repo)
 		// Retention is applied where backup and expire run: here.
 		if repo.RetentionFull > 0 {
 			c.Set("global", repo.option("retention-full-type"), string(orDefault(repo.RetentionFullType, RetentionCount)))

@@ -198,7 +198,17 @@ func TestConfigErrors(t *testing.T) {
 		want   string
 	}{
 		{"no repositories", func(d *DatabaseHost) { d.Repositories = nil }, "at least one repository"},
-		{"s3", func(d *DatabaseHost) { d.Repositories[0].Type = S3 }, "S3 repositories are not supported yet"},
+		{"s3 without a location", func(d *DatabaseHost) { d.Repositories[0].Type = S3 }, "needs a bucket, an endpoint and a region"},
+		{"s3 without a region", func(d *DatabaseHost) {
+			d.Repositories[0] = s3Repo(1)
+			d.Repositories[0].S3.Region = ""
+		}, "needs a bucket, an endpoint and a region"},
+		{"s3 URI style", func(d *DatabaseHost) {
+			d.Repositories[0] = s3Repo(1)
+			d.Repositories[0].S3.URIStyle = "virtual"
+		}, `URI style "virtual"`},
+		{"posix with S3 location", func(d *DatabaseHost) { d.Repositories[0].S3 = s3Repo(1).S3 }, "has no S3 location"},
+		{"cipher", func(d *DatabaseHost) { d.Repositories[0].Cipher = "rot13" }, `cipher "rot13"`},
 		{"unknown type", func(d *DatabaseHost) { d.Repositories[0].Type = "gcs" }, `unknown repository type "gcs"`},
 		{"index 0", func(d *DatabaseHost) { d.Repositories[0].Index = 0 }, "must be 1 or more"},
 		{"twice", func(d *DatabaseHost) { d.Repositories = append(d.Repositories, localRepo()) }, "repo1 is defined twice"},
@@ -222,6 +232,65 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := (RepositoryHost{Repositories: []Repository{localRepo()}, PGPath: "/p", TLS: repoTLS(), Server: Server{ClientCN: "x"}}).Config(); err == nil {
 		t.Error("a repository host without a database host was accepted")
+	}
+}
+
+func s3Repo(index int) Repository {
+	return Repository{Index: index, Type: S3, Path: "/backrestrepo/hippo-backrest-shared-repo", RetentionFull: 2,
+		S3: &S3Location{Bucket: "pgbackups", Endpoint: "s3.example", Port: 9000, Region: "us-east-1",
+			URIStyle: URIStylePath, VerifyTLS: true, CAFile: "/etc/pgbackrest/s3/ca.crt"}}
+}
+
+// An S3 repository is configured the same on both sides, and needs no
+// repository host when it is the only one.
+func TestS3RepositoryConfig(t *testing.T) {
+	s3 := s3Repo(2)
+	s3.Cipher = CipherAES256
+	want := []string{
+		"repo2-type=s3", "repo2-path=/backrestrepo/hippo-backrest-shared-repo",
+		"repo2-s3-bucket=pgbackups", "repo2-s3-endpoint=s3.example", "repo2-s3-region=us-east-1",
+		"repo2-s3-uri-style=path", "repo2-storage-port=9000", "repo2-storage-verify-tls=y",
+		"repo2-storage-ca-file=/etc/pgbackrest/s3/ca.crt", "repo2-cipher-type=aes-256-cbc",
+	}
+	db, err := DatabaseHost{Repositories: []Repository{localRepo(), s3}, RepoHost: "r", PGPath: "/pgdata/hippo",
+		TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rh, err := RepositoryHost{Repositories: []Repository{localRepo(), s3}, PGHost: "hippo", PGPath: "/pgdata/hippo",
+		TLS: repoTLS(), Server: Server{ClientCN: "hippo-db"}}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for side, c := range map[string]Config{"database": db, "repository host": rh} {
+		text := c.String()
+		for _, line := range want {
+			if !strings.Contains(text, line+"\n") {
+				t.Errorf("%s side: no %q in\n%s", side, line, text)
+			}
+		}
+		for _, secret := range []string{"s3-key", "cipher-pass", "repo2-host"} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s side: %q is in the file; keys and passphrases go through the environment only:\n%s", side, secret, text)
+			}
+		}
+	}
+	if got := rh.String(); !strings.Contains(got, "repo2-retention-full=2\n") {
+		t.Errorf("the S3 repository has no retention:\n%s", got)
+	}
+	// S3 alone: no repository host.
+	if _, err := (DatabaseHost{Repositories: []Repository{s3Repo(1)}, PGPath: "/pgdata/hippo",
+		TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}}).Config(); err != nil {
+		t.Errorf("S3 alone, without a repository host: %v", err)
+	}
+	if got, want := s3.KeyEnv(), "PGBACKREST_REPO2_S3_KEY"; got != want {
+		t.Errorf("KeyEnv() = %s, want %s", got, want)
+	}
+	if got, want := s3.KeySecretEnv(), "PGBACKREST_REPO2_S3_KEY_SECRET"; got != want {
+		t.Errorf("KeySecretEnv() = %s, want %s", got, want)
+	}
+	if got, want := s3.CipherPassEnv(), "PGBACKREST_REPO2_CIPHER_PASS"; got != want {
+		t.Errorf("CipherPassEnv() = %s, want %s", got, want)
 	}
 }
 

@@ -48,10 +48,17 @@ var renderers = map[string]func(t *testing.T) []rendered{
 		}
 		return out
 	},
+	"cluster.RepoHostDeployment": func(t *testing.T) []rendered {
+		var out []rendered
+		for _, spec := range clusterSpecs() {
+			out = append(out, rendered{fmt.Sprintf("repository host of %s (storage %v), the template of its backup Jobs", spec.Name, spec.StorageType), repoHostDeployment(t, spec)})
+		}
+		return out
+	},
 	"jobs.BackupJob.Render": func(t *testing.T) []rendered {
 		var out []rendered
 		for _, spec := range clusterSpecs() {
-			deploy := typedFrom[appsv1.Deployment](t, renderCluster(t, spec), "Deployment")
+			deploy := repoHostDeployment(t, spec)
 			for _, typ := range repo.BackupTypes {
 				for _, verbose := range []bool{false, true} {
 					opts, err := repo.ParseBackupOptions("--process-max=2")
@@ -156,18 +163,39 @@ var notRenderers = map[string]string{
 // type (and posix, its synonym), with defaults, with resources, and with
 // the longest name.
 func clusterSpecs() []cluster.Spec {
-	types := append(cluster.SupportedStorageTypes(), cluster.StoragePosix)
+	var types [][]cluster.StorageType
+	for _, st := range append(cluster.SupportedStorageTypes(), cluster.StoragePosix) {
+		types = append(types, []cluster.StorageType{st})
+	}
+	types = append(types, []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3})
 	var specs []cluster.Spec
 	for _, st := range types {
 		specs = append(specs,
-			cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: []cluster.StorageType{st}},
-			cluster.Spec{Name: "orders", Namespace: "shop", StorageType: []cluster.StorageType{st}, StorageClass: "fast", RepoStorageClass: "slow",
+			cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: st},
+			cluster.Spec{Name: "orders", Namespace: "shop", StorageType: st, StorageClass: "fast", RepoStorageClass: "slow", Cipher: "aes-256-cbc",
 				Resources:     cluster.Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "2Gi"},
 				RepoResources: cluster.Resources{CPURequest: "250m", MemoryLimit: "512Mi"}},
-			cluster.Spec{Name: strings.Repeat("x", cluster.MaxNameLength()), Namespace: "pgo", StorageType: []cluster.StorageType{st}},
+			cluster.Spec{Name: strings.Repeat("x", cluster.MaxNameLength()), Namespace: "pgo", StorageType: st},
 		)
 	}
+	for i := range specs {
+		if slices.Contains(specs[i].StorageType, cluster.StorageS3) {
+			specs[i].S3 = &cluster.S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca", CredentialsSecret: "s3-keys"}
+		}
+	}
 	return specs
+}
+
+// repoHostDeployment is the Deployment backup Jobs are made from, as the
+// backup command gets it: rendered from the settings for an S3-only cluster.
+func repoHostDeployment(t *testing.T, spec cluster.Spec) *appsv1.Deployment {
+	t.Helper()
+	spec.Default()
+	d, err := cluster.RepoHostDeployment(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func renderCluster(t *testing.T, spec cluster.Spec) []*unstructured.Unstructured {

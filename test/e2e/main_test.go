@@ -14,6 +14,7 @@ import (
 // objects and Job logs are checked before it is deleted).
 func TestMain(m *testing.M) {
 	code := m.Run()
+	framework.StopShared()
 	if leaks := framework.CheckPluginOutput(os.Stdout); len(leaks) > 0 {
 		fmt.Println("FAIL: secret leak check")
 		code = 1

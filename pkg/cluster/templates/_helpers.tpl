@@ -10,3 +10,15 @@
 {{- define "containerSecurityContext" -}}
 {"allowPrivilegeEscalation": false, "privileged": false, "readOnlyRootFilesystem": true, "runAsNonRoot": true, "capabilities": {"drop": ["ALL"]}}
 {{- end -}}
+
+
+{{- /* The S3 CA, beside pgbackrest.conf in a projected volume. */ -}}
+{{- define "s3CASource" -}}
+{{- if and .Spec.S3 .Spec.S3.CASecret }}
+          - secret:
+              name: {{ quote .Spec.S3.CASecret }}
+              items:
+              - key: ca.crt
+                path: s3/ca.crt
+{{- end }}
+{{- end -}}

@@ -1,10 +1,13 @@
 #!/bin/bash
 # The repository host's command, rendered by kubectl-pgo: runs the
 # pgBackRest server, and creates the stanza once the database answers.
+# Without a local repository it runs beside the database instead.
 set -uo pipefail
 repo_path={{ shq .RepoPath }}
 stopping=
+{{- if .LocalRepo }}
 mkdir -p "$repo_path"
+{{- end }}
 
 pgbackrest server &
 server=$!

@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
+)
+
+// s3Bucket makes a bucket of its own for a test.
+func s3Bucket(t *testing.T, s3 *framework.S3Server) string {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "kpgo-" + hex.EncodeToString(b)
+	s3.CreateBucket(t, name)
+	return name
+}
+
+// createS3Cluster creates a cluster with an S3 repository and waits for it.
+func createS3Cluster(t *testing.T, c *restoreCluster, s3 *framework.S3Server, storageType, bucket string) {
+	t.Helper()
+	args := append([]string{"create", "cluster", c.name, "-n", c.ns, "--pgbackrest-storage-type=" + storageType, "--wait", "--timeout=5m"},
+		s3.Flags(bucket, "s3-keys", "s3-ca")...)
+	if res := c.env.PGO(t, args...); res.ExitCode != 0 {
+		t.Fatalf("create cluster failed:\n%s", res)
+	}
+}
+
+// A cluster whose only repository is S3, and a second one in the same bucket: no repository
+// host or PVC, WAL and backups in the bucket under each cluster's own path, a point-in-time
+// restore checked by its rows, and neither cluster sees the other's backups.
+func TestS3Only(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	s3 := env.S3(t)
+	ns := env.Namespace(t)
+	bucket := s3Bucket(t, s3)
+	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	hippo := &restoreCluster{env: env, ns: ns, name: "hippo"}
+	zebra := &restoreCluster{env: env, ns: ns, name: "zebra"}
+	createS3Cluster(t, hippo, s3, "s3", bucket)
+	createS3Cluster(t, zebra, s3, "s3", bucket)
+
+	ctx := context.Background()
+	if _, err := env.Client.AppsV1().Deployments(ns).Get(ctx, "hippo-backrest-shared-repo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("an S3-only cluster has a repository host Deployment (err %v)", err)
+	}
+	if _, err := env.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "hippo-pgbr-repo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("an S3-only cluster has a repository PVC (err %v)", err)
+	}
+	// The keys are only in the Secret: not in the ConfigMaps.
+	cms, err := env.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms.Items {
+		for k, v := range cm.Data {
+			if strings.Contains(v, s3.SecretKey) || strings.Contains(v, s3.AccessKey) {
+				t.Errorf("ConfigMap %s key %s holds an S3 key", cm.Name, k)
+			}
+		}
+	}
+
+	hippo.sql(t, "CREATE TABLE pitr (v text); INSERT INTO pitr VALUES ('before-backup')")
+	hippo.backup(t)
+	zebra.backup(t)
+	hippo.sql(t, "INSERT INTO pitr VALUES ('before-target')")
+	hippo.switchAndArchive(t)
+	time.Sleep(1100 * time.Millisecond)
+	target := hippo.one(t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") + "+00"
+	time.Sleep(1100 * time.Millisecond)
+	hippo.sql(t, "INSERT INTO pitr VALUES ('after-target')")
+	hippo.switchAndArchive(t)
+
+	// show backup: each cluster lists its own one full backup, in repo1 (s3).
+	for _, c := range []*restoreCluster{hippo, zebra} {
+		res := env.PGO(t, "show", "backup", c.name, "-n", ns, "-o", "json")
+		if res.ExitCode != 0 {
+			t.Fatalf("show backup %s:\n%s", c.name, res)
+		}
+		if n := strings.Count(res.Stdout, `"label": "`); n != 1 {
+			t.Errorf("show backup %s lists %d full backups, want 1 (its own):\n%s", c.name, n, res.Stdout)
+		}
+	}
+	if res := env.PGO(t, "show", "backup", "hippo", "-n", ns, "--pgbackrest-storage-type=local"); res.ExitCode == 0 ||
+		!strings.Contains(res.Stderr, `has no local repository`) {
+		t.Errorf("show backup --pgbackrest-storage-type=local on an S3-only cluster:\n%s", res)
+	}
+
+	// The bucket holds both clusters' repositories, each under its path.
+	for _, c := range []string{"hippo", "zebra"} {
+		objects := s3.Objects(t, bucket, "backrestrepo/"+c+"-backrest-shared-repo/")
+		for _, want := range []string{"backup/db/backup.info", "archive/db/archive.info"} {
+			if !slices.Contains(objects, "backrestrepo/"+c+"-backrest-shared-repo/"+want) {
+				t.Errorf("bucket %s lacks backrestrepo/%s-backrest-shared-repo/%s; it has %d objects: %v", bucket, c, want, len(objects), first(objects, 20))
+			}
+		}
+		if !slices.ContainsFunc(objects, func(o string) bool { return strings.Contains(o, "/archive/db/15-1/") }) {
+			t.Errorf("no WAL of %s in the bucket", c)
+		}
+	}
+
+	hippo.restore(t, "--pitr-target="+target)
+	if got, want := hippo.rows(t, "pitr"), []string{"before-backup", "before-target"}; !slices.Equal(got, want) {
+		t.Errorf("after the point-in-time restore from S3 the rows are %q, want %q", got, want)
+	}
+	// Archiving goes on after the restore, into the bucket.
+	hippo.sql(t, "INSERT INTO pitr VALUES ('after-restore')")
+	hippo.switchAndArchive(t)
+	if got := zebra.one(t, "SELECT count(*) FROM pg_stat_archiver WHERE failed_count = 0"); got != "1" {
+		t.Errorf("zebra's archiving failed after hippo's restore")
+	}
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// local,s3: a backup to each repository, show backup lists both, and a restore from S3 while
+// the local repository is gone.
+func TestS3LocalAndS3(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	s3 := env.S3(t)
+	ns := env.Namespace(t)
+	bucket := s3Bucket(t, s3)
+	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	c := &restoreCluster{env: env, ns: ns, name: "hippo"}
+	createS3Cluster(t, c, s3, "local,s3", bucket)
+
+	c.sql(t, "CREATE TABLE t (v text); INSERT INTO t VALUES ('in-both')")
+	c.backup(t) // repo1, the default
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=full", "--pgbackrest-storage-type=s3", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("backup to s3 failed:\n%s", res)
+	}
+	res := env.PGO(t, "show", "backup", c.name, "-n", ns)
+	if res.ExitCode != 0 {
+		t.Fatalf("show backup:\n%s", res)
+	}
+	for _, want := range []string{"repository: repo1", "repository: repo2"} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("show backup lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	only2 := env.PGO(t, "show", "backup", c.name, "-n", ns, "--repo=2", "-o", "json")
+	if only2.ExitCode != 0 || strings.Count(only2.Stdout, `"label": "`) != 1 || strings.Contains(only2.Stdout, `"repo": 1,`) {
+		t.Errorf("show backup --repo=2 should list the one backup of repo2:\n%s", only2)
+	}
+	c.sql(t, "INSERT INTO t VALUES ('archived')")
+	c.switchAndArchive(t)
+
+	// The local repository goes away; the restore reads S3.
+	c.scaleRepoHost(t, 0)
+	c.sql(t, "INSERT INTO t VALUES ('lost')") // never archived: repo1 is down, so archive-push fails
+	c.restore(t, "--pgbackrest-storage-type=s3", "--backup-opts=--type=immediate")
+	if got, want := c.rows(t, "t"), []string{"in-both"}; !slices.Equal(got, want) {
+		t.Errorf("after restoring the S3 backup (immediate) the rows are %q, want %q", got, want)
+	}
+	c.scaleRepoHost(t, 1)
+}
+
+// scaleRepoHost scales the repository host and waits for its pods.
+func (c *restoreCluster) scaleRepoHost(t *testing.T, replicas int32) {
+	t.Helper()
+	ctx := context.Background()
+	name := c.name + "-backrest-shared-repo"
+	scale, err := c.env.Client.AppsV1().Deployments(c.ns).GetScale(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = replicas
+	if _, err := c.env.Client.AppsV1().Deployments(c.ns).UpdateScale(ctx, name, scale, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pods, err := c.env.Client.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=pgbackrest-repo,pg-cluster=" + c.name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready := 0
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+					ready++
+				}
+			}
+		}
+		if (replicas == 0 && len(pods.Items) == 0) || (replicas > 0 && ready == int(replicas)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the repository host did not reach %d replicas", replicas)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// Bad S3 settings: flags that contradict each other are refused before any request; a
+// missing Secret before anything is applied; wrong keys, a missing bucket and a wrong CA by
+// --wait with what pgBackRest said, naming the cluster that was created.
+func TestS3BadSettings(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	s3 := env.S3(t)
+	ns := env.Namespace(t)
+	bucket := s3Bucket(t, s3)
+	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	ctx := context.Background()
+	for name, data := range map[string]map[string][]byte{
+		"bad-keys": {"aws-s3-key": []byte(s3.AccessKey), "aws-s3-key-secret": []byte("wrong-secret-key")},
+		"other-ca": {"ca.crt": framework.OtherCA(t)},
+	} {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: data}
+		if _, err := env.Client.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := func(name string) []string {
+		return []string{"create", "cluster", name, "-n", ns, "--pgbackrest-storage-type=s3"}
+	}
+	refusedBeforeApply := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no bucket", append(base("a"), "--pgbackrest-s3-endpoint="+s3.Endpoint, "--pgbackrest-s3-credentials-secret=s3-keys"), "needs a bucket"},
+		{"no endpoint", append(base("a"), "--pgbackrest-s3-bucket="+bucket, "--pgbackrest-s3-credentials-secret=s3-keys"), "needs an endpoint"},
+		{"keys twice", append(base("a"), s3.Flags(bucket, "s3-keys", "s3-ca")...), ""},
+		{"uri style", append(base("a"), "--pgbackrest-s3-bucket="+bucket, "--pgbackrest-s3-endpoint="+s3.Endpoint,
+			"--pgbackrest-s3-credentials-secret=s3-keys", "--pgbackrest-s3-uri-style=virtual"), `URI style "virtual" is not known`},
+		{"missing Secret", append(base("a"), s3.Flags(bucket, "no-such-secret", "s3-ca")...), "secret " + ns + "/no-such-secret does not exist"},
+		{"missing CA Secret", append(base("a"), s3.Flags(bucket, "s3-keys", "no-such-ca")...), "secret " + ns + "/no-such-ca does not exist"},
+	}
+	refusedBeforeApply[2].args = append(refusedBeforeApply[2].args, "--pgbackrest-s3-key=x", "--pgbackrest-s3-key-secret=y")
+	refusedBeforeApply[2].want = "both as flags and as --pgbackrest-s3-credentials-secret"
+	for _, tc := range refusedBeforeApply {
+		res := env.PGO(t, tc.args...)
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("%s: want a refusal with %q:\n%s", tc.name, tc.want, res)
+		}
+	}
+	if cms, _ := env.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "pg-cluster"}); len(cms.Items) != 0 {
+		t.Errorf("refused creates left %d ConfigMaps", len(cms.Items))
+	}
+
+	// Settings only the server can refuse: each create --wait fails, says why and that the
+	// cluster was created.
+	cases := []struct{ name, keys, ca, bucket, want string }{
+		{"badkeys", "bad-keys", "s3-ca", bucket, "S3"},
+		{"nobucket", "s3-keys", "s3-ca", "no-such-bucket-kpgo", "S3"},
+		{"wrongca", "s3-keys", "other-ca", bucket, "TLS"},
+	}
+	results := make([]framework.Result, len(cases))
+	done := make(chan int)
+	for i, tc := range cases {
+		go func() {
+			args := append(base(tc.name), "--wait", "--timeout=4m")
+			results[i], _ = bkRun(env, append(args, s3.Flags(tc.bucket, tc.keys, tc.ca)...)...)
+			done <- i
+		}()
+	}
+	for range cases {
+		<-done
+	}
+	for i, tc := range cases {
+		res := results[i]
+		t.Logf("%s:\n%s", tc.name, res)
+		if res.ExitCode == 0 {
+			t.Errorf("%s: create --wait succeeded with bad S3 settings", tc.name)
+			continue
+		}
+		for _, want := range []string{tc.want, "The cluster was created", "kubectl pgo delete cluster " + tc.name} {
+			if !strings.Contains(res.Stderr, want) {
+				t.Errorf("%s: stderr lacks %q", tc.name, want)
+			}
+		}
+	}
+}
