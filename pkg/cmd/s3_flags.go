@@ -175,6 +175,7 @@ var s3Problems = []struct{ text, what string }{
 	{"NoSuchBucket", "the bucket does not exist"},
 	{"certificate verify failed", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
 	{"unable to get local issuer", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
+	{"unable to verify certificate", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
 	{"S3 request failed with 403", "the S3 service refused the request (403)"},
 	{"S3 request failed with 404", "the bucket or the endpoint is wrong (404)"},
 }
@@ -199,7 +200,7 @@ func s3Refused(spec cluster.Spec, status string) error {
 			"The cluster was created, but it cannot archive WAL or take backups until this is fixed. "+
 			"Check bucket %q at %s, the keys in Secret %s/%s and the CA in %s; then run this create again with the right flags, "+
 			"or remove the cluster with: kubectl pgo delete cluster %s -n %s",
-			p.what, strings.TrimSpace(status), s.Bucket, s.Endpoint, spec.Namespace, s.CredentialsSecret,
+			p.what, firstLine(status), s.Bucket, s.Endpoint, spec.Namespace, s.CredentialsSecret,
 			orText(s.CASecret, "the image's CAs"), spec.Name, spec.Namespace)}
 	}
 	return nil
@@ -210,4 +211,11 @@ func orText(s, alt string) string {
 		return alt
 	}
 	return "Secret " + s
+}
+
+// firstLine is the first line of pgBackRest's message: the rest is the
+// HTTP request it made.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }

@@ -638,8 +638,9 @@ func execProblem(what string, err error) (string, error) {
 }
 
 // pgbackrestInfoCommand is `pgbackrest info` for the cluster's stanza, as
-// JSON.
-var pgbackrestInfoCommand = []string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}
+// JSON. A short io-timeout: pgBackRest retries a refused TLS connection
+// (an untrusted S3 certificate) for that long, longer than the exec may take.
+var pgbackrestInfoCommand = []string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "--io-timeout=10", "info"}
 
 // queryStanza runs pgbackrest info in the repository host.
 func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInfo, error) {
