@@ -161,7 +161,7 @@ func TestShowClusterJSON(t *testing.T) {
 	}
 	// The execs: info in the repository host, psql in the database.
 	wantCalls := []string{
-		"default/hippo-backrest-shared-repo-abc-xyz/pgbackrest: pgbackrest --stanza=db --output=json info",
+		"default/hippo-backrest-shared-repo-abc-xyz/pgbackrest: pgbackrest --stanza=db --output=json --io-timeout=10 info",
 		"default/hippo-0/database: psql",
 	}
 	for _, want := range wantCalls {
