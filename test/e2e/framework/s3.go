@@ -25,7 +25,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // WeedEnv points the tests at SeaweedFS's weed binary (hack/s3/build.sh builds it).
@@ -190,11 +192,14 @@ func (e *Env) s3Service(ns string, port int) error {
 	if _, err := e.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	//nolint:staticcheck // Endpoints: CoreDNS reads them for a headless Service without a selector.
-	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "s3", Namespace: ns},
-		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: s3HostIP}},
-			Ports: []corev1.EndpointPort{{Name: "https", Port: int32(port)}}}}}
-	_, err := e.Client.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{})
+	// CoreDNS answers for a headless Service from its EndpointSlices.
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "s3", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: "s3"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{s3HostIP}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port))}},
+	}
+	_, err := e.Client.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{})
 	return err
 }
 
