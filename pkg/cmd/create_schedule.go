@@ -364,6 +364,14 @@ func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, sp
 		return jobs.PGBaseBackupJob{Cluster: o.Name, Namespace: ns, Image: spec.Image,
 			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
 	}
+	if !spec.HasLocalRepo() {
+		// No repository host: the Job is made from its template alone.
+		deploy, err := cluster.RepoHostDeployment(spec)
+		if err != nil {
+			return nil, err
+		}
+		return jobs.BackupJob{Cluster: o.Name, Namespace: ns, RepoHost: deploy, Type: o.PGBackRestType, Options: o.options}.Render()
+	}
 	deploy, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

@@ -294,7 +294,9 @@ func (o *DoctorOptions) gather(ctx context.Context, spec cluster.Spec) (doctorFa
 		}
 	}
 	f.dbPod, f.dbPodErr = execPod(ctx, o.client, o.namespace, cluster.DatabaseSelector(o.Name).String(), databaseContainer)
-	f.repoPod, f.repoPodErr = execPod(ctx, o.client, o.namespace, cluster.RepoSelector(o.Name).String(), repoContainer)
+	// The pod that runs pgBackRest's commands: the repository host, or the
+	// database pod of an S3-only cluster.
+	f.repoPod, f.repoPodErr = execPod(ctx, o.client, o.namespace, cluster.PGBackRestPodSelector(o.Name), repoContainer)
 	if err := errors.Join(f.dbPodErr, f.repoPodErr); err != nil && bkForbidden(err) {
 		return f, err
 	}
@@ -389,8 +391,10 @@ func diagnose(f doctorFacts, maxBackupAge time.Duration) []DoctorCheck {
 	name, ns := f.spec.Name, f.spec.Namespace
 	d := doctorFixes{name: name, ns: ns}
 	checks := []DoctorCheck{secretsCheck(f, d), certificatesCheck(f, d),
-		podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name))),
-		podCheck("repository host pod", f.repoPod, f.repoPodErr, d.podFix("deploy/"+cluster.RepoHostName(name)))}
+		podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name)))}
+	if f.spec.HasLocalRepo() {
+		checks = append(checks, podCheck("repository host pod", f.repoPod, f.repoPodErr, d.podFix("deploy/"+cluster.RepoHostName(name))))
+	}
 	for _, r := range f.spec.Repositories() {
 		var repoChecks []DoctorCheck
 		if r.Type == repo.Posix {

@@ -404,9 +404,9 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 		return repo.Summary{}, fmt.Errorf("%s %s: %w%s", pgbackrestPodName, notRunning(err), err, unreachableHint(err))
 	}
 	spec := cluster.Spec{Name: t.Name, Namespace: t.Namespace, StorageType: o.storageTypes[t]}
-	if o.Repo.StorageType != "" && spec.StorageType == nil {
-		// --pgbackrest-storage-type names a repository by type: the
-		// settings say which (a NAME is shown without reading them).
+	if (o.Repo.StorageType != "" || o.Repo.Repo > 0) && spec.StorageType == nil {
+		// The chosen repository is checked against the settings (a NAME
+		// is otherwise shown without reading them).
 		if spec, err = bkReadSpec(ctx, client, t.Namespace, t.Name); err != nil {
 			return repo.Summary{}, err
 		}

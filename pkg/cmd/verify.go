@@ -197,7 +197,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(o.Name).String())
+	pod, err := findPGBackRestPod(ctx, client, ns, o.Name)
 	if err != nil {
 		return fmt.Errorf("cannot verify the repositories of cluster %q: its repository host %s (%v); check it with kubectl get deployment %s -n %s",
 			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
