@@ -177,6 +177,11 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	if r.sourceSpec, err = cluster.SpecFromConfigMap(settings); err != nil {
 		return fmt.Errorf("--restore-from: %w", err)
 	}
+	if !r.sourceSpec.HasLocalRepo() {
+		// Its repository is reached through its local repository host.
+		return fmt.Errorf("--restore-from: cluster %q keeps its backups in S3 only, which --restore-from does not read yet; restore it in place with kubectl pgo restore %s -n %s; nothing was created",
+			src, src, ns)
+	}
 	secret, err := client.CoreV1().Secrets(ns).Get(ctx, cluster.RepoConfigSecretName(src), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("--restore-from: the repository of cluster %q cannot be reached: its Secret %s (the certificates of its repository host) is gone; nothing was created",
