@@ -25,6 +25,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -536,7 +537,7 @@ func TestFaultAPIServerUnavailable(t *testing.T) {
 // Drill 5: the repository's volume is full. The local provisioner's
 // hostPath volumes do not enforce their size, so the repository PVC is
 // bound to a PersistentVolume of our own: a 64 MiB tmpfs mounted on the
-// node, with a StorageClass name that no provisioner serves. A file
+// node, of a StorageClass without a provisioner. A file
 // written from the repository host fills it; backups and archive-push
 // then fail with "No space left on device", show archive and doctor say
 // so, and removing the file recovers.
@@ -555,16 +556,30 @@ func TestFaultRepositoryFull(t *testing.T) {
 	name := "drill5"
 	// Registered before the namespace, so it runs after the namespace and
 	// its pods are gone.
-	pvName := ""
+	pvName, className := "", ""
 	t.Cleanup(func() {
 		if pvName != "" {
 			if err := env.Client.CoreV1().PersistentVolumes().Delete(context.Background(), pvName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				t.Errorf("delete PersistentVolume %s: %v", pvName, err)
 			}
 		}
+		if className != "" {
+			if err := env.Client.StorageV1().StorageClasses().Delete(context.Background(), className, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("delete StorageClass %s: %v", className, err)
+			}
+		}
 	})
 	ns := env.Namespace(t)
 	class := ns + "-tmpfs"
+	// A class without a provisioner: only our PersistentVolume serves it.
+	sc := &storagev1.StorageClass{
+		ObjectMeta:  metav1.ObjectMeta{Name: class, Labels: map[string]string{"kubectl-pgo.io/e2e": "true"}},
+		Provisioner: "kubernetes.io/no-provisioner",
+	}
+	if _, err := env.Client.StorageV1().StorageClasses().Create(context.Background(), sc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	className = class
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: ns + "-repo", Labels: map[string]string{"kubectl-pgo.io/e2e": "true"}},
 		Spec: corev1.PersistentVolumeSpec{
