@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,6 +87,8 @@ type CreateScheduleOptions struct {
 	PVCSize        string
 	DryRun         string
 	Output         string
+	// Repo chooses the repository of a pgBackRest schedule.
+	Repo repoFlags
 
 	namespace  string
 	options    repo.BackupOptions
@@ -136,6 +139,7 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 	fl.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --schedule-type=pgdump or pgbasebackup: the size of the PVC when it is created.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (read the cluster, change nothing) or "server" (the API server validates, nothing is stored).`)
 	fl.StringVarP(&o.Output, "output", "o", "", "Print the CronJob as applied: yaml or json.")
+	o.Repo.AddFlags(cmd, "back up to")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("schedule-type", fixedCompletions(scheduleTypes...))
 	_ = cmd.RegisterFlagCompletionFunc("pgbackrest-backup-type", fixedCompletions(repo.BackupTypes...))
@@ -184,6 +188,9 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 		}
 		return nil
 	}
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
 	switch o.ScheduleType {
 	case jobs.BackupTypePGBackRest:
 		if err := only([]string{"database"}, jobs.BackupTypePGDump); err != nil {
@@ -205,9 +212,12 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 		if opts.Type != "" && opts.Type != o.PGBackRestType {
 			return usageErrorf(cmd, "--pgbackrest-backup-type=%s and --schedule-opts='--type=%s' disagree: give the type once", o.PGBackRestType, opts.Type)
 		}
+		if opts.Has("repo") && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
+			return usageErrorf(cmd, "the repository is given twice, in --schedule-opts and as a flag: give it once")
+		}
 		o.options = opts
 	default:
-		if err := only([]string{"pgbackrest-backup-type"}, jobs.BackupTypePGBackRest); err != nil {
+		if err := only([]string{"pgbackrest-backup-type", "repo", flagStorageType}, jobs.BackupTypePGBackRest); err != nil {
 			return err
 		}
 		allowed, tool := pgdumpOptionsAllowed, "pg_dump"
@@ -370,7 +380,7 @@ func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, sp
 		if err != nil {
 			return nil, err
 		}
-		return jobs.BackupJob{Cluster: o.Name, Namespace: ns, RepoHost: deploy, Type: o.PGBackRestType, Options: o.options}.Render()
+		return o.backupJob(spec, deploy)
 	}
 	deploy, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
 	switch {
@@ -380,7 +390,17 @@ func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, sp
 	case err != nil:
 		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apiError(c, err))
 	}
-	return jobs.BackupJob{Cluster: o.Name, Namespace: ns, RepoHost: deploy, Type: o.PGBackRestType, Options: o.options}.Render()
+	return o.backupJob(spec, deploy)
+}
+
+// backupJob is the schedule's pgBackRest backup Job, to the chosen
+// repository.
+func (o *CreateScheduleOptions) backupJob(spec cluster.Spec, deploy *appsv1.Deployment) (*batchv1.Job, error) {
+	n, err := o.Repo.index(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w. No schedule was created", err)
+	}
+	return jobs.BackupJob{Cluster: o.Name, Namespace: o.namespace, RepoHost: deploy, Repo: n, Type: o.PGBackRestType, Options: o.options}.Render()
 }
 
 // applyObject converts a typed object for kube.Apply, without the

@@ -91,6 +91,8 @@ type DeleteBackupOptions struct {
 	Target string
 	Yes    bool
 	Output *printers.OutputFlags
+	// Repo narrows the search for the target to one repository.
+	Repo repoFlags
 
 	isTerminal func(io.Reader) bool
 	genericiooptions.IOStreams
@@ -123,6 +125,7 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 	cmd.SetOut(o.Out)
 	cmd.SetErr(o.ErrOut)
 	fl := cmd.Flags()
+	o.Repo.AddFlags(cmd, "delete from")
 	fl.StringVar(&o.Target, "target", "", "The label of the backup to delete, as show backup lists it (e.g. 20261126-074954F).")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
 	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
@@ -145,6 +148,9 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 	if err := bkValidateName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
 	switch {
 	case o.Target == "":
 		return usageErrorf(cmd, "--target is required: the label of the backup to delete (list them with kubectl pgo show backup %s)", o.Name)
@@ -165,6 +171,10 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	chosen, err := o.Repo.index(spec)
+	if err != nil {
+		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
+	}
 	pod, err := findPGBackRestPod(ctx, client, ns, o.Name)
 	if err != nil {
 		return fmt.Errorf("cannot delete a backup of cluster %q: %s %s (%v); check it with kubectl pgo show cluster %s -n %s. Nothing was deleted",
@@ -182,7 +192,14 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot delete a backup of cluster %q: pgBackRest's backup lock is held in the repository host's pod (a backup or an expire is running); try again when it ends. Nothing was deleted", o.Name)
 	}
 	backups := repo.SortBackups(stanza.Backup)
+	if chosen > 0 {
+		backups = backupsIn(backups, chosen)
+	}
 	target, ok := findBackupByLabel(backups, o.Target)
+	if ok {
+		// Dependents and the retention are those of the target's repository.
+		backups = backupsIn(backups, target.Database.RepoKey)
+	}
 	if !ok {
 		if len(backups) == 0 {
 			return fmt.Errorf("backup %q not found: cluster %q has no backups", o.Target, o.Name)
@@ -470,4 +487,16 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
+}
+
+// backupsIn are the backups of repository n (all of them when pgBackRest
+// does not say).
+func backupsIn(backups []repo.Backup, n int) []repo.Backup {
+	var out []repo.Backup
+	for _, b := range backups {
+		if b.Database.RepoKey == n || b.Database.RepoKey == 0 {
+			out = append(out, b)
+		}
+	}
+	return out
 }

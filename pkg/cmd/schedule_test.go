@@ -82,6 +82,9 @@ func TestCreateScheduleBadInputSendsNothing(t *testing.T) {
 		{"six fields", []string{"hippo", "--schedule=0 0 1 * * *", "--pgbackrest-backup-type=full"}, "expected exactly 5 fields"},
 		{"time zone in the expression", []string{"hippo", "--schedule=TZ=UTC 0 1 * * *", "--pgbackrest-backup-type=full"}, "give the time zone with --time-zone"},
 		{"unknown time zone", append(base, "--pgbackrest-backup-type=full", "--time-zone=Mars/Olympus"), `unknown time zone "Mars/Olympus"`},
+		{"repository twice", append(base, "--pgbackrest-backup-type=full", "--repo=1", "--pgbackrest-storage-type=local"), "give the repository once"},
+		{"repository of a dump", append(base, "--schedule-type=pgdump", "--repo=1"), "--repo applies to --schedule-type=pgbackrest only"},
+		{"repository in the options too", append(base, "--pgbackrest-backup-type=full", "--repo=1", "--schedule-opts=--repo=1"), "the repository is given twice"},
 		{"unknown schedule type", append(base, "--schedule-type=policy"), `unknown --schedule-type "policy": valid schedule types are pgbackrest, pgdump, pgbasebackup`},
 		{"no pgbackrest type", base, "--pgbackrest-backup-type is required with --schedule-type=pgbackrest: use one of full, diff, incr"},
 		{"bad pgbackrest type", append(base, "--pgbackrest-backup-type=huge"), `unknown --pgbackrest-backup-type "huge"`},
@@ -148,6 +151,23 @@ func TestCreateSchedulePGBackRest(t *testing.T) {
 	out, _, err = runCreateSchedule(t, f, noExec(t), "hippo", "--schedule=0 1 * * *", "--pgbackrest-backup-type=full", "--schedule-opts=--process-max=2")
 	if err != nil || !strings.HasPrefix(out, "schedule hippo-pgbackrest-full unchanged:") {
 		t.Errorf("second create: %v\n%s", err, out)
+	}
+}
+
+// A schedule backs up to the repository chosen with --repo, and refuses
+// one the cluster does not have.
+func TestCreateScheduleRepository(t *testing.T) {
+	f := scheduleFactory(t)
+	if _, _, err := runCreateSchedule(t, f, noExec(t), "hippo", "--schedule=@daily", "--pgbackrest-backup-type=full", "--repo=1"); err != nil {
+		t.Fatal(err)
+	}
+	cjs := appliedCronJobs(t, f)
+	if len(cjs) != 1 || !strings.Contains(strings.Join(cjs[0].Spec.JobTemplate.Spec.Template.Spec.Containers[0].Command, " "), " --repo=1") {
+		t.Fatalf("the scheduled backup does not name repo1: %v", cjs)
+	}
+	_, _, err := runCreateSchedule(t, scheduleFactory(t), noExec(t), "hippo", "--schedule=@daily", "--pgbackrest-backup-type=full", "--schedule-name=s3", "--pgbackrest-storage-type=s3")
+	if err == nil || !strings.Contains(err.Error(), `cluster "hippo" has no s3 repository`) {
+		t.Errorf("a schedule to a repository the cluster lacks: %v", err)
 	}
 }
 

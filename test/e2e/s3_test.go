@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -158,6 +159,16 @@ func TestS3LocalAndS3(t *testing.T) {
 	only2 := env.PGO(t, "show", "backup", c.name, "-n", ns, "--repo=2", "-o", "json")
 	if only2.ExitCode != 0 || strings.Count(only2.Stdout, `"label": "`) != 1 || strings.Contains(only2.Stdout, `"repo": 1,`) {
 		t.Errorf("show backup --repo=2 should list the one backup of repo2:\n%s", only2)
+	}
+	// delete backup looks for the target in the chosen repository only.
+	only1 := env.PGO(t, "show", "backup", c.name, "-n", ns, "--repo=1", "-o", "json")
+	m := regexp.MustCompile(`"label": "([0-9F_DI-]+)"`).FindStringSubmatch(only1.Stdout)
+	if m == nil {
+		t.Fatalf("show backup --repo=1 lists no backup:\n%s", only1)
+	}
+	if res := env.PGO(t, "delete", "backup", c.name, "-n", ns, "--repo=2", "--target="+m[1], "--yes"); res.ExitCode == 0 ||
+		!strings.Contains(res.Stderr, "not found") {
+		t.Errorf("delete backup --repo=2 of repo1's backup %s:\n%s", m[1], res)
 	}
 	c.sql(t, "INSERT INTO t VALUES ('archived')")
 	c.switchAndArchive(t)
