@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -157,6 +158,9 @@ func (e *Env) startS3() (*S3Server, error) {
 		return nil, err
 	}
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	// The server goes with the test binary, even when that is killed
+	// before TestMain can stop it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
