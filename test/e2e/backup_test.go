@@ -450,7 +450,7 @@ func TestBackup(t *testing.T) {
 			t.Errorf("%d backup Jobs, want %d: one was started", n, before)
 		}
 		res = c.pgo(t, "show", "backup", c.name)
-		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "the repository host is not running") {
+		if res.ExitCode == 0 || !strings.Contains(res.Stderr, "the repository host (or, for an S3-only cluster, the database pod) is not running") {
 			t.Errorf("show backup with the repository host scaled to 0:\n%s", res)
 		}
 		c.scale(t, "deployment", cluster.RepoHostName(c.name), 1, cluster.RepoSelector(c.name).String())

@@ -225,8 +225,11 @@ func TestCluster(t *testing.T) {
 			{[]string{"--storage-size=2Gi"}, "the storage size is immutable: the cluster uses 1Gi, the request says 2Gi"},
 			{[]string{"--pgbackrest-pvc-size=5Gi", "--image=example.com/postgres:15"}, "the repository PVC size is immutable"},
 			{[]string{"--storage-class=other"}, "the storage class is immutable"},
-			{[]string{"--pgbackrest-storage-type=s3"}, "storage type s3 is not supported yet"},
-			{[]string{"--pgbackrest-storage-type=local,s3"}, "storage type s3 is not supported yet"},
+			{[]string{"--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example", "--pgbackrest-s3-credentials-secret=keys"},
+				"storage type is immutable: the cluster uses local, the request says s3"},
+			{[]string{"--pgbackrest-storage-type=local,s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example", "--pgbackrest-s3-credentials-secret=keys"},
+				"storage type is immutable: the cluster uses local, the request says local,s3"},
+			{[]string{"--pgbackrest-repo-cipher=aes-256-cbc"}, "the repository cipher is immutable"},
 		} {
 			res := env.PGO(t, append([]string{"-n", ns, "create", "cluster", name}, tc.args...)...)
 			if res.ExitCode == 0 || !strings.Contains(res.Stderr, tc.want) {
@@ -350,7 +353,7 @@ func TestCreateClusterBadInput(t *testing.T) {
 		{"too long name", []string{"create", "cluster", long}, []string{"is too long (43 characters)", "use a name of at most 42 characters"}},
 		{"no name", []string{"create", "cluster"}, []string{"a cluster name is required"}},
 		{"unknown storage type", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=gcs"}, []string{`storage type "gcs" is not known: use local`}},
-		{"s3 not supported yet", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=s3"}, []string{"storage type s3 is not supported yet"}},
+		{"s3 without a bucket", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=s3"}, []string{"storage type s3 needs a bucket"}},
 		{"negative size", []string{"create", "cluster", "hippo", "--storage-size=-1Gi"}, []string{`storage size "-1Gi" must be more than zero`}},
 		{"unparsable size", []string{"create", "cluster", "hippo", "--pgbackrest-pvc-size=big"}, []string{`repository PVC size "big" is not a quantity`}},
 		{"bad memory", []string{"create", "cluster", "hippo", "--memory=lots"}, []string{`database memory request "lots" is not valid`}},
