@@ -17,6 +17,19 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
+// s3Setup is what every S3 test starts with: the run's S3 server, a
+// namespace and a bucket of the test's own, and in the namespace the
+// Secrets s3-keys (the keys) and s3-ca (the server's CA).
+func s3Setup(t *testing.T) (*framework.Env, *framework.S3Server, string, string) {
+	t.Helper()
+	env := framework.Setup(t)
+	s3 := env.S3(t)
+	ns := env.Namespace(t)
+	bucket := s3Bucket(t, s3)
+	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	return env, s3, ns, bucket
+}
+
 // s3Bucket makes a bucket of its own for a test.
 func s3Bucket(t *testing.T, s3 *framework.S3Server) string {
 	t.Helper()
@@ -42,11 +55,7 @@ func createS3Cluster(t *testing.T, c *restoreCluster, s3 *framework.S3Server, st
 // restore checked by its rows, and neither cluster sees the other's backups.
 func TestS3Only(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	s3 := env.S3(t)
-	ns := env.Namespace(t)
-	bucket := s3Bucket(t, s3)
-	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	env, s3, ns, bucket := s3Setup(t)
 	hippo := &restoreCluster{env: env, ns: ns, name: "hippo"}
 	zebra := &restoreCluster{env: env, ns: ns, name: "zebra"}
 	createS3Cluster(t, hippo, s3, "s3", bucket)
@@ -134,11 +143,7 @@ func first(s []string, n int) []string {
 // the local repository is gone.
 func TestS3LocalAndS3(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	s3 := env.S3(t)
-	ns := env.Namespace(t)
-	bucket := s3Bucket(t, s3)
-	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	env, s3, ns, bucket := s3Setup(t)
 	c := &restoreCluster{env: env, ns: ns, name: "hippo"}
 	createS3Cluster(t, c, s3, "local,s3", bucket)
 
@@ -225,11 +230,7 @@ func (c *restoreCluster) scaleRepoHost(t *testing.T, replicas int32) {
 // --wait with what pgBackRest said, naming the cluster that was created.
 func TestS3BadSettings(t *testing.T) {
 	t.Parallel()
-	env := framework.Setup(t)
-	s3 := env.S3(t)
-	ns := env.Namespace(t)
-	bucket := s3Bucket(t, s3)
-	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	env, s3, ns, bucket := s3Setup(t)
 	ctx := context.Background()
 	for name, data := range map[string]map[string][]byte{
 		"bad-keys": {"aws-s3-key": []byte(s3.AccessKey), "aws-s3-key-secret": []byte("wrong-secret-key")},
