@@ -569,6 +569,17 @@ type execTarget struct {
 	exec      bkExecFunc
 }
 
+// validate checks -o and NAME; it sends no request.
+func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
+	if err := output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if err := bkValidateName(t.Name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}
+
 // complete takes NAME and the namespace; it sends no request.
 func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	t.factory = f

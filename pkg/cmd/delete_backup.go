@@ -142,11 +142,8 @@ func (o *DeleteBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args 
 
 // Validate checks the name and the flags; it sends no request.
 func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
-	if err := o.Output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if err := bkValidateName(o.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
+	if err := o.validate(cmd, o.Output); err != nil {
+		return err
 	}
 	if err := o.Repo.validate(cmd.Flags()); err != nil {
 		return usageErrorf(cmd, "%v", err)

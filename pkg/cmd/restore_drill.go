@@ -200,11 +200,8 @@ func drillName(name, suffix string) string {
 // Validate checks the name and the flags, as create cluster
 // --restore-from would; it sends no request.
 func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
-	if err := o.Output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if err := bkValidateName(o.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
+	if err := o.validate(cmd, o.Output); err != nil {
+		return err
 	}
 	if o.Target != "" && !backupLabelPattern.MatchString(o.Target) {
 		return usageErrorf(cmd, "invalid --target %q: a backup label is YYYYMMDD-HHMMSSF for a full backup, or YYYYMMDD-HHMMSSF_YYYYMMDD-HHMMSSD|I for a differential or incremental one (list them with kubectl pgo show backup %s)", o.Target, o.Name)

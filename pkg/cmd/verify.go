@@ -120,11 +120,8 @@ func (o *VerifyOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 
 // Validate checks the name and the flags; it sends no request.
 func (o *VerifyOptions) Validate(cmd *cobra.Command) error {
-	if err := o.Output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if err := bkValidateName(o.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
+	if err := o.validate(cmd, o.Output); err != nil {
+		return err
 	}
 	if cmd.Flags().Changed("repo") && (o.Repo < 1 || o.Repo > maxRepoIndex) {
 		return usageErrorf(cmd, "invalid --repo %d: a repository is numbered 1 to %d (1 for repo1)", o.Repo, maxRepoIndex)
