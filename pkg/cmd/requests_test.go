@@ -51,9 +51,8 @@ func TestReadCommandRequests(t *testing.T) {
 			wantExecs: 2,
 		},
 		{
-			// The settings and the pods, then pgbackrest info in the
-			// repository host and psql in the database: two pods, two
-			// execs.
+			// The settings and the pods, then one exec in the database
+			// container: psql and pgbackrest info.
 			name: "show cluster",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
 				e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
@@ -61,7 +60,7 @@ func TestReadCommandRequests(t *testing.T) {
 				return len(e.calls), err
 			},
 			wantReads: "get configmaps, list pods",
-			wantExecs: 2,
+			wantExecs: 1,
 		},
 	}
 	for _, tc := range tests {

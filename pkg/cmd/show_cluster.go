@@ -488,15 +488,20 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 	}
 	addErr := func(err error) { info.Errors = append(info.Errors, err.Error()) }
 
+	localRepo := true
 	if spec, err := cluster.SpecFromConfigMap(cm); err != nil {
 		addErr(err)
 	} else {
+		localRepo = spec.HasLocalRepo()
 		info.StorageType = storageTypes(spec.StorageType)
 		info.Image = spec.Image
 		info.PostgresVersion = spec.PostgresVersion
 		info.Database.StorageSize = spec.StorageSize
 		info.RepoHost.PVCSize = spec.RepoPVCSize
 		info.RepoHost.RepoPath = spec.RepoPath
+	}
+	if !localRepo {
+		info.RepoHost = RepoHostInfo{}
 	}
 
 	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
@@ -514,7 +519,7 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 		switch {
 		case p.Name == info.Database.Pod:
 			dbPod = p
-		case p.Labels[cluster.LabelComponent] == cluster.ComponentRepo && p.DeletionTimestamp == nil:
+		case localRepo && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo && p.DeletionTimestamp == nil:
 			if repoPod == nil || (!kube.IsPodReady(repoPod) && kube.IsPodReady(p)) {
 				repoPod = p
 			}
@@ -526,20 +531,34 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 		info.RepoHost.Ready = kube.IsPodReady(repoPod)
 	}
 
-	// The two execs run side by side.
-	var wg sync.WaitGroup
-	var stanzaErr, archiveErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		info.Stanza, stanzaErr = queryStanza(ctx, exec, repoPod)
-	}()
-	go func() {
-		defer wg.Done()
-		info.Archiving, archiveErr = queryArchiver(ctx, exec, dbPod)
-	}()
-	wg.Wait()
-	for _, err := range []error{stanzaErr, archiveErr} {
+	var errs []error
+	switch {
+	case containerRunning(dbPod, databaseContainer) && (!localRepo || containerRunning(repoPod, repoContainer)):
+		// One exec: pgBackRest in the database container reaches every
+		// repository, through the repository host for a local one.
+		var err error
+		info.Archiving, info.Stanza, err = queryArchiverAndStanza(ctx, exec, dbPod)
+		errs = append(errs, err)
+	case !localRepo:
+		info.Archiving, _ = queryArchiver(ctx, exec, dbPod)
+		info.Stanza.Error = "unknown: the database pod, which reads the S3 repository, is not running"
+	default:
+		// Either pod is down: ask the one that runs, side by side.
+		var wg sync.WaitGroup
+		var stanzaErr, archiveErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			info.Stanza, stanzaErr = queryStanza(ctx, exec, repoPod)
+		}()
+		go func() {
+			defer wg.Done()
+			info.Archiving, archiveErr = queryArchiver(ctx, exec, dbPod)
+		}()
+		wg.Wait()
+		errs = append(errs, stanzaErr, archiveErr)
+	}
+	for _, err := range errs {
 		if err != nil {
 			addErr(err)
 		}
@@ -558,7 +577,7 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 		info.Status = StatusStanzaError
 	case info.Archiving.Failing:
 		info.Status = StatusArchivingFailing
-	case info.Database.Ready && info.RepoHost.Ready && info.Stanza.usable():
+	case info.Database.Ready && (!localRepo || info.RepoHost.Ready) && info.Stanza.usable():
 		info.Status = StatusReady
 	default:
 		info.Status = StatusNotReady
@@ -657,15 +676,21 @@ func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInf
 		s.Error, cmdErr = execProblem("pgbackrest info in pod "+pod.Name, err)
 		return s, cmdErr
 	}
+	return stanzaFromInfo(stdout), nil
+}
+
+// stanzaFromInfo reads the output of pgbackrest info.
+func stanzaFromInfo(stdout string) StanzaInfo {
+	s := StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown}
 	stanzas, err := repo.ParseInfo([]byte(stdout))
 	if err != nil {
 		s.Error = err.Error()
-		return s, nil
+		return s
 	}
 	st, ok := repo.Find(stanzas, repo.StanzaName)
 	if !ok {
 		s.Status, s.Message = "missing", "pgbackrest info does not list the stanza"
-		return s, nil
+		return s
 	}
 	s.Code, s.Message = st.Status.Code, st.Status.Message
 	s.Backups = len(st.Backup)
@@ -694,7 +719,7 @@ func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInf
 	default:
 		s.Status = "ok"
 	}
-	return s, nil
+	return s
 }
 
 // stanzaInfo finds the repository host's pod and asks it for the stanza;
@@ -735,6 +760,80 @@ func psqlCommand(query string) []string {
 func psqlCommandIn(database, query string) []string {
 	return []string{"psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
 		"--set=ON_ERROR_STOP=1", "--dbname=" + database, "--command=" + query}
+}
+
+// statusMarker ends each command's output in statusCommand, with its exit
+// status on stdout; on stderr it separates the two.
+const statusMarker = "--- kubectl-pgo: exit status"
+
+// statusCommand runs psql (its arguments follow the script) and then
+// pgbackrest info in one exec, so that show cluster makes one exec, not two.
+var statusCommand = append([]string{"sh", "-c",
+	`"$@"; echo "` + statusMarker + ` $?"; echo "` + statusMarker + `" >&2; ` +
+		strings.Join(pgbackrestInfoCommand, " ") + `; echo "` + statusMarker + ` $?"`,
+	"sh"}, psqlCommand(archiverQuery)...)
+
+// queryArchiverAndStanza reads pg_stat_archiver and pgbackrest info in the
+// database container, in one exec.
+func queryArchiverAndStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (ArchiveInfo, StanzaInfo, error) {
+	a, s := ArchiveInfo{}, StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown}
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	stdout, stderr, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, statusCommand)
+	if err != nil {
+		var cmdErr error
+		a.Error, cmdErr = execProblem("psql and pgbackrest info in pod "+pod.Name, err)
+		s.Error = a.Error
+		return a, s, cmdErr
+	}
+	outs, codes, ok := splitStatusOutput(stdout)
+	if !ok {
+		a.Error = fmt.Sprintf("unexpected output of psql and pgbackrest info in pod %s: %q", pod.Name, stdout)
+		s.Error = a.Error
+		return a, s, nil
+	}
+	errOuts := strings.SplitN(stderr, statusMarker+"\n", 2)
+	errOuts = append(errOuts, "")
+	// Failures read as those of two execs (execProblem of an ExecError).
+	failed := func(command []string, i int) string {
+		e := &kube.ExecError{Namespace: pod.Namespace, Pod: pod.Name, Container: databaseContainer, Command: command, Code: codes[i], Stderr: errOuts[i]}
+		what := "psql in pod " + pod.Name
+		if i == 1 {
+			what = "pgbackrest info in pod " + pod.Name
+		}
+		return fmt.Sprintf("%s: %v", what, e)
+	}
+	if codes[0] != 0 {
+		a.Error = failed(psqlCommand(archiverQuery), 0)
+	} else if err := parseArchiver(outs[0], &a); err != nil {
+		a.Error = err.Error()
+	}
+	if codes[1] != 0 {
+		s.Error = failed(pgbackrestInfoCommand, 1)
+	} else {
+		s = stanzaFromInfo(outs[1])
+	}
+	return a, s, nil
+}
+
+// splitStatusOutput cuts statusCommand's stdout into the two commands'
+// outputs and exit statuses.
+func splitStatusOutput(stdout string) (outs [2]string, codes [2]int, ok bool) {
+	rest := stdout
+	for i := range 2 {
+		at := strings.Index(rest, statusMarker+" ")
+		if at < 0 {
+			return outs, codes, false
+		}
+		outs[i] = rest[:at]
+		line, after, _ := strings.Cut(rest[at+len(statusMarker)+1:], "\n")
+		code, err := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil {
+			return outs, codes, false
+		}
+		codes[i], rest = code, after
+	}
+	return outs, codes, true
 }
 
 // queryArchiver reads pg_stat_archiver in the database container.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -107,12 +111,27 @@ func (e *fakeExec) exec(_ context.Context, ns, pod, container string, command []
 		}
 		return e.info[ns], "", nil
 	case databaseContainer:
+		if command[0] == "sh" {
+			return e.status(ns)
+		}
 		if command[0] != "psql" {
 			return "", "", errors.New("unexpected command")
 		}
 		return e.psql[ns], "", nil
 	}
 	return "", "", errors.New("unknown container " + container)
+}
+
+// status answers statusCommand as sh would: the pgbackrest part fails with
+// the ExecError set for the repository container.
+func (e *fakeExec) status(ns string) (string, string, error) {
+	code, stderr, info := 0, "", e.info[ns]
+	var execErr *kube.ExecError
+	if errors.As(e.err[ns+"/"+repoContainer], &execErr) {
+		code, stderr, info = execErr.Code, execErr.Stderr, ""
+	}
+	stdout := fmt.Sprintf("%s\n%s 0\n%s\n%s %d\n", e.psql[ns], statusMarker, info, statusMarker, code)
+	return stdout, statusMarker + "\n" + stderr, nil
 }
 
 func executeShow(t *testing.T, f *kubefake.Factory, e *fakeExec, args ...string) (string, string, error) {
@@ -159,19 +178,10 @@ func TestShowClusterJSON(t *testing.T) {
 	if len(info.Errors) != 0 {
 		t.Errorf("errors: %v", info.Errors)
 	}
-	// The execs: info in the repository host, psql in the database.
-	wantCalls := []string{
-		"default/hippo-backrest-shared-repo-abc-xyz/pgbackrest: pgbackrest --stanza=db --output=json --io-timeout=10 info",
-		"default/hippo-0/database: psql",
-	}
-	for _, want := range wantCalls {
-		found := false
-		for _, c := range e.calls {
-			found = found || strings.HasPrefix(c, want)
-		}
-		if !found {
-			t.Errorf("no exec %q in %v", want, e.calls)
-		}
+	// One exec, in the database container: psql, then pgbackrest info.
+	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: sh -c ") ||
+		!strings.Contains(e.calls[0], "pgbackrest --stanza=db --output=json --io-timeout=10 info") || !strings.Contains(e.calls[0], " psql --no-psqlrc") {
+		t.Errorf("execs: %q, want one of psql and pgbackrest info in the database container", e.calls)
 	}
 }
 
@@ -209,7 +219,7 @@ func TestShowClusterAllNamespaces(t *testing.T) {
 		err:  map[string]error{"c/database": errors.New(`pods "rhino-0" is forbidden: cannot create resource "pods/exec"`)},
 	}
 	out, _, err := executeShow(t, f, e, "-A", "-o", "json")
-	if err == nil || !strings.Contains(err.Error(), `cluster c/rhino: psql in pod rhino-0: pods "rhino-0" is forbidden`) {
+	if err == nil || !strings.Contains(err.Error(), `cluster c/rhino: psql and pgbackrest info in pod rhino-0: pods "rhino-0" is forbidden`) {
 		t.Errorf("error = %v, want the exec error of c/rhino", err)
 	}
 	var list ClusterList
@@ -229,7 +239,7 @@ func TestShowClusterAllNamespaces(t *testing.T) {
 	if c := got["b/zebra"]; c.Status != StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
 		t.Errorf("b/zebra: status %q stanza %+v", c.Status, c.Stanza)
 	}
-	if c := got["c/rhino"]; len(c.Errors) != 1 || c.Stanza.Status != "no backups" || !strings.HasPrefix(c.Archiving.Error, "unknown") {
+	if c := got["c/rhino"]; len(c.Errors) != 1 || !strings.HasPrefix(c.Stanza.Error, "unknown") || !strings.HasPrefix(c.Archiving.Error, "unknown") {
 		t.Errorf("c/rhino: %+v", c)
 	}
 
@@ -343,5 +353,134 @@ func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
 	if info.Status != StatusStanzaError || info.Stanza.Status != "error" ||
 		!strings.Contains(info.Stanza.Message, "the stanza belongs to another database: system identifier 7712375608805392399 in the repository, 7712385150973042703 in the running database") {
 		t.Errorf("status %q, stanza %+v", info.Status, info.Stanza)
+	}
+}
+
+// statusCommand run by a real sh, with psql and pgbackrest stubbed on the
+// PATH: each command's output, exit status and stderr are told apart.
+func TestStatusCommandInShell(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		psql, pgbackrest     string // the stubs' scripts
+		wantArchiver         string // ArchiveInfo.Error prefix, "" for none
+		wantStanza           string // StanzaInfo.Status
+		wantStanzaErrContain string
+	}{
+		{name: "both answer", psql: "echo '" + archiverOK + "'", pgbackrest: "echo '" + infoNoBackups + "'", wantStanza: "no backups"},
+		{name: "pgbackrest fails", psql: "echo '" + archiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
+			wantStanza: StatusUnknown, wantStanzaErrContain: "HTTP request failed"},
+		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + infoNoBackups + "'",
+			wantArchiver: "psql in pod hippo-0", wantStanza: "no backups"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := t.TempDir()
+			for name, script := range map[string]string{"psql": tc.psql, "pgbackrest": tc.pgbackrest} {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exec := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
+				cmd := osexec.CommandContext(ctx, command[0], command[1:]...)
+				cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+				var stdout, stderr strings.Builder
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				err := cmd.Run()
+				return stdout.String(), stderr.String(), err
+			}
+			a, s, err := queryArchiverAndStanza(context.Background(), exec, runningPod("hippo-0", "default", "hippo", cluster.ComponentDatabase, databaseContainer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(a.Error, tc.wantArchiver) || (tc.wantArchiver == "") != (a.Error == "") {
+				t.Errorf("archiver error %q, want prefix %q", a.Error, tc.wantArchiver)
+			}
+			if tc.wantArchiver == "" && a.systemID != 7712375608805392399 {
+				t.Errorf("archiver not parsed: %+v", a)
+			}
+			if s.Status != tc.wantStanza || !strings.Contains(s.Error, tc.wantStanzaErrContain) {
+				t.Errorf("stanza %+v, want status %q and an error with %q", s, tc.wantStanza, tc.wantStanzaErrContain)
+			}
+			if tc.wantStanzaErrContain != "" && strings.Contains(s.Error, "connection refused") {
+				t.Errorf("psql's stderr in pgbackrest's error: %q", s.Error)
+			}
+		})
+	}
+}
+
+func TestSplitStatusOutput(t *testing.T) {
+	m := statusMarker
+	for _, tc := range []struct {
+		in    string
+		ok    bool
+		outs  [2]string
+		codes [2]int
+	}{
+		{in: "a\n" + m + " 0\nb\n" + m + " 39\n", ok: true, outs: [2]string{"a\n", "b\n"}, codes: [2]int{0, 39}},
+		{in: m + " 2\n" + m + " 0\n", ok: true, codes: [2]int{2, 0}},
+		{in: "a\n" + m + " 0\n", ok: false},
+		{in: "a\n" + m + " x\nb\n" + m + " 0\n", ok: false},
+		{in: "", ok: false},
+	} {
+		outs, codes, ok := splitStatusOutput(tc.in)
+		if ok != tc.ok || (ok && (outs != tc.outs || codes != tc.codes)) {
+			t.Errorf("splitStatusOutput(%q) = %q %v %v, want %q %v %v", tc.in, outs, codes, ok, tc.outs, tc.codes, tc.ok)
+		}
+	}
+}
+
+// A cluster whose only repository is S3 has no repository host: it is
+// ready without one, and pgbackrest info runs in the database pod.
+func TestShowClusterS3Only(t *testing.T) {
+	s := cluster.Spec{Name: "hippo", Namespace: "default", StorageType: []cluster.StorageType{cluster.StorageS3},
+		S3: &cluster.S3Spec{Bucket: "b", Endpoint: "s3.example:9000", CredentialsSecret: "keys"}}
+	s.Default()
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName("hippo"), Namespace: "default", Labels: cluster.Labels("hippo", cluster.ComponentConfig)},
+		Data:       map[string]string{cluster.SettingsKey: string(data)},
+	}
+	db := runningPod(cluster.PodName("hippo"), "default", "hippo", cluster.ComponentDatabase, "database", "pgbackrest")
+	db.Labels[cluster.LabelPGBackRestCommands] = "true"
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	out, _, err := executeShow(t, kubefake.NewFactory(cm, db), e, "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info ClusterInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != StatusReady || info.StorageType != "s3" || info.RepoHost.Deployment != "" || info.Stanza.Status != "no backups" {
+		t.Errorf("S3-only cluster: %+v", info)
+	}
+	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: sh -c") {
+		t.Errorf("execs %q, want one in the database container", e.calls)
+	}
+}
+
+// With the repository host down, psql still runs in the database pod and
+// the stanza is unknown, without an exec into the missing pod.
+func TestShowClusterRepoHostDown(t *testing.T) {
+	objs := clusterObjects(t, "hippo", "default")
+	repoPod := objs[2].(*corev1.Pod)
+	repoPod.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+	repoPod.Status.Conditions[0].Status = corev1.ConditionFalse
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	out, _, err := executeShow(t, kubefake.NewFactory(objs...), e, "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info ClusterInfo
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != StatusNotReady || !strings.Contains(info.Stanza.Error, "no running repository host pod") || info.Archiving.Error != "" {
+		t.Errorf("repository host down: %+v", info)
+	}
+	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: psql") {
+		t.Errorf("execs %q, want psql alone", e.calls)
 	}
 }

@@ -29,9 +29,9 @@ func TestAPIRequestCounts(t *testing.T) {
 	}{
 		{[]string{"show", "backup", c.name}, 3},
 		{[]string{"show", "archive", c.name}, 3},
-		// Two reads (settings, pods) and two execs (pgbackrest info in the
-		// repository host, psql in the database pod).
-		{[]string{"show", "cluster", c.name}, 4},
+		// Two reads (settings, pods) and one exec (psql and pgbackrest
+		// info in the database container).
+		{[]string{"show", "cluster", c.name}, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.args[0]+" "+tc.args[1], func(t *testing.T) {

@@ -102,6 +102,11 @@ func TestS3Only(t *testing.T) {
 			t.Errorf("show backup %s lists %d full backups, want 1 (its own):\n%s", c.name, n, res.Stdout)
 		}
 	}
+	// show cluster: ready without a repository host, the stanza read from S3.
+	if res := env.PGO(t, "show", "cluster", "hippo", "-n", ns, "-o", "json"); res.ExitCode != 0 ||
+		!strings.Contains(res.Stdout, `"status": "ready"`) || !strings.Contains(res.Stdout, `"storageType": "s3"`) || !strings.Contains(res.Stdout, `"backups": 1`) {
+		t.Errorf("show cluster of an S3-only cluster, want ready with 1 backup:\n%s", res)
+	}
 	if res := env.PGO(t, "show", "backup", "hippo", "-n", ns, "--pgbackrest-storage-type=local"); res.ExitCode == 0 ||
 		!strings.Contains(res.Stderr, `has no local repository`) {
 		t.Errorf("show backup --pgbackrest-storage-type=local on an S3-only cluster:\n%s", res)
