@@ -258,6 +258,17 @@ pods_memory_mib() {
 	done
 	((found)) && awk -v b="$total" -v n="$found" 'BEGIN { printf "%.0f MiB in %d pods", b / 1048576, n }' || echo "-"
 }
+# machine_cpu_seconds CMD...: the CPU time of the whole machine (/proc/stat: user, nice, system,
+# irq, softirq) per run of CMD, over 5 runs. It counts other work on the machine too: run it quiet.
+machine_cpu_seconds() {
+	local hz b e
+	hz=$(getconf CLK_TCK)
+	busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+	b=$(busy)
+	for _ in 1 2 3 4 5; do "$@" >>"$LOG" 2>&1; done
+	e=$(busy)
+	awk -v b="$b" -v e="$e" -v hz="$hz" 'BEGIN { printf "%.2f", (e - b) / hz / 5 }'
+}
 # tiny_cluster NAME: a cluster as create renders it, with CPU requests of 10m instead of 100m
 # (20 pods at 100m would take the whole 2-CPU node from everyone else), applied as create applies it.
 tiny_cluster() {
@@ -292,6 +303,10 @@ if has 5; then
 	cat "$OUT" >>"$LOG"
 	V[req_all]=$(requests)
 	V[rss_all]=$(grep -o 'maxrss [0-9]*' "$OUT" | awk '{ printf "%.0f MiB", $2 / 1024 }')
+	# What bounds the fan-out on one node: the CPU time the whole machine spends (API server,
+	# kubelet, containerd, runc, pgBackRest, the plugin) for one run of each.
+	V[cpu_all]=$(machine_cpu_seconds "$PGO" show backup -A -l "kpgo-bench=$RUN")
+	V[cpu_one]=$(machine_cpu_seconds "$PGO" show backup -A -l "kpgo-bench-one=$RUN")
 fi
 
 # --- 6: API requests ------------------------------------------------------------------------------
@@ -346,6 +361,7 @@ report() {
 		[[ -n ${V[mibs]:-} ]] && echo "throughput ($DB_MIB MiB): ${V[mibs]}"
 		[[ -n ${V[sizes]:-} ]] && echo "sizes: ${V[sizes]}"
 		[[ -n ${V[many_create]:-} ]] && echo "$CLUSTERS tiny clusters (CPU requests 10m): created in parallel in ${V[many_create]} s; their memory (working set) ${V[many_mem]}; show backup -A over them: peak RSS of the plugin ${V[rss_all]}"
+		[[ -n ${V[cpu_all]:-} ]] && echo "CPU time of the whole machine per show backup -A: ${V[cpu_all]} s over $CLUSTERS clusters, ${V[cpu_one]} s over 1 (on $(nproc) CPUs the first cannot take less than $(awk -v c="${V[cpu_all]}" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s)"
 		if has 6 || has 1 || has 5; then
 			echo "API requests (KUBECTL_PGO_COUNT_REQUESTS=1), target <= 3 per read command:"
 			[[ -n ${V[req_backup]:-} ]] && echo "  backup --type=full --wait: ${V[req_backup]}"
