@@ -111,6 +111,17 @@ func tlsFiles(certKey, keyKey string) repo.TLSFiles {
 	}
 }
 
+// DatabaseConf is the pgbackrest.conf of the database side of spec's
+// cluster, without its secrets: what reads its repositories from outside
+// its pods (create cluster --restore-from).
+func DatabaseConf(spec Spec) (string, error) {
+	c, err := databaseHost(spec).Config()
+	if err != nil {
+		return "", err
+	}
+	return c.String(), nil
+}
+
 func databaseHost(spec Spec) repo.DatabaseHost {
 	repoHost := ""
 	if spec.HasLocalRepo() {

@@ -57,7 +57,11 @@ the objects are printed (as applied), Secrets included.
 With --restore-from, the new cluster's data directory is restored from the
 backups of another cluster, running or deleted with --keep-backups, to the
 latest point or to --pitr-target; the new cluster then archives into its own
-repository.`
+repository. A cluster whose only repository is S3 is read from its bucket
+by a temporary pod NEW-restore-source. Once that cluster is gone for good
+(no ConfigMap OLD-pgo-config), give the new cluster an S3 repository in the
+same bucket: OLD's backups are looked for there, under
+backrestrepo/OLD-backrest-shared-repo, with the new cluster's keys.`
 
 const createClusterExample = `  # A cluster with a local pgBackRest repository, waiting until it is ready
   kubectl pgo create cluster hippo --wait
@@ -65,6 +69,11 @@ const createClusterExample = `  # A cluster with a local pgBackRest repository, 
   # Bigger volumes on a given storage class, and resources for PostgreSQL
   kubectl pgo create cluster hippo --storage-size=20Gi --storage-class=fast \
     --pgbackrest-pvc-size=50Gi --cpu=500m --memory=1Gi --memory-limit=2Gi
+
+  # Restore an S3-only cluster that was deleted, from its bucket, to a point in time
+  kubectl pgo create cluster hippo2 --restore-from=hippo --pitr-target='2026-11-24 12:00:00+00' \
+    --pgbackrest-storage-type=s3 --pgbackrest-s3-bucket=backups --pgbackrest-s3-endpoint=s3.example:9000 \
+    --pgbackrest-s3-credentials-secret=s3-keys --wait
 
   # Print the objects without creating anything (no cluster needed)
   kubectl pgo create cluster hippo --dry-run=client -o yaml`
@@ -719,7 +728,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	// --restore-from checks the source and its backups, and may start a
 	// temporary repository host for it: after every check of ours.
 	if o.RestoreFrom.Enabled() {
-		if err := o.RestoreFrom.Prepare(ctx, o.factory, existing, o.IOStreams); err != nil {
+		if err := o.RestoreFrom.Prepare(ctx, o.factory, existing, spec, material, o.IOStreams); err != nil {
 			return err
 		}
 		if err := o.RestoreFrom.AdjustObjects(objects); err != nil {

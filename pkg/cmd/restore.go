@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -152,6 +153,10 @@ type RestoreOptions struct {
 	// s3Only are the arguments that keep a restore from S3 off the
 	// repository host (s3OnlyArgs); empty otherwise.
 	s3Only []string
+	// repoPod, when set, is the pod where pgBackRest reads the repository,
+	// instead of the cluster's own (create cluster --restore-from's reader
+	// of another cluster's S3 repository).
+	repoPod *corev1.Pod
 
 	namespace  string
 	pgdumpOpts []string
@@ -500,12 +505,15 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 			pod, err = kube.FindRunningPod(ctx, o.client, ns, cluster.DatabaseSelector(name).String())
 		}
 	}
+	if o.repoPod != nil {
+		pod, err = o.repoPod, nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s of cluster %q %s, and the restore reads the repository through it: %w", pgbackrestPodName, name, notRunning(err), err)
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	stdout, _, err := o.exec(execCtx, ns, pod.Name, "pgbackrest", append(infoArgs, "info"))
+	stdout, _, err := o.exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", append(infoArgs, "info"))
 	if err != nil {
 		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
@@ -562,7 +570,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	var archived time.Time
 	if a, ok := stanza.CurrentArchive(o.options.Repo); ok {
 		lastWAL = a.Max
-		if archived, err = o.archivedAt(ctx, plan.spec, pod.Name, a); err != nil {
+		if archived, err = o.archivedAt(ctx, plan.spec, pod, a); err != nil {
 			return err
 		}
 	}
@@ -597,7 +605,7 @@ func listBackups(backups []repo.Backup) string {
 // archivedAt returns when the newest WAL segment of archive a was stored
 // in the repository, rounded up to the second: the modification time of
 // its file on the repository host.
-func (o *RestoreOptions) archivedAt(ctx context.Context, spec cluster.Spec, pod string, a repo.Archive) (time.Time, error) {
+func (o *RestoreOptions) archivedAt(ctx context.Context, spec cluster.Spec, pod *corev1.Pod, a repo.Archive) (time.Time, error) {
 	if k := a.Database.RepoKey; k > 0 && k <= len(spec.StorageType) && spec.StorageType[k-1] == cluster.StorageS3 {
 		return o.archivedAtS3(ctx, pod, a)
 	}
@@ -607,7 +615,7 @@ func (o *RestoreOptions) archivedAt(ctx context.Context, spec cluster.Spec, pod 
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	stdout, _, err := o.exec(execCtx, o.namespace, pod, "pgbackrest",
+	stdout, _, err := o.exec(execCtx, pod.Namespace, pod.Name, "pgbackrest",
 		[]string{"sh", "-c", `stat -c %Y -- "$1/$2"-*`, "sh", dir, prefix})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: %w", a.Max, err)
@@ -717,14 +725,14 @@ func (o *RestoreOptions) restoreCommand() string {
 
 // archivedAtS3 is archivedAt for an S3 repository, where there is no file
 // to stat: pgbackrest repo-ls lists the segment with its time.
-func (o *RestoreOptions) archivedAtS3(ctx context.Context, pod string, a repo.Archive) (time.Time, error) {
+func (o *RestoreOptions) archivedAtS3(ctx context.Context, pod *corev1.Pod, a repo.Archive) (time.Time, error) {
 	dir, prefix, err := repo.SegmentPath("", repo.StanzaName, a, a.Max)
 	if err != nil {
 		return time.Time{}, err
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	stdout, _, err := o.exec(execCtx, o.namespace, pod, "pgbackrest", append(append([]string{"pgbackrest", "--stanza=" + repo.StanzaName,
+	stdout, _, err := o.exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", append(append([]string{"pgbackrest", "--stanza=" + repo.StanzaName,
 		repoArg(a.Database.RepoKey)}, o.s3Only...), "--output=json", "--filter=^"+prefix, "repo-ls", strings.TrimPrefix(dir, "/")))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: %w", a.Max, err)

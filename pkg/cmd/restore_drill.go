@@ -27,7 +27,7 @@ labelled kubectl-pgo/drill-of=NAME. It is made as kubectl pgo create
 cluster --restore-from=NAME makes a cluster: a Job restores the backup into
 its new data volume and runs the recovery, then its database starts, with
 a local repository of its own: the drill never writes to NAME's
-repositories, and NAME keeps running.
+repositories (an S3 one included: it is only read), and NAME keeps running.
 
 The check, by default: the database starts, and every table of every
 database (but the templates) can be counted; the report lists each table

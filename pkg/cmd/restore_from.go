@@ -43,6 +43,13 @@ const restoreFromRepoHostTimeout = 3 * time.Minute
 // --keep-backups (its repository PVC, Secret and settings are left): then
 // a temporary repository host serves the repository during the restore.
 //
+// An S3-only OLD is read from its bucket, by a temporary pod (the checks)
+// and by the restore Job, with OLD's pgbackrest.conf and keys copied into
+// a temporary Secret: nothing of OLD need run. When OLD is gone for good
+// (no settings ConfigMap) and NEW has an S3 repository, OLD's repository
+// is looked for in NEW's bucket under OLD's path, read with NEW's keys.
+// NEW archives and backs up under its own path only.
+//
 // create cluster calls, in order: AddFlags when it builds its flags;
 // Validate with its own checks (no request); Prepare before it applies
 // anything, once it knows whether the cluster exists; AdjustObjects on the
@@ -59,11 +66,21 @@ type RestoreFromOptions struct {
 	target  time.Time
 
 	// Set by Prepare.
-	name, namespace  string
-	sourceNamespace  string
-	sourceSpec       cluster.Spec
+	name, namespace string
+	sourceNamespace string
+	// newSpec and material are the new cluster's Spec and secret material.
+	newSpec  cluster.Spec
+	material cluster.Material
+	// sourceGone: the source has no settings ConfigMap left, and
+	// sourceSpec is where its S3 repository is assumed to be.
+	sourceGone bool
+	sourceSpec cluster.Spec
+	// sourceFiles and sourceEnv read an S3 source from the temporary
+	// Secret restoreSourceSecretName (see jobs.RestoreJob).
+	sourceFiles      []string
+	sourceEnv        []corev1.EnvVar
 	sourcePKI        cluster.PKI
-	temporary        []*unstructured.Unstructured
+	temporary        []temporaryObject
 	backup           repo.Backup
 	restorer, source *RestoreOptions
 	dyn              dynamic.Interface
@@ -77,7 +94,7 @@ type RestoreFromOptions struct {
 // AddFlags adds --restore-from, --restore-from-namespace, --pitr-target
 // and --restore-opts.
 func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
-	fl.StringVar(&r.Source, "restore-from", "", "Bootstrap the new cluster's data from the pgBackRest repository of this cluster, which may be running or deleted with --keep-backups.")
+	fl.StringVar(&r.Source, "restore-from", "", "Bootstrap the new cluster's data from the pgBackRest repository of this cluster, which may be running or deleted with --keep-backups; an S3-only one may be gone, if the new cluster uses the same bucket.")
 	fl.StringVar(&r.SourceNamespace, "restore-from-namespace", "", "Namespace of the --restore-from cluster; the new cluster's namespace if empty.")
 	fl.StringVar(&r.PITRTarget, "pitr-target", "", "With --restore-from: the point in time to restore to, with its time zone, e.g. '2026-11-24 12:00:00+00'; the latest point if empty.")
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F'.")
@@ -140,12 +157,14 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 }
 
 // Prepare checks the source before anything is created: it exists (or was
-// deleted with --keep-backups), its repository has a backup to restore
-// and the target lies in its recovery window. existing tells whether the
-// new cluster exists already, which --restore-from refuses. For a deleted
-// source it starts the temporary repository host that serves the checks
-// and the restore, and removes it again if a check fails.
-func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existing bool, streams genericiooptions.IOStreams) error {
+// deleted with --keep-backups, or is in the new cluster's bucket), its
+// repository has a backup to restore and the target lies in its recovery
+// window. existing tells whether the new cluster exists already, which
+// --restore-from refuses; target and m are the new cluster's Spec and
+// secret material. For a deleted source it starts the temporary
+// repository host, for an S3 source the reader pod, that serve the checks
+// and the restore, and removes them again if a check fails.
+func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existing bool, target cluster.Spec, m cluster.Material, streams genericiooptions.IOStreams) error {
 	if existing {
 		return fmt.Errorf("--restore-from creates a new cluster, and cluster %q exists in namespace %q: choose another name, or delete it first (kubectl pgo delete cluster %s -n %s)",
 			r.name, r.namespace, r.name, r.namespace)
@@ -164,24 +183,57 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	r.restorer = r.restoreOptionsFor(f, client, r.name, r.namespace, streams)
 	r.restorer.retryAdvice = fmt.Sprintf("Cluster %s was created with its database stopped. Fix the cause, delete it (kubectl pgo delete cluster %s -n %s --yes), and create it again with --restore-from.",
 		r.name, r.name, r.namespace)
+	r.newSpec, r.material = target, m
 	src, ns := r.Source, r.sourceNamespace
 
 	settings, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(src), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("--restore-from: cluster %q not found in namespace %q, neither running nor deleted with --keep-backups (there is no ConfigMap %s); nothing was created",
-			src, ns, cluster.SettingsConfigMapName(src))
-	}
-	if err != nil {
+	switch {
+	case apierrors.IsNotFound(err) && target.S3 == nil:
+		return fmt.Errorf("--restore-from: cluster %q not found in namespace %q, neither running nor deleted with --keep-backups (there is no ConfigMap %s). "+
+			"If its backups are in an S3 bucket, create this cluster with an S3 repository in the same bucket, and it is read from there: "+
+			"--%s=s3 (or local,s3) --%s --%s, the keys and the CA; nothing was created",
+			src, ns, cluster.SettingsConfigMapName(src), flagStorageType, flagS3Bucket, flagS3Endpoint)
+	case apierrors.IsNotFound(err):
+		r.sourceGone = true
+		r.sourceSpec = goneSourceSpec(src, ns, target)
+	case err != nil:
 		return fmt.Errorf("--restore-from: reading the settings of cluster %q: %w", src, err)
-	}
-	if r.sourceSpec, err = cluster.SpecFromConfigMap(settings); err != nil {
-		return fmt.Errorf("--restore-from: %w", err)
+	default:
+		if r.sourceSpec, err = cluster.SpecFromConfigMap(settings); err != nil {
+			return fmt.Errorf("--restore-from: %w", err)
+		}
 	}
 	if !r.sourceSpec.HasLocalRepo() {
-		// Its repository is reached through its local repository host.
-		return fmt.Errorf("--restore-from: cluster %q keeps its backups in S3 only, which --restore-from does not read yet; restore it in place with kubectl pgo restore %s -n %s; nothing was created",
-			src, src, ns)
+		if err := r.prepareS3(ctx, client); err != nil {
+			r.Cleanup(context.WithoutCancel(ctx))
+			return fmt.Errorf("--restore-from: %w; nothing was created", err)
+		}
+	} else if err := r.prepareLocal(ctx, client); err != nil {
+		return err
 	}
+
+	plan := &restorePlan{spec: r.sourceSpec}
+	if err := r.source.checkRepository(ctx, plan); err != nil {
+		r.Cleanup(context.WithoutCancel(ctx))
+		if r.sourceGone {
+			s3 := r.sourceSpec.S3
+			return fmt.Errorf("--restore-from: cluster %q is gone (there is no ConfigMap %s in namespace %q), and its repository is not readable in bucket %q at %s under %s: %w. "+
+				"Check the name and the bucket; an encrypted repository cannot be read once its cluster's Secret is gone; nothing was created",
+				src, cluster.SettingsConfigMapName(src), ns, s3.Bucket, s3.Endpoint, r.sourceSpec.RepoPath, err)
+		}
+		return fmt.Errorf("--restore-from: %w; nothing was created", err)
+	}
+	r.backup = plan.backup
+	r.restorer.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
+		r.name, r.backup.Label, src, ns, r.options.Describe())
+	return nil
+}
+
+// prepareLocal checks what a source with a local repository needs (its
+// certificates and its PVC), and starts its repository host if it is
+// gone.
+func (r *RestoreFromOptions) prepareLocal(ctx context.Context, client kubernetes.Interface) error {
+	src, ns := r.Source, r.sourceNamespace
 	secret, err := client.CoreV1().Secrets(ns).Get(ctx, cluster.RepoConfigSecretName(src), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("--restore-from: the repository of cluster %q cannot be reached: its Secret %s (the certificates of its repository host) is gone; nothing was created",
@@ -210,15 +262,6 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	case err != nil:
 		return fmt.Errorf("--restore-from: reading the repository host of cluster %q: %w", src, err)
 	}
-
-	plan := &restorePlan{spec: r.sourceSpec}
-	if err := r.source.checkRepository(ctx, plan); err != nil {
-		r.Cleanup(context.WithoutCancel(ctx))
-		return fmt.Errorf("--restore-from: %w; nothing was created", err)
-	}
-	r.backup = plan.backup
-	r.restorer.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
-		r.name, r.backup.Label, src, ns, r.options.Describe())
 	return nil
 }
 
@@ -248,7 +291,6 @@ func (r *RestoreFromOptions) startTemporaryRepoHost(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	owner := r.namespace + "/" + r.name
 	for _, obj := range objects {
 		switch {
 		case obj.GetKind() == "ConfigMap" && obj.GetName() == cluster.PGBackRestConfigMapName(src),
@@ -257,16 +299,9 @@ func (r *RestoreFromOptions) startTemporaryRepoHost(ctx context.Context) error {
 		default:
 			continue
 		}
-		annotations := obj.GetAnnotations()
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		annotations[AnnotationTemporaryRepoHost] = owner
-		obj.SetAnnotations(annotations)
-		if _, err := kube.Apply(ctx, r.dyn, r.mapper, obj); err != nil {
+		if err := r.applyTemporary(ctx, obj); err != nil {
 			return fmt.Errorf("--restore-from: starting a temporary repository host for cluster %q: %w", src, err)
 		}
-		r.temporary = append(r.temporary, obj)
 	}
 	start := time.Now()
 	var last error
@@ -279,6 +314,37 @@ func (r *RestoreFromOptions) startTemporaryRepoHost(ctx context.Context) error {
 	}
 	r.restorer.progress("The temporary repository host %s is ready (%s).", cluster.RepoHostName(src), time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// applyTemporary applies obj, annotated with the cluster it serves
+// (AnnotationTemporaryRepoHost), for Cleanup to remove.
+func (r *RestoreFromOptions) applyTemporary(ctx context.Context, obj *unstructured.Unstructured) error {
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[AnnotationTemporaryRepoHost] = r.namespace + "/" + r.name
+	obj.SetAnnotations(annotations)
+	if _, err := kube.Apply(ctx, r.dyn, r.mapper, obj); err != nil {
+		return err
+	}
+	r.temporary = append(r.temporary, temporaryObject{kind: obj.GetKind(), namespace: obj.GetNamespace(), name: obj.GetName(),
+		delete: func(ctx context.Context) error {
+			mapping, err := r.mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
+			if err != nil {
+				return err
+			}
+			return r.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace()).Delete(ctx, obj.GetName(),
+				metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+		}})
+	return nil
+}
+
+// temporaryObject is an object that --restore-from made for the time of
+// the restore, and how to delete it.
+type temporaryObject struct {
+	kind, namespace, name string
+	delete                func(ctx context.Context) error
 }
 
 // sourceObjects renders the source cluster's objects from its settings
@@ -297,18 +363,16 @@ func (r *RestoreFromOptions) sourceObjects() ([]*unstructured.Unstructured, erro
 func (r *RestoreFromOptions) Cleanup(ctx context.Context) {
 	for i := len(r.temporary) - 1; i >= 0; i-- {
 		obj := r.temporary[i]
-		mapping, err := r.mapper.RESTMapping(obj.GroupVersionKind().GroupKind(), obj.GroupVersionKind().Version)
-		if err != nil {
-			continue
-		}
-		err = r.dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace()).Delete(ctx, obj.GetName(),
-			metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
-		if err != nil && !apierrors.IsNotFound(err) {
-			r.restorer.progress("Warning: could not remove %s %s/%s of the temporary repository host: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+		if err := obj.delete(ctx); err != nil && !apierrors.IsNotFound(err) {
+			r.restorer.progress("Warning: could not remove %s %s/%s, made for the restore: %v", obj.kind, obj.namespace, obj.name, err)
 		}
 	}
-	if len(r.temporary) > 0 {
+	switch {
+	case len(r.temporary) == 0:
+	case r.sourceSpec.HasLocalRepo():
 		r.restorer.progress("Removed the temporary repository host of cluster %s.", r.Source)
+	default:
+		r.restorer.progress("Removed the pod and the Secret that read the S3 repository of cluster %s.", r.Source)
 	}
 	r.temporary = nil
 }
@@ -342,43 +406,27 @@ func (r *RestoreFromOptions) Restore(ctx context.Context) error {
 		return fmt.Errorf("--restore-from: reading the new StatefulSet: %w", err)
 	}
 
-	// The source's database-side configuration and certificates.
-	var dbConf string
-	objects, err := r.sourceObjects()
-	if err != nil {
-		return err
-	}
-	for _, obj := range objects {
-		if obj.GetKind() == "ConfigMap" && obj.GetName() == cluster.PGBackRestConfigMapName(r.Source) {
-			dbConf, _, _ = unstructured.NestedString(obj.Object, "data", cluster.FileDatabaseConf)
+	// An S3 source's Secret is there since Prepare; a local source's
+	// holds its database side's configuration and certificates.
+	secretName := restoreSourceSecretName(r.name)
+	if r.sourceSpec.HasLocalRepo() {
+		dbConf, err := cluster.DatabaseConf(r.sourceSpec)
+		if err != nil {
+			return fmt.Errorf("--restore-from: the configuration of cluster %q: %w", r.Source, err)
 		}
-	}
-	if dbConf == "" {
-		return fmt.Errorf("--restore-from: the rendered configuration of cluster %q has no %s", r.Source, cluster.FileDatabaseConf)
-	}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: restoreSourceSecretName(r.name), Namespace: ns, Labels: cluster.Labels(r.name, jobs.ComponentRestore),
-			Annotations: map[string]string{AnnotationTemporaryRepoHost: r.sourceNamespace + "/" + r.Source}},
-		Data: map[string][]byte{
+		err = r.createTemporarySecret(ctx, map[string][]byte{
 			jobs.SourceKeyConfig: []byte(dbConf),
 			jobs.SourceKeyCACert: r.sourcePKI.CACert,
 			jobs.SourceKeyCert:   r.sourcePKI.DBCert,
 			jobs.SourceKeyKey:    r.sourcePKI.DBKey,
-		},
-	}
-	secrets := client.CoreV1().Secrets(ns)
-	_ = secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{})
-	if _, err := secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: cluster.FieldManager}); err != nil {
-		return fmt.Errorf("--restore-from: creating Secret %s: %w", secret.Name, err)
-	}
-	defer func() {
-		if err := secrets.Delete(context.WithoutCancel(ctx), secret.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			o.progress("Warning: could not delete Secret %s/%s: %v", ns, secret.Name, err)
+		})
+		if err != nil {
+			return err
 		}
-	}()
+	}
 
 	extra := []string{"--pg1-path=" + cluster.DataDirectory(r.name)}
-	if r.sourceNamespace != r.namespace {
+	if r.sourceSpec.HasLocalRepo() && r.sourceNamespace != r.namespace {
 		// The Service in the other namespace, by a name its certificate
 		// carries.
 		extra = append(extra, fmt.Sprintf("--repo1-host=%s.%s.svc", cluster.RepoHostName(r.Source), r.sourceNamespace))
@@ -394,7 +442,9 @@ func (r *RestoreFromOptions) Restore(ctx context.Context) error {
 		PGData:         cluster.DataDirectory(r.name),
 		Options:        r.options,
 		ExtraArgs:      extra,
-		SourceSecret:   secret.Name,
+		SourceSecret:   secretName,
+		SourceFiles:    r.sourceFiles,
+		SourceEnv:      r.sourceEnv,
 		Recover:        true,
 		PostgresBinDir: postgresBinDirOf(sts, r.sourceSpec.PostgresVersion),
 		PasswordFile:   passwordFile,
@@ -470,4 +520,178 @@ func postgresBinDirOf(sts *appsv1.StatefulSet, version int) string {
 		}
 	}
 	return fmt.Sprintf("/usr/lib/postgresql/%d/bin", version)
+}
+
+// goneSourceSpec is where the repository of a source cluster that is gone
+// for good is assumed to be: in the new cluster's bucket, under the
+// source's own path, unencrypted (a passphrase would have gone with it).
+func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
+	s3 := *target.S3
+	spec := cluster.Spec{
+		Name: name, Namespace: namespace, Image: target.Image, PostgresVersion: target.PostgresVersion,
+		StorageType: []cluster.StorageType{cluster.StorageS3}, S3: &s3,
+	}
+	spec.Default()
+	return spec
+}
+
+// prepareS3 copies what reads the source's S3 repository into the
+// temporary Secret (its pgbackrest.conf, CA, keys and passphrase), and
+// starts the reader pod that the checks run in.
+func (r *RestoreFromOptions) prepareS3(ctx context.Context, client kubernetes.Interface) error {
+	src, s3 := r.Source, r.sourceSpec.S3
+	if s3 == nil {
+		return fmt.Errorf("the settings of cluster %q have no S3 bucket", src)
+	}
+	conf, err := cluster.DatabaseConf(r.sourceSpec)
+	if err != nil {
+		return fmt.Errorf("the configuration of cluster %q: %w", src, err)
+	}
+	// A gone source's Secrets are the new cluster's.
+	secretsNS := r.sourceNamespace
+	if r.sourceGone {
+		secretsNS = r.namespace
+	}
+	key, keySecret, err := r.sourceS3Keys(ctx, client, secretsNS)
+	if err != nil {
+		return err
+	}
+	data := map[string][]byte{jobs.SourceKeyConfig: []byte(conf), jobs.SourceKeyS3Key: key, jobs.SourceKeyS3KeySecret: keySecret}
+	r.sourceFiles = []string{jobs.SourceKeyConfig}
+	secret := restoreSourceSecretName(r.name)
+	repo1 := r.sourceSpec.Repositories()[0]
+	r.sourceEnv = []corev1.EnvVar{secretEnv(repo1.KeyEnv(), secret, jobs.SourceKeyS3Key), secretEnv(repo1.KeySecretEnv(), secret, jobs.SourceKeyS3KeySecret)}
+	if s3.CASecret != "" {
+		if data[jobs.SourceKeyS3CA], err = secretValue(ctx, client, secretsNS, s3.CASecret, cluster.KeyS3CA); err != nil {
+			return fmt.Errorf("the CA of the S3 endpoint of cluster %q: %w", src, err)
+		}
+		r.sourceFiles = append(r.sourceFiles, jobs.SourceKeyS3CA)
+	}
+	if r.sourceSpec.Cipher != "" {
+		pass, err := secretValue(ctx, client, r.sourceNamespace, cluster.RepoConfigSecretName(src), cluster.KeyCipherPass)
+		if err != nil {
+			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored", src, err)
+		}
+		data[jobs.SourceKeyCipherPass] = pass
+		r.sourceEnv = append(r.sourceEnv, secretEnv(repo1.CipherPassEnv(), secret, jobs.SourceKeyCipherPass))
+	}
+	if err := r.createTemporarySecret(ctx, data); err != nil {
+		return err
+	}
+	return r.startReader(ctx)
+}
+
+// sourceS3Keys are the keys of the source's credentials Secret, or, when
+// it is gone (the source's repository Secret goes with the source), those
+// of the new cluster, which must then use S3 too.
+func (r *RestoreFromOptions) sourceS3Keys(ctx context.Context, client kubernetes.Interface, ns string) ([]byte, []byte, error) {
+	name := r.sourceSpec.S3.CredentialsSecret
+	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil && len(missingKeys(s, []string{cluster.KeyS3Key, cluster.KeyS3KeySecret})) == 0:
+		return s.Data[cluster.KeyS3Key], s.Data[cluster.KeyS3KeySecret], nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, nil, fmt.Errorf("reading the S3 keys of cluster %q: %w", r.Source, err)
+	case r.newSpec.S3 == nil:
+		return nil, nil, fmt.Errorf("the S3 keys of cluster %q are gone (Secret %s/%s does not exist or lacks %s, %s): recreate it, or create this cluster with an S3 repository (--%s=s3 ...) whose keys can read the bucket",
+			r.Source, ns, name, cluster.KeyS3Key, cluster.KeyS3KeySecret, flagStorageType)
+	case r.newSpec.S3.CredentialsSecret == cluster.RepoConfigSecretName(r.name) && r.material.S3Key != "":
+		// The new cluster's keys, given as flags.
+		return []byte(r.material.S3Key), []byte(r.material.S3KeySecret), nil
+	}
+	s, err = client.CoreV1().Secrets(r.namespace).Get(ctx, r.newSpec.S3.CredentialsSecret, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the S3 keys of cluster %q: %w", r.name, err)
+	}
+	return s.Data[cluster.KeyS3Key], s.Data[cluster.KeyS3KeySecret], nil
+}
+
+// secretValue is the value of key in Secret ns/name.
+func secretValue(ctx context.Context, client kubernetes.Interface, ns, name, key string) ([]byte, error) {
+	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("secret %s/%s does not exist", ns, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
+	}
+	if len(s.Data[key]) == 0 {
+		return nil, fmt.Errorf("secret %s/%s has no %s", ns, name, key)
+	}
+	return s.Data[key], nil
+}
+
+// secretEnv is the variable name with the value of key in Secret secret.
+func secretEnv(name, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key},
+	}}
+}
+
+// createTemporarySecret creates the Secret restoreSourceSecretName with
+// data, in the new cluster's namespace, for Cleanup to remove.
+func (r *RestoreFromOptions) createTemporarySecret(ctx context.Context, data map[string][]byte) error {
+	secrets := r.restorer.client.CoreV1().Secrets(r.namespace)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: restoreSourceSecretName(r.name), Namespace: r.namespace, Labels: cluster.Labels(r.name, jobs.ComponentRestore),
+			Annotations: map[string]string{AnnotationTemporaryRepoHost: r.namespace + "/" + r.name}},
+		Data: data,
+	}
+	// One left by an interrupted run is stale.
+	_ = secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{})
+	if _, err := secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: cluster.FieldManager}); err != nil {
+		return fmt.Errorf("creating Secret %s/%s: %w", r.namespace, secret.Name, err)
+	}
+	r.temporary = append(r.temporary, temporaryObject{kind: "Secret", namespace: r.namespace, name: secret.Name,
+		delete: func(ctx context.Context) error { return secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{}) }})
+	return nil
+}
+
+// startReader starts the pod that reads the source's S3 repository, and
+// waits until it runs: the checks run in it.
+func (r *RestoreFromOptions) startReader(ctx context.Context) error {
+	pod, err := jobs.SourceReader{
+		Cluster: r.name, Namespace: r.namespace, Image: r.newSpec.Image,
+		SourceSecret: restoreSourceSecretName(r.name), SourceFiles: r.sourceFiles, SourceEnv: r.sourceEnv,
+	}.Render()
+	if err != nil {
+		return err
+	}
+	r.restorer.progress("Reading the S3 repository of cluster %s (bucket %s, path %s) from pod %s...", r.Source, r.sourceSpec.S3.Bucket, r.sourceSpec.RepoPath, pod.Name)
+	pods := r.restorer.client.CoreV1().Pods(r.namespace)
+	pod.Annotations = map[string]string{AnnotationTemporaryRepoHost: r.namespace + "/" + r.name}
+	now := metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}
+	if err := pods.Delete(ctx, pod.Name, now); err == nil {
+		// One left by an interrupted run: gone before its name is reused.
+		_ = kube.WaitFor(ctx, r.restorer.pollInterval, time.Minute, func(ctx context.Context) (bool, error) {
+			_, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+	}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{FieldManager: cluster.FieldManager}); err != nil {
+		return fmt.Errorf("creating pod %s/%s: %w", r.namespace, pod.Name, err)
+	}
+	r.temporary = append(r.temporary, temporaryObject{kind: "Pod", namespace: r.namespace, name: pod.Name,
+		delete: func(ctx context.Context) error { return pods.Delete(ctx, pod.Name, now) }})
+	var last string
+	err = kube.WaitFor(ctx, r.restorer.pollInterval, restoreFromRepoHostTimeout, func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = string(p.Status.Phase)
+		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("pod %s/%s ended (%s) before it could read the repository", r.namespace, pod.Name, p.Status.Phase)
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			r.source.repoPod = p
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the pod that reads the repository of cluster %q did not start (%s): %w", r.Source, last, err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -65,6 +66,16 @@ func restoreFromFixture(t *testing.T) (*restoreFixture, *RestoreFromOptions) {
 	spec.Default()
 	m := cluster.Material{PKI: cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("old db.crt"), DBKey: []byte("old db.key"),
 		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"}
+	addRendered(t, c, spec, m)
+	_ = c.Tracker().Add(readyPod("old-backrest-shared-repo-abc", podLabels("old", cluster.ComponentRepo), "pgbackrest"))
+	r := &RestoreFromOptions{Source: "old", exec: fx.exec, pollInterval: time.Millisecond, Timeout: time.Minute}
+	return fx, r
+}
+
+// addRendered adds the ConfigMaps, Secrets, PVCs and Deployments that
+// create cluster renders for spec to the fake clientset c.
+func addRendered(t *testing.T, c *fake.Clientset, spec cluster.Spec, m cluster.Material) {
+	t.Helper()
 	rendered, err := cluster.Render(spec, m)
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +101,6 @@ func restoreFromFixture(t *testing.T) (*restoreFixture, *RestoreFromOptions) {
 			t.Fatal(err)
 		}
 	}
-	_ = c.Tracker().Add(readyPod("old-backrest-shared-repo-abc", podLabels("old", cluster.ComponentRepo), "pgbackrest"))
-	r := &RestoreFromOptions{Source: "old", exec: fx.exec, pollInterval: time.Millisecond, Timeout: time.Minute}
-	return fx, r
 }
 
 func restoreFromStreams() genericiooptions.IOStreams {
@@ -139,7 +147,7 @@ func TestRestoreFromPrepareRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			fx.f.Clientset.ClearActions()
-			err := r.Prepare(context.Background(), fx.f, tc.existing, restoreFromStreams())
+			err := r.Prepare(context.Background(), fx.f, tc.existing, cluster.Spec{}, cluster.Material{}, restoreFromStreams())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
@@ -164,7 +172,7 @@ func TestRestoreFromRunningSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.Prepare(ctx, fx.f, false, restoreFromStreams()); err != nil {
+	if err := r.Prepare(ctx, fx.f, false, cluster.Spec{}, cluster.Material{}, restoreFromStreams()); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	if r.backup.Label != "20261126-072526F" {
@@ -249,7 +257,7 @@ func TestRestoreFromJobFailureAdvice(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.Prepare(ctx, fx.f, false, restoreFromStreams()); err != nil {
+	if err := r.Prepare(ctx, fx.f, false, cluster.Spec{}, cluster.Material{}, restoreFromStreams()); err != nil {
 		t.Fatal(err)
 	}
 	sts := &appsv1.StatefulSet{}
@@ -304,5 +312,195 @@ func TestPasswordFileAndBinDir(t *testing.T) {
 	sts.Spec.Template.Spec.Containers[0].ReadinessProbe = nil
 	if got := postgresBinDirOf(sts, 16); got != "/usr/lib/postgresql/16/bin" {
 		t.Errorf("postgresBinDirOf without a probe = %q", got)
+	}
+}
+
+// s3Spec is a cluster whose only repository is in bucket "backups".
+func s3Spec(name string) cluster.Spec {
+	spec := cluster.Spec{Name: name, Namespace: "pgo", StorageType: []cluster.StorageType{cluster.StorageS3},
+		S3: &cluster.S3Spec{Bucket: "backups", Endpoint: "s3.pgo.svc:9000", VerifyTLS: true, CASecret: "s3-ca"}}
+	spec.Default()
+	return spec
+}
+
+// s3RestoreFromFixture is restoreFromFixture without "old": the S3-only
+// source is added by the tests. Created pods run at once; the S3 CA and a
+// credentials Secret s3-keys exist.
+func s3RestoreFromFixture(t *testing.T) (*restoreFixture, *RestoreFromOptions) {
+	t.Helper()
+	fx := newRestoreFixture(t)
+	c := fx.f.Clientset
+	c.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+		action.(k8stesting.CreateAction).GetObject().(*corev1.Pod).Status.Phase = corev1.PodRunning
+		return false, nil, nil
+	})
+	for name, data := range map[string]map[string][]byte{
+		"s3-ca":   {cluster.KeyS3CA: []byte("the CA")},
+		"s3-keys": {cluster.KeyS3Key: []byte("user key"), cluster.KeyS3KeySecret: []byte("user secret")},
+	} {
+		if err := c.Tracker().Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo"}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fx, &RestoreFromOptions{Source: "old", exec: fx.exec, pollInterval: time.Millisecond, Timeout: time.Minute}
+}
+
+// addS3Source adds the settings and Secrets of an S3-only "old" whose
+// keys were given as flags.
+func addS3Source(t *testing.T, fx *restoreFixture, cipher string) {
+	t.Helper()
+	spec := s3Spec("old")
+	spec.Cipher = cipher
+	addRendered(t, fx.f.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", S3Key: "old key", S3KeySecret: "old secret", CipherPass: "old pass"})
+}
+
+// The S3-only source is read from its bucket by a temporary pod with a
+// temporary Secret: from old's own settings and keys while they exist,
+// else from the new cluster's bucket and keys.
+func TestRestoreFromS3Source(t *testing.T) {
+	newS3 := s3Spec("new")
+	newUserKeys := s3Spec("new")
+	newUserKeys.S3.CredentialsSecret = "s3-keys"
+	tests := []struct {
+		name     string
+		source   bool
+		cipher   string
+		spec     cluster.Spec
+		material cluster.Material
+		keys     string // key/secret in the temporary Secret
+		env      []string
+	}{
+		{name: "running source, local new cluster", source: true, spec: cluster.Spec{Name: "new", Namespace: "pgo"},
+			keys: "old key/old secret", env: []string{"PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"}},
+		{name: "encrypted source", source: true, cipher: "aes-256-cbc", spec: cluster.Spec{Name: "new", Namespace: "pgo"},
+			keys: "old key/old secret", env: []string{"PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET", "PGBACKREST_REPO1_CIPHER_PASS"}},
+		{name: "gone source, new keys as flags", spec: newS3, material: cluster.Material{S3Key: "flag key", S3KeySecret: "flag secret"},
+			keys: "flag key/flag secret", env: []string{"PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"}},
+		{name: "gone source, new keys in a Secret", spec: newUserKeys,
+			keys: "user key/user secret", env: []string{"PGBACKREST_REPO1_S3_KEY", "PGBACKREST_REPO1_S3_KEY_SECRET"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx, r := s3RestoreFromFixture(t)
+			if tc.source {
+				addS3Source(t, fx, tc.cipher)
+			}
+			if err := r.Validate("new", "pgo"); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			c := fx.f.Clientset
+			tc.spec.Default()
+			if err := r.Prepare(ctx, fx.f, false, tc.spec, tc.material, restoreFromStreams()); err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			secret, err := c.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			conf := string(secret.Data[jobs.SourceKeyConfig])
+			for _, want := range []string{"repo1-path=/backrestrepo/old-backrest-shared-repo", "repo1-s3-bucket=backups", "repo1-storage-ca-file=/etc/pgbackrest/s3/ca.crt"} {
+				if !strings.Contains(conf, want) {
+					t.Errorf("the source's pgbackrest.conf lacks %q:\n%s", want, conf)
+				}
+			}
+			if got := string(secret.Data[jobs.SourceKeyS3Key]) + "/" + string(secret.Data[jobs.SourceKeyS3KeySecret]); got != tc.keys {
+				t.Errorf("keys %q, want %q", got, tc.keys)
+			}
+			if string(secret.Data[jobs.SourceKeyS3CA]) != "the CA" || (tc.cipher != "") != (string(secret.Data[jobs.SourceKeyCipherPass]) == "old pass") {
+				t.Errorf("CA %q, passphrase %q", secret.Data[jobs.SourceKeyS3CA], secret.Data[jobs.SourceKeyCipherPass])
+			}
+			if len(fx.execs) == 0 || !strings.HasPrefix(fx.execs[0], "new-restore-source/pgbackrest: pgbackrest --stanza=db") {
+				t.Errorf("the repository was not read in the reader pod: %v", fx.execs)
+			}
+
+			// The Job reads the same Secret; then the temporary objects go.
+			sts := &appsv1.StatefulSet{}
+			if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(renderedFixtureStatefulSet(t, "new").Object, sts); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.Tracker().Add(sts)
+			if err := r.Restore(ctx); err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			job, err := c.BatchV1().Jobs("pgo").Get(ctx, "new-restore", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env []string
+			for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == "new-restore-source" {
+					env = append(env, e.Name)
+				}
+			}
+			if strings.Join(env, ",") != strings.Join(tc.env, ",") {
+				t.Errorf("the Job's variables from the source Secret: %v, want %v", env, tc.env)
+			}
+			if cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); strings.Contains(cmd, "--repo1-host") {
+				t.Errorf("the Job reaches for a repository host: %s", cmd)
+			}
+			if _, err := c.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+				t.Errorf("the temporary Secret is left")
+			}
+			if _, err := c.CoreV1().Pods("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+				t.Errorf("the reader pod is left")
+			}
+		})
+	}
+}
+
+// Refusals of an S3 source leave nothing behind.
+func TestRestoreFromS3SourceRefuses(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, fx *restoreFixture)
+		spec  cluster.Spec
+		want  []string
+	}{
+		{name: "gone, and the new cluster has no S3 repository", spec: cluster.Spec{Name: "new", Namespace: "pgo"},
+			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket"}},
+		{name: "gone, and not in the bucket", spec: s3Spec("new"), setup: func(t *testing.T, fx *restoreFixture) { fx.info = "[]" },
+			want: []string{`cluster "old" is gone`, `bucket "backups"`, "/backrestrepo/old-backrest-shared-repo", "has no stanza db", "nothing was created"}},
+		{name: "encrypted, passphrase gone", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *restoreFixture) {
+			addS3Source(t, fx, "aes-256-cbc")
+			s, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), "old-backrest-repo-config", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			delete(s.Data, cluster.KeyCipherPass)
+			_ = fx.f.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, s, "pgo")
+		}, want: []string{`the repository of cluster "old" is encrypted`, "has no cipher-pass", "nothing was created"}},
+		{name: "keys gone, new cluster local", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *restoreFixture) {
+			spec := s3Spec("old")
+			spec.S3.CredentialsSecret = "deleted-keys"
+			addRendered(t, fx.f.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+				RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"})
+		}, want: []string{`the S3 keys of cluster "old" are gone`, "pgo/deleted-keys"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fx, r := s3RestoreFromFixture(t)
+			if tc.setup != nil {
+				tc.setup(t, fx)
+			}
+			if err := r.Validate("new", "pgo"); err != nil {
+				t.Fatal(err)
+			}
+			tc.spec.Default()
+			err := r.Prepare(context.Background(), fx.f, false, tc.spec, cluster.Material{S3Key: "k", S3KeySecret: "s"}, restoreFromStreams())
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error = %v, want %q", err, w)
+				}
+			}
+			ctx := context.Background()
+			if _, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+				t.Errorf("the temporary Secret is left")
+			}
+			if _, err := fx.f.Clientset.CoreV1().Pods("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+				t.Errorf("the reader pod is left")
+			}
+		})
 	}
 }

@@ -47,13 +47,33 @@ const (
 )
 
 // Keys of a restore source Secret (see RestoreJob.SourceSecret): the
-// pgbackrest.conf and the TLS files of another cluster's database side.
+// pgbackrest.conf and the TLS files of another cluster's database side,
+// or for an S3 repository its CA; the S3 keys and the passphrase reach
+// pgBackRest through the environment (RestoreJob.SourceEnv).
 const (
-	SourceKeyConfig = "pgbackrest.conf"
-	SourceKeyCACert = "ca.crt"
-	SourceKeyCert   = "db.crt"
-	SourceKeyKey    = "db.key"
+	SourceKeyConfig      = "pgbackrest.conf"
+	SourceKeyCACert      = "ca.crt"
+	SourceKeyCert        = "db.crt"
+	SourceKeyKey         = "db.key"
+	SourceKeyS3CA        = "s3-ca.crt"
+	SourceKeyS3Key       = "s3-key"
+	SourceKeyS3KeySecret = "s3-key-secret"
+	SourceKeyCipherPass  = "cipher-pass"
 )
+
+// sourcePaths are where the files of a restore source Secret are mounted,
+// under pgBackRest's configuration directory: the cluster's own layout.
+var sourcePaths = map[string]string{
+	SourceKeyConfig: "pgbackrest.conf",
+	SourceKeyCACert: "tls/ca.crt",
+	SourceKeyCert:   "tls/db.crt",
+	SourceKeyKey:    "tls/db.key",
+	SourceKeyS3CA:   "s3/ca.crt",
+}
+
+// SourceTLSFiles are the files of the source Secret of a repository read
+// through its repository host: the default of RestoreJob.SourceFiles.
+var SourceTLSFiles = []string{SourceKeyConfig, SourceKeyCACert, SourceKeyCert, SourceKeyKey}
 
 // pgbackrestConfigDir is where pgBackRest reads its configuration, in
 // every pod: the default path, which its TLS server's workers read too.
@@ -149,6 +169,12 @@ type RestoreJob struct {
 	// pgbackrest.conf and TLS files to use instead of the cluster's own:
 	// those of the cluster whose repository is restored from.
 	SourceSecret string
+	// SourceFiles are the keys of SourceSecret mounted as files
+	// (SourceTLSFiles when empty); SourceEnv replaces the cluster's own
+	// pgBackRest variables (PGBACKREST_*, its S3 keys and passphrase) with
+	// the source repository's, taken from SourceSecret.
+	SourceFiles []string
+	SourceEnv   []corev1.EnvVar
 	// Recover runs PostgreSQL's recovery in the Job too (see
 	// recoverScript), for a cluster whose database cannot reach the
 	// repository the WAL comes from. The Job then mounts what the
@@ -182,12 +208,16 @@ func (r RestoreJob) Args() []string {
 //go:embed templates/restore-job.yaml
 var restoreJobYAML string
 
+// restoreFuncs are the functions of the restore templates: values as
+// JSON, which YAML reads as they are.
+var restoreFuncs = template.FuncMap{
+	"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
+	"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+}
+
 var restoreJobTemplate = template.Must(template.New("restore-job.yaml").
 	Option("missingkey=error").
-	Funcs(template.FuncMap{
-		"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
-		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-	}).
+	Funcs(restoreFuncs).
 	Parse(restoreJobYAML))
 
 type restoreJobValues struct {
@@ -232,9 +262,10 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 			corev1.EnvVar{Name: "SUPERUSER", Value: r.Superuser})
 	}
 	if r.SourceSecret != "" {
-		if volumes, err = useSourceSecret(container, volumes, r.SourceSecret); err != nil {
+		if volumes, err = useSourceSecret(container, volumes, r.SourceSecret, r.SourceFiles); err != nil {
 			return nil, err
 		}
+		env = sourceEnv(env, r.SourceEnv)
 	}
 	args := r.Args()
 	target := r.Options.Describe()
@@ -278,9 +309,9 @@ func (r RestoreJob) render(container corev1.Container, volumes []corev1.Volume, 
 }
 
 // useSourceSecret replaces the volume mounted at pgBackRest's
-// configuration directory with the source Secret, laid out as the
-// cluster's own: pgbackrest.conf and tls/.
-func useSourceSecret(c corev1.Container, volumes []corev1.Volume, secret string) ([]corev1.Volume, error) {
+// configuration directory with the files of the source Secret, laid out
+// as the cluster's own: pgbackrest.conf, tls/ and s3/.
+func useSourceSecret(c corev1.Container, volumes []corev1.Volume, secret string, files []string) ([]corev1.Volume, error) {
 	for _, m := range c.VolumeMounts {
 		if m.MountPath != pgbackrestConfigDir {
 			continue
@@ -289,21 +320,45 @@ func useSourceSecret(c corev1.Container, volumes []corev1.Volume, secret string)
 			if volumes[i].Name != m.Name {
 				continue
 			}
-			mode := int32(0o440)
-			volumes[i].VolumeSource = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-				SecretName:  secret,
-				DefaultMode: &mode,
-				Items: []corev1.KeyToPath{
-					{Key: SourceKeyConfig, Path: "pgbackrest.conf"},
-					{Key: SourceKeyCACert, Path: "tls/ca.crt"},
-					{Key: SourceKeyCert, Path: "tls/db.crt"},
-					{Key: SourceKeyKey, Path: "tls/db.key"},
-				},
-			}}
+			source, err := sourceVolume(secret, files)
+			if err != nil {
+				return nil, err
+			}
+			volumes[i].VolumeSource = source
 			return volumes, nil
 		}
 	}
 	return nil, fmt.Errorf("restore Job: container %s mounts nothing at %s", c.Name, pgbackrestConfigDir)
+}
+
+// sourceVolume mounts files, keys of the source Secret, at their paths
+// (SourceTLSFiles when empty).
+func sourceVolume(secret string, files []string) (corev1.VolumeSource, error) {
+	if len(files) == 0 {
+		files = SourceTLSFiles
+	}
+	items := make([]corev1.KeyToPath, 0, len(files))
+	for _, key := range files {
+		p, ok := sourcePaths[key]
+		if !ok {
+			return corev1.VolumeSource{}, fmt.Errorf("restore source Secret %s: %q is not a file of it", secret, key)
+		}
+		items = append(items, corev1.KeyToPath{Key: key, Path: p})
+	}
+	mode := int32(0o440)
+	return corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret, DefaultMode: &mode, Items: items}}, nil
+}
+
+// sourceEnv is env without the cluster's own pgBackRest variables, which
+// describe its repositories and not the source's, and with the source's.
+func sourceEnv(env, source []corev1.EnvVar) []corev1.EnvVar {
+	var out []corev1.EnvVar
+	for _, e := range env {
+		if !strings.HasPrefix(e.Name, "PGBACKREST_") {
+			out = append(out, e)
+		}
+	}
+	return append(out, source...)
 }
 
 // containerMounts returns a container of the database pod template and

@@ -21,7 +21,13 @@ import (
 // renders for hippo in namespace pgo.
 func renderedStatefulSet(t *testing.T) *appsv1.StatefulSet {
 	t.Helper()
-	spec := cluster.Spec{Name: "hippo", Namespace: "pgo"}
+	return renderedStatefulSetOf(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
+}
+
+// renderedStatefulSetOf is the database StatefulSet create cluster
+// renders for spec.
+func renderedStatefulSetOf(t *testing.T, spec cluster.Spec) *appsv1.StatefulSet {
+	t.Helper()
 	spec.Default()
 	m := cluster.Material{
 		PKI: cluster.PKI{

@@ -104,6 +104,14 @@ var renderers = map[string]func(t *testing.T) []rendered{
 		}
 		return out
 	},
+	"jobs.SourceReader.Render": func(t *testing.T) []rendered {
+		pod, err := jobs.SourceReader{Cluster: "new", Namespace: "pgo", Image: cluster.DefaultImage, SourceSecret: "new-restore-source",
+			SourceFiles: []string{jobs.SourceKeyConfig, jobs.SourceKeyS3CA}}.Render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []rendered{{"restore source reader pod", pod}}
+	},
 	"jobs.PGDumpJob.Render": func(t *testing.T) []rendered {
 		var out []rendered
 		for _, all := range []bool{false, true} {

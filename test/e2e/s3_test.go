@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,7 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
@@ -84,13 +88,7 @@ func TestS3Only(t *testing.T) {
 	hippo.sql(t, "CREATE TABLE pitr (v text); INSERT INTO pitr VALUES ('before-backup')")
 	hippo.backup(t)
 	zebra.backup(t)
-	hippo.sql(t, "INSERT INTO pitr VALUES ('before-target')")
-	hippo.switchAndArchive(t)
-	time.Sleep(1100 * time.Millisecond)
-	target := hippo.one(t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") + "+00"
-	time.Sleep(1100 * time.Millisecond)
-	hippo.sql(t, "INSERT INTO pitr VALUES ('after-target')")
-	hippo.switchAndArchive(t)
+	target := hippo.targetBetween(t, "INSERT INTO pitr VALUES ('before-target')", "INSERT INTO pitr VALUES ('after-target')")
 
 	// show backup: each cluster lists its own one full backup, in repo1 (s3).
 	for _, c := range []*restoreCluster{hippo, zebra} {
@@ -135,6 +133,20 @@ func TestS3Only(t *testing.T) {
 	if got := zebra.one(t, "SELECT count(*) FROM pg_stat_archiver WHERE failed_count = 0"); got != "1" {
 		t.Errorf("zebra's archiving failed after hippo's restore")
 	}
+}
+
+// targetBetween runs before, then after, each archived, and returns a point-in-time target
+// between them: a second apart from each, as the archive's times are in seconds.
+func (c *restoreCluster) targetBetween(t *testing.T, before, after string) string {
+	t.Helper()
+	c.sql(t, before)
+	c.switchAndArchive(t)
+	time.Sleep(1100 * time.Millisecond)
+	target := c.one(t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") + "+00"
+	time.Sleep(1100 * time.Millisecond)
+	c.sql(t, after)
+	c.switchAndArchive(t)
+	return target
 }
 
 func first(s []string, n int) []string {
@@ -306,4 +318,169 @@ func TestS3BadSettings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// create cluster --restore-from of a cluster whose only repository is S3: a restore drill while
+// it runs, then, once it is deleted for good (its keys went with its Secret), a new cluster in
+// the same bucket restores it to a point in time, checked by the rows, and archives and backs
+// up under its own path only. A source that is not in the bucket is refused with nothing made.
+func TestS3RestoreFrom(t *testing.T) {
+	t.Parallel()
+	env, s3, ns, bucket := s3Setup(t)
+	ctx := context.Background()
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &restoreCluster{env: env, ns: ns, name: "old"}
+	// The keys as flags: they live in old's repository Secret, which goes with old.
+	if res := env.PGO(t, "create", "cluster", old.name, "-n", ns, "--pgbackrest-storage-type=s3", "--wait", "--timeout=5m",
+		"--pgbackrest-s3-bucket="+bucket, "--pgbackrest-s3-endpoint="+s3.Endpoint, "--pgbackrest-s3-uri-style=path",
+		"--pgbackrest-s3-key="+s3.AccessKey, "--pgbackrest-s3-key-secret="+s3.SecretKey, "--pgbackrest-s3-ca-secret=s3-ca"); res.ExitCode != 0 {
+		t.Fatalf("create cluster old failed:\n%s", res)
+	}
+	old.sql(t, "CREATE TABLE t (v text); INSERT INTO t VALUES ('A')")
+	old.backup(t)
+	target := old.targetBetween(t, "INSERT INTO t VALUES ('B')", "INSERT INTO t VALUES ('C')")
+	oldPrefix := "backrestrepo/old-backrest-shared-repo/"
+
+	t.Run("restore-drill of the running S3-only cluster", func(t *testing.T) {
+		res := env.PGO(t, "restore-drill", old.name, "-n", ns, "-o", "json")
+		var report cmd.DrillReport
+		if err := json.Unmarshal([]byte(res.Stdout), &report); err != nil || res.ExitCode != 0 || !report.Passed || !report.Removed {
+			t.Fatalf("restore-drill of an S3-only cluster (%v):\n%s", err, res)
+		}
+		var rows int64 = -1
+		for _, d := range report.Databases {
+			for _, tb := range d.Tables {
+				if d.Name == "postgres" && tb.Name == "t" {
+					rows = tb.Rows
+				}
+			}
+		}
+		if rows != 3 {
+			t.Errorf("the drill counted %d rows in t, want 3 (A, B, C): %+v", rows, report.Databases)
+		}
+		// Nothing left of the drill cluster, nor of what read old's bucket for it.
+		for _, gvr := range cluster.ManagedResources {
+			list, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.LabelCluster + "=" + report.DrillCluster})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, obj := range list.Items {
+				t.Errorf("left behind by the drill: %s %s", gvr.Resource, obj.GetName())
+			}
+		}
+		// The drill promoted on a new timeline: none of it may reach old's path.
+		for _, o := range s3.Objects(t, bucket, oldPrefix) {
+			if strings.HasSuffix(o, ".history") {
+				t.Errorf("the drill wrote into old's repository: %s", o)
+			}
+		}
+		if o := s3.Objects(t, bucket, "backrestrepo/"+report.DrillCluster+"-backrest-shared-repo/"); len(o) != 0 {
+			t.Errorf("the drill cluster wrote into the bucket: %v", first(o, 10))
+		}
+	})
+
+	if res := env.PGO(t, "delete", "cluster", old.name, "-n", ns, "--yes"); res.ExitCode != 0 {
+		t.Fatalf("delete cluster old:\n%s", res)
+	}
+	waitGone(t, env, ns, "old-0")
+	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(old.name), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("old's settings ConfigMap is still there after delete cluster (err %v)", err)
+	}
+	oldObjects := s3.Objects(t, bucket, oldPrefix)
+	if !slices.Contains(oldObjects, oldPrefix+"backup/db/backup.info") {
+		t.Fatalf("old's repository is not in the bucket after its deletion: %v", first(oldObjects, 20))
+	}
+	s3Flags := append([]string{"--pgbackrest-storage-type=s3"}, s3.Flags(bucket, "s3-keys", "s3-ca")...)
+
+	t.Run("refusals create nothing", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			args []string
+			want []string
+		}{
+			{"not in the bucket", append([]string{"create", "cluster", "nosuch", "-n", ns, "--restore-from=never"}, s3Flags...),
+				[]string{`cluster "never" is gone`, "bucket \"" + bucket + "\"", "/backrestrepo/never-backrest-shared-repo", "nothing was created"}},
+			{"gone, without S3 flags", []string{"create", "cluster", "nosuch", "-n", ns, "--restore-from=old"},
+				[]string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket", "nothing was created"}},
+		} {
+			res := env.PGO(t, tc.args...)
+			if res.ExitCode == 0 {
+				t.Errorf("%s: create --restore-from succeeded, want a refusal:\n%s", tc.name, res)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(res.Stderr, w) {
+					t.Errorf("%s: stderr lacks %q:\n%s", tc.name, w, res.Stderr)
+				}
+			}
+			for _, gvr := range cluster.ManagedResources {
+				list, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.LabelCluster + "=nosuch"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, obj := range list.Items {
+					t.Errorf("%s: left behind: %s %s", tc.name, gvr.Resource, obj.GetName())
+				}
+			}
+		}
+	})
+
+	t.Run("dry run renders without the source", func(t *testing.T) {
+		res := env.PGO(t, append([]string{"create", "cluster", "dry", "-n", ns, "--restore-from=old", "--pitr-target=" + target, "--dry-run=client", "-o", "yaml"}, s3Flags...)...)
+		if res.ExitCode != 0 || !strings.Contains(res.Stdout, "kind: StatefulSet") {
+			t.Errorf("--dry-run=client -o yaml:\n%s", res)
+		}
+	})
+
+	t.Run("a new cluster restores the gone one to a point in time", func(t *testing.T) {
+		c := &restoreCluster{env: env, ns: ns, name: "new"}
+		res := env.PGO(t, append([]string{"create", "cluster", c.name, "-n", ns, "--restore-from=old", "--pitr-target=" + target, "--wait", "--timeout=10m"}, s3Flags...)...)
+		if res.ExitCode != 0 {
+			t.Fatalf("create cluster --restore-from an S3-only cluster that is gone failed:\n%s", res)
+		}
+		t.Logf("%s", res.Stderr)
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B"}) {
+			t.Errorf("rows at %s = %q, want A and B (not C)", target, got)
+		}
+		for _, kind := range []string{"pods", "secrets"} {
+			var err error
+			if kind == "pods" {
+				_, err = env.Client.CoreV1().Pods(ns).Get(ctx, "new-restore-source", metav1.GetOptions{})
+			} else {
+				_, err = env.Client.CoreV1().Secrets(ns).Get(ctx, "new-restore-source", metav1.GetOptions{})
+			}
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("the temporary %s new-restore-source is left (err %v)", kind, err)
+			}
+		}
+		c.sql(t, "INSERT INTO t VALUES ('D')")
+		c.switchAndArchive(t)
+		c.backup(t)
+		newObjects := s3.Objects(t, bucket, "backrestrepo/new-backrest-shared-repo/")
+		if !slices.Contains(newObjects, "backrestrepo/new-backrest-shared-repo/backup/db/backup.info") ||
+			!slices.ContainsFunc(newObjects, func(o string) bool {
+				return strings.Contains(o, "/backup/db/") && strings.HasSuffix(o, "F/backup.manifest")
+			}) {
+			t.Errorf("new's backup is not under its own path: %v", first(newObjects, 30))
+		}
+		if after := s3.Objects(t, bucket, oldPrefix); !slices.Equal(after, oldObjects) {
+			t.Errorf("old's path changed: %d objects before, %d after; new: %v", len(oldObjects), len(after), newOnly(after, oldObjects))
+		}
+		if res := env.PGO(t, "delete", "cluster", c.name, "-n", ns, "--yes"); res.ExitCode != 0 {
+			t.Errorf("delete cluster new:\n%s", res)
+		}
+	})
+}
+
+// newOnly are the items of after that are not in before.
+func newOnly(after, before []string) []string {
+	var out []string
+	for _, a := range after {
+		if !slices.Contains(before, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
