@@ -33,7 +33,7 @@ import (
 const AnnotationTemporaryRepoHost = "kubectl-pgo/temporary-repo-host-for"
 
 // restoreFromRepoHostTimeout bounds the start of a temporary repository
-// host.
+// host, or of the pod that reads an S3 repository.
 const restoreFromRepoHostTimeout = 3 * time.Minute
 
 // RestoreFromOptions are the flags of `kubectl pgo create cluster NEW
@@ -358,8 +358,9 @@ func (r *RestoreFromOptions) sourceObjects() ([]*unstructured.Unstructured, erro
 	return objects, nil
 }
 
-// Cleanup removes the temporary repository host, if any. Prepare and
-// Restore call it; create cluster need not.
+// Cleanup removes the temporary objects, if any: the repository host, or
+// the reader pod and the Secret. Prepare and Restore call it; create
+// cluster need not.
 func (r *RestoreFromOptions) Cleanup(ctx context.Context) {
 	for i := len(r.temporary) - 1; i >= 0; i-- {
 		obj := r.temporary[i]
