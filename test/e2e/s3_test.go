@@ -321,7 +321,8 @@ func TestS3BadSettings(t *testing.T) {
 }
 
 // create cluster --restore-from of a cluster whose only repository is S3: a restore drill while
-// it runs, then, once it is deleted for good (its keys went with its Secret), a new cluster in
+// it runs, a restore into a local cluster once it is deleted with --keep-backups, then, once it
+// is deleted for good (its keys went with its Secret), a new cluster in
 // the same bucket restores it to a point in time, checked by the rows, and archives and backs
 // up under its own path only. A source that is not in the bucket is refused with nothing made.
 func TestS3RestoreFrom(t *testing.T) {
@@ -382,6 +383,24 @@ func TestS3RestoreFrom(t *testing.T) {
 		}
 	})
 
+	t.Run("from the settings kept by --keep-backups, into a local cluster", func(t *testing.T) {
+		if res := env.PGO(t, "delete", "cluster", old.name, "-n", ns, "--keep-backups", "--yes"); res.ExitCode != 0 {
+			t.Fatalf("delete cluster old --keep-backups:\n%s", res)
+		}
+		waitGone(t, env, ns, "old-0")
+		c := &restoreCluster{env: env, ns: ns, name: "kept"}
+		if res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--restore-from=old", "--wait", "--timeout=10m"); res.ExitCode != 0 {
+			t.Fatalf("create cluster --restore-from an S3-only cluster deleted with --keep-backups:\n%s", res)
+		}
+		if got := c.rows(t, "t"); !slices.Equal(got, []string{"A", "B", "C"}) {
+			t.Errorf("rows at the latest point = %q, want A, B and C", got)
+		}
+		if res := env.PGO(t, "delete", "cluster", c.name, "-n", ns, "--yes"); res.ExitCode != 0 {
+			t.Errorf("delete cluster kept:\n%s", res)
+		}
+	})
+
+	// Gone for good: its settings and its Secret, with the keys, go too.
 	if res := env.PGO(t, "delete", "cluster", old.name, "-n", ns, "--yes"); res.ExitCode != 0 {
 		t.Fatalf("delete cluster old:\n%s", res)
 	}
