@@ -148,7 +148,10 @@ func (e *Env) startS3() (*S3Server, error) {
 	}
 	s.cmd = exec.Command(weed, "server", "-dir="+dataDir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-master.port="+strconv.Itoa(master), "-master.port.grpc="+strconv.Itoa(ports[4]),
-		"-volume.port="+strconv.Itoa(volume), "-volume.port.grpc="+strconv.Itoa(ports[5]),
+		// Each bucket is a collection that grows 7 volumes at its first
+		// write; the default limit of 8 volumes leaves the third bucket of
+		// a run with none ("no free volumes left"). Volumes are sparse files.
+		"-volume.port="+strconv.Itoa(volume), "-volume.port.grpc="+strconv.Itoa(ports[5]), "-volume.max=200",
 		"-filer", "-filer.port="+strconv.Itoa(filer), "-filer.port.grpc="+strconv.Itoa(ports[6]),
 		"-s3", "-s3.port="+strconv.Itoa(s3Port), "-s3.port.grpc="+strconv.Itoa(ports[7]), "-s3.ip.bind="+s3HostIP,
 		"-s3.config="+configFile, "-s3.cert.file="+cert, "-s3.key.file="+key,
