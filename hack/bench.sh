@@ -180,8 +180,8 @@ fi
 if has 2; then
 	has 1 || for r in $(seq "$ROUNDS"); do timed hand_full backup_by_hand --type=full; done
 	for r in $(seq "$ROUNDS"); do
-		say "2: round $r/$ROUNDS: process-max 1, compress-type lz4 (default) / zst / gz"
-		for v in pm1:--process-max=1 zst:--compress-type=zst gz:--compress-type=gz; do
+		say "2: round $r/$ROUNDS: process-max 1, compress-type lz4 (default) / zst / gz / none, no page checksums"
+		for v in pm1:--process-max=1 zst:--compress-type=zst gz:--compress-type=gz none:--compress-type=none nopage:--no-checksum-page; do
 			timed "var_${v%%:*}" backup_by_hand --type=full "${v#*:}"
 			V[repo_${v%%:*}]=$(last_backup | jq '.info.repository.delta')
 		done
@@ -189,6 +189,8 @@ if has 2; then
 	row 2 "full, process-max 1" var_pm1 hand_full "" "vs the default (process-max 2: no CPU limit)"
 	row 2 "full, compress-type zst" var_zst hand_full "" "vs lz4 (default); repository $((${V[repo_zst]:-0} / 1048576)) MiB vs $((${V[repo_full]:-0} / 1048576)) MiB"
 	row 2 "full, compress-type gz" var_gz hand_full "" "vs lz4; repository $((${V[repo_gz]:-0} / 1048576)) MiB"
+	row 2 "full, compress-type none" var_none hand_full "" "vs lz4; repository $((${V[repo_none]:-0} / 1048576)) MiB"
+	row 2 "full, --no-checksum-page" var_nopage hand_full "" "vs the default (every page's checksum verified)"
 fi
 
 # --- 3: incremental backup and delta restore after a 1% change ----------------------------------
@@ -207,13 +209,16 @@ restore_job_ms() {
 	echo "${ms:-0}"
 }
 if has 3; then
-	has 1 || has 2 || for r in $(seq "$ROUNDS"); do timed hand_full backup_by_hand --type=full; done
 	for r in $(seq "$ROUNDS"); do
-		say "3: round $r/$ROUNDS: 1% change, incr; 1% change, delta restore in place; full restore into a new cluster"
+		say "3: round $r/$ROUNDS: full; 1% change, incr; 1% change, delta restore in place; full restore into a new cluster"
+		# The incremental's base: a full with the defaults (an incremental keeps the compression
+		# of its full, and section 2's last full used gz).
+		timed base_full backup_by_hand --type=full
 		change_1pct $((2 * r))
 		timed incr backup_by_hand --type=incr
 		addsample incr_pgbr "$(secs "$(pgbr_ms backup)")"
 		V[repo_incr]=$(last_backup | jq '.info.repository.delta')
+		V[incr_size]=$(grep -o 'incr backup size = [^,]*' "$OUT" | tail -n 1 | sed 's/incr backup size = //')
 		change_1pct $((2 * r + 1))
 		timed delta_restore pgo restore "$DB" --yes --timeout=20m
 		addsample delta_restore_pgbr "$(secs "$(restore_job_ms "$DB")")"
@@ -222,7 +227,7 @@ if has 3; then
 		addsample full_restore_pgbr "$(secs "$(restore_job_ms "$DB-r$r")")"
 		pgo delete cluster "$DB-r$r" --yes >>"$LOG" 2>&1
 	done
-	row 3 "incr after a 1% change (by hand)" incr hand_full "<= 0.3" "vs full by hand; repository $((${V[repo_incr]:-0} / 1048576)) MiB"
+	row 3 "incr after a 1% change (by hand)" incr base_full "<= 0.3" "vs its full by hand; repository $((${V[repo_incr]:-0} / 1048576)) MiB; copied: ${V[incr_size]:-?}"
 	row 3 "delta restore in place after a 1% change (wall)" delta_restore full_restore "<= 0.2 (>= 5x faster)" "kubectl pgo restore vs create cluster --restore-from (wall)"
 	row 3 "  pgbackrest restore --delta, its own time" delta_restore_pgbr full_restore_pgbr "<= 0.2" "vs pgbackrest restore into an empty PVC"
 fi
@@ -259,15 +264,19 @@ pods_memory_mib() {
 	((found)) && awk -v b="$total" -v n="$found" 'BEGIN { printf "%.0f MiB in %d pods", b / 1048576, n }' || echo "-"
 }
 # machine_cpu_seconds CMD...: the CPU time of the whole machine (/proc/stat: user, nice, system,
-# irq, softirq) per run of CMD, over 5 runs. It counts other work on the machine too: run it quiet.
+# irq, softirq) per run of CMD, over 5 runs, less what the machine spends in as long a time without
+# it (the cluster's own background work, or anything else running).
 machine_cpu_seconds() {
-	local hz b e
+	local hz b e s t idle
 	hz=$(getconf CLK_TCK)
 	busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-	b=$(busy)
+	s=$(now) b=$(busy)
 	for _ in 1 2 3 4 5; do "$@" >>"$LOG" 2>&1; done
-	e=$(busy)
-	awk -v b="$b" -v e="$e" -v hz="$hz" 'BEGIN { printf "%.2f", (e - b) / hz / 5 }'
+	e=$(busy) t=$(awk -v s="$s" -v e="$(now)" 'BEGIN { print e - s }')
+	idle=$(busy)
+	sleep "$t"
+	idle=$(($(busy) - idle))
+	awk -v b="$b" -v e="$e" -v i="$idle" -v hz="$hz" 'BEGIN { c = (e - b - i) / hz / 5; printf "%.2f", c < 0 ? 0 : c }'
 }
 # tiny_cluster NAME: a cluster as create renders it, with CPU requests of 10m instead of 100m
 # (20 pods at 100m would take the whole 2-CPU node from everyone else), applied as create applies it.
