@@ -45,8 +45,8 @@ skips a run that could not start within 10 minutes of its time
 Jobs. Its Jobs carry the labels of backup Jobs, so kubectl pgo backup refuses
 to start while a scheduled backup runs. A scheduled pgBackRest backup that
 starts while another backup runs fails at once with pgBackRest's "unable to
-acquire lock" (the backup Jobs keep pgBackRest's lock on the repository
-volume), and the next run tries again; kubectl pgo show schedule shows the
+acquire lock" (pgBackRest's backup lock, taken in the database pod and on
+the repository volume), and the next run tries again; kubectl pgo show schedule shows the
 last run and the last success.
 
 A scheduled dump is written to <pvc>/NAME-backups/<Job name>/<database>.dump,

@@ -122,7 +122,10 @@ type BackupJob struct {
 // Every backup Job mounts that PVC on the same node (the repository
 // host's), so pgBackRest's lock sees a backup running in another Job's
 // pod: one a schedule started beside an on-demand one fails with "unable
-// to acquire lock" instead of running twice at once.
+// to acquire lock" instead of running twice at once. The database side's
+// pgBackRest, which every backup reaches over TLS, takes the stanza's
+// backup lock too, which is what refuses the second one of a cluster
+// without a repository PVC (S3 only).
 const BackupLockDir = "kubectl-pgo-lock"
 
 // Args is the pgbackrest command line of the Job, after the program name.

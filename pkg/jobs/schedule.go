@@ -26,11 +26,12 @@ import (
 //   - concurrencyPolicy Forbid: a schedule never overlaps itself;
 //   - its Job carries the backup Job labels, so `kubectl pgo backup` (and
 //     restore) see it as an active backup and refuse to run beside it;
-//   - every pgBackRest backup Job, scheduled or not, keeps pgBackRest's lock
-//     files on the repository PVC (BackupLockDir), which all backup pods
-//     mount on the same node: a scheduled backup that starts while another
-//     backup runs fails at once with pgBackRest's "unable to acquire lock",
-//     and the schedule's next run tries again.
+//   - pgBackRest takes the stanza's backup lock in the database pod, which
+//     every backup reaches over TLS, and the backup Jobs keep their own lock
+//     files on the repository PVC when there is one (BackupLockDir): a
+//     scheduled backup that starts while another backup runs fails at once
+//     with pgBackRest's "unable to acquire lock", and the schedule's next
+//     run tries again.
 
 // ComponentSchedule is the component of schedule CronJobs.
 const ComponentSchedule = "schedule"

@@ -56,9 +56,9 @@ func finishedCondition(job *batchv1.Job) *batchv1.JobCondition {
 }
 
 // conflictingComponents are the Jobs of a cluster that a backup must not
-// run beside: another backup (pgBackRest's lock is local to each pod, so
-// it cannot see a backup in another pod), and a restore, which stops the
-// database.
+// run beside: another backup (pgBackRest would refuse it through its lock
+// in the database pod, but with "unable to find primary cluster"; this
+// says what runs), and a restore, which stops the database.
 var conflictingComponents = []string{ComponentBackup, ComponentRestore}
 
 // RestoreConflicts are the Jobs of a cluster that a restore, of any type,
