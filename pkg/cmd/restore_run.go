@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -489,10 +490,19 @@ func (o *RestoreOptions) startDatabase(waitCtx, ctx context.Context) (restoredDa
 // with the FATAL lines of its log.
 func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs corev1.ContainerStatus) error {
 	ns, name := o.namespace, o.Name
-	lines := o.podLogTail(ctx, pod, restoreDatabaseContainer, cs.RestartCount > 0 && cs.State.Terminated == nil)
+	previous := cs.RestartCount > 0 && cs.State.Terminated == nil
+	lines := o.podLogTail(ctx, pod, restoreDatabaseContainer, previous)
+	if !previous && !slices.ContainsFunc(lines, postgresFailure) {
+		// The kubelet may have restarted the container since its status was
+		// read: the new one's log only says that recovery was interrupted,
+		// and the failure is in the previous one's.
+		if prev := o.podLogTail(ctx, pod, restoreDatabaseContainer, true); slices.ContainsFunc(prev, postgresFailure) {
+			lines = prev
+		}
+	}
 	var fatal []string
 	for _, l := range lines {
-		if strings.Contains(l, "FATAL:") || strings.Contains(l, "PANIC:") || strings.Contains(l, "HINT:") {
+		if postgresFailure(l) || strings.Contains(l, "HINT:") {
 			fatal = append(fatal, "  | "+l)
 		}
 	}
@@ -517,6 +527,12 @@ func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs core
 	}
 	return fmt.Errorf("the restore Job succeeded, but PostgreSQL failed to recover: container %s of pod %s exited (restarts: %d). Its log says:\n%s\n%s\n%s",
 		restoreDatabaseContainer, pod, cs.RestartCount, strings.Join(fatal, "\n"), stopped, advice)
+}
+
+// postgresFailure tells whether a line of PostgreSQL's log is why it
+// stopped.
+func postgresFailure(line string) bool {
+	return strings.Contains(line, "FATAL:") || strings.Contains(line, "PANIC:")
 }
 
 // printSummary prints what was restored.
