@@ -214,6 +214,7 @@ func TestRestoreJobRecoverFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkGolden(t, "restore-from-source-job.yaml", job)
 	c := job.Spec.Template.Spec.Containers[0]
 	database := sts.Spec.Template.Spec.Containers[0]
 	if database.Name != "database" || !reflect.DeepEqual(c.VolumeMounts, database.VolumeMounts) {

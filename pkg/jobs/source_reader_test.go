@@ -131,3 +131,13 @@ func TestRestoreJobS3Source(t *testing.T) {
 		t.Errorf("source Secret items %s, want %s", got, want)
 	}
 }
+
+// The reader pod of an S3 source, as a golden file (go test -update).
+func TestSourceReaderGolden(t *testing.T) {
+	pod, err := SourceReader{Cluster: "new", Namespace: "pgo", Image: cluster.DefaultImage, SourceSecret: "new-restore-source",
+		SourceFiles: []string{SourceKeyConfig, SourceKeyS3CA}, SourceEnv: sourceEnvOf("new-restore-source")}.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "restore-source-pod.yaml", pod)
+}
