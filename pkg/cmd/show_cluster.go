@@ -540,7 +540,9 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 		info.Archiving, info.Stanza, err = queryArchiverAndStanza(ctx, exec, dbPod)
 		errs = append(errs, err)
 	case !localRepo:
-		info.Archiving, _ = queryArchiver(ctx, exec, dbPod)
+		var err error
+		info.Archiving, err = queryArchiver(ctx, exec, dbPod)
+		errs = append(errs, err)
 		info.Stanza.Error = "unknown: the database pod, which reads the S3 repository, is not running"
 	default:
 		// Either pod is down: ask the one that runs, side by side.
@@ -795,21 +797,17 @@ func queryArchiverAndStanza(ctx context.Context, exec execFunc, pod *corev1.Pod)
 	errOuts := strings.SplitN(stderr, statusMarker+"\n", 2)
 	errOuts = append(errOuts, "")
 	// Failures read as those of two execs (execProblem of an ExecError).
-	failed := func(command []string, i int) string {
+	failed := func(what string, command []string, i int) string {
 		e := &kube.ExecError{Namespace: pod.Namespace, Pod: pod.Name, Container: databaseContainer, Command: command, Code: codes[i], Stderr: errOuts[i]}
-		what := "psql in pod " + pod.Name
-		if i == 1 {
-			what = "pgbackrest info in pod " + pod.Name
-		}
-		return fmt.Sprintf("%s: %v", what, e)
+		return fmt.Sprintf("%s in pod %s: %v", what, pod.Name, e)
 	}
 	if codes[0] != 0 {
-		a.Error = failed(psqlCommand(archiverQuery), 0)
+		a.Error = failed("psql", psqlCommand(archiverQuery), 0)
 	} else if err := parseArchiver(outs[0], &a); err != nil {
 		a.Error = err.Error()
 	}
 	if codes[1] != 0 {
-		s.Error = failed(pgbackrestInfoCommand, 1)
+		s.Error = failed("pgbackrest info", pgbackrestInfoCommand, 1)
 	} else {
 		s = stanzaFromInfo(outs[1])
 	}
