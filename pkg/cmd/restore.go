@@ -514,7 +514,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	}
 	pod, err := findPGBackRestPod(ctx, o.client, ns, name)
 	baseArgs := []string{"--stanza=" + repo.StanzaName, "--log-level-console=off"}
-	historyRepos := repo.RepoKeys(len(plan.spec.StorageType))
+	var historyRepos []int // all
 	if n := o.options.Repo; n > 0 {
 		historyRepos = []int{n}
 		if plan.spec.StorageType[n-1] == cluster.StorageS3 {
