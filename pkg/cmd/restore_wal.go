@@ -17,7 +17,7 @@ import (
 
 // archiveWALTimeout is how long a restore waits for the database's
 // current WAL segment to be archived before it stops the database.
-const archiveWALTimeout = time.Minute
+var archiveWALTimeout = time.Minute
 
 var segmentName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 
