@@ -23,6 +23,12 @@ const (
 	FileStartRepo     = "start-repo.sh"     // the repository host's command
 )
 
+// StanzaCheckedFile exists in the database pod (its /tmp, shared by its
+// containers) once the pgbackrest container of a cluster without a
+// repository host has ended its stanza-create, which holds pgBackRest's
+// backup lock while it runs: a backup started before then fails on the lock.
+const StanzaCheckedFile = "/tmp/kubectl-pgo-stanza-checked"
+
 // The files of each pod, for the config hash that rolls the pod when one
 // of them changes (a mounted ConfigMap is updated in place, but PostgreSQL
 // and the scripts read it only when they start).
@@ -56,6 +62,9 @@ type fileValues struct {
 	RepoPath       string
 	// BackupInfo is the file that exists once the stanza does.
 	BackupInfo string
+	// StanzaChecked is the file the database pod's pgbackrest container
+	// writes once its stanza-create has ended, without a repository host.
+	StanzaChecked string
 	// LocalRepo: the cluster has a repository on the repository host.
 	LocalRepo bool
 }
@@ -89,6 +98,7 @@ func renderFiles(spec Spec) (map[string]string, error) {
 		Stanza:         repo.StanzaName,
 		RepoPath:       spec.RepoPath,
 		BackupInfo:     spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+		StanzaChecked:  StanzaCheckedFile,
 		LocalRepo:      spec.HasLocalRepo(),
 	}
 	for _, name := range []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo} {

@@ -424,6 +424,9 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !plan.spec.HasLocalRepo() {
+		o.waitStanzaChecked(waitCtx)
+	}
 	if plan.baseBackup != nil {
 		o.resetRecoverySettings(ctx)
 	}

@@ -119,3 +119,32 @@ func (o *RestoreOptions) lastSegmentOf(ctx context.Context, pod *corev1.Pod, a r
 	}
 	return seg, nil
 }
+
+// stanzaCheckTimeout bounds how long a restore waits for the pgbackrest
+// container of a cluster without a repository host to end its
+// stanza-create.
+var stanzaCheckTimeout = 2 * time.Minute
+
+// waitStanzaChecked waits, after the database of a cluster without a
+// repository host has started, until its pgbackrest container has ended
+// the stanza-create it runs at every start (cluster.StanzaCheckedFile):
+// that holds pgBackRest's backup lock, and a backup started meanwhile
+// fails on it. The data is restored either way, so a wait that ends
+// without it is only reported.
+func (o *RestoreOptions) waitStanzaChecked(ctx context.Context) {
+	pod := cluster.PodName(o.Name)
+	check := func(ctx context.Context) (bool, error) {
+		execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
+		defer cancel()
+		_, _, err := o.exec(execCtx, o.namespace, pod, restorePGBackRestContainer, []string{"test", "-e", cluster.StanzaCheckedFile})
+		return err == nil, nil
+	}
+	if done, _ := check(ctx); done {
+		return
+	}
+	o.progress("Waiting for the pgbackrest container to check the stanza in the repository (it holds pgBackRest's backup lock until then)...")
+	if err := kube.WaitFor(ctx, o.pollInterval, stanzaCheckTimeout, check); err != nil {
+		o.progress("Warning: the pgbackrest container of pod %s has not ended its stanza-create yet (see kubectl logs %s -c %s -n %s); a backup started before it has fails on pgBackRest's lock.",
+			pod, pod, restorePGBackRestContainer, o.namespace)
+	}
+}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,39 @@ func TestArchiveCurrentWALNotArchived(t *testing.T) {
 	o.target = before.Add(-time.Minute)
 	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before}); err != nil {
 		t.Errorf("time before: %v", err)
+	}
+}
+
+// Without a repository host, a restore returns once the database pod's
+// pgbackrest container has ended its stanza-create (the soak's finding 3:
+// a backup right after the restore failed on pgBackRest's lock).
+func TestWaitStanzaChecked(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	o := NewRestoreOptions(streams)
+	o.Name, o.namespace, o.pollInterval = "hippo", "pgo", time.Millisecond
+	looks := 0
+	o.exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+		if pod != "hippo-0" || container != "pgbackrest" || strings.Join(command, " ") != "test -e /tmp/kubectl-pgo-stanza-checked" {
+			t.Errorf("unexpected exec %s/%s %q", pod, container, command)
+		}
+		looks++
+		if looks < 3 {
+			return "", "", errors.New("command terminated with exit code 1")
+		}
+		return "", "", nil
+	}
+	o.waitStanzaChecked(context.Background())
+	if looks != 3 || !strings.Contains(errOut.String(), "Waiting for the pgbackrest container to check the stanza") || strings.Contains(errOut.String(), "Warning") {
+		t.Errorf("looks %d, stderr:\n%s", looks, errOut)
+	}
+
+	saved := stanzaCheckTimeout
+	stanzaCheckTimeout = 10 * time.Millisecond
+	defer func() { stanzaCheckTimeout = saved }()
+	errOut.Reset()
+	looks = -1000
+	o.waitStanzaChecked(context.Background())
+	if !strings.Contains(errOut.String(), "Warning: the pgbackrest container of pod hippo-0 has not ended its stanza-create yet") {
+		t.Errorf("stderr:\n%s", errOut)
 	}
 }

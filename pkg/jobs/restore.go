@@ -117,7 +117,8 @@ echo "kubectl-pgo: the restore finished in $(( $(date +%s) - start ))s"
 // this database will archive to its own. Once promoted, the recovery
 // settings pointing at the source are removed, the superuser gets the
 // password of this cluster's Secret, and PostgreSQL stops cleanly: the
-// database pod then starts an ordinary, promoted data directory.
+// database pod then starts an ordinary, promoted data directory, and
+// archives the new timeline's history file first.
 const recoverScript = `
 export PATH="$PG_BIN:$PATH"
 echo "kubectl-pgo: recovering in the Job, without archiving"
@@ -145,6 +146,15 @@ ALTER SYSTEM RESET recovery_target_timeline;
 ALTER ROLE :"superuser" PASSWORD :'password';
 SQL
 pg_ctl stop -D "$pgdata" -m fast -w -t 120
+# The new timeline's history file was written with archiving off: mark it
+# (and any other history file not archived) ready, so that the database
+# pushes it into this cluster's repository when it starts. Without it, that
+# repository would hold WAL and backups of a timeline it knows nothing of.
+for h in "$pgdata"/pg_wal/*.history; do
+  [ -e "$h" ] || continue
+  f=${h##*/}
+  [ -e "$pgdata/pg_wal/archive_status/$f.done" ] || touch "$pgdata/pg_wal/archive_status/$f.ready"
+done
 echo "kubectl-pgo: the data directory is ready, $(( $(date +%s) - start ))s after the start of the restore"
 `
 

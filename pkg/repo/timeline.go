@@ -89,8 +89,12 @@ func ParseHistory(content string) ([]Ancestor, error) {
 		if len(fields) == 3 {
 			a.Reason = strings.TrimSpace(fields[2])
 		}
-		if len(out) > 0 && (a.Timeline <= out[len(out)-1].Timeline || a.End < out[len(out)-1].End) {
-			return nil, fmt.Errorf("line %d of the history file goes back in time: %q", i+1, line)
+		// A switch point may lie below the one before it: a recovery
+		// along timeline 2 that stopped on timeline 1, before 2 forked off,
+		// writes "2 <a point on 1>". The history then leaves 1 there (see
+		// path).
+		if len(out) > 0 && a.Timeline <= out[len(out)-1].Timeline {
+			return nil, fmt.Errorf("line %d of the history file names an older timeline after a newer one: %q", i+1, line)
 		}
 		out = append(out, a)
 	}
@@ -145,6 +149,9 @@ func NewTimelines(files []HistoryFile) (Timelines, error) {
 		}
 		last := hist[len(hist)-1]
 		ts[id] = Timeline{ID: id, Parent: last.Timeline, ForkLSN: last.End, Reason: last.Reason, Began: f.Archived.UTC(), History: hist}
+		t := ts[id]
+		t.Parent = ts.forkedOff(id)
+		ts[id] = t
 	}
 	return ts, nil
 }
@@ -170,36 +177,67 @@ func (ts Timelines) IDs() []uint32 {
 	return ids
 }
 
-// path is the history of timeline n as (timeline, end) pairs, oldest
-// first, ending with n itself (end 0: open).
-func (ts Timelines) path(n uint32) []Ancestor {
+// step is a timeline on the history of another: where that history leaves
+// it (End, 0 for the last one), and the line of the history file that says
+// so: the timeline that goes on from there (Child) and PostgreSQL's reason.
+type step struct {
+	Timeline uint32
+	End      LSN
+	Child    uint32
+	Reason   string
+}
+
+// path is the history of timeline n, oldest first, ending with n itself.
+// PostgreSQL reads a history file newest line first, so a line whose
+// switch point is below an earlier line's cuts that earlier timeline's
+// part there (and leaves the timelines in between with no part at all).
+// Each step's End is that effective end, with the line that set it.
+func (ts Timelines) path(n uint32) []step {
 	t, ok := ts[n]
 	if !ok {
 		return nil
 	}
-	return append(slices.Clone(t.History), Ancestor{Timeline: n})
+	h := t.History
+	steps := make([]step, len(h)+1)
+	steps[len(h)] = step{Timeline: n}
+	var cut step
+	for i := len(h) - 1; i >= 0; i-- {
+		child := n
+		if i+1 < len(h) {
+			child = h[i+1].Timeline
+		}
+		if i == len(h)-1 || h[i].End <= cut.End {
+			cut = step{End: h[i].End, Child: child, Reason: h[i].Reason}
+		}
+		steps[i] = step{Timeline: h[i].Timeline, End: cut.End, Child: cut.Child, Reason: cut.Reason}
+	}
+	return steps
 }
 
-// endOn returns where the history of n leaves timeline tli (0 when it
-// stays on it: tli is n), and whether tli is on that history at all.
-func (ts Timelines) endOn(n, tli uint32) (LSN, bool) {
-	for _, a := range ts.path(n) {
-		if a.Timeline == tli {
-			return a.End, true
+// stepOn returns the step of tli on n's history, and whether tli is on it.
+func (ts Timelines) stepOn(n, tli uint32) (step, bool) {
+	for _, s := range ts.path(n) {
+		if s.Timeline == tli {
+			return s, true
 		}
 	}
-	return 0, false
+	return step{}, false
 }
 
-// childOn returns the timeline that follows tli on n's history.
-func (ts Timelines) childOn(n, tli uint32) (uint32, bool) {
+// forkedOff returns the timeline n forked off: the one its switch point
+// lies on, which is the parent its history file names unless the recovery
+// stopped on an older timeline, before the parent's own fork.
+func (ts Timelines) forkedOff(n uint32) uint32 {
 	p := ts.path(n)
-	for i, a := range p[:max(len(p)-1, 0)] {
-		if a.Timeline == tli {
-			return p[i+1].Timeline, true
+	var parent uint32
+	var begin LSN
+	for _, s := range p[:max(len(p)-1, 0)] {
+		if s.End > begin || parent == 0 {
+			parent = s.Timeline
 		}
+		begin = max(begin, s.End)
 	}
-	return 0, false
+	return parent
 }
 
 // BackupTimeline returns the timeline a backup was taken on, from the name
@@ -223,11 +261,12 @@ func (ts Timelines) Reaches(b Backup, n uint32) error {
 	if _, ok := ts[n]; !ok {
 		return fmt.Errorf("timeline %d is not in the archive", n)
 	}
-	end, ok := ts.endOn(n, tli)
+	st, ok := ts.stepOn(n, tli)
 	if !ok {
 		return fmt.Errorf("backup %s was taken on timeline %d, which is not in the history of timeline %d", b.Label, tli, n)
 	}
-	if end == 0 {
+	end := st.End
+	if tli == n {
 		return nil
 	}
 	stop, err := ParseLSN(b.LSN.Stop)
@@ -235,9 +274,8 @@ func (ts Timelines) Reaches(b Backup, n uint32) error {
 		return fmt.Errorf("backup %s: cannot tell where it ended: %w", b.Label, err)
 	}
 	if stop > end {
-		child, _ := ts.childOn(n, tli)
 		return fmt.Errorf("backup %s ended at LSN %s on timeline %d, after timeline %d forked off it at %s",
-			b.Label, stop, tli, child, end)
+			b.Label, stop, tli, st.Child, end)
 	}
 	return nil
 }
@@ -368,14 +406,14 @@ func (ts Timelines) CheckTimeTarget(t time.Time, n uint32) error {
 			"use --target-timeline=%d to restore the database as it was at that time",
 			ErrAbandonedTimeline, FormatTime(t), live, FormatTime(ts[live].Began), n, live)
 	}
-	end, onPath := ts.endOn(n, live)
+	st, onPath := ts.stepOn(n, live)
 	if !onPath {
 		return fmt.Errorf("%w: at %s the database was on timeline %d, which is not in the history of timeline %d: "+
 			"add --target-timeline=%d to restore the database as it was at that time",
 			ErrAbandonedTimeline, FormatTime(t), live, n, live)
 	}
-	child, _ := ts.childOn(n, live)
-	stop, inclusive, endOfWAL, known := recoveryStop(ts[child].Reason)
+	end, child := st.End, st.Child
+	stop, inclusive, endOfWAL, known := recoveryStop(st.Reason)
 	switch {
 	case endOfWAL:
 		// The child was made from all of live's WAL: live's whole life is
@@ -386,11 +424,11 @@ func (ts Timelines) CheckTimeTarget(t time.Time, n uint32) error {
 	case known:
 		return fmt.Errorf("%w: at %s the database was on timeline %d, and timeline %d forked off it at LSN %s, at an earlier point (%s), "+
 			"so timeline %d does not hold that state: add --target-timeline=%d to restore timeline %d as it was at %s",
-			ErrAbandonedTimeline, FormatTime(t), live, child, end, ts[child].Reason, n, live, live, FormatTime(t))
+			ErrAbandonedTimeline, FormatTime(t), live, child, end, st.Reason, n, live, live, FormatTime(t))
 	}
 	return fmt.Errorf("%w: at %s the database was on timeline %d, and timeline %d forked off it at LSN %s (%s), which names no time, "+
 		"so it cannot be told whether that state is in the history of timeline %d: add --target-timeline=%d to restore timeline %d as it was at %s",
-		ErrAbandonedTimeline, FormatTime(t), live, child, end, orDefault(ts[child].Reason, "no reason recorded"), n, live, live, FormatTime(t))
+		ErrAbandonedTimeline, FormatTime(t), live, child, end, orDefault(st.Reason, "no reason recorded"), n, live, live, FormatTime(t))
 }
 
 // Describe writes a timeline for people: "timeline 2 (forked off 1 at

@@ -188,3 +188,52 @@ func TestParseTargetTimeline(t *testing.T) {
 		}
 	}
 }
+
+// A point-in-time restore along timeline 2 to a time before 2 forked off
+// timeline 1 stops on timeline 1: PostgreSQL writes "2 <a point on 1>",
+// below the switch point before it (the soak's finding 1).
+func TestHistoryCutBelowAnEarlierFork(t *testing.T) {
+	ts, err := NewTimelines([]HistoryFile{
+		{Name: "00000002.history", Content: "1\t0/4000000\tno recovery target specified\n", Archived: at("11:00")},
+		{Name: "00000003.history", Content: "1\t0/4000000\tno recovery target specified\n2\t0/3002170\tbefore 2026-12-04 10:30:00+00\n", Archived: at("11:30")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts[3].Parent != 1 || ts[3].ForkLSN.String() != "0/3002170" || ts[2].Parent != 1 {
+		t.Errorf("timeline 3 = %+v, 2 = %+v", ts[3], ts[2])
+	}
+	early := backupOn("20261204-100000F", 1, "0/2000028", "0/2000100", at("10:00"))
+	late := backupOn("20261204-100000F_20261204-104500I", 1, "0/3500028", "0/3500100", at("10:45"))
+	onTwo := backupOn("20261204-110500F", 2, "0/4800028", "0/4800100", at("11:05"))
+	for _, tc := range []struct {
+		b    Backup
+		want string
+	}{
+		{early, ""},
+		{late, "ended at LSN 0/3500100 on timeline 1, after timeline 3 forked off it at 0/3002170"},
+		{onTwo, "ended at LSN 0/4800100 on timeline 2, after timeline 3 forked off it at 0/3002170"},
+	} {
+		err := ts.Reaches(tc.b, 3)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Reaches(%s, 3) = %v, want %q", tc.b.Label, err, tc.want)
+		}
+	}
+	if sel, err := SelectBackup([]Backup{early, late, onTwo}, map[int]Timelines{1: ts}, RestoreTarget{}); err != nil || sel.Backup.Label != early.Label {
+		t.Errorf("latest: %v, %v", sel.Backup.Label, err)
+	}
+	for _, tc := range []struct {
+		time time.Time
+		err  string
+	}{
+		{at("10:15"), ""},
+		{at("10:40"), "add --target-timeline=1"},
+		{at("11:10"), "add --target-timeline=2"},
+		{at("11:40"), ""},
+	} {
+		err := ts.CheckTimeTarget(tc.time, 3)
+		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("CheckTimeTarget(%s, 3) = %v, want %q", FormatTime(tc.time), err, tc.err)
+		}
+	}
+}

@@ -28,6 +28,9 @@ while [ -z "$stopping" ]; do
   echo "kubectl-pgo: stanza-create, attempt $attempt"
   if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create; then
     echo "kubectl-pgo: stanza {{ .Stanza }} is ready in $repo_path"
+{{- if not .LocalRepo }}
+    touch {{ shq .StanzaChecked }} # the backup lock is free now
+{{- end }}
     break
   fi
   if ! kill -0 "$server" 2>/dev/null; then
