@@ -370,10 +370,14 @@ type restorePlan struct {
 	// baseBackup is the pg_basebackup backup to restore, with
 	// --backup-type=pgbasebackup.
 	baseBackup *PGDump
-	// archiveFirst is set when the database runs on the target timeline:
-	// its current WAL is archived before it is stopped (archiveCurrentWAL),
-	// and archivedBefore is how far the archive reached before that.
+	// archiveFirst is set when the database runs: its current WAL is
+	// archived before it is stopped (archiveCurrentWAL), also when the
+	// restore leaves its timeline, so that a later restore can go back to
+	// any point of it. onLatest tells that the recovery follows the
+	// database's own (newest) timeline, which then needs that WAL, and
+	// archivedBefore is how far the archive reached before.
 	archiveFirst   bool
+	onLatest       bool
 	archivedBefore time.Time
 }
 
@@ -518,6 +522,7 @@ func (o *RestoreOptions) check(ctx context.Context) (*restorePlan, error) {
 		if err != nil {
 			return nil, err
 		}
+		plan.archiveFirst = o.databaseRunning(ctx)
 		return plan, nil
 	}
 	if err := o.checkRepository(ctx, plan); err != nil {
@@ -601,7 +606,8 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	if err != nil {
 		return err
 	}
-	plan.archiveFirst = sel.Timeline == sel.Timelines.Latest() && o.databaseRunning(ctx)
+	plan.onLatest = sel.Timeline == sel.Timelines.Latest()
+	plan.archiveFirst = o.databaseRunning(ctx)
 	if o.options.Type != repo.RecoveryTime {
 		return nil
 	}
@@ -633,7 +639,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 		}
 	}
 	plan.archivedBefore = archived
-	if plan.archiveFirst && o.now().After(archived) {
+	if plan.archiveFirst && plan.onLatest && o.now().After(archived) {
 		// What the database wrote until now is archived before it stops.
 		archived, lastWAL = o.now(), "the current one of the running database"
 	}

@@ -76,10 +76,14 @@ func (o *RestoreOptions) archiveCurrentWAL(ctx context.Context, plan *restorePla
 	}
 	advice := fmt.Sprintf("see why with kubectl pgo show archive %s -n %s, fix it, and run the restore again. Nothing was changed", o.Name, o.namespace)
 	switch {
+	case plan.baseBackup != nil || !plan.onLatest:
+		// The restore leaves this timeline: what it loses is only what a
+		// later restore to a point of it could have reached.
 	case o.options.Type == repo.RecoveryDefault:
 		return fmt.Errorf("the database's current WAL segment %s was not archived within %s, so a restore to the latest point would lose the changes in it; %s",
 			seg, archiveWALTimeout, advice)
 	case o.options.Type == repo.RecoveryTime && o.target.After(plan.archivedBefore):
+		// A target after what the archive held relies on this segment.
 		return fmt.Errorf("the database's current WAL segment %s was not archived within %s, and the target %s is after what the archive held before (up to %s); %s",
 			seg, archiveWALTimeout, repo.FormatTime(o.target), repo.FormatTime(plan.archivedBefore), advice)
 	}

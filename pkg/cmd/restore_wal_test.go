@@ -69,19 +69,24 @@ func TestArchiveCurrentWALNotArchived(t *testing.T) {
 	before := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
 	o, _ := walOptions(t, repo.RecoveryDefault, "000000020000000000000005", "f")
-	err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before})
+	err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true})
 	if err == nil || !strings.Contains(err.Error(), "a restore to the latest point would lose the changes in it") || !strings.Contains(err.Error(), "kubectl pgo show archive hippo -n pgo") {
 		t.Errorf("latest: %v", err)
 	}
 	o, _ = walOptions(t, repo.RecoveryTime, "000000020000000000000005", "f")
 	o.target = before.Add(time.Minute)
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before}); err == nil || !strings.Contains(err.Error(), "is after what the archive held before") {
+	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true}); err == nil || !strings.Contains(err.Error(), "is after what the archive held before") {
 		t.Errorf("time after: %v", err)
 	}
 	o, _ = walOptions(t, repo.RecoveryTime, "000000020000000000000005", "f")
 	o.target = before.Add(-time.Minute)
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before}); err != nil {
+	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true}); err != nil {
 		t.Errorf("time before: %v", err)
+	}
+	// A restore to another timeline leaves this one: only a warning.
+	o, _ = walOptions(t, repo.RecoveryDefault, "000000020000000000000005", "f")
+	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before}); err != nil {
+		t.Errorf("older timeline: %v", err)
 	}
 }
 
