@@ -139,10 +139,12 @@ const (
 type RestoreOptions struct {
 	Name       string
 	PITRTarget string
-	BackupOpts string
-	Yes        bool
-	Wait       bool
-	Timeout    time.Duration
+	// TargetTimeline is --target-timeline: a number, current or latest.
+	TargetTimeline string
+	BackupOpts     string
+	Yes            bool
+	Wait           bool
+	Timeout        time.Duration
 	// The flags of --backup-type=pgdump.
 	BackupType     string
 	BackupName     string
@@ -210,6 +212,7 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	cmd.SetErr(o.ErrOut)
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
+	fl.StringVar(&o.TargetTimeline, "target-timeline", "", targetTimelineUsage)
 	fl.StringVar(&o.BackupOpts, "backup-opts", "", "Options for pgbackrest restore, e.g. '--set=20261124-110000F --type=immediate' (see above for what is allowed).")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation.")
 	fl.BoolVar(&o.Yes, "no-prompt", false, "Do not ask for confirmation (PGO v4's name for --yes).")
@@ -302,6 +305,9 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 			return usageErrorf(cmd, "%v", err)
 		}
 	}
+	if opts, err = opts.WithTargetTimeline(o.TargetTimeline); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
 	target, err := opts.Normalize()
 	if err != nil {
 		return usageErrorf(cmd, "invalid --backup-opts:\n%s", indentLines(err.Error()))
@@ -315,6 +321,9 @@ func (o *RestoreOptions) Validate(cmd *cobra.Command) error {
 	o.options, o.target = opts, target
 	return nil
 }
+
+// targetTimelineUsage is the help of --target-timeline.
+const targetTimelineUsage = `The timeline the recovery ends on: latest (the default: the newest timeline, the one the database is on), current (the timeline of the backup restored), or a number, to go back to a timeline that an earlier restore left behind (see show backup).`
 
 // indentLines indents every line of s, for a list of errors under a
 // heading.
@@ -338,6 +347,11 @@ type restorePlan struct {
 	// baseBackup is the pg_basebackup backup to restore, with
 	// --backup-type=pgbasebackup.
 	baseBackup *PGDump
+	// archiveFirst is set when the database runs on the target timeline:
+	// its current WAL is archived before it is stopped (archiveCurrentWAL),
+	// and archivedBefore is how far the archive reached before that.
+	archiveFirst   bool
+	archivedBefore time.Time
 }
 
 // Run restores the cluster.
@@ -358,6 +372,11 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	if err := o.confirm(plan); err != nil {
 		return err
+	}
+	if plan.archiveFirst {
+		if err := o.archiveCurrentWAL(ctx, plan); err != nil {
+			return err
+		}
 	}
 
 	if err := o.stopDatabase(ctx, plan); err != nil {
@@ -494,14 +513,15 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 		return err
 	}
 	pod, err := findPGBackRestPod(ctx, o.client, ns, name)
-	infoArgs := []string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "--log-level-console=off"}
+	baseArgs := []string{"--stanza=" + repo.StanzaName, "--log-level-console=off"}
+	historyRepos := repo.RepoKeys(len(plan.spec.StorageType))
 	if n := o.options.Repo; n > 0 {
-		infoArgs = append(infoArgs, repoArg(n))
+		historyRepos = []int{n}
 		if plan.spec.StorageType[n-1] == cluster.StorageS3 {
 			// An S3 repository is read from the database pod, without its
 			// repository host: the restore works while that host is gone.
 			o.s3Only = s3OnlyArgs(plan.spec)
-			infoArgs = append(infoArgs, o.s3Only...)
+			baseArgs = append(baseArgs, o.s3Only...)
 			pod, err = kube.FindRunningPod(ctx, o.client, ns, cluster.DatabaseSelector(name).String())
 		}
 	}
@@ -513,15 +533,15 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	}
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	stdout, _, err := o.exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", append(infoArgs, "info"))
+	stdout, _, err := o.exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", repo.InfoCommand(baseArgs, o.options.Repo, historyRepos))
 	if err != nil {
 		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
-	stanzas, err := repo.ParseInfo([]byte(stdout))
+	info, err := repo.ParseInfoOutput(stdout)
 	if err != nil {
-		return err
+		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
-	stanza, ok := repo.Find(stanzas, repo.StanzaName)
+	stanza, ok := repo.Find(info.Stanzas, repo.StanzaName)
 	if !ok {
 		return fmt.Errorf("the repository of cluster %q has no stanza %s: take a backup first (kubectl pgo backup %s -n %s --wait)", name, repo.StanzaName, name, ns)
 	}
@@ -535,44 +555,61 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	if len(backups) == 0 {
 		return fmt.Errorf("cluster %q has no backups to restore from: take one first (kubectl pgo backup %s -n %s --wait)", name, name, ns)
 	}
-
-	// The backup pgBackRest will restore.
-	switch {
-	case o.options.Set != "":
-		b, ok := findBackup(backups, o.options.Set)
-		if !ok {
+	if o.options.Set != "" {
+		if _, ok := findBackup(backups, o.options.Set); !ok {
 			if b, found := stanza.FindBackup(o.options.Set); found && b.Error {
 				return fmt.Errorf("backup %s of cluster %q has errors (pgBackRest found bad checksums in it): choose another one with --backup-opts=--set=LABEL", o.options.Set, name)
 			}
 			return fmt.Errorf("backup %s does not exist in the repository of cluster %q; its backups are:\n%s", o.options.Set, name, listBackups(backups))
 		}
-		plan.backup = b
-	case o.options.Type == repo.RecoveryTime:
-		b, ok := repo.BackupForTime(backups, o.target)
-		if !ok {
-			b = backups[0]
-		}
-		plan.backup = b
-	default:
-		plan.backup = backups[len(backups)-1]
+	}
+	timelines, err := info.TimelinesOf(stanza)
+	if err != nil {
+		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
 
+	// The backup to restore: pgBackRest's own choice ignores timelines, so
+	// the restore names it (--set), chosen on the target timeline's
+	// history.
+	sel, err := o.selectBackup(plan, backups, timelines)
+	if err != nil {
+		return err
+	}
+	plan.archiveFirst = sel.Timeline == sel.Timelines.Latest() && o.databaseRunning(ctx)
 	if o.options.Type != repo.RecoveryTime {
 		return nil
 	}
-	// The window: from the end of the backup (the oldest one, unless a set
-	// is chosen) to the time the newest WAL segment was archived.
-	from := backups
-	if o.options.Set != "" {
-		from = []repo.Backup{plan.backup}
+	if err := sel.Timelines.CheckTimeTarget(o.target, sel.Timeline); err != nil {
+		return fmt.Errorf("cannot restore cluster %q to %s: %w. Nothing was changed", name, repo.FormatTime(o.target), err)
+	}
+	// The window: from the end of the backup (the oldest one that reaches
+	// the timeline, unless a set is chosen) to the time the newest WAL
+	// segment of the timeline was archived.
+	from := []repo.Backup{plan.backup}
+	if !o.options.Given("set") {
+		from = reachingBackups(backups, sel)
 	}
 	var lastWAL string
 	var archived time.Time
-	if a, ok := stanza.CurrentArchive(o.options.Repo); ok {
+	if a, ok := stanza.CurrentArchive(max(plan.backup.Database.RepoKey, o.options.Repo)); ok {
 		lastWAL = a.Max
-		if archived, err = o.archivedAt(ctx, plan.spec, pod, a); err != nil {
-			return err
+		if sel.Timeline != sel.Timelines.Latest() {
+			lastWAL, err = o.lastSegmentOf(ctx, pod, a, sel.Timeline)
+			if err != nil {
+				return err
+			}
+			a.Max = lastWAL
 		}
+		if lastWAL != "" {
+			if archived, err = o.archivedAt(ctx, plan.spec, pod, a); err != nil {
+				return err
+			}
+		}
+	}
+	plan.archivedBefore = archived
+	if plan.archiveFirst && o.now().After(archived) {
+		// What the database wrote until now is archived before it stops.
+		archived, lastWAL = o.now(), "the current one of the running database"
 	}
 	w, err := repo.NewRecoveryWindow(from, lastWAL, archived)
 	if err != nil {
@@ -583,6 +620,53 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 		return fmt.Errorf("cannot restore cluster %q to that point: %w", name, err)
 	}
 	return nil
+}
+
+// selectBackup chooses the backup and the timeline of the restore, and
+// writes them into the options: --set always, --target-timeline when one
+// was asked for (PostgreSQL's default, latest, is the one chosen
+// otherwise).
+func (o *RestoreOptions) selectBackup(plan *restorePlan, backups []repo.Backup, timelines map[int]repo.Timelines) (repo.Selection, error) {
+	target := repo.RestoreTarget{Set: o.options.Set, Timeline: repo.TargetTimeline(o.options.TargetTimeline)}
+	switch o.options.Type {
+	case repo.RecoveryTime:
+		target.Time = o.target
+	case repo.RecoveryLSN:
+		target.LSN, _ = repo.ParseLSN(o.options.Target)
+	}
+	sel, err := repo.SelectBackup(backups, timelines, target)
+	if err != nil && !target.Time.IsZero() && target.Set == "" {
+		// No backup ended before the time: say where the window starts.
+		target.Time = time.Time{}
+		if all, err2 := repo.SelectBackup(backups, timelines, target); err2 == nil {
+			if w, err3 := repo.NewRecoveryWindow(reachingBackups(backups, all), "", time.Time{}); err3 == nil {
+				if err4 := w.Check(o.target); err4 != nil {
+					return sel, fmt.Errorf("cannot restore cluster %q to that point: %w", o.Name, err4)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return sel, fmt.Errorf("cannot restore cluster %q: %w. Nothing was changed", o.Name, err)
+	}
+	plan.backup = sel.Backup
+	o.options.Set = sel.Backup.Label
+	if o.options.TargetTimeline != "" {
+		o.options.TargetTimeline = strconv.FormatUint(uint64(sel.Timeline), 10)
+	}
+	return sel, nil
+}
+
+// reachingBackups are the backups that can start a recovery to the
+// selection's timeline.
+func reachingBackups(backups []repo.Backup, sel repo.Selection) []repo.Backup {
+	var out []repo.Backup
+	for _, b := range backups {
+		if max(b.Database.RepoKey, 1) == max(sel.Backup.Database.RepoKey, 1) && sel.Timelines.Reaches(b, sel.Timeline) == nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func findBackup(backups []repo.Backup, label string) (repo.Backup, bool) {

@@ -58,6 +58,7 @@ type RestoreFromOptions struct {
 	Source          string
 	SourceNamespace string
 	PITRTarget      string
+	TargetTimeline  string
 	RestoreOpts     string
 	// Timeout bounds the restore Job.
 	Timeout time.Duration
@@ -97,6 +98,7 @@ func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&r.Source, "restore-from", "", "Bootstrap the new cluster's data from the pgBackRest repository of this cluster, which may be running or deleted with --keep-backups; an S3-only one may be gone, if the new cluster uses the same bucket.")
 	fl.StringVar(&r.SourceNamespace, "restore-from-namespace", "", "Namespace of the --restore-from cluster; the new cluster's namespace if empty.")
 	fl.StringVar(&r.PITRTarget, "pitr-target", "", "With --restore-from: the point in time to restore to, with its time zone, e.g. '2026-11-24 12:00:00+00'; the latest point if empty.")
+	fl.StringVar(&r.TargetTimeline, "target-timeline", "", "With --restore-from: t"+targetTimelineUsage[1:])
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F'.")
 	if r.Timeout == 0 {
 		r.Timeout = DefaultRestoreTimeout
@@ -110,7 +112,7 @@ func (r *RestoreFromOptions) Enabled() bool { return r.Source != "" }
 // sends no request.
 func (r *RestoreFromOptions) Validate(name, namespace string) error {
 	if !r.Enabled() {
-		for flag, v := range map[string]string{"--restore-from-namespace": r.SourceNamespace, "--pitr-target": r.PITRTarget, "--restore-opts": r.RestoreOpts} {
+		for flag, v := range map[string]string{"--restore-from-namespace": r.SourceNamespace, "--pitr-target": r.PITRTarget, "--target-timeline": r.TargetTimeline, "--restore-opts": r.RestoreOpts} {
 			if v != "" {
 				return fmt.Errorf("%s needs --restore-from: name the cluster whose backups to restore", flag)
 			}
@@ -142,6 +144,9 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 		if opts, err = opts.WithTimeTarget(t); err != nil {
 			return err
 		}
+	}
+	if opts, err = opts.WithTargetTimeline(r.TargetTimeline); err != nil {
+		return err
 	}
 	if r.target, err = opts.Normalize(); err != nil {
 		return fmt.Errorf("invalid --restore-opts:\n%s", indentLines(err.Error()))
@@ -223,7 +228,16 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 		}
 		return fmt.Errorf("--restore-from: %w; nothing was created", err)
 	}
+	if plan.archiveFirst {
+		if err := r.source.archiveCurrentWAL(ctx, plan); err != nil {
+			r.Cleanup(context.WithoutCancel(ctx))
+			return fmt.Errorf("--restore-from: %w", err)
+		}
+	}
 	r.backup = plan.backup
+	// The backup and the timeline the checks chose on the source's
+	// timeline history.
+	r.options.Set, r.options.TargetTimeline = r.source.options.Set, r.source.options.TargetTimeline
 	r.restorer.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
 		r.name, r.backup.Label, src, ns, r.options.Describe())
 	return nil

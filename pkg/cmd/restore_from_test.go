@@ -230,7 +230,7 @@ func TestRestoreFromRunningSource(t *testing.T) {
 	}
 	cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " ")
 	for _, want := range []string{
-		"--stanza=db --pg1-path=/pgdata/new --repo1-host=old-backrest-shared-repo.pgo.svc restore --delta --type=time --target=2026-11-26 07:30:00+00 --target-action=promote",
+		"--stanza=db --pg1-path=/pgdata/new --repo1-host=old-backrest-shared-repo.pgo.svc restore --delta --set=20261126-072526F --type=time --target=2026-11-26 07:30:00+00 --target-action=promote",
 		"archive_mode=off",
 	} {
 		if !strings.Contains(cmd, want) {
@@ -411,7 +411,7 @@ func TestRestoreFromS3Source(t *testing.T) {
 			if string(secret.Data[jobs.SourceKeyS3CA]) != "the CA" || (tc.cipher != "") != (string(secret.Data[jobs.SourceKeyCipherPass]) == "old pass") {
 				t.Errorf("CA %q, passphrase %q", secret.Data[jobs.SourceKeyS3CA], secret.Data[jobs.SourceKeyCipherPass])
 			}
-			if len(fx.execs) == 0 || !strings.HasPrefix(fx.execs[0], "new-restore-source/pgbackrest: pgbackrest --stanza=db") {
+			if len(fx.execs) == 0 || !strings.HasPrefix(fx.execs[0], "new-restore-source/pgbackrest: sh -c") || !strings.Contains(fx.execs[0], "pgbackrest --stanza=db") {
 				t.Errorf("the repository was not read in the reader pod: %v", fx.execs)
 			}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,7 +147,7 @@ func (fx *restoreFixture) exec(_ context.Context, ns, pod, container string, com
 	fx.execs = append(fx.execs, pod+"/"+container+": "+strings.Join(command, " "))
 	fx.mu.Unlock()
 	switch {
-	case command[0] == "pgbackrest" && command[len(command)-1] == "info":
+	case slices.Contains(command, "info"):
 		return fx.info, "", nil
 	case command[0] == "sh":
 		return restoreTestArchived, "", nil
@@ -250,8 +251,10 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 			want: "backup 20261124-000000F does not exist in the repository of cluster \"hippo\"; its backups are:\n  20261126-072526F (full, ended 2026-11-26 07:25:29+00)"},
 		{name: "target before the first backup", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26 07:25:00+00"},
 			want: "target 2026-11-26 07:25:00+00 is before the end of the oldest backup (20261126-072526F"},
-		{name: "target after the last archived WAL", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T07:41:00Z"},
+		{name: "target after the last archived WAL", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T07:41:00Z"}, setup: stopDatabasePod,
 			want: "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00"},
+		{name: "target after now", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T08:01:00Z"},
+			want: "target 2026-11-26 08:01:00+00 is after the last archived WAL: the newest WAL segment (the current one of the running database) was archived at 2026-11-26 08:00:00+00"},
 		{name: "declined", args: []string{"hippo"}, answer: "no\n", tty: true, want: `restore of cluster "hippo" cancelled: the answer was "no", not yes; nothing was changed`},
 		{name: "no answer", args: []string{"hippo"}, answer: "", tty: true, want: `the answer was "", not yes`},
 		{name: "no terminal", args: []string{"hippo"}, answer: "yes\n", want: "stdin is not a terminal: pass --yes"},
@@ -282,6 +285,20 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// stopDatabasePod makes the database pod not ready: its WAL is not archived
+// before the restore.
+func stopDatabasePod(fx *restoreFixture) {
+	pods := fx.f.Clientset.CoreV1().Pods("pgo")
+	p, err := pods.Get(context.Background(), "hippo-0", metav1.GetOptions{})
+	if err != nil {
+		panic(err)
+	}
+	p.Status.Conditions = nil
+	if err := fx.f.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, p, "pgo"); err != nil {
+		panic(err)
 	}
 }
 
@@ -319,7 +336,7 @@ func TestRestoreWithoutWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " ")
-	if !strings.Contains(cmd, "--stanza=db restore --delta --type=time --target=2026-11-26 07:30:00+00 --target-action=promote --process-max=2") {
+	if !strings.Contains(cmd, "--stanza=db restore --delta --set=20261126-072526F --type=time --target=2026-11-26 07:30:00+00 --target-action=promote --process-max=2") {
 		t.Errorf("job command: %s", cmd)
 	}
 	sts, err := fx.f.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})

@@ -119,10 +119,11 @@ var restoreOptions = map[string]restoreOption{
 		return fmt.Errorf("%q is not a target action: use promote or pause", v)
 	}},
 	"target-timeline": {set: func(o *RestoreOptions, v string) error {
-		if v != "current" && v != "latest" {
-			if n, err := strconv.ParseUint(v, 0, 32); err != nil || n == 0 {
-				return fmt.Errorf("%q is not a timeline: use current, latest or a timeline number", v)
-			}
+		if v == "" {
+			return errors.New("the timeline is empty: use current, latest or a timeline number")
+		}
+		if _, err := ParseTargetTimeline(v); err != nil {
+			return err
 		}
 		o.TargetTimeline = v
 		return nil
@@ -306,6 +307,24 @@ func (o RestoreOptions) WithTimeTarget(t time.Time) (RestoreOptions, error) {
 	o.Target = FormatTime(t)
 	o.given = cloneGiven(o.given)
 	o.given["type"], o.given["target"] = true, true
+	return o, nil
+}
+
+// WithTargetTimeline sets the timeline of --target-timeline (tl; nothing
+// when empty), which --backup-opts must not give too.
+func (o RestoreOptions) WithTargetTimeline(tl string) (RestoreOptions, error) {
+	if tl == "" {
+		return o, nil
+	}
+	if _, err := ParseTargetTimeline(tl); err != nil {
+		return o, fmt.Errorf("invalid --target-timeline: %w", err)
+	}
+	if o.TargetTimeline != "" {
+		return o, errors.New("--target-timeline is given twice, as a flag and in the restore options: give it once")
+	}
+	o.TargetTimeline = tl
+	o.given = cloneGiven(o.given)
+	o.given["target-timeline"] = true
 	return o, nil
 }
 
