@@ -789,21 +789,44 @@ func (r *chainRun) logicalBackup(t *testing.T, step string) string {
 	return fmt.Sprintf("%s, %s", e, e.sum)
 }
 
-// tlFlag is --target-timeline for a target: needed off the current timeline's history, and
-// otherwise now and then one of the values that mean the same.
-func (r *chainRun) tlFlag(tg chainTarget) []string {
+// timelineFlags chooses --target-timeline for a target: the one it needs off the current
+// timeline's history, and otherwise, now and then, one that means the same (latest, the current
+// timeline's number), or the point's own timeline, along which the restore then goes.
+func (r *chainRun) timelineFlags(tg chainTarget) (chainTarget, []string) {
+	m := r.m
 	if tg.needsTL {
-		return []string{"--target-timeline=" + strconv.Itoa(tg.tl)}
+		return tg, []string{"--target-timeline=" + strconv.Itoa(tg.tl)}
 	}
-	switch r.m.rng.IntN(10) {
+	switch m.rng.IntN(10) {
 	case 0:
-		return []string{"--target-timeline=current"}
+		return tg, []string{"--target-timeline=latest"}
 	case 1:
-		return []string{"--target-timeline=latest"}
-	case 2:
-		return []string{"--target-timeline=" + strconv.Itoa(tg.tl)}
+		return tg, []string{"--target-timeline=" + strconv.Itoa(m.cur)}
+	case 2, 3:
+		if p := tg.p; p.tl != m.cur {
+			if prefix, ok := m.fork(p, p.tl, false); ok {
+				return chainTarget{p: p, tl: p.tl, prefix: prefix}, []string{"--target-timeline=" + strconv.Itoa(p.tl)}
+			}
+		}
 	}
-	return nil
+	return tg, nil
+}
+
+// currentTimeline tells what --target-timeline=current (the timeline of the backup restored: the
+// newest one that ended before the target) does for a target: restore it along the point's own
+// timeline, when that backup was taken there, or else be refused, naming that timeline.
+func (m *chainModel) currentTimeline(p *chainEvent) (chainTarget, bool) {
+	var newest *chainEvent
+	for _, b := range m.backups {
+		if b.seq < p.seq {
+			newest = b
+		}
+	}
+	if newest == nil || newest.tl != p.tl {
+		return chainTarget{}, false
+	}
+	prefix, ok := m.fork(p, p.tl, false)
+	return chainTarget{p: p, tl: p.tl, prefix: prefix}, ok
 }
 
 // refused checks, unless dry, that a command is refused without a --target-timeline it needs,
@@ -821,16 +844,32 @@ func (r *chainRun) refused(t *testing.T, args []string, tl int) {
 func (r *chainRun) pitr(t *testing.T, tg chainTarget) string {
 	t.Helper()
 	c, m := r.c, r.m
-	refused := ""
+	args := []string{"restore", c.name, "-n", c.ns, "--yes", "--pitr-target=" + tg.p.at}
+	var notes []string
 	if tg.needsTL && (r.refusals == 0 || m.rng.IntN(3) == 0) {
-		r.refused(t, []string{"restore", c.name, "-n", c.ns, "--yes", "--pitr-target=" + tg.p.at}, tg.tl)
-		refused = "; refused without --target-timeline first"
+		r.refused(t, args, tg.p.tl)
+		notes = append(notes, "refused without --target-timeline first")
 	}
-	flags := r.tlFlag(tg)
+	var flags []string
+	if m.rng.IntN(8) == 0 {
+		if cur, ok := m.currentTimeline(tg.p); ok {
+			tg, flags = cur, []string{"--target-timeline=current"}
+		} else {
+			r.refused(t, append(args, "--target-timeline=current"), tg.p.tl)
+			notes = append(notes, "refused with --target-timeline=current first")
+		}
+	}
+	if flags == nil {
+		tg, flags = r.timelineFlags(tg)
+	}
 	if !r.dry {
 		c.restore(t, append([]string{"--pitr-target=" + tg.p.at}, flags...)...)
 	}
-	return r.afterRestore(t, fmt.Sprintf("to %s %v%s", tg.p, flags, refused), tg.prefix, tg.tl, tg.p.rows)
+	what := fmt.Sprintf("to %s %v", tg.p, flags)
+	if len(notes) > 0 {
+		what += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return r.afterRestore(t, what, tg.prefix, tg.tl, tg.p.rows)
 }
 
 // afterRestore checks an in-place restore that made a new timeline, and records it.
@@ -926,7 +965,7 @@ func (r *chainRun) restoreFrom(t *testing.T) string {
 			r.refused(t, args, tg.tl)
 			refused = "; refused without --target-timeline first"
 		}
-		flags := r.tlFlag(tg)
+		tg, flags := r.timelineFlags(tg)
 		args = append(args, flags...)
 		want, what = tg.p.rows, fmt.Sprintf("%s %v", tg.p, flags)
 	}
