@@ -686,6 +686,11 @@ func bkInfo(ctx context.Context, exec bkExecFunc, ns, pod string, extra ...strin
 	if err != nil {
 		return repo.Stanza{}, err
 	}
+	return infoStanza(stanzas)
+}
+
+// infoStanza picks the cluster's stanza out of pgbackrest info's output.
+func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
 	s, ok := repo.Find(stanzas, repo.StanzaName)
 	if !ok {
 		if len(stanzas) == 1 {

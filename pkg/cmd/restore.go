@@ -34,12 +34,16 @@ point (all archived WAL), or to a point in time with --pitr-target.
 
 What it does, in order:
   1. It checks everything it can before it changes anything: the flags, the
-     cluster, the backups in the repository (pgbackrest info), and that the
-     --pitr-target lies within the recovery window (from the end of the
-     oldest backup to the newest archived WAL).
+     cluster, the backups in the repository (pgbackrest info) and the
+     timelines in its archive, the backup to start from (see Timelines
+     below), and that the --pitr-target lies within the recovery window
+     (from the end of the oldest usable backup to the newest archived WAL).
   2. It asks for confirmation, naming what is stopped and overwritten;
      --yes skips the question. Without a terminal it needs --yes.
-  3. It stops the database by scaling its StatefulSet to 0. Nothing is
+  3. If the database runs, it switches to a new WAL segment and waits
+     until the one it ended is archived, so that the repository holds
+     every committed change (a restore to the latest point refuses if
+     that fails). It stops the database by scaling its StatefulSet to 0. Nothing is
      deleted: the PVC, the Services, the Secrets and the repository stay.
   4. It runs the restore Job <cluster>-restore, which runs
      "pgbackrest restore --delta" on the data PVC: files that match the
@@ -56,6 +60,21 @@ If the restore Job fails, the database stays stopped, and the command says
 why (with the end of the Job's log). Running restore again replaces the
 failed Job. Changes committed after the target, or after the newest archived
 WAL, are lost.
+
+Timelines: every restore starts a new timeline (2, 3, ...) from the point
+it recovered to, and the timeline it left goes on existing in the archive.
+A backup can start a restore only if it lies on the history of the
+timeline the recovery follows: a backup taken after a later timeline forked
+off cannot reach that timeline. The restore therefore chooses the newest
+backup on that history itself (pgBackRest alone would take the newest
+backup, which after a point-in-time restore may be on the abandoned
+timeline, and PostgreSQL would then stop with "requested timeline is not a
+child of this server's history"). The recovery follows the newest timeline
+unless --target-timeline names another: a --pitr-target at which the
+database was on a timeline that the newest one left earlier is refused
+until --target-timeline names that timeline, since the newest timeline does
+not hold that state. kubectl pgo show backup lists the timelines and which
+backups can restore the current one.
 
 --backup-opts passes options to pgbackrest restore. Allowed: --set (a backup
 label from kubectl pgo show backup), --type (default, immediate, time, xid,
@@ -105,6 +124,9 @@ const restoreExample = `  # Restore to the latest point: replay every archived W
 
   # Restore to a point in time (the time zone is required)
   kubectl pgo restore hippo --pitr-target='2026-11-24 12:00:00+00'
+
+  # Go back to a point on timeline 1, which a previous restore left
+  kubectl pgo restore hippo --pitr-target='2026-11-24 11:00:00+00' --target-timeline=1
 
   # Restore one backup, and stop at its end
   kubectl pgo restore hippo --backup-opts='--set=20261124-110000F --type=immediate'
@@ -514,7 +536,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	}
 	pod, err := findPGBackRestPod(ctx, o.client, ns, name)
 	baseArgs := []string{"--stanza=" + repo.StanzaName, "--log-level-console=off"}
-	historyRepos := repo.RepoKeys(len(plan.spec.StorageType))
+	var historyRepos []int // all
 	if n := o.options.Repo; n > 0 {
 		historyRepos = []int{n}
 		if plan.spec.StorageType[n-1] == cluster.StorageS3 {

@@ -120,13 +120,14 @@ type DrillTable struct {
 // restore-drill`.
 type RestoreDrillOptions struct {
 	execTarget
-	PITRTarget string
-	Target     string
-	CheckSQL   string
-	Database   string
-	Keep       bool
-	Timeout    time.Duration
-	Output     *printers.OutputFlags
+	PITRTarget     string
+	TargetTimeline string
+	Target         string
+	CheckSQL       string
+	Database       string
+	Keep           bool
+	Timeout        time.Duration
+	Output         *printers.OutputFlags
 
 	drillName string
 	cmd       *cobra.Command
@@ -165,6 +166,7 @@ func newCmdRestoreDrill(f kube.Factory, o *RestoreDrillOptions) *cobra.Command {
 	cmd.SetErr(o.ErrOut)
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", "Restore to this point in time, with its time zone, e.g. '2026-11-24 12:00:00+00'; the end of the archived WAL if empty.")
+	fl.StringVar(&o.TargetTimeline, "target-timeline", "", targetTimelineUsage)
 	fl.StringVar(&o.Target, "target", "", "The label of the backup to restore, as show backup lists it (e.g. 20261126-074954F); the latest if empty.")
 	fl.StringVar(&o.Target, "backup-name", "", "The same as --target.")
 	fl.StringVar(&o.CheckSQL, "check-sql", "", "Run this SQL with psql in the restored database instead of counting every table; the drill fails if it fails.")
@@ -243,7 +245,7 @@ func (o *RestoreDrillOptions) newCreate(src *cluster.Spec) *CreateClusterOptions
 		// WAL of its short life, so it gets the default size.
 		co.Image, co.StorageSize, co.StorageClass, co.RepoStorageClass = src.Image, src.StorageSize, src.StorageClass, src.RepoStorageClass
 	}
-	co.RestoreFrom = RestoreFromOptions{Source: o.Name, PITRTarget: o.PITRTarget, Timeout: o.Timeout, exec: o.exec}
+	co.RestoreFrom = RestoreFromOptions{Source: o.Name, PITRTarget: o.PITRTarget, TargetTimeline: o.TargetTimeline, Timeout: o.Timeout, exec: o.exec}
 	if o.Target != "" {
 		co.RestoreFrom.RestoreOpts = "--set=" + o.Target
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -215,6 +216,9 @@ func TestRestoreInvalidInputSendsNothing(t *testing.T) {
 		{"pgdump malformed name", []string{"hippo", "--backup-type=pgdump", "--backup-name=latest"}, `invalid --backup-name "latest"`},
 		{"pgdump forbidden option", []string{"hippo", "--backup-type=pgdump", "--backup-opts=--dbname=x"}, "--dbname is managed by kubectl-pgo"},
 		{"pgdump bad pvc", []string{"hippo", "--backup-type=pgdump", "--backup-pvc=Bad_PVC"}, `invalid --backup-pvc "Bad_PVC"`},
+		{"timeline not a number", []string{"hippo", "--target-timeline=abc"}, `invalid --target-timeline: "abc" is not a timeline: use current, latest or a timeline number such as 2`},
+		{"timeline zero", []string{"hippo", "--target-timeline=0"}, `"0" is not a timeline`},
+		{"timeline twice", []string{"hippo", "--target-timeline=2", "--backup-opts=--target-timeline=latest"}, "--target-timeline is given twice"},
 		{"backup-name without pgdump", []string{"hippo", "--backup-name=2026-11-24-12-00-00"}, "--backup-name applies to --backup-type=pgdump or pgbasebackup only"},
 	}
 	for _, tc := range tests {
@@ -255,6 +259,12 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 			want: "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00"},
 		{name: "target after now", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T08:01:00Z"},
 			want: "target 2026-11-26 08:01:00+00 is after the last archived WAL: the newest WAL segment (the current one of the running database) was archived at 2026-11-26 08:00:00+00"},
+		{name: "unknown timeline", args: []string{"hippo", "--yes", "--target-timeline=7"}, setup: withTimelines,
+			want: `cannot restore cluster "hippo": timeline 7 does not exist in the archive; its timelines are 1, 2, 3 (see kubectl pgo show backup). Nothing was changed`},
+		{name: "set off the current timeline", args: []string{"hippo", "--yes", "--backup-opts=--set=20261204-045249F_20261204-045300I"}, setup: withTimelines,
+			want: "backup 20261204-045249F_20261204-045300I cannot be restored to timeline 3: backup 20261204-045249F_20261204-045300I ended at LSN 0/4000100 on timeline 1, after timeline 2 forked off it at 0/32F5EE8. Backups that can:\n  20261204-045249F (full, ended 2026-12-04 04:52:53+00)"},
+		{name: "time on an abandoned timeline", args: []string{"hippo", "--yes", "--pitr-target=2026-12-04 04:52:59+00"}, setup: withTimelines,
+			want: "at 2026-12-04 04:52:59+00 the database was on timeline 1, and timeline 2 forked off it at LSN 0/32F5EE8, at an earlier point (before 2026-12-04 04:52:57.886614+00), so timeline 3 does not hold that state: add --target-timeline=1"},
 		{name: "declined", args: []string{"hippo"}, answer: "no\n", tty: true, want: `restore of cluster "hippo" cancelled: the answer was "no", not yes; nothing was changed`},
 		{name: "no answer", args: []string{"hippo"}, answer: "", tty: true, want: `the answer was "", not yes`},
 		{name: "no terminal", args: []string{"hippo"}, answer: "yes\n", want: "stdin is not a terminal: pass --yes"},
@@ -285,6 +295,54 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// withTimelines gives the repository the backups and timelines of a real
+// cluster after a PITR between its full and its incremental backup, and a
+// restore to the latest point: timelines 1, 2 and 3.
+func withTimelines(fx *restoreFixture) {
+	data, err := os.ReadFile("../repo/testdata/info-timelines-3.txt")
+	if err != nil {
+		panic(err)
+	}
+	fx.info = string(data)
+}
+
+// After a PITR, a restore to the latest point starts from the backup on
+// the current timeline's history, not from the newest one: the defect of
+// issue 16, where PostgreSQL then stopped with "requested timeline 2 is
+// not a child of this server's history".
+func TestRestoreLatestAfterPITRChoosesBackupOnTheTimeline(t *testing.T) {
+	fx := newRestoreFixture(t)
+	withTimelines(fx)
+	_, errOut, err := fx.run(t, "", false, "hippo", "--yes", "--wait=false")
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "overwritten with backup 20261204-045249F (full") {
+		t.Errorf("the prompt names another backup:\n%s", errOut)
+	}
+	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); !strings.Contains(cmd, "restore --delta --set=20261204-045249F --log-level-console=info") {
+		t.Errorf("job command: %s", cmd)
+	}
+
+	// Timeline 1 by number: the incremental, the newest backup on it.
+	fx = newRestoreFixture(t)
+	withTimelines(fx)
+	if _, errOut, err = fx.run(t, "", false, "hippo", "--yes", "--wait=false", "--target-timeline=1"); err != nil {
+		t.Fatalf("restore: %v\n%s", err, errOut)
+	}
+	job, err = fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); !strings.Contains(cmd, "--set=20261204-045249F_20261204-045300I --target-timeline=1 ") {
+		t.Errorf("job command: %s", cmd)
 	}
 }
 

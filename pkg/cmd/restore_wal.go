@@ -25,10 +25,11 @@ var segmentName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 // name; a database in recovery returns nothing.
 const switchWALQuery = `SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_switch_wal()) END`
 
-// archivedQuery tells whether segment :'seg' is archived: its .done
-// status file, or the archiver's last segment at or past it.
-const archivedQuery = `SELECT (pg_stat_file('pg_wal/archive_status/' || :'seg' || '.done', true)).size IS NOT NULL
-  OR coalesce(last_archived_wal ~ '^[0-9A-F]{24}$' AND last_archived_wal >= :'seg', false) FROM pg_stat_archiver`
+// archivedQuery tells whether segment %[1]s (a checked segment name) is
+// archived: its .done status file, or the archiver's last segment at or
+// past it.
+const archivedQuery = `SELECT (pg_stat_file('pg_wal/archive_status/%[1]s.done', true)).size IS NOT NULL
+  OR coalesce(last_archived_wal ~ '^[0-9A-F]{24}$' AND last_archived_wal >= '%[1]s', false) FROM pg_stat_archiver`
 
 // archiveCurrentWAL makes a running primary switch to a new WAL segment
 // and waits until the one it ended is archived, so that the archive holds
@@ -52,7 +53,7 @@ func (o *RestoreOptions) archiveCurrentWAL(ctx context.Context, plan *restorePla
 	err = kube.WaitFor(ctx, o.pollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
 		execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 		defer cancel()
-		out, _, err := o.exec(execCtx, o.namespace, pod, restoreDatabaseContainer, []string{"psql", "-XAtq", "-v", "seg=" + seg, "-c", archivedQuery})
+		out, _, err := o.exec(execCtx, o.namespace, pod, restoreDatabaseContainer, []string{"psql", "-XAtq", "-c", fmt.Sprintf(archivedQuery, seg)})
 		return err == nil && strings.TrimSpace(out) == "t", nil
 	})
 	if err == nil {

@@ -411,19 +411,38 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 			return repo.Summary{}, err
 		}
 	}
-	var extra []string
-	if n, err := o.Repo.index(spec); err != nil {
-		return repo.Summary{}, err
-	} else if n > 0 {
-		extra = append(extra, repoArg(n))
-	}
-	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
-	defer cancel()
-	stanza, err := bkInfo(execCtx, o.exec, t.Namespace, pod.Name, extra...)
+	n, err := o.Repo.index(spec)
 	if err != nil {
 		return repo.Summary{}, err
 	}
-	return repo.Summarize(stanza), nil
+	var historyRepos []int // every one
+	if n > 0 {
+		historyRepos = []int{n}
+	}
+	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	defer cancel()
+	// One exec reads the backups and the timelines' history files.
+	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, bkRepoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
+	if err != nil {
+		return repo.Summary{}, bkExecError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
+	}
+	info, err := repo.ParseInfoOutput(stdout)
+	if err != nil {
+		return repo.Summary{}, err
+	}
+	stanza, err := infoStanza(info.Stanzas)
+	if err != nil {
+		return repo.Summary{}, err
+	}
+	sum := repo.Summarize(stanza)
+	if stanza.Err() == nil {
+		timelines, err := info.TimelinesOf(stanza)
+		if err != nil {
+			return repo.Summary{}, err
+		}
+		sum.AddTimelines(timelines)
+	}
+	return sum, nil
 }
 
 // listRepoPods lists the pods that run pgBackRest's commands (the

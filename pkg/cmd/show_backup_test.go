@@ -117,7 +117,7 @@ func TestShowBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	bkGolden(t, "show-backup.golden", out)
-	if len(calls) != 1 || calls[0].Container != "pgbackrest" || strings.Join(calls[0].Command, " ") != "pgbackrest --stanza=db --output=json info" {
+	if len(calls) != 1 || calls[0].Container != "pgbackrest" || !slices.Equal(calls[0].Command[3:], []string{"sh", "", "pgbackrest", "--stanza=db", "--output=json", "info"}) {
 		t.Errorf("execs = %+v", calls)
 	}
 	// The requests: the repository pod and the Jobs, sent at once, and
@@ -377,5 +377,57 @@ func TestShowBackupPGDumpMany(t *testing.T) {
 	if len(lines) != 5 || !strings.HasPrefix(lines[0], "NAMESPACE  CLUSTER  NAME") || !strings.HasPrefix(lines[1], "a          hippo    2026-11-24-11-00-00") ||
 		!strings.HasPrefix(lines[4], "b          hippo    2026-11-24-10-00-00") {
 		t.Errorf("table:\n%s", out)
+	}
+}
+
+// After restores, show backup names the timelines and marks the backups
+// a restore of the current timeline cannot start from (the output of a
+// real cluster: a full and an incremental on timeline 1, a PITR between
+// them, a restore to the latest point, and a PITR on timeline 1 again).
+func TestShowBackupTimelines(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	var calls []bkExecCall
+	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines.txt"), "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bkGolden(t, "show-backup-timelines.golden", out)
+	js, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines.txt"), "hippo", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got ClusterBackups
+	if err := json.Unmarshal([]byte(js), &got); err != nil {
+		t.Fatal(err)
+	}
+	r := got.Repository
+	if r == nil || r.CurrentTimeline != 4 || len(r.Timelines) != 4 || r.Timelines[3].Parent != 1 || r.Timelines[3].ForkLSN != "0/6195E88" {
+		t.Fatalf("timelines = %+v", r)
+	}
+	// Timeline 4 forked off 1 after both backups: both reach it.
+	for _, b := range r.Backups {
+		if b.Timeline != 1 || b.ReachesCurrentTimeline == nil || !*b.ReachesCurrentTimeline {
+			t.Errorf("backup %s: timeline %d, reaches %v", b.Label, b.Timeline, b.ReachesCurrentTimeline)
+		}
+	}
+}
+
+// Before the last PITR, the current timeline was 3: the incremental,
+// taken on timeline 1 after timeline 2 forked off, cannot start its
+// restore.
+func TestShowBackupBackupOffTheCurrentTimeline(t *testing.T) {
+	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	var calls []bkExecCall
+	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines-3.txt"), "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"timeline: 1, restores to the current timeline 3: yes",
+		"timeline: 1, restores to the current timeline 3: no (ended at LSN 0/4000100 on timeline 1, after timeline 2 forked off it at 0/32F5EE8; use --target-timeline=1 to restore its timeline)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -4,21 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // historyScript runs `pgbackrest info` (the command in "$@", after the
-// list of repositories in $1), then prints, for each of those
-// repositories and each archive of the stanza, the listing of its history
+// list of repositories in $1, empty for every one info names), then
+// prints, for each of those repositories and each archive of the stanza, the listing of its history
 // files (@@ls REPO ID JSON) and each file (@@file REPO ID NAME, then its
 // content). repo-get decrypts an encrypted repository's files. A listing or
 // a file that cannot be read prints @@error, so that a missing history is
 // never mistaken for timeline 1 alone.
 const historyScript = `repos=$1; shift
-"$@" || exit
+info=$("$@"); rc=$?
+printf '%s\n' "$info"
+[ "$rc" = 0 ] || exit "$rc"
+[ -n "$repos" ] || repos=$(printf '%s' "$info" | grep -o '"repo-key":[0-9]*' | cut -d: -f2 | sort -u)
 for a do shift; case $a in info|--output=*|--repo=*) ;; *) set -- "$@" "$a";; esac; done
 for r in $repos; do
   ids=$("$@" --repo="$r" --output=text --filter='^[0-9]+-[0-9]+$' repo-ls archive/` + StanzaName + ` 2>&1) || { echo "@@error $r repo-ls archive: $ids" | tr '\n' ' '; echo; continue; }
@@ -34,7 +36,8 @@ done`
 
 // InfoCommand returns the command, run in a pgbackrest container, that
 // prints `pgbackrest info --output=json` followed by the history files of
-// repositories repos (see ParseInfoOutput). args are the options of every
+// repositories repos, or of every repository info reports when repos is
+// empty (see ParseInfoOutput). args are the options of every
 // pgbackrest call: the stanza, and what keeps a repository host out of the
 // way; repoKey limits info to one repository (0: all).
 func InfoCommand(args []string, repoKey int, repos []int) []string {
@@ -164,13 +167,4 @@ func (o InfoOutput) TimelinesOf(s Stanza) (map[int]Timelines, error) {
 		out[k] = ts
 	}
 	return out, nil
-}
-
-// RepoKeys are the repositories a stanza reports, for InfoCommand.
-func RepoKeys(n int) []int {
-	keys := make([]int, 0, n)
-	for i := 1; i <= n; i++ {
-		keys = append(keys, i)
-	}
-	return slices.Clip(keys)
 }

@@ -16,7 +16,7 @@ const fakePGBackRest = `#!/bin/sh
 echo "$*" >> "$LOG"
 for last; do :; done
 case "$*" in
-  *" info"*) echo '[{"name":"db","backup":[],"archive":[{"id":"15-1","max":"000000030000000000000007","database":{"id":1,"repo-key":1}},{"id":"15-1","max":"000000010000000000000004","database":{"id":1,"repo-key":2}}],"status":{"code":0,"message":"ok"}}]' ;;
+  *" info"*) printf '%s' '[{"name":"db","backup":[],"archive":[{"id":"15-1","max":"000000030000000000000007","database":{"id":1,"repo-key":1}},{"id":"15-1","max":"000000010000000000000004","database":{"id":1,"repo-key":2}}],"status":{"code":0,"message":"ok"}}]' ;;
   *"--repo=1 --output=text"*"repo-ls archive/db") printf '15-1\n' ;;
   *"--repo=2 --output=text"*"repo-ls archive/db") printf '15-1\n' ;;
   *"--repo=1 --output=json"*"repo-ls archive/db/15-1") echo '{"00000002.history":{"type":"file","size":40,"time":1796378400},"00000003.history":{"type":"file","size":80,"time":1796380200}}' ;;
@@ -45,7 +45,7 @@ func runFake(t *testing.T, script string, cmd []string) (string, string) {
 }
 
 func TestInfoCommandReadsHistory(t *testing.T) {
-	out, calls := runFake(t, fakePGBackRest, InfoCommand([]string{"--stanza=db", "--log-level-console=off", "--reset-repo1-host"}, 0, []int{1, 2}))
+	out, calls := runFake(t, fakePGBackRest, InfoCommand([]string{"--stanza=db", "--log-level-console=off", "--reset-repo1-host"}, 0, nil))
 	res, err := ParseInfoOutput(out)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

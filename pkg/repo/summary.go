@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,11 @@ type Summary struct {
 	Repos         []RepoSummary     `json:"repos"`
 	Databases     []DatabaseSummary `json:"databases"`
 	Backups       []BackupSummary   `json:"backups"`
+	// CurrentTimeline is the newest timeline of the archive, the one the
+	// database is on; Timelines are every timeline with where it forked
+	// off. Both are absent when the history was not read.
+	CurrentTimeline uint32            `json:"currentTimeline,omitempty"`
+	Timelines       []TimelineSummary `json:"timelines,omitempty"`
 	// Errors are pgBackRest's messages when Status is "error".
 	Errors []string `json:"errors,omitempty"`
 }
@@ -80,6 +86,66 @@ type BackupSummary struct {
 	Error                bool              `json:"error"`
 	Annotations          map[string]string `json:"annotations,omitempty"`
 	PGBackRestVersion    string            `json:"pgbackrestVersion"`
+	// Timeline is the timeline the backup was taken on.
+	Timeline uint32 `json:"timeline,omitempty"`
+	// ReachesCurrentTimeline tells whether a restore of the current
+	// timeline (a restore to the latest point, or to a time on it) can
+	// start from this backup; TimelineNote says why not.
+	ReachesCurrentTimeline *bool  `json:"reachesCurrentTimeline,omitempty"`
+	TimelineNote           string `json:"timelineNote,omitempty"`
+}
+
+// TimelineSummary is a timeline of the archive: where it forked off its
+// parent (LSN, and PostgreSQL's reason), and when it was created.
+type TimelineSummary struct {
+	ID      uint32     `json:"id"`
+	Parent  uint32     `json:"parent,omitempty"`
+	ForkLSN string     `json:"forkLSN,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+}
+
+// AddTimelines marks each backup with its timeline and whether it can
+// start a restore of the current timeline, and lists the timelines (those
+// of the lowest repository that has them).
+func (s *Summary) AddTimelines(byRepo map[int]Timelines) {
+	keys := slices.Sorted(maps.Keys(byRepo))
+	if len(keys) == 0 {
+		return
+	}
+	ts := byRepo[keys[0]]
+	s.CurrentTimeline = ts.Latest()
+	for _, id := range ts.IDs() {
+		t := ts[id]
+		ls := TimelineSummary{ID: id, Parent: t.Parent, Reason: t.Reason}
+		if t.Parent != 0 {
+			ls.ForkLSN = t.ForkLSN.String()
+		}
+		if !t.Began.IsZero() {
+			created := t.Began
+			ls.Created = &created
+		}
+		s.Timelines = append(s.Timelines, ls)
+	}
+	for i := range s.Backups {
+		b := &s.Backups[i]
+		bts, ok := byRepo[max(b.Repo, 1)]
+		if !ok {
+			continue
+		}
+		backup := Backup{Label: b.Label, Archive: WALRange{Start: b.WALStart}, LSN: LSNRange{Stop: b.LSNStop}}
+		tli, err := BackupTimeline(backup)
+		if err != nil {
+			continue
+		}
+		b.Timeline = tli
+		err = bts.Reaches(backup, bts.Latest())
+		ok = err == nil
+		b.ReachesCurrentTimeline = &ok
+		if err != nil {
+			b.TimelineNote = err.Error()
+		}
+	}
 }
 
 // Status strings of a Summary.
@@ -220,6 +286,20 @@ func (s Summary) WriteText(w io.Writer, indent string) error {
 				p.line(2, "wal archive min/max (%s): %s / %s", where, a.Min, a.Max)
 			}
 		}
+		if db.Current && len(s.Timelines) > 1 {
+			p.line(2, "timelines (current %d):", s.CurrentTimeline)
+			for _, t := range s.Timelines {
+				if t.Parent == 0 {
+					p.line(3, "%d", t.ID)
+					continue
+				}
+				created := ""
+				if t.Created != nil {
+					created = ", created " + formatTime(*t.Created)
+				}
+				p.line(3, "%d: forked off %d at %s (%s)%s", t.ID, t.Parent, t.ForkLSN, orNone(t.Reason), created)
+			}
+		}
 		for _, b := range s.Backups {
 			if b.DatabaseID != db.ID {
 				continue
@@ -231,6 +311,14 @@ func (s Summary) WriteText(w io.Writer, indent string) error {
 			}
 			p.line(3, "timestamp start/stop: %s / %s", formatTime(b.Start), formatTime(b.Stop))
 			p.line(3, "wal start/stop: %s / %s", b.WALStart, b.WALStop)
+			if r := b.ReachesCurrentTimeline; r != nil {
+				if *r {
+					p.line(3, "timeline: %d, restores to the current timeline %d: yes", b.Timeline, s.CurrentTimeline)
+				} else {
+					p.line(3, "timeline: %d, restores to the current timeline %d: no (%s; use --target-timeline=%d to restore its timeline)",
+						b.Timeline, s.CurrentTimeline, strings.TrimPrefix(b.TimelineNote, "backup "+b.Label+" "), b.Timeline)
+				}
+			}
 			p.line(3, "database size: %s, database backup size: %s", FormatBytes(b.DatabaseSize), FormatBytes(b.BackupSize))
 			p.line(3, "repository size: %s, repository backup size: %s", FormatBytes(b.RepositorySize), FormatBytes(b.RepositoryBackupSize))
 			p.line(3, "%s", strings.TrimSpace("backup reference list: "+strings.Join(b.References, ", ")))

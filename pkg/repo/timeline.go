@@ -281,9 +281,13 @@ func (ts Timelines) Resolve(t TargetTimeline, backupTimeline uint32) (uint32, er
 	}
 	n, _ := t.Number()
 	if _, ok := ts[n]; !ok {
-		return 0, fmt.Errorf("timeline %d does not exist in the archive; its timelines are %s", n, ts.describeIDs())
+		return 0, ts.unknownTimeline(n)
 	}
 	return n, nil
+}
+
+func (ts Timelines) unknownTimeline(n uint32) error {
+	return fmt.Errorf("timeline %d does not exist in the archive; its timelines are %s (see kubectl pgo show backup)", n, ts.describeIDs())
 }
 
 func (ts Timelines) describeIDs() string {
@@ -442,6 +446,16 @@ func timelinesOf(byRepo map[int]Timelines, b Backup) Timelines {
 func SelectBackup(backups []Backup, byRepo map[int]Timelines, t RestoreTarget) (Selection, error) {
 	if len(backups) == 0 {
 		return Selection{}, ErrNoBackups
+	}
+	if n, ok := t.Timeline.Number(); ok {
+		known := false
+		for _, ts := range byRepo {
+			_, in := ts[n]
+			known = known || in
+		}
+		if !known {
+			return Selection{}, timelinesOf(byRepo, backups[len(backups)-1]).unknownTimeline(n)
+		}
 	}
 	if t.Set != "" {
 		i := slices.IndexFunc(backups, func(b Backup) bool { return b.Label == t.Set })
