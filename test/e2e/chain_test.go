@@ -423,7 +423,8 @@ type chainShow struct {
 			Timeline               *int   `json:"timeline"`
 			ReachesCurrentTimeline *bool  `json:"reachesCurrentTimeline"`
 		} `json:"backups"`
-		Timelines []struct {
+		CurrentTimeline int `json:"currentTimeline"`
+		Timelines       []struct {
 			ID      int    `json:"id"`
 			Parent  int    `json:"parent"`
 			ForkLSN string `json:"forkLSN"`
@@ -919,6 +920,9 @@ func (r *chainRun) checkBackups(t *testing.T) {
 			t.Errorf("show backup lacks %s", e)
 		}
 	}
+	if s.Repository.CurrentTimeline != m.cur {
+		t.Errorf("show backup: current timeline %d, want %d", s.Repository.CurrentTimeline, m.cur)
+	}
 	parents := map[int]int{}
 	for _, tl := range s.Repository.Timelines {
 		parents[tl.ID] = tl.Parent
@@ -986,8 +990,8 @@ func (r *chainRun) restoreFrom(t *testing.T) string {
 	return fmt.Sprintf("%s at %s%s: timeline %d, %s", name, what, refused, tl, sum)
 }
 
-// drill runs restore-drill to a point on the current timeline's history (or the latest point),
-// with the checksum as its check.
+// drill runs restore-drill to the latest point or to a point (with the --target-timeline it
+// needs), with the checksum as its check.
 func (r *chainRun) drill(t *testing.T) string {
 	t.Helper()
 	c, m := r.c, r.m
@@ -996,10 +1000,11 @@ func (r *chainRun) drill(t *testing.T) string {
 	}
 	args := []string{"restore-drill", c.name, "-n", c.ns, "--check-sql=" + chainChecksumSQL, "-o", "json"}
 	want, what := chainSum(m.rows), "the latest point"
-	if cur, _ := m.targets(false); len(cur) > 0 && m.rng.IntN(2) == 0 {
-		tg := cur[m.rng.IntN(len(cur))]
-		args = append(args, "--pitr-target="+tg.p.at)
-		want, what = tg.p.sum, tg.p.String()
+	cur, ab := m.targets(false)
+	if pool := append(cur, ab...); len(pool) > 0 && m.rng.IntN(3) > 0 {
+		tg, flags := r.timelineFlags(pool[m.rng.IntN(len(pool))])
+		args = append(append(args, "--pitr-target="+tg.p.at), flags...)
+		want, what = tg.p.sum, fmt.Sprintf("%s %v", tg.p, flags)
 	}
 	if r.dry {
 		return "at " + what
