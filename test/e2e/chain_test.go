@@ -497,7 +497,9 @@ type chainRun struct {
 	snap *snapshotter
 	dry  bool
 	log  []string
-	done map[string]int
+	// running is the step that runs, for the log when it fails.
+	running string
+	done    map[string]int
 	// copies counts the clusters restored from the chain's; refusals the refusals checked.
 	copies, refusals int
 }
@@ -587,6 +589,9 @@ func (r *chainRun) runAll(t *testing.T, seed uint64, steps int) {
 	start := time.Now()
 	if !r.dry {
 		t.Cleanup(func() {
+			if r.running != "" {
+				r.logf("%s FAILED", r.running)
+			}
 			t.Logf("restore chain, seed %d, %d steps, %s (replay: %s=%d %s=%d); step log:\n%s", seed, steps,
 				time.Since(start).Round(time.Second), chainSeedEnv, seed, chainStepsEnv, steps, strings.Join(r.log, "\n"))
 		})
@@ -606,7 +611,9 @@ func (r *chainRun) runAll(t *testing.T, seed uint64, steps int) {
 	for i := 1; i <= steps; i++ {
 		step := m.next(steps-i+1, r.done)
 		stepStart := time.Now()
+		r.running = fmt.Sprintf("%3d %-21s", i, step)
 		detail := r.run(t, step)
+		r.running = ""
 		r.done[step]++
 		r.logf("%3d %-21s %s [%s]", i, step, detail, time.Since(stepStart).Round(100*time.Millisecond))
 		if !r.dry {
@@ -984,6 +991,10 @@ func (r *chainRun) restoreFrom(t *testing.T) string {
 	}
 	if tl != m.maxTL+1 {
 		t.Errorf("%s restored from %s: timeline %d, want %d (one more than the highest in the archive)", name, c.name, tl, m.maxTL+1)
+	}
+	// Its own archive, with the history of its timeline, can be read.
+	if s := cp.showBackups(t); s.Repository.CurrentTimeline != tl {
+		t.Errorf("show backup %s: current timeline %d, want %d", name, s.Repository.CurrentTimeline, tl)
 	}
 	r.pgo(t, "delete", "cluster", name, "-n", c.ns, "--yes")
 	waitGone(t, c.env, c.ns, name+"-0")
