@@ -992,9 +992,11 @@ func (r *chainRun) restoreFrom(t *testing.T) string {
 	if tl != m.maxTL+1 {
 		t.Errorf("%s restored from %s: timeline %d, want %d (one more than the highest in the archive)", name, c.name, tl, m.maxTL+1)
 	}
-	// Its own archive, with the history of its timeline, can be read.
-	if s := cp.showBackups(t); s.Repository.CurrentTimeline != tl {
-		t.Errorf("show backup %s: current timeline %d, want %d", name, s.Repository.CurrentTimeline, tl)
+	// Its own repository works, and the history of its timeline in it can be read.
+	r.pgo(t, "backup", name, "-n", c.ns, "--type=full", "--wait")
+	if s := cp.showBackups(t); s.Repository.CurrentTimeline != tl || len(s.Repository.Backups) != 1 ||
+		s.Repository.Backups[0].ReachesCurrentTimeline == nil || !*s.Repository.Backups[0].ReachesCurrentTimeline {
+		t.Errorf("show backup %s: current timeline %d (want %d), backups %+v (want one that reaches it)", name, s.Repository.CurrentTimeline, tl, s.Repository.Backups)
 	}
 	r.pgo(t, "delete", "cluster", name, "-n", c.ns, "--yes")
 	waitGone(t, c.env, c.ns, name+"-0")
