@@ -40,10 +40,11 @@ What it does, in order:
      (from the end of the oldest usable backup to the newest archived WAL).
   2. It asks for confirmation, naming what is stopped and overwritten;
      --yes skips the question. Without a terminal it needs --yes.
-  3. If the database runs, it switches to a new WAL segment and waits
-     until the one it ended is archived, so that the repository holds
-     every committed change (a restore to the latest point refuses if
-     that fails). It stops the database by scaling its StatefulSet to 0. Nothing is
+  3. If the database runs, it commits a mark (a transaction with an ID,
+     so that a time target after the last commit still finds a commit
+     after it), switches to a new WAL segment and waits until the one it
+     ended is archived, so that the repository holds every committed
+     change (a restore to the latest point refuses if that fails). It stops the database by scaling its StatefulSet to 0. Nothing is
      deleted: the PVC, the Services, the Secrets and the repository stay.
   4. It runs the restore Job <cluster>-restore, which runs
      "pgbackrest restore --delta" on the data PVC: files that match the

@@ -525,6 +525,14 @@ func (o *RestoreOptions) recoveryFailed(ctx context.Context, pod string, cs core
 		advice = fmt.Sprintf("The target was not reached: nothing was committed between the target and the end of the archived WAL, so every archived commit is before the target. "+
 			"A restore to the latest point gives the same data: kubectl pgo restore %s -n %s", name, ns)
 	}
+	if log := strings.Join(lines, "\n"); strings.Contains(log, "is not a child of this server's history") || strings.Contains(log, "does not contain minimum recovery point") {
+		// The backup is not on the history of the timeline the recovery
+		// followed: the checks choose one that is, so this means the
+		// archive changed between the checks and the recovery.
+		advice = fmt.Sprintf("The backup restored is not on the history of the timeline the recovery followed (a timeline was added to the archive meanwhile?). "+
+			"Run the restore again: it reads the timelines anew and starts from a backup on that history (kubectl pgo show backup %s -n %s lists which): %s",
+			name, ns, o.restoreCommand())
+	}
 	return fmt.Errorf("the restore Job succeeded, but PostgreSQL failed to recover: container %s of pod %s exited (restarts: %d). Its log says:\n%s\n%s\n%s",
 		restoreDatabaseContainer, pod, cs.RestartCount, strings.Join(fatal, "\n"), stopped, advice)
 }

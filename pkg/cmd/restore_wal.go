@@ -17,9 +17,17 @@ import (
 
 // archiveWALTimeout is how long a restore waits for the database's
 // current WAL segment to be archived before it stops the database.
-const archiveWALTimeout = time.Minute
+var archiveWALTimeout = time.Minute
 
 var segmentName = regexp.MustCompile(`^[0-9A-F]{24}$`)
+
+// commitMarkQuery commits a transaction that has a transaction ID, on a
+// primary: its commit record, stamped with the time of the restore, lies
+// after every target time in the past. A recovery to a time stops at the
+// first commit after it, and fails ("recovery ended before configured
+// recovery target was reached") when the archive has none; with this
+// record, a target after the last commit of the database still finds one.
+const commitMarkQuery = `SELECT pg_current_xact_id() WHERE NOT pg_is_in_recovery()`
 
 // switchWALQuery ends the current WAL segment of a primary and returns its
 // name; a database in recovery returns nothing.
@@ -31,7 +39,8 @@ const switchWALQuery = `SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_wal
 const archivedQuery = `SELECT (pg_stat_file('pg_wal/archive_status/%[1]s.done', true)).size IS NOT NULL
   OR coalesce(last_archived_wal ~ '^[0-9A-F]{24}$' AND last_archived_wal >= '%[1]s', false) FROM pg_stat_archiver`
 
-// archiveCurrentWAL makes a running primary switch to a new WAL segment
+// archiveCurrentWAL makes a running primary commit a mark (commitMarkQuery),
+// switch to a new WAL segment
 // and waits until the one it ended is archived, so that the archive holds
 // every change committed before the restore: a restore to the latest
 // point then loses nothing, and the timeline it leaves behind can be
@@ -43,8 +52,14 @@ func (o *RestoreOptions) archiveCurrentWAL(ctx context.Context, plan *restorePla
 	pod := cluster.PodName(o.Name)
 	execCtx, cancel := context.WithTimeout(ctx, restoreExecTimeout)
 	defer cancel()
-	out, _, err := o.exec(execCtx, o.namespace, pod, restoreDatabaseContainer, []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", switchWALQuery})
-	seg := strings.TrimSpace(out)
+	// Two -c: two transactions, the mark committed before the switch.
+	out, _, err := o.exec(execCtx, o.namespace, pod, restoreDatabaseContainer,
+		[]string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", commitMarkQuery, "-c", switchWALQuery})
+	lines := strings.Fields(out)
+	seg := ""
+	if len(lines) > 0 {
+		seg = lines[len(lines)-1]
+	}
 	if err != nil || !segmentName.MatchString(seg) {
 		// Not running, or in recovery: nothing it writes can be lost.
 		return nil
