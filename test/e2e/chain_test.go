@@ -422,6 +422,7 @@ type chainShow struct {
 			Type                   string `json:"type"`
 			Timeline               *int   `json:"timeline"`
 			ReachesCurrentTimeline *bool  `json:"reachesCurrentTimeline"`
+			TimelineNote           string `json:"timelineNote"`
 		} `json:"backups"`
 		CurrentTimeline int `json:"currentTimeline"`
 		Timelines       []struct {
@@ -994,9 +995,17 @@ func (r *chainRun) restoreFrom(t *testing.T) string {
 	}
 	// Its own repository works, and the history of its timeline in it can be read.
 	r.pgo(t, "backup", name, "-n", c.ns, "--type=full", "--wait")
-	if s := cp.showBackups(t); s.Repository.CurrentTimeline != tl || len(s.Repository.Backups) != 1 ||
-		s.Repository.Backups[0].ReachesCurrentTimeline == nil || !*s.Repository.Backups[0].ReachesCurrentTimeline {
-		t.Errorf("show backup %s: current timeline %d (want %d), backups %+v (want one that reaches it)", name, s.Repository.CurrentTimeline, tl, s.Repository.Backups)
+	s := cp.showBackups(t)
+	if s.Repository.CurrentTimeline != tl {
+		t.Errorf("show backup %s: current timeline %d, want %d", name, s.Repository.CurrentTimeline, tl)
+	}
+	for _, b := range s.Repository.Backups {
+		if b.ReachesCurrentTimeline == nil || !*b.ReachesCurrentTimeline {
+			t.Errorf("show backup %s: its backup %s (timeline %v) does not reach its current timeline: %s", name, b.Label, deref(b.Timeline), b.TimelineNote)
+		}
+	}
+	if len(s.Repository.Backups) != 1 {
+		t.Errorf("show backup %s lists %d backups, want its one", name, len(s.Repository.Backups))
 	}
 	r.pgo(t, "delete", "cluster", name, "-n", c.ns, "--yes")
 	waitGone(t, c.env, c.ns, name+"-0")
