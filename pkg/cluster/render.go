@@ -291,12 +291,16 @@ func PGBackRestEnv(spec Spec) []corev1.EnvVar {
 		}})
 	}
 	for _, r := range spec.Repositories() {
-		if r.Type == repo.S3 && spec.S3 != nil {
-			fromSecret(r.KeyEnv(), spec.S3.CredentialsSecret, KeyS3Key)
-			fromSecret(r.KeySecretEnv(), spec.S3.CredentialsSecret, KeyS3KeySecret)
-		}
-		if r.Cipher != "" {
-			fromSecret(r.CipherPassEnv(), RepoConfigSecretName(spec.Name), KeyCipherPass)
+		for _, s := range r.Secrets() {
+			switch {
+			case s.Secret == repo.SecretCipherPass:
+				fromSecret(s.Env, RepoConfigSecretName(spec.Name), KeyCipherPass)
+			case spec.S3 == nil:
+			case s.Secret == repo.SecretS3Key:
+				fromSecret(s.Env, spec.S3.CredentialsSecret, KeyS3Key)
+			case s.Secret == repo.SecretS3KeySecret:
+				fromSecret(s.Env, spec.S3.CredentialsSecret, KeyS3KeySecret)
+			}
 		}
 	}
 	return env

@@ -10,11 +10,13 @@ import (
 
 	"github.com/spf13/pflag"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -76,10 +78,11 @@ type RestoreFromOptions struct {
 	// sourceSpec is where its S3 repository is assumed to be.
 	sourceGone bool
 	sourceSpec cluster.Spec
-	// sourceFiles and sourceEnv read an S3 source from the temporary
-	// Secret restoreSourceSecretName (see jobs.RestoreJob).
-	sourceFiles      []string
-	sourceEnv        []corev1.EnvVar
+	// sourceData is the data of the temporary Secret
+	// restoreSourceSecretName, and access how the reader pod and the
+	// restore Job read the source's repositories from it.
+	sourceData       map[string][]byte
+	access           jobs.SourceAccess
 	sourcePKI        cluster.PKI
 	temporary        []temporaryObject
 	backup           repo.Backup
@@ -99,7 +102,7 @@ func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&r.SourceNamespace, "restore-from-namespace", "", "Namespace of the --restore-from cluster; the new cluster's namespace if empty.")
 	fl.StringVar(&r.PITRTarget, "pitr-target", "", "With --restore-from: the point in time to restore to, with its time zone, e.g. '2026-11-24 12:00:00+00'; the latest point if empty.")
 	fl.StringVar(&r.TargetTimeline, "target-timeline", "", "With --restore-from: t"+targetTimelineUsage[1:])
-	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F'.")
+	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F', or '--repo=2' for the S3 repository of a local,s3 cluster.")
 	if r.Timeout == 0 {
 		r.Timeout = DefaultRestoreTimeout
 	}
@@ -154,9 +157,6 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 	if opts.TargetAction == repo.TargetActionPause {
 		return errors.New("--target-action=pause cannot be used with --restore-from: the new cluster's database must be promoted; restore it, then inspect it")
 	}
-	if opts.Repo > 1 {
-		return fmt.Errorf("--repo=%d: the clusters have one repository, repo1", opts.Repo)
-	}
 	r.options = opts
 	return nil
 }
@@ -208,13 +208,22 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 			return fmt.Errorf("--restore-from: %w", err)
 		}
 	}
-	if !r.sourceSpec.HasLocalRepo() {
-		if err := r.prepareS3(ctx, client); err != nil {
+	// Everything the restore Job reads the source with is gathered now:
+	// a Secret or a key that is missing refuses the restore before
+	// anything is created, not in the Job, once the new cluster exists.
+	if err := r.readSourceAccess(ctx, client); err != nil {
+		return fmt.Errorf("--restore-from: %w; nothing was created", err)
+	}
+	if r.sourceSpec.HasLocalRepo() {
+		if err := r.prepareLocal(ctx, client); err != nil {
+			return err
+		}
+	}
+	if r.readsS3Only() {
+		if err := r.prepareS3(ctx); err != nil {
 			r.Cleanup(context.WithoutCancel(ctx))
 			return fmt.Errorf("--restore-from: %w; nothing was created", err)
 		}
-	} else if err := r.prepareLocal(ctx, client); err != nil {
-		return err
 	}
 
 	plan := &restorePlan{spec: r.sourceSpec}
@@ -244,21 +253,9 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 }
 
 // prepareLocal checks what a source with a local repository needs (its
-// certificates and its PVC), and starts its repository host if it is
-// gone.
+// PVC), and starts its repository host if it is gone.
 func (r *RestoreFromOptions) prepareLocal(ctx context.Context, client kubernetes.Interface) error {
 	src, ns := r.Source, r.sourceNamespace
-	secret, err := client.CoreV1().Secrets(ns).Get(ctx, cluster.RepoConfigSecretName(src), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("--restore-from: the repository of cluster %q cannot be reached: its Secret %s (the certificates of its repository host) is gone; nothing was created",
-			src, cluster.RepoConfigSecretName(src))
-	}
-	if err != nil {
-		return fmt.Errorf("--restore-from: reading Secret %s: %w", cluster.RepoConfigSecretName(src), err)
-	}
-	if r.sourcePKI, err = cluster.PKIFromSecret(secret); err != nil {
-		return fmt.Errorf("--restore-from: Secret %s/%s: %w", ns, secret.Name, err)
-	}
 	if _, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, cluster.RepoPVCName(src), metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return fmt.Errorf("--restore-from: the repository of cluster %q is gone: PVC %s does not exist in namespace %q; nothing was created",
 			src, cluster.RepoPVCName(src), ns)
@@ -266,7 +263,7 @@ func (r *RestoreFromOptions) prepareLocal(ctx context.Context, client kubernetes
 		return fmt.Errorf("--restore-from: reading PVC %s: %w", cluster.RepoPVCName(src), err)
 	}
 
-	_, err = client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(src), metav1.GetOptions{})
+	_, err := client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(src), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.startTemporaryRepoHost(ctx); err != nil {
@@ -382,12 +379,17 @@ func (r *RestoreFromOptions) Cleanup(ctx context.Context) {
 			r.restorer.progress("Warning: could not remove %s %s/%s, made for the restore: %v", obj.kind, obj.namespace, obj.name, err)
 		}
 	}
-	switch {
-	case len(r.temporary) == 0:
-	case r.sourceSpec.HasLocalRepo():
+	kinds := map[string]bool{}
+	for _, obj := range r.temporary {
+		kinds[obj.kind] = true
+	}
+	if kinds["Deployment"] {
 		r.restorer.progress("Removed the temporary repository host of cluster %s.", r.Source)
-	default:
+	}
+	if kinds["Pod"] {
 		r.restorer.progress("Removed the pod and the Secret that read the S3 repository of cluster %s.", r.Source)
+	} else if kinds["Secret"] {
+		r.restorer.progress("Removed the Secret %s that read the repositories of cluster %s.", restoreSourceSecretName(r.name), r.Source)
 	}
 	r.temporary = nil
 }
@@ -395,13 +397,73 @@ func (r *RestoreFromOptions) Cleanup(ctx context.Context) {
 // AdjustObjects keeps the new cluster's database stopped (StatefulSet
 // replicas 0) until its data directory is restored: otherwise it would
 // initialize an empty one.
+//
+// It also renders the restore Job from that StatefulSet, as Restore will,
+// and refuses, before anything is applied, a Job that pgBackRest would
+// not run in (a repository of the source without its keys, passphrase or
+// CA).
 func (r *RestoreFromOptions) AdjustObjects(objects []*unstructured.Unstructured) error {
 	for _, obj := range objects {
-		if obj.GetKind() == "StatefulSet" && obj.GetName() == cluster.StatefulSetName(r.name) {
-			return unstructured.SetNestedField(obj.Object, int64(0), "spec", "replicas")
+		if obj.GetKind() != "StatefulSet" || obj.GetName() != cluster.StatefulSetName(r.name) {
+			continue
 		}
+		if err := unstructured.SetNestedField(obj.Object, int64(0), "spec", "replicas"); err != nil {
+			return err
+		}
+		if r.sourceData == nil {
+			// A client dry run: the source was not read.
+			return nil
+		}
+		sts := &appsv1.StatefulSet{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
+			return fmt.Errorf("--restore-from: the rendered StatefulSet %s: %w", obj.GetName(), err)
+		}
+		if _, err := r.restoreJob(sts); err != nil {
+			return fmt.Errorf("--restore-from: %w; nothing was created", err)
+		}
+		return nil
 	}
 	return fmt.Errorf("--restore-from: the rendered objects have no StatefulSet %s", cluster.StatefulSetName(r.name))
+}
+
+// restoreJob renders the Job that restores the source's backup into the
+// data PVC of sts, the new cluster's StatefulSet, and runs the recovery,
+// with the source's configuration from the temporary Secret. It refuses
+// a Job without everything pgBackRest needs to read the source's
+// repositories.
+func (r *RestoreFromOptions) restoreJob(sts *appsv1.StatefulSet) (*batchv1.Job, error) {
+	extra := []string{"--pg1-path=" + cluster.DataDirectory(r.name)}
+	if r.sourceSpec.HasLocalRepo() && r.sourceNamespace != r.namespace {
+		// The Service in the other namespace, by a name its certificate
+		// carries.
+		extra = append(extra, fmt.Sprintf("--repo1-host=%s.%s.svc", cluster.RepoHostName(r.Source), r.sourceNamespace))
+	}
+	passwordFile, err := passwordFilePath(sts)
+	if err != nil {
+		return nil, err
+	}
+	job, err := jobs.RestoreJob{
+		Cluster:        r.name,
+		Namespace:      r.namespace,
+		Database:       sts,
+		PGData:         cluster.DataDirectory(r.name),
+		Options:        r.options,
+		ExtraArgs:      extra,
+		SourceSecret:   restoreSourceSecretName(r.name),
+		SourceFiles:    r.access.Files,
+		SourceEnv:      r.access.Env,
+		Recover:        true,
+		PostgresBinDir: postgresBinDirOf(sts, r.sourceSpec.PostgresVersion),
+		PasswordFile:   passwordFile,
+		Superuser:      cluster.Superuser,
+	}.Render()
+	if err != nil {
+		return nil, err
+	}
+	if err := jobs.CheckRepositoryAccess(job.Spec.Template.Spec, jobs.RestoreContainer, r.sourceSpec.Repositories()); err != nil {
+		return nil, fmt.Errorf("the restore Job cannot read the repositories of cluster %q: %w", r.Source, err)
+	}
+	return job, nil
 }
 
 // restoreSourceSecretName is the Secret with the source's pgBackRest
@@ -421,50 +483,14 @@ func (r *RestoreFromOptions) Restore(ctx context.Context) error {
 		return fmt.Errorf("--restore-from: reading the new StatefulSet: %w", err)
 	}
 
-	// An S3 source's Secret is there since Prepare; a local source's
-	// holds its database side's configuration and certificates.
-	secretName := restoreSourceSecretName(r.name)
-	if r.sourceSpec.HasLocalRepo() {
-		dbConf, err := cluster.DatabaseConf(r.sourceSpec)
-		if err != nil {
-			return fmt.Errorf("--restore-from: the configuration of cluster %q: %w", r.Source, err)
-		}
-		err = r.createTemporarySecret(ctx, map[string][]byte{
-			jobs.SourceKeyConfig: []byte(dbConf),
-			jobs.SourceKeyCACert: r.sourcePKI.CACert,
-			jobs.SourceKeyCert:   r.sourcePKI.DBCert,
-			jobs.SourceKeyKey:    r.sourcePKI.DBKey,
-		})
-		if err != nil {
+	// The Secret is there since Prepare when the reader pod used it.
+	if !r.readsS3Only() {
+		if err := r.createTemporarySecret(ctx, r.sourceData); err != nil {
 			return err
 		}
 	}
 
-	extra := []string{"--pg1-path=" + cluster.DataDirectory(r.name)}
-	if r.sourceSpec.HasLocalRepo() && r.sourceNamespace != r.namespace {
-		// The Service in the other namespace, by a name its certificate
-		// carries.
-		extra = append(extra, fmt.Sprintf("--repo1-host=%s.%s.svc", cluster.RepoHostName(r.Source), r.sourceNamespace))
-	}
-	passwordFile, err := passwordFilePath(sts)
-	if err != nil {
-		return err
-	}
-	job, err := jobs.RestoreJob{
-		Cluster:        r.name,
-		Namespace:      ns,
-		Database:       sts,
-		PGData:         cluster.DataDirectory(r.name),
-		Options:        r.options,
-		ExtraArgs:      extra,
-		SourceSecret:   secretName,
-		SourceFiles:    r.sourceFiles,
-		SourceEnv:      r.sourceEnv,
-		Recover:        true,
-		PostgresBinDir: postgresBinDirOf(sts, r.sourceSpec.PostgresVersion),
-		PasswordFile:   passwordFile,
-		Superuser:      cluster.Superuser,
-	}.Render()
+	job, err := r.restoreJob(sts)
 	if err != nil {
 		return err
 	}
@@ -550,47 +576,92 @@ func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
 	return spec
 }
 
-// prepareS3 copies what reads the source's S3 repository into the
-// temporary Secret (its pgbackrest.conf, CA, keys and passphrase), and
-// starts the reader pod that the checks run in.
-func (r *RestoreFromOptions) prepareS3(ctx context.Context, client kubernetes.Interface) error {
-	src, s3 := r.Source, r.sourceSpec.S3
-	if s3 == nil {
-		return fmt.Errorf("the settings of cluster %q have no S3 bucket", src)
-	}
-	conf, err := cluster.DatabaseConf(r.sourceSpec)
+// readSourceAccess reads what reads the source's repositories, for the
+// temporary Secret: its pgbackrest.conf; for a local repository, the
+// certificates of its database side; for an S3 one, its keys and CA; for
+// an encrypted one, the passphrase. A source in another namespace is read
+// through this copy, as a pod cannot use a Secret of another namespace.
+func (r *RestoreFromOptions) readSourceAccess(ctx context.Context, client kubernetes.Interface) error {
+	src, spec := r.Source, r.sourceSpec
+	r.access = jobs.NewSourceAccess(restoreSourceSecretName(r.name), spec.Repositories())
+	conf, err := cluster.DatabaseConf(spec)
 	if err != nil {
 		return fmt.Errorf("the configuration of cluster %q: %w", src, err)
 	}
+	data := map[string][]byte{jobs.SourceKeyConfig: []byte(conf)}
 	// A gone source's Secrets are the new cluster's.
 	secretsNS := r.sourceNamespace
 	if r.sourceGone {
 		secretsNS = r.namespace
 	}
-	key, keySecret, err := r.sourceS3Keys(ctx, client, secretsNS)
-	if err != nil {
-		return err
-	}
-	data := map[string][]byte{jobs.SourceKeyConfig: []byte(conf), jobs.SourceKeyS3Key: key, jobs.SourceKeyS3KeySecret: keySecret}
-	r.sourceFiles = []string{jobs.SourceKeyConfig}
-	secret := restoreSourceSecretName(r.name)
-	repo1 := r.sourceSpec.Repositories()[0]
-	r.sourceEnv = []corev1.EnvVar{secretEnv(repo1.KeyEnv(), secret, jobs.SourceKeyS3Key), secretEnv(repo1.KeySecretEnv(), secret, jobs.SourceKeyS3KeySecret)}
-	if s3.CASecret != "" {
-		if data[jobs.SourceKeyS3CA], err = secretValue(ctx, client, secretsNS, s3.CASecret, cluster.KeyS3CA); err != nil {
-			return fmt.Errorf("the CA of the S3 endpoint of cluster %q: %w", src, err)
+	if spec.HasLocalRepo() {
+		if r.sourcePKI, err = r.readSourcePKI(ctx, client); err != nil {
+			return err
 		}
-		r.sourceFiles = append(r.sourceFiles, jobs.SourceKeyS3CA)
+		data[jobs.SourceKeyCACert], data[jobs.SourceKeyCert], data[jobs.SourceKeyKey] = r.sourcePKI.CACert, r.sourcePKI.DBCert, r.sourcePKI.DBKey
 	}
-	if r.sourceSpec.Cipher != "" {
+	if spec.HasS3Repo() {
+		if spec.S3 == nil {
+			return fmt.Errorf("the settings of cluster %q have no S3 bucket", src)
+		}
+		if data[jobs.SourceKeyS3Key], data[jobs.SourceKeyS3KeySecret], err = r.sourceS3Keys(ctx, client, secretsNS); err != nil {
+			return err
+		}
+		if spec.S3.CASecret != "" {
+			if data[jobs.SourceKeyS3CA], err = secretValue(ctx, client, secretsNS, spec.S3.CASecret, cluster.KeyS3CA); err != nil {
+				return fmt.Errorf("the CA of the S3 endpoint of cluster %q: %w", src, err)
+			}
+		}
+	}
+	if spec.Cipher != "" {
 		pass, err := secretValue(ctx, client, r.sourceNamespace, cluster.RepoConfigSecretName(src), cluster.KeyCipherPass)
 		if err != nil {
 			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored", src, err)
 		}
 		data[jobs.SourceKeyCipherPass] = pass
-		r.sourceEnv = append(r.sourceEnv, secretEnv(repo1.CipherPassEnv(), secret, jobs.SourceKeyCipherPass))
 	}
-	if err := r.createTemporarySecret(ctx, data); err != nil {
+	if missing := r.access.Missing(data); len(missing) > 0 {
+		return fmt.Errorf("cannot read the repositories of cluster %q without %s", src, strings.Join(missing, ", "))
+	}
+	r.sourceData = data
+	return nil
+}
+
+// readSourcePKI reads the certificates of a local source's database side,
+// by which the restore reaches its repository host.
+func (r *RestoreFromOptions) readSourcePKI(ctx context.Context, client kubernetes.Interface) (cluster.PKI, error) {
+	src, ns := r.Source, r.sourceNamespace
+	secret, err := client.CoreV1().Secrets(ns).Get(ctx, cluster.RepoConfigSecretName(src), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return cluster.PKI{}, fmt.Errorf("the repository of cluster %q cannot be reached: its Secret %s (the certificates of its repository host) is gone",
+			src, cluster.RepoConfigSecretName(src))
+	}
+	if err != nil {
+		return cluster.PKI{}, fmt.Errorf("reading Secret %s: %w", cluster.RepoConfigSecretName(src), err)
+	}
+	pki, err := cluster.PKIFromSecret(secret)
+	if err != nil {
+		return cluster.PKI{}, fmt.Errorf("secret %s/%s: %w", ns, secret.Name, err)
+	}
+	return pki, nil
+}
+
+// readsS3Only tells whether the restore reads only an S3 repository of
+// the source: it has no other, or --restore-opts chose it with --repo.
+// The source's backups are then read in a reader pod, from the bucket,
+// whether the source runs or not.
+func (r *RestoreFromOptions) readsS3Only() bool {
+	types := r.sourceSpec.StorageType
+	if n := r.options.Repo; n > 0 && n <= len(types) {
+		return types[n-1] == cluster.StorageS3
+	}
+	return !r.sourceSpec.HasLocalRepo()
+}
+
+// prepareS3 creates the temporary Secret for a source read from S3 only,
+// and starts the reader pod that the checks run in.
+func (r *RestoreFromOptions) prepareS3(ctx context.Context) error {
+	if err := r.createTemporarySecret(ctx, r.sourceData); err != nil {
 		return err
 	}
 	return r.startReader(ctx)
@@ -636,13 +707,6 @@ func secretValue(ctx context.Context, client kubernetes.Interface, ns, name, key
 	return s.Data[key], nil
 }
 
-// secretEnv is the variable name with the value of key in Secret secret.
-func secretEnv(name, secret, key string) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
-		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key},
-	}}
-}
-
 // createTemporarySecret creates the Secret restoreSourceSecretName with
 // data, in the new cluster's namespace, for Cleanup to remove.
 func (r *RestoreFromOptions) createTemporarySecret(ctx context.Context, data map[string][]byte) error {
@@ -667,7 +731,7 @@ func (r *RestoreFromOptions) createTemporarySecret(ctx context.Context, data map
 func (r *RestoreFromOptions) startReader(ctx context.Context) error {
 	pod, err := jobs.SourceReader{
 		Cluster: r.name, Namespace: r.namespace, Image: r.newSpec.Image,
-		SourceSecret: restoreSourceSecretName(r.name), SourceFiles: r.sourceFiles, SourceEnv: r.sourceEnv,
+		SourceSecret: restoreSourceSecretName(r.name), SourceFiles: r.access.Files, SourceEnv: r.access.Env,
 	}.Render()
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ const (
 	DefaultRestoreTTL = 24 * time.Hour
 )
 
+// RestoreContainer is the container of a restore Job's pod.
+const RestoreContainer = "pgbackrest"
+
 // The containers of the database pod whose mounts the restore Job copies,
 // and the uid of the image's postgres user.
 const (

@@ -113,6 +113,40 @@ func (r Repository) KeySecretEnv() string { return r.env("s3-key-secret") }
 // of an encrypted repository.
 func (r Repository) CipherPassEnv() string { return r.env("cipher-pass") }
 
+// Secret is a secret that pgBackRest needs to use a repository, kept out
+// of pgbackrest.conf and of command lines.
+type Secret string
+
+// The secrets of a repository.
+const (
+	SecretS3Key       Secret = "s3-key"
+	SecretS3KeySecret Secret = "s3-key-secret"
+	SecretCipherPass  Secret = "cipher-pass"
+)
+
+// SecretEnv is a secret of a repository and the environment variable that
+// gives it to pgBackRest.
+type SecretEnv struct {
+	Secret Secret
+	Env    string
+}
+
+// Secrets are what pgBackRest refuses to run without, for this repository
+// (exit code 37, "requires option"), whatever command runs and whichever
+// repository it reads: the keys of an S3 repository and the passphrase of
+// an encrypted one. Every pod whose pgbackrest.conf names the repository
+// must set these variables.
+func (r Repository) Secrets() []SecretEnv {
+	var s []SecretEnv
+	if r.Type == S3 {
+		s = append(s, SecretEnv{SecretS3Key, r.KeyEnv()}, SecretEnv{SecretS3KeySecret, r.KeySecretEnv()})
+	}
+	if r.Cipher != "" {
+		s = append(s, SecretEnv{SecretCipherPass, r.CipherPassEnv()})
+	}
+	return s
+}
+
 // Name is how commands and their output name a repository: "repo1 (local)".
 func (r Repository) Name() string {
 	kind := "local"
