@@ -9,7 +9,7 @@ BIN      := bin/kubectl-pgo
 # Release archives: a v-prefixed semantic version (krew needs one).
 DIST_VERSION ?= v0.0.0-dev
 
-.PHONY: build test unit lint e2e cluster-up cluster-down demo clean docs dist bench
+.PHONY: build test unit lint e2e soak cluster-up cluster-down demo clean docs dist bench
 
 build: ## Build the plugin into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-pgo
@@ -25,6 +25,9 @@ lint: ## go vet, gofmt and staticcheck
 
 e2e: build ## End-to-end tests against the running local cluster (make cluster-up first)
 	hack/e2e.sh
+
+soak: build ## The restore chain, long, on the running local cluster; not in CI (KPGO_CHAIN_STEPS=200, KPGO_CHAIN_SEED=N replays, SOAK_RUN='TestChain$$/local')
+	hack/soak.sh
 
 bench: build ## Benchmarks against the baselines on the running local cluster (BENCH_ARGS='--scale 50 --rounds 3')
 	hack/bench.sh $(BENCH_ARGS)
