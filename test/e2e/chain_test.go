@@ -128,7 +128,9 @@ type chainModel struct {
 	cur    int // the current timeline, the highest in the archive
 	maxTL  int
 	hist   map[int][]*chainEvent
-	// parent is the parent a timeline's history file names: the target timeline of its restore.
+	// parent is the timeline a timeline forked off: the one its switch point lies on, where the
+	// recovery that made it stopped (show backup's parent; PostgreSQL's history file names the
+	// target timeline of the recovery instead, which differs when it stopped on an ancestor).
 	parent map[int]int
 	// backups are pgBackRest's; bases and dumps are the base backups and the dumps.
 	backups, bases, dumps []*chainEvent
@@ -195,6 +197,16 @@ func (m *chainModel) fork(p *chainEvent, tl int, assumeTick bool) (prefix []*cha
 		return nil, false
 	}
 	return h[:j], true
+}
+
+// forkedOff returns the timeline a point-in-time restore to tg forks off: the one of the first
+// commit after the point on tg's history, before which the recovery stops, or the current
+// timeline when that commit is the tick made just before the restore.
+func (m *chainModel) forkedOff(tg chainTarget) int {
+	if h := m.hist[tg.tl]; len(tg.prefix) < len(h) {
+		return h[len(tg.prefix)].tl
+	}
+	return m.cur
 }
 
 // chainTarget is a point to restore to, along a timeline.
@@ -878,7 +890,7 @@ func (r *chainRun) pitr(t *testing.T, tg chainTarget) string {
 	if len(notes) > 0 {
 		what += " (" + strings.Join(notes, "; ") + ")"
 	}
-	return r.afterRestore(t, what, tg.prefix, tg.tl, tg.p.rows)
+	return r.afterRestore(t, what, tg.prefix, r.m.forkedOff(tg), tg.p.rows)
 }
 
 // afterRestore checks an in-place restore that made a new timeline, and records it.
