@@ -99,13 +99,6 @@ const (
 
 // backupTypesNotYet are v4's other --backup-type values.
 
-// Containers the backup commands exec into, as the cluster's templates
-// name them.
-const (
-	bkRepoContainer     = "pgbackrest"
-	bkDatabaseContainer = "database"
-)
-
 // Status values of a BackupResult.
 const (
 	BackupStarted   = "Started"
@@ -164,7 +157,7 @@ type BackupOptions struct {
 	options    repo.BackupOptions
 	pgType     string
 	factory    kube.Factory
-	exec       bkExecFunc
+	exec       execFunc
 	now        func() time.Time
 	interval   time.Duration
 	genericiooptions.IOStreams
@@ -223,7 +216,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 func (o *BackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
 	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
+		o.exec = explainedFactoryExec(f)
 	}
 	switch len(args) {
 	case 0:
@@ -235,7 +228,7 @@ func (o *BackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	o.namespace = ns
 	return nil
@@ -247,7 +240,7 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	if err := o.Output.Validate(); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if err := o.Repo.validate(cmd.Flags()); err != nil {
@@ -283,21 +276,11 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "--type=%s and --backup-opts='--type=%s' disagree: give the type once", o.Type, opts.Type)
 	}
 	o.options = opts
-	o.pgType = bkFirst(o.Type, opts.Type, backupDefaultType)
+	o.pgType = firstNonEmpty(o.Type, opts.Type, backupDefaultType)
 	if o.Timeout < 10*time.Second {
 		return usageErrorf(cmd, "--timeout=%s is too short: a backup needs at least 10s", o.Timeout)
 	}
 	return nil
-}
-
-// bkFirst returns the first value that is not empty.
-func bkFirst(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Run starts the backup Job and, with --wait, follows it.
@@ -307,10 +290,10 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	}
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -432,9 +415,9 @@ func (o *BackupOptions) follow(ctx context.Context, client kubernetes.Interface,
 
 	if !out.Succeeded {
 		result.Status = BackupFailed
-		result.Reason = bkFirst(out.Reason, "Failed")
+		result.Reason = firstNonEmpty(out.Reason, "Failed")
 		result.Errors = repo.ErrorLines(out.Log)
-		return bkJobFailed(job.Name, ns, out, result.Errors)
+		return backupJobFailed(job.Name, ns, out, result.Errors)
 	}
 	result.Status = BackupSucceeded
 	result.Label = repo.BackupLabelFromLog(out.Log)
@@ -464,7 +447,7 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	if label != "" {
 		args = append(args, "--set="+label)
 	}
-	stanza, err := bkInfo(ctx, o.exec, o.namespace, pod.Name, args...)
+	stanza, err := readStanza(ctx, o.exec, o.namespace, pod.Name, args...)
 	if err != nil {
 		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
 	}
@@ -506,9 +489,9 @@ func findBackupByLabel(backups []repo.Backup, label string) (repo.Backup, bool) 
 	return repo.Backup{}, false
 }
 
-// bkJobFailed explains a failed backup Job: the Job's condition, the exit
+// backupJobFailed explains a failed backup Job: the Job's condition, the exit
 // code, and pgBackRest's errors (or the end of its log).
-func bkJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
+func backupJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "backup job %s failed", name)
 	if out.Reason != "" {
@@ -566,7 +549,7 @@ type execTarget struct {
 	Name      string
 	namespace string
 	factory   kube.Factory
-	exec      bkExecFunc
+	exec      execFunc
 }
 
 // validate checks -o and NAME; it sends no request.
@@ -574,7 +557,7 @@ func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) 
 	if err := output.Validate(); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if err := bkValidateName(t.Name); err != nil {
+	if err := validateClusterName(t.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	return nil
@@ -584,7 +567,7 @@ func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) 
 func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	t.factory = f
 	if t.exec == nil {
-		t.exec = bkFactoryExec(f)
+		t.exec = explainedFactoryExec(f)
 	}
 	name, err := clusterNameArg(cmd, args)
 	if err != nil {
@@ -593,35 +576,28 @@ func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string)
 	t.Name = name
 	ns, _, err := f.Namespace()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	t.namespace = ns
 	return nil
 }
 
-// bkExecFunc runs a command in a container and returns what it printed.
-type bkExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
-
-func bkFactoryExec(f kube.Factory) bkExecFunc {
+func explainedFactoryExec(f kube.Factory) execFunc {
 	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
 		config, err := f.RESTConfig()
 		if err != nil {
-			return "", "", bkKubeconfigError(err)
+			return "", "", kubeconfigError(err)
 		}
 		client, err := f.KubernetesClient()
 		if err != nil {
-			return "", "", bkKubeconfigError(err)
+			return "", "", kubeconfigError(err)
 		}
 		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
 	}
 }
 
-func bkKubeconfigError(err error) error {
-	return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
-}
-
-// bkValidateName checks a cluster name without asking the server.
-func bkValidateName(name string) error {
+// validateClusterName checks a cluster name without asking the server.
+func validateClusterName(name string) error {
 	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
 		return fmt.Errorf("cluster name %q is not valid: %s", name, strings.Join(msgs, "; "))
 	}
@@ -641,7 +617,7 @@ func indentOptsErrors(flag string, err error) string {
 	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
 }
 
-// clusterNotFoundError is bkReadSpec's error for a cluster that does not
+// clusterNotFoundError is readClusterSpec's error for a cluster that does not
 // exist.
 type clusterNotFoundError struct{ name, namespace string }
 
@@ -650,9 +626,9 @@ func (e *clusterNotFoundError) Error() string {
 		e.name, e.namespace, cluster.SettingsConfigMapName(e.name))
 }
 
-// bkReadSpec reads the cluster's settings: the cluster exists when they
+// readClusterSpec reads the cluster's settings: the cluster exists when they
 // do.
-func bkReadSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
+func readClusterSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
 	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -673,14 +649,14 @@ func unreachableHint(err error) string {
 	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
 }
 
-// bkInfo runs pgbackrest info in the repository pod and returns the
+// readStanza runs pgbackrest info in the repository pod and returns the
 // cluster's stanza. pgBackRest exits 0 when the repository refused it, so
 // the statuses in the JSON decide.
-func bkInfo(ctx context.Context, exec bkExecFunc, ns, pod string, extra ...string) (repo.Stanza, error) {
+func readStanza(ctx context.Context, exec execFunc, ns, pod string, extra ...string) (repo.Stanza, error) {
 	command := append([]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}, extra...)
-	stdout, _, err := exec(ctx, ns, pod, bkRepoContainer, command)
+	stdout, _, err := exec(ctx, ns, pod, repoContainer, command)
 	if err != nil {
-		return repo.Stanza{}, bkExecError("run pgbackrest info in the repository pod", ns, pod, err)
+		return repo.Stanza{}, execError("run pgbackrest info in the repository pod", ns, pod, err)
 	}
 	stanzas, err := repo.ParseInfo([]byte(stdout))
 	if err != nil {
@@ -702,22 +678,22 @@ func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
 	return s, nil
 }
 
-// bkExecError explains an exec that could not run: RBAC in particular.
-func bkExecError(what, ns, pod string, err error) error {
+// execError explains an exec that could not run: RBAC in particular.
+func execError(what, ns, pod string, err error) error {
 	var execErr *kube.ExecError
 	if errors.As(err, &execErr) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if bkForbidden(err) {
+	if isForbidden(err) {
 		return fmt.Errorf("cannot %s: exec into pod %s/%s is forbidden (kubectl pgo needs the create verb on pods/exec in namespace %s): %w",
 			what, ns, pod, ns, err)
 	}
 	return fmt.Errorf("cannot %s (pod %s/%s): %w", what, ns, pod, err)
 }
 
-// bkForbidden recognizes a 403, whether it comes as a status error or as
+// isForbidden recognizes a 403, whether it comes as a status error or as
 // the text of a failed upgrade of an exec stream.
-func bkForbidden(err error) bool {
+func isForbidden(err error) bool {
 	if apierrors.IsForbidden(err) {
 		return true
 	}

@@ -94,7 +94,7 @@ type CreateScheduleOptions struct {
 	options    repo.BackupOptions
 	pgdumpOpts []string
 	factory    kube.Factory
-	exec       bkExecFunc
+	exec       execFunc
 	now        func() time.Time
 	genericiooptions.IOStreams
 }
@@ -152,7 +152,7 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
 	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
+		o.exec = explainedFactoryExec(f)
 	}
 	var err error
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
@@ -168,7 +168,7 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 	if o.Output != "" && o.Output != string(printers.FormatYAML) && o.Output != string(printers.FormatJSON) {
 		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", o.Output)
 	}
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if !cmd.Flags().Changed("schedule") {
@@ -264,7 +264,7 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	if err := checkNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	spec, err := bkReadSpec(ctx, c.client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, c.client, ns, o.Name)
 	if err != nil {
 		return fmt.Errorf("%w. No schedule was created", err)
 	}

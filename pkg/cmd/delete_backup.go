@@ -161,10 +161,10 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -220,8 +220,8 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	}
 	execCtx, cancel := context.WithTimeout(ctx, deleteBackupExecTimeout)
 	defer cancel()
-	if _, _, err := o.exec(execCtx, ns, pod.Name, bkRepoContainer, command); err != nil {
-		return bkExecError("run pgbackrest expire in the repository pod", ns, pod.Name, err)
+	if _, _, err := o.exec(execCtx, ns, pod.Name, repoContainer, command); err != nil {
+		return execError("run pgbackrest expire in the repository pod", ns, pod.Name, err)
 	}
 
 	// pgbackrest info again: the target and its dependents must be gone.
@@ -272,9 +272,9 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 
 // info runs pgbackrest info and fails on an unusable status.
 func (o *DeleteBackupOptions) info(ctx context.Context, pod string) (repo.Stanza, error) {
-	ctx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	stanza, err := bkInfo(ctx, o.exec, o.namespace, pod)
+	stanza, err := readStanza(ctx, o.exec, o.namespace, pod)
 	if err != nil {
 		return repo.Stanza{}, err
 	}
@@ -442,7 +442,7 @@ func backupLabelsOf(backups []repo.Backup) []string {
 // cluster names, an error yields no suggestions.
 func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) == 0 || bkValidateName(args[0]) != nil {
+		if len(args) == 0 || validateClusterName(args[0]) != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		ns, _, err := f.Namespace()
@@ -457,7 +457,7 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 		}
 		exec := o.exec
 		if exec == nil {
-			exec = bkFactoryExec(f)
+			exec = explainedFactoryExec(f)
 		}
 		ctx := cmd.Context()
 		if ctx == nil {
@@ -471,7 +471,7 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 			cobra.CompDebugln("repository pod: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		stanza, err := bkInfo(ctx, exec, ns, pod.Name)
+		stanza, err := readStanza(ctx, exec, ns, pod.Name)
 		if err != nil {
 			cobra.CompDebugln("pgbackrest info: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp

@@ -88,7 +88,7 @@ func (o *DeleteScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, arg
 
 // Validate checks the names.
 func (o *DeleteScheduleOptions) Validate(cmd *cobra.Command) error {
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if o.ScheduleName != "" {

@@ -65,8 +65,8 @@ const showBackupExample = `  # The backups of one cluster
 // showBackupConcurrency bounds the clusters read at once.
 const showBackupConcurrency = 10
 
-// bkExecTimeout bounds each exec of a show command.
-const bkExecTimeout = time.Minute
+// execTimeout bounds each exec of a show command.
+const execTimeout = time.Minute
 
 // ClusterBackups is one cluster in `show backup -o json|yaml`.
 type ClusterBackups struct {
@@ -104,7 +104,7 @@ type clusterScope struct {
 	namespace     string
 	// storageTypes are the listed clusters', from the settings that
 	// targets reads anyway; not known for a NAME.
-	storageTypes map[bkTarget][]cluster.StorageType
+	storageTypes map[clusterTarget][]cluster.StorageType
 }
 
 func (s *clusterScope) addFlags(cmd *cobra.Command) {
@@ -122,7 +122,7 @@ func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []strin
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	s.namespace = ns
 	return nil
@@ -135,7 +135,7 @@ func (s *clusterScope) validate(cmd *cobra.Command) error {
 	case s.Name == "" && !s.AllNamespaces && s.Selector == "":
 		return usageErrorf(cmd, "a cluster name is required, or -A or --selector: %s NAME", cmd.CommandPath())
 	case s.Name != "":
-		if err := bkValidateName(s.Name); err != nil {
+		if err := validateClusterName(s.Name); err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}
 	}
@@ -150,16 +150,16 @@ func (s *clusterScope) validate(cmd *cobra.Command) error {
 // multi tells whether the command shows a list of clusters.
 func (s *clusterScope) multi() bool { return s.Name == "" }
 
-// bkTarget is a cluster to show.
-type bkTarget struct{ Name, Namespace string }
+// clusterTarget is a cluster to show.
+type clusterTarget struct{ Name, Namespace string }
 
 // targets returns the clusters to show, sorted by namespace and name; a
 // selector that matches nothing is an empty list. A NAME is taken as
 // given, without a request: whether it exists is asked only when reading
 // it fails (see missing), which keeps a show command at three requests.
-func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface) ([]bkTarget, error) {
+func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface) ([]clusterTarget, error) {
 	if s.Name != "" {
-		return []bkTarget{{Name: s.Name, Namespace: s.namespace}}, nil
+		return []clusterTarget{{Name: s.Name, Namespace: s.namespace}}, nil
 	}
 	ns := s.namespace
 	if s.AllNamespaces {
@@ -186,20 +186,20 @@ func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface)
 		}
 		return nil, fmt.Errorf("cannot list the clusters %s: %w%s", where, err, unreachableHint(err))
 	}
-	var out []bkTarget
+	var out []clusterTarget
 	for _, cm := range list.Items {
 		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
-			t := bkTarget{Name: name, Namespace: cm.Namespace}
+			t := clusterTarget{Name: name, Namespace: cm.Namespace}
 			if spec, err := cluster.SpecFromConfigMap(&cm); err == nil {
 				if s.storageTypes == nil {
-					s.storageTypes = map[bkTarget][]cluster.StorageType{}
+					s.storageTypes = map[clusterTarget][]cluster.StorageType{}
 				}
 				s.storageTypes[t] = spec.StorageType
 			}
 			out = append(out, t)
 		}
 	}
-	slices.SortFunc(out, func(a, b bkTarget) int {
+	slices.SortFunc(out, func(a, b clusterTarget) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	return out, nil
@@ -211,7 +211,7 @@ func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface)
 // was found.
 func (s *clusterScope) missing(ctx context.Context, client kubernetes.Interface) error {
 	var notFound *clusterNotFoundError
-	if _, err := bkReadSpec(ctx, client, s.namespace, s.Name); errors.As(err, &notFound) {
+	if _, err := readClusterSpec(ctx, client, s.namespace, s.Name); errors.As(err, &notFound) {
 		return err
 	}
 	return nil
@@ -231,7 +231,7 @@ func (s *clusterScope) describe() string {
 
 // forEachCluster calls fn for each target, a few at a time, and returns
 // the results in the order of the targets.
-func forEachCluster[T any](targets []bkTarget, fn func(bkTarget) T) []T {
+func forEachCluster[T any](targets []clusterTarget, fn func(clusterTarget) T) []T {
 	out := make([]T, len(targets))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, showBackupConcurrency)
@@ -257,7 +257,7 @@ type ShowBackupOptions struct {
 	Repo repoFlags
 
 	factory kube.Factory
-	exec    bkExecFunc
+	exec    execFunc
 	now     func() time.Time
 	genericiooptions.IOStreams
 }
@@ -289,7 +289,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			}
 			o.factory = f
 			if o.exec == nil {
-				o.exec = bkFactoryExec(f)
+				o.exec = explainedFactoryExec(f)
 			}
 			if err := o.Output.Validate(); err != nil {
 				return usageErrorf(cmd, "%v", err)
@@ -325,7 +325,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	targets, err := o.targets(ctx, client)
 	if err != nil {
@@ -341,7 +341,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 
 	// The backup Jobs of every target, in one request, while the
 	// repositories are read.
-	var jobsByCluster map[bkTarget][]BackupJobInfo
+	var jobsByCluster map[clusterTarget][]BackupJobInfo
 	var jobsErr error
 	listed := make(chan struct{})
 	go func() {
@@ -355,7 +355,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	results := forEachCluster(targets, func(t bkTarget) ClusterBackups {
+	results := forEachCluster(targets, func(t clusterTarget) ClusterBackups {
 		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace}
 		sum, err := o.readRepository(ctx, client, t, repoPods)
 		if err != nil {
@@ -368,7 +368,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	<-listed
 	for i := range results {
 		r := &results[i]
-		r.Jobs = jobsByCluster[bkTarget{Name: r.Cluster, Namespace: r.Namespace}]
+		r.Jobs = jobsByCluster[clusterTarget{Name: r.Cluster, Namespace: r.Namespace}]
 		if r.Jobs == nil {
 			r.Jobs = []BackupJobInfo{}
 		}
@@ -386,12 +386,12 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	if err := o.print(results); err != nil {
 		return err
 	}
-	return bkFailures(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
+	return clustersNotRead(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
 }
 
 // readRepository runs pgbackrest info in the cluster's repository pod,
 // found among pods when they were listed already.
-func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget, pods *corev1.PodList) (repo.Summary, error) {
+func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t clusterTarget, pods *corev1.PodList) (repo.Summary, error) {
 	selector := cluster.PGBackRestPodSelector(t.Name)
 	var pod *corev1.Pod
 	var err error
@@ -407,7 +407,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	if (o.Repo.StorageType != "" || o.Repo.Repo > 0) && spec.StorageType == nil {
 		// The chosen repository is checked against the settings (a NAME
 		// is otherwise shown without reading them).
-		if spec, err = bkReadSpec(ctx, client, t.Namespace, t.Name); err != nil {
+		if spec, err = readClusterSpec(ctx, client, t.Namespace, t.Name); err != nil {
 			return repo.Summary{}, err
 		}
 	}
@@ -419,12 +419,12 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	if n > 0 {
 		historyRepos = []int{n}
 	}
-	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	// One exec reads the backups and the timelines' history files.
-	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, bkRepoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
+	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, repoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
 	if err != nil {
-		return repo.Summary{}, bkExecError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
+		return repo.Summary{}, execError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
 	}
 	info, err := repo.ParseInfoOutput(stdout)
 	if err != nil {
@@ -448,7 +448,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 // listRepoPods lists the pods that run pgBackRest's commands (the
 // repository hosts, and the database pods of S3-only clusters) of every
 // kubectl-pgo cluster in the targets' namespace, or in all namespaces.
-func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (*corev1.PodList, error) {
+func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (*corev1.PodList, error) {
 	selector := labels.Set{cluster.LabelPGBackRestCommands: "true", cluster.LabelManagedBy: cluster.FieldManager}
 	ns := targetsNamespace(targets)
 	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
@@ -460,7 +460,7 @@ func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.
 
 // targetsNamespace is the namespace of every target, or "" (all) when
 // they are in several.
-func targetsNamespace(targets []bkTarget) string {
+func targetsNamespace(targets []clusterTarget) string {
 	ns := targets[0].Namespace
 	for _, t := range targets {
 		if t.Namespace != ns {
@@ -472,7 +472,7 @@ func targetsNamespace(targets []bkTarget) string {
 
 // listJobs returns the backup Jobs of the targets, by target, oldest
 // first: one request for the namespace, or for all namespaces.
-func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (map[bkTarget][]BackupJobInfo, error) {
+func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (map[clusterTarget][]BackupJobInfo, error) {
 	ns := targetsNamespace(targets)
 	selector := labels.Set{cluster.LabelComponent: jobs.ComponentBackup, cluster.LabelManagedBy: cluster.FieldManager}
 	if len(targets) == 1 {
@@ -489,11 +489,11 @@ func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Inte
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	byName := map[[2]string]bkTarget{}
+	byName := map[[2]string]clusterTarget{}
 	for _, t := range targets {
 		byName[[2]string{t.Namespace, t.Name}] = t
 	}
-	out := map[bkTarget][]BackupJobInfo{}
+	out := map[clusterTarget][]BackupJobInfo{}
 	for i := range items {
 		job := &items[i]
 		t, ok := byName[[2]string{job.Namespace, job.Labels[cluster.LabelCluster]}]
@@ -590,9 +590,9 @@ func writeBackupsText(w io.Writer, results []ClusterBackups, now time.Time) erro
 	return err
 }
 
-// bkFailures is the error of a show command when some clusters could not
+// clustersNotRead is the error of a show command when some clusters could not
 // be read: each is named, after the output of the others.
-func bkFailures[T any](results []T, get func(T) (ns, name, err string)) error {
+func clustersNotRead[T any](results []T, get func(T) (ns, name, err string)) error {
 	var failed []string
 	for _, r := range results {
 		if ns, name, err := get(r); err != "" {

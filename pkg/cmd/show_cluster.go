@@ -51,8 +51,8 @@ const showClusterExample = `  # One cluster, with its pods
 // showConcurrency bounds how many clusters are read at once.
 const showConcurrency = 4
 
-// execTimeout bounds one exec of show cluster.
-const execTimeout = 30 * time.Second
+// showClusterExecTimeout bounds one exec of show cluster.
+const showClusterExecTimeout = 30 * time.Second
 
 // Values of ClusterInfo.Status.
 const (
@@ -670,7 +670,7 @@ func queryStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (StanzaInf
 		s.Error = "unknown: no running repository host pod"
 		return s, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	ctx, cancel := context.WithTimeout(ctx, showClusterExecTimeout)
 	defer cancel()
 	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, repoContainer, pgbackrestInfoCommand)
 	if err != nil {
@@ -779,7 +779,7 @@ var statusCommand = append([]string{"sh", "-c",
 // database container, in one exec.
 func queryArchiverAndStanza(ctx context.Context, exec execFunc, pod *corev1.Pod) (ArchiveInfo, StanzaInfo, error) {
 	a, s := ArchiveInfo{}, StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown}
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	ctx, cancel := context.WithTimeout(ctx, showClusterExecTimeout)
 	defer cancel()
 	stdout, stderr, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, statusCommand)
 	if err != nil {
@@ -841,7 +841,7 @@ func queryArchiver(ctx context.Context, exec execFunc, pod *corev1.Pod) (Archive
 		a.Error = "unknown: the database pod is not running"
 		return a, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	ctx, cancel := context.WithTimeout(ctx, showClusterExecTimeout)
 	defer cancel()
 	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, psqlCommand(archiverQuery))
 	if err != nil {

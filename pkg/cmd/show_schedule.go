@@ -169,7 +169,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(cronJobs) == 0 && o.Name != "" {
-		if _, err := bkReadSpec(ctx, c.client, ns, o.Name); err != nil {
+		if _, err := readClusterSpec(ctx, c.client, ns, o.Name); err != nil {
 			return err
 		}
 	}
@@ -303,7 +303,7 @@ func scheduleTable(infos []ScheduleInfo, allNamespaces bool) *printers.Table {
 		if s.TimeZone != "" {
 			sched += " " + s.TimeZone
 		}
-		row := []string{s.Name, s.Cluster, sched, typ, at(s.LastRun), bkFirst(s.LastRunStatus, "-"), at(s.LastSuccess), at(s.NextRun), fmt.Sprint(s.Suspended)}
+		row := []string{s.Name, s.Cluster, sched, typ, at(s.LastRun), firstNonEmpty(s.LastRunStatus, "-"), at(s.LastSuccess), at(s.NextRun), fmt.Sprint(s.Suspended)}
 		if allNamespaces {
 			row = append([]string{s.Namespace}, row...)
 		}
