@@ -14,7 +14,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
@@ -516,14 +515,6 @@ func backupJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
 	return errors.New(b.String())
 }
 
-func lastLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
-}
-
 // printDone writes the end of a successful --wait.
 func (o *BackupOptions) printDone(r BackupResult) {
 	took := ""
@@ -541,164 +532,6 @@ func (o *BackupOptions) printDone(r BackupResult) {
 	b := r.Backup
 	fmt.Fprintf(o.Out, "backup %s completed%s: %s, database %s, repository %s\n",
 		b.Label, took, b.Type, repo.FormatBytes(b.DatabaseSize), repo.FormatBytes(b.RepositoryBackupSize))
-}
-
-// execTarget is what the commands that exec into one cluster's pods
-// share: the cluster NAME, its namespace, and how to exec.
-type execTarget struct {
-	Name      string
-	namespace string
-	factory   kube.Factory
-	exec      execFunc
-}
-
-// validate checks -o and NAME; it sends no request.
-func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
-	if err := output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if err := validateClusterName(t.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	return nil
-}
-
-// complete takes NAME and the namespace; it sends no request.
-func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	t.factory = f
-	if t.exec == nil {
-		t.exec = explainedFactoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	t.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	t.namespace = ns
-	return nil
-}
-
-func explainedFactoryExec(f kube.Factory) execFunc {
-	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-		config, err := f.RESTConfig()
-		if err != nil {
-			return "", "", kubeconfigError(err)
-		}
-		client, err := f.KubernetesClient()
-		if err != nil {
-			return "", "", kubeconfigError(err)
-		}
-		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
-	}
-}
-
-// validateClusterName checks a cluster name without asking the server.
-func validateClusterName(name string) error {
-	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
-		return fmt.Errorf("cluster name %q is not valid: %s", name, strings.Join(msgs, "; "))
-	}
-	if limit := cluster.MaxNameLength(); len(name) > limit {
-		return fmt.Errorf("cluster name %q is too long: a cluster name has at most %d characters", name, limit)
-	}
-	return nil
-}
-
-// indentOptsErrors lists the errors of repo.ParseBackupOptions under the
-// flag that gave the options.
-func indentOptsErrors(flag string, err error) string {
-	lines := strings.Split(err.Error(), "\n")
-	if len(lines) == 1 {
-		return lines[0]
-	}
-	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
-}
-
-// clusterNotFoundError is readClusterSpec's error for a cluster that does not
-// exist.
-type clusterNotFoundError struct{ name, namespace string }
-
-func (e *clusterNotFoundError) Error() string {
-	return fmt.Sprintf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
-		e.name, e.namespace, cluster.SettingsConfigMapName(e.name))
-}
-
-// readClusterSpec reads the cluster's settings: the cluster exists when they
-// do.
-func readClusterSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
-	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return cluster.Spec{}, &clusterNotFoundError{name: name, namespace: ns}
-	case err != nil:
-		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w%s", name, ns, err, unreachableHint(err))
-	}
-	return cluster.SpecFromConfigMap(cm)
-}
-
-// unreachableHint explains an error that is not the API server's answer:
-// the server was not reached, or did not answer in time.
-func unreachableHint(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || !unreachable(err) {
-		return ""
-	}
-	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
-}
-
-// readStanza runs pgbackrest info in the repository pod and returns the
-// cluster's stanza. pgBackRest exits 0 when the repository refused it, so
-// the statuses in the JSON decide.
-func readStanza(ctx context.Context, exec execFunc, ns, pod string, extra ...string) (repo.Stanza, error) {
-	command := append([]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}, extra...)
-	stdout, _, err := exec(ctx, ns, pod, repoContainer, command)
-	if err != nil {
-		return repo.Stanza{}, execError("run pgbackrest info in the repository pod", ns, pod, err)
-	}
-	stanzas, err := repo.ParseInfo([]byte(stdout))
-	if err != nil {
-		return repo.Stanza{}, err
-	}
-	return infoStanza(stanzas)
-}
-
-// infoStanza picks the cluster's stanza out of pgbackrest info's output.
-func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
-	s, ok := repo.Find(stanzas, repo.StanzaName)
-	if !ok {
-		if len(stanzas) == 1 {
-			// e.g. "[invalid]" when the repository cannot be read
-			return stanzas[0], nil
-		}
-		return repo.Stanza{}, fmt.Errorf("pgbackrest info does not list stanza %s", repo.StanzaName)
-	}
-	return s, nil
-}
-
-// execError explains an exec that could not run: RBAC in particular.
-func execError(what, ns, pod string, err error) error {
-	var execErr *kube.ExecError
-	if errors.As(err, &execErr) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if isForbidden(err) {
-		return fmt.Errorf("cannot %s: exec into pod %s/%s is forbidden (kubectl pgo needs the create verb on pods/exec in namespace %s): %w",
-			what, ns, pod, ns, err)
-	}
-	return fmt.Errorf("cannot %s (pod %s/%s): %w", what, ns, pod, err)
-}
-
-// isForbidden recognizes a 403, whether it comes as a status error or as
-// the text of a failed upgrade of an exec stream.
-func isForbidden(err error) bool {
-	if apierrors.IsForbidden(err) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden")
 }
 
 // checkRepoFlag resolves the chosen repository against the cluster's.

@@ -1,17 +1,13 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -328,31 +324,6 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
 		return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
 	}
 	return nil
-}
-
-// askYes writes the question to out and reads the answer from in: true
-// for y or yes, false for anything else, or nothing (end of input).
-func askYes(in io.Reader, out io.Writer, question string) (bool, error) {
-	fmt.Fprint(out, question)
-	answer, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("cannot read the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return true, nil
-	}
-	if errors.Is(err, io.EOF) && answer == "" {
-		fmt.Fprintln(out)
-	}
-	return false, nil
-}
-
-// isTerminal tells whether r is a terminal, where a person can answer a
-// prompt.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // waitPodsGone waits until no pod matches the selector.

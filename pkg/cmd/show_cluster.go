@@ -434,15 +434,6 @@ func archiveProblem(a ArchiveInfo) string {
 	return fmt.Sprintf("the last attempt to archive WAL %s failed (%d failures in all); see the database container's log", a.LastFailedWAL, a.FailedCount)
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -641,12 +632,6 @@ func containerRunning(p *corev1.Pod, container string) bool {
 	return false
 }
 
-// Containers that the cluster commands exec into.
-const (
-	databaseContainer = cluster.ContainerDatabase
-	repoContainer     = cluster.ContainerPGBackRest
-)
-
 // execProblem sorts an exec failure: a command that ran and failed is a
 // state of the cluster (returned as the message); anything else (exec
 // forbidden, connection lost) is an error of the command.
@@ -756,12 +741,6 @@ const archiverQuery = `SELECT row_to_json(a) FROM (SELECT archived_count, failed
 // unaligned and tuples only, stopping on the first error.
 func psqlCommand(query string) []string {
 	return psqlCommandIn("postgres", query)
-}
-
-// psqlCommandIn is psqlCommand in another database.
-func psqlCommandIn(database, query string) []string {
-	return []string{"psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
-		"--set=ON_ERROR_STOP=1", "--dbname=" + database, "--command=" + query}
 }
 
 // statusMarker ends each command's output in statusCommand, with its exit

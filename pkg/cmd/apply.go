@@ -1,0 +1,544 @@
+// Applying a cluster's objects and waiting for them, shared by create
+// cluster, update cluster, delete cluster and the schedule commands: the
+// API clients, --dry-run and -o, RBAC checks before any change, reading
+// and diffing objects, and the wait steps that follow a rollout.
+// (Issue 17 moves this into a package of its own.)
+
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+)
+
+// Values of --dry-run.
+const (
+	dryRunNone   = "none"
+	dryRunClient = "client"
+	dryRunServer = "server"
+)
+
+// DefaultWaitTimeout is how long --wait waits by default.
+const DefaultWaitTimeout = 5 * time.Minute
+
+// validateApplyFlags checks --dry-run, -o and --timeout of a command that
+// applies the cluster's objects.
+func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.Duration) error {
+	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, dryRun) {
+		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, dryRun)
+	}
+	if output != "" && output != string(printers.FormatYAML) && output != string(printers.FormatJSON) {
+		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", output)
+	}
+	if timeout <= 0 {
+		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
+	}
+	return nil
+}
+
+// apiClients are what a command needs to talk to the API server.
+type apiClients struct {
+	config *rest.Config
+	client kubernetes.Interface
+	dyn    dynamic.Interface
+	mapper meta.RESTMapper
+}
+
+func newAPIClients(f kube.Factory) (*apiClients, error) {
+	c, err := newTypedClients(f)
+	if err != nil {
+		return nil, err
+	}
+	if c.dyn, err = f.DynamicClient(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	if c.mapper, err = f.RESTMapper(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	return c, nil
+}
+
+// newTypedClients are the config and the typed client only, for commands
+// that read: no RESTMapper, whose discovery would cost requests.
+func newTypedClients(f kube.Factory) (*apiClients, error) {
+	var c apiClients
+	var err error
+	if c.config, err = f.RESTConfig(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	if c.client, err = f.KubernetesClient(); err != nil {
+		return nil, kubeconfigError(err)
+	}
+	return &c, nil
+}
+
+// checkNamespace fails clearly when the namespace does not exist. A user
+// who may not read namespaces is let through: the requests that follow
+// say what is wrong, if anything.
+func checkNamespace(ctx context.Context, c *apiClients, ns string) error {
+	_, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case err == nil, apierrors.IsForbidden(err):
+		return nil
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("namespace %q does not exist: create it (kubectl create namespace %s) or choose another with -n", ns, ns)
+	default:
+		return apiError(c, err)
+	}
+}
+
+// apiError says whether the API server was reached at all: a status error
+// is its answer, anything else a failure to reach it.
+func apiError(c *apiClients, err error) error {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return err
+	}
+	hint := ""
+	if strings.TrimSuffix(c.config.Host, "/") == "http://localhost:8080" {
+		// client-go's default when no kubeconfig was found at all.
+		hint = " (no kubeconfig was found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config)"
+	}
+	return fmt.Errorf("cannot reach the Kubernetes API server at %s%s: %w", c.config.Host, hint, err)
+}
+
+// permission is one thing a command needs to be allowed to do.
+type permission struct {
+	verb, group, resource, subresource string
+}
+
+func (p permission) String() string {
+	r := p.resource
+	if p.group != "" {
+		r += "." + p.group
+	}
+	if p.subresource != "" {
+		r += "/" + p.subresource
+	}
+	return p.verb + " " + r
+}
+
+// checkPermissions asks the API server (SelfSubjectAccessReview) whether
+// the user may do all of perms in the namespace, and lists what is
+// missing. It is a courtesy: it turns a create that would fail halfway
+// into one that fails before the first change. When the review itself
+// cannot be made, the check is skipped and the requests speak for
+// themselves.
+func checkPermissions(ctx context.Context, c *apiClients, ns, doing string, perms []permission) error {
+	var mu sync.Mutex
+	var denied []string
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, p := range perms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{
+					Namespace: ns, Verb: p.verb, Group: p.group, Resource: p.resource, Subresource: p.subresource,
+				},
+			}}
+			res, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err != nil || res.Status.Allowed || res.Status.EvaluationError != "" {
+				return
+			}
+			mu.Lock()
+			denied = append(denied, p.String())
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(denied) == 0 {
+		return nil
+	}
+	slices.Sort(denied)
+	return fmt.Errorf("forbidden: you may not %s in namespace %q; missing permissions: %s (check with kubectl auth can-i --list -n %s, and ask your cluster administrator for a Role that allows them)",
+		doing, ns, strings.Join(denied, ", "), ns)
+}
+
+// objectRef names an object the way kubectl's messages do:
+// "statefulset.apps/hippo".
+func objectRef(obj *unstructured.Unstructured) string {
+	gvk := obj.GroupVersionKind()
+	return kindRef(gvk.GroupKind()) + "/" + obj.GetName()
+}
+
+func kindRef(gk schema.GroupKind) string {
+	s := strings.ToLower(gk.Kind)
+	if gk.Group != "" {
+		s += "." + gk.Group
+	}
+	return s
+}
+
+// describeObject names an object for an error: "Service pg/hippo".
+func describeObject(obj *unstructured.Unstructured) string {
+	return fmt.Sprintf("%s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+}
+
+// renderedResources are the kinds of object cluster.Render makes (a
+// unit test keeps the list in step).
+var renderedResources = []schema.GroupResource{
+	{Resource: "secrets"},
+	{Resource: "configmaps"},
+	{Resource: "persistentvolumeclaims"},
+	{Resource: "services"},
+	{Group: "apps", Resource: "statefulsets"},
+	{Group: "apps", Resource: "deployments"},
+}
+
+// currentObjects reads the current state of each object (nil where it does
+// not exist), and refuses objects that are not the cluster's.
+func currentObjects(ctx context.Context, c *apiClients, name string, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	before := make([]*unstructured.Unstructured, len(objects))
+	for i, obj := range objects {
+		cur, err := getObject(ctx, c, obj)
+		if err != nil {
+			return nil, err
+		}
+		if cur != nil {
+			if err := cluster.CheckOwnership(name, describeObject(obj), cur.GetLabels()); err != nil {
+				return nil, err
+			}
+		}
+		before[i] = cur
+	}
+	return before, nil
+}
+
+// objectChanged compares an object before and after an apply. A real
+// apply changes the resourceVersion only when it writes; a dry run leaves
+// it, so the objects are compared instead.
+func objectChanged(before, after *unstructured.Unstructured, dryRun bool) bool {
+	if !dryRun {
+		return before.GetResourceVersion() != after.GetResourceVersion()
+	}
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		c.SetManagedFields(nil)
+		c.SetResourceVersion("")
+		c.SetGeneration(0)
+		unstructured.RemoveNestedField(c.Object, "status")
+		return c.Object
+	}
+	return !equality.Semantic.DeepEqual(strip(before), strip(after))
+}
+
+// getObject reads the current state of obj, or nil if it does not exist.
+func getObject(ctx context.Context, c *apiClients, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	gvk := obj.GroupVersionKind()
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, fmt.Errorf("the server does not know %s: %w", gvk, apiError(c, err))
+	}
+	cur, err := c.dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return cur, nil
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("cannot read %s: %w", describeObject(obj), apiError(c, err))
+	}
+}
+
+// printObjects prints objects as YAML documents or as a JSON List,
+// without their managedFields, as kubectl does; either can be fed to
+// kubectl apply -f.
+func printObjects(w io.Writer, format string, objects []*unstructured.Unstructured) error {
+	items := make([]any, len(objects))
+	for i, obj := range objects {
+		c := obj.DeepCopy()
+		c.SetManagedFields(nil)
+		items[i] = c.Object
+	}
+	if format == string(printers.FormatJSON) {
+		return printers.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	}
+	for _, item := range items {
+		if _, err := io.WriteString(w, "---\n"); err != nil {
+			return err
+		}
+		if err := printers.PrintYAML(w, item); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitStep is one thing --wait waits for. check returns whether it is
+// done, and a line saying where it stands (or what was reached).
+type waitStep struct {
+	what  string
+	check func(ctx context.Context) (done bool, status string, err error)
+	// hint says where to look when the step times out.
+	hint string
+}
+
+// databaseStep waits for the database pod of the current template to be
+// ready.
+func databaseStep(c *apiClients, ns, name, what string) waitStep {
+	return waitStep{
+		what:  what,
+		check: func(ctx context.Context) (bool, string, error) { return databaseReady(ctx, c, ns, name) },
+		hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
+	}
+}
+
+// repoHostStep waits for the repository host's pod of the current
+// template to be ready.
+func repoHostStep(c *apiClients, ns, name, what string) waitStep {
+	return waitStep{
+		what:  what,
+		check: func(ctx context.Context) (bool, string, error) { return repoHostReady(ctx, c, ns, name) },
+		hint:  repoHostHint(ns, name),
+	}
+}
+
+func repoHostHint(ns, name string) string {
+	return fmt.Sprintf("kubectl -n %s describe pod -l %s; kubectl -n %s logs deployment/%s", ns, cluster.RepoSelector(name), ns, cluster.RepoHostName(name))
+}
+
+// runWaitSteps waits for each step in turn until deadline, printing a line
+// when a step's status changes. done says what was already done, for the
+// timeout error.
+func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline time.Time, steps []waitStep, done string) error {
+	timeout := time.Until(deadline).Round(time.Second)
+	for _, step := range steps {
+		last := ""
+		var status string
+		err := kube.WaitFor(ctx, poll, time.Until(deadline), func(ctx context.Context) (bool, error) {
+			done, s, err := step.check(ctx)
+			if err != nil {
+				return false, err
+			}
+			status = s
+			if done {
+				fmt.Fprintln(w, s)
+				return true, nil
+			}
+			if s != last {
+				fmt.Fprintf(w, "Waiting for %s: %s\n", step.what, s)
+				last = s
+			}
+			return false, nil
+		})
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+				return fmt.Errorf("timed out after %s waiting for %s: %s\n%s; to see why it is not ready: %s",
+					timeout, step.what, status, done, step.hint)
+			}
+			var refused *s3RefusedError
+			if errors.As(err, &refused) {
+				return err
+			}
+			return fmt.Errorf("waiting for %s: %w", step.what, err)
+		}
+	}
+	return nil
+}
+
+// waitAPIError stops a wait on an error that polling will not fix
+// (forbidden, unauthorized); other errors are reported as the status and
+// polled again.
+func waitAPIError(err error) error {
+	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		return err
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// databaseReady: the StatefulSet has rolled out its current template and
+// its pod is ready.
+func databaseReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
+	sts, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+	if err != nil {
+		if e := waitAPIError(err); e != nil {
+			return false, "", e
+		}
+		return false, err.Error(), nil
+	}
+	pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+	podStatus := ""
+	switch {
+	case err == nil:
+		podStatus = podProgress(pod)
+	case apierrors.IsNotFound(err):
+		podStatus = fmt.Sprintf("pod %s not created yet", cluster.PodName(name))
+	default:
+		if e := waitAPIError(err); e != nil {
+			return false, "", e
+		}
+		podStatus = err.Error()
+	}
+	s := sts.Status
+	replicas := int32(1)
+	if sts.Spec.Replicas != nil {
+		replicas = *sts.Spec.Replicas
+	}
+	switch {
+	case s.ObservedGeneration < sts.Generation:
+		return false, "the StatefulSet controller has not seen the new template yet", nil
+	case s.UpdatedReplicas < replicas || (s.UpdateRevision != "" && s.CurrentRevision != s.UpdateRevision):
+		return false, fmt.Sprintf("%d of %d pods updated; %s", s.UpdatedReplicas, replicas, podStatus), nil
+	case s.ReadyReplicas < replicas || err != nil || !kube.IsPodReady(pod):
+		return false, podStatus, nil
+	}
+	return true, fmt.Sprintf("database pod %s ready", pod.Name), nil
+}
+
+// repoHostReady: the Deployment has rolled out and its one pod is ready,
+// which its readiness probe allows only once the stanza exists.
+func repoHostReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
+	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
+	if err != nil {
+		if e := waitAPIError(err); e != nil {
+			return false, "", e
+		}
+		return false, err.Error(), nil
+	}
+	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	if err != nil {
+		if e := waitAPIError(err); e != nil {
+			return false, "", e
+		}
+		return false, err.Error(), nil
+	}
+	var podStates []string
+	var ready *corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		podStates = append(podStates, podProgress(p))
+		if p.DeletionTimestamp == nil && kube.IsPodReady(p) {
+			ready = p
+		}
+	}
+	slices.Sort(podStates)
+	podStatus := strings.Join(podStates, "; ")
+	if podStatus == "" {
+		podStatus = "no pod yet"
+	}
+	s := d.Status
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	switch {
+	case s.ObservedGeneration < d.Generation:
+		return false, "the Deployment controller has not seen the new template yet", nil
+	case s.UpdatedReplicas < replicas || s.Replicas > s.UpdatedReplicas:
+		return false, fmt.Sprintf("%d of %d pods updated; %s", s.UpdatedReplicas, replicas, podStatus), nil
+	case s.ReadyReplicas < replicas || ready == nil:
+		return false, podStatus + " (ready once the stanza exists)", nil
+	}
+	return true, fmt.Sprintf("repository host pod %s ready", ready.Name), nil
+}
+
+// podProgress says where a pod stands: "pod hippo-0 Running, 1 of 2
+// containers ready (pgbackrest: not ready)".
+func podProgress(p *corev1.Pod) string {
+	if p.DeletionTimestamp != nil {
+		return fmt.Sprintf("pod %s terminating", p.Name)
+	}
+	ready := 0
+	var notes []string
+	for _, cs := range p.Status.ContainerStatuses {
+		switch {
+		case cs.Ready:
+			ready++
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			note := cs.Name + ": " + cs.State.Waiting.Reason
+			if cs.State.Waiting.Reason != "ContainerCreating" && cs.State.Waiting.Message != "" {
+				note += " (" + cs.State.Waiting.Message + ")"
+			}
+			notes = append(notes, note)
+		case cs.State.Terminated != nil:
+			notes = append(notes, fmt.Sprintf("%s: exited with %d", cs.Name, cs.State.Terminated.ExitCode))
+		default:
+			notes = append(notes, cs.Name+": not ready")
+		}
+	}
+	total := len(p.Spec.Containers)
+	s := fmt.Sprintf("pod %s %s, %d of %d containers ready", p.Name, orUnknown(string(p.Status.Phase)), ready, total)
+	if p.Status.Phase == corev1.PodPending {
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Message != "" {
+				notes = append(notes, "unschedulable: "+cond.Message)
+			}
+		}
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, "; ") + ")"
+	}
+	return s
+}
+
+// checkKeptBackups refuses to create a cluster again over the backups
+// that delete --keep-backups kept: its repository holds the stanza of the
+// old database, into which a new one cannot archive. Such a cluster has
+// its settings and its repository PVC, but no data PVC and no StatefulSet.
+func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error {
+	exists := func(get func() error) (bool, error) {
+		err := get()
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		default:
+			return false, apiError(c, err)
+		}
+	}
+	pvcs := c.client.CoreV1().PersistentVolumeClaims(ns)
+	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || !repoPVC {
+		return err
+	}
+	dataPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.DataPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || dataPVC {
+		return err
+	}
+	sts, err := exists(func() error {
+		_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+		return err
+	})
+	if err != nil || sts {
+		return err
+	}
+	return fmt.Errorf("cluster %q was deleted with --keep-backups: its repository (PVC %s) holds the backups and the WAL of the old database, "+
+		"and a new database cannot archive into it. Creating a cluster from kept backups is not supported yet; to start afresh, "+
+		"delete the backups first (kubectl pgo delete cluster %s --yes), or choose another name. Nothing was changed",
+		name, cluster.RepoPVCName(name), name)
+}
