@@ -186,3 +186,6 @@ func clustersNotRead[T any](results []T, get func(T) (ns, name, err string)) err
 	}
 	return fmt.Errorf("%d of %d clusters could not be read:\n  %s", len(failed), len(results), strings.Join(failed, "\n  "))
 }
+
+// showBackupConcurrency bounds the clusters read at once.
+const showBackupConcurrency = 10

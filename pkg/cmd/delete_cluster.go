@@ -216,8 +216,6 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // deleteStage orders deletion: 0 backup Jobs, 1 the database, 2 the
 // repository host, 3 the rest.
 func deleteStage(gvr schema.GroupVersionResource) int {

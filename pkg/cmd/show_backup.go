@@ -59,9 +59,6 @@ const showBackupExample = `  # The backups of one cluster
   # The pg_basebackup backups of every cluster, in every namespace
   kubectl pgo show backup -A --backup-type=pgbasebackup`
 
-// showBackupConcurrency bounds the clusters read at once.
-const showBackupConcurrency = 10
-
 // ClusterBackups is one cluster in `show backup -o json|yaml`.
 type ClusterBackups struct {
 	Cluster   string `json:"cluster"`

@@ -1,4 +1,4 @@
-// Small text helpers the commands share.
+// Small text and value helpers the commands share.
 
 package cmd
 
@@ -22,3 +22,5 @@ func lastLines(s string, n int) []string {
 	}
 	return lines
 }
+
+func ptrTo[T any](v T) *T { return &v }
