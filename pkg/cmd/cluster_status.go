@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -214,8 +215,8 @@ func stanzaFromInfo(stdout string) StanzaInfo {
 
 // stanzaInfo finds the repository host's pod and asks it for the stanza;
 // --wait uses it.
-func stanzaInfo(ctx context.Context, c *apiClients, exec execFunc, ns, name string) StanzaInfo {
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.PGBackRestPodSelector(name)})
+func stanzaInfo(ctx context.Context, c *apply.Clients, exec execFunc, ns, name string) StanzaInfo {
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.PGBackRestPodSelector(name)})
 	if err != nil {
 		return StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown, Error: err.Error()}
 	}

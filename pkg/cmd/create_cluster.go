@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -118,8 +119,8 @@ type CreateClusterOptions struct {
 func NewCreateClusterOptions(streams genericiooptions.IOStreams) *CreateClusterOptions {
 	return &CreateClusterOptions{
 		StorageType:  string(cluster.StorageLocal),
-		Timeout:      DefaultWaitTimeout,
-		DryRun:       dryRunNone,
+		Timeout:      apply.DefaultWaitTimeout,
+		DryRun:       apply.DryRunNone,
 		given:        map[string]bool{},
 		now:          time.Now,
 		pollInterval: 2 * time.Second,
@@ -153,7 +154,7 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	o.S3.AddFlags(fl)
 	o.S3.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(fl)
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
 	cmd.ValidArgsFunction = cobra.NoFileCompletions
 	return cmd
@@ -184,7 +185,7 @@ func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args
 	o.Name = name
 	o.recordGiven(cmd)
 
-	if o.DryRun == dryRunClient {
+	if o.DryRun == apply.DryRunClient {
 		// No server: -n, else the kubeconfig's namespace if there is a
 		// usable kubeconfig, else "default".
 		if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
@@ -206,7 +207,7 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := validateApplyFlags(cmd, o.DryRun, o.Output, o.Timeout); err != nil {
 		return err
 	}
-	if o.Wait && o.DryRun != dryRunNone {
+	if o.Wait && o.DryRun != apply.DryRunNone {
 		return usageErrorf(cmd, "--wait cannot be used with --dry-run: nothing would be created to wait for")
 	}
 	spec, err := o.flagSpec(cmd)
@@ -217,7 +218,7 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if o.RestoreFrom.Enabled() && o.DryRun == dryRunServer {
+	if o.RestoreFrom.Enabled() && o.DryRun == apply.DryRunServer {
 		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
 	}
 	return nil
@@ -303,21 +304,21 @@ func (o *CreateClusterOptions) mergeSpec(stored cluster.Spec) cluster.Spec {
 
 // checkStorageClasses refuses a storage class that does not exist: its
 // PVC would stay Pending, and the cluster never start. A user who may not
-// read storage classes is let through, as by checkNamespace.
-func checkStorageClasses(ctx context.Context, c *apiClients, spec cluster.Spec) error {
+// read storage classes is let through, as by apply.CheckNamespace.
+func checkStorageClasses(ctx context.Context, c *apply.Clients, spec cluster.Spec) error {
 	for _, sc := range []struct{ flag, name string }{
 		{"--storage-class", spec.StorageClass}, {"--pgbackrest-storage-class", spec.RepoStorageClass},
 	} {
 		if sc.name == "" {
 			continue
 		}
-		_, err := c.client.StorageV1().StorageClasses().Get(ctx, sc.name, metav1.GetOptions{})
+		_, err := c.Client.StorageV1().StorageClasses().Get(ctx, sc.name, metav1.GetOptions{})
 		switch {
 		case err == nil, apierrors.IsForbidden(err):
 		case apierrors.IsNotFound(err):
 			return fmt.Errorf("%s: storage class %q does not exist, so the PVC would never be bound: choose one of kubectl get storageclass, or leave it out for the default class; nothing was created", sc.flag, sc.name)
 		default:
-			return fmt.Errorf("cannot read storage class %q: %w", sc.name, apiError(c, err))
+			return fmt.Errorf("cannot read storage class %q: %w", sc.name, apply.APIError(c, err))
 		}
 	}
 	return nil
@@ -325,24 +326,24 @@ func checkStorageClasses(ctx context.Context, c *apiClients, spec cluster.Spec) 
 
 // createPermissions are what create needs: read and apply every kind it
 // renders, and for --wait read pods and exec into them.
-func createPermissions(wait bool) []permission {
-	var perms []permission
-	for _, gr := range renderedResources {
+func createPermissions(wait bool) []apply.Permission {
+	var perms []apply.Permission
+	for _, gr := range apply.RenderedResources {
 		perms = append(perms,
-			permission{verb: "get", group: gr.Group, resource: gr.Resource},
-			permission{verb: "patch", group: gr.Group, resource: gr.Resource})
+			apply.Permission{Verb: "get", Group: gr.Group, Resource: gr.Resource},
+			apply.Permission{Verb: "patch", Group: gr.Group, Resource: gr.Resource})
 	}
 	if wait {
 		perms = append(perms,
-			permission{verb: "list", resource: "pods"},
-			permission{verb: "create", resource: "pods", subresource: "exec"})
+			apply.Permission{Verb: "list", Resource: "pods"},
+			apply.Permission{Verb: "create", Resource: "pods", Subresource: "exec"})
 	}
 	return perms
 }
 
 // Run creates or updates the cluster.
 func (o *CreateClusterOptions) Run(ctx context.Context) error {
-	if o.DryRun == dryRunClient {
+	if o.DryRun == apply.DryRunClient {
 		return o.runClientDryRun()
 	}
 	c, err := newAPIClients(o.factory)
@@ -350,17 +351,17 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	ns := o.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(o.Wait)); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(o.Wait)); err != nil {
 		return err
 	}
 
 	// The stored settings, if the cluster exists.
 	spec := o.spec
 	existing := false
-	settings, err := c.client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
+	settings, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
 	switch {
 	case err == nil:
 		if err := cluster.CheckOwnership(o.Name, "ConfigMap "+ns+"/"+settings.Name, settings.Labels); err != nil {
@@ -378,13 +379,13 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
 				o.Name, ns, strings.ReplaceAll(err.Error(), "\n", "\n  - "))
 		}
-		if err := checkKeptBackups(ctx, c, ns, o.Name); err != nil {
+		if err := apply.CheckKeptBackups(ctx, c, ns, o.Name); err != nil {
 			return err
 		}
 		existing = true
 	case apierrors.IsNotFound(err):
 	default:
-		return fmt.Errorf("cannot read the settings of cluster %q: %w", o.Name, apiError(c, err))
+		return fmt.Errorf("cannot read the settings of cluster %q: %w", o.Name, apply.APIError(c, err))
 	}
 	if !existing {
 		if err := checkStorageClasses(ctx, c, spec); err != nil {
@@ -395,7 +396,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	// The secret material: reused when the Secrets exist.
 	secrets := map[string]*corev1.Secret{}
 	for _, name := range []string{cluster.RepoConfigSecretName(o.Name), cluster.PostgresSecretName(o.Name)} {
-		s, err := c.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case err == nil:
 			if err := cluster.CheckOwnership(o.Name, "Secret "+ns+"/"+name, s.Labels); err != nil {
@@ -404,7 +405,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 			secrets[name] = s
 		case apierrors.IsNotFound(err):
 		default:
-			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apiError(c, err))
+			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
 		}
 	}
 	material, err := cluster.LoadOrGenerateMaterial(spec, secrets[cluster.RepoConfigSecretName(o.Name)], secrets[cluster.PostgresSecretName(o.Name)], o.now())
@@ -432,7 +433,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 
 	// Every object that exists must be this cluster's, checked before
 	// the first change.
-	before, err := currentObjects(ctx, c, o.Name, objects)
+	before, err := apply.CurrentObjects(ctx, c, o.Name, objects)
 	if err != nil {
 		return err
 	}
@@ -449,7 +450,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	dryRun := o.DryRun == dryRunServer
+	dryRun := o.DryRun == apply.DryRunServer
 	suffix := ""
 	if dryRun {
 		suffix = " (server dry run)"
@@ -457,13 +458,13 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	var applied []*unstructured.Unstructured
 	created, changed := 0, 0
 	for i, obj := range objects {
-		after, err := kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(dryRun))
+		after, err := kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(dryRun))
 		if err != nil {
 			if o.RestoreFrom.Enabled() {
 				o.RestoreFrom.Cleanup(context.WithoutCancel(ctx))
 			}
 			return fmt.Errorf("%w\n(%d of %d objects of cluster %q were applied before this error; run the same command again once it is fixed)",
-				apiError(c, err), i, len(objects), o.Name)
+				apply.APIError(c, err), i, len(objects), o.Name)
 		}
 		applied = append(applied, after)
 		result := "unchanged"
@@ -471,16 +472,16 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		case before[i] == nil:
 			result = "created"
 			created++
-		case objectChanged(before[i], after, dryRun):
+		case apply.ObjectChanged(before[i], after, dryRun):
 			result = "configured"
 			changed++
 		}
 		if o.Output == "" {
-			fmt.Fprintf(o.Out, "%s %s%s\n", objectRef(after), result, suffix)
+			fmt.Fprintf(o.Out, "%s %s%s\n", apply.ObjectRef(after), result, suffix)
 		}
 	}
 	if o.Output != "" {
-		if err := printObjects(o.Out, o.Output, applied); err != nil {
+		if err := apply.PrintObjects(o.Out, o.Output, applied); err != nil {
 			return err
 		}
 	}
@@ -527,10 +528,10 @@ func (o *CreateClusterOptions) runClientDryRun() error {
 		}
 	}
 	if o.Output != "" {
-		return printObjects(o.Out, o.Output, objects)
+		return apply.PrintObjects(o.Out, o.Output, objects)
 	}
 	for _, obj := range objects {
-		fmt.Fprintf(o.Out, "%s created (dry run)\n", objectRef(obj))
+		fmt.Fprintf(o.Out, "%s created (dry run)\n", apply.ObjectRef(obj))
 	}
 	fmt.Fprintf(o.Out, "cluster %s created (dry run)\n", o.Name)
 	return nil
@@ -538,21 +539,21 @@ func (o *CreateClusterOptions) runClientDryRun() error {
 
 // waitReady waits, step by step, until the cluster is ready, printing a
 // line when a step's status changes, as kubectl rollout status does.
-func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spec cluster.Spec, w io.Writer) error {
+func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apply.Clients, spec cluster.Spec, w io.Writer) error {
 	start := time.Now()
 	deadline := start.Add(o.Timeout)
 	ns, name := spec.Namespace, spec.Name
-	steps := []waitStep{
+	steps := []apply.WaitStep{
 		{
-			what:  "the PersistentVolumeClaims to be bound",
-			check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
-			hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
+			What:  "the PersistentVolumeClaims to be bound",
+			Check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
+			Hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
 		},
-		databaseStep(c, ns, name, "the database pod to be ready"),
-		repoHostStep(c, ns, name, "the repository host to be ready"),
+		apply.DatabaseStep(c, ns, name, "the database pod to be ready"),
+		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
 		{
-			what: "the stanza to be created",
-			check: func(ctx context.Context) (bool, string, error) {
+			What: "the stanza to be created",
+			Check: func(ctx context.Context) (bool, string, error) {
 				info := stanzaInfo(ctx, c, o.exec, ns, name)
 				if err := s3Refused(spec, info.Error+" "+info.Message); err != nil {
 					return false, "", err
@@ -565,9 +566,9 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				}
 				// The stanza must be this database's: a repository kept
 				// from an earlier one has a stanza too.
-				pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+				pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 				if err != nil {
-					if e := waitAPIError(err); e != nil {
+					if e := apply.WaitAPIError(err); e != nil {
 						return false, "", e
 					}
 					return false, err.Error(), nil
@@ -584,14 +585,14 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				}
 				return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
 			},
-			hint: stanzaHint(spec),
+			Hint: stanzaHint(spec),
 		},
 	}
 	if !spec.HasLocalRepo() {
 		// No repository host: the database pod creates the stanza.
 		steps = slices.Delete(steps, 2, 3)
 	}
-	if err := runWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
+	if err := apply.RunWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
@@ -614,13 +615,13 @@ func stanzaHint(spec cluster.Spec) string {
 	return fmt.Sprintf("kubectl -n %s logs deployment/%s", spec.Namespace, cluster.RepoHostName(spec.Name))
 }
 
-func pvcsBound(ctx context.Context, c *apiClients, ns string, pvcs []string) (bool, string, error) {
+func pvcsBound(ctx context.Context, c *apply.Clients, ns string, pvcs []string) (bool, string, error) {
 	var states, done []string
 	all := true
 	for _, pvc := range pvcs {
-		p, err := c.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
+		p, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 		if err != nil {
-			if e := waitAPIError(err); e != nil {
+			if e := apply.WaitAPIError(err); e != nil {
 				return false, "", e
 			}
 			all = false
@@ -630,7 +631,7 @@ func pvcsBound(ctx context.Context, c *apiClients, ns string, pvcs []string) (bo
 		if p.Status.Phase != corev1.ClaimBound {
 			all = false
 		}
-		states = append(states, fmt.Sprintf("%s %s", pvc, orUnknown(string(p.Status.Phase))))
+		states = append(states, fmt.Sprintf("%s %s", pvc, firstNonEmpty(string(p.Status.Phase), "unknown")))
 		done = append(done, "persistentvolumeclaim/"+pvc)
 	}
 	if all {

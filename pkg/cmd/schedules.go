@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -22,12 +23,12 @@ import (
 // listSchedules returns the schedule CronJobs, sorted by namespace and
 // name: of the cluster (every cluster when empty), the one named (any when
 // empty), matching sel; in every namespace when ns is empty.
-func listSchedules(ctx context.Context, c *apiClients, ns, clusterName, name string, sel labels.Selector) ([]batchv1.CronJob, error) {
+func listSchedules(ctx context.Context, c *apply.Clients, ns, clusterName, name string, sel labels.Selector) ([]batchv1.CronJob, error) {
 	reqs, _ := sel.Requirements()
 	full := labels.SelectorFromSet(jobs.ScheduleSelector(clusterName)).Add(reqs...)
-	list, err := c.client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: full.String()})
+	list, err := c.Client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: full.String()})
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apiError(c, err))
+		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apply.APIError(c, err))
 	}
 	// One being deleted is gone already, as far as the user is concerned.
 	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool {

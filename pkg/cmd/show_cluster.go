@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -197,16 +198,16 @@ func (o *ShowClusterOptions) Run(ctx context.Context) error {
 	}
 	var settings []corev1.ConfigMap
 	if o.Name != "" {
-		cm, err := c.client.CoreV1().ConfigMaps(o.namespace).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
+		cm, err := c.Client.CoreV1().ConfigMaps(o.namespace).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
-			if err := checkNamespace(ctx, c, o.namespace); err != nil {
+			if err := apply.CheckNamespace(ctx, c, o.namespace); err != nil {
 				return err
 			}
 			return fmt.Errorf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
 				o.Name, o.namespace, cluster.SettingsConfigMapName(o.Name))
 		case err != nil:
-			return fmt.Errorf("cannot read cluster %q: %w", o.Name, apiError(c, err))
+			return fmt.Errorf("cannot read cluster %q: %w", o.Name, apply.APIError(c, err))
 		}
 		if err := cluster.CheckOwnership(o.Name, "ConfigMap "+o.namespace+"/"+cm.Name, cm.Labels); err != nil {
 			return err
@@ -256,15 +257,15 @@ func (o *ShowClusterOptions) Run(ctx context.Context) error {
 
 // listClusterSettings finds the clusters of a namespace ("" for all) by
 // their settings ConfigMaps, in one request.
-func listClusterSettings(ctx context.Context, c *apiClients, ns string) ([]corev1.ConfigMap, error) {
+func listClusterSettings(ctx context.Context, c *apply.Clients, ns string) ([]corev1.ConfigMap, error) {
 	selector := labels.Set{cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig}.String()
-	list, err := c.client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	list, err := c.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		where := fmt.Sprintf("in namespace %q", ns)
 		if ns == "" {
 			where = "in all namespaces"
 		}
-		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, apiError(c, err))
+		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, apply.APIError(c, err))
 	}
 	var out []corev1.ConfigMap
 	for _, cm := range list.Items {
@@ -385,7 +386,7 @@ func podReadiness(pods []PodInfo, name string) string {
 
 // readCluster gathers everything about one cluster. It never fails: what
 // cannot be read is recorded in the result.
-func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.ConfigMap) ClusterInfo {
+func readCluster(ctx context.Context, c *apply.Clients, exec execFunc, cm *corev1.ConfigMap) ClusterInfo {
 	name, ns := cm.Labels[cluster.LabelCluster], cm.Namespace
 	info := ClusterInfo{
 		Name:      name,
@@ -420,9 +421,9 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 		info.RepoHost = RepoHostInfo{}
 	}
 
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
 	if err != nil {
-		addErr(fmt.Errorf("cannot list the pods: %w", apiError(c, err)))
+		addErr(fmt.Errorf("cannot list the pods: %w", apply.APIError(c, err)))
 		info.Stanza.Error = "unknown: the pods could not be listed"
 		info.Archiving.Error = info.Stanza.Error
 		return info
@@ -505,8 +506,8 @@ func readCluster(ctx context.Context, c *apiClients, exec execFunc, cm *corev1.C
 
 // workloadExists tells whether the database StatefulSet exists; without
 // it the cluster is not running (deleted with --keep-backups).
-func workloadExists(ctx context.Context, c *apiClients, ns, name string) bool {
-	_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+func workloadExists(ctx context.Context, c *apply.Clients, ns, name string) bool {
+	_, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
 	return err == nil || !apierrors.IsNotFound(err)
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -158,7 +159,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 	}
 	ns := o.namespace
 	if !o.AllNamespaces {
-		if err := checkNamespace(ctx, c, ns); err != nil {
+		if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 			return err
 		}
 	}
@@ -167,7 +168,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(cronJobs) == 0 && o.Name != "" {
-		if _, err := readClusterSpec(ctx, c.client, ns, o.Name); err != nil {
+		if _, err := readClusterSpec(ctx, c.Client, ns, o.Name); err != nil {
 			return err
 		}
 	}
@@ -176,9 +177,9 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 	}
 	infos := make([]ScheduleInfo, 0, len(cronJobs))
 	for i := range cronJobs {
-		info, err := readSchedule(ctx, c.client, &cronJobs[i], o.now())
+		info, err := readSchedule(ctx, c.Client, &cronJobs[i], o.now())
 		if err != nil {
-			return apiError(c, err)
+			return apply.APIError(c, err)
 		}
 		infos = append(infos, info)
 	}

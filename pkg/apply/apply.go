@@ -1,10 +1,4 @@
-// Applying a cluster's objects and waiting for them, shared by create
-// cluster, update cluster, delete cluster and the schedule commands: the
-// API clients, --dry-run and -o, RBAC checks before any change, reading
-// and diffing objects, and the wait steps that follow a rollout.
-// (Issue 17 moves this into a package of its own.)
-
-package cmd
+package apply
 
 import (
 	"context"
@@ -16,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spf13/cobra"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,118 +29,75 @@ import (
 
 // Values of --dry-run.
 const (
-	dryRunNone   = "none"
-	dryRunClient = "client"
-	dryRunServer = "server"
+	DryRunNone   = "none"
+	DryRunClient = "client"
+	DryRunServer = "server"
 )
 
 // DefaultWaitTimeout is how long --wait waits by default.
 const DefaultWaitTimeout = 5 * time.Minute
 
-// validateApplyFlags checks --dry-run, -o and --timeout of a command that
-// applies the cluster's objects.
-func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.Duration) error {
-	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, dryRun) {
-		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, dryRun)
-	}
-	if output != "" && output != string(printers.FormatYAML) && output != string(printers.FormatJSON) {
-		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", output)
-	}
-	if timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
-	}
-	return nil
+// Clients are what a command needs to talk to the API server.
+type Clients struct {
+	Config  *rest.Config
+	Client  kubernetes.Interface
+	Dynamic dynamic.Interface
+	Mapper  meta.RESTMapper
 }
 
-// apiClients are what a command needs to talk to the API server.
-type apiClients struct {
-	config *rest.Config
-	client kubernetes.Interface
-	dyn    dynamic.Interface
-	mapper meta.RESTMapper
-}
-
-func newAPIClients(f kube.Factory) (*apiClients, error) {
-	c, err := newTypedClients(f)
-	if err != nil {
-		return nil, err
-	}
-	if c.dyn, err = f.DynamicClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.mapper, err = f.RESTMapper(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	return c, nil
-}
-
-// newTypedClients are the config and the typed client only, for commands
-// that read: no RESTMapper, whose discovery would cost requests.
-func newTypedClients(f kube.Factory) (*apiClients, error) {
-	var c apiClients
-	var err error
-	if c.config, err = f.RESTConfig(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.client, err = f.KubernetesClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	return &c, nil
-}
-
-// checkNamespace fails clearly when the namespace does not exist. A user
+// CheckNamespace fails clearly when the namespace does not exist. A user
 // who may not read namespaces is let through: the requests that follow
 // say what is wrong, if anything.
-func checkNamespace(ctx context.Context, c *apiClients, ns string) error {
-	_, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+func CheckNamespace(ctx context.Context, c *Clients, ns string) error {
+	_, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	switch {
 	case err == nil, apierrors.IsForbidden(err):
 		return nil
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("namespace %q does not exist: create it (kubectl create namespace %s) or choose another with -n", ns, ns)
 	default:
-		return apiError(c, err)
+		return APIError(c, err)
 	}
 }
 
-// apiError says whether the API server was reached at all: a status error
+// APIError says whether the API server was reached at all: a status error
 // is its answer, anything else a failure to reach it.
-func apiError(c *apiClients, err error) error {
+func APIError(c *Clients, err error) error {
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		return err
 	}
 	hint := ""
-	if strings.TrimSuffix(c.config.Host, "/") == "http://localhost:8080" {
+	if strings.TrimSuffix(c.Config.Host, "/") == "http://localhost:8080" {
 		// client-go's default when no kubeconfig was found at all.
 		hint = " (no kubeconfig was found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config)"
 	}
-	return fmt.Errorf("cannot reach the Kubernetes API server at %s%s: %w", c.config.Host, hint, err)
+	return fmt.Errorf("cannot reach the Kubernetes API server at %s%s: %w", c.Config.Host, hint, err)
 }
 
-// permission is one thing a command needs to be allowed to do.
-type permission struct {
-	verb, group, resource, subresource string
+// Permission is one thing a command needs to be allowed to do.
+type Permission struct {
+	Verb, Group, Resource, Subresource string
 }
 
-func (p permission) String() string {
-	r := p.resource
-	if p.group != "" {
-		r += "." + p.group
+func (p Permission) String() string {
+	r := p.Resource
+	if p.Group != "" {
+		r += "." + p.Group
 	}
-	if p.subresource != "" {
-		r += "/" + p.subresource
+	if p.Subresource != "" {
+		r += "/" + p.Subresource
 	}
-	return p.verb + " " + r
+	return p.Verb + " " + r
 }
 
-// checkPermissions asks the API server (SelfSubjectAccessReview) whether
+// CheckPermissions asks the API server (SelfSubjectAccessReview) whether
 // the user may do all of perms in the namespace, and lists what is
 // missing. It is a courtesy: it turns a create that would fail halfway
 // into one that fails before the first change. When the review itself
 // cannot be made, the check is skipped and the requests speak for
 // themselves.
-func checkPermissions(ctx context.Context, c *apiClients, ns, doing string, perms []permission) error {
+func CheckPermissions(ctx context.Context, c *Clients, ns, doing string, perms []Permission) error {
 	var mu sync.Mutex
 	var denied []string
 	var wg sync.WaitGroup
@@ -160,10 +110,10 @@ func checkPermissions(ctx context.Context, c *apiClients, ns, doing string, perm
 			defer func() { <-sem }()
 			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Namespace: ns, Verb: p.verb, Group: p.group, Resource: p.resource, Subresource: p.subresource,
+					Namespace: ns, Verb: p.Verb, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource,
 				},
 			}}
-			res, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			res, err := c.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 			if err != nil || res.Status.Allowed || res.Status.EvaluationError != "" {
 				return
 			}
@@ -181,9 +131,9 @@ func checkPermissions(ctx context.Context, c *apiClients, ns, doing string, perm
 		doing, ns, strings.Join(denied, ", "), ns)
 }
 
-// objectRef names an object the way kubectl's messages do:
+// ObjectRef names an object the way kubectl's messages do:
 // "statefulset.apps/hippo".
-func objectRef(obj *unstructured.Unstructured) string {
+func ObjectRef(obj *unstructured.Unstructured) string {
 	gvk := obj.GroupVersionKind()
 	return kindRef(gvk.GroupKind()) + "/" + obj.GetName()
 }
@@ -196,14 +146,14 @@ func kindRef(gk schema.GroupKind) string {
 	return s
 }
 
-// describeObject names an object for an error: "Service pg/hippo".
-func describeObject(obj *unstructured.Unstructured) string {
+// DescribeObject names an object for an error: "Service pg/hippo".
+func DescribeObject(obj *unstructured.Unstructured) string {
 	return fmt.Sprintf("%s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
 }
 
-// renderedResources are the kinds of object cluster.Render makes (a
+// RenderedResources are the kinds of object cluster.Render makes (a
 // unit test keeps the list in step).
-var renderedResources = []schema.GroupResource{
+var RenderedResources = []schema.GroupResource{
 	{Resource: "secrets"},
 	{Resource: "configmaps"},
 	{Resource: "persistentvolumeclaims"},
@@ -212,17 +162,17 @@ var renderedResources = []schema.GroupResource{
 	{Group: "apps", Resource: "deployments"},
 }
 
-// currentObjects reads the current state of each object (nil where it does
+// CurrentObjects reads the current state of each object (nil where it does
 // not exist), and refuses objects that are not the cluster's.
-func currentObjects(ctx context.Context, c *apiClients, name string, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+func CurrentObjects(ctx context.Context, c *Clients, name string, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	before := make([]*unstructured.Unstructured, len(objects))
 	for i, obj := range objects {
-		cur, err := getObject(ctx, c, obj)
+		cur, err := GetObject(ctx, c, obj)
 		if err != nil {
 			return nil, err
 		}
 		if cur != nil {
-			if err := cluster.CheckOwnership(name, describeObject(obj), cur.GetLabels()); err != nil {
+			if err := cluster.CheckOwnership(name, DescribeObject(obj), cur.GetLabels()); err != nil {
 				return nil, err
 			}
 		}
@@ -231,10 +181,10 @@ func currentObjects(ctx context.Context, c *apiClients, name string, objects []*
 	return before, nil
 }
 
-// objectChanged compares an object before and after an apply. A real
+// ObjectChanged compares an object before and after an apply. A real
 // apply changes the resourceVersion only when it writes; a dry run leaves
 // it, so the objects are compared instead.
-func objectChanged(before, after *unstructured.Unstructured, dryRun bool) bool {
+func ObjectChanged(before, after *unstructured.Unstructured, dryRun bool) bool {
 	if !dryRun {
 		return before.GetResourceVersion() != after.GetResourceVersion()
 	}
@@ -249,28 +199,28 @@ func objectChanged(before, after *unstructured.Unstructured, dryRun bool) bool {
 	return !equality.Semantic.DeepEqual(strip(before), strip(after))
 }
 
-// getObject reads the current state of obj, or nil if it does not exist.
-func getObject(ctx context.Context, c *apiClients, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// GetObject reads the current state of obj, or nil if it does not exist.
+func GetObject(ctx context.Context, c *Clients, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	gvk := obj.GroupVersionKind()
-	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		return nil, fmt.Errorf("the server does not know %s: %w", gvk, apiError(c, err))
+		return nil, fmt.Errorf("the server does not know %s: %w", gvk, APIError(c, err))
 	}
-	cur, err := c.dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
+	cur, err := c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
 	switch {
 	case err == nil:
 		return cur, nil
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	default:
-		return nil, fmt.Errorf("cannot read %s: %w", describeObject(obj), apiError(c, err))
+		return nil, fmt.Errorf("cannot read %s: %w", DescribeObject(obj), APIError(c, err))
 	}
 }
 
-// printObjects prints objects as YAML documents or as a JSON List,
+// PrintObjects prints objects as YAML documents or as a JSON List,
 // without their managedFields, as kubectl does; either can be fed to
 // kubectl apply -f.
-func printObjects(w io.Writer, format string, objects []*unstructured.Unstructured) error {
+func PrintObjects(w io.Writer, format string, objects []*unstructured.Unstructured) error {
 	items := make([]any, len(objects))
 	for i, obj := range objects {
 		c := obj.DeepCopy()
@@ -291,49 +241,49 @@ func printObjects(w io.Writer, format string, objects []*unstructured.Unstructur
 	return nil
 }
 
-// waitStep is one thing --wait waits for. check returns whether it is
+// WaitStep is one thing --wait waits for. Check returns whether it is
 // done, and a line saying where it stands (or what was reached).
-type waitStep struct {
-	what  string
-	check func(ctx context.Context) (done bool, status string, err error)
-	// hint says where to look when the step times out.
-	hint string
+type WaitStep struct {
+	What  string
+	Check func(ctx context.Context) (done bool, status string, err error)
+	// Hint says where to look when the step times out.
+	Hint string
 }
 
-// databaseStep waits for the database pod of the current template to be
+// DatabaseStep waits for the database pod of the current template to be
 // ready.
-func databaseStep(c *apiClients, ns, name, what string) waitStep {
-	return waitStep{
-		what:  what,
-		check: func(ctx context.Context) (bool, string, error) { return databaseReady(ctx, c, ns, name) },
-		hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
+func DatabaseStep(c *Clients, ns, name, what string) WaitStep {
+	return WaitStep{
+		What:  what,
+		Check: func(ctx context.Context) (bool, string, error) { return DatabaseReady(ctx, c, ns, name) },
+		Hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
 	}
 }
 
-// repoHostStep waits for the repository host's pod of the current
+// RepoHostStep waits for the repository host's pod of the current
 // template to be ready.
-func repoHostStep(c *apiClients, ns, name, what string) waitStep {
-	return waitStep{
-		what:  what,
-		check: func(ctx context.Context) (bool, string, error) { return repoHostReady(ctx, c, ns, name) },
-		hint:  repoHostHint(ns, name),
+func RepoHostStep(c *Clients, ns, name, what string) WaitStep {
+	return WaitStep{
+		What:  what,
+		Check: func(ctx context.Context) (bool, string, error) { return RepoHostReady(ctx, c, ns, name) },
+		Hint:  RepoHostHint(ns, name),
 	}
 }
 
-func repoHostHint(ns, name string) string {
+func RepoHostHint(ns, name string) string {
 	return fmt.Sprintf("kubectl -n %s describe pod -l %s; kubectl -n %s logs deployment/%s", ns, cluster.RepoSelector(name), ns, cluster.RepoHostName(name))
 }
 
-// runWaitSteps waits for each step in turn until deadline, printing a line
+// RunWaitSteps waits for each step in turn until deadline, printing a line
 // when a step's status changes. done says what was already done, for the
 // timeout error.
-func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline time.Time, steps []waitStep, done string) error {
+func RunWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline time.Time, steps []WaitStep, done string) error {
 	timeout := time.Until(deadline).Round(time.Second)
 	for _, step := range steps {
 		last := ""
 		var status string
 		err := kube.WaitFor(ctx, poll, time.Until(deadline), func(ctx context.Context) (bool, error) {
-			done, s, err := step.check(ctx)
+			done, s, err := step.Check(ctx)
 			if err != nil {
 				return false, err
 			}
@@ -343,7 +293,7 @@ func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline
 				return true, nil
 			}
 			if s != last {
-				fmt.Fprintf(w, "Waiting for %s: %s\n", step.what, s)
+				fmt.Fprintf(w, "Waiting for %s: %s\n", step.What, s)
 				last = s
 			}
 			return false, nil
@@ -351,22 +301,29 @@ func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
 				return fmt.Errorf("timed out after %s waiting for %s: %s\n%s; to see why it is not ready: %s",
-					timeout, step.what, status, done, step.hint)
+					timeout, step.What, status, done, step.Hint)
 			}
-			var refused *s3RefusedError
+			var refused *StopError
 			if errors.As(err, &refused) {
 				return err
 			}
-			return fmt.Errorf("waiting for %s: %w", step.what, err)
+			return fmt.Errorf("waiting for %s: %w", step.What, err)
 		}
 	}
 	return nil
 }
 
-// waitAPIError stops a wait on an error that polling will not fix
+// StopError is an error of a step's Check that ends the wait and is
+// returned as it is, without "waiting for ...": e.g. an S3 repository
+// that refused pgBackRest for good.
+type StopError struct{ Msg string }
+
+func (e *StopError) Error() string { return e.Msg }
+
+// WaitAPIError stops a wait on an error that polling will not fix
 // (forbidden, unauthorized); other errors are reported as the status and
 // polled again.
-func waitAPIError(err error) error {
+func WaitAPIError(err error) error {
 	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 		return err
 	}
@@ -380,25 +337,25 @@ func orUnknown(s string) string {
 	return s
 }
 
-// databaseReady: the StatefulSet has rolled out its current template and
+// DatabaseReady: the StatefulSet has rolled out its current template and
 // its pod is ready.
-func databaseReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
-	sts, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
+	sts, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := waitAPIError(err); e != nil {
+		if e := WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		return false, err.Error(), nil
 	}
-	pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 	podStatus := ""
 	switch {
 	case err == nil:
-		podStatus = podProgress(pod)
+		podStatus = PodProgress(pod)
 	case apierrors.IsNotFound(err):
 		podStatus = fmt.Sprintf("pod %s not created yet", cluster.PodName(name))
 	default:
-		if e := waitAPIError(err); e != nil {
+		if e := WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		podStatus = err.Error()
@@ -419,19 +376,19 @@ func databaseReady(ctx context.Context, c *apiClients, ns, name string) (bool, s
 	return true, fmt.Sprintf("database pod %s ready", pod.Name), nil
 }
 
-// repoHostReady: the Deployment has rolled out and its one pod is ready,
+// RepoHostReady: the Deployment has rolled out and its one pod is ready,
 // which its readiness probe allows only once the stanza exists.
-func repoHostReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
-	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
+func RepoHostReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
+	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := waitAPIError(err); e != nil {
+		if e := WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		return false, err.Error(), nil
 	}
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
 	if err != nil {
-		if e := waitAPIError(err); e != nil {
+		if e := WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		return false, err.Error(), nil
@@ -440,7 +397,7 @@ func repoHostReady(ctx context.Context, c *apiClients, ns, name string) (bool, s
 	var ready *corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		podStates = append(podStates, podProgress(p))
+		podStates = append(podStates, PodProgress(p))
 		if p.DeletionTimestamp == nil && kube.IsPodReady(p) {
 			ready = p
 		}
@@ -466,9 +423,9 @@ func repoHostReady(ctx context.Context, c *apiClients, ns, name string) (bool, s
 	return true, fmt.Sprintf("repository host pod %s ready", ready.Name), nil
 }
 
-// podProgress says where a pod stands: "pod hippo-0 Running, 1 of 2
+// PodProgress says where a pod stands: "pod hippo-0 Running, 1 of 2
 // containers ready (pgbackrest: not ready)".
-func podProgress(p *corev1.Pod) string {
+func PodProgress(p *corev1.Pod) string {
 	if p.DeletionTimestamp != nil {
 		return fmt.Sprintf("pod %s terminating", p.Name)
 	}
@@ -505,11 +462,11 @@ func podProgress(p *corev1.Pod) string {
 	return s
 }
 
-// checkKeptBackups refuses to create a cluster again over the backups
+// CheckKeptBackups refuses to create a cluster again over the backups
 // that delete --keep-backups kept: its repository holds the stanza of the
 // old database, into which a new one cannot archive. Such a cluster has
 // its settings and its repository PVC, but no data PVC and no StatefulSet.
-func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error {
+func CheckKeptBackups(ctx context.Context, c *Clients, ns, name string) error {
 	exists := func(get func() error) (bool, error) {
 		err := get()
 		switch {
@@ -518,10 +475,10 @@ func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error
 		case apierrors.IsNotFound(err):
 			return false, nil
 		default:
-			return false, apiError(c, err)
+			return false, APIError(c, err)
 		}
 	}
-	pvcs := c.client.CoreV1().PersistentVolumeClaims(ns)
+	pvcs := c.Client.CoreV1().PersistentVolumeClaims(ns)
 	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
 	if err != nil || !repoPVC {
 		return err
@@ -531,7 +488,7 @@ func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error
 		return err
 	}
 	sts, err := exists(func() error {
-		_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+		_, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
 		return err
 	})
 	if err != nil || sts {
