@@ -457,7 +457,7 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	}
 	var found *repo.Backup
 	if label != "" {
-		if b, ok := findBackupByLabel(stanza.Backup, label); ok {
+		if b, ok := repo.FindBackup(stanza.Backup, label); ok {
 			found = &b
 		}
 	} else {
@@ -477,15 +477,6 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	}
 	sum := repo.Summarize(repo.Stanza{Backup: []repo.Backup{*found}})
 	return &sum.Backups[0], nil
-}
-
-func findBackupByLabel(backups []repo.Backup, label string) (repo.Backup, bool) {
-	for _, b := range backups {
-		if b.Label == label {
-			return b, true
-		}
-	}
-	return repo.Backup{}, false
 }
 
 // backupJobFailed explains a failed backup Job: the Job's condition, the exit

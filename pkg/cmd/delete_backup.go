@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -53,11 +52,6 @@ const deleteBackupExample = `  # Delete a full backup and the backups based on i
 
 // deleteBackupExecTimeout bounds pgbackrest expire, which deletes files.
 const deleteBackupExecTimeout = 10 * time.Minute
-
-// backupLabelPattern is a pgBackRest backup label: a full backup's, or a
-// differential or incremental backup's made of its full backup's label
-// and its own.
-var backupLabelPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$`)
 
 // DeleteBackupResult is what `kubectl pgo delete backup -o json|yaml`
 // prints.
@@ -151,7 +145,7 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 	switch {
 	case o.Target == "":
 		return usageErrorf(cmd, "--target is required: the label of the backup to delete (list them with kubectl pgo show backup %s)", o.Name)
-	case !backupLabelPattern.MatchString(o.Target):
+	case !repo.IsBackupLabel(o.Target):
 		return usageErrorf(cmd, "invalid --target %q: a backup label is YYYYMMDD-HHMMSSF for a full backup, or YYYYMMDD-HHMMSSF_YYYYMMDD-HHMMSSD|I for a differential or incremental one (e.g. 20261126-074954F)", o.Target)
 	}
 	return nil
@@ -192,7 +186,7 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	if chosen > 0 {
 		backups = backupsIn(backups, chosen)
 	}
-	target, ok := findBackupByLabel(backups, o.Target)
+	target, ok := repo.FindBackup(backups, o.Target)
 	if ok {
 		// Dependents and the retention are those of the target's repository.
 		backups = backupsIn(backups, target.Database.RepoKey)
@@ -232,7 +226,7 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	left := repo.SortBackups(after.Backup)
 	var still []string
 	for _, b := range append([]repo.Backup{target}, dependents...) {
-		if _, ok := findBackupByLabel(left, b.Label); ok {
+		if _, ok := repo.FindBackup(left, b.Label); ok {
 			still = append(still, b.Label)
 		}
 	}

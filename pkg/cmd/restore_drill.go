@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 const restoreDrillLong = `Prove that a cluster's backups restore: restore the latest backup (or
@@ -205,7 +206,7 @@ func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
 	if err := o.validate(cmd, o.Output); err != nil {
 		return err
 	}
-	if o.Target != "" && !backupLabelPattern.MatchString(o.Target) {
+	if o.Target != "" && !repo.IsBackupLabel(o.Target) {
 		return usageErrorf(cmd, "invalid --target %q: a backup label is YYYYMMDD-HHMMSSF for a full backup, or YYYYMMDD-HHMMSSF_YYYYMMDD-HHMMSSD|I for a differential or incremental one (list them with kubectl pgo show backup %s)", o.Target, o.Name)
 	}
 	if cmd.Flags().Changed("check-sql") && strings.TrimSpace(o.CheckSQL) == "" {
