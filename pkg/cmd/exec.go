@@ -22,6 +22,9 @@ import (
 // kube.ExecCapture, replaced in unit tests.
 type execFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 
+// factoryExec runs commands in pods with the factory's clients, and
+// returns an error of the kubeconfig as it is (create, update and show
+// cluster, restore).
 func factoryExec(f kube.Factory) execFunc {
 	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
 		config, err := f.RESTConfig()
@@ -36,6 +39,10 @@ func factoryExec(f kube.Factory) execFunc {
 	}
 }
 
+// explainedFactoryExec is factoryExec, but says that the kubeconfig cannot
+// be used (kubeconfigError); the backup, show backup and archive, doctor,
+// verify and schedule commands use it. The two stay apart so that no
+// command's error text changes; they could become one.
 func explainedFactoryExec(f kube.Factory) execFunc {
 	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
 		config, err := f.RESTConfig()
