@@ -14,7 +14,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
@@ -99,13 +98,6 @@ const (
 
 // backupTypesNotYet are v4's other --backup-type values.
 
-// Containers the backup commands exec into, as the cluster's templates
-// name them.
-const (
-	bkRepoContainer     = "pgbackrest"
-	bkDatabaseContainer = "database"
-)
-
 // Status values of a BackupResult.
 const (
 	BackupStarted   = "Started"
@@ -164,7 +156,7 @@ type BackupOptions struct {
 	options    repo.BackupOptions
 	pgType     string
 	factory    kube.Factory
-	exec       bkExecFunc
+	exec       execFunc
 	now        func() time.Time
 	interval   time.Duration
 	genericiooptions.IOStreams
@@ -223,7 +215,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 func (o *BackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
 	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
+		o.exec = explainedFactoryExec(f)
 	}
 	switch len(args) {
 	case 0:
@@ -235,7 +227,7 @@ func (o *BackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	o.namespace = ns
 	return nil
@@ -247,7 +239,7 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	if err := o.Output.Validate(); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if err := o.Repo.validate(cmd.Flags()); err != nil {
@@ -283,21 +275,11 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "--type=%s and --backup-opts='--type=%s' disagree: give the type once", o.Type, opts.Type)
 	}
 	o.options = opts
-	o.pgType = bkFirst(o.Type, opts.Type, backupDefaultType)
+	o.pgType = firstNonEmpty(o.Type, opts.Type, backupDefaultType)
 	if o.Timeout < 10*time.Second {
 		return usageErrorf(cmd, "--timeout=%s is too short: a backup needs at least 10s", o.Timeout)
 	}
 	return nil
-}
-
-// bkFirst returns the first value that is not empty.
-func bkFirst(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Run starts the backup Job and, with --wait, follows it.
@@ -307,10 +289,10 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	}
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -432,9 +414,9 @@ func (o *BackupOptions) follow(ctx context.Context, client kubernetes.Interface,
 
 	if !out.Succeeded {
 		result.Status = BackupFailed
-		result.Reason = bkFirst(out.Reason, "Failed")
+		result.Reason = firstNonEmpty(out.Reason, "Failed")
 		result.Errors = repo.ErrorLines(out.Log)
-		return bkJobFailed(job.Name, ns, out, result.Errors)
+		return backupJobFailed(job.Name, ns, out, result.Errors)
 	}
 	result.Status = BackupSucceeded
 	result.Label = repo.BackupLabelFromLog(out.Log)
@@ -464,7 +446,7 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	if label != "" {
 		args = append(args, "--set="+label)
 	}
-	stanza, err := bkInfo(ctx, o.exec, o.namespace, pod.Name, args...)
+	stanza, err := readStanza(ctx, o.exec, o.namespace, pod.Name, args...)
 	if err != nil {
 		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
 	}
@@ -475,7 +457,7 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	}
 	var found *repo.Backup
 	if label != "" {
-		if b, ok := findBackupByLabel(stanza.Backup, label); ok {
+		if b, ok := repo.FindBackup(stanza.Backup, label); ok {
 			found = &b
 		}
 	} else {
@@ -497,18 +479,9 @@ func (o *BackupOptions) confirm(ctx context.Context, client kubernetes.Interface
 	return &sum.Backups[0], nil
 }
 
-func findBackupByLabel(backups []repo.Backup, label string) (repo.Backup, bool) {
-	for _, b := range backups {
-		if b.Label == label {
-			return b, true
-		}
-	}
-	return repo.Backup{}, false
-}
-
-// bkJobFailed explains a failed backup Job: the Job's condition, the exit
+// backupJobFailed explains a failed backup Job: the Job's condition, the exit
 // code, and pgBackRest's errors (or the end of its log).
-func bkJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
+func backupJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "backup job %s failed", name)
 	if out.Reason != "" {
@@ -533,14 +506,6 @@ func bkJobFailed(name, ns string, out jobs.Outcome, errs []string) error {
 	return errors.New(b.String())
 }
 
-func lastLines(s string, n int) []string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines
-}
-
 // printDone writes the end of a successful --wait.
 func (o *BackupOptions) printDone(r BackupResult) {
 	took := ""
@@ -558,171 +523,6 @@ func (o *BackupOptions) printDone(r BackupResult) {
 	b := r.Backup
 	fmt.Fprintf(o.Out, "backup %s completed%s: %s, database %s, repository %s\n",
 		b.Label, took, b.Type, repo.FormatBytes(b.DatabaseSize), repo.FormatBytes(b.RepositoryBackupSize))
-}
-
-// execTarget is what the commands that exec into one cluster's pods
-// share: the cluster NAME, its namespace, and how to exec.
-type execTarget struct {
-	Name      string
-	namespace string
-	factory   kube.Factory
-	exec      bkExecFunc
-}
-
-// validate checks -o and NAME; it sends no request.
-func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
-	if err := output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if err := bkValidateName(t.Name); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	return nil
-}
-
-// complete takes NAME and the namespace; it sends no request.
-func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	t.factory = f
-	if t.exec == nil {
-		t.exec = bkFactoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	t.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return bkKubeconfigError(err)
-	}
-	t.namespace = ns
-	return nil
-}
-
-// bkExecFunc runs a command in a container and returns what it printed.
-type bkExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
-
-func bkFactoryExec(f kube.Factory) bkExecFunc {
-	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-		config, err := f.RESTConfig()
-		if err != nil {
-			return "", "", bkKubeconfigError(err)
-		}
-		client, err := f.KubernetesClient()
-		if err != nil {
-			return "", "", bkKubeconfigError(err)
-		}
-		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
-	}
-}
-
-func bkKubeconfigError(err error) error {
-	return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
-}
-
-// bkValidateName checks a cluster name without asking the server.
-func bkValidateName(name string) error {
-	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
-		return fmt.Errorf("cluster name %q is not valid: %s", name, strings.Join(msgs, "; "))
-	}
-	if limit := cluster.MaxNameLength(); len(name) > limit {
-		return fmt.Errorf("cluster name %q is too long: a cluster name has at most %d characters", name, limit)
-	}
-	return nil
-}
-
-// indentOptsErrors lists the errors of repo.ParseBackupOptions under the
-// flag that gave the options.
-func indentOptsErrors(flag string, err error) string {
-	lines := strings.Split(err.Error(), "\n")
-	if len(lines) == 1 {
-		return lines[0]
-	}
-	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
-}
-
-// clusterNotFoundError is bkReadSpec's error for a cluster that does not
-// exist.
-type clusterNotFoundError struct{ name, namespace string }
-
-func (e *clusterNotFoundError) Error() string {
-	return fmt.Sprintf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
-		e.name, e.namespace, cluster.SettingsConfigMapName(e.name))
-}
-
-// bkReadSpec reads the cluster's settings: the cluster exists when they
-// do.
-func bkReadSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
-	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return cluster.Spec{}, &clusterNotFoundError{name: name, namespace: ns}
-	case err != nil:
-		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w%s", name, ns, err, unreachableHint(err))
-	}
-	return cluster.SpecFromConfigMap(cm)
-}
-
-// unreachableHint explains an error that is not the API server's answer:
-// the server was not reached, or did not answer in time.
-func unreachableHint(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || !unreachable(err) {
-		return ""
-	}
-	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
-}
-
-// bkInfo runs pgbackrest info in the repository pod and returns the
-// cluster's stanza. pgBackRest exits 0 when the repository refused it, so
-// the statuses in the JSON decide.
-func bkInfo(ctx context.Context, exec bkExecFunc, ns, pod string, extra ...string) (repo.Stanza, error) {
-	command := append([]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}, extra...)
-	stdout, _, err := exec(ctx, ns, pod, bkRepoContainer, command)
-	if err != nil {
-		return repo.Stanza{}, bkExecError("run pgbackrest info in the repository pod", ns, pod, err)
-	}
-	stanzas, err := repo.ParseInfo([]byte(stdout))
-	if err != nil {
-		return repo.Stanza{}, err
-	}
-	return infoStanza(stanzas)
-}
-
-// infoStanza picks the cluster's stanza out of pgbackrest info's output.
-func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
-	s, ok := repo.Find(stanzas, repo.StanzaName)
-	if !ok {
-		if len(stanzas) == 1 {
-			// e.g. "[invalid]" when the repository cannot be read
-			return stanzas[0], nil
-		}
-		return repo.Stanza{}, fmt.Errorf("pgbackrest info does not list stanza %s", repo.StanzaName)
-	}
-	return s, nil
-}
-
-// bkExecError explains an exec that could not run: RBAC in particular.
-func bkExecError(what, ns, pod string, err error) error {
-	var execErr *kube.ExecError
-	if errors.As(err, &execErr) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if bkForbidden(err) {
-		return fmt.Errorf("cannot %s: exec into pod %s/%s is forbidden (kubectl pgo needs the create verb on pods/exec in namespace %s): %w",
-			what, ns, pod, ns, err)
-	}
-	return fmt.Errorf("cannot %s (pod %s/%s): %w", what, ns, pod, err)
-}
-
-// bkForbidden recognizes a 403, whether it comes as a status error or as
-// the text of a failed upgrade of an exec stream.
-func bkForbidden(err error) bool {
-	if apierrors.IsForbidden(err) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden")
 }
 
 // checkRepoFlag resolves the chosen repository against the cluster's.

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/exec"
 
@@ -27,10 +25,10 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-// bkClusterObjects are the objects of cluster name in namespace ns that
+// renderedClusterObjects are the objects of cluster name in namespace ns that
 // the backup commands read: the settings ConfigMap and the repository
 // host Deployment as create cluster renders them, and running pods.
-func bkClusterObjects(t *testing.T, name, ns string) []runtime.Object {
+func renderedClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 	t.Helper()
 	spec := cluster.Spec{Name: name, Namespace: ns}
 	spec.Default()
@@ -59,11 +57,11 @@ func bkClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 		objects = append(objects, obj)
 	}
 	return append(objects,
-		bkPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", podLabels(name, cluster.ComponentRepo)),
-		bkPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
+		readyRunningPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", podLabels(name, cluster.ComponentRepo)),
+		readyRunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
 }
 
-func bkPod(ns, name string, l map[string]string) *corev1.Pod {
+func readyRunningPod(ns, name string, l map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
 		Status: corev1.PodStatus{
@@ -73,26 +71,21 @@ func bkPod(ns, name string, l map[string]string) *corev1.Pod {
 	}
 }
 
-func bkStreams() (genericiooptions.IOStreams, *bytes.Buffer, *bytes.Buffer) {
-	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
-	return genericiooptions.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}, out, errOut
-}
-
-// bkExecCall is one exec the fake saw.
-type bkExecCall struct {
+// execCall is one exec the fake saw.
+type execCall struct {
 	Pod, Container string
 	Command        []string
 }
 
-// bkFakeExec answers execs with fn, and records them.
-func bkFakeExec(calls *[]bkExecCall, fn func(pod, container string, command []string) (string, string, error)) bkExecFunc {
+// recordingExec answers execs with fn, and records them.
+func recordingExec(calls *[]execCall, fn func(pod, container string, command []string) (string, string, error)) execFunc {
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
-		*calls = append(*calls, bkExecCall{pod, container, command})
+		*calls = append(*calls, execCall{pod, container, command})
 		return fn(pod, container, command)
 	}
 }
 
-func bkTestdata(t *testing.T, path string) string {
+func readTestdata(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.FromSlash(path))
 	if err != nil {
@@ -102,9 +95,9 @@ func bkTestdata(t *testing.T, path string) string {
 }
 
 // runBackup runs `backup` with args against f.
-func runBackup(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runBackup(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	o := NewBackupOptions(streams)
 	o.exec = exec
 	o.interval = time.Millisecond
@@ -141,7 +134,7 @@ func runCommand(cmd *cobra.Command, args ...string) error {
 	return cmd.Execute()
 }
 
-func noExec(t *testing.T) bkExecFunc {
+func noExec(t *testing.T) execFunc {
 	return func(context.Context, string, string, string, []string) (string, string, error) {
 		t.Error("exec was called")
 		return "", "", errors.New("no exec")
@@ -179,7 +172,7 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 			_, _, err := runBackup(t, f, noExec(t), tc.args...)
 			checkRefused(t, f, err, tc.want)
 		})
@@ -249,7 +242,7 @@ func TestBackupRefusalsStartNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(tc.mutate(bkClusterObjects(t, "hippo", "default"))...)
+			f := kubefake.NewFactory(tc.mutate(renderedClusterObjects(t, "hippo", "default"))...)
 			_, _, err := runBackup(t, f, noExec(t), "hippo", "--type=full")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
@@ -265,7 +258,7 @@ func TestBackupRefusalsStartNothing(t *testing.T) {
 }
 
 func TestBackupStarts(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	out, _, err := runBackup(t, f, noExec(t), "hippo", "--backup-opts=--type=diff --process-max=4")
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +284,7 @@ func TestBackupStarts(t *testing.T) {
 }
 
 func TestBackupStartsJSON(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	out, _, err := runBackup(t, f, noExec(t), "hippo", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -336,11 +329,11 @@ func finishJob(t *testing.T, f *kubefake.Factory, succeeded bool, exitCode int32
 }
 
 func TestBackupWaitSucceeds(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	finishJob(t, f, true, 0, "")
-	var calls []bkExecCall
-	exec := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+	var calls []execCall
+	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
 	})
 	out, _, err := runBackup(t, f, exec, "hippo", "--type=full", "--wait")
 	if err != nil {
@@ -358,13 +351,13 @@ func TestBackupWaitSucceeds(t *testing.T) {
 }
 
 func TestBackupWaitConfirmsTheLabel(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	// The log names the label: info is asked about that backup only.
-	var calls []bkExecCall
-	exec := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return bkTestdata(t, "../repo/testdata/info-set-diff.json"), "", nil
+	var calls []execCall
+	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return readTestdata(t, "../repo/testdata/info-set-diff.json"), "", nil
 	})
-	streams, _, _ := bkStreams()
+	streams, _, _ := testStreams("")
 	o := NewBackupOptions(streams)
 	o.exec, o.interval, o.Name, o.namespace = exec, time.Millisecond, "hippo", "default"
 	client, _ := f.KubernetesClient()
@@ -376,8 +369,8 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 		t.Errorf("backup %+v, execs %+v", b, calls)
 	}
 	// A label info does not know is reported.
-	exec2 := bkFakeExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return bkTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
+	exec2 := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return readTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
 	})
 	o.exec = exec2
 	if _, err := o.confirm(context.Background(), client, "20991126-071946F", &batchv1.Job{}); err == nil ||
@@ -387,12 +380,12 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 }
 
 func TestBackupWaitFails(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	finishJob(t, f, false, 56, "")
 	// After the failure, the repository's free space is looked at: here
 	// the volume is full, and the error says so.
-	var calls []bkExecCall
-	df := bkFakeExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	var calls []execCall
+	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if command[0] != "df" {
 			t.Errorf("unexpected exec %q", command)
 		}
@@ -419,12 +412,12 @@ func TestBackupWaitFails(t *testing.T) {
 
 func TestBkExecErrorForbidden(t *testing.T) {
 	forbidden := errors.New(`unable to upgrade connection: pods "hippo-0" is forbidden: User "system:serviceaccount:pgo:reader" cannot create resource "pods/exec" in API group "" in the namespace "pgo"`)
-	err := bkExecError("run pgbackrest info in the repository pod", "pgo", "hippo-0", forbidden)
+	err := execError("run pgbackrest info in the repository pod", "pgo", "hippo-0", forbidden)
 	if !strings.HasPrefix(err.Error(), "cannot run pgbackrest info in the repository pod: exec into pod pgo/hippo-0 is forbidden (kubectl pgo needs the create verb on pods/exec in namespace pgo)") {
 		t.Errorf("error = %v", err)
 	}
 	exited := &kube.ExecError{Namespace: "pgo", Pod: "hippo-0", Command: []string{"pgbackrest"}, Code: 55, Err: exec.CodeExitError{Code: 55}}
-	if err := bkExecError("x", "pgo", "hippo-0", exited); !errors.As(err, new(*kube.ExecError)) {
+	if err := execError("x", "pgo", "hippo-0", exited); !errors.As(err, new(*kube.ExecError)) {
 		t.Errorf("an exit status lost its type: %v", err)
 	}
 }
@@ -461,7 +454,7 @@ func TestPGBackupRefusedDuringRestore(t *testing.T) {
 	} {
 		t.Run(tc.backupType+" beside "+tc.component, func(t *testing.T) {
 			restore := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "default", Labels: cluster.Labels("hippo", tc.component)}}
-			f := kubefake.NewFactory(append(bkClusterObjects(t, "hippo", "default"), restore)...)
+			f := kubefake.NewFactory(append(renderedClusterObjects(t, "hippo", "default"), restore)...)
 			exec := func(context.Context, string, string, string, []string) (string, string, error) { return "1\n", "", nil }
 			_, _, err := runBackup(t, f, exec, "hippo", "--backup-type="+tc.backupType)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasSuffix(err.Error(), "Nothing was started") {

@@ -2,32 +2,23 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
 const createClusterLong = `Create a PostgreSQL 15 cluster with its own pgBackRest repository host.
@@ -77,34 +68,6 @@ const createClusterExample = `  # A cluster with a local pgBackRest repository, 
 
   # Print the objects without creating anything (no cluster needed)
   kubectl pgo create cluster hippo --dry-run=client -o yaml`
-
-// Values of --dry-run.
-const (
-	dryRunNone   = "none"
-	dryRunClient = "client"
-	dryRunServer = "server"
-)
-
-// Flag names of create cluster, also the keys of CreateClusterOptions.given.
-const (
-	flagStorageType      = "pgbackrest-storage-type"
-	flagStorageSize      = "storage-size"
-	flagStorageClass     = "storage-class"
-	flagRepoPVCSize      = "pgbackrest-pvc-size"
-	flagRepoStorageClass = "pgbackrest-storage-class"
-	flagImage            = "image"
-	flagCPU              = "cpu"
-	flagMemory           = "memory"
-	flagCPULimit         = "cpu-limit"
-	flagMemoryLimit      = "memory-limit"
-)
-
-// DefaultWaitTimeout is how long --wait waits by default.
-const DefaultWaitTimeout = 5 * time.Minute
-
-// execFunc runs a command in a container and returns its output; it is
-// kube.ExecCapture, replaced in unit tests.
-type execFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 
 // CreateClusterOptions holds the flags and clients of `kubectl pgo create
 // cluster`.
@@ -156,8 +119,8 @@ type CreateClusterOptions struct {
 func NewCreateClusterOptions(streams genericiooptions.IOStreams) *CreateClusterOptions {
 	return &CreateClusterOptions{
 		StorageType:  string(cluster.StorageLocal),
-		Timeout:      DefaultWaitTimeout,
-		DryRun:       dryRunNone,
+		Timeout:      apply.DefaultWaitTimeout,
+		DryRun:       apply.DryRunNone,
 		given:        map[string]bool{},
 		now:          time.Now,
 		pollInterval: 2 * time.Second,
@@ -191,32 +154,10 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	o.S3.AddFlags(fl)
 	o.S3.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(fl)
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
 	cmd.ValidArgsFunction = cobra.NoFileCompletions
 	return cmd
-}
-
-// settingFlagNames are the flags of the cluster's settings, on create
-// cluster and update cluster.
-var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...)
-
-// addSettingFlags registers the flags of the cluster's settings (the Spec).
-func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
-	fl := cmd.Flags()
-	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "pgBackRest repositories: local (a PVC on the repository host; posix is the same), s3 (a bucket only, no repository host), or local,s3 (repo1 local, repo2 in S3; WAL goes to both). Cannot change later.")
-	fl.StringVar(&o.StorageSize, flagStorageSize, cluster.DefaultStorageSize, "Size of the PVC of the data directory. Cannot change later.")
-	fl.StringVar(&o.StorageClass, flagStorageClass, "", "StorageClass of the data PVC; the cluster's default class if empty. Cannot change later.")
-	fl.StringVar(&o.RepoPVCSize, flagRepoPVCSize, cluster.DefaultRepoPVCSize, "Size of the PVC of the pgBackRest repository. Cannot change later.")
-	fl.StringVar(&o.RepoStorageClass, flagRepoStorageClass, "", "StorageClass of the repository PVC; the cluster's default class if empty. Cannot change later.")
-	fl.StringVar(&o.Image, flagImage, cluster.DefaultImage, "Image with PostgreSQL 15 and pgBackRest, for every container.")
-	fl.StringVar(&o.CPU, flagCPU, "", "CPU request of the PostgreSQL container, e.g. 500m.")
-	fl.StringVar(&o.Memory, flagMemory, "", "Memory request of the PostgreSQL container, e.g. 1Gi.")
-	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container; backups then use one pgBackRest process per CPU of it (process-max, 2 without a limit).")
-	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
-	addRetentionFlags(cmd, &o.Retention)
-	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
 }
 
 // recordGiven notes which setting flags were given on the command line:
@@ -227,12 +168,6 @@ func (o *CreateClusterOptions) recordGiven(cmd *cobra.Command) {
 	}
 	o.S3.complete(cmd)
 	o.given[flagRepoCipher] = cmd.Flags().Changed(flagRepoCipher)
-}
-
-func fixedCompletions(values ...string) cobra.CompletionFunc {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return values, cobra.ShellCompDirectiveNoFileComp
-	}
 }
 
 // Complete takes the name, records which flags were given, and finds the
@@ -250,7 +185,7 @@ func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args
 	o.Name = name
 	o.recordGiven(cmd)
 
-	if o.DryRun == dryRunClient {
+	if o.DryRun == apply.DryRunClient {
 		// No server: -n, else the kubeconfig's namespace if there is a
 		// usable kubeconfig, else "default".
 		if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
@@ -266,53 +201,13 @@ func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args
 	return err
 }
 
-// clusterNameArg is the one NAME argument of a cluster command.
-func clusterNameArg(cmd *cobra.Command, args []string) (string, error) {
-	switch len(args) {
-	case 0:
-		return "", usageErrorf(cmd, "a cluster name is required: %s NAME", cmd.CommandPath())
-	case 1:
-		return args[0], nil
-	default:
-		return "", usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
-	}
-}
-
-// clusterAndNamespace is the one NAME argument and the namespace, for the
-// Complete of commands on one cluster.
-func clusterAndNamespace(f kube.Factory, cmd *cobra.Command, args []string) (name, namespace string, err error) {
-	if name, err = clusterNameArg(cmd, args); err != nil {
-		return "", "", err
-	}
-	namespace, err = resolveNamespace(f)
-	return name, namespace, err
-}
-
-// resolveNamespace is -n or the kubeconfig's namespace; an unusable
-// kubeconfig (missing file, unknown context) is reported here, before any
-// request.
-func resolveNamespace(f kube.Factory) (string, error) {
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return "", kubeconfigError(err)
-	}
-	if _, err := f.RESTConfig(); err != nil {
-		return "", kubeconfigError(err)
-	}
-	return ns, nil
-}
-
-func kubeconfigError(err error) error {
-	return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
-}
-
 // Validate checks every flag, and builds the Spec they describe. It sends
 // no request.
 func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := validateApplyFlags(cmd, o.DryRun, o.Output, o.Timeout); err != nil {
 		return err
 	}
-	if o.Wait && o.DryRun != dryRunNone {
+	if o.Wait && o.DryRun != apply.DryRunNone {
 		return usageErrorf(cmd, "--wait cannot be used with --dry-run: nothing would be created to wait for")
 	}
 	spec, err := o.flagSpec(cmd)
@@ -323,23 +218,8 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if o.RestoreFrom.Enabled() && o.DryRun == dryRunServer {
+	if o.RestoreFrom.Enabled() && o.DryRun == apply.DryRunServer {
 		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
-	}
-	return nil
-}
-
-// validateApplyFlags checks --dry-run, -o and --timeout of a command that
-// applies the cluster's objects.
-func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.Duration) error {
-	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, dryRun) {
-		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, dryRun)
-	}
-	if output != "" && output != string(printers.FormatYAML) && output != string(printers.FormatJSON) {
-		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", output)
-	}
-	if timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
 	}
 	return nil
 }
@@ -422,215 +302,48 @@ func (o *CreateClusterOptions) mergeSpec(stored cluster.Spec) cluster.Spec {
 	return s
 }
 
-// apiClients are what a command needs to talk to the API server.
-type apiClients struct {
-	config *rest.Config
-	client kubernetes.Interface
-	dyn    dynamic.Interface
-	mapper meta.RESTMapper
-}
-
-func newAPIClients(f kube.Factory) (*apiClients, error) {
-	c, err := newTypedClients(f)
-	if err != nil {
-		return nil, err
-	}
-	if c.dyn, err = f.DynamicClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.mapper, err = f.RESTMapper(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	return c, nil
-}
-
-// newTypedClients are the config and the typed client only, for commands
-// that read: no RESTMapper, whose discovery would cost requests.
-func newTypedClients(f kube.Factory) (*apiClients, error) {
-	var c apiClients
-	var err error
-	if c.config, err = f.RESTConfig(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	if c.client, err = f.KubernetesClient(); err != nil {
-		return nil, kubeconfigError(err)
-	}
-	return &c, nil
-}
-
-func factoryExec(f kube.Factory) execFunc {
-	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-		config, err := f.RESTConfig()
-		if err != nil {
-			return "", "", err
-		}
-		client, err := f.KubernetesClient()
-		if err != nil {
-			return "", "", err
-		}
-		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
-	}
-}
-
-// checkNamespace fails clearly when the namespace does not exist. A user
-// who may not read namespaces is let through: the requests that follow
-// say what is wrong, if anything.
-func checkNamespace(ctx context.Context, c *apiClients, ns string) error {
-	_, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-	switch {
-	case err == nil, apierrors.IsForbidden(err):
-		return nil
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("namespace %q does not exist: create it (kubectl create namespace %s) or choose another with -n", ns, ns)
-	default:
-		return apiError(c, err)
-	}
-}
-
 // checkStorageClasses refuses a storage class that does not exist: its
 // PVC would stay Pending, and the cluster never start. A user who may not
-// read storage classes is let through, as by checkNamespace.
-func checkStorageClasses(ctx context.Context, c *apiClients, spec cluster.Spec) error {
+// read storage classes is let through, as by apply.CheckNamespace.
+func checkStorageClasses(ctx context.Context, c *apply.Clients, spec cluster.Spec) error {
 	for _, sc := range []struct{ flag, name string }{
 		{"--storage-class", spec.StorageClass}, {"--pgbackrest-storage-class", spec.RepoStorageClass},
 	} {
 		if sc.name == "" {
 			continue
 		}
-		_, err := c.client.StorageV1().StorageClasses().Get(ctx, sc.name, metav1.GetOptions{})
+		_, err := c.Client.StorageV1().StorageClasses().Get(ctx, sc.name, metav1.GetOptions{})
 		switch {
 		case err == nil, apierrors.IsForbidden(err):
 		case apierrors.IsNotFound(err):
 			return fmt.Errorf("%s: storage class %q does not exist, so the PVC would never be bound: choose one of kubectl get storageclass, or leave it out for the default class; nothing was created", sc.flag, sc.name)
 		default:
-			return fmt.Errorf("cannot read storage class %q: %w", sc.name, apiError(c, err))
+			return fmt.Errorf("cannot read storage class %q: %w", sc.name, apply.APIError(c, err))
 		}
 	}
 	return nil
 }
 
-// apiError says whether the API server was reached at all: a status error
-// is its answer, anything else a failure to reach it.
-func apiError(c *apiClients, err error) error {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return err
-	}
-	hint := ""
-	if strings.TrimSuffix(c.config.Host, "/") == "http://localhost:8080" {
-		// client-go's default when no kubeconfig was found at all.
-		hint = " (no kubeconfig was found: set --kubeconfig or KUBECONFIG, or create ~/.kube/config)"
-	}
-	return fmt.Errorf("cannot reach the Kubernetes API server at %s%s: %w", c.config.Host, hint, err)
-}
-
-// permission is one thing a command needs to be allowed to do.
-type permission struct {
-	verb, group, resource, subresource string
-}
-
-func (p permission) String() string {
-	r := p.resource
-	if p.group != "" {
-		r += "." + p.group
-	}
-	if p.subresource != "" {
-		r += "/" + p.subresource
-	}
-	return p.verb + " " + r
-}
-
-// checkPermissions asks the API server (SelfSubjectAccessReview) whether
-// the user may do all of perms in the namespace, and lists what is
-// missing. It is a courtesy: it turns a create that would fail halfway
-// into one that fails before the first change. When the review itself
-// cannot be made, the check is skipped and the requests speak for
-// themselves.
-func checkPermissions(ctx context.Context, c *apiClients, ns, doing string, perms []permission) error {
-	var mu sync.Mutex
-	var denied []string
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for _, p := range perms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Namespace: ns, Verb: p.verb, Group: p.group, Resource: p.resource, Subresource: p.subresource,
-				},
-			}}
-			res, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-			if err != nil || res.Status.Allowed || res.Status.EvaluationError != "" {
-				return
-			}
-			mu.Lock()
-			denied = append(denied, p.String())
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if len(denied) == 0 {
-		return nil
-	}
-	slices.Sort(denied)
-	return fmt.Errorf("forbidden: you may not %s in namespace %q; missing permissions: %s (check with kubectl auth can-i --list -n %s, and ask your cluster administrator for a Role that allows them)",
-		doing, ns, strings.Join(denied, ", "), ns)
-}
-
-// objectRef names an object the way kubectl's messages do:
-// "statefulset.apps/hippo".
-func objectRef(obj *unstructured.Unstructured) string {
-	gvk := obj.GroupVersionKind()
-	return kindRef(gvk.GroupKind()) + "/" + obj.GetName()
-}
-
-func kindRef(gk schema.GroupKind) string {
-	s := strings.ToLower(gk.Kind)
-	if gk.Group != "" {
-		s += "." + gk.Group
-	}
-	return s
-}
-
-// describeObject names an object for an error: "Service pg/hippo".
-func describeObject(obj *unstructured.Unstructured) string {
-	return fmt.Sprintf("%s %s/%s", obj.GetKind(), obj.GetNamespace(), obj.GetName())
-}
-
-// renderedResources are the kinds of object cluster.Render makes (a
-// unit test keeps the list in step).
-var renderedResources = []schema.GroupResource{
-	{Resource: "secrets"},
-	{Resource: "configmaps"},
-	{Resource: "persistentvolumeclaims"},
-	{Resource: "services"},
-	{Group: "apps", Resource: "statefulsets"},
-	{Group: "apps", Resource: "deployments"},
-}
-
 // createPermissions are what create needs: read and apply every kind it
 // renders, and for --wait read pods and exec into them.
-func createPermissions(wait bool) []permission {
-	var perms []permission
-	for _, gr := range renderedResources {
+func createPermissions(wait bool) []apply.Permission {
+	var perms []apply.Permission
+	for _, gr := range apply.RenderedResources {
 		perms = append(perms,
-			permission{verb: "get", group: gr.Group, resource: gr.Resource},
-			permission{verb: "patch", group: gr.Group, resource: gr.Resource})
+			apply.Permission{Verb: "get", Group: gr.Group, Resource: gr.Resource},
+			apply.Permission{Verb: "patch", Group: gr.Group, Resource: gr.Resource})
 	}
 	if wait {
 		perms = append(perms,
-			permission{verb: "list", resource: "pods"},
-			permission{verb: "create", resource: "pods", subresource: "exec"})
+			apply.Permission{Verb: "list", Resource: "pods"},
+			apply.Permission{Verb: "create", Resource: "pods", Subresource: "exec"})
 	}
 	return perms
 }
 
 // Run creates or updates the cluster.
 func (o *CreateClusterOptions) Run(ctx context.Context) error {
-	if o.DryRun == dryRunClient {
+	if o.DryRun == apply.DryRunClient {
 		return o.runClientDryRun()
 	}
 	c, err := newAPIClients(o.factory)
@@ -638,17 +351,17 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	ns := o.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(o.Wait)); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create cluster %q", o.Name), createPermissions(o.Wait)); err != nil {
 		return err
 	}
 
 	// The stored settings, if the cluster exists.
 	spec := o.spec
 	existing := false
-	settings, err := c.client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
+	settings, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
 	switch {
 	case err == nil:
 		if err := cluster.CheckOwnership(o.Name, "ConfigMap "+ns+"/"+settings.Name, settings.Labels); err != nil {
@@ -666,13 +379,13 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
 				o.Name, ns, strings.ReplaceAll(err.Error(), "\n", "\n  - "))
 		}
-		if err := checkKeptBackups(ctx, c, ns, o.Name); err != nil {
+		if err := apply.CheckKeptBackups(ctx, c, ns, o.Name); err != nil {
 			return err
 		}
 		existing = true
 	case apierrors.IsNotFound(err):
 	default:
-		return fmt.Errorf("cannot read the settings of cluster %q: %w", o.Name, apiError(c, err))
+		return fmt.Errorf("cannot read the settings of cluster %q: %w", o.Name, apply.APIError(c, err))
 	}
 	if !existing {
 		if err := checkStorageClasses(ctx, c, spec); err != nil {
@@ -683,7 +396,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	// The secret material: reused when the Secrets exist.
 	secrets := map[string]*corev1.Secret{}
 	for _, name := range []string{cluster.RepoConfigSecretName(o.Name), cluster.PostgresSecretName(o.Name)} {
-		s, err := c.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case err == nil:
 			if err := cluster.CheckOwnership(o.Name, "Secret "+ns+"/"+name, s.Labels); err != nil {
@@ -692,7 +405,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 			secrets[name] = s
 		case apierrors.IsNotFound(err):
 		default:
-			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apiError(c, err))
+			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
 		}
 	}
 	material, err := cluster.LoadOrGenerateMaterial(spec, secrets[cluster.RepoConfigSecretName(o.Name)], secrets[cluster.PostgresSecretName(o.Name)], o.now())
@@ -720,7 +433,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 
 	// Every object that exists must be this cluster's, checked before
 	// the first change.
-	before, err := currentObjects(ctx, c, o.Name, objects)
+	before, err := apply.CurrentObjects(ctx, c, o.Name, objects)
 	if err != nil {
 		return err
 	}
@@ -737,7 +450,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	dryRun := o.DryRun == dryRunServer
+	dryRun := o.DryRun == apply.DryRunServer
 	suffix := ""
 	if dryRun {
 		suffix = " (server dry run)"
@@ -745,13 +458,13 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	var applied []*unstructured.Unstructured
 	created, changed := 0, 0
 	for i, obj := range objects {
-		after, err := kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(dryRun))
+		after, err := kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(dryRun))
 		if err != nil {
 			if o.RestoreFrom.Enabled() {
 				o.RestoreFrom.Cleanup(context.WithoutCancel(ctx))
 			}
 			return fmt.Errorf("%w\n(%d of %d objects of cluster %q were applied before this error; run the same command again once it is fixed)",
-				apiError(c, err), i, len(objects), o.Name)
+				apply.APIError(c, err), i, len(objects), o.Name)
 		}
 		applied = append(applied, after)
 		result := "unchanged"
@@ -759,16 +472,16 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 		case before[i] == nil:
 			result = "created"
 			created++
-		case objectChanged(before[i], after, dryRun):
+		case apply.ObjectChanged(before[i], after, dryRun):
 			result = "configured"
 			changed++
 		}
 		if o.Output == "" {
-			fmt.Fprintf(o.Out, "%s %s%s\n", objectRef(after), result, suffix)
+			fmt.Fprintf(o.Out, "%s %s%s\n", apply.ObjectRef(after), result, suffix)
 		}
 	}
 	if o.Output != "" {
-		if err := printObjects(o.Out, o.Output, applied); err != nil {
+		if err := apply.PrintObjects(o.Out, o.Output, applied); err != nil {
 			return err
 		}
 	}
@@ -796,61 +509,6 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	return o.waitReady(ctx, c, spec, progress)
 }
 
-// currentObjects reads the current state of each object (nil where it does
-// not exist), and refuses objects that are not the cluster's.
-func currentObjects(ctx context.Context, c *apiClients, name string, objects []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	before := make([]*unstructured.Unstructured, len(objects))
-	for i, obj := range objects {
-		cur, err := getObject(ctx, c, obj)
-		if err != nil {
-			return nil, err
-		}
-		if cur != nil {
-			if err := cluster.CheckOwnership(name, describeObject(obj), cur.GetLabels()); err != nil {
-				return nil, err
-			}
-		}
-		before[i] = cur
-	}
-	return before, nil
-}
-
-// objectChanged compares an object before and after an apply. A real
-// apply changes the resourceVersion only when it writes; a dry run leaves
-// it, so the objects are compared instead.
-func objectChanged(before, after *unstructured.Unstructured, dryRun bool) bool {
-	if !dryRun {
-		return before.GetResourceVersion() != after.GetResourceVersion()
-	}
-	strip := func(u *unstructured.Unstructured) map[string]any {
-		c := u.DeepCopy()
-		c.SetManagedFields(nil)
-		c.SetResourceVersion("")
-		c.SetGeneration(0)
-		unstructured.RemoveNestedField(c.Object, "status")
-		return c.Object
-	}
-	return !equality.Semantic.DeepEqual(strip(before), strip(after))
-}
-
-// getObject reads the current state of obj, or nil if it does not exist.
-func getObject(ctx context.Context, c *apiClients, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	gvk := obj.GroupVersionKind()
-	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return nil, fmt.Errorf("the server does not know %s: %w", gvk, apiError(c, err))
-	}
-	cur, err := c.dyn.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return cur, nil
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("cannot read %s: %w", describeObject(obj), apiError(c, err))
-	}
-}
-
 // runClientDryRun renders and prints without contacting any server. It
 // cannot read the cluster's Secrets, so the certificates and the password
 // are new ones: a real create reuses those of an existing cluster.
@@ -870,65 +528,32 @@ func (o *CreateClusterOptions) runClientDryRun() error {
 		}
 	}
 	if o.Output != "" {
-		return printObjects(o.Out, o.Output, objects)
+		return apply.PrintObjects(o.Out, o.Output, objects)
 	}
 	for _, obj := range objects {
-		fmt.Fprintf(o.Out, "%s created (dry run)\n", objectRef(obj))
+		fmt.Fprintf(o.Out, "%s created (dry run)\n", apply.ObjectRef(obj))
 	}
 	fmt.Fprintf(o.Out, "cluster %s created (dry run)\n", o.Name)
 	return nil
 }
 
-// printObjects prints objects as YAML documents or as a JSON List,
-// without their managedFields, as kubectl does; either can be fed to
-// kubectl apply -f.
-func printObjects(w io.Writer, format string, objects []*unstructured.Unstructured) error {
-	items := make([]any, len(objects))
-	for i, obj := range objects {
-		c := obj.DeepCopy()
-		c.SetManagedFields(nil)
-		items[i] = c.Object
-	}
-	if format == string(printers.FormatJSON) {
-		return printers.PrintJSON(w, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
-	}
-	for _, item := range items {
-		if _, err := io.WriteString(w, "---\n"); err != nil {
-			return err
-		}
-		if err := printers.PrintYAML(w, item); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// waitStep is one thing --wait waits for. check returns whether it is
-// done, and a line saying where it stands (or what was reached).
-type waitStep struct {
-	what  string
-	check func(ctx context.Context) (done bool, status string, err error)
-	// hint says where to look when the step times out.
-	hint string
-}
-
 // waitReady waits, step by step, until the cluster is ready, printing a
 // line when a step's status changes, as kubectl rollout status does.
-func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spec cluster.Spec, w io.Writer) error {
+func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apply.Clients, spec cluster.Spec, w io.Writer) error {
 	start := time.Now()
 	deadline := start.Add(o.Timeout)
 	ns, name := spec.Namespace, spec.Name
-	steps := []waitStep{
+	steps := []apply.WaitStep{
 		{
-			what:  "the PersistentVolumeClaims to be bound",
-			check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
-			hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
+			What:  "the PersistentVolumeClaims to be bound",
+			Check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
+			Hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
 		},
-		databaseStep(c, ns, name, "the database pod to be ready"),
-		repoHostStep(c, ns, name, "the repository host to be ready"),
+		apply.DatabaseStep(c, ns, name, "the database pod to be ready"),
+		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
 		{
-			what: "the stanza to be created",
-			check: func(ctx context.Context) (bool, string, error) {
+			What: "the stanza to be created",
+			Check: func(ctx context.Context) (bool, string, error) {
 				info := stanzaInfo(ctx, c, o.exec, ns, name)
 				if err := s3Refused(spec, info.Error+" "+info.Message); err != nil {
 					return false, "", err
@@ -941,9 +566,9 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				}
 				// The stanza must be this database's: a repository kept
 				// from an earlier one has a stanza too.
-				pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+				pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 				if err != nil {
-					if e := waitAPIError(err); e != nil {
+					if e := apply.WaitAPIError(err); e != nil {
 						return false, "", e
 					}
 					return false, err.Error(), nil
@@ -960,90 +585,17 @@ func (o *CreateClusterOptions) waitReady(ctx context.Context, c *apiClients, spe
 				}
 				return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
 			},
-			hint: stanzaHint(spec),
+			Hint: stanzaHint(spec),
 		},
 	}
 	if !spec.HasLocalRepo() {
 		// No repository host: the database pod creates the stanza.
 		steps = slices.Delete(steps, 2, 3)
 	}
-	if err := runWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
+	if err := apply.RunWaitSteps(ctx, w, o.pollInterval, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
-	return nil
-}
-
-// databaseStep waits for the database pod of the current template to be
-// ready.
-func databaseStep(c *apiClients, ns, name, what string) waitStep {
-	return waitStep{
-		what:  what,
-		check: func(ctx context.Context) (bool, string, error) { return databaseReady(ctx, c, ns, name) },
-		hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, cluster.PodName(name), ns, cluster.PodName(name)),
-	}
-}
-
-// repoHostStep waits for the repository host's pod of the current
-// template to be ready.
-func repoHostStep(c *apiClients, ns, name, what string) waitStep {
-	return waitStep{
-		what:  what,
-		check: func(ctx context.Context) (bool, string, error) { return repoHostReady(ctx, c, ns, name) },
-		hint:  repoHostHint(ns, name),
-	}
-}
-
-func repoHostHint(ns, name string) string {
-	return fmt.Sprintf("kubectl -n %s describe pod -l %s; kubectl -n %s logs deployment/%s", ns, cluster.RepoSelector(name), ns, cluster.RepoHostName(name))
-}
-
-// runWaitSteps waits for each step in turn until deadline, printing a line
-// when a step's status changes. done says what was already done, for the
-// timeout error.
-func runWaitSteps(ctx context.Context, w io.Writer, poll time.Duration, deadline time.Time, steps []waitStep, done string) error {
-	timeout := time.Until(deadline).Round(time.Second)
-	for _, step := range steps {
-		last := ""
-		var status string
-		err := kube.WaitFor(ctx, poll, time.Until(deadline), func(ctx context.Context) (bool, error) {
-			done, s, err := step.check(ctx)
-			if err != nil {
-				return false, err
-			}
-			status = s
-			if done {
-				fmt.Fprintln(w, s)
-				return true, nil
-			}
-			if s != last {
-				fmt.Fprintf(w, "Waiting for %s: %s\n", step.what, s)
-				last = s
-			}
-			return false, nil
-		})
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
-				return fmt.Errorf("timed out after %s waiting for %s: %s\n%s; to see why it is not ready: %s",
-					timeout, step.what, status, done, step.hint)
-			}
-			var refused *s3RefusedError
-			if errors.As(err, &refused) {
-				return err
-			}
-			return fmt.Errorf("waiting for %s: %w", step.what, err)
-		}
-	}
-	return nil
-}
-
-// waitAPIError stops a wait on an error that polling will not fix
-// (forbidden, unauthorized); other errors are reported as the status and
-// polled again.
-func waitAPIError(err error) error {
-	if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
-		return err
-	}
 	return nil
 }
 
@@ -1063,13 +615,13 @@ func stanzaHint(spec cluster.Spec) string {
 	return fmt.Sprintf("kubectl -n %s logs deployment/%s", spec.Namespace, cluster.RepoHostName(spec.Name))
 }
 
-func pvcsBound(ctx context.Context, c *apiClients, ns string, pvcs []string) (bool, string, error) {
+func pvcsBound(ctx context.Context, c *apply.Clients, ns string, pvcs []string) (bool, string, error) {
 	var states, done []string
 	all := true
 	for _, pvc := range pvcs {
-		p, err := c.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
+		p, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 		if err != nil {
-			if e := waitAPIError(err); e != nil {
+			if e := apply.WaitAPIError(err); e != nil {
 				return false, "", e
 			}
 			all = false
@@ -1079,181 +631,11 @@ func pvcsBound(ctx context.Context, c *apiClients, ns string, pvcs []string) (bo
 		if p.Status.Phase != corev1.ClaimBound {
 			all = false
 		}
-		states = append(states, fmt.Sprintf("%s %s", pvc, orUnknown(string(p.Status.Phase))))
+		states = append(states, fmt.Sprintf("%s %s", pvc, firstNonEmpty(string(p.Status.Phase), "unknown")))
 		done = append(done, "persistentvolumeclaim/"+pvc)
 	}
 	if all {
 		return true, strings.Join(done, " and ") + " bound", nil
 	}
 	return false, strings.Join(states, ", "), nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-// databaseReady: the StatefulSet has rolled out its current template and
-// its pod is ready.
-func databaseReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
-	sts, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
-	if err != nil {
-		if e := waitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
-	}
-	pod, err := c.client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
-	podStatus := ""
-	switch {
-	case err == nil:
-		podStatus = podProgress(pod)
-	case apierrors.IsNotFound(err):
-		podStatus = fmt.Sprintf("pod %s not created yet", cluster.PodName(name))
-	default:
-		if e := waitAPIError(err); e != nil {
-			return false, "", e
-		}
-		podStatus = err.Error()
-	}
-	s := sts.Status
-	replicas := int32(1)
-	if sts.Spec.Replicas != nil {
-		replicas = *sts.Spec.Replicas
-	}
-	switch {
-	case s.ObservedGeneration < sts.Generation:
-		return false, "the StatefulSet controller has not seen the new template yet", nil
-	case s.UpdatedReplicas < replicas || (s.UpdateRevision != "" && s.CurrentRevision != s.UpdateRevision):
-		return false, fmt.Sprintf("%d of %d pods updated; %s", s.UpdatedReplicas, replicas, podStatus), nil
-	case s.ReadyReplicas < replicas || err != nil || !kube.IsPodReady(pod):
-		return false, podStatus, nil
-	}
-	return true, fmt.Sprintf("database pod %s ready", pod.Name), nil
-}
-
-// repoHostReady: the Deployment has rolled out and its one pod is ready,
-// which its readiness probe allows only once the stanza exists.
-func repoHostReady(ctx context.Context, c *apiClients, ns, name string) (bool, string, error) {
-	d, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
-	if err != nil {
-		if e := waitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
-	}
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
-	if err != nil {
-		if e := waitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
-	}
-	var podStates []string
-	var ready *corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		podStates = append(podStates, podProgress(p))
-		if p.DeletionTimestamp == nil && kube.IsPodReady(p) {
-			ready = p
-		}
-	}
-	slices.Sort(podStates)
-	podStatus := strings.Join(podStates, "; ")
-	if podStatus == "" {
-		podStatus = "no pod yet"
-	}
-	s := d.Status
-	replicas := int32(1)
-	if d.Spec.Replicas != nil {
-		replicas = *d.Spec.Replicas
-	}
-	switch {
-	case s.ObservedGeneration < d.Generation:
-		return false, "the Deployment controller has not seen the new template yet", nil
-	case s.UpdatedReplicas < replicas || s.Replicas > s.UpdatedReplicas:
-		return false, fmt.Sprintf("%d of %d pods updated; %s", s.UpdatedReplicas, replicas, podStatus), nil
-	case s.ReadyReplicas < replicas || ready == nil:
-		return false, podStatus + " (ready once the stanza exists)", nil
-	}
-	return true, fmt.Sprintf("repository host pod %s ready", ready.Name), nil
-}
-
-// podProgress says where a pod stands: "pod hippo-0 Running, 1 of 2
-// containers ready (pgbackrest: not ready)".
-func podProgress(p *corev1.Pod) string {
-	if p.DeletionTimestamp != nil {
-		return fmt.Sprintf("pod %s terminating", p.Name)
-	}
-	ready := 0
-	var notes []string
-	for _, cs := range p.Status.ContainerStatuses {
-		switch {
-		case cs.Ready:
-			ready++
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-			note := cs.Name + ": " + cs.State.Waiting.Reason
-			if cs.State.Waiting.Reason != "ContainerCreating" && cs.State.Waiting.Message != "" {
-				note += " (" + cs.State.Waiting.Message + ")"
-			}
-			notes = append(notes, note)
-		case cs.State.Terminated != nil:
-			notes = append(notes, fmt.Sprintf("%s: exited with %d", cs.Name, cs.State.Terminated.ExitCode))
-		default:
-			notes = append(notes, cs.Name+": not ready")
-		}
-	}
-	total := len(p.Spec.Containers)
-	s := fmt.Sprintf("pod %s %s, %d of %d containers ready", p.Name, orUnknown(string(p.Status.Phase)), ready, total)
-	if p.Status.Phase == corev1.PodPending {
-		for _, cond := range p.Status.Conditions {
-			if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Message != "" {
-				notes = append(notes, "unschedulable: "+cond.Message)
-			}
-		}
-	}
-	if len(notes) > 0 {
-		s += " (" + strings.Join(notes, "; ") + ")"
-	}
-	return s
-}
-
-// checkKeptBackups refuses to create a cluster again over the backups
-// that delete --keep-backups kept: its repository holds the stanza of the
-// old database, into which a new one cannot archive. Such a cluster has
-// its settings and its repository PVC, but no data PVC and no StatefulSet.
-func checkKeptBackups(ctx context.Context, c *apiClients, ns, name string) error {
-	exists := func(get func() error) (bool, error) {
-		err := get()
-		switch {
-		case err == nil:
-			return true, nil
-		case apierrors.IsNotFound(err):
-			return false, nil
-		default:
-			return false, apiError(c, err)
-		}
-	}
-	pvcs := c.client.CoreV1().PersistentVolumeClaims(ns)
-	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
-	if err != nil || !repoPVC {
-		return err
-	}
-	dataPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.DataPVCName(name), metav1.GetOptions{}); return err })
-	if err != nil || dataPVC {
-		return err
-	}
-	sts, err := exists(func() error {
-		_, err := c.client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
-		return err
-	})
-	if err != nil || sts {
-		return err
-	}
-	return fmt.Errorf("cluster %q was deleted with --keep-backups: its repository (PVC %s) holds the backups and the WAL of the old database, "+
-		"and a new database cannot archive into it. Creating a cluster from kept backups is not supported yet; to start afresh, "+
-		"delete the backups first (kubectl pgo delete cluster %s --yes), or choose another name. Nothing was changed",
-		name, cluster.RepoPVCName(name), name)
 }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -94,7 +95,7 @@ type CreateScheduleOptions struct {
 	options    repo.BackupOptions
 	pgdumpOpts []string
 	factory    kube.Factory
-	exec       bkExecFunc
+	exec       execFunc
 	now        func() time.Time
 	genericiooptions.IOStreams
 }
@@ -105,7 +106,7 @@ func NewCreateScheduleOptions(streams genericiooptions.IOStreams) *CreateSchedul
 		ScheduleType: jobs.BackupTypePGBackRest,
 		Database:     "postgres",
 		PVCSize:      "1Gi",
-		DryRun:       dryRunNone,
+		DryRun:       apply.DryRunNone,
 		now:          time.Now,
 		IOStreams:    streams,
 	}
@@ -143,7 +144,7 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("schedule-type", fixedCompletions(scheduleTypes...))
 	_ = cmd.RegisterFlagCompletionFunc("pgbackrest-backup-type", fixedCompletions(repo.BackupTypes...))
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(string(printers.FormatYAML), string(printers.FormatJSON)))
 	return cmd
 }
@@ -152,7 +153,7 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
 	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
+		o.exec = explainedFactoryExec(f)
 	}
 	var err error
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
@@ -162,13 +163,13 @@ func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, arg
 // Validate checks every flag; it sends no request, so that bad input
 // creates nothing.
 func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
-	if !slices.Contains([]string{dryRunNone, dryRunClient, dryRunServer}, o.DryRun) {
+	if !slices.Contains([]string{apply.DryRunNone, apply.DryRunClient, apply.DryRunServer}, o.DryRun) {
 		return usageErrorf(cmd, `invalid --dry-run value %q: use "none", "client" or "server"`, o.DryRun)
 	}
 	if o.Output != "" && o.Output != string(printers.FormatYAML) && o.Output != string(printers.FormatJSON) {
 		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", o.Output)
 	}
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if !cmd.Flags().Changed("schedule") {
@@ -261,25 +262,25 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	ns := o.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	spec, err := bkReadSpec(ctx, c.client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, c.Client, ns, o.Name)
 	if err != nil {
 		return fmt.Errorf("%w. No schedule was created", err)
 	}
-	perms := []permission{{verb: "get", group: "batch", resource: "cronjobs"}, {verb: "patch", group: "batch", resource: "cronjobs"}}
+	perms := []apply.Permission{{Verb: "get", Group: "batch", Resource: "cronjobs"}, {Verb: "patch", Group: "batch", Resource: "cronjobs"}}
 	if o.ScheduleType != jobs.BackupTypePGBackRest {
-		perms = append(perms, permission{verb: "get", resource: "persistentvolumeclaims"}, permission{verb: "patch", resource: "persistentvolumeclaims"})
+		perms = append(perms, apply.Permission{Verb: "get", Resource: "persistentvolumeclaims"}, apply.Permission{Verb: "patch", Resource: "persistentvolumeclaims"})
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", o.ScheduleName), perms); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", o.ScheduleName), perms); err != nil {
 		return err
 	}
 	ref := &unstructured.Unstructured{}
 	ref.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
 	ref.SetName(o.ScheduleName)
 	ref.SetNamespace(ns)
-	existing, err := getObject(ctx, c, ref)
+	existing, err := apply.GetObject(ctx, c, ref)
 	if err != nil {
 		return err
 	}
@@ -309,36 +310,36 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 
 	suffix, applied := "", obj
 	switch o.DryRun {
-	case dryRunClient:
+	case apply.DryRunClient:
 		suffix = " (dry run)"
-	case dryRunServer:
+	case apply.DryRunServer:
 		suffix = " (server dry run)"
 	}
-	if o.DryRun != dryRunClient {
-		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == dryRunNone {
+	if o.DryRun != apply.DryRunClient {
+		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == apply.DryRunNone {
 			component := jobs.ComponentPGDump
 			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
 				component = jobs.ComponentPGBaseBackup
 			}
-			if err := ensurePGDumpPVC(ctx, c.client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
+			if err := ensurePGDumpPVC(ctx, c.Client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
 				return err
 			}
 		}
-		if applied, err = kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(o.DryRun == dryRunServer)); err != nil {
-			return fmt.Errorf("create schedule %s: %w", o.ScheduleName, apiError(c, err))
+		if applied, err = kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(o.DryRun == apply.DryRunServer)); err != nil {
+			return fmt.Errorf("create schedule %s: %w", o.ScheduleName, apply.APIError(c, err))
 		}
 	}
 	result := "created"
 	if existing != nil {
 		// A dry run cannot tell: it writes nothing.
 		result = "configured"
-		if o.DryRun == dryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
+		if o.DryRun == apply.DryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
 			result = "unchanged"
 		}
 	}
 	progress := o.Out
 	if o.Output != "" {
-		if err := printObjects(o.Out, o.Output, []*unstructured.Unstructured{applied}); err != nil {
+		if err := apply.PrintObjects(o.Out, o.Output, []*unstructured.Unstructured{applied}); err != nil {
 			return err
 		}
 		progress = o.ErrOut
@@ -361,7 +362,7 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 }
 
 // renderJob renders the Job of each run, as kubectl pgo backup would.
-func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, spec cluster.Spec) (*batchv1.Job, error) {
+func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apply.Clients, spec cluster.Spec) (*batchv1.Job, error) {
 	ns := o.namespace
 	switch o.ScheduleType {
 	case jobs.BackupTypePGDump:
@@ -382,13 +383,13 @@ func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apiClients, sp
 		}
 		return o.backupJob(spec, deploy)
 	}
-	deploy, err := c.client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
+	deploy, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("cannot schedule backups of cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. No schedule was created",
 			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
 	case err != nil:
-		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apiError(c, err))
+		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apply.APIError(c, err))
 	}
 	return o.backupJob(spec, deploy)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -53,11 +52,6 @@ const deleteBackupExample = `  # Delete a full backup and the backups based on i
 
 // deleteBackupExecTimeout bounds pgbackrest expire, which deletes files.
 const deleteBackupExecTimeout = 10 * time.Minute
-
-// backupLabelPattern is a pgBackRest backup label: a full backup's, or a
-// differential or incremental backup's made of its full backup's label
-// and its own.
-var backupLabelPattern = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$`)
 
 // DeleteBackupResult is what `kubectl pgo delete backup -o json|yaml`
 // prints.
@@ -151,7 +145,7 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 	switch {
 	case o.Target == "":
 		return usageErrorf(cmd, "--target is required: the label of the backup to delete (list them with kubectl pgo show backup %s)", o.Name)
-	case !backupLabelPattern.MatchString(o.Target):
+	case !repo.IsBackupLabel(o.Target):
 		return usageErrorf(cmd, "invalid --target %q: a backup label is YYYYMMDD-HHMMSSF for a full backup, or YYYYMMDD-HHMMSSF_YYYYMMDD-HHMMSSD|I for a differential or incremental one (e.g. 20261126-074954F)", o.Target)
 	}
 	return nil
@@ -161,10 +155,10 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -192,7 +186,7 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	if chosen > 0 {
 		backups = backupsIn(backups, chosen)
 	}
-	target, ok := findBackupByLabel(backups, o.Target)
+	target, ok := repo.FindBackup(backups, o.Target)
 	if ok {
 		// Dependents and the retention are those of the target's repository.
 		backups = backupsIn(backups, target.Database.RepoKey)
@@ -220,8 +214,8 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	}
 	execCtx, cancel := context.WithTimeout(ctx, deleteBackupExecTimeout)
 	defer cancel()
-	if _, _, err := o.exec(execCtx, ns, pod.Name, bkRepoContainer, command); err != nil {
-		return bkExecError("run pgbackrest expire in the repository pod", ns, pod.Name, err)
+	if _, _, err := o.exec(execCtx, ns, pod.Name, repoContainer, command); err != nil {
+		return execError("run pgbackrest expire in the repository pod", ns, pod.Name, err)
 	}
 
 	// pgbackrest info again: the target and its dependents must be gone.
@@ -232,7 +226,7 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	left := repo.SortBackups(after.Backup)
 	var still []string
 	for _, b := range append([]repo.Backup{target}, dependents...) {
-		if _, ok := findBackupByLabel(left, b.Label); ok {
+		if _, ok := repo.FindBackup(left, b.Label); ok {
 			still = append(still, b.Label)
 		}
 	}
@@ -272,9 +266,9 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 
 // info runs pgbackrest info and fails on an unusable status.
 func (o *DeleteBackupOptions) info(ctx context.Context, pod string) (repo.Stanza, error) {
-	ctx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	stanza, err := bkInfo(ctx, o.exec, o.namespace, pod)
+	stanza, err := readStanza(ctx, o.exec, o.namespace, pod)
 	if err != nil {
 		return repo.Stanza{}, err
 	}
@@ -442,7 +436,7 @@ func backupLabelsOf(backups []repo.Backup) []string {
 // cluster names, an error yields no suggestions.
 func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) == 0 || bkValidateName(args[0]) != nil {
+		if len(args) == 0 || validateClusterName(args[0]) != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		ns, _, err := f.Namespace()
@@ -457,7 +451,7 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 		}
 		exec := o.exec
 		if exec == nil {
-			exec = bkFactoryExec(f)
+			exec = explainedFactoryExec(f)
 		}
 		ctx := cmd.Context()
 		if ctx == nil {
@@ -471,7 +465,7 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 			cobra.CompDebugln("repository pod: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		stanza, err := bkInfo(ctx, exec, ns, pod.Name)
+		stanza, err := readStanza(ctx, exec, ns, pod.Name)
 		if err != nil {
 			cobra.CompDebugln("pgbackrest info: "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp

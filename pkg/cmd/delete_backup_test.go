@@ -25,14 +25,14 @@ import (
 // Labels of the fake repository: full A with a diff and an incr on it,
 // then full B with an incr.
 const (
-	dbFullA = "20261120-010000F"
-	dbDiffA = "20261120-010000F_20261121-010000D"
-	dbIncrA = "20261120-010000F_20261122-010000I"
-	dbFullB = "20261123-010000F"
-	dbIncrB = "20261123-010000F_20261124-010000I"
+	fullA = "20261120-010000F"
+	diffA = "20261120-010000F_20261121-010000D"
+	incrA = "20261120-010000F_20261122-010000I"
+	fullB = "20261123-010000F"
+	incrB = "20261123-010000F_20261124-010000I"
 )
 
-func dbBackup(label, typ, prior string, refs ...string) repo.Backup {
+func testBackup(label, typ, prior string, refs ...string) repo.Backup {
 	b := repo.Backup{Label: label, Type: typ, Prior: prior, Reference: refs}
 	stamp := label
 	if i := strings.IndexByte(label, '_'); i > 0 {
@@ -47,13 +47,13 @@ func dbBackup(label, typ, prior string, refs ...string) repo.Backup {
 	return b
 }
 
-func dbRepository() []repo.Backup {
+func backupChains() []repo.Backup {
 	return []repo.Backup{
-		dbBackup(dbFullA, "full", ""),
-		dbBackup(dbDiffA, "diff", dbFullA, dbFullA),
-		dbBackup(dbIncrA, "incr", dbDiffA, dbFullA, dbDiffA),
-		dbBackup(dbFullB, "full", ""),
-		dbBackup(dbIncrB, "incr", dbFullB, dbFullB),
+		testBackup(fullA, "full", ""),
+		testBackup(diffA, "diff", fullA, fullA),
+		testBackup(incrA, "incr", diffA, fullA, diffA),
+		testBackup(fullB, "full", ""),
+		testBackup(incrB, "incr", fullB, fullB),
 	}
 }
 
@@ -63,13 +63,13 @@ type fakeRepo struct {
 	mu      sync.Mutex
 	backups []repo.Backup
 	broken  bool
-	calls   []bkExecCall
+	calls   []execCall
 }
 
 func (r *fakeRepo) exec(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, bkExecCall{pod, container, command})
+	r.calls = append(r.calls, execCall{pod, container, command})
 	switch {
 	case slices.Contains(command, "info"):
 		s := repo.Stanza{Name: "db", Backup: r.backups, Status: repo.StanzaStatus{Code: 0, Message: "ok"},
@@ -102,9 +102,9 @@ func (r *fakeRepo) expires() [][]string {
 
 func (r *fakeRepo) labels() []string { return backupLabelsOf(r.backups) }
 
-func runDeleteBackup(t *testing.T, f *kubefake.Factory, exec bkExecFunc, stdin string, terminal bool, args ...string) (string, string, error) {
+func runDeleteBackup(t *testing.T, f *kubefake.Factory, exec execFunc, stdin string, terminal bool, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	streams.In = strings.NewReader(stdin)
 	o := NewDeleteBackupOptions(streams)
 	o.exec = exec
@@ -124,18 +124,18 @@ func TestDeleteBackupBadInputSendsNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no name", []string{"--target=" + dbFullA}, "a cluster name is required: backup NAME"},
-		{"two names", []string{"a", "b", "--target=" + dbFullA}, "takes one cluster name, got 2 arguments: a b"},
-		{"bad name", []string{"Hippo_1", "--target=" + dbFullA}, `cluster name "Hippo_1" is not valid`},
+		{"no name", []string{"--target=" + fullA}, "a cluster name is required: backup NAME"},
+		{"two names", []string{"a", "b", "--target=" + fullA}, "takes one cluster name, got 2 arguments: a b"},
+		{"bad name", []string{"Hippo_1", "--target=" + fullA}, `cluster name "Hippo_1" is not valid`},
 		{"no target", []string{"hippo"}, "--target is required"},
 		{"malformed target", []string{"hippo", "--target=latest"}, `invalid --target "latest"`},
 		{"full with a suffix", []string{"hippo", "--target=20261120-010000F_20261121-010000F"}, "invalid --target"},
 		{"short", []string{"hippo", "--target=2026112-010000F"}, "invalid --target"},
-		{"bad output", []string{"hippo", "--target=" + dbFullA, "-o", "wide"}, `invalid output format "wide"`},
+		{"bad output", []string{"hippo", "--target=" + fullA, "-o", "wide"}, `invalid output format "wide"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 			_, _, err := runDeleteBackup(t, f, noExec(t), "", true, append(tc.args, "--yes")...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
@@ -152,45 +152,45 @@ func TestDeleteBackupBadInputSendsNothing(t *testing.T) {
 }
 
 func TestDependentBackups(t *testing.T) {
-	backups := dbRepository()
+	backups := backupChains()
 	for target, want := range map[string][]string{
-		dbFullA: {dbDiffA, dbIncrA},
-		dbDiffA: {dbIncrA},
-		dbIncrA: nil,
-		dbFullB: {dbIncrB},
+		fullA: {diffA, incrA},
+		diffA: {incrA},
+		incrA: nil,
+		fullB: {incrB},
 	} {
 		if got := backupLabelsOf(dependentBackups(backups, target)); !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
 			t.Errorf("dependents of %s: %q, want %q", target, got, want)
 		}
 	}
 	// A prior chain without references still counts.
-	chain := []repo.Backup{dbBackup(dbFullA, "full", ""), dbBackup(dbDiffA, "diff", dbFullA), dbBackup(dbIncrA, "incr", dbDiffA)}
-	if got := backupLabelsOf(dependentBackups(chain, dbFullA)); !slices.Equal(got, []string{dbDiffA, dbIncrA}) {
+	chain := []repo.Backup{testBackup(fullA, "full", ""), testBackup(diffA, "diff", fullA), testBackup(incrA, "incr", diffA)}
+	if got := backupLabelsOf(dependentBackups(chain, fullA)); !slices.Equal(got, []string{diffA, incrA}) {
 		t.Errorf("dependents through prior: %q", got)
 	}
 }
 
 func TestDeleteBackupWithYes(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: dbRepository()}
-	out, errOut, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+dbFullA, "--yes")
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	r := &fakeRepo{backups: backupChains()}
+	out, errOut, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+fullA, "--yes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "backup " + dbFullA + " (full) deleted\n" +
-		"backup " + dbDiffA + " (diff, depended on " + dbFullA + ") deleted\n" +
-		"backup " + dbIncrA + " (incr, depended on " + dbFullA + ") deleted\n" +
-		"cluster hippo has 2 backup(s) left: " + dbFullB + ", " + dbIncrB + "\n"
+	want := "backup " + fullA + " (full) deleted\n" +
+		"backup " + diffA + " (diff, depended on " + fullA + ") deleted\n" +
+		"backup " + incrA + " (incr, depended on " + fullA + ") deleted\n" +
+		"cluster hippo has 2 backup(s) left: " + fullB + ", " + incrB + "\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
-	for _, w := range []string{"Warning: backup " + dbFullA + " is not due to expire", "repo1-retention-full=2", "it is the oldest full backup"} {
+	for _, w := range []string{"Warning: backup " + fullA + " is not due to expire", "repo1-retention-full=2", "it is the oldest full backup"} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, errOut)
 		}
 	}
 	exp := r.expires()
-	if len(exp) != 1 || strings.Join(exp[0], " ") != "pgbackrest --stanza=db expire --set="+dbFullA {
+	if len(exp) != 1 || strings.Join(exp[0], " ") != "pgbackrest --stanza=db expire --set="+fullA {
 		t.Errorf("expires = %q", exp)
 	}
 	for _, c := range r.calls {
@@ -198,15 +198,15 @@ func TestDeleteBackupWithYes(t *testing.T) {
 			t.Errorf("exec in %s/%s", c.Pod, c.Container)
 		}
 	}
-	if got := r.labels(); !slices.Equal(got, []string{dbFullB, dbIncrB}) {
+	if got := r.labels(); !slices.Equal(got, []string{fullB, incrB}) {
 		t.Errorf("left: %q", got)
 	}
 }
 
 func TestDeleteBackupJSON(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: dbRepository()}
-	out, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+dbDiffA, "--no-prompt", "-o", "json")
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	r := &fakeRepo{backups: backupChains()}
+	out, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+diffA, "--no-prompt", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +214,8 @@ func TestDeleteBackupJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got.Target != dbDiffA || len(got.Removed) != 2 || got.Removed[0].Label != dbDiffA || got.Removed[1].Label != dbIncrA ||
-		got.Removed[1].DependsOn != dbDiffA || !slices.Equal(got.Remaining, []string{dbFullA, dbFullB, dbIncrB}) {
+	if got.Target != diffA || len(got.Removed) != 2 || got.Removed[0].Label != diffA || got.Removed[1].Label != incrA ||
+		got.Removed[1].DependsOn != diffA || !slices.Equal(got.Remaining, []string{fullA, fullB, incrB}) {
 		t.Errorf("result: %+v", got)
 	}
 }
@@ -226,16 +226,16 @@ func TestDeleteBackupPrompt(t *testing.T) {
 		deleted bool
 	}{{"y\n", true}, {"yes\n", true}, {"n\n", false}, {"", false}} {
 		t.Run(strings.TrimSpace(tc.answer), func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-			r := &fakeRepo{backups: dbRepository()}
-			out, _, err := runDeleteBackup(t, f, r.exec, tc.answer, true, "hippo", "--target="+dbFullB)
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+			r := &fakeRepo{backups: backupChains()}
+			out, _, err := runDeleteBackup(t, f, r.exec, tc.answer, true, "hippo", "--target="+fullB)
 			for _, w := range []string{
-				"This deletes from cluster \"hippo\" in namespace \"default\", with pgbackrest expire --set=" + dbFullB,
+				"This deletes from cluster \"hippo\" in namespace \"default\", with pgbackrest expire --set=" + fullB,
 				"and the 1 backup(s) that depend on it",
-				dbIncrB + "  incr backup, started 2026-11-24 01:00:00 UTC",
-				"Warning: backup " + dbFullB + " is not due to expire",
-				"Warning: the newest backup, " + dbIncrB + ", goes",
-				"Delete backup " + dbFullB + "? [y/N]: ",
+				incrB + "  incr backup, started 2026-11-24 01:00:00 UTC",
+				"Warning: backup " + fullB + " is not due to expire",
+				"Warning: the newest backup, " + incrB + ", goes",
+				"Delete backup " + fullB + "? [y/N]: ",
 			} {
 				if !strings.Contains(out, w) {
 					t.Errorf("prompt lacks %q:\n%s", w, out)
@@ -247,7 +247,7 @@ func TestDeleteBackupPrompt(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), "cancelled: backup "+dbFullB+" of cluster \"hippo\" was not deleted") {
+			if err == nil || !strings.Contains(err.Error(), "cancelled: backup "+fullB+" of cluster \"hippo\" was not deleted") {
 				t.Errorf("err = %v", err)
 			}
 			if len(r.expires()) != 0 {
@@ -264,7 +264,7 @@ func TestDeleteBackupRefusals(t *testing.T) {
 		l[jobs.LabelPGBackRestType] = "full"
 		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-" + component + "-x", Namespace: "default", Labels: l}}
 	}
-	onlyFull := []repo.Backup{dbBackup(dbFullA, "full", ""), dbBackup(dbIncrA, "incr", dbFullA, dbFullA)}
+	onlyFull := []repo.Backup{testBackup(fullA, "full", ""), testBackup(incrA, "incr", fullA, fullA)}
 	tests := []struct {
 		name     string
 		extra    []runtime.Object
@@ -273,19 +273,19 @@ func TestDeleteBackupRefusals(t *testing.T) {
 		terminal bool
 		want     []string
 	}{
-		{name: "no terminal", args: []string{"--target=" + dbFullA}, want: []string{"refusing to delete backup " + dbFullA, "stdin is not a terminal", "--yes"}},
-		{name: "unknown label", args: []string{"--target=20200101-000000F", "--yes"}, want: []string{`backup "20200101-000000F" not found in cluster "hippo"; its backups are:`, dbFullA, dbDiffA, dbIncrA, dbFullB, dbIncrB}},
-		{name: "no backups", backups: []repo.Backup{}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{`cluster "hippo" has no backups`}},
-		{name: "active backup", extra: []runtime.Object{activeJob(jobs.ComponentBackup)}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"backup Job hippo-backup-x is active"}},
-		{name: "active restore", extra: []runtime.Object{activeJob(jobs.ComponentRestore)}, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"restore Job hippo-restore-x is active"}},
-		{name: "only full", backups: onlyFull, args: []string{"--target=" + dbFullA, "--yes"}, want: []string{"it is the only full backup", "point in time", "kubectl pgo backup hippo -n default --type=full"}},
+		{name: "no terminal", args: []string{"--target=" + fullA}, want: []string{"refusing to delete backup " + fullA, "stdin is not a terminal", "--yes"}},
+		{name: "unknown label", args: []string{"--target=20200101-000000F", "--yes"}, want: []string{`backup "20200101-000000F" not found in cluster "hippo"; its backups are:`, fullA, diffA, incrA, fullB, incrB}},
+		{name: "no backups", backups: []repo.Backup{}, args: []string{"--target=" + fullA, "--yes"}, want: []string{`cluster "hippo" has no backups`}},
+		{name: "active backup", extra: []runtime.Object{activeJob(jobs.ComponentBackup)}, args: []string{"--target=" + fullA, "--yes"}, want: []string{"backup Job hippo-backup-x is active"}},
+		{name: "active restore", extra: []runtime.Object{activeJob(jobs.ComponentRestore)}, args: []string{"--target=" + fullA, "--yes"}, want: []string{"restore Job hippo-restore-x is active"}},
+		{name: "only full", backups: onlyFull, args: []string{"--target=" + fullA, "--yes"}, want: []string{"it is the only full backup", "point in time", "kubectl pgo backup hippo -n default --type=full"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(append(bkClusterObjects(t, "hippo", "default"), tc.extra...)...)
+			f := kubefake.NewFactory(append(renderedClusterObjects(t, "hippo", "default"), tc.extra...)...)
 			backups := tc.backups
 			if backups == nil {
-				backups = dbRepository()
+				backups = backupChains()
 			}
 			r := &fakeRepo{backups: backups}
 			_, _, err := runDeleteBackup(t, f, r.exec, "y\n", tc.terminal, append([]string{"hippo"}, tc.args...)...)
@@ -306,18 +306,18 @@ func TestDeleteBackupRefusals(t *testing.T) {
 
 // An expire that leaves the backup is an error.
 func TestDeleteBackupNotGone(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: dbRepository(), broken: true}
-	_, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+dbIncrB, "--yes")
-	if err == nil || !strings.Contains(err.Error(), "pgbackrest info still lists "+dbIncrB) {
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	r := &fakeRepo{backups: backupChains(), broken: true}
+	_, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+incrB, "--yes")
+	if err == nil || !strings.Contains(err.Error(), "pgbackrest info still lists "+incrB) {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestDeleteBackupCompletion(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: dbRepository()}
-	streams, _, _ := bkStreams()
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	r := &fakeRepo{backups: backupChains()}
+	streams, _, _ := testStreams("")
 	o := NewDeleteBackupOptions(streams)
 	o.exec = r.exec
 	cmd := newCmdDeleteBackup(f, o)
@@ -331,7 +331,7 @@ func TestDeleteBackupCompletion(t *testing.T) {
 	for _, c := range got {
 		labels = append(labels, strings.SplitN(c, "\t", 2)[0])
 	}
-	if !slices.Equal(labels, []string{dbFullB, dbIncrB}) || directive != cobra.ShellCompDirectiveNoFileComp {
+	if !slices.Equal(labels, []string{fullB, incrB}) || directive != cobra.ShellCompDirectiveNoFileComp {
 		t.Errorf("got %q %v", got, directive)
 	}
 	if got, _ := complete(cmd, nil, ""); len(got) != 0 {

@@ -1,17 +1,13 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -64,7 +61,7 @@ type DeleteClusterOptions struct {
 func NewDeleteClusterOptions(streams genericiooptions.IOStreams) *DeleteClusterOptions {
 	return &DeleteClusterOptions{
 		Wait:         true,
-		Timeout:      DefaultWaitTimeout,
+		Timeout:      apply.DefaultWaitTimeout,
 		isTerminal:   isTerminal,
 		pollInterval: time.Second,
 		IOStreams:    streams,
@@ -124,7 +121,7 @@ type clusterObject struct {
 	obj *unstructured.Unstructured
 }
 
-func (c clusterObject) ref() string { return objectRef(c.obj) }
+func (c clusterObject) ref() string { return apply.ObjectRef(c.obj) }
 
 // Run deletes the cluster.
 func (o *DeleteClusterOptions) Run(ctx context.Context) error {
@@ -133,7 +130,7 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	ns := o.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
 	doomed, kept, err := o.find(ctx, c)
@@ -147,15 +144,15 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "cluster %s has nothing left to delete; kept: %s\n", o.Name, refs(kept))
 		return nil
 	}
-	var perms []permission
+	var perms []apply.Permission
 	seen := map[schema.GroupVersionResource]bool{}
 	for _, obj := range doomed {
 		if !seen[obj.gvr] {
 			seen[obj.gvr] = true
-			perms = append(perms, permission{verb: "delete", group: obj.gvr.Group, resource: obj.gvr.Resource})
+			perms = append(perms, apply.Permission{Verb: "delete", Group: obj.gvr.Group, Resource: obj.gvr.Resource})
 		}
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), perms); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), perms); err != nil {
 		return err
 	}
 	if err := o.confirm(doomed, kept); err != nil {
@@ -165,7 +162,7 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	deadline := time.Now().Add(o.Timeout)
 	del := func(objs []clusterObject) error {
 		for _, obj := range objs {
-			err := c.dyn.Resource(obj.gvr).Namespace(ns).Delete(ctx, obj.obj.GetName(), metav1.DeleteOptions{
+			err := c.Dynamic.Resource(obj.gvr).Namespace(ns).Delete(ctx, obj.obj.GetName(), metav1.DeleteOptions{
 				PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
 				Preconditions:     &metav1.Preconditions{UID: ptrTo(obj.obj.GetUID())},
 			})
@@ -176,7 +173,7 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 				// Gone already, or replaced by another object of the
 				// same name that this command did not look at.
 			default:
-				return fmt.Errorf("cannot delete %s: %w", obj.ref(), apiError(c, err))
+				return fmt.Errorf("cannot delete %s: %w", obj.ref(), apply.APIError(c, err))
 			}
 		}
 		return nil
@@ -220,8 +217,6 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // deleteStage orders deletion: 0 backup Jobs, 1 the database, 2 the
 // repository host, 3 the rest.
 func deleteStage(gvr schema.GroupVersionResource) int {
@@ -239,12 +234,12 @@ func deleteStage(gvr schema.GroupVersionResource) int {
 // find lists the cluster's objects, in the order of
 // cluster.ManagedResources, split into those to delete and those
 // --keep-backups keeps.
-func (o *DeleteClusterOptions) find(ctx context.Context, c *apiClients) (doomed, kept []clusterObject, err error) {
+func (o *DeleteClusterOptions) find(ctx context.Context, c *apply.Clients) (doomed, kept []clusterObject, err error) {
 	selector := cluster.ManagedSelector(o.Name).String()
 	for _, gvr := range cluster.ManagedResources {
-		list, err := c.dyn.Resource(gvr).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		list, err := c.Dynamic.Resource(gvr).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
-			return nil, nil, fmt.Errorf("cannot list the %s of cluster %q; nothing was deleted: %w", kindName(gvr), o.Name, apiError(c, err))
+			return nil, nil, fmt.Errorf("cannot list the %s of cluster %q; nothing was deleted: %w", kindName(gvr), o.Name, apply.APIError(c, err))
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
@@ -330,38 +325,13 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
 	return nil
 }
 
-// askYes writes the question to out and reads the answer from in: true
-// for y or yes, false for anything else, or nothing (end of input).
-func askYes(in io.Reader, out io.Writer, question string) (bool, error) {
-	fmt.Fprint(out, question)
-	answer, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("cannot read the answer: %w", err)
-	}
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return true, nil
-	}
-	if errors.Is(err, io.EOF) && answer == "" {
-		fmt.Fprintln(out)
-	}
-	return false, nil
-}
-
-// isTerminal tells whether r is a terminal, where a person can answer a
-// prompt.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
 // waitPodsGone waits until no pod matches the selector.
-func (o *DeleteClusterOptions) waitPodsGone(ctx context.Context, c *apiClients, selector labels.Set, what string, deadline time.Time) error {
+func (o *DeleteClusterOptions) waitPodsGone(ctx context.Context, c *apply.Clients, selector labels.Set, what string, deadline time.Time) error {
 	last := ""
 	err := kube.WaitFor(ctx, o.pollInterval, time.Until(deadline), func(ctx context.Context) (bool, error) {
-		pods, err := c.client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+		pods, err := c.Client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 		if err != nil {
-			if e := waitAPIError(err); e != nil {
+			if e := apply.WaitAPIError(err); e != nil {
 				return false, e
 			}
 			return false, nil
@@ -387,16 +357,16 @@ func (o *DeleteClusterOptions) waitPodsGone(ctx context.Context, c *apiClients, 
 
 // waitGone waits until every deleted object, and every pod of the
 // cluster, is gone.
-func (o *DeleteClusterOptions) waitGone(ctx context.Context, c *apiClients, doomed []clusterObject, deadline time.Time) error {
+func (o *DeleteClusterOptions) waitGone(ctx context.Context, c *apply.Clients, doomed []clusterObject, deadline time.Time) error {
 	var remaining []string
 	err := kube.WaitFor(ctx, o.pollInterval, time.Until(deadline), func(ctx context.Context) (bool, error) {
 		remaining = remaining[:0]
 		for _, obj := range doomed {
-			cur, err := c.dyn.Resource(obj.gvr).Namespace(o.namespace).Get(ctx, obj.obj.GetName(), metav1.GetOptions{})
+			cur, err := c.Dynamic.Resource(obj.gvr).Namespace(o.namespace).Get(ctx, obj.obj.GetName(), metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
 			case err != nil:
-				if e := waitAPIError(err); e != nil {
+				if e := apply.WaitAPIError(err); e != nil {
 					return false, e
 				}
 				remaining = append(remaining, obj.ref())
@@ -404,7 +374,7 @@ func (o *DeleteClusterOptions) waitGone(ctx context.Context, c *apiClients, doom
 				remaining = append(remaining, obj.ref())
 			}
 		}
-		pods, err := c.client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(o.Name).String()})
+		pods, err := c.Client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(o.Name).String()})
 		if err == nil {
 			for _, p := range pods.Items {
 				remaining = append(remaining, "pod/"+p.Name)

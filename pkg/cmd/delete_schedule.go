@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -88,7 +89,7 @@ func (o *DeleteScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, arg
 
 // Validate checks the names.
 func (o *DeleteScheduleOptions) Validate(cmd *cobra.Command) error {
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if o.ScheduleName != "" {
@@ -106,7 +107,7 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	ns := o.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
 	found, err := listSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())
@@ -120,8 +121,8 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("cluster %q has no schedules in namespace %q: nothing to delete", o.Name, ns)
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("delete the schedules of cluster %q", o.Name),
-		[]permission{{verb: "delete", group: "batch", resource: "cronjobs"}}); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("delete the schedules of cluster %q", o.Name),
+		[]apply.Permission{{Verb: "delete", Group: "batch", Resource: "cronjobs"}}); err != nil {
 		return err
 	}
 	if err := o.confirm(found); err != nil {
@@ -130,17 +131,17 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 	for _, cj := range found {
 		// Orphan: a running backup goes on, and kept Jobs stay the
 		// records of their dumps.
-		err := c.client.BatchV1().CronJobs(ns).Delete(ctx, cj.Name, metav1.DeleteOptions{
+		err := c.Client.BatchV1().CronJobs(ns).Delete(ctx, cj.Name, metav1.DeleteOptions{
 			PropagationPolicy: ptrTo(metav1.DeletePropagationOrphan),
 			Preconditions:     &metav1.Preconditions{UID: ptrTo(cj.UID)},
 		})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			return fmt.Errorf("cannot delete schedule %s: %w", cj.Name, apiError(c, err))
+			return fmt.Errorf("cannot delete schedule %s: %w", cj.Name, apply.APIError(c, err))
 		}
 		// The garbage collector orphans the Jobs, then removes the
 		// CronJob: it may still be listed for a moment.
 		err = kube.WaitFor(ctx, o.pollInterval, deleteScheduleTimeout, func(ctx context.Context) (bool, error) {
-			cur, err := c.client.BatchV1().CronJobs(ns).Get(ctx, cj.Name, metav1.GetOptions{})
+			cur, err := c.Client.BatchV1().CronJobs(ns).Get(ctx, cj.Name, metav1.GetOptions{})
 			return apierrors.IsNotFound(err) || (err == nil && cur.UID != cj.UID), nil
 		})
 		if err != nil {

@@ -123,7 +123,7 @@ type DoctorOptions struct {
 
 	namespace string
 	client    kubernetes.Interface
-	exec      bkExecFunc
+	exec      execFunc
 	now       func() time.Time
 	genericiooptions.IOStreams
 }
@@ -169,15 +169,15 @@ func (o *DoctorOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 	o.Name = args[0]
 	ns, _, err := f.Namespace()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	o.namespace = ns
 	if o.exec == nil {
-		o.exec = bkFactoryExec(f)
+		o.exec = explainedFactoryExec(f)
 	}
 	if o.client == nil {
 		if o.client, err = f.KubernetesClient(); err != nil {
-			return bkKubeconfigError(err)
+			return kubeconfigError(err)
 		}
 	}
 	return nil
@@ -185,7 +185,7 @@ func (o *DoctorOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 
 // Validate refuses bad flags before any request.
 func (o *DoctorOptions) Validate(cmd *cobra.Command) error {
-	if err := bkValidateName(o.Name); err != nil {
+	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if o.MaxBackupAge <= 0 {
@@ -199,7 +199,7 @@ func (o *DoctorOptions) Validate(cmd *cobra.Command) error {
 
 // Run gathers the facts, judges them and prints the report.
 func (o *DoctorOptions) Run(ctx context.Context) error {
-	spec, err := bkReadSpec(ctx, o.client, o.namespace, o.Name)
+	spec, err := readClusterSpec(ctx, o.client, o.namespace, o.Name)
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (o *DoctorOptions) gather(ctx context.Context, spec cluster.Spec) (doctorFa
 	// The pod that runs pgBackRest's commands: the repository host, or the
 	// database pod of an S3-only cluster.
 	f.repoPod, f.repoPodErr = execPod(ctx, o.client, o.namespace, cluster.PGBackRestPodSelector(o.Name), repoContainer)
-	if err := errors.Join(f.dbPodErr, f.repoPodErr); err != nil && bkForbidden(err) {
+	if err := errors.Join(f.dbPodErr, f.repoPodErr); err != nil && isForbidden(err) {
 		return f, err
 	}
 
@@ -311,12 +311,12 @@ func (o *DoctorOptions) gather(ctx context.Context, spec cluster.Spec) (doctorFa
 	var wg sync.WaitGroup
 	if f.dbPod != nil {
 		wg.Go(func() {
-			f.pingRepo = run(f.dbPod, databaseContainer, bkExecTimeout, "pgbackrest", "server-ping", cluster.RepoHostName(o.Name), port)
+			f.pingRepo = run(f.dbPod, databaseContainer, execTimeout, "pgbackrest", "server-ping", cluster.RepoHostName(o.Name), port)
 		})
 		wg.Go(func() {
-			r := run(f.dbPod, databaseContainer, bkExecTimeout, repo.ArchiverCommand()...)
+			r := run(f.dbPod, databaseContainer, execTimeout, repo.ArchiverCommand()...)
 			if r.err != nil {
-				f.archiverErr = bkExecError("query pg_stat_archiver", o.namespace, f.dbPod.Name, r.err)
+				f.archiverErr = execError("query pg_stat_archiver", o.namespace, f.dbPod.Name, r.err)
 				return
 			}
 			a, err := repo.ParseArchiverStatus(r.out)
@@ -329,14 +329,14 @@ func (o *DoctorOptions) gather(ctx context.Context, spec cluster.Spec) (doctorFa
 		if !o.NoCheck {
 			wg.Go(func() {
 				command := append(repo.CheckCommand(), fmt.Sprintf("--archive-timeout=%d", int(doctorArchiveTimeout.Seconds())))
-				r := run(f.dbPod, databaseContainer, doctorArchiveTimeout+bkExecTimeout, command...)
+				r := run(f.dbPod, databaseContainer, doctorArchiveTimeout+execTimeout, command...)
 				var execErr *kube.ExecError
 				code := 0
 				switch {
 				case errors.As(r.err, &execErr):
 					code = execErr.ExitCode()
 				case r.err != nil:
-					f.checkErr = bkExecError("run pgbackrest check", o.namespace, f.dbPod.Name, r.err)
+					f.checkErr = execError("run pgbackrest check", o.namespace, f.dbPod.Name, r.err)
 					return
 				}
 				c := repo.ParseCheck(r.out, code)
@@ -346,20 +346,20 @@ func (o *DoctorOptions) gather(ctx context.Context, spec cluster.Spec) (doctorFa
 	}
 	if f.repoPod != nil {
 		wg.Go(func() {
-			f.pingDB = run(f.repoPod, repoContainer, bkExecTimeout, "pgbackrest", "server-ping", cluster.ServiceName(o.Name), port)
+			f.pingDB = run(f.repoPod, repoContainer, execTimeout, "pgbackrest", "server-ping", cluster.ServiceName(o.Name), port)
 		})
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+			ctx, cancel := context.WithTimeout(ctx, execTimeout)
 			defer cancel()
-			s, err := bkInfo(ctx, o.exec, o.namespace, f.repoPod.Name)
+			s, err := readStanza(ctx, o.exec, o.namespace, f.repoPod.Name)
 			if err != nil {
 				f.stanzaErr = err
 				return
 			}
 			f.stanza = &s
 		})
-		wg.Go(func() { f.df = run(f.repoPod, repoContainer, bkExecTimeout, "df", "-P", "-B1", spec.RepoPath) })
-		wg.Go(func() { f.du = run(f.repoPod, repoContainer, bkExecTimeout, "du", "-s", "-B1", spec.RepoPath) })
+		wg.Go(func() { f.df = run(f.repoPod, repoContainer, execTimeout, "df", "-P", "-B1", spec.RepoPath) })
+		wg.Go(func() { f.du = run(f.repoPod, repoContainer, execTimeout, "du", "-s", "-B1", spec.RepoPath) })
 	}
 	wg.Wait()
 	return f, nil
@@ -807,7 +807,7 @@ func writeDoctorText(w io.Writer, r DoctorReport) error {
 
 // repoFull says whether the local repository's volume is full, as doctor
 // judges it, with what to do; "" when it is not, or cannot be told.
-func repoFull(ctx context.Context, client kubernetes.Interface, exec bkExecFunc, ns string, spec cluster.Spec) string {
+func repoFull(ctx context.Context, client kubernetes.Interface, exec execFunc, ns string, spec cluster.Spec) string {
 	if !slices.ContainsFunc(spec.Repositories(), func(r repo.Repository) bool { return r.Type == repo.Posix }) {
 		return ""
 	}
@@ -815,7 +815,7 @@ func repoFull(ctx context.Context, client kubernetes.Interface, exec bkExecFunc,
 	if err != nil {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	out, _, err := exec(ctx, ns, pod.Name, repoContainer, []string{"df", "-P", "-B1", spec.RepoPath})
 	if err != nil {

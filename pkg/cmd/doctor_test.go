@@ -53,22 +53,22 @@ func doctorSecrets(t *testing.T, name, ns string, issued time.Time) (postgres, r
 }
 
 // doctorExec answers every command doctor runs in a healthy cluster.
-func doctorExec(t *testing.T, calls *[]bkExecCall) bkExecFunc {
+func doctorExec(t *testing.T, calls *[]execCall) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, bkExecCall{pod, container, command})
+		*calls = append(*calls, execCall{pod, container, command})
 		mu.Unlock()
 		line := strings.Join(command, " ")
 		switch {
 		case strings.Contains(line, "server-ping"):
 			return "", "", nil
 		case command[0] == "psql":
-			return bkTestdata(t, "../repo/testdata/archiver-ok.json"), "", nil
+			return readTestdata(t, "../repo/testdata/archiver-ok.json"), "", nil
 		case strings.HasSuffix(line, " info"):
-			return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+			return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
 		case strings.Contains(line, " check"):
-			return bkTestdata(t, "../repo/testdata/check-ok.txt"), "", nil
+			return readTestdata(t, "../repo/testdata/check-ok.txt"), "", nil
 		case command[0] == "df":
 			return dfHalf, "", nil
 		case command[0] == "du":
@@ -79,9 +79,9 @@ func doctorExec(t *testing.T, calls *[]bkExecCall) bkExecFunc {
 	}
 }
 
-func runDoctor(t *testing.T, objects []runtime.Object, execFn bkExecFunc, args ...string) (string, error) {
+func runDoctor(t *testing.T, objects []runtime.Object, execFn execFunc, args ...string) (string, error) {
 	t.Helper()
-	streams, out, _ := bkStreams()
+	streams, out, _ := testStreams("")
 	o := NewDoctorOptions(streams)
 	o.exec = execFn
 	o.now = func() time.Time { return doctorNow }
@@ -98,7 +98,7 @@ func runDoctor(t *testing.T, objects []runtime.Object, execFn bkExecFunc, args .
 // their containers running.
 func doctorObjects(t *testing.T) []runtime.Object {
 	pg, rc := doctorSecrets(t, "hippo", "default", doctorNow.Add(-24*time.Hour))
-	objects := bkClusterObjects(t, "hippo", "default")
+	objects := renderedClusterObjects(t, "hippo", "default")
 	for _, o := range objects {
 		if p, ok := o.(*corev1.Pod); ok {
 			container := map[string]string{cluster.ComponentDatabase: "database", cluster.ComponentRepo: "pgbackrest"}[p.Labels[cluster.LabelComponent]]
@@ -111,12 +111,12 @@ func doctorObjects(t *testing.T) []runtime.Object {
 
 func TestDoctorHealthy(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []bkExecCall
+	var calls []execCall
 	out, err := runDoctor(t, objects, doctorExec(t, &calls), "hippo")
 	if err != nil {
 		t.Fatalf("doctor of a healthy cluster: %v\n%s", err, out)
 	}
-	bkGolden(t, "doctor.golden", out)
+	checkGolden(t, "doctor.golden", out)
 	for _, c := range calls {
 		want := map[string]string{"database": "hippo-0", "pgbackrest": "hippo-backrest-shared-repo-5d8f7-abcde"}[c.Container]
 		if c.Pod != want {
@@ -151,7 +151,7 @@ func TestDoctorHealthy(t *testing.T) {
 
 func TestDoctorFails(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []bkExecCall
+	var calls []execCall
 	healthy := doctorExec(t, &calls)
 	full := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 		if command[0] == "df" {
@@ -181,8 +181,8 @@ func TestDoctorBadInput(t *testing.T) {
 		{[]string{"nosuch"}, `cluster "nosuch" not found`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var calls []bkExecCall
-			_, err := runDoctor(t, bkClusterObjects(t, "hippo", "default"), doctorExec(t, &calls), tc.args...)
+			var calls []execCall
+			_, err := runDoctor(t, renderedClusterObjects(t, "hippo", "default"), doctorExec(t, &calls), tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
@@ -200,17 +200,17 @@ func healthyFacts(t *testing.T) doctorFacts {
 	spec := cluster.Spec{Name: "hippo", Namespace: "demo"}
 	spec.Default()
 	pg, rc := doctorSecrets(t, "hippo", "demo", doctorNow.Add(-24*time.Hour))
-	stanzas, err := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-one-full.json")))
+	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-one-full.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := repo.ParseArchiverStatus(bkTestdata(t, "../repo/testdata/archiver-ok.json"))
+	a, err := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-ok.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := repo.ParseCheck(bkTestdata(t, "../repo/testdata/check-ok.txt"), 0)
+	check := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-ok.txt"), 0)
 	running := func(name, container string) *corev1.Pod {
-		p := bkPod("demo", name, nil)
+		p := readyRunningPod("demo", name, nil)
 		p.Spec.Containers = []corev1.Container{{Name: container}}
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		return p
@@ -261,11 +261,11 @@ func TestDiagnose(t *testing.T) {
 			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
 		}},
 		{name: "stanza missing", change: func(t *testing.T, f *doctorFacts) {
-			s, _ := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-missing-stanza.json")))
+			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-missing-stanza.json")))
 			f.stanza = &s[0]
 		}, want: map[string]string{"repo1 stanza:failed": "missing stanza path", "repo1 last backup:failed": "no backup in repo1"}},
 		{name: "no backup yet", change: func(t *testing.T, f *doctorFacts) {
-			s, _ := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-no-backups.json")))
+			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-no-backups.json")))
 			f.stanza = &s[0]
 		}, want: map[string]string{"repo1 last backup:failed": "no backup in repo1"}},
 		{name: "last backup too old", maxAge: 10 * time.Minute, change: func(*testing.T, *doctorFacts) {},
@@ -280,7 +280,7 @@ func TestDiagnose(t *testing.T) {
 		{name: "df fails", change: func(_ *testing.T, f *doctorFacts) { f.df = &execResult{out: "df: no such file", err: exitErr(1)} },
 			want: map[string]string{"repo1 PVC usage:failed": "df failed"}},
 		{name: "archiving fails", change: func(t *testing.T, f *doctorFacts) {
-			a, _ := repo.ParseArchiverStatus(bkTestdata(t, "../repo/testdata/archiver-failing.json"))
+			a, _ := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-failing.json"))
 			f.archiver = &a
 		}, want: map[string]string{"WAL archiving:failed": "the last attempt failed: 000000010000000000000011"}},
 		{name: "archiving stuck", change: func(_ *testing.T, f *doctorFacts) {
@@ -293,7 +293,7 @@ func TestDiagnose(t *testing.T) {
 		{name: "large backlog", change: func(_ *testing.T, f *doctorFacts) { f.archiver.ReadyCount = 65 },
 			want: map[string]string{"WAL backlog:failed": "65 segments wait"}},
 		{name: "check fails", change: func(t *testing.T, f *doctorFacts) {
-			c := repo.ParseCheck(bkTestdata(t, "../repo/testdata/check-repo-down.txt"), 82)
+			c := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-repo-down.txt"), 82)
 			f.check = &c
 		}, want: map[string]string{"pgbackrest check:failed": "failed with exit code 82"}},
 		{name: "database pod down", change: func(_ *testing.T, f *doctorFacts) {
@@ -384,8 +384,8 @@ func TestRepoFull(t *testing.T) {
 		{dfHalf, ""},
 		{"garbage", ""},
 	} {
-		var calls []bkExecCall
-		exec := bkFakeExec(&calls, func(_, _ string, command []string) (string, string, error) { return tc.df, "", nil })
+		var calls []execCall
+		exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) { return tc.df, "", nil })
 		if got := repoFull(context.Background(), client, exec, "default", spec); got != tc.want {
 			t.Errorf("repoFull with df %q = %q, want %q", tc.df, got, tc.want)
 		}
@@ -400,7 +400,7 @@ func TestRepoFull(t *testing.T) {
 func TestDiagnoseTwoRepositories(t *testing.T) {
 	f := healthyFacts(t)
 	f.spec.StorageType = []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
-	stanzas, err := repo.ParseInfo([]byte(bkTestdata(t, "../repo/testdata/info-two-repos-incr.json")))
+	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-two-repos-incr.json")))
 	if err != nil {
 		t.Fatal(err)
 	}

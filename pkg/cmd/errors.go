@@ -101,3 +101,27 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+func kubeconfigError(err error) error {
+	return fmt.Errorf("cannot use the kubeconfig: %w (check --kubeconfig, KUBECONFIG and --context)", err)
+}
+
+// indentOptsErrors lists the errors of repo.ParseBackupOptions under the
+// flag that gave the options.
+func indentOptsErrors(flag string, err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
+}
+
+// unreachableHint explains an error that is not the API server's answer:
+// the server was not reached, or did not answer in time.
+func unreachableHint(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) || !unreachable(err) {
+		return ""
+	}
+	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
+}

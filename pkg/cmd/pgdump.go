@@ -160,8 +160,8 @@ func (o *BackupOptions) validatePVCAndTimeout(cmd *cobra.Command) error {
 func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // checkDatabase asks PostgreSQL, in the database pod, whether db exists.
-func checkDatabase(ctx context.Context, exec bkExecFunc, ns, name, db string) error {
-	out, _, err := exec(ctx, ns, cluster.PodName(name), bkDatabaseContainer,
+func checkDatabase(ctx context.Context, exec execFunc, ns, name, db string) error {
+	out, _, err := exec(ctx, ns, cluster.PodName(name), databaseContainer,
 		[]string{"psql", "-XAtq", "-c", "SELECT count(*) FROM pg_database WHERE datname = " + sqlLiteral(db)})
 	if err != nil {
 		return fmt.Errorf("cannot check that database %q exists in cluster %q (is pod %s running?): %w", db, name, cluster.PodName(name), err)
@@ -176,10 +176,10 @@ func checkDatabase(ctx context.Context, exec bkExecFunc, ns, name, db string) er
 func (o *BackupOptions) runPGDump(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 	}
 	if !out.Succeeded {
 		result.Status = BackupFailed
-		result.Reason = bkFirst(out.Reason, "Failed")
+		result.Reason = firstNonEmpty(out.Reason, "Failed")
 		if structured {
 			_ = o.Output.Print(o.Out, nil, result)
 		}
@@ -472,7 +472,7 @@ func pgJobSelector(backupType, clusterName string) labels.Set {
 func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	targets, err := o.targets(ctx, client)
 	if err != nil {
@@ -497,9 +497,9 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	byCluster := map[bkTarget][]PGDump{}
+	byCluster := map[clusterTarget][]PGDump{}
 	for _, d := range dumps {
-		t := bkTarget{Name: d.Cluster, Namespace: d.Namespace}
+		t := clusterTarget{Name: d.Cluster, Namespace: d.Namespace}
 		byCluster[t] = append(byCluster[t], d)
 	}
 	lists, total := make([]PGDumpList, len(targets)), 0
@@ -655,11 +655,11 @@ func (o *RestoreOptions) findPGBackup(ctx context.Context, selector labels.Set, 
 func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	o.client = client
 	ns, name := o.namespace, o.Name
-	spec, err := bkReadSpec(ctx, client, ns, name)
+	spec, err := readClusterSpec(ctx, client, ns, name)
 	if err != nil {
 		return err
 	}

@@ -274,24 +274,9 @@ func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []str
 	}
 	o.namespace = ns
 	if o.exec == nil {
-		o.exec = restoreExec(f)
+		o.exec = factoryExec(f)
 	}
 	return nil
-}
-
-// restoreExec runs commands in pods with the factory's clients.
-func restoreExec(f kube.Factory) func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-	return func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error) {
-		config, err := f.RESTConfig()
-		if err != nil {
-			return "", "", err
-		}
-		client, err := f.KubernetesClient()
-		if err != nil {
-			return "", "", err
-		}
-		return kube.ExecCapture(ctx, config, client, namespace, pod, container, command)
-	}
 }
 
 // Validate checks the flags and builds the pgBackRest options; it sends no

@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 const restoreDrillLong = `Prove that a cluster's backups restore: restore the latest backup (or
@@ -205,7 +206,7 @@ func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
 	if err := o.validate(cmd, o.Output); err != nil {
 		return err
 	}
-	if o.Target != "" && !backupLabelPattern.MatchString(o.Target) {
+	if o.Target != "" && !repo.IsBackupLabel(o.Target) {
 		return usageErrorf(cmd, "invalid --target %q: a backup label is YYYYMMDD-HHMMSSF for a full backup, or YYYYMMDD-HHMMSSF_YYYYMMDD-HHMMSSD|I for a differential or incremental one (list them with kubectl pgo show backup %s)", o.Target, o.Name)
 	}
 	if cmd.Flags().Changed("check-sql") && strings.TrimSpace(o.CheckSQL) == "" {
@@ -220,7 +221,7 @@ func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
 	if o.Timeout <= 0 {
 		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
 	}
-	if err := bkValidateName(o.drillName); err != nil {
+	if err := validateClusterName(o.drillName); err != nil {
 		return usageErrorf(cmd, "the temporary cluster's name: %v", err)
 	}
 	// The restore flags, as create cluster --restore-from checks them.
@@ -258,10 +259,10 @@ func (o *RestoreDrillOptions) newCreate(src *cluster.Spec) *CreateClusterOptions
 func (o *RestoreDrillOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	srcSpec, err := bkReadSpec(ctx, client, ns, o.Name)
+	srcSpec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -341,7 +342,7 @@ func (o *RestoreDrillOptions) drill(ctx context.Context, co *CreateClusterOption
 	execCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if o.CheckSQL != "" {
-		stdout, _, err := o.exec(execCtx, o.namespace, pod, bkDatabaseContainer,
+		stdout, _, err := o.exec(execCtx, o.namespace, pod, databaseContainer,
 			[]string{"psql", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--dbname=" + o.Database, "--command=" + o.CheckSQL})
 		report.SQLOutput = truncateText(strings.TrimRight(stdout, "\n"), 4000)
 		var execErr *kube.ExecError
@@ -350,7 +351,7 @@ func (o *RestoreDrillOptions) drill(ctx context.Context, co *CreateClusterOption
 				o.Database, execErr.Code, strings.TrimSpace(execErr.Stderr))
 		}
 		if err != nil {
-			return bkExecError("run --check-sql in the restored cluster", o.namespace, pod, err)
+			return execError("run --check-sql in the restored cluster", o.namespace, pod, err)
 		}
 		return nil
 	}
@@ -374,18 +375,18 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
 // countTables counts every table of every database of the restored
 // cluster.
 func (o *RestoreDrillOptions) countTables(ctx context.Context, pod string, report *DrillReport) error {
-	stdout, _, err := o.exec(ctx, o.namespace, pod, bkDatabaseContainer, psqlCommandIn("postgres", drillDatabasesQuery))
+	stdout, _, err := o.exec(ctx, o.namespace, pod, databaseContainer, psqlCommandIn("postgres", drillDatabasesQuery))
 	if err != nil {
-		return bkExecError("list the databases of the restored cluster", o.namespace, pod, err)
+		return execError("list the databases of the restored cluster", o.namespace, pod, err)
 	}
 	var names []string
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &names); err != nil {
 		return fmt.Errorf("cannot read the list of databases from psql's output %q: %w", truncateText(stdout, 200), err)
 	}
 	for _, db := range names {
-		stdout, _, err := o.exec(ctx, o.namespace, pod, bkDatabaseContainer, psqlCommandIn(db, drillCountQuery))
+		stdout, _, err := o.exec(ctx, o.namespace, pod, databaseContainer, psqlCommandIn(db, drillCountQuery))
 		if err != nil {
-			return bkExecError(fmt.Sprintf("count the tables of database %q in the restored cluster", db), o.namespace, pod, err)
+			return execError(fmt.Sprintf("count the tables of database %q in the restored cluster", db), o.namespace, pod, err)
 		}
 		d := DrillDatabase{Name: db}
 		if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &d.Tables); err != nil {

@@ -12,9 +12,9 @@ import (
 )
 
 // runRestoreDrill runs `restore-drill` with args against f.
-func runRestoreDrill(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runRestoreDrill(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	o := NewRestoreDrillOptions(streams)
 	o.exec = exec
 	o.suffix = func() string { return "abcde" }
@@ -43,7 +43,7 @@ func TestRestoreDrillBadInputSendsNothing(t *testing.T) {
 		{"bad output", []string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 			_, _, err := runRestoreDrill(t, f, noExec(t), tc.args...)
 			checkRefused(t, f, err, tc.want)
 		})
@@ -62,7 +62,7 @@ func TestDrillName(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("drillName(%q) = %q, want %q", tc.name, got, tc.want)
 		}
-		if err := bkValidateName(got); err != nil {
+		if err := validateClusterName(got); err != nil {
 			t.Errorf("drillName(%q) = %q: %v", tc.name, got, err)
 		}
 	}
@@ -70,10 +70,10 @@ func TestDrillName(t *testing.T) {
 
 // A cluster without backups is refused before anything is created.
 func TestRestoreDrillNoBackups(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	info := bkTestdata(t, "../repo/testdata/info-empty-stanza.json")
-	var calls []bkExecCall
-	exec := bkFakeExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	info := readTestdata(t, "../repo/testdata/info-empty-stanza.json")
+	var calls []execCall
+	exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if slices.Contains(command, "info") {
 			return info, "", nil
 		}
@@ -98,9 +98,9 @@ func TestRestoreDrillNoBackups(t *testing.T) {
 // countTables reads the databases and each one's counts; the report
 // sums them.
 func TestRestoreDrillCountTables(t *testing.T) {
-	var calls []bkExecCall
-	exec := bkFakeExec(&calls, func(_, container string, command []string) (string, string, error) {
-		if container != bkDatabaseContainer {
+	var calls []execCall
+	exec := recordingExec(&calls, func(_, container string, command []string) (string, string, error) {
+		if container != databaseContainer {
 			t.Errorf("exec in container %s", container)
 		}
 		switch {
@@ -114,7 +114,7 @@ func TestRestoreDrillCountTables(t *testing.T) {
 		t.Errorf("unexpected exec %q", command)
 		return "", "", nil
 	})
-	streams, _, _ := bkStreams()
+	streams, _, _ := testStreams("")
 	o := NewRestoreDrillOptions(streams)
 	o.exec, o.namespace, o.drillName = exec, "default", "hippo-drill-abcde"
 	report := DrillReport{Cluster: "hippo", Namespace: "default", DrillCluster: o.drillName, Check: DrillCheckCount, Backup: "20261126-101447F", BackupType: "full",

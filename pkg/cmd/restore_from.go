@@ -282,7 +282,7 @@ func (r *RestoreFromOptions) prepareLocal(ctx context.Context, client kubernetes
 func (r *RestoreFromOptions) restoreOptionsFor(f kube.Factory, client kubernetes.Interface, name, ns string, streams genericiooptions.IOStreams) *RestoreOptions {
 	o := NewRestoreOptions(streams)
 	o.Name, o.namespace, o.options, o.target, o.Timeout = name, ns, r.options, r.target, r.Timeout
-	o.factory, o.client, o.exec = f, client, restoreExec(f)
+	o.factory, o.client, o.exec = f, client, factoryExec(f)
 	if r.exec != nil {
 		o.exec = r.exec
 	}

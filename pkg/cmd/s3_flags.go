@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
@@ -118,7 +119,7 @@ func storageTypeList(types []cluster.StorageType) string {
 // checkS3Secrets checks, before anything is applied, that the Secrets the
 // S3 repository reads exist and have their keys: a missing one would
 // leave the pods waiting with no clear reason.
-func checkS3Secrets(ctx context.Context, c *apiClients, spec cluster.Spec, m cluster.Material) error {
+func checkS3Secrets(ctx context.Context, c *apply.Clients, spec cluster.Spec, m cluster.Material) error {
 	if spec.S3 == nil {
 		return nil
 	}
@@ -133,13 +134,13 @@ func checkS3Secrets(ctx context.Context, c *apiClients, spec cluster.Spec, m clu
 		need[spec.S3.CASecret] = append(need[spec.S3.CASecret], cluster.KeyS3CA)
 	}
 	for name, keys := range need {
-		s, err := c.client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("secret %s/%s does not exist: create it with the keys %s (kubectl -n %s create secret generic %s --from-literal=...), or fix the flag; nothing was changed",
 				ns, name, strings.Join(keys, ", "), ns, name)
 		}
 		if err != nil {
-			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apiError(c, err))
+			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
 		}
 		if missing := missingKeys(s, keys); len(missing) > 0 {
 			return fmt.Errorf("secret %s/%s has no %s: add it; nothing was changed", ns, name, strings.Join(missing, ", "))
@@ -181,9 +182,7 @@ var s3Problems = []struct{ text, what string }{
 }
 
 // s3RefusedError is a create --wait that stops because S3 refused.
-type s3RefusedError struct{ msg string }
-
-func (e *s3RefusedError) Error() string { return e.msg }
+type s3RefusedError = apply.StopError
 
 // s3Refused tells whether pgBackRest's status shows that the S3 repository
 // refused it for good, with what to do.
@@ -196,7 +195,7 @@ func s3Refused(spec cluster.Spec, status string) error {
 			continue
 		}
 		s := spec.S3
-		return &s3RefusedError{fmt.Sprintf("the S3 repository refused pgBackRest: %s.\npgBackRest said: %s\n"+
+		return &s3RefusedError{Msg: fmt.Sprintf("the S3 repository refused pgBackRest: %s.\npgBackRest said: %s\n"+
 			"The cluster was created, but it cannot archive WAL or take backups until this is fixed. "+
 			"Check bucket %q at %s, the keys in Secret %s/%s and the CA in %s; then run this create again with the right flags, "+
 			"or remove the cluster with: kubectl pgo delete cluster %s -n %s",

@@ -26,7 +26,7 @@ import (
 
 var scheduleNow = time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)
 
-func runCreateSchedule(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runCreateSchedule(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
 	streams, out, errOut := testStreams("")
 	o := NewCreateScheduleOptions(streams)
@@ -41,7 +41,7 @@ func runCreateSchedule(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args 
 }
 
 func scheduleFactory(t *testing.T) *kubefake.Factory {
-	f := newClusterFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := newClusterFactory(renderedClusterObjects(t, "hippo", "default")...)
 	allowAccess(f)
 	fakeApply(f)
 	return f
@@ -204,7 +204,7 @@ func TestCreateScheduleRefusals(t *testing.T) {
 		objects func(t *testing.T) []runtime.Object
 		dynamic []runtime.Object
 		args    []string
-		exec    func(t *testing.T) bkExecFunc
+		exec    func(t *testing.T) execFunc
 		want    string
 	}{
 		{
@@ -215,18 +215,18 @@ func TestCreateScheduleRefusals(t *testing.T) {
 		},
 		{
 			name:    "name taken by another CronJob",
-			objects: func(t *testing.T) []runtime.Object { return bkClusterObjects(t, "hippo", "default") },
+			objects: func(t *testing.T) []runtime.Object { return renderedClusterObjects(t, "hippo", "default") },
 			dynamic: []runtime.Object{other},
 			args:    []string{"hippo", "--schedule=@daily", "--pgbackrest-backup-type=full"},
 			want:    "CronJob hippo-pgbackrest-full already exists in namespace \"default\" and is not a schedule of cluster \"hippo\"",
 		},
 		{
 			name:    "database missing",
-			objects: func(t *testing.T) []runtime.Object { return bkClusterObjects(t, "hippo", "default") },
+			objects: func(t *testing.T) []runtime.Object { return renderedClusterObjects(t, "hippo", "default") },
 			args:    []string{"hippo", "--schedule=@daily", "--schedule-type=pgdump", "--database=nope"},
-			exec: func(t *testing.T) bkExecFunc {
-				var calls []bkExecCall
-				return bkFakeExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
+			exec: func(t *testing.T) execFunc {
+				var calls []execCall
+				return recordingExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
 			},
 			want: `database "nope" does not exist in cluster "hippo". No schedule was created`,
 		},
@@ -258,8 +258,8 @@ func TestCreateScheduleRefusals(t *testing.T) {
 
 func TestCreateSchedulePGDump(t *testing.T) {
 	f := scheduleFactory(t)
-	var calls []bkExecCall
-	exec := bkFakeExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
+	var calls []execCall
+	exec := recordingExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
 	out, _, err := runCreateSchedule(t, f, exec, "hippo", "--schedule=0 3 * * 0", "--schedule-type=pgdump", "--database=app", "--time-zone=Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func TestShowSchedule(t *testing.T) {
 	stranger := scheduleRun(cj, "not-ours", scheduleNow, true)
 	stranger.OwnerReferences = nil
 	otherCluster := scheduleCronJob("zebra-pgbackrest-full", "zebra", nil)
-	f := newClusterFactory(append(bkClusterObjects(t, "hippo", "default"), cj, manual, ok, stranger, otherCluster)...)
+	f := newClusterFactory(append(renderedClusterObjects(t, "hippo", "default"), cj, manual, ok, stranger, otherCluster)...)
 
 	out, err := runShowSchedule(t, f, "hippo")
 	if err != nil {
@@ -362,7 +362,7 @@ func TestShowSchedule(t *testing.T) {
 }
 
 func TestShowScheduleNothing(t *testing.T) {
-	f := newClusterFactory(bkClusterObjects(t, "hippo", "default")...)
+	f := newClusterFactory(renderedClusterObjects(t, "hippo", "default")...)
 	out, err := runShowSchedule(t, f, "hippo")
 	if err != nil || !strings.HasPrefix(out, "no schedules found for cluster hippo in namespace \"default\"") {
 		t.Errorf("%v\n%s", err, out)

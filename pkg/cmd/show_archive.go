@@ -70,7 +70,7 @@ type ShowArchiveOptions struct {
 	Output  *printers.OutputFlags
 
 	factory kube.Factory
-	exec    bkExecFunc
+	exec    execFunc
 	genericiooptions.IOStreams
 }
 
@@ -97,7 +97,7 @@ func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
 			}
 			o.factory = f
 			if o.exec == nil {
-				o.exec = bkFactoryExec(f)
+				o.exec = explainedFactoryExec(f)
 			}
 			if err := o.Output.Validate(); err != nil {
 				return usageErrorf(cmd, "%v", err)
@@ -121,7 +121,7 @@ func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
 func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	targets, err := o.targets(ctx, client)
 	if err != nil {
@@ -134,7 +134,7 @@ func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 		}
 		return o.Output.Print(o.Out, nil, ArchiveStatusList{Items: []ArchiveStatus{}})
 	}
-	results := forEachCluster(targets, func(t bkTarget) ArchiveStatus { return o.read(ctx, client, t) })
+	results := forEachCluster(targets, func(t clusterTarget) ArchiveStatus { return o.read(ctx, client, t) })
 	if !o.multi() && results[0].Error != "" {
 		if err := o.missing(ctx, client); err != nil {
 			return err
@@ -154,7 +154,7 @@ func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := bkFailures(results, func(r ArchiveStatus) (string, string, string) { return r.Namespace, r.Cluster, r.Error }); err != nil {
+	if err := clustersNotRead(results, func(r ArchiveStatus) (string, string, string) { return r.Namespace, r.Cluster, r.Error }); err != nil {
 		return err
 	}
 	var failing []string
@@ -171,7 +171,7 @@ func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 
 // read queries the database pod: pg_stat_archiver through psql, and
 // pgbackrest check, at the same time.
-func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interface, t bkTarget) ArchiveStatus {
+func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interface, t clusterTarget) ArchiveStatus {
 	s := ArchiveStatus{Cluster: t.Name, Namespace: t.Namespace}
 	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.DatabaseSelector(t.Name).String())
 	if err != nil {
@@ -179,15 +179,15 @@ func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interfa
 		return s
 	}
 	s.Pod = pod.Name
-	ctx, cancel := context.WithTimeout(ctx, bkExecTimeout+repoCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, execTimeout+repoCheckTimeout)
 	defer cancel()
 
 	var wg sync.WaitGroup
 	var archiverErr, checkErr error
 	wg.Go(func() {
-		out, _, err := o.exec(ctx, t.Namespace, pod.Name, bkDatabaseContainer, repo.ArchiverCommand())
+		out, _, err := o.exec(ctx, t.Namespace, pod.Name, databaseContainer, repo.ArchiverCommand())
 		if err != nil {
-			archiverErr = bkExecError("query pg_stat_archiver in the database pod", t.Namespace, pod.Name, err)
+			archiverErr = execError("query pg_stat_archiver in the database pod", t.Namespace, pod.Name, err)
 			return
 		}
 		a, err := repo.ParseArchiverStatus(out)
@@ -199,14 +199,14 @@ func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interfa
 	})
 	if !o.NoCheck {
 		wg.Go(func() {
-			stdout, stderr, err := o.exec(ctx, t.Namespace, pod.Name, bkDatabaseContainer, repo.CheckCommand())
+			stdout, stderr, err := o.exec(ctx, t.Namespace, pod.Name, databaseContainer, repo.CheckCommand())
 			var execErr *kube.ExecError
 			code := 0
 			switch {
 			case errors.As(err, &execErr):
 				code = execErr.ExitCode()
 			case err != nil:
-				checkErr = bkExecError("run pgbackrest check in the database pod", t.Namespace, pod.Name, err)
+				checkErr = execError("run pgbackrest check in the database pod", t.Namespace, pod.Name, err)
 				return
 			}
 			c := repo.ParseCheck(stdout+"\n"+stderr, code)

@@ -13,9 +13,9 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-func runShowArchive(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runShowArchive(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	o := NewShowArchiveOptions(streams)
 	o.exec = exec
 	cmd := newCmdShowArchive(f, o)
@@ -28,17 +28,17 @@ func runShowArchive(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...
 
 // archiveExec answers psql with the archiver capture, and pgbackrest check
 // with its capture and exit code.
-func archiveExec(t *testing.T, calls *[]bkExecCall, archiver, check string, checkCode int) bkExecFunc {
+func archiveExec(t *testing.T, calls *[]execCall, archiver, check string, checkCode int) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, bkExecCall{pod, container, command})
+		*calls = append(*calls, execCall{pod, container, command})
 		mu.Unlock()
 		switch command[0] {
 		case "psql":
-			return bkTestdata(t, "../repo/testdata/"+archiver), "", nil
+			return readTestdata(t, "../repo/testdata/"+archiver), "", nil
 		case "pgbackrest":
-			out := bkTestdata(t, "../repo/testdata/"+check)
+			out := readTestdata(t, "../repo/testdata/"+check)
 			if checkCode != 0 {
 				return "", out, &kube.ExecError{Namespace: ns, Pod: pod, Container: container, Command: command, Code: checkCode, Err: exec.CodeExitError{Code: checkCode}}
 			}
@@ -50,13 +50,13 @@ func archiveExec(t *testing.T, calls *[]bkExecCall, archiver, check string, chec
 }
 
 func TestShowArchive(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bkGolden(t, "show-archive.golden", out)
+	checkGolden(t, "show-archive.golden", out)
 	if len(calls) != 2 {
 		t.Fatalf("execs = %+v", calls)
 	}
@@ -81,18 +81,18 @@ func TestShowArchive(t *testing.T) {
 }
 
 func TestShowArchiveFailing(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-failing.json", "check-repo-down.txt", 49), "hippo")
 	if err == nil || !strings.HasPrefix(err.Error(), "WAL archiving fails:\n  cluster default/hippo: the last archive attempt failed (segment 000000010000000000000011 at 2026-11-26T07:45:16Z); pgbackrest check failed with exit code 49: ERROR: [049]: timeout connecting to 'hippo-backrest-shared-repo:8432'") {
 		t.Errorf("error = %v", err)
 	}
-	bkGolden(t, "show-archive-failing.golden", out)
+	checkGolden(t, "show-archive-failing.golden", out)
 }
 
 func TestShowArchiveNoCheck(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo", "--no-check")
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestShowArchiveNoCheck(t *testing.T) {
 }
 
 func TestShowArchiveDatabaseDown(t *testing.T) {
-	objects := bkClusterObjects(t, "hippo", "default")
+	objects := renderedClusterObjects(t, "hippo", "default")
 	f := kubefake.NewFactory(objects[:len(objects)-1]...) // without the database pod
 	_, _, err := runShowArchive(t, f, noExec(t), "hippo")
 	if err == nil || !strings.HasPrefix(err.Error(), `cannot show the archiving of cluster "hippo": the database is not running: no running pod matches`) {
@@ -113,8 +113,8 @@ func TestShowArchiveDatabaseDown(t *testing.T) {
 
 func TestShowArchiveRequests(t *testing.T) {
 	t.Run("one list, then the execs", func(t *testing.T) {
-		f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-		var calls []bkExecCall
+		f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+		var calls []execCall
 		if _, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo"); err != nil {
 			t.Fatal(err)
 		}

@@ -3,12 +3,10 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
@@ -62,12 +59,6 @@ const showBackupExample = `  # The backups of one cluster
   # The pg_basebackup backups of every cluster, in every namespace
   kubectl pgo show backup -A --backup-type=pgbasebackup`
 
-// showBackupConcurrency bounds the clusters read at once.
-const showBackupConcurrency = 10
-
-// bkExecTimeout bounds each exec of a show command.
-const bkExecTimeout = time.Minute
-
 // ClusterBackups is one cluster in `show backup -o json|yaml`.
 type ClusterBackups struct {
 	Cluster   string `json:"cluster"`
@@ -96,156 +87,6 @@ type ClusterBackupsList struct {
 	Items []ClusterBackups `json:"items"`
 }
 
-// clusterScope are the flags that choose the clusters of a show command.
-type clusterScope struct {
-	Name          string
-	AllNamespaces bool
-	Selector      string
-	namespace     string
-	// storageTypes are the listed clusters', from the settings that
-	// targets reads anyway; not known for a NAME.
-	storageTypes map[bkTarget][]cluster.StorageType
-}
-
-func (s *clusterScope) addFlags(cmd *cobra.Command) {
-	cmd.Flags().BoolVarP(&s.AllNamespaces, "all-namespaces", "A", false, "Every cluster, in every namespace.")
-	cmd.Flags().StringVarP(&s.Selector, "selector", "l", "", "The clusters whose labels match this selector (e.g. env=prod), in the namespace (every namespace with -A).")
-}
-
-func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	switch len(args) {
-	case 0:
-	case 1:
-		s.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
-	}
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return bkKubeconfigError(err)
-	}
-	s.namespace = ns
-	return nil
-}
-
-func (s *clusterScope) validate(cmd *cobra.Command) error {
-	switch {
-	case s.Name != "" && (s.AllNamespaces || s.Selector != ""):
-		return usageErrorf(cmd, "a cluster NAME cannot be combined with -A or --selector")
-	case s.Name == "" && !s.AllNamespaces && s.Selector == "":
-		return usageErrorf(cmd, "a cluster name is required, or -A or --selector: %s NAME", cmd.CommandPath())
-	case s.Name != "":
-		if err := bkValidateName(s.Name); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	if s.Selector != "" {
-		if _, err := labels.Parse(s.Selector); err != nil {
-			return usageErrorf(cmd, "invalid --selector %q: %v", s.Selector, err)
-		}
-	}
-	return nil
-}
-
-// multi tells whether the command shows a list of clusters.
-func (s *clusterScope) multi() bool { return s.Name == "" }
-
-// bkTarget is a cluster to show.
-type bkTarget struct{ Name, Namespace string }
-
-// targets returns the clusters to show, sorted by namespace and name; a
-// selector that matches nothing is an empty list. A NAME is taken as
-// given, without a request: whether it exists is asked only when reading
-// it fails (see missing), which keeps a show command at three requests.
-func (s *clusterScope) targets(ctx context.Context, client kubernetes.Interface) ([]bkTarget, error) {
-	if s.Name != "" {
-		return []bkTarget{{Name: s.Name, Namespace: s.namespace}}, nil
-	}
-	ns := s.namespace
-	if s.AllNamespaces {
-		ns = ""
-	}
-	// The settings ConfigMaps mark the clusters; the user's selector
-	// narrows them down (every object of a cluster has its labels).
-	selector, err := labels.Parse(s.Selector)
-	if err != nil {
-		return nil, err
-	}
-	for key, value := range map[string]string{cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig} {
-		r, err := labels.NewRequirement(key, selection.Equals, []string{value})
-		if err != nil {
-			return nil, err
-		}
-		selector = selector.Add(*r)
-	}
-	list, err := client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		where := fmt.Sprintf("in namespace %q", ns)
-		if ns == "" {
-			where = "in any namespace"
-		}
-		return nil, fmt.Errorf("cannot list the clusters %s: %w%s", where, err, unreachableHint(err))
-	}
-	var out []bkTarget
-	for _, cm := range list.Items {
-		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
-			t := bkTarget{Name: name, Namespace: cm.Namespace}
-			if spec, err := cluster.SpecFromConfigMap(&cm); err == nil {
-				if s.storageTypes == nil {
-					s.storageTypes = map[bkTarget][]cluster.StorageType{}
-				}
-				s.storageTypes[t] = spec.StorageType
-			}
-			out = append(out, t)
-		}
-	}
-	slices.SortFunc(out, func(a, b bkTarget) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
-	return out, nil
-}
-
-// missing is the error for a NAME whose cluster does not exist, or nil
-// when it exists (or that cannot be told): called after reading it failed,
-// it replaces the error of the read, which would only say that no pod
-// was found.
-func (s *clusterScope) missing(ctx context.Context, client kubernetes.Interface) error {
-	var notFound *clusterNotFoundError
-	if _, err := bkReadSpec(ctx, client, s.namespace, s.Name); errors.As(err, &notFound) {
-		return err
-	}
-	return nil
-}
-
-// describe names what the scope selected, for "no clusters" messages.
-func (s *clusterScope) describe() string {
-	where := fmt.Sprintf("in namespace %q", s.namespace)
-	if s.AllNamespaces {
-		where = "in any namespace"
-	}
-	if s.Selector != "" {
-		return fmt.Sprintf("matching %q %s", s.Selector, where)
-	}
-	return where
-}
-
-// forEachCluster calls fn for each target, a few at a time, and returns
-// the results in the order of the targets.
-func forEachCluster[T any](targets []bkTarget, fn func(bkTarget) T) []T {
-	out := make([]T, len(targets))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, showBackupConcurrency)
-	for i, t := range targets {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			out[i] = fn(t)
-		})
-	}
-	wg.Wait()
-	return out
-}
-
 // ShowBackupOptions holds the flags and clients of `kubectl pgo show
 // backup`.
 type ShowBackupOptions struct {
@@ -257,7 +98,7 @@ type ShowBackupOptions struct {
 	Repo repoFlags
 
 	factory kube.Factory
-	exec    bkExecFunc
+	exec    execFunc
 	now     func() time.Time
 	genericiooptions.IOStreams
 }
@@ -289,7 +130,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 			}
 			o.factory = f
 			if o.exec == nil {
-				o.exec = bkFactoryExec(f)
+				o.exec = explainedFactoryExec(f)
 			}
 			if err := o.Output.Validate(); err != nil {
 				return usageErrorf(cmd, "%v", err)
@@ -325,7 +166,7 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	targets, err := o.targets(ctx, client)
 	if err != nil {
@@ -341,7 +182,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 
 	// The backup Jobs of every target, in one request, while the
 	// repositories are read.
-	var jobsByCluster map[bkTarget][]BackupJobInfo
+	var jobsByCluster map[clusterTarget][]BackupJobInfo
 	var jobsErr error
 	listed := make(chan struct{})
 	go func() {
@@ -355,7 +196,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	results := forEachCluster(targets, func(t bkTarget) ClusterBackups {
+	results := forEachCluster(targets, func(t clusterTarget) ClusterBackups {
 		r := ClusterBackups{Cluster: t.Name, Namespace: t.Namespace}
 		sum, err := o.readRepository(ctx, client, t, repoPods)
 		if err != nil {
@@ -368,7 +209,7 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	<-listed
 	for i := range results {
 		r := &results[i]
-		r.Jobs = jobsByCluster[bkTarget{Name: r.Cluster, Namespace: r.Namespace}]
+		r.Jobs = jobsByCluster[clusterTarget{Name: r.Cluster, Namespace: r.Namespace}]
 		if r.Jobs == nil {
 			r.Jobs = []BackupJobInfo{}
 		}
@@ -386,12 +227,12 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	if err := o.print(results); err != nil {
 		return err
 	}
-	return bkFailures(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
+	return clustersNotRead(results, func(r ClusterBackups) (string, string, string) { return r.Namespace, r.Cluster, r.Error })
 }
 
 // readRepository runs pgbackrest info in the cluster's repository pod,
 // found among pods when they were listed already.
-func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t bkTarget, pods *corev1.PodList) (repo.Summary, error) {
+func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernetes.Interface, t clusterTarget, pods *corev1.PodList) (repo.Summary, error) {
 	selector := cluster.PGBackRestPodSelector(t.Name)
 	var pod *corev1.Pod
 	var err error
@@ -407,7 +248,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	if (o.Repo.StorageType != "" || o.Repo.Repo > 0) && spec.StorageType == nil {
 		// The chosen repository is checked against the settings (a NAME
 		// is otherwise shown without reading them).
-		if spec, err = bkReadSpec(ctx, client, t.Namespace, t.Name); err != nil {
+		if spec, err = readClusterSpec(ctx, client, t.Namespace, t.Name); err != nil {
 			return repo.Summary{}, err
 		}
 	}
@@ -419,12 +260,12 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	if n > 0 {
 		historyRepos = []int{n}
 	}
-	execCtx, cancel := context.WithTimeout(ctx, bkExecTimeout)
+	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	// One exec reads the backups and the timelines' history files.
-	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, bkRepoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
+	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, repoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
 	if err != nil {
-		return repo.Summary{}, bkExecError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
+		return repo.Summary{}, execError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
 	}
 	info, err := repo.ParseInfoOutput(stdout)
 	if err != nil {
@@ -448,7 +289,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 // listRepoPods lists the pods that run pgBackRest's commands (the
 // repository hosts, and the database pods of S3-only clusters) of every
 // kubectl-pgo cluster in the targets' namespace, or in all namespaces.
-func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (*corev1.PodList, error) {
+func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (*corev1.PodList, error) {
 	selector := labels.Set{cluster.LabelPGBackRestCommands: "true", cluster.LabelManagedBy: cluster.FieldManager}
 	ns := targetsNamespace(targets)
 	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
@@ -460,7 +301,7 @@ func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.
 
 // targetsNamespace is the namespace of every target, or "" (all) when
 // they are in several.
-func targetsNamespace(targets []bkTarget) string {
+func targetsNamespace(targets []clusterTarget) string {
 	ns := targets[0].Namespace
 	for _, t := range targets {
 		if t.Namespace != ns {
@@ -472,7 +313,7 @@ func targetsNamespace(targets []bkTarget) string {
 
 // listJobs returns the backup Jobs of the targets, by target, oldest
 // first: one request for the namespace, or for all namespaces.
-func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []bkTarget) (map[bkTarget][]BackupJobInfo, error) {
+func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (map[clusterTarget][]BackupJobInfo, error) {
 	ns := targetsNamespace(targets)
 	selector := labels.Set{cluster.LabelComponent: jobs.ComponentBackup, cluster.LabelManagedBy: cluster.FieldManager}
 	if len(targets) == 1 {
@@ -489,11 +330,11 @@ func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Inte
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	byName := map[[2]string]bkTarget{}
+	byName := map[[2]string]clusterTarget{}
 	for _, t := range targets {
 		byName[[2]string{t.Namespace, t.Name}] = t
 	}
-	out := map[bkTarget][]BackupJobInfo{}
+	out := map[clusterTarget][]BackupJobInfo{}
 	for i := range items {
 		job := &items[i]
 		t, ok := byName[[2]string{job.Namespace, job.Labels[cluster.LabelCluster]}]
@@ -588,19 +429,4 @@ func writeBackupsText(w io.Writer, results []ClusterBackups, now time.Time) erro
 	}
 	_, err := w.Write(b.Bytes())
 	return err
-}
-
-// bkFailures is the error of a show command when some clusters could not
-// be read: each is named, after the output of the others.
-func bkFailures[T any](results []T, get func(T) (ns, name, err string)) error {
-	var failed []string
-	for _, r := range results {
-		if ns, name, err := get(r); err != "" {
-			failed = append(failed, fmt.Sprintf("cluster %s/%s: %s", ns, name, err))
-		}
-	}
-	if len(failed) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%d of %d clusters could not be read:\n  %s", len(failed), len(results), strings.Join(failed, "\n  "))
 }

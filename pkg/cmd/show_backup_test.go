@@ -35,7 +35,7 @@ func init() {
 	}
 }
 
-func bkGolden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
@@ -56,13 +56,13 @@ func bkGolden(t *testing.T, name, got string) {
 	}
 }
 
-var bkNow = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+var testNow = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
-func bkJob(ns, clusterName, name, typ string, created time.Duration, state string) *batchv1.Job {
+func fakeBackupJob(ns, clusterName, name, typ string, created time.Duration, state string) *batchv1.Job {
 	l := cluster.Labels(clusterName, jobs.ComponentBackup)
 	l[jobs.LabelBackupType] = jobs.BackupTypePGBackRest
 	l[jobs.LabelPGBackRestType] = typ
-	start := metav1.NewTime(bkNow.Add(created))
+	start := metav1.NewTime(testNow.Add(created))
 	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l, CreationTimestamp: start}}
 	j.Status.StartTime = &start
 	switch state {
@@ -77,12 +77,12 @@ func bkJob(ns, clusterName, name, typ string, created time.Duration, state strin
 	return j
 }
 
-func runShow(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runShow(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	o := NewShowBackupOptions(streams)
 	o.exec = exec
-	o.now = func() time.Time { return bkNow }
+	o.now = func() time.Time { return testNow }
 	cmd := newCmdShowBackup(f, o)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs(args)
@@ -92,31 +92,31 @@ func runShow(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string)
 }
 
 // infoExec answers pgbackrest info with a capture of testdata.
-func infoExec(t *testing.T, calls *[]bkExecCall, file string) bkExecFunc {
+func infoExec(t *testing.T, calls *[]execCall, file string) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, bkExecCall{pod, container, command})
+		*calls = append(*calls, execCall{pod, container, command})
 		mu.Unlock()
-		return bkTestdata(t, "../repo/testdata/"+file), "", nil
+		return readTestdata(t, "../repo/testdata/"+file), "", nil
 	}
 }
 
 func TestShowBackup(t *testing.T) {
-	objects := append(bkClusterObjects(t, "hippo", "default"),
-		bkJob("default", "hippo", "hippo-backup-incr-ccccc", "incr", -10*time.Minute, "complete"),
-		bkJob("default", "hippo", "hippo-backup-full-aaaaa", "full", -40*time.Minute, "complete"),
-		bkJob("default", "hippo", "hippo-backup-full-bbbbb", "full", -30*time.Minute, "failed"),
-		bkJob("default", "hippo", "hippo-backup-diff-ddddd", "diff", -time.Minute, "running"),
-		bkJob("default", "other", "other-backup-full-eeeee", "full", -time.Minute, "running"),
+	objects := append(renderedClusterObjects(t, "hippo", "default"),
+		fakeBackupJob("default", "hippo", "hippo-backup-incr-ccccc", "incr", -10*time.Minute, "complete"),
+		fakeBackupJob("default", "hippo", "hippo-backup-full-aaaaa", "full", -40*time.Minute, "complete"),
+		fakeBackupJob("default", "hippo", "hippo-backup-full-bbbbb", "full", -30*time.Minute, "failed"),
+		fakeBackupJob("default", "hippo", "hippo-backup-diff-ddddd", "diff", -time.Minute, "running"),
+		fakeBackupJob("default", "other", "other-backup-full-eeeee", "full", -time.Minute, "running"),
 	)
 	f := kubefake.NewFactory(objects...)
-	var calls []bkExecCall
+	var calls []execCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bkGolden(t, "show-backup.golden", out)
+	checkGolden(t, "show-backup.golden", out)
 	if len(calls) != 1 || calls[0].Container != "pgbackrest" || !slices.Equal(calls[0].Command[3:], []string{"sh", "", "pgbackrest", "--stanza=db", "--output=json", "info"}) {
 		t.Errorf("execs = %+v", calls)
 	}
@@ -147,13 +147,13 @@ func TestShowBackup(t *testing.T) {
 }
 
 func TestShowBackupNoBackups(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-empty-stanza.json"), "hippo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bkGolden(t, "show-backup-empty.golden", out)
+	checkGolden(t, "show-backup-empty.golden", out)
 	if !strings.Contains(out, "no backups yet") {
 		t.Errorf("output does not say there are no backups:\n%s", out)
 	}
@@ -169,7 +169,7 @@ func TestShowBackupErrors(t *testing.T) {
 	})
 	t.Run("repository host down", func(t *testing.T) {
 		var objects []runtime.Object
-		for _, o := range bkClusterObjects(t, "hippo", "default") {
+		for _, o := range renderedClusterObjects(t, "hippo", "default") {
 			if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
 				continue
 			}
@@ -184,14 +184,14 @@ func TestShowBackupErrors(t *testing.T) {
 		forbidden := func(context.Context, string, string, string, []string) (string, string, error) {
 			return "", "", errors.New(`pods "x" is forbidden: User "u" cannot create resource "pods/exec"`)
 		}
-		_, _, err := runShow(t, kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...), forbidden, "hippo")
+		_, _, err := runShow(t, kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...), forbidden, "hippo")
 		if err == nil || !strings.Contains(err.Error(), "exec into pod default/hippo-backrest-shared-repo-5d8f7-abcde is forbidden (kubectl pgo needs the create verb on pods/exec in namespace default)") {
 			t.Errorf("error = %v", err)
 		}
 	})
 	t.Run("repository refuses", func(t *testing.T) {
-		var calls []bkExecCall
-		out, _, err := runShow(t, kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...), infoExec(t, &calls, "info-unknown-ca.json"), "hippo")
+		var calls []execCall
+		out, _, err := runShow(t, kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...), infoExec(t, &calls, "info-unknown-ca.json"), "hippo")
 		// A stanza in error is shown, with pgBackRest's message.
 		if err != nil || !strings.Contains(out, "status: error (other)") || !strings.Contains(out, "unknown ca") {
 			t.Errorf("error %v, output:\n%s", err, out)
@@ -211,7 +211,7 @@ func TestShowBackupBadInputSendsNothing(t *testing.T) {
 		{[]string{"a", "b"}, "takes one cluster name, got 2 arguments"},
 		{[]string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
 	} {
-		f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+		f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 		_, _, err := runShow(t, f, noExec(t), tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error = %v, want %q", tc.args, err, tc.want)
@@ -226,26 +226,26 @@ func TestShowBackupBadInputSendsNothing(t *testing.T) {
 // after the others, and the command fails.
 func TestShowBackupAllNamespaces(t *testing.T) {
 	var objects []runtime.Object
-	objects = append(objects, bkClusterObjects(t, "hippo", "pg")...)
-	objects = append(objects, bkClusterObjects(t, "zebra", "pg")...)
-	for _, o := range bkClusterObjects(t, "broken", "other") {
+	objects = append(objects, renderedClusterObjects(t, "hippo", "pg")...)
+	objects = append(objects, renderedClusterObjects(t, "zebra", "pg")...)
+	for _, o := range renderedClusterObjects(t, "broken", "other") {
 		if p, ok := o.(*corev1.Pod); ok && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo {
 			continue
 		}
 		objects = append(objects, o)
 	}
-	objects = append(objects, bkJob("pg", "zebra", "zebra-backup-full-aaaaa", "full", -time.Hour, "complete"))
+	objects = append(objects, fakeBackupJob("pg", "zebra", "zebra-backup-full-aaaaa", "full", -time.Hour, "complete"))
 	f := kubefake.NewFactory(objects...)
 
 	// Both execs must be in flight at once to return: proof of
 	// parallelism.
-	var calls []bkExecCall
+	var calls []execCall
 	var mu sync.Mutex
 	started := make(chan struct{}, 2)
 	release := make(chan struct{})
 	exec := func(ctx context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		calls = append(calls, bkExecCall{pod, container, command})
+		calls = append(calls, execCall{pod, container, command})
 		mu.Unlock()
 		started <- struct{}{}
 		select {
@@ -253,7 +253,7 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			return "", "", errors.New("the other cluster was not queried at the same time")
 		}
-		return bkTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
 	}
 	go func() {
 		<-started
@@ -264,7 +264,7 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 	if err == nil || err.Error() != "1 of 3 clusters could not be read:\n  cluster other/broken: the repository host (or, for an S3-only cluster, the database pod) is not running: no running pod matches \"app.kubernetes.io/instance=broken,kubectl-pgo/pgbackrest-commands=true,pg-cluster=broken\" in namespace \"other\"" {
 		t.Errorf("error = %v", err)
 	}
-	bkGolden(t, "show-backup-all.golden", out)
+	checkGolden(t, "show-backup-all.golden", out)
 
 	out, _, _ = runShowFresh(t, objects, "-A", "-o", "yaml")
 	if !strings.Contains(out, "items:") || !strings.Contains(out, "cluster: broken") || !strings.Contains(out, "error: 'the repository host (or, for an S3-only cluster") {
@@ -273,14 +273,14 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 }
 
 func runShowFresh(t *testing.T, objects []runtime.Object, args ...string) (string, string, error) {
-	var calls []bkExecCall
+	var calls []execCall
 	return runShow(t, kubefake.NewFactory(objects...), infoExec(t, &calls, "info-one-full.json"), args...)
 }
 
 func TestShowBackupSelector(t *testing.T) {
 	var objects []runtime.Object
 	for _, name := range []string{"hippo", "rhino"} {
-		for _, o := range bkClusterObjects(t, name, "default") {
+		for _, o := range renderedClusterObjects(t, name, "default") {
 			if cm, ok := o.(*corev1.ConfigMap); ok && name == "hippo" {
 				cm.Labels["env"] = "prod"
 			}
@@ -302,9 +302,9 @@ func TestShowBackupSelector(t *testing.T) {
 
 func TestWriteBackupsTextRunningJob(t *testing.T) {
 	var b bytes.Buffer
-	start := bkNow.Add(-90 * time.Second)
+	start := testNow.Add(-90 * time.Second)
 	err := writeBackupsText(&b, []ClusterBackups{{Cluster: "hippo", Namespace: "pg", Repository: &repo.Summary{Stanza: "db", Status: repo.SummaryNoBackups, Cipher: "none"},
-		Jobs: []BackupJobInfo{{Name: "hippo-backup-full-aaaaa", Type: "full", State: jobs.StateRunning, Start: &start}}}}, bkNow)
+		Jobs: []BackupJobInfo{{Name: "hippo-backup-full-aaaaa", Type: "full", State: jobs.StateRunning, Start: &start}}}}, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func pgdumpJob(ns, clusterName, component, ts string) *batchv1.Job {
 // -A and --selector list the dumps (or base backups) of every cluster
 // they select, grouped by cluster, each under its own.
 func TestShowBackupPGDumpMany(t *testing.T) {
-	objects := append(append(append(bkClusterObjects(t, "hippo", "a"), bkClusterObjects(t, "rhino", "a")...), bkClusterObjects(t, "hippo", "b")...),
+	objects := append(append(append(renderedClusterObjects(t, "hippo", "a"), renderedClusterObjects(t, "rhino", "a")...), renderedClusterObjects(t, "hippo", "b")...),
 		pgdumpJob("a", "hippo", jobs.ComponentPGDump, "2026-11-24-12-00-00"),
 		pgdumpJob("a", "hippo", jobs.ComponentPGDump, "2026-11-24-11-00-00"),
 		pgdumpJob("a", "rhino", jobs.ComponentPGDump, "2026-11-24-12-00-00"),
@@ -385,13 +385,13 @@ func TestShowBackupPGDumpMany(t *testing.T) {
 // real cluster: a full and an incremental on timeline 1, a PITR between
 // them, a restore to the latest point, and a PITR on timeline 1 again).
 func TestShowBackupTimelines(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines.txt"), "hippo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bkGolden(t, "show-backup-timelines.golden", out)
+	checkGolden(t, "show-backup-timelines.golden", out)
 	js, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines.txt"), "hippo", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -416,8 +416,8 @@ func TestShowBackupTimelines(t *testing.T) {
 // taken on timeline 1 after timeline 2 forked off, cannot start its
 // restore.
 func TestShowBackupBackupOffTheCurrentTimeline(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines-3.txt"), "hippo")
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -160,7 +159,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 	}
 	ns := o.namespace
 	if !o.AllNamespaces {
-		if err := checkNamespace(ctx, c, ns); err != nil {
+		if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 			return err
 		}
 	}
@@ -169,7 +168,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(cronJobs) == 0 && o.Name != "" {
-		if _, err := bkReadSpec(ctx, c.client, ns, o.Name); err != nil {
+		if _, err := readClusterSpec(ctx, c.Client, ns, o.Name); err != nil {
 			return err
 		}
 	}
@@ -178,9 +177,9 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 	}
 	infos := make([]ScheduleInfo, 0, len(cronJobs))
 	for i := range cronJobs {
-		info, err := readSchedule(ctx, c.client, &cronJobs[i], o.now())
+		info, err := readSchedule(ctx, c.Client, &cronJobs[i], o.now())
 		if err != nil {
-			return apiError(c, err)
+			return apply.APIError(c, err)
 		}
 		infos = append(infos, info)
 	}
@@ -200,26 +199,6 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return o.Output.Print(o.Out, scheduleTable(infos, o.AllNamespaces), result)
-}
-
-// listSchedules returns the schedule CronJobs, sorted by namespace and
-// name: of the cluster (every cluster when empty), the one named (any when
-// empty), matching sel; in every namespace when ns is empty.
-func listSchedules(ctx context.Context, c *apiClients, ns, clusterName, name string, sel labels.Selector) ([]batchv1.CronJob, error) {
-	reqs, _ := sel.Requirements()
-	full := labels.SelectorFromSet(jobs.ScheduleSelector(clusterName)).Add(reqs...)
-	list, err := c.client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: full.String()})
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apiError(c, err))
-	}
-	// One being deleted is gone already, as far as the user is concerned.
-	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool {
-		return (name != "" && cj.Name != name) || cj.DeletionTimestamp != nil
-	})
-	slices.SortFunc(items, func(a, b batchv1.CronJob) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
-	})
-	return items, nil
 }
 
 // readSchedule describes a CronJob, with its Jobs.
@@ -303,52 +282,11 @@ func scheduleTable(infos []ScheduleInfo, allNamespaces bool) *printers.Table {
 		if s.TimeZone != "" {
 			sched += " " + s.TimeZone
 		}
-		row := []string{s.Name, s.Cluster, sched, typ, at(s.LastRun), bkFirst(s.LastRunStatus, "-"), at(s.LastSuccess), at(s.NextRun), fmt.Sprint(s.Suspended)}
+		row := []string{s.Name, s.Cluster, sched, typ, at(s.LastRun), firstNonEmpty(s.LastRunStatus, "-"), at(s.LastSuccess), at(s.NextRun), fmt.Sprint(s.Suspended)}
 		if allNamespaces {
 			row = append([]string{s.Namespace}, row...)
 		}
 		t.AddRow(row...)
 	}
 	return t
-}
-
-// completeScheduleNames completes --schedule-name with the schedules of
-// the cluster given as argument (of every cluster without one).
-func completeScheduleNames(f kube.Factory) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		ns, _, err := f.Namespace()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		client, err := f.KubernetesClient()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx, cancel := context.WithTimeout(cmdContext(cmd), completionTimeout)
-		defer cancel()
-		clusterName := ""
-		if len(args) > 0 {
-			clusterName = args[0]
-		}
-		list, err := client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: jobs.ScheduleSelector(clusterName).String()})
-		if err != nil {
-			cobra.CompDebugln("listing schedules: "+err.Error(), false)
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var names []string
-		for _, cj := range list.Items {
-			if strings.HasPrefix(cj.Name, toComplete) {
-				names = append(names, cj.Name)
-			}
-		}
-		slices.Sort(names)
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-func cmdContext(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
 }

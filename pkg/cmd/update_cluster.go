@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -79,8 +80,8 @@ func NewUpdateClusterOptions(streams genericiooptions.IOStreams) *UpdateClusterO
 	return &UpdateClusterOptions{
 		settings:     NewCreateClusterOptions(streams),
 		Wait:         true,
-		Timeout:      DefaultWaitTimeout,
-		DryRun:       dryRunNone,
+		Timeout:      apply.DefaultWaitTimeout,
+		DryRun:       apply.DryRunNone,
 		now:          time.Now,
 		pollInterval: 2 * time.Second,
 		IOStreams:    streams,
@@ -115,7 +116,7 @@ func newCmdUpdateCluster(f kube.Factory, o *UpdateClusterOptions) *cobra.Command
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (read the cluster, render and print, write nothing) or "server" (the API server validates, nothing is stored).`)
 	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects that change, as applied, as yaml or json.")
-	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(dryRunNone, dryRunClient, dryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions("yaml", "json"))
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
@@ -144,7 +145,7 @@ func (o *UpdateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := validateApplyFlags(cmd, o.DryRun, o.Output, o.Timeout); err != nil {
 		return err
 	}
-	if o.DryRun != dryRunNone {
+	if o.DryRun != apply.DryRunNone {
 		if cmd.Flags().Changed("wait") && o.Wait {
 			return usageErrorf(cmd, "--wait cannot be used with --dry-run: nothing would change to wait for")
 		}
@@ -164,18 +165,18 @@ func (o *UpdateClusterOptions) Validate(cmd *cobra.Command) error {
 // updatePermissions are what update needs: read every kind it renders and,
 // unless nothing is written, apply them; for --wait, list pods and exec
 // into them.
-func updatePermissions(clientDryRun, wait bool) []permission {
-	var perms []permission
-	for _, gr := range renderedResources {
-		perms = append(perms, permission{verb: "get", group: gr.Group, resource: gr.Resource})
+func updatePermissions(clientDryRun, wait bool) []apply.Permission {
+	var perms []apply.Permission
+	for _, gr := range apply.RenderedResources {
+		perms = append(perms, apply.Permission{Verb: "get", Group: gr.Group, Resource: gr.Resource})
 		if !clientDryRun {
-			perms = append(perms, permission{verb: "patch", group: gr.Group, resource: gr.Resource})
+			perms = append(perms, apply.Permission{Verb: "patch", Group: gr.Group, Resource: gr.Resource})
 		}
 	}
 	if wait {
 		perms = append(perms,
-			permission{verb: "list", resource: "pods"},
-			permission{verb: "create", resource: "pods", subresource: "exec"})
+			apply.Permission{Verb: "list", Resource: "pods"},
+			apply.Permission{Verb: "create", Resource: "pods", Subresource: "exec"})
 	}
 	return perms
 }
@@ -187,20 +188,20 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	name, ns := o.settings.Name, o.settings.namespace
-	if err := checkNamespace(ctx, c, ns); err != nil {
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	if err := checkPermissions(ctx, c, ns, fmt.Sprintf("update cluster %q", name), updatePermissions(o.DryRun == dryRunClient, o.Wait)); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("update cluster %q", name), updatePermissions(o.DryRun == apply.DryRunClient, o.Wait)); err != nil {
 		return err
 	}
 
-	settings, err := c.client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
+	settings, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("cluster %q not found in namespace %q (there is no ConfigMap %s): check the name and -n, or create it with kubectl pgo create cluster %s",
 			name, ns, cluster.SettingsConfigMapName(name), name)
 	case err != nil:
-		return fmt.Errorf("cannot read the settings of cluster %q: %w", name, apiError(c, err))
+		return fmt.Errorf("cannot read the settings of cluster %q: %w", name, apply.APIError(c, err))
 	}
 	if err := cluster.CheckOwnership(name, "ConfigMap "+ns+"/"+settings.Name, settings.Labels); err != nil {
 		return err
@@ -217,7 +218,7 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("the new settings of cluster %q are not valid; nothing was changed:\n  - %s", name, strings.ReplaceAll(err.Error(), "\n", "\n  - "))
 	}
-	if err := checkKeptBackups(ctx, c, ns, name); err != nil {
+	if err := apply.CheckKeptBackups(ctx, c, ns, name); err != nil {
 		return err
 	}
 
@@ -239,12 +240,12 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	before, err := currentObjects(ctx, c, name, objects)
+	before, err := apply.CurrentObjects(ctx, c, name, objects)
 	if err != nil {
 		return err
 	}
 
-	suffix := map[string]string{dryRunClient: " (dry run)", dryRunServer: " (server dry run)"}[o.DryRun]
+	suffix := map[string]string{apply.DryRunClient: " (dry run)", apply.DryRunServer: " (server dry run)"}[o.DryRun]
 	fmt.Fprintf(progress, "cluster %s in namespace %s%s:\n", name, ns, suffix)
 	for _, ch := range changes {
 		fmt.Fprintf(progress, "  %s\n", ch)
@@ -255,39 +256,39 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	}
 
 	applied := objects
-	if o.DryRun == dryRunClient {
+	if o.DryRun == apply.DryRunClient {
 		if o.Output == "" {
 			for _, obj := range objects {
-				fmt.Fprintf(o.Out, "%s configured%s\n", objectRef(obj), suffix)
+				fmt.Fprintf(o.Out, "%s configured%s\n", apply.ObjectRef(obj), suffix)
 			}
 		}
 	} else {
 		applied = nil
 		for i, obj := range objects {
-			after, err := kube.Apply(ctx, c.dyn, c.mapper, obj, kube.DryRun(o.DryRun == dryRunServer))
+			after, err := kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(o.DryRun == apply.DryRunServer))
 			if err != nil {
 				return fmt.Errorf("%w\n(%d of %d changed objects of cluster %q were applied before this error; run the same command again once it is fixed)",
-					apiError(c, err), i, len(objects), name)
+					apply.APIError(c, err), i, len(objects), name)
 			}
 			applied = append(applied, after)
 			result := "configured"
 			switch {
 			case before[i] == nil:
 				result = "created"
-			case !objectChanged(before[i], after, o.DryRun == dryRunServer):
+			case !apply.ObjectChanged(before[i], after, o.DryRun == apply.DryRunServer):
 				result = "unchanged"
 			}
 			if o.Output == "" {
-				fmt.Fprintf(o.Out, "%s %s%s\n", objectRef(after), result, suffix)
+				fmt.Fprintf(o.Out, "%s %s%s\n", apply.ObjectRef(after), result, suffix)
 			}
 		}
 	}
 	if o.Output != "" {
-		if err := printObjects(o.Out, o.Output, applied); err != nil {
+		if err := apply.PrintObjects(o.Out, o.Output, applied); err != nil {
 			return err
 		}
 	}
-	if o.DryRun != dryRunNone {
+	if o.DryRun != apply.DryRunNone {
 		fmt.Fprintf(progress, "cluster %s updated%s\n", name, suffix)
 		return nil
 	}
@@ -296,11 +297,11 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	var steps []waitStep
+	var steps []apply.WaitStep
 	for _, r := range restarts {
 		steps = append(steps, r.steps(c, o.exec, ns, name)...)
 	}
-	if err := runWaitSteps(ctx, progress, o.pollInterval, start.Add(o.Timeout), steps, fmt.Sprintf("The settings of cluster %q were applied", name)); err != nil {
+	if err := apply.RunWaitSteps(ctx, progress, o.pollInterval, start.Add(o.Timeout), steps, fmt.Sprintf("The settings of cluster %q were applied", name)); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "cluster %s updated (%s): the next backup and expire use the new settings\n", name, time.Since(start).Round(time.Second))
@@ -309,16 +310,16 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 
 // storedMaterial reads the cluster's certificates and password. Unlike
 // create, update never generates them: new ones would lock the pods out.
-func (o *UpdateClusterOptions) storedMaterial(ctx context.Context, c *apiClients, spec cluster.Spec) (cluster.Material, error) {
+func (o *UpdateClusterOptions) storedMaterial(ctx context.Context, c *apply.Clients, spec cluster.Spec) (cluster.Material, error) {
 	var secrets []*corev1.Secret
 	for _, name := range []string{cluster.RepoConfigSecretName(spec.Name), cluster.PostgresSecretName(spec.Name)} {
-		s, err := c.client.CoreV1().Secrets(spec.Namespace).Get(ctx, name, metav1.GetOptions{})
+		s, err := c.Client.CoreV1().Secrets(spec.Namespace).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			return cluster.Material{}, fmt.Errorf("cluster %q has no Secret %s/%s, without which its objects cannot be rendered; nothing was changed "+
 				"(kubectl pgo create cluster %s makes what is missing)", spec.Name, spec.Namespace, name, spec.Name)
 		case err != nil:
-			return cluster.Material{}, fmt.Errorf("cannot read Secret %s/%s: %w", spec.Namespace, name, apiError(c, err))
+			return cluster.Material{}, fmt.Errorf("cannot read Secret %s/%s: %w", spec.Namespace, name, apply.APIError(c, err))
 		}
 		if err := cluster.CheckOwnership(spec.Name, "Secret "+spec.Namespace+"/"+name, s.Labels); err != nil {
 			return cluster.Material{}, err
@@ -356,7 +357,7 @@ func changedObjects(old, new cluster.Spec, m cluster.Material) ([]*unstructured.
 // restart is a workload whose pod template changed, so its pod restarts.
 type restart struct {
 	what  string
-	steps func(c *apiClients, exec execFunc, ns, name string) []waitStep
+	steps func(c *apply.Clients, exec execFunc, ns, name string) []apply.WaitStep
 }
 
 // restartedWorkloads are the workloads among objects, database first.
@@ -374,17 +375,17 @@ func restartedWorkloads(objects []*unstructured.Unstructured) []restart {
 	return out
 }
 
-func databaseRestartSteps(c *apiClients, _ execFunc, ns, name string) []waitStep {
-	return []waitStep{databaseStep(c, ns, name, "the database pod to restart")}
+func databaseRestartSteps(c *apply.Clients, _ execFunc, ns, name string) []apply.WaitStep {
+	return []apply.WaitStep{apply.DatabaseStep(c, ns, name, "the database pod to restart")}
 }
 
-func repoHostRestartSteps(c *apiClients, exec execFunc, ns, name string) []waitStep {
-	return []waitStep{
-		repoHostStep(c, ns, name, "the repository host to restart"),
+func repoHostRestartSteps(c *apply.Clients, exec execFunc, ns, name string) []apply.WaitStep {
+	return []apply.WaitStep{
+		apply.RepoHostStep(c, ns, name, "the repository host to restart"),
 		{
-			what:  "the repository host to read the new pgbackrest.conf",
-			check: func(ctx context.Context) (bool, string, error) { return repoHostConfigCurrent(ctx, c, exec, ns, name) },
-			hint:  repoHostHint(ns, name),
+			What:  "the repository host to read the new pgbackrest.conf",
+			Check: func(ctx context.Context) (bool, string, error) { return repoHostConfigCurrent(ctx, c, exec, ns, name) },
+			Hint:  apply.RepoHostHint(ns, name),
 		},
 	}
 }
@@ -394,18 +395,18 @@ func repoHostRestartSteps(c *apiClients, exec execFunc, ns, name string) []waitS
 // the current file, but the kubelet's copy of a ConfigMap may lag; once
 // the pod has it, so does every later pod on that node (the backup Jobs
 // run beside the repository host).
-func repoHostConfigCurrent(ctx context.Context, c *apiClients, exec execFunc, ns, name string) (bool, string, error) {
-	cm, err := c.client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.PGBackRestConfigMapName(name), metav1.GetOptions{})
+func repoHostConfigCurrent(ctx context.Context, c *apply.Clients, exec execFunc, ns, name string) (bool, string, error) {
+	cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.PGBackRestConfigMapName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := waitAPIError(err); e != nil {
+		if e := apply.WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		return false, err.Error(), nil
 	}
 	want := cm.Data[cluster.FileRepoConf]
-	pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
 	if err != nil {
-		if e := waitAPIError(err); e != nil {
+		if e := apply.WaitAPIError(err); e != nil {
 			return false, "", e
 		}
 		return false, err.Error(), nil

@@ -183,10 +183,10 @@ func (o *VerifyOptions) selectRepositories(all []repo.Repository) ([]repo.Reposi
 func (o *VerifyOptions) Run(ctx context.Context) error {
 	client, err := o.factory.KubernetesClient()
 	if err != nil {
-		return bkKubeconfigError(err)
+		return kubeconfigError(err)
 	}
 	ns := o.namespace
-	spec, err := bkReadSpec(ctx, client, ns, o.Name)
+	spec, err := readClusterSpec(ctx, client, ns, o.Name)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (o *VerifyOptions) verifyRepository(ctx context.Context, pod string, r repo
 	execCtx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	start := time.Now()
-	stdout, stderr, err := o.exec(execCtx, o.namespace, pod, bkRepoContainer, repo.VerifyCommand(r.Index))
+	stdout, stderr, err := o.exec(execCtx, o.namespace, pod, repoContainer, repo.VerifyCommand(r.Index))
 	rv.Duration = time.Since(start).Round(100 * time.Millisecond).String()
 	var execErr *kube.ExecError
 	switch {
@@ -249,7 +249,7 @@ func (o *VerifyOptions) verifyRepository(ctx context.Context, pod string, r repo
 		rv.Error = fmt.Sprintf("pgbackrest verify did not finish within --timeout=%s", o.Timeout)
 		return rv, nil
 	case err != nil:
-		return rv, bkExecError("run pgbackrest verify in the repository pod", o.namespace, pod, err)
+		return rv, execError("run pgbackrest verify in the repository pod", o.namespace, pod, err)
 	}
 	result, err := repo.ParseVerify(stdout, stderr)
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 )
 
 // runVerify runs `verify` with args against f.
-func runVerify(t *testing.T, f *kubefake.Factory, exec bkExecFunc, args ...string) (string, string, error) {
+func runVerify(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
-	streams, out, errOut := bkStreams()
+	streams, out, errOut := testStreams("")
 	o := NewVerifyOptions(streams)
 	o.exec = exec
 	err := runCommand(newCmdVerify(f, o), args...)
@@ -45,7 +45,7 @@ func TestVerifyBadInputSendsNothing(t *testing.T) {
 		{"bad output", []string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 			_, _, err := runVerify(t, f, noExec(t), tc.args...)
 			checkRefused(t, f, err, tc.want)
 		})
@@ -53,10 +53,10 @@ func TestVerifyBadInputSendsNothing(t *testing.T) {
 }
 
 // verifyExec answers pgbackrest verify with a captured sample.
-func verifyExec(t *testing.T, calls *[]bkExecCall, sample string, code int) bkExecFunc {
-	stdout := bkTestdata(t, "../repo/testdata/verify/"+sample+".stdout")
-	stderr := bkTestdata(t, "../repo/testdata/verify/"+sample+".stderr")
-	return bkFakeExec(calls, func(pod, _ string, command []string) (string, string, error) {
+func verifyExec(t *testing.T, calls *[]execCall, sample string, code int) execFunc {
+	stdout := readTestdata(t, "../repo/testdata/verify/"+sample+".stdout")
+	stderr := readTestdata(t, "../repo/testdata/verify/"+sample+".stderr")
+	return recordingExec(calls, func(pod, _ string, command []string) (string, string, error) {
 		if code != 0 {
 			return stdout, stderr, &kube.ExecError{Namespace: "default", Pod: pod, Command: command, Code: code, Stderr: stderr}
 		}
@@ -90,8 +90,8 @@ func TestVerifyReports(t *testing.T) {
 		},
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-			var calls []bkExecCall
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+			var calls []execCall
 			out, _, err := runVerify(t, f, verifyExec(t, &calls, tc.sample, tc.code), "hippo")
 			if len(tc.wantErr) == 0 && err != nil {
 				t.Fatalf("error: %v", err)
@@ -106,7 +106,7 @@ func TestVerifyReports(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
 			}
-			if len(calls) != 1 || calls[0].Container != bkRepoContainer || !slices.Equal(calls[0].Command, repo.VerifyCommand(1)) ||
+			if len(calls) != 1 || calls[0].Container != repoContainer || !slices.Equal(calls[0].Command, repo.VerifyCommand(1)) ||
 				!strings.HasPrefix(calls[0].Pod, "hippo-backrest-shared-repo-") {
 				t.Errorf("execs = %+v", calls)
 			}
@@ -115,8 +115,8 @@ func TestVerifyReports(t *testing.T) {
 }
 
 func TestVerifyJSON(t *testing.T) {
-	f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-	var calls []bkExecCall
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []execCall
 	out, _, err := runVerify(t, f, verifyExec(t, &calls, "checksum", 0), "hippo", "-o", "json")
 	if err == nil {
 		t.Fatal("no error for an invalid backup")
@@ -146,8 +146,8 @@ func TestVerifySelectsRepositories(t *testing.T) {
 		{args: []string{"--pgbackrest-storage-type=s3"}, wantErr: `cluster "hippo" has no s3 repository: its repositories are repo1 (posix)`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			f := kubefake.NewFactory(bkClusterObjects(t, "hippo", "default")...)
-			var calls []bkExecCall
+			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+			var calls []execCall
 			_, _, err := runVerify(t, f, verifyExec(t, &calls, "ok", 0), append([]string{"hippo"}, tc.args...)...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -179,10 +179,10 @@ func TestVerifyMissingCluster(t *testing.T) {
 	}
 }
 
-// twoRepoObjects are bkClusterObjects with a second repository, in S3.
+// twoRepoObjects are renderedClusterObjects with a second repository, in S3.
 func twoRepoObjects(t *testing.T) []runtime.Object {
 	t.Helper()
-	objects := bkClusterObjects(t, "hippo", "default")
+	objects := renderedClusterObjects(t, "hippo", "default")
 	for _, obj := range objects {
 		cm, ok := obj.(*corev1.ConfigMap)
 		if !ok || cm.Name != cluster.SettingsConfigMapName("hippo") {
@@ -216,9 +216,9 @@ func TestVerifyEveryRepository(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f := kubefake.NewFactory(twoRepoObjects(t)...)
-			ok, bad := verifyExec(t, new([]bkExecCall), "ok", 0), verifyExec(t, new([]bkExecCall), "checksum", 0)
-			var calls []bkExecCall
-			exec := bkFakeExec(&calls, func(pod, container string, command []string) (string, string, error) {
+			ok, bad := verifyExec(t, new([]execCall), "ok", 0), verifyExec(t, new([]execCall), "checksum", 0)
+			var calls []execCall
+			exec := recordingExec(&calls, func(pod, container string, command []string) (string, string, error) {
 				if slices.Contains(command, "--repo=2") {
 					return bad(context.Background(), "default", pod, container, command)
 				}

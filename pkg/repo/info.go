@@ -133,6 +133,16 @@ func ParseInfo(data []byte) ([]Stanza, error) {
 	return stanzas, nil
 }
 
+// FindBackup returns the backup with the given label.
+func FindBackup(backups []Backup, label string) (Backup, bool) {
+	for _, b := range backups {
+		if b.Label == label {
+			return b, true
+		}
+	}
+	return Backup{}, false
+}
+
 // Find returns the stanza with the given name.
 func Find(stanzas []Stanza, name string) (Stanza, bool) {
 	for _, s := range stanzas {

@@ -153,3 +153,13 @@ func TestParseInfoRejectsGarbage(t *testing.T) {
 		}
 	}
 }
+
+func TestFindBackup(t *testing.T) {
+	backups := []Backup{{Label: "20261120-010000F"}, {Label: "20261120-010000F_20261121-010000D"}}
+	if b, ok := FindBackup(backups, "20261120-010000F_20261121-010000D"); !ok || b.Label != "20261120-010000F_20261121-010000D" {
+		t.Errorf("FindBackup = %+v, %v; want the differential backup", b, ok)
+	}
+	if _, ok := FindBackup(backups, "20261122-010000F"); ok {
+		t.Error("FindBackup found a label that is not there")
+	}
+}

@@ -68,6 +68,11 @@ type restoreOption struct {
 	set      func(o *RestoreOptions, value string) error
 }
 
+// IsBackupLabel tells whether s is a pgBackRest backup label: a full
+// backup's, or a differential or incremental backup's made of its full
+// backup's label and its own.
+func IsBackupLabel(s string) bool { return backupLabel.MatchString(s) }
+
 var (
 	backupLabel  = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}[DI])?$`)
 	lsnValue     = regexp.MustCompile(`^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$`)

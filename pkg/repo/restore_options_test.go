@@ -184,3 +184,19 @@ func TestSplitWords(t *testing.T) {
 		}
 	}
 }
+
+func TestIsBackupLabel(t *testing.T) {
+	for label, want := range map[string]bool{
+		"20261120-010000F":                  true,
+		"20261120-010000F_20261121-010000D": true,
+		"20261120-010000F_20261122-010000I": true,
+		"20261120-010000D":                  false,
+		"20261120-010000F_20261121-010000F": false,
+		"latest":                            false,
+		"":                                  false,
+	} {
+		if got := IsBackupLabel(label); got != want {
+			t.Errorf("IsBackupLabel(%q) = %v, want %v", label, got, want)
+		}
+	}
+}

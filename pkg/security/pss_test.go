@@ -158,6 +158,8 @@ var renderers = map[string]func(t *testing.T) []rendered{
 // notRenderers are exported functions whose results have a pod-carrying
 // type but that only read, list or forward objects made elsewhere.
 var notRenderers = map[string]string{
+	"apply.CurrentObjects":  "reads the current state of objects rendered elsewhere",
+	"apply.GetObject":       "reads an object",
 	"jobs.ActiveJobs":       "lists the Jobs in the cluster",
 	"jobs.ActiveJobsOf":     "lists the Jobs in the cluster",
 	"jobs.StartBackup":      "creates and resumes a Job rendered by jobs.BackupJob.Render",

@@ -1,0 +1,129 @@
+// The cluster a command works on, shared by the commands: its NAME
+// argument and its validation, the namespace, the cluster's settings, and
+// execTarget (NAME, namespace and exec of the commands that exec into it).
+
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
+)
+
+// clusterNameArg is the one NAME argument of a cluster command.
+func clusterNameArg(cmd *cobra.Command, args []string) (string, error) {
+	switch len(args) {
+	case 0:
+		return "", usageErrorf(cmd, "a cluster name is required: %s NAME", cmd.CommandPath())
+	case 1:
+		return args[0], nil
+	default:
+		return "", usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	}
+}
+
+// clusterAndNamespace is the one NAME argument and the namespace, for the
+// Complete of commands on one cluster.
+func clusterAndNamespace(f kube.Factory, cmd *cobra.Command, args []string) (name, namespace string, err error) {
+	if name, err = clusterNameArg(cmd, args); err != nil {
+		return "", "", err
+	}
+	namespace, err = resolveNamespace(f)
+	return name, namespace, err
+}
+
+// resolveNamespace is -n or the kubeconfig's namespace; an unusable
+// kubeconfig (missing file, unknown context) is reported here, before any
+// request.
+func resolveNamespace(f kube.Factory) (string, error) {
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return "", kubeconfigError(err)
+	}
+	if _, err := f.RESTConfig(); err != nil {
+		return "", kubeconfigError(err)
+	}
+	return ns, nil
+}
+
+// execTarget is what the commands that exec into one cluster's pods
+// share: the cluster NAME, its namespace, and how to exec.
+type execTarget struct {
+	Name      string
+	namespace string
+	factory   kube.Factory
+	exec      execFunc
+}
+
+// validate checks -o and NAME; it sends no request.
+func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
+	if err := output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if err := validateClusterName(t.Name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}
+
+// complete takes NAME and the namespace; it sends no request.
+func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	t.factory = f
+	if t.exec == nil {
+		t.exec = explainedFactoryExec(f)
+	}
+	name, err := clusterNameArg(cmd, args)
+	if err != nil {
+		return err
+	}
+	t.Name = name
+	ns, _, err := f.Namespace()
+	if err != nil {
+		return kubeconfigError(err)
+	}
+	t.namespace = ns
+	return nil
+}
+
+// validateClusterName checks a cluster name without asking the server.
+func validateClusterName(name string) error {
+	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
+		return fmt.Errorf("cluster name %q is not valid: %s", name, strings.Join(msgs, "; "))
+	}
+	if limit := cluster.MaxNameLength(); len(name) > limit {
+		return fmt.Errorf("cluster name %q is too long: a cluster name has at most %d characters", name, limit)
+	}
+	return nil
+}
+
+// clusterNotFoundError is readClusterSpec's error for a cluster that does not
+// exist.
+type clusterNotFoundError struct{ name, namespace string }
+
+func (e *clusterNotFoundError) Error() string {
+	return fmt.Sprintf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
+		e.name, e.namespace, cluster.SettingsConfigMapName(e.name))
+}
+
+// readClusterSpec reads the cluster's settings: the cluster exists when they
+// do.
+func readClusterSpec(ctx context.Context, client kubernetes.Interface, ns, name string) (cluster.Spec, error) {
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return cluster.Spec{}, &clusterNotFoundError{name: name, namespace: ns}
+	case err != nil:
+		return cluster.Spec{}, fmt.Errorf("cannot read cluster %q in namespace %q: %w%s", name, ns, err, unreachableHint(err))
+	}
+	return cluster.SpecFromConfigMap(cm)
+}

@@ -1,0 +1,40 @@
+// The yes/no prompt of the commands that delete, and whether stdin is a
+// terminal.
+
+package cmd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// askYes writes the question to out and reads the answer from in: true
+// for y or yes, false for anything else, or nothing (end of input).
+func askYes(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	answer, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("cannot read the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return true, nil
+	}
+	if errors.Is(err, io.EOF) && answer == "" {
+		fmt.Fprintln(out)
+	}
+	return false, nil
+}
+
+// isTerminal tells whether r is a terminal, where a person can answer a
+// prompt.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
