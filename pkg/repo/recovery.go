@@ -140,18 +140,6 @@ func (w RecoveryWindow) String() string {
 	return FormatTime(w.Start) + " .. " + FormatTime(w.End)
 }
 
-// BackupForTime returns the backup pgBackRest restores for a time target
-// when no set is given: the newest one that ended before the target, in
-// whole seconds, as pgBackRest compares them.
-func BackupForTime(backups []Backup, target time.Time) (Backup, bool) {
-	for i := len(backups) - 1; i >= 0; i-- {
-		if backups[i].Timestamp.Stop < target.Unix() {
-			return backups[i], true
-		}
-	}
-	return Backup{}, false
-}
-
 // TimeLayout is how FormatTime writes a time, which PostgreSQL and
 // pgBackRest read as a timestamp with time zone.
 const TimeLayout = "2006-01-02 15:04:05.999999-07"

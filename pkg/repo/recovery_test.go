@@ -118,8 +118,13 @@ func TestRecoveryWindow(t *testing.T) {
 	}
 }
 
-func TestBackupForTime(t *testing.T) {
+// A time target starts from the newest backup that ended before it, in
+// whole seconds, as pgBackRest compares them.
+func TestSelectBackupForTime(t *testing.T) {
 	backups := []Backup{backupAt("A", 100, 110), backupAt("B", 200, 210)}
+	for i := range backups {
+		backups[i].Archive.Start, backups[i].LSN.Stop = "000000010000000000000002", "0/2000100"
+	}
 	for _, tc := range []struct {
 		at   int64
 		nano int
@@ -132,9 +137,9 @@ func TestBackupForTime(t *testing.T) {
 		{at: 211, want: "B"},
 		{at: 9999, want: "B"},
 	} {
-		b, ok := BackupForTime(backups, time.Unix(tc.at, int64(tc.nano)))
-		if b.Label != tc.want || ok != (tc.want != "") {
-			t.Errorf("at %d.%d: %q %v, want %q", tc.at, tc.nano, b.Label, ok, tc.want)
+		sel, err := SelectBackup(backups, nil, RestoreTarget{Time: time.Unix(tc.at, int64(tc.nano))})
+		if sel.Backup.Label != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("at %d.%d: %q %v, want %q", tc.at, tc.nano, sel.Backup.Label, err, tc.want)
 		}
 	}
 }
