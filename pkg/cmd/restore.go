@@ -604,7 +604,7 @@ func (o *RestoreOptions) checkRepository(ctx context.Context, plan *restorePlan)
 	// segment of the timeline was archived.
 	from := []repo.Backup{plan.backup}
 	if !o.options.Given("set") {
-		from = reachingBackups(backups, sel)
+		from = sel.Reaching(backups)
 	}
 	var lastWAL string
 	var archived time.Time
@@ -656,7 +656,7 @@ func (o *RestoreOptions) selectBackup(plan *restorePlan, backups []repo.Backup, 
 		// No backup ended before the time: say where the window starts.
 		target.Time = time.Time{}
 		if all, err2 := repo.SelectBackup(backups, timelines, target); err2 == nil {
-			if w, err3 := repo.NewRecoveryWindow(reachingBackups(backups, all), "", time.Time{}); err3 == nil {
+			if w, err3 := repo.NewRecoveryWindow(all.Reaching(backups), "", time.Time{}); err3 == nil {
 				if err4 := w.Check(o.target); err4 != nil {
 					return sel, fmt.Errorf("cannot restore cluster %q to that point: %w", o.Name, err4)
 				}
@@ -672,18 +672,6 @@ func (o *RestoreOptions) selectBackup(plan *restorePlan, backups []repo.Backup, 
 		o.options.TargetTimeline = strconv.FormatUint(uint64(sel.Timeline), 10)
 	}
 	return sel, nil
-}
-
-// reachingBackups are the backups that can start a recovery to the
-// selection's timeline.
-func reachingBackups(backups []repo.Backup, sel repo.Selection) []repo.Backup {
-	var out []repo.Backup
-	for _, b := range backups {
-		if max(b.Database.RepoKey, 1) == max(sel.Backup.Database.RepoKey, 1) && sel.Timelines.Reaches(b, sel.Timeline) == nil {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 func findBackup(backups []repo.Backup, label string) (repo.Backup, bool) {

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -18,8 +17,6 @@ import (
 // archiveWALTimeout is how long a restore waits for the database's
 // current WAL segment to be archived before it stops the database.
 var archiveWALTimeout = time.Minute
-
-var segmentName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 
 // commitMarkQuery commits a transaction that has a transaction ID, on a
 // primary: its commit record, stamped with the time of the restore, lies
@@ -60,7 +57,7 @@ func (o *RestoreOptions) archiveCurrentWAL(ctx context.Context, plan *restorePla
 	if len(lines) > 0 {
 		seg = lines[len(lines)-1]
 	}
-	if err != nil || !segmentName.MatchString(seg) {
+	if err != nil || !walFileName.MatchString(seg) {
 		// Not running, or in recovery: nothing it writes can be lost.
 		return nil
 	}
@@ -118,7 +115,7 @@ func (o *RestoreOptions) lastSegmentOf(ctx context.Context, pod *corev1.Pod, a r
 		return "", fmt.Errorf("cannot tell how far timeline %d was archived: %w %s", tli, err, strings.TrimSpace(stderr))
 	}
 	seg := strings.TrimSpace(out)
-	if seg != "" && !segmentName.MatchString(seg) {
+	if seg != "" && !walFileName.MatchString(seg) {
 		return "", fmt.Errorf("cannot tell how far timeline %d was archived: repo-ls printed %q", tli, out)
 	}
 	return seg, nil

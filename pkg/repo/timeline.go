@@ -431,22 +431,6 @@ func (ts Timelines) CheckTimeTarget(t time.Time, n uint32) error {
 		ErrAbandonedTimeline, FormatTime(t), live, child, end, orDefault(st.Reason, "no reason recorded"), n, live, live, FormatTime(t))
 }
 
-// Describe writes a timeline for people: "timeline 2 (forked off 1 at
-// 0/5000000, before 2026-11-24 12:00:00+00; created 2026-11-24 12:03:00+00)".
-func (t Timeline) Describe() string {
-	if t.Parent == 0 {
-		return fmt.Sprintf("timeline %d", t.ID)
-	}
-	s := fmt.Sprintf("timeline %d (forked off %d at %s", t.ID, t.Parent, t.ForkLSN)
-	if t.Reason != "" {
-		s += ", " + t.Reason
-	}
-	if !t.Began.IsZero() {
-		s += "; created " + FormatTime(t.Began)
-	}
-	return s + ")"
-}
-
 // RestoreTarget is what a restore aims at, for SelectBackup.
 type RestoreTarget struct {
 	// Set is the backup the user chose; empty to let SelectBackup choose.
@@ -465,6 +449,18 @@ type Selection struct {
 	Timeline uint32
 	// Timelines are those of the backup's archive.
 	Timelines Timelines
+}
+
+// Reaching returns those of backups, from the selected backup's
+// repository, that can start a recovery to the selection's timeline.
+func (s Selection) Reaching(backups []Backup) []Backup {
+	var out []Backup
+	for _, b := range backups {
+		if max(b.Database.RepoKey, 1) == max(s.Backup.Database.RepoKey, 1) && s.Timelines.Reaches(b, s.Timeline) == nil {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // timelinesOf returns the timelines of backup b's repository.
