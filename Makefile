@@ -9,13 +9,19 @@ BIN      := bin/kubectl-pgo
 # Release archives: a v-prefixed semantic version (krew needs one).
 DIST_VERSION ?= v0.0.0-dev
 
-.PHONY: build test unit lint e2e soak cluster-up cluster-down demo clean docs dist bench
+.PHONY: build test test-full drills unit lint e2e soak cluster-up cluster-down demo clean docs dist bench
 
 build: ## Build the plugin into bin/
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kubectl-pgo
 
 test: ## Everything: lint, unit tests, then a local cluster and the end-to-end tests (needs root)
 	hack/test.sh
+
+test-full: ## make test, then the node-loss drills and the 200-step soak on the same cluster (needs root; hours)
+	KPGO_FULL=1 hack/test.sh
+
+drills: build ## The node-loss drills alone, on the running local cluster (they stop nodes: nothing else may run)
+	KPGO_DRILLS=1 hack/e2e.sh
 
 unit: ## Unit tests; no cluster needed
 	go test ./...

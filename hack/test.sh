@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's whole test run, as CI runs it: dependencies, lint, unit tests, then a fresh local
-# cluster and the end-to-end tests. The cluster is taken down at the end, even when a test fails.
+# cluster of 3 nodes (NODES) and the end-to-end tests; with KPGO_FULL=1 (make test-full) also the
+# node-loss drills and the soak. The cluster is taken down at the end, even when a test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -25,4 +26,10 @@ hack/cluster/up.sh
 echo "== end-to-end tests"
 make build
 hack/e2e.sh
+if [ "${KPGO_FULL:-}" = 1 ]; then
+  echo "== node-loss drills"
+  KPGO_DRILLS=1 E2E_LOG=/tmp/kpgo-drills.log hack/e2e.sh
+  echo "== soak"
+  hack/soak.sh
+fi
 echo "all tiers passed in $((SECONDS - start))s"

@@ -4,38 +4,16 @@
 # route and the changed sysctls. It works after a half-failed `up` too, and is a no-op after `down`.
 source "$(dirname "$0")/lib.sh"
 require_root
-PIDS="$STATE_DIR/pids"
 [ -d "$STATE_DIR" ] || { log "no cluster state in $STATE_DIR: nothing to do"; exit 0; }
+HERE=$(cd "$(dirname "$0")" && pwd)
 
-# stop NAME: SIGTERM the recorded PID, then SIGKILL after a grace period.
-stop() {
-  local f="$PIDS/$1.pid" pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stopping $1 (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
-ctr_() { ctr -a "$CONTAINERD_SOCK" -n k8s.io "$@"; }
-
-# The kubelet first, so it restarts nothing; then every container of our containerd.
-stop kubelet
-if [ -S "$CONTAINERD_SOCK" ] && ctr_ version >/dev/null 2>&1; then
-  for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
-  for _ in $(seq 1 20); do [ -z "$(ctr_ tasks ls -q 2>/dev/null | head -1)" ] && break; sleep 0.5; done
-  for t in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$t" >/dev/null 2>&1 || true; done
-  for c in $(ctr_ containers ls -q 2>/dev/null); do ctr_ containers delete "$c" >/dev/null 2>&1 || true; done
-fi
-for name in provisioner coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do stop "$name"; done
-# containerd-shim processes outlive containerd; end those serving our containerd only.
-for pid in $(pgrep -f "containerd-shim.*-address $CONTAINERD_SOCK" || true); do kill -KILL "$pid" 2>/dev/null || true; done
+# Each node: its kubelet first, so it restarts nothing; then its containers, containerd, shims,
+# mounts, cgroups and bridge.
+for i in $(started_nodes); do "$HERE/node.sh" remove "$i"; done
+for name in provisioner coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$name"; done
 
 # Mounts under our state (kubelet volumes, overlay snapshots, sandbox shm), deepest first.
-for d in "$STATE_DIR" /run/kpgo-containerd; do
+for d in "$STATE_DIR" /run/kpgo-containerd; do # also matches each node's /run/kpgo-containerd-N
   awk -v d="$d" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 done
 # Network namespaces that appeared after the first `up`.
@@ -61,5 +39,5 @@ ip route del blackhole "$SUPERNET" 2>/dev/null || true
 if [ -f "$STATE_DIR/sysctl.saved" ]; then
   while IFS== read -r k v; do sysctl -qw "$k=$v" 2>/dev/null || true; done <"$STATE_DIR/sysctl.saved"
 fi
-rm -rf "$STATE_DIR" /run/kpgo-containerd
+rm -rf "$STATE_DIR" /run/kpgo-containerd*
 log "cluster is down"

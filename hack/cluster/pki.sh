@@ -32,13 +32,17 @@ extendedKeyUsage=serverAuth"
 
 cert apiserver kube-apiserver "" "$serving
 subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.$CLUSTER_DOMAIN,DNS:localhost,IP:127.0.0.1,IP:$BRIDGE_IP,IP:$KUBERNETES_SVC_IP"
-cert kubelet-serving "system:node:$NODE_NAME" system:nodes "$serving
-subjectAltName=DNS:$NODE_NAME,DNS:localhost,IP:127.0.0.1,IP:$BRIDGE_IP"
 cert admin kubernetes-admin system:masters "$client"
 cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters "$client"
 cert controller-manager system:kube-controller-manager "" "$client"
 cert scheduler system:kube-scheduler "" "$client"
-cert kubelet "system:node:$NODE_NAME" system:nodes "$client"
+# Each node's kubelet: a serving certificate for its address, a client one for its node name.
+for i in $(seq 1 "$NODES"); do
+  node=$(node_name "$i")
+  cert "kubelet-serving-$node" "system:node:$node" system:nodes "$serving
+subjectAltName=DNS:$node,IP:$(node_ip "$i")"
+  cert "kubelet-$node" "system:node:$node" system:nodes "$client"
+done
 cert kube-proxy system:kube-proxy "" "$client"
 [ -f sa.key ] || { openssl genrsa -out sa.key 2048 2>/dev/null; openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null; }
 chmod 600 ./*.key
@@ -68,5 +72,5 @@ KC
 kubeconfig admin admin
 kubeconfig controller-manager controller-manager
 kubeconfig scheduler scheduler
-kubeconfig kubelet kubelet
+for i in $(seq 1 "$NODES"); do kubeconfig "kubelet-$(node_name "$i")" "kubelet-$(node_name "$i")"; done
 kubeconfig kube-proxy kube-proxy

@@ -110,6 +110,11 @@ func (f *follower) run(ctx context.Context) (Outcome, error) {
 			}
 			return f.outcome(job, pod), nil
 		}
+		if lost := f.nodeLost(ctx, pod); lost != "" {
+			o := f.outcome(job, pod)
+			o.Reason, o.Message = ReasonNodeNotReady, lost
+			return o, nil
+		}
 		switch {
 		case pod == nil && State(job) == StateSuspended:
 			f.status(fmt.Sprintf("Job %s is suspended", f.name))
@@ -133,6 +138,44 @@ func (f *follower) run(ctx context.Context) (Outcome, error) {
 		case <-time.After(f.opts.Interval):
 		}
 	}
+}
+
+// ReasonNodeNotReady is the Outcome's Reason when the node of the Job's pod stopped answering
+// before the pod finished: what ran there cannot finish, and its pod is not replaced until the
+// node returns (or the node controller evicts it, minutes later).
+const ReasonNodeNotReady = "NodeNotReady"
+
+// nodeLost says, when the node of a running pod is not Ready, which node and since when; ""
+// while it is Ready, before the pod is scheduled, or when the nodes cannot be read (a user may
+// not be allowed to; then Follow waits as before).
+func (f *follower) nodeLost(ctx context.Context, pod *corev1.Pod) string {
+	if pod == nil || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return ""
+	}
+	node, err := f.client.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	if msg := NodeNotReady(node); msg != "" {
+		return msg + fmt.Sprintf("; pod %s cannot finish there, and its Job ends as failed once the node is back", pod.Name)
+	}
+	return ""
+}
+
+// NodeNotReady describes a node whose Ready condition is not True ("" when it is Ready, or when
+// it has no Ready condition yet): its name, the condition and since when.
+func NodeNotReady(node *corev1.Node) string {
+	for _, c := range node.Status.Conditions {
+		if c.Type != corev1.NodeReady || c.Status == corev1.ConditionTrue {
+			continue
+		}
+		msg := fmt.Sprintf("node %s is not ready (Ready=%s since %s", node.Name, c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
+		if c.Message != "" {
+			msg += ": " + c.Message
+		}
+		return msg + ")"
+	}
+	return ""
 }
 
 // newestPod returns the Job's most recent pod, or nil.

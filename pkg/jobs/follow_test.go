@@ -152,3 +152,41 @@ func TestFollowStopsAtTheContainersSuccess(t *testing.T) {
 		t.Error("a failed container ended the wait before the Job failed")
 	}
 }
+
+// The node of a running backup pod stops answering: Follow ends with NodeNotReady and names the
+// node, instead of waiting for a pod that cannot finish.
+func TestFollowNodeLost(t *testing.T) {
+	job := backupJobObject("hippo-backup-full-aaaaa", ComponentBackup, t0)
+	pod := jobPod(job.Name, func(p *corev1.Pod) {
+		p.Spec.NodeName = "kpgo-node-3"
+		p.Status.Phase = corev1.PodRunning
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+	})
+	since := metav1.NewTime(time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC))
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kpgo-node-3"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+		Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: since, Message: "Kubelet stopped posting node status.",
+	}}}}
+	client := fake.NewClientset(job, pod, node)
+	var log bytes.Buffer
+	var status []string
+	out, err := Follow(context.Background(), client, "pgo", job.Name, followOpts(&log, &status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "node kpgo-node-3 is not ready (Ready=Unknown since 2026-12-04T08:00:00Z: Kubelet stopped posting node status.); " +
+		"pod hippo-backup-full-aaaaa-xyz12 cannot finish there, and its Job ends as failed once the node is back"
+	if out.Succeeded || out.Reason != ReasonNodeNotReady || out.Message != want || out.Pod != pod.Name {
+		t.Errorf("outcome = %+v\nwant message %q", out, want)
+	}
+
+	// A Ready node, or one that cannot be read, changes nothing: the Job's end is awaited.
+	ready := node.DeepCopy()
+	ready.Status.Conditions[0].Status = corev1.ConditionTrue
+	if msg := NodeNotReady(ready); msg != "" {
+		t.Errorf("a Ready node: %q", msg)
+	}
+	f := &follower{client: fake.NewClientset(), ns: "pgo", name: job.Name}
+	if msg := f.nodeLost(context.Background(), pod); msg != "" {
+		t.Errorf("a node that cannot be read: %q", msg)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -78,7 +79,17 @@ func (p PGBaseBackupJob) Render() *batchv1.Job {
 	}
 	env := append(pgEnv(p.Cluster, p.Scheduled), corev1.EnvVar{Name: "PGBASEBACKUP_DIR", Value: dir})
 	command := append([]string{"sh", "-c", pgbasebackupScript, "pgbasebackup"}, p.Options...)
-	return pgJob(fmt.Sprintf("%s-pgbasebackup-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGBaseBackupMount, l, ann, env, command, p.Deadline, false)
+	job := pgJob(fmt.Sprintf("%s-pgbasebackup-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGBaseBackupMount, l, ann, env, command, p.Deadline, false)
+	// Beside the database: a restore of the base backup mounts its PVC and the data PVC in one
+	// pod, so with node-local volumes both must be on one node. The first Job binds a new PVC
+	// of a WaitForFirstConsumer class to the database's node, and later ones follow it there.
+	job.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: cluster.DatabaseSelector(p.Cluster)},
+			TopologyKey:   corev1.LabelHostname,
+		}},
+	}}
+	return job
 }
 
 // baseBackupScript restores a base backup: $1 is the data directory, $2

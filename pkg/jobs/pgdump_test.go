@@ -4,11 +4,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
 // Set KPGO_UPDATE_GOLDEN=1 to rewrite the golden files.
@@ -71,5 +74,19 @@ func TestPGDumpAllAndRestoreGolden(t *testing.T) {
 	psql := PGDumpRestoreJob{Cluster: "hippo", Database: "postgres", Path: "/pgdump/a/all.sql", All: true}.Command()
 	if script := strings.Join(psql, " "); !strings.Contains(script, "| psql -X") || !strings.Contains(script, "/pgdump/a/all.sql postgres") {
 		t.Errorf("a dump-all is restored with psql, got %q", psql)
+	}
+}
+
+// A base backup Job runs beside the database, so that its PVC, when node-local, is on the node
+// of the data PVC, and a restore can mount both.
+func TestPGBaseBackupJobBesideDatabase(t *testing.T) {
+	job := PGBaseBackupJob{Cluster: "hippo", Namespace: "pgo", Image: "img", PVC: "p"}.Render()
+	a := job.Spec.Template.Spec.Affinity
+	if a == nil || a.PodAffinity == nil || len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Fatalf("affinity = %+v, want one required pod affinity term", a)
+	}
+	term := a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
+	if term.TopologyKey != "kubernetes.io/hostname" || !reflect.DeepEqual(term.LabelSelector.MatchLabels, map[string]string(cluster.DatabaseSelector("hippo"))) {
+		t.Errorf("affinity term = %+v, want the database pod of hippo on the same host", term)
 	}
 }

@@ -1,7 +1,14 @@
 // Command provisioner is the local test cluster's dynamic volume provisioner: it binds every
-// pending PVC of its StorageClass to a new hostPath PV under a base directory, and removes the
-// PV and its directory once the claim is released. It stands in for a CSI driver on a
-// single-node cluster, so PVCs bind without hand-made PVs.
+// pending PVC of its StorageClasses to a new hostPath PV under a base directory, and removes the
+// PV and its directory once the claim is released. It stands in for a CSI driver:
+//   - a class with volumeBindingMode WaitForFirstConsumer gets node-local volumes, as
+//     local-path-provisioner or a zonal cloud disk gives: the PVC is provisioned once the scheduler
+//     has picked a node for its first pod (the PVC's selected-node annotation), and the PV's
+//     nodeAffinity binds it to that node for good, so that a pod using it can run nowhere else;
+//   - a class with Immediate binding gets volumes any node mounts, as a network filesystem's.
+//
+// Every node of the local cluster shares the host's filesystem, so the node binding is enforced
+// by the PV's nodeAffinity (the scheduler), not by where the directory is.
 package main
 
 import (
@@ -17,26 +24,35 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-const provisionedBy = "pv.kubernetes.io/provisioned-by"
+const (
+	provisionedBy = "pv.kubernetes.io/provisioned-by"
+	// selectedNode is set on a PVC of a WaitForFirstConsumer class by the scheduler.
+	selectedNode = "volume.kubernetes.io/selected-node"
+)
 
 type provisioner struct {
 	client  kubernetes.Interface
 	name    string
 	baseDir string
-	node    string
+}
+
+// class is what the provisioner needs of one of its StorageClasses.
+type class struct {
+	reclaimPolicy string
+	nodeLocal     bool
 }
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the cluster")
 	name := flag.String("provisioner-name", "kubectl-pgo.local/hostpath", "provisioner name in the StorageClass")
 	baseDir := flag.String("base-dir", "/var/lib/kubectl-pgo-cluster/volumes", "directory holding the volumes")
-	node := flag.String("node", "", "node the volumes live on (for node affinity)")
 	interval := flag.Duration("interval", time.Second, "how often to reconcile")
 	flag.Parse()
 
@@ -44,7 +60,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("loading kubeconfig: %v", err)
 	}
-	p := &provisioner{client: kubernetes.NewForConfigOrDie(cfg), name: *name, baseDir: *baseDir, node: *node}
+	p := &provisioner{client: kubernetes.NewForConfigOrDie(cfg), name: *name, baseDir: *baseDir}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log.Printf("provisioning %s volumes under %s", p.name, p.baseDir)
@@ -65,14 +81,15 @@ func (p *provisioner) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ours := map[string]string{} // class name -> reclaim policy
+	ours := map[string]class{}
 	for _, sc := range classes.Items {
 		if sc.Provisioner == p.name {
-			policy := string(corev1.PersistentVolumeReclaimDelete)
+			c := class{reclaimPolicy: string(corev1.PersistentVolumeReclaimDelete)}
 			if sc.ReclaimPolicy != nil {
-				policy = string(*sc.ReclaimPolicy)
+				c.reclaimPolicy = string(*sc.ReclaimPolicy)
 			}
-			ours[sc.Name] = policy
+			c.nodeLocal = sc.VolumeBindingMode != nil && *sc.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+			ours[sc.Name] = c
 		}
 	}
 	claims, err := p.client.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{})
@@ -84,10 +101,18 @@ func (p *provisioner) reconcile(ctx context.Context) error {
 		if pvc.Status.Phase != corev1.ClaimPending || pvc.Spec.VolumeName != "" || pvc.Spec.StorageClassName == nil {
 			continue
 		}
-		if policy, ok := ours[*pvc.Spec.StorageClassName]; ok {
-			if err := p.provision(ctx, pvc, policy); err != nil {
-				log.Printf("provision %s/%s: %v", pvc.Namespace, pvc.Name, err)
+		c, ok := ours[*pvc.Spec.StorageClassName]
+		if !ok {
+			continue
+		}
+		node := ""
+		if c.nodeLocal {
+			if node = pvc.Annotations[selectedNode]; node == "" {
+				continue // no pod has been scheduled with it yet
 			}
+		}
+		if err := p.provision(ctx, pvc, c.reclaimPolicy, node); err != nil {
+			log.Printf("provision %s/%s: %v", pvc.Namespace, pvc.Name, err)
 		}
 	}
 	volumes, err := p.client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
@@ -107,9 +132,13 @@ func (p *provisioner) reconcile(ctx context.Context) error {
 	return nil
 }
 
-func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolumeClaim, policy string) error {
+// provision makes the PV of pvc; node, when not empty, is the only node that may mount it.
+func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolumeClaim, policy, node string) error {
 	name := "pvc-" + string(pvc.UID)
 	dir := filepath.Join(p.baseDir, name)
+	if node != "" {
+		dir = filepath.Join(p.baseDir, node, name)
+	}
 	// World-writable like local-path-provisioner: pods run as arbitrary non-root users and
 	// hostPath volumes get no fsGroup ownership change.
 	if err := os.MkdirAll(dir, 0o777); err != nil {
@@ -136,10 +165,10 @@ func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolum
 			},
 		},
 	}
-	if p.node != "" {
+	if node != "" {
 		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
-				Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{p.node},
+				Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
 			}}}},
 		}}
 	}
@@ -148,7 +177,7 @@ func (p *provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolum
 		return nil
 	}
 	if err == nil {
-		log.Printf("provisioned %s for %s/%s at %s", name, pvc.Namespace, pvc.Name, dir)
+		log.Printf("provisioned %s for %s/%s at %s (node %q)", name, pvc.Namespace, pvc.Name, dir, node)
 	}
 	return err
 }
