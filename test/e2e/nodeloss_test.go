@@ -276,7 +276,7 @@ func TestNodeDrainLocalRepo(t *testing.T) {
 	t.Logf("the database pod after the drain: %s", why)
 	show := env.PGO(t, "show", "cluster", c.name, "-n", ns)
 	t.Logf("show cluster while %s is drained:\n%s", dbNode, show.Stdout)
-	if !strings.Contains(show.Stdout, "not scheduled") || !strings.Contains(show.Stdout, "volume node affinity conflict") {
+	if !strings.Contains(show.Stdout, "not scheduled") || !volumeConflict.MatchString(show.Stdout) {
 		t.Errorf("show cluster does not say why the database is not scheduled:\n%s", show)
 	}
 	bk := env.PGO(t, "backup", c.name, "-n", ns, "--wait", "--timeout=1m")

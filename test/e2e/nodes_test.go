@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +48,9 @@ func readyNodes(t *testing.T, env *framework.Env) []string {
 	}
 	return ready
 }
+
+// volumeConflict matches the scheduler's reasons for a pod whose volume is bound to another node.
+var volumeConflict = regexp.MustCompile(`volume node affinity conflict|didn't match PersistentVolume's node affinity`)
 
 // onNode pins a test pod to a node.
 func onNode(node string) func(*corev1.Pod) {
@@ -185,7 +189,7 @@ func TestVolumesAreNodeLocal(t *testing.T) {
 			return false, fmt.Errorf("the pod was scheduled to %s although its volume is bound to %s", p.Spec.NodeName, nodes[1])
 		}
 		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "volume node affinity conflict") {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && volumeConflict.MatchString(c.Message) {
 				why = c.Message
 				return true, nil
 			}
