@@ -194,9 +194,9 @@ func TestRestoreFromCombinations(t *testing.T) {
 				t.Fatalf("Restore: %v", err)
 			}
 
-			repos := r.sourceSpec.Repositories()
+			repos := r.from.SourceSpec().Repositories()
 			if tc.state == comboGone && (len(repos) != 1 || repos[0].S3 == nil) {
-				t.Fatalf("a gone source is read as an S3-only one, not %v", r.sourceSpec.StorageType)
+				t.Fatalf("a gone source is read as an S3-only one, not %v", r.from.SourceSpec().StorageType)
 			}
 			if secret == nil {
 				t.Fatal("no temporary Secret was created")

@@ -294,27 +294,6 @@ func renderedFixtureStatefulSet(t *testing.T, name string) *unstructured.Unstruc
 	return nil
 }
 
-func TestPasswordFileAndBinDir(t *testing.T) {
-	sts := &appsv1.StatefulSet{}
-	if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(renderedFixtureStatefulSet(t, "hippo").Object, sts); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := passwordFilePath(sts); err != nil || got != "/etc/kubectl-pgo/password" {
-		t.Errorf("passwordFilePath = %q, %v", got, err)
-	}
-	if got := postgresBinDirOf(sts, 15); got != "/usr/lib/postgresql/15/bin" {
-		t.Errorf("postgresBinDirOf = %q", got)
-	}
-	sts.Spec.Template.Spec.Volumes = nil
-	if _, err := passwordFilePath(sts); err == nil {
-		t.Errorf("no error without the password volume")
-	}
-	sts.Spec.Template.Spec.Containers[0].ReadinessProbe = nil
-	if got := postgresBinDirOf(sts, 16); got != "/usr/lib/postgresql/16/bin" {
-		t.Errorf("postgresBinDirOf without a probe = %q", got)
-	}
-}
-
 // s3Spec is a cluster whose only repository is in bucket "backups".
 func s3Spec(name string) cluster.Spec {
 	spec := cluster.Spec{Name: name, Namespace: "pgo", StorageType: []cluster.StorageType{cluster.StorageS3},

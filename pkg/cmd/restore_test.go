@@ -473,28 +473,6 @@ func TestRestoreJobFailure(t *testing.T) {
 	}
 }
 
-func TestRestoreJobFailureMessage(t *testing.T) {
-	o := &RestoreOptions{Name: "hippo", namespace: "pgo"}
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore"}}
-	pod := readyPod("hippo-restore-x", nil, "pgbackrest")
-	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 75}}
-	err := o.jobFailed(job, pod, batchv1.JobCondition{Reason: "BackoffLimitExceeded"}, []string{
-		"INFO: restore command begin",
-		"ERROR: [075]: backup set 20261124-000000F is not valid",
-		"INFO: restore command end: aborted with exception [075]",
-	})
-	for _, want := range []string{
-		"the restore exited with code 75 (BackoffLimitExceeded)",
-		"The errors in its log:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
-		"  | INFO: restore command end: aborted with exception [075]",
-		"kubectl logs job/hippo-restore -n pgo",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-}
-
 func TestRestoreRecoveryFailure(t *testing.T) {
 	fx := newRestoreFixture(t)
 	c := fx.f.Clientset

@@ -1,0 +1,110 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// newInPlace is the restore of the fixture's cluster hippo with the
+// pgBackRest options opts (as --backup-opts gives them), as the command
+// builds it from its flags.
+func newInPlace(t *testing.T, fx *fixture, progress io.Writer, opts string) *InPlace {
+	t.Helper()
+	options, err := repo.ParseRestoreOptions(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := options.Normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &InPlace{
+		Client: fx.f.Clientset, Exec: fx.exec, Progress: progress,
+		Name: "hippo", Namespace: "pgo", Options: options, Target: target,
+		Timeout: time.Minute, PollInterval: time.Millisecond,
+		Now:     func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) },
+		Command: "kubectl pgo restore hippo -n pgo",
+	}
+}
+
+// Check, Start and Wait without cobra: the backup is chosen before
+// anything changes; Start stops the database and creates the Job; Wait
+// follows it and starts the database, promoted on a new timeline.
+func TestInPlace(t *testing.T) {
+	fx := newFixture(t)
+	var progress bytes.Buffer
+	r := newInPlace(t, fx, &progress, "--process-max=2")
+	ctx := context.Background()
+	plan, err := r.Check(ctx)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if plan.Backup.Label != "20261126-072526F" || r.Options.Set != "20261126-072526F" || !plan.ArchiveFirst || !plan.OnLatest || plan.Replicas != 1 {
+		t.Errorf("plan = %+v, set %q", plan, r.Options.Set)
+	}
+	if m := fx.mutations(); len(m) != 0 {
+		t.Errorf("Check changed %v", m)
+	}
+	if got := r.ReplayDescription(); got != "all the archived WAL (the latest point)" {
+		t.Errorf("ReplayDescription = %q", got)
+	}
+
+	job, err := r.Start(ctx, plan)
+	if err != nil {
+		t.Fatalf("Start: %v\n%s", err, progress.String())
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	if cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); !strings.Contains(cmd, "restore --delta --set=20261126-072526F --process-max=2") {
+		t.Errorf("job command: %s", cmd)
+	}
+	for _, want := range []string{"Stopping the database: scaling StatefulSet hippo to 0 replicas", "Started the restore Job hippo-restore"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+
+	res, err := r.Wait(ctx, plan, job)
+	if err != nil {
+		t.Fatalf("Wait: %v\n%s", err, progress.String())
+	}
+	if res.Timeline != 2 || res.Paused {
+		t.Errorf("result = %+v", res)
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+}
+
+func TestJobFailureMessage(t *testing.T) {
+	o := &InPlace{Name: "hippo", Namespace: "pgo"}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore"}}
+	pod := readyPod("hippo-restore-x", nil, "pgbackrest")
+	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 75}}
+	err := o.jobFailed(job, pod, batchv1.JobCondition{Reason: "BackoffLimitExceeded"}, []string{
+		"INFO: restore command begin",
+		"ERROR: [075]: backup set 20261124-000000F is not valid",
+		"INFO: restore command end: aborted with exception [075]",
+	})
+	for _, want := range []string{
+		"the restore exited with code 75 (BackoffLimitExceeded)",
+		"The errors in its log:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
+		"  | INFO: restore command end: aborted with exception [075]",
+		"kubectl logs job/hippo-restore -n pgo",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
