@@ -196,4 +196,3 @@ func TestRestoreFromRunningSource(t *testing.T) {
 		t.Errorf("replicas = %d after the restore, want 1", *got.Spec.Replicas)
 	}
 }
-

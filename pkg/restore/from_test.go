@@ -450,4 +450,3 @@ func TestPasswordFileAndBinDir(t *testing.T) {
 		t.Errorf("postgresBinDirOf without a probe = %q", got)
 	}
 }
-
