@@ -195,16 +195,12 @@ func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Co
 
 // newRestoreCommand binds the command to o, which tests prepare.
 func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "restore NAME",
-		Short:   "Restore a cluster in place, to the latest point or to a point in time",
-		Long:    restoreLong,
-		Example: restoreExample,
-		Args:    cobra.ArbitraryArgs, // checked in Complete, with a clearer message
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		use:     "restore NAME",
+		short:   "Restore a cluster in place, to the latest point or to a point in time",
+		long:    restoreLong,
+		example: restoreExample,
+	})
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
 	fl.StringVar(&o.TargetTimeline, "target-timeline", "", targetTimelineUsage)
@@ -226,18 +222,15 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 // request.
 func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	o.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	o.namespace = ns
 	if o.exec == nil {
 		o.exec = factoryExec(f)
+	}
+	var err error
+	if o.Name, err = clusterNameArg(cmd, args); err != nil {
+		return err
+	}
+	if o.namespace, _, err = f.Namespace(); err != nil {
+		return kubeconfigError(err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,10 +70,6 @@ type recovered struct {
 	paused   bool
 	duration time.Duration
 }
-
-// walFileName is the name of a WAL segment; its first 8 hex digits are
-// the timeline.
-var walFileName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 
 // startDatabase scales the StatefulSet to 1 and waits until PostgreSQL has
 // recovered: ready and promoted (or paused at the target, with

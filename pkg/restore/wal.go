@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,10 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
+
+// walFileName is the name of a WAL segment; its first 8 hex digits are
+// the timeline.
+var walFileName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 
 // archiveWALTimeout is how long a restore waits for the database's
 // current WAL segment to be archived before it stops the database.
