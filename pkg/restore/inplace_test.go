@@ -108,3 +108,39 @@ func TestJobFailureMessage(t *testing.T) {
 		}
 	}
 }
+
+// After a PITR, Check starts from the backup on the current timeline's
+// history, not the newest one (issue 16), and names it with --set; with
+// --target-timeline=1 it takes the newest backup on timeline 1.
+func TestCheckChoosesBackupOnTheTimeline(t *testing.T) {
+	for _, tc := range []struct{ opts, set, timeline string }{
+		{"", "20261204-045249F", ""},
+		{"--target-timeline=1", "20261204-045249F_20261204-045300I", "1"},
+	} {
+		fx := newFixture(t)
+		withTimelines(fx)
+		r := newInPlace(t, fx, io.Discard, tc.opts)
+		plan, err := r.Check(context.Background())
+		if err != nil {
+			t.Fatalf("%s: Check: %v", tc.opts, err)
+		}
+		if plan.Backup.Label != tc.set || r.Options.Set != tc.set || r.Options.TargetTimeline != tc.timeline {
+			t.Errorf("%s: backup %s, --set=%s, --target-timeline=%s; want %s, %s", tc.opts, plan.Backup.Label, r.Options.Set, r.Options.TargetTimeline, tc.set, tc.timeline)
+		}
+	}
+}
+
+// With the database stopped, nothing is archived first, and a time after
+// the newest archived WAL is refused before anything changes.
+func TestCheckTargetAfterTheArchive(t *testing.T) {
+	fx := newFixture(t)
+	stopDatabasePod(fx)
+	r := newInPlace(t, fx, io.Discard, "--type=time '--target=2026-11-26 07:41:00+00'")
+	_, err := r.Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00") {
+		t.Fatalf("error = %v", err)
+	}
+	if m := fx.mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+}
