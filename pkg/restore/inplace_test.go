@@ -3,6 +3,7 @@ package restore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -11,7 +12,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
@@ -142,5 +146,96 @@ func TestCheckTargetAfterTheArchive(t *testing.T) {
 	}
 	if m := fx.mutations(); len(m) != 0 {
 		t.Errorf("changes despite the refusal: %v", m)
+	}
+}
+
+// restoreAll runs Check, Start and Wait, as kubectl pgo restore --yes
+// does.
+func restoreAll(r *InPlace) (Result, error) {
+	ctx := context.Background()
+	plan, err := r.Check(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	job, err := r.Start(ctx, plan)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.Wait(ctx, plan, job)
+}
+
+func TestJobFailure(t *testing.T) {
+	fx := newFixture(t)
+	fx.jobFails = true
+	var errOut bytes.Buffer
+	_, err := restoreAll(newInPlace(t, fx, &errOut, ""))
+	if err == nil {
+		t.Fatalf("no error; stderr:\n%s", errOut.String())
+	}
+	for _, want := range []string{
+		"the restore Job hippo-restore failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
+		"The database is still stopped (StatefulSet hippo has 0 replicas)",
+		"run the restore again (it replaces the failed Job): kubectl pgo restore hippo -n pgo",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	// Left stopped: one scale-down, no scale-up.
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+
+	// Running it again replaces the failed Job.
+	fx.jobFails = false
+	fx.f.Clientset.ClearActions()
+	if _, err := restoreAll(newInPlace(t, fx, &errOut, "")); err != nil {
+		t.Fatalf("second restore: %v\n%s", err, errOut.String())
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "delete jobs, create jobs, patch statefulsets"; got != want {
+		t.Errorf("changes of the retry = %s, want %s (the StatefulSet is at 0 already)", got, want)
+	}
+}
+
+func TestRecoveryFailure(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.f.Clientset
+	// The database container keeps failing after the restore.
+	c.PrependReactor("get", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		get, ok := action.(k8stesting.GetAction)
+		if !ok || get.GetName() != "hippo-0" {
+			return false, nil, nil
+		}
+		p := readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
+		p.Status.ContainerStatuses[0].RestartCount = 1
+		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
+		return true, p, nil
+	})
+	var errOut bytes.Buffer
+	_, err := restoreAll(newInPlace(t, fx, &errOut, ""))
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL failed to recover") || !strings.Contains(err.Error(), "scaled back to 0") {
+		t.Fatalf("error = %v\nstderr:\n%s", err, errOut.String())
+	}
+	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets, patch statefulsets"; got != want {
+		t.Errorf("changes = %s, want %s", got, want)
+	}
+	sts, _ := c.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	if *sts.Spec.Replicas != 0 {
+		t.Errorf("replicas = %d, want 0 after a failed recovery", *sts.Spec.Replicas)
+	}
+}
+
+func TestTimeoutSaysHowToGoOn(t *testing.T) {
+	fx := newFixture(t)
+	fx.jobRuns = true
+	r := newInPlace(t, fx, io.Discard, "")
+	r.Timeout = 50 * time.Millisecond
+	_, err := restoreAll(r)
+	if err == nil || !strings.Contains(err.Error(), "Timed out after 50ms while the restore Job hippo-restore was running. It goes on") ||
+		!strings.Contains(err.Error(), "kubectl scale statefulset hippo --replicas=1 -n pgo") {
+		t.Fatalf("error = %v", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the timeout error is returned raw")
 	}
 }
