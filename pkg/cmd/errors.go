@@ -10,18 +10,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // notRunning words a kube.FindRunningPod failure: "is not running", or,
 // when the API server refused or failed the request, "could not be looked
 // up", since the pod may well be running.
-func notRunning(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || unreachable(err) {
-		return "could not be looked up"
-	}
-	return "is not running"
-}
+func notRunning(err error) string { return kube.NotRunning(err) }
 
 // unreachable tells whether err is a request that got no answer from the
 // API server: it could not connect, or the answer did not come in time.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -28,4 +29,26 @@ func runOptions(f kube.Factory, o commandOptions) func(*cobra.Command, []string)
 		}
 		return o.Run(cmd.Context())
 	}
+}
+
+// commandHelp is what `--help` of a command shows above its flags.
+type commandHelp struct {
+	use, short, long, example string
+}
+
+// newCommand is the cobra.Command of a command on one cluster with
+// Options o: its help, RunE (runOptions) and the streams it prints on.
+// Its NAME is checked in Complete, with a clearer message than cobra's.
+func newCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help commandHelp) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     help.use,
+		Short:   help.short,
+		Long:    help.long,
+		Example: help.example,
+		Args:    cobra.ArbitraryArgs,
+		RunE:    runOptions(f, o),
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	return cmd
 }

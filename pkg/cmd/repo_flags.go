@@ -72,15 +72,6 @@ func (r *repoFlags) index(spec cluster.Spec) (int, error) {
 }
 
 // checkRepoIndex refuses a repository number the cluster does not have.
-func checkRepoIndex(spec cluster.Spec, n int) error {
-	if n < 0 || n > len(spec.StorageType) {
-		have := "repo1 only"
-		if len(spec.StorageType) == 2 {
-			have = "repo1 and repo2"
-		}
-		return fmt.Errorf("--repo=%d: cluster %q has %s (storage type %s)", n, spec.Name, have, storageTypeList(spec.StorageType))
-	}
-	return nil
-}
+func checkRepoIndex(spec cluster.Spec, n int) error { return spec.CheckRepoIndex(n) }
 
 func repoArg(n int) string { return "--repo=" + strconv.Itoa(n) }

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -438,100 +437,6 @@ func TestRestorePausedAtTarget(t *testing.T) {
 	}
 	if !strings.Contains(out, "PostgreSQL is paused at the target") || !strings.Contains(out, "pg_wal_replay_resume()") {
 		t.Errorf("output:\n%s", out)
-	}
-}
-
-func TestRestoreJobFailure(t *testing.T) {
-	fx := newRestoreFixture(t)
-	fx.jobFails = true
-	_, errOut, err := fx.run(t, "", false, "hippo", "--yes")
-	if err == nil {
-		t.Fatalf("no error; stderr:\n%s", errOut)
-	}
-	for _, want := range []string{
-		"the restore Job hippo-restore failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
-		"The database is still stopped (StatefulSet hippo has 0 replicas)",
-		"run the restore again (it replaces the failed Job): kubectl pgo restore hippo -n pgo",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-	// Left stopped: one scale-down, no scale-up.
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
-		t.Errorf("changes = %s, want %s", got, want)
-	}
-
-	// Running it again replaces the failed Job.
-	fx.jobFails = false
-	fx.f.Clientset.ClearActions()
-	if _, errOut, err := fx.run(t, "", false, "hippo", "--yes"); err != nil {
-		t.Fatalf("second restore: %v\n%s", err, errOut)
-	}
-	if got, want := strings.Join(fx.mutations(), ", "), "delete jobs, create jobs, patch statefulsets"; got != want {
-		t.Errorf("changes of the retry = %s, want %s (the StatefulSet is at 0 already)", got, want)
-	}
-}
-
-func TestRestoreJobFailureMessage(t *testing.T) {
-	o := &RestoreOptions{Name: "hippo", namespace: "pgo"}
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore"}}
-	pod := readyPod("hippo-restore-x", nil, "pgbackrest")
-	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 75}}
-	err := o.jobFailed(job, pod, batchv1.JobCondition{Reason: "BackoffLimitExceeded"}, []string{
-		"INFO: restore command begin",
-		"ERROR: [075]: backup set 20261124-000000F is not valid",
-		"INFO: restore command end: aborted with exception [075]",
-	})
-	for _, want := range []string{
-		"the restore exited with code 75 (BackoffLimitExceeded)",
-		"The errors in its log:\n  ERROR: [075]: backup set 20261124-000000F is not valid",
-		"  | INFO: restore command end: aborted with exception [075]",
-		"kubectl logs job/hippo-restore -n pgo",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-}
-
-func TestRestoreRecoveryFailure(t *testing.T) {
-	fx := newRestoreFixture(t)
-	c := fx.f.Clientset
-	// The database container keeps failing after the restore.
-	c.PrependReactor("get", "pods", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
-		get, ok := action.(k8stesting.GetAction)
-		if !ok || get.GetName() != "hippo-0" {
-			return false, nil, nil
-		}
-		p := readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
-		p.Status.ContainerStatuses[0].RestartCount = 1
-		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
-		return true, p, nil
-	})
-	_, errOut, err := fx.run(t, "", false, "hippo", "--yes")
-	if err == nil || !strings.Contains(err.Error(), "PostgreSQL failed to recover") || !strings.Contains(err.Error(), "scaled back to 0") {
-		t.Fatalf("error = %v\nstderr:\n%s", err, errOut)
-	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets, patch statefulsets"; got != want {
-		t.Errorf("changes = %s, want %s", got, want)
-	}
-	sts, _ := c.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
-	if *sts.Spec.Replicas != 0 {
-		t.Errorf("replicas = %d, want 0 after a failed recovery", *sts.Spec.Replicas)
-	}
-}
-
-func TestRestoreTimeoutSaysHowToGoOn(t *testing.T) {
-	fx := newRestoreFixture(t)
-	fx.jobRuns = true
-	_, _, err := fx.run(t, "", false, "hippo", "--yes", "--timeout=50ms")
-	if err == nil || !strings.Contains(err.Error(), "Timed out after 50ms while the restore Job hippo-restore was running. It goes on") ||
-		!strings.Contains(err.Error(), "kubectl scale statefulset hippo --replicas=1 -n pgo") {
-		t.Fatalf("error = %v", err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("the timeout error is returned raw")
 	}
 }
 

@@ -166,6 +166,7 @@ var notRenderers = map[string]string{
 	"kube.Apply":            "applies objects rendered elsewhere",
 	"kube.FindRunningPod":   "reads a pod",
 	"kube.PickRunningPod":   "picks a pod from a list read elsewhere",
+	"restore.InPlace.Start": "creates the Job rendered by jobs.RestoreJob.Render",
 	"security.PodTemplates": "extracts the templates this test checks",
 }
 

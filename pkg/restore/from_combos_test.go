@@ -1,4 +1,4 @@
-package cmd
+package restore
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -45,7 +45,7 @@ func (s comboSource) String() string {
 	if s.cipher != "" {
 		cipher = s.cipher
 	}
-	return fmt.Sprintf("%s, %s, %s", storageTypeList(s.storage), keys, cipher)
+	return fmt.Sprintf("%s, %s, %s", storageTypeString(s.storage), keys, cipher)
 }
 
 // spec is old's Spec.
@@ -62,7 +62,7 @@ func (s comboSource) spec() cluster.Spec {
 }
 
 // add adds old's objects, and a ready repository host pod, to the fixture.
-func (s comboSource) add(t *testing.T, fx *restoreFixture) {
+func (s comboSource) add(t *testing.T, fx *fixture) {
 	t.Helper()
 	m := cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("old db.crt"), DBKey: []byte("old db.key"),
 		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", CipherPass: comboPass}
@@ -104,7 +104,7 @@ const (
 // every setting pgBackRest needs for each repository in the source's
 // pgbackrest.conf (keys, passphrase, CA), each from the temporary Secret,
 // which holds the right values, and never a value in plain text.
-func TestRestoreFromCombinations(t *testing.T) {
+func TestFromCombinations(t *testing.T) {
 	type combo struct {
 		source  comboSource
 		state   string
@@ -137,7 +137,7 @@ func TestRestoreFromCombinations(t *testing.T) {
 			name += ", " + tc.restore
 		}
 		t.Run(name, func(t *testing.T) {
-			fx, r := s3RestoreFromFixture(t)
+			fx, r := s3FromFixture(t)
 			fx.f.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "pgo", "s3-keys")
 			_ = fx.f.Clientset.Tracker().Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-keys", Namespace: "pgo"},
 				Data: map[string][]byte{cluster.KeyS3Key: []byte(comboUserKey), cluster.KeyS3KeySecret: []byte(comboUserSecret)}})
@@ -152,25 +152,25 @@ func TestRestoreFromCombinations(t *testing.T) {
 				}
 			}
 			if strings.Contains(tc.restore, "--repo=2") {
-				fx.info = strings.NewReplacer(`"repo-key":1`, `"repo-key":2`, `"key":1`, `"key":2`).Replace(restoreTestInfo)
+				fx.info = strings.NewReplacer(`"repo-key":1`, `"repo-key":2`, `"key":1`, `"key":2`).Replace(testInfo)
 			}
 			r.RestoreOpts = tc.restore
-			if err := r.Validate("new", "pgo"); err != nil {
+			if err := r.parse("new", "pgo"); err != nil {
 				t.Fatal(err)
 			}
 			var secret *corev1.Secret
 			var reader *corev1.Pod
-			c.PrependReactor("create", "secrets", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+			c.PrependReactor("create", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
 				secret = action.(k8stesting.CreateAction).GetObject().(*corev1.Secret).DeepCopy()
 				return false, nil, nil
 			})
-			c.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
+			c.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
 				reader = action.(k8stesting.CreateAction).GetObject().(*corev1.Pod).DeepCopy()
 				return false, nil, nil
 			})
 			ctx := context.Background()
 			tc.newSpec.Default()
-			if err := r.Prepare(ctx, fx.f, false, tc.newSpec, tc.newKeys, restoreFromStreams()); err != nil {
+			if err := r.prepare(ctx, fx, false, tc.newSpec, tc.newKeys); err != nil {
 				t.Fatalf("Prepare: %v", err)
 			}
 			objects, err := cluster.Render(tc.newSpec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
@@ -184,7 +184,7 @@ func TestRestoreFromCombinations(t *testing.T) {
 			sts := &appsv1.StatefulSet{}
 			for _, obj := range objects {
 				if obj.GetKind() == "StatefulSet" {
-					if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
+					if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -268,10 +268,10 @@ func TestRestoreFromCombinations(t *testing.T) {
 // What reads the source's repositories is read before anything is
 // created: a missing Secret or key refuses the restore, and nothing
 // changes.
-func TestRestoreFromCombinationsRefuse(t *testing.T) {
+func TestFromCombinationsRefuse(t *testing.T) {
 	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	dropKey := func(name, key string) func(t *testing.T, fx *restoreFixture) {
-		return func(t *testing.T, fx *restoreFixture) {
+	dropKey := func(name, key string) func(t *testing.T, fx *fixture) {
+		return func(t *testing.T, fx *fixture) {
 			s, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -284,14 +284,14 @@ func TestRestoreFromCombinationsRefuse(t *testing.T) {
 	tests := []struct {
 		name   string
 		source comboSource
-		break_ func(t *testing.T, fx *restoreFixture)
+		break_ func(t *testing.T, fx *fixture)
 		want   []string
 	}{
 		{name: "local,s3: the credentials Secret is gone", source: comboSource{storage: localS3, keysInSecret: true},
-			break_: func(t *testing.T, fx *restoreFixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-keys") },
+			break_: func(t *testing.T, fx *fixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-keys") },
 			want:   []string{`the S3 keys of cluster "old" are gone`, "pgo/s3-keys"}},
 		{name: "local,s3: the S3 CA Secret is gone", source: comboSource{storage: localS3, keysInSecret: true},
-			break_: func(t *testing.T, fx *restoreFixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-ca") },
+			break_: func(t *testing.T, fx *fixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-ca") },
 			want:   []string{`the CA of the S3 endpoint of cluster "old"`, "pgo/s3-ca does not exist"}},
 		{name: "local, encrypted: the passphrase is gone", source: comboSource{storage: []cluster.StorageType{cluster.StorageLocal}, cipher: cipherAES},
 			break_: dropKey("old-backrest-repo-config", cluster.KeyCipherPass),
@@ -302,16 +302,16 @@ func TestRestoreFromCombinationsRefuse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fx, r := s3RestoreFromFixture(t)
+			fx, r := s3FromFixture(t)
 			tc.source.add(t, fx)
 			tc.break_(t, fx)
-			if err := r.Validate("new", "pgo"); err != nil {
+			if err := r.parse("new", "pgo"); err != nil {
 				t.Fatal(err)
 			}
 			fx.f.Clientset.ClearActions()
 			spec := cluster.Spec{Name: "new", Namespace: "pgo"}
 			spec.Default()
-			err := r.Prepare(context.Background(), fx.f, false, spec, cluster.Material{}, restoreFromStreams())
+			err := r.prepare(context.Background(), fx, false, spec, cluster.Material{})
 			for _, w := range append(tc.want, "nothing was created") {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("error = %v, want %q", err, w)
@@ -322,4 +322,13 @@ func TestRestoreFromCombinationsRefuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storageTypeString joins storage types as the flag takes them.
+func storageTypeString(types []cluster.StorageType) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ",")
 }

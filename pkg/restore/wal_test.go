@@ -1,13 +1,13 @@
-package cmd
+package restore
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -15,14 +15,12 @@ import (
 // walOptions is a restore of hippo whose database answers the switch with
 // switched, and the archived check with archived (one answer a poll, the
 // last one repeated).
-func walOptions(t *testing.T, typ string, switched string, archived ...string) (*RestoreOptions, *[]string) {
+func walOptions(t *testing.T, typ string, switched string, archived ...string) (*InPlace, *[]string) {
 	t.Helper()
-	streams, _, _, _ := genericiooptions.NewTestIOStreams()
-	o := NewRestoreOptions(streams)
-	o.Name, o.namespace, o.pollInterval = "hippo", "pgo", time.Millisecond
-	o.options = repo.RestoreOptions{Type: typ}
+	o := &InPlace{Name: "hippo", Namespace: "pgo", PollInterval: time.Millisecond, Progress: io.Discard, Now: time.Now}
+	o.Options = repo.RestoreOptions{Type: typ}
 	var calls []string
-	o.exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+	o.Exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		q := command[len(command)-1]
 		calls = append(calls, pod+"/"+container+": "+q)
 		if q == switchWALQuery {
@@ -46,7 +44,7 @@ func walOptions(t *testing.T, typ string, switched string, archived ...string) (
 func TestArchiveCurrentWAL(t *testing.T) {
 	// Archived at the third look.
 	o, calls := walOptions(t, repo.RecoveryDefault, "1234\n000000020000000000000005\n", "f", "f", "t")
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{}); err != nil {
+	if err := o.ArchiveCurrentWAL(context.Background(), &Plan{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(*calls) != 4 || !strings.HasPrefix((*calls)[0], "hippo-0/database: ") {
@@ -55,7 +53,7 @@ func TestArchiveCurrentWAL(t *testing.T) {
 
 	// In recovery (or not running): nothing to wait for.
 	o, calls = walOptions(t, repo.RecoveryDefault, "\n", "f")
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{}); err != nil || len(*calls) != 1 {
+	if err := o.ArchiveCurrentWAL(context.Background(), &Plan{}); err != nil || len(*calls) != 1 {
 		t.Errorf("err %v, calls %q", err, *calls)
 	}
 }
@@ -69,23 +67,23 @@ func TestArchiveCurrentWALNotArchived(t *testing.T) {
 	before := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
 	o, _ := walOptions(t, repo.RecoveryDefault, "000000020000000000000005", "f")
-	err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true})
+	err := o.ArchiveCurrentWAL(context.Background(), &Plan{ArchivedBefore: before, OnLatest: true})
 	if err == nil || !strings.Contains(err.Error(), "a restore to the latest point would lose the changes in it") || !strings.Contains(err.Error(), "kubectl pgo show archive hippo -n pgo") {
 		t.Errorf("latest: %v", err)
 	}
 	o, _ = walOptions(t, repo.RecoveryTime, "000000020000000000000005", "f")
-	o.target = before.Add(time.Minute)
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true}); err == nil || !strings.Contains(err.Error(), "is after what the archive held before") {
+	o.Target = before.Add(time.Minute)
+	if err := o.ArchiveCurrentWAL(context.Background(), &Plan{ArchivedBefore: before, OnLatest: true}); err == nil || !strings.Contains(err.Error(), "is after what the archive held before") {
 		t.Errorf("time after: %v", err)
 	}
 	o, _ = walOptions(t, repo.RecoveryTime, "000000020000000000000005", "f")
-	o.target = before.Add(-time.Minute)
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before, onLatest: true}); err != nil {
+	o.Target = before.Add(-time.Minute)
+	if err := o.ArchiveCurrentWAL(context.Background(), &Plan{ArchivedBefore: before, OnLatest: true}); err != nil {
 		t.Errorf("time before: %v", err)
 	}
 	// A restore to another timeline leaves this one: only a warning.
 	o, _ = walOptions(t, repo.RecoveryDefault, "000000020000000000000005", "f")
-	if err := o.archiveCurrentWAL(context.Background(), &restorePlan{archivedBefore: before}); err != nil {
+	if err := o.ArchiveCurrentWAL(context.Background(), &Plan{ArchivedBefore: before}); err != nil {
 		t.Errorf("older timeline: %v", err)
 	}
 }
@@ -94,11 +92,10 @@ func TestArchiveCurrentWALNotArchived(t *testing.T) {
 // pgbackrest container has ended its stanza-create (the soak's finding 3:
 // a backup right after the restore failed on pgBackRest's lock).
 func TestWaitStanzaChecked(t *testing.T) {
-	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
-	o := NewRestoreOptions(streams)
-	o.Name, o.namespace, o.pollInterval = "hippo", "pgo", time.Millisecond
+	errOut := &bytes.Buffer{}
+	o := &InPlace{Name: "hippo", Namespace: "pgo", PollInterval: time.Millisecond, Progress: errOut, Now: time.Now}
 	looks := 0
-	o.exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
+	o.Exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		if pod != "hippo-0" || container != "pgbackrest" || strings.Join(command, " ") != "test -e /tmp/kubectl-pgo-stanza-checked" {
 			t.Errorf("unexpected exec %s/%s %q", pod, container, command)
 		}

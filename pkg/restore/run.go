@@ -1,0 +1,91 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+)
+
+// Result is what a restore did, once the database is up.
+type Result struct {
+	// JobDuration is how long the restore Job ran; BackupSet is the backup
+	// pgBackRest restored, from its log ("" if it did not say).
+	JobDuration time.Duration
+	BackupSet   string
+	// Timeline is the one PostgreSQL was promoted on (0 if unknown);
+	// Paused tells that it is paused at the target instead
+	// (--target-action=pause); RecoveryDuration is how long it took.
+	Timeline         int
+	Paused           bool
+	RecoveryDuration time.Duration
+}
+
+// Start changes the cluster, once the plan is confirmed: it archives the
+// running database's current WAL first (plan.ArchiveFirst), stops the
+// database and creates the restore Job.
+func (r *InPlace) Start(ctx context.Context, plan *Plan) (*batchv1.Job, error) {
+	if plan.ArchiveFirst {
+		if err := r.ArchiveCurrentWAL(ctx, plan); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.stopDatabase(ctx, plan); err != nil {
+		return nil, err
+	}
+	return r.startJob(ctx, plan)
+}
+
+// Wait follows the restore Job, then starts the database and waits, up to
+// Timeout in all, until PostgreSQL has recovered and is promoted.
+func (r *InPlace) Wait(ctx context.Context, plan *Plan, job *batchv1.Job) (Result, error) {
+	waitCtx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	ran, err := r.followJob(waitCtx, job)
+	if err != nil {
+		return Result{}, err
+	}
+	db, err := r.startDatabase(waitCtx, ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	if !plan.Spec.HasLocalRepo() {
+		r.waitStanzaChecked(waitCtx)
+	}
+	if plan.BaseBackup != nil {
+		r.resetRecoverySettings(ctx)
+	}
+	return Result{JobDuration: ran.duration, BackupSet: ran.backupSet,
+		Timeline: db.timeline, Paused: db.paused, RecoveryDuration: db.duration}, nil
+}
+
+// baseBackupRecoverySettings are what the base backup restore Job put in
+// postgresql.auto.conf. Once PostgreSQL is promoted they only get in the
+// way: a later pgBackRest restore that sets no target of its own would
+// still stop at recovery_target 'immediate'.
+var baseBackupRecoverySettings = []string{"restore_command", "recovery_target", "recovery_target_action", "recovery_target_timeline"}
+
+// resetRecoverySettings removes them with ALTER SYSTEM; a failure is only
+// reported, with the commands to run by hand.
+func (r *InPlace) resetRecoverySettings(ctx context.Context) {
+	// One -c each: ALTER SYSTEM cannot run in the transaction of a
+	// multi-statement -c.
+	cmd := []string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1"}
+	var hand []string
+	for _, s := range baseBackupRecoverySettings {
+		cmd = append(cmd, "-c", "ALTER SYSTEM RESET "+s)
+		hand = append(hand, fmt.Sprintf("-c 'ALTER SYSTEM RESET %s'", s))
+	}
+	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	if _, stderr, err := r.Exec(execCtx, r.Namespace, cluster.PodName(r.Name), databaseContainer, cmd); err != nil {
+		r.progress("Warning: the recovery settings of the restore are still in postgresql.auto.conf (%v %s); remove them with:\n  kubectl exec %s -c %s -n %s -- psql %s",
+			err, strings.TrimSpace(stderr), cluster.PodName(r.Name), databaseContainer, r.Namespace, strings.Join(hand, " "))
+		return
+	}
+	r.progress("Removed the recovery settings of the restore from postgresql.auto.conf (%s).", strings.Join(baseBackupRecoverySettings, ", "))
+}

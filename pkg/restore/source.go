@@ -1,0 +1,274 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+)
+
+// passwordFilePath is where the database container finds the superuser's
+// password: the item of the postgres Secret in its projected volume.
+func passwordFilePath(sts *appsv1.StatefulSet) (string, error) {
+	spec := sts.Spec.Template.Spec
+	for _, c := range spec.Containers {
+		if c.Name != databaseContainer {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			for _, v := range spec.Volumes {
+				if v.Name != m.Name || v.Projected == nil {
+					continue
+				}
+				for _, src := range v.Projected.Sources {
+					if src.Secret == nil || src.Secret.Name != cluster.PostgresSecretName(sts.Name) {
+						continue
+					}
+					for _, item := range src.Secret.Items {
+						if item.Key == cluster.KeyPassword {
+							return path.Join(m.MountPath, item.Path), nil
+						}
+					}
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("StatefulSet %s/%s does not mount the superuser's password: it was not created by this version of kubectl pgo", sts.Namespace, sts.Name)
+}
+
+// postgresBinDirOf is the directory of the PostgreSQL binaries, from the
+// database's readiness probe (pg_isready), or Debian's default.
+func postgresBinDirOf(sts *appsv1.StatefulSet, version int) string {
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		if c.Name == databaseContainer && c.ReadinessProbe != nil && c.ReadinessProbe.Exec != nil && len(c.ReadinessProbe.Exec.Command) > 0 {
+			if cmd := c.ReadinessProbe.Exec.Command[0]; path.Base(cmd) == "pg_isready" && path.IsAbs(cmd) {
+				return path.Dir(cmd)
+			}
+		}
+	}
+	return fmt.Sprintf("/usr/lib/postgresql/%d/bin", version)
+}
+
+// goneSourceSpec is where the repository of a source cluster that is gone
+// for good is assumed to be: in the new cluster's bucket, under the
+// source's own path, unencrypted (a passphrase would have gone with it).
+func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
+	s3 := *target.S3
+	spec := cluster.Spec{
+		Name: name, Namespace: namespace, Image: target.Image, PostgresVersion: target.PostgresVersion,
+		StorageType: []cluster.StorageType{cluster.StorageS3}, S3: &s3,
+	}
+	spec.Default()
+	return spec
+}
+
+// readSourceAccess reads what reads the source's repositories, for the
+// temporary Secret: its pgbackrest.conf; for a local repository, the
+// certificates of its database side; for an S3 one, its keys and CA; for
+// an encrypted one, the passphrase. A source in another namespace is read
+// through this copy, as a pod cannot use a Secret of another namespace.
+func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface) error {
+	src, spec := r.Source, r.sourceSpec
+	r.access = jobs.NewSourceAccess(sourceSecretName(r.Name), spec.Repositories())
+	conf, err := cluster.DatabaseConf(spec)
+	if err != nil {
+		return fmt.Errorf("the configuration of cluster %q: %w", src, err)
+	}
+	data := map[string][]byte{jobs.SourceKeyConfig: []byte(conf)}
+	// A gone source's Secrets are the new cluster's.
+	secretsNS := r.SourceNamespace
+	if r.sourceGone {
+		secretsNS = r.Namespace
+	}
+	if spec.HasLocalRepo() {
+		if r.sourcePKI, err = r.readSourcePKI(ctx, client); err != nil {
+			return err
+		}
+		data[jobs.SourceKeyCACert], data[jobs.SourceKeyCert], data[jobs.SourceKeyKey] = r.sourcePKI.CACert, r.sourcePKI.DBCert, r.sourcePKI.DBKey
+	}
+	if spec.HasS3Repo() {
+		if spec.S3 == nil {
+			return fmt.Errorf("the settings of cluster %q have no S3 bucket", src)
+		}
+		if data[jobs.SourceKeyS3Key], data[jobs.SourceKeyS3KeySecret], err = r.sourceS3Keys(ctx, client, secretsNS); err != nil {
+			return err
+		}
+		if spec.S3.CASecret != "" {
+			if data[jobs.SourceKeyS3CA], err = secretValue(ctx, client, secretsNS, spec.S3.CASecret, cluster.KeyS3CA); err != nil {
+				return fmt.Errorf("the CA of the S3 endpoint of cluster %q: %w", src, err)
+			}
+		}
+	}
+	if spec.Cipher != "" {
+		pass, err := secretValue(ctx, client, r.SourceNamespace, cluster.RepoConfigSecretName(src), cluster.KeyCipherPass)
+		if err != nil {
+			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored", src, err)
+		}
+		data[jobs.SourceKeyCipherPass] = pass
+	}
+	if missing := r.access.Missing(data); len(missing) > 0 {
+		return fmt.Errorf("cannot read the repositories of cluster %q without %s", src, strings.Join(missing, ", "))
+	}
+	r.sourceData = data
+	return nil
+}
+
+// readSourcePKI reads the certificates of a local source's database side,
+// by which the restore reaches its repository host.
+func (r *From) readSourcePKI(ctx context.Context, client kubernetes.Interface) (cluster.PKI, error) {
+	src, ns := r.Source, r.SourceNamespace
+	secret, err := client.CoreV1().Secrets(ns).Get(ctx, cluster.RepoConfigSecretName(src), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return cluster.PKI{}, fmt.Errorf("the repository of cluster %q cannot be reached: its Secret %s (the certificates of its repository host) is gone",
+			src, cluster.RepoConfigSecretName(src))
+	}
+	if err != nil {
+		return cluster.PKI{}, fmt.Errorf("reading Secret %s: %w", cluster.RepoConfigSecretName(src), err)
+	}
+	pki, err := cluster.PKIFromSecret(secret)
+	if err != nil {
+		return cluster.PKI{}, fmt.Errorf("secret %s/%s: %w", ns, secret.Name, err)
+	}
+	return pki, nil
+}
+
+// readsS3Only tells whether the restore reads only an S3 repository of
+// the source: it has no other, or --restore-opts chose it with --repo.
+// The source's backups are then read in a reader pod, from the bucket,
+// whether the source runs or not.
+func (r *From) readsS3Only() bool {
+	types := r.sourceSpec.StorageType
+	if n := r.Options.Repo; n > 0 && n <= len(types) {
+		return types[n-1] == cluster.StorageS3
+	}
+	return !r.sourceSpec.HasLocalRepo()
+}
+
+// prepareS3 creates the temporary Secret for a source read from S3 only,
+// and starts the reader pod that the checks run in.
+func (r *From) prepareS3(ctx context.Context) error {
+	if err := r.createTemporarySecret(ctx, r.sourceData); err != nil {
+		return err
+	}
+	return r.startReader(ctx)
+}
+
+// sourceS3Keys are the keys of the source's credentials Secret, or, when
+// it is gone (the source's repository Secret goes with the source), those
+// of the new cluster, which must then use S3 too.
+func (r *From) sourceS3Keys(ctx context.Context, client kubernetes.Interface, ns string) ([]byte, []byte, error) {
+	name := r.sourceSpec.S3.CredentialsSecret
+	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil && len(s.Data[cluster.KeyS3Key]) > 0 && len(s.Data[cluster.KeyS3KeySecret]) > 0:
+		return s.Data[cluster.KeyS3Key], s.Data[cluster.KeyS3KeySecret], nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return nil, nil, fmt.Errorf("reading the S3 keys of cluster %q: %w", r.Source, err)
+	case r.NewSpec.S3 == nil:
+		return nil, nil, fmt.Errorf("the S3 keys of cluster %q are gone (Secret %s/%s does not exist or lacks %s, %s): recreate it, or create this cluster with an S3 repository (--pgbackrest-storage-type=s3 ...) whose keys can read the bucket",
+			r.Source, ns, name, cluster.KeyS3Key, cluster.KeyS3KeySecret)
+	case r.NewSpec.S3.CredentialsSecret == cluster.RepoConfigSecretName(r.Name) && r.Material.S3Key != "":
+		// The new cluster's keys, given as flags.
+		return []byte(r.Material.S3Key), []byte(r.Material.S3KeySecret), nil
+	}
+	s, err = client.CoreV1().Secrets(r.Namespace).Get(ctx, r.NewSpec.S3.CredentialsSecret, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the S3 keys of cluster %q: %w", r.Name, err)
+	}
+	return s.Data[cluster.KeyS3Key], s.Data[cluster.KeyS3KeySecret], nil
+}
+
+// secretValue is the value of key in Secret ns/name.
+func secretValue(ctx context.Context, client kubernetes.Interface, ns, name, key string) ([]byte, error) {
+	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("secret %s/%s does not exist", ns, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
+	}
+	if len(s.Data[key]) == 0 {
+		return nil, fmt.Errorf("secret %s/%s has no %s", ns, name, key)
+	}
+	return s.Data[key], nil
+}
+
+// createTemporarySecret creates the Secret sourceSecretName with
+// data, in the new cluster's namespace, for Cleanup to remove.
+func (r *From) createTemporarySecret(ctx context.Context, data map[string][]byte) error {
+	secrets := r.Client.CoreV1().Secrets(r.Namespace)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: sourceSecretName(r.Name), Namespace: r.Namespace, Labels: cluster.Labels(r.Name, jobs.ComponentRestore),
+			Annotations: map[string]string{AnnotationTemporaryRepoHost: r.Namespace + "/" + r.Name}},
+		Data: data,
+	}
+	// One left by an interrupted run is stale.
+	_ = secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{})
+	if _, err := secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: cluster.FieldManager}); err != nil {
+		return fmt.Errorf("creating Secret %s/%s: %w", r.Namespace, secret.Name, err)
+	}
+	r.temporary = append(r.temporary, temporaryObject{kind: "Secret", namespace: r.Namespace, name: secret.Name,
+		delete: func(ctx context.Context) error { return secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{}) }})
+	return nil
+}
+
+// startReader starts the pod that reads the source's S3 repository, and
+// waits until it runs: the checks run in it.
+func (r *From) startReader(ctx context.Context) error {
+	pod, err := jobs.SourceReader{
+		Cluster: r.Name, Namespace: r.Namespace, Image: r.NewSpec.Image,
+		SourceSecret: sourceSecretName(r.Name), SourceFiles: r.access.Files, SourceEnv: r.access.Env,
+	}.Render()
+	if err != nil {
+		return err
+	}
+	r.progress("Reading the S3 repository of cluster %s (bucket %s, path %s) from pod %s...", r.Source, r.sourceSpec.S3.Bucket, r.sourceSpec.RepoPath, pod.Name)
+	pods := r.Client.CoreV1().Pods(r.Namespace)
+	pod.Annotations = map[string]string{AnnotationTemporaryRepoHost: r.Namespace + "/" + r.Name}
+	now := metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}
+	if err := pods.Delete(ctx, pod.Name, now); err == nil {
+		// One left by an interrupted run: gone before its name is reused.
+		_ = kube.WaitFor(ctx, r.PollInterval, time.Minute, func(ctx context.Context) (bool, error) {
+			_, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+	}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{FieldManager: cluster.FieldManager}); err != nil {
+		return fmt.Errorf("creating pod %s/%s: %w", r.Namespace, pod.Name, err)
+	}
+	r.temporary = append(r.temporary, temporaryObject{kind: "Pod", namespace: r.Namespace, name: pod.Name,
+		delete: func(ctx context.Context) error { return pods.Delete(ctx, pod.Name, now) }})
+	var last string
+	err = kube.WaitFor(ctx, r.PollInterval, repoHostTimeout, func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = string(p.Status.Phase)
+		if p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+			return false, fmt.Errorf("pod %s/%s ended (%s) before it could read the repository", r.Namespace, pod.Name, p.Status.Phase)
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			r.source.RepoPod = p
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the pod that reads the repository of cluster %q did not start (%s): %w", r.Source, last, err)
+	}
+	return nil
+}
