@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -221,29 +219,25 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 		if err := only([]string{"pgbackrest-backup-type", "repo", flagStorageType}, jobs.BackupTypePGBackRest); err != nil {
 			return err
 		}
-		allowed, tool := pgdumpOptionsAllowed, "pg_dump"
 		if o.ScheduleType == jobs.BackupTypePGBaseBackup {
 			if err := only([]string{"database"}, jobs.BackupTypePGDump); err != nil {
 				return err
 			}
-			allowed, tool = pgbasebackupOptionsAllowed, "pg_basebackup"
 		}
 		if strings.TrimSpace(o.Database) == "" {
 			return usageErrorf(cmd, "--database must not be empty")
 		}
-		opts, err := parsePGDumpOpts("--schedule-opts", o.ScheduleOpts, allowed, tool)
+		tool, allowed, pvc := backup.DumpTool(o.ScheduleType, o.Name, false)
+		opts, err := backup.ParseToolOptions("--schedule-opts", o.ScheduleOpts, allowed, tool)
 		if err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}
 		o.pgdumpOpts = opts
 		if o.PVCName == "" {
-			o.PVCName = jobs.DefaultPGDumpPVCName(o.Name)
-			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
-				o.PVCName = jobs.DefaultPGBaseBackupPVCName(o.Name)
-			}
+			o.PVCName = pvc
 		}
-		if err := validatePVC(cmd, o.Name, o.PVCName, o.PVCSize); err != nil {
-			return err
+		if err := backup.ValidatePVC(o.Name, o.PVCName, o.PVCSize); err != nil {
+			return usageErrorf(cmd, "%v", err)
 		}
 	}
 	if o.ScheduleName == "" {
@@ -292,7 +286,11 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 		}
 	}
 
-	job, err := o.renderJob(ctx, c, spec)
+	job, err := backup.ScheduleJob(ctx, c, backup.Exec(o.exec), backup.ScheduledBackup{
+		Cluster: o.Name, Namespace: ns, Spec: spec, Type: o.ScheduleType,
+		PGBackRestType: o.PGBackRestType, Options: o.options, RepoIndex: o.Repo.index,
+		Database: o.Database, ToolOptions: o.pgdumpOpts, PVC: o.PVCName,
+	})
 	if err != nil {
 		return err
 	}
@@ -317,11 +315,7 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	}
 	if o.DryRun != apply.DryRunClient {
 		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == apply.DryRunNone {
-			component := jobs.ComponentPGDump
-			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
-				component = jobs.ComponentPGBaseBackup
-			}
-			if err := ensurePGDumpPVC(ctx, c.Client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
+			if err := backup.EnsurePVC(ctx, c.Client, ns, o.Name, o.PVCName, o.PVCSize, o.ScheduleType); err != nil {
 				return err
 			}
 		}
@@ -359,49 +353,6 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(progress, "schedule %s %s%s: %s of cluster %s at '%s' (%s); next run %s\n",
 		o.ScheduleName, result, suffix, what, o.Name, o.Schedule, zone, next.Format("2006-01-02 15:04 MST"))
 	return nil
-}
-
-// renderJob renders the Job of each run, as kubectl pgo backup would.
-func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apply.Clients, spec cluster.Spec) (*batchv1.Job, error) {
-	ns := o.namespace
-	switch o.ScheduleType {
-	case jobs.BackupTypePGDump:
-		if err := checkDatabase(ctx, o.exec, ns, o.Name, o.Database); err != nil {
-			return nil, fmt.Errorf("%w. No schedule was created", err)
-		}
-		return jobs.PGDumpJob{Cluster: o.Name, Namespace: ns, Image: spec.Image, Database: o.Database,
-			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
-	case jobs.BackupTypePGBaseBackup:
-		return jobs.PGBaseBackupJob{Cluster: o.Name, Namespace: ns, Image: spec.Image,
-			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
-	}
-	if !spec.HasLocalRepo() {
-		// No repository host: the Job is made from its template alone.
-		deploy, err := cluster.RepoHostDeployment(spec)
-		if err != nil {
-			return nil, err
-		}
-		return o.backupJob(spec, deploy)
-	}
-	deploy, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("cannot schedule backups of cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. No schedule was created",
-			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
-	case err != nil:
-		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apply.APIError(c, err))
-	}
-	return o.backupJob(spec, deploy)
-}
-
-// backupJob is the schedule's pgBackRest backup Job, to the chosen
-// repository.
-func (o *CreateScheduleOptions) backupJob(spec cluster.Spec, deploy *appsv1.Deployment) (*batchv1.Job, error) {
-	n, err := o.Repo.index(spec)
-	if err != nil {
-		return nil, fmt.Errorf("%w. No schedule was created", err)
-	}
-	return jobs.BackupJob{Cluster: o.Name, Namespace: o.namespace, RepoHost: deploy, Repo: n, Type: o.PGBackRestType, Options: o.options}.Render()
 }
 
 // applyObject converts a typed object for kube.Apply, without the

@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -110,7 +111,7 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
 		return err
 	}
-	found, err := listSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())
+	found, err := backup.ListSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())
 	if err != nil {
 		return err
 	}
