@@ -11,9 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
@@ -165,7 +163,7 @@ func (w Waiter) follow(ctx context.Context, r Request, job *batchv1.Job, result 
 // console log level below info), the newest one that started after the
 // Job.
 func (w Waiter) Confirm(ctx context.Context, ns, name, label string, job *batchv1.Job) (*repo.BackupSummary, error) {
-	pod, err := kube.FindRunningPod(ctx, w.Client, ns, cluster.PGBackRestPodSelector(name))
+	pod, err := FindPGBackRestPod(ctx, w.Client, ns, name)
 	if err != nil {
 		return nil, fmt.Errorf("the backup succeeded, but pgbackrest info could not confirm it: %w", err)
 	}
