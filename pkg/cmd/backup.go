@@ -139,16 +139,10 @@ func NewCmdBackup(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "backup NAME",
-		Short:   "Back up a cluster with pgBackRest, in a Job",
-		Long:    backupLong,
-		Example: backupExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newOptionsCommand(f, o, o.IOStreams,
+		"backup NAME",
+		"Back up a cluster with pgBackRest, in a Job",
+		backupLong, backupExample)
 	flags := cmd.Flags()
 	flags.StringVar(&o.BackupType, "backup-type", o.BackupType, "The backup tool: pgbackrest; pgdump (pg_dump of one database, or pg_dumpall with --dump-all, to a PVC); or pgbasebackup (pg_basebackup to a PVC).")
 	flags.StringVar(&o.Type, "type", "", "The pgBackRest backup type: full, diff or incr (default incr, which pgBackRest makes full when there is no full backup).")

@@ -116,16 +116,10 @@ func NewCmdCreateSchedule(f kube.Factory, streams genericiooptions.IOStreams) *c
 }
 
 func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule NAME --schedule=CRON",
-		Short:   "Schedule backups of a cluster, as a CronJob",
-		Long:    createScheduleLong,
-		Example: createScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newOptionsCommand(f, o, o.IOStreams,
+		"schedule NAME --schedule=CRON",
+		"Schedule backups of a cluster, as a CronJob",
+		createScheduleLong, createScheduleExample)
 	fl := cmd.Flags()
 	fl.StringVar(&o.Schedule, "schedule", "", "When to back up: a cron expression of five fields, e.g. '0 1 * * *' (required).")
 	fl.StringVar(&o.ScheduleType, "schedule-type", o.ScheduleType, "The backup: pgbackrest, pgdump or pgbasebackup.")

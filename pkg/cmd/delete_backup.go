@@ -82,17 +82,10 @@ func NewCmdDeleteBackup(f kube.Factory, streams genericiooptions.IOStreams) *cob
 }
 
 func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "backup NAME --target=LABEL",
-		Short:   "Delete a pgBackRest backup, and the backups that depend on it",
-		Long:    deleteBackupLong,
-		Example: deleteBackupExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetIn(o.In)
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newOptionsCommand(f, o, o.IOStreams,
+		"backup NAME --target=LABEL",
+		"Delete a pgBackRest backup, and the backups that depend on it",
+		deleteBackupLong, deleteBackupExample)
 	fl := cmd.Flags()
 	o.Repo.AddFlags(cmd, "delete from")
 	fl.StringVar(&o.Target, "target", "", "The label of the backup to delete, as show backup lists it (e.g. 20261126-074954F).")

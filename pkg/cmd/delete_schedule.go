@@ -60,17 +60,10 @@ func NewCmdDeleteSchedule(f kube.Factory, streams genericiooptions.IOStreams) *c
 }
 
 func newCmdDeleteSchedule(f kube.Factory, o *DeleteScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule NAME [--schedule-name=SCHEDULE]",
-		Short:   "Delete backup schedules of a cluster (their CronJobs)",
-		Long:    deleteScheduleLong,
-		Example: deleteScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetIn(o.In)
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newOptionsCommand(f, o, o.IOStreams,
+		"schedule NAME [--schedule-name=SCHEDULE]",
+		"Delete backup schedules of a cluster (their CronJobs)",
+		deleteScheduleLong, deleteScheduleExample)
 	fl := cmd.Flags()
 	fl.StringVar(&o.ScheduleName, "schedule-name", "", "The schedule to delete (default: every schedule of the cluster).")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")

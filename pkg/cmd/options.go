@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -28,4 +29,16 @@ func runOptions(f kube.Factory, o commandOptions) func(*cobra.Command, []string)
 		}
 		return o.Run(cmd.Context())
 	}
+}
+
+// newOptionsCommand is the cobra command of o: its help texts, any
+// arguments (Complete checks them), runOptions as RunE, and the streams.
+func newOptionsCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, use, short, long, example string) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Example: example, Args: cobra.ArbitraryArgs, RunE: runOptions(f, o)}
+	if streams.In != nil {
+		cmd.SetIn(streams.In)
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	return cmd
 }

@@ -68,16 +68,10 @@ func NewCmdShowSchedule(f kube.Factory, streams genericiooptions.IOStreams) *cob
 }
 
 func newCmdShowSchedule(f kube.Factory, o *ShowScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule [NAME | -A | -l SELECTOR]",
-		Short:   "Show backup schedules: cron expression, type, last run, last success, next run",
-		Long:    showScheduleLong,
-		Example: showScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newOptionsCommand(f, o, o.IOStreams,
+		"schedule [NAME | -A | -l SELECTOR]",
+		"Show backup schedules: cron expression, type, last run, last success, next run",
+		showScheduleLong, showScheduleExample)
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the schedules of every namespace.")
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Only the schedules whose CronJob matches this label selector, e.g. kubectl-pgo.io/backup-type=pgdump.")
