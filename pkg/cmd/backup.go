@@ -162,11 +162,6 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	return cmd
 }
 
-// Complete takes NAME and the namespace; it sends no request.
-func (o *BackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	return o.complete(f, cmd, args)
-}
-
 // Validate checks every flag; it sends no request, so that bad input
 // starts nothing.
 func (o *BackupOptions) Validate(cmd *cobra.Command) error {

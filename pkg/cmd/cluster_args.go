@@ -76,6 +76,12 @@ func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) 
 	return nil
 }
 
+// Complete takes NAME and the namespace; it sends no request. It is the
+// Complete of the commands that need nothing more.
+func (t *execTarget) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return t.complete(f, cmd, args)
+}
+
 // complete takes NAME and the namespace; it sends no request.
 func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	t.factory = f

@@ -237,20 +237,14 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 	if o.ScheduleName == "" {
 		o.ScheduleName = jobs.DefaultScheduleName(o.Name, o.ScheduleType, o.PGBackRestType)
 	}
-	if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
 // Run renders the CronJob and applies it.
 func (o *CreateScheduleOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
-	if err != nil {
-		return err
-	}
 	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+	c, err := apiClientsIn(ctx, o.factory, ns)
+	if err != nil {
 		return err
 	}
 	spec, err := readClusterSpec(ctx, c.Client, ns, o.Name)

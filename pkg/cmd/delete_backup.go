@@ -97,11 +97,6 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 	return cmd
 }
 
-// Complete takes NAME and the namespace; it sends no request.
-func (o *DeleteBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	return o.complete(f, cmd, args)
-}
-
 // Validate checks the name and the flags; it sends no request.
 func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 	if err := o.validate(cmd, o.Output); err != nil {

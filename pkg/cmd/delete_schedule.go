@@ -86,22 +86,14 @@ func (o *DeleteScheduleOptions) Validate(cmd *cobra.Command) error {
 	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if o.ScheduleName != "" {
-		if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
 // Run finds the schedules, asks, and deletes them.
 func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
-	if err != nil {
-		return err
-	}
 	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+	c, err := apiClientsIn(ctx, o.factory, ns)
+	if err != nil {
 		return err
 	}
 	found, err := backup.ListSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())

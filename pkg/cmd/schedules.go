@@ -55,3 +55,14 @@ func cmdContext(cmd *cobra.Command) context.Context {
 	}
 	return context.Background()
 }
+
+// validateScheduleName checks --schedule-name, when it is given.
+func validateScheduleName(cmd *cobra.Command, name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := jobs.ValidateScheduleName(name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
@@ -118,12 +117,7 @@ func (o *ShowScheduleOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "invalid --selector %q: %v", o.Selector, err)
 	}
 	o.selector = sel
-	if o.ScheduleName != "" {
-		if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
 // Run lists the schedules and prints them.
