@@ -214,15 +214,11 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if o.BackupType != jobs.BackupTypePGBackRest {
 		return o.runPGDump(ctx)
 	}
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
+	ns := o.namespace
 	n, err := o.Repo.index(spec)
 	if err != nil {
 		return fmt.Errorf("cannot back up: %w. Nothing was started", err)

@@ -60,15 +60,11 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 // runPGDump starts a pg_dump (or pg_basebackup) Job (backup.StartDump)
 // and, with --wait, follows it (backup.WaitDump).
 func (o *BackupOptions) runPGDump(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns, what := o.namespace, o.BackupType
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
+	ns, what := o.namespace, o.BackupType
 	req := backup.DumpRequest{Cluster: o.Name, Namespace: ns, Image: spec.Image, BackupType: o.BackupType,
 		Database: o.Database, All: o.DumpAll, Options: o.pgdumpOpts, PVC: o.PVCName, PVCSize: o.PVCSize, Deadline: o.Timeout}
 	created, err := backup.StartDump(ctx, client, backup.Exec(o.exec), req, o.now)

@@ -101,6 +101,17 @@ func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string)
 	return nil
 }
 
+// clientAndSpec is the Kubernetes client and the cluster's settings, as
+// a Run starts with them.
+func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, cluster.Spec, error) {
+	client, err := t.factory.KubernetesClient()
+	if err != nil {
+		return nil, cluster.Spec{}, kubeconfigError(err)
+	}
+	spec, err := readClusterSpec(ctx, client, t.namespace, t.Name)
+	return client, spec, err
+}
+
 // validateClusterName checks a cluster name without asking the server.
 func validateClusterName(name string) error {
 	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {

@@ -117,15 +117,11 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 // Run deletes the backup: backup.Deletion plans it, the prompt names what
 // goes, and Expire deletes it.
 func (o *DeleteBackupOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
+	ns := o.namespace
 	chosen, err := o.Repo.index(spec)
 	if err != nil {
 		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
