@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,10 +63,28 @@ func ParseToolOptions(flag, s string, allowed []string, tool string) ([]string, 
 	return args, nil
 }
 
-// DumpTool is what a backup type of the PostgreSQL tools (pgdump, or
-// pgbasebackup) runs: the tool (pg_dumpall for all), the options it
-// allows, and the default PVC of the cluster's backups.
-func DumpTool(backupType, clusterName string, all bool) (tool string, allowed []string, pvc string) {
+// DumpFlags checks the flags of a backup of the PostgreSQL tools
+// (backupType pgdump, or pgbasebackup; all for pg_dumpall): the tool's
+// options, given as flag, and the PVC of the backups and its size. It
+// returns the options and the PVC, the cluster's default one when pvc is
+// empty.
+func DumpFlags(flag, backupType, clusterName, options string, all bool, pvc, size string) ([]string, string, error) {
+	tool, allowed, def := dumpTool(backupType, clusterName, all)
+	opts, err := ParseToolOptions(flag, options, allowed, tool)
+	if err != nil {
+		return nil, "", err
+	}
+	pvc = cmp.Or(pvc, def)
+	if err := validatePVC(clusterName, pvc, size); err != nil {
+		return nil, "", err
+	}
+	return opts, pvc, nil
+}
+
+// dumpTool is what a backup type of the PostgreSQL tools runs: the tool
+// (pg_dumpall for all), the options it allows, and the default PVC of the
+// cluster's backups.
+func dumpTool(backupType, clusterName string, all bool) (tool string, allowed []string, pvc string) {
 	switch {
 	case backupType == jobs.BackupTypePGBaseBackup:
 		return "pg_basebackup", PGBaseBackupOptions, jobs.DefaultPGBaseBackupPVCName(clusterName)
@@ -75,9 +94,9 @@ func DumpTool(backupType, clusterName string, all bool) (tool string, allowed []
 	return "pg_dump", PGDumpOptions, jobs.DefaultPGDumpPVCName(clusterName)
 }
 
-// ValidatePVC checks the name and the size of a PVC of backups, as given
+// validatePVC checks the name and the size of a PVC of backups, as given
 // by --pvc-name and --pvc-size.
-func ValidatePVC(clusterName, pvc, size string) error {
+func validatePVC(clusterName, pvc, size string) error {
 	if msgs := validation.IsDNS1123Label(pvc); len(msgs) > 0 {
 		return fmt.Errorf("invalid --pvc-name %q: %s", pvc, strings.Join(msgs, "; "))
 	}

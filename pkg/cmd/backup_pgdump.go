@@ -39,18 +39,11 @@ func (o *BackupOptions) validatePGDump(cmd *cobra.Command) error {
 			return usageErrorf(cmd, "--database must not be empty")
 		}
 	}
-	tool, allowed, pvc := backup.DumpTool(o.BackupType, o.Name, o.DumpAll)
-	opts, err := backup.ParseToolOptions("--backup-opts", o.BackupOpts, allowed, tool)
+	opts, pvc, err := backup.DumpFlags("--backup-opts", o.BackupType, o.Name, o.BackupOpts, o.DumpAll, o.PVCName, o.PVCSize)
 	if err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	o.pgdumpOpts = opts
-	if o.PVCName == "" {
-		o.PVCName = pvc
-	}
-	if err := backup.ValidatePVC(o.Name, o.PVCName, o.PVCSize); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
+	o.pgdumpOpts, o.PVCName = opts, pvc
 	if o.Timeout < 10*time.Second {
 		return usageErrorf(cmd, "--timeout=%s is too short: a dump needs at least 10s", o.Timeout)
 	}

@@ -221,18 +221,11 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 		if strings.TrimSpace(o.Database) == "" {
 			return usageErrorf(cmd, "--database must not be empty")
 		}
-		tool, allowed, pvc := backup.DumpTool(o.ScheduleType, o.Name, false)
-		opts, err := backup.ParseToolOptions("--schedule-opts", o.ScheduleOpts, allowed, tool)
+		opts, pvc, err := backup.DumpFlags("--schedule-opts", o.ScheduleType, o.Name, o.ScheduleOpts, false, o.PVCName, o.PVCSize)
 		if err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}
-		o.pgdumpOpts = opts
-		if o.PVCName == "" {
-			o.PVCName = pvc
-		}
-		if err := backup.ValidatePVC(o.Name, o.PVCName, o.PVCSize); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
+		o.pgdumpOpts, o.PVCName = opts, pvc
 	}
 	if o.ScheduleName == "" {
 		o.ScheduleName = jobs.DefaultScheduleName(o.Name, o.ScheduleType, o.PGBackRestType)
