@@ -11,8 +11,8 @@
 //     PVC and Job (dump_start.go), the list of dumps and base backups from
 //     the Jobs that made them (dump.go), and the restore of a dump
 //     (dump_restore.go);
-//   - schedules: the Job of each run, and the CronJobs listed and described
-//     (schedule.go).
+//   - schedules: the CronJob and the Job of each run, applied; the CronJobs
+//     listed and described (schedule.go).
 //
 // The functions take a Kubernetes client, an Exec (or an Info, for
 // pgbackrest info) and io.Writers, so that tests run them with the fake

@@ -12,20 +12,29 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// ScheduledBackup is the backup that each run of a schedule makes.
+// ScheduledBackup is a schedule: its CronJob, and the backup that each run
+// makes.
 type ScheduledBackup struct {
 	Cluster   string
 	Namespace string
 	Spec      cluster.Spec
+	// Name is the schedule's (and its CronJob's); Cron and TimeZone say
+	// when it runs.
+	Name     string
+	Cron     string
+	TimeZone string
 	// Type is pgbackrest, pgdump or pgbasebackup.
 	Type string
 	// For pgbackrest: the backup type (full, diff or incr), the options,
@@ -38,6 +47,89 @@ type ScheduledBackup struct {
 	Database    string
 	ToolOptions []string
 	PVC         string
+	PVCSize     string
+}
+
+// CreateSchedule checks the permissions, refuses a CronJob of that name
+// that is not a schedule of the cluster, renders the CronJob with the Job
+// of each run (ScheduleJob), creates the PVC of the dumps when it is
+// missing, and applies the CronJob, unless dryRun (apply.DryRunClient or
+// DryRunServer) says otherwise. It returns the CronJob as applied, and
+// "created", "configured" or "unchanged".
+func CreateSchedule(ctx context.Context, c *apply.Clients, exec Exec, s ScheduledBackup, dryRun string) (*unstructured.Unstructured, string, error) {
+	ns := s.Namespace
+	perms := []apply.Permission{{Verb: "get", Group: "batch", Resource: "cronjobs"}, {Verb: "patch", Group: "batch", Resource: "cronjobs"}}
+	if s.Type != jobs.BackupTypePGBackRest {
+		perms = append(perms, apply.Permission{Verb: "get", Resource: "persistentvolumeclaims"}, apply.Permission{Verb: "patch", Resource: "persistentvolumeclaims"})
+	}
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", s.Name), perms); err != nil {
+		return nil, "", err
+	}
+	ref := &unstructured.Unstructured{}
+	ref.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
+	ref.SetName(s.Name)
+	ref.SetNamespace(ns)
+	existing, err := apply.GetObject(ctx, c, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if existing != nil {
+		l := existing.GetLabels()
+		if l[cluster.LabelComponent] != jobs.ComponentSchedule || l[cluster.LabelCluster] != s.Cluster {
+			return nil, "", fmt.Errorf("CronJob %s already exists in namespace %q and is not a schedule of cluster %q: choose another --schedule-name. No schedule was created",
+				s.Name, ns, s.Cluster)
+		}
+	}
+
+	job, err := ScheduleJob(ctx, c, exec, s)
+	if err != nil {
+		return nil, "", err
+	}
+	cj, err := jobs.Schedule{
+		Name: s.Name, Cluster: s.Cluster, Namespace: ns, Cron: s.Cron, TimeZone: s.TimeZone,
+		Type: s.Type, Job: job,
+	}.Render()
+	if err != nil {
+		return nil, "", err
+	}
+	applied, err := applyObject(cj)
+	if err != nil {
+		return nil, "", err
+	}
+	if dryRun != apply.DryRunClient {
+		if s.Type != jobs.BackupTypePGBackRest && dryRun == apply.DryRunNone {
+			if err := EnsurePVC(ctx, c.Client, ns, s.Cluster, s.PVC, s.PVCSize, s.Type); err != nil {
+				return nil, "", err
+			}
+		}
+		if applied, err = kube.Apply(ctx, c.Dynamic, c.Mapper, applied, kube.DryRun(dryRun == apply.DryRunServer)); err != nil {
+			return nil, "", fmt.Errorf("create schedule %s: %w", s.Name, apply.APIError(c, err))
+		}
+	}
+	result := "created"
+	if existing != nil {
+		// A dry run cannot tell: it writes nothing.
+		result = "configured"
+		if dryRun == apply.DryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
+			result = "unchanged"
+		}
+	}
+	return applied, result, nil
+}
+
+// applyObject converts a typed object for kube.Apply, without the
+// empty status and creation time that apply has no business sending.
+func applyObject(obj runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	u := &unstructured.Unstructured{Object: m}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	return u, nil
 }
 
 // ScheduleJob renders the Job of each run of a schedule, as kubectl pgo

@@ -8,14 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -233,7 +230,7 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 	return validateScheduleName(cmd, o.ScheduleName)
 }
 
-// Run renders the CronJob and applies it.
+// Run renders the CronJob and applies it (backup.CreateSchedule).
 func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	ns := o.namespace
 	c, err := apiClientsIn(ctx, o.factory, ns)
@@ -244,73 +241,20 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w. No schedule was created", err)
 	}
-	perms := []apply.Permission{{Verb: "get", Group: "batch", Resource: "cronjobs"}, {Verb: "patch", Group: "batch", Resource: "cronjobs"}}
-	if o.ScheduleType != jobs.BackupTypePGBackRest {
-		perms = append(perms, apply.Permission{Verb: "get", Resource: "persistentvolumeclaims"}, apply.Permission{Verb: "patch", Resource: "persistentvolumeclaims"})
-	}
-	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", o.ScheduleName), perms); err != nil {
-		return err
-	}
-	ref := &unstructured.Unstructured{}
-	ref.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
-	ref.SetName(o.ScheduleName)
-	ref.SetNamespace(ns)
-	existing, err := apply.GetObject(ctx, c, ref)
+	applied, result, err := backup.CreateSchedule(ctx, c, backup.Exec(o.exec), backup.ScheduledBackup{
+		Cluster: o.Name, Namespace: ns, Spec: spec, Name: o.ScheduleName, Cron: o.Schedule, TimeZone: o.TimeZone,
+		Type: o.ScheduleType, PGBackRestType: o.PGBackRestType, Options: o.options, RepoIndex: o.Repo.index,
+		Database: o.Database, ToolOptions: o.pgdumpOpts, PVC: o.PVCName, PVCSize: o.PVCSize,
+	}, o.DryRun)
 	if err != nil {
 		return err
 	}
-	if existing != nil {
-		l := existing.GetLabels()
-		if l[cluster.LabelComponent] != jobs.ComponentSchedule || l[cluster.LabelCluster] != o.Name {
-			return fmt.Errorf("CronJob %s already exists in namespace %q and is not a schedule of cluster %q: choose another --schedule-name. No schedule was created",
-				o.ScheduleName, ns, o.Name)
-		}
-	}
-
-	job, err := backup.ScheduleJob(ctx, c, backup.Exec(o.exec), backup.ScheduledBackup{
-		Cluster: o.Name, Namespace: ns, Spec: spec, Type: o.ScheduleType,
-		PGBackRestType: o.PGBackRestType, Options: o.options, RepoIndex: o.Repo.index,
-		Database: o.Database, ToolOptions: o.pgdumpOpts, PVC: o.PVCName,
-	})
-	if err != nil {
-		return err
-	}
-	cj, err := jobs.Schedule{
-		Name: o.ScheduleName, Cluster: o.Name, Namespace: ns, Cron: o.Schedule, TimeZone: o.TimeZone,
-		Type: o.ScheduleType, Job: job,
-	}.Render()
-	if err != nil {
-		return err
-	}
-	obj, err := applyObject(cj)
-	if err != nil {
-		return err
-	}
-
-	suffix, applied := "", obj
+	suffix := ""
 	switch o.DryRun {
 	case apply.DryRunClient:
 		suffix = " (dry run)"
 	case apply.DryRunServer:
 		suffix = " (server dry run)"
-	}
-	if o.DryRun != apply.DryRunClient {
-		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == apply.DryRunNone {
-			if err := backup.EnsurePVC(ctx, c.Client, ns, o.Name, o.PVCName, o.PVCSize, o.ScheduleType); err != nil {
-				return err
-			}
-		}
-		if applied, err = kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(o.DryRun == apply.DryRunServer)); err != nil {
-			return fmt.Errorf("create schedule %s: %w", o.ScheduleName, apply.APIError(c, err))
-		}
-	}
-	result := "created"
-	if existing != nil {
-		// A dry run cannot tell: it writes nothing.
-		result = "configured"
-		if o.DryRun == apply.DryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
-			result = "unchanged"
-		}
 	}
 	progress := o.Out
 	if o.Output != "" {
@@ -334,19 +278,4 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(progress, "schedule %s %s%s: %s of cluster %s at '%s' (%s); next run %s\n",
 		o.ScheduleName, result, suffix, what, o.Name, o.Schedule, zone, next.Format("2006-01-02 15:04 MST"))
 	return nil
-}
-
-// applyObject converts a typed object for kube.Apply, without the
-// empty status and creation time that apply has no business sending.
-func applyObject(obj runtime.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	u := &unstructured.Unstructured{Object: m}
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	return u, nil
 }

@@ -160,6 +160,7 @@ var renderers = map[string]func(t *testing.T) []rendered{
 var notRenderers = map[string]string{
 	"apply.CurrentObjects":     "reads the current state of objects rendered elsewhere",
 	"apply.GetObject":          "reads an object",
+	"backup.CreateSchedule":    "applies a CronJob rendered by jobs.Schedule.Render",
 	"backup.FindPGBackRestPod": "reads a pod",
 	"backup.ListSchedules":     "lists the CronJobs in the cluster",
 	"backup.ScheduleJob":       "returns the Job of jobs.PGDumpJob, jobs.PGBaseBackupJob or jobs.BackupJob.Render",
