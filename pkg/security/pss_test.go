@@ -158,8 +158,17 @@ var renderers = map[string]func(t *testing.T) []rendered{
 // notRenderers are exported functions whose results have a pod-carrying
 // type but that only read, list or forward objects made elsewhere.
 var notRenderers = map[string]string{
-	"apply.CurrentObjects":     "reads the current state of objects rendered elsewhere",
-	"apply.GetObject":          "reads an object",
+	"apply.CurrentObjects":  "reads the current state of objects rendered elsewhere",
+	"apply.GetObject":       "reads an object",
+	"jobs.ActiveJobs":       "lists the Jobs in the cluster",
+	"jobs.ActiveJobsOf":     "lists the Jobs in the cluster",
+	"jobs.StartBackup":      "creates and resumes a Job rendered by jobs.BackupJob.Render",
+	"kube.Apply":            "applies objects rendered elsewhere",
+	"kube.FindRunningPod":   "reads a pod",
+	"kube.PickRunningPod":   "picks a pod from a list read elsewhere",
+	"security.PodTemplates": "extracts the templates this test checks",
+
+	// pkg/backup creates, applies or reads what pkg/jobs renders.
 	"backup.CreateSchedule":    "applies a CronJob rendered by jobs.Schedule.Render",
 	"backup.FindPGBackRestPod": "reads a pod",
 	"backup.ListSchedules":     "lists the CronJobs in the cluster",
@@ -167,13 +176,6 @@ var notRenderers = map[string]string{
 	"backup.Start":             "creates a Job rendered by jobs.BackupJob.Render",
 	"backup.StartDump":         "creates a Job rendered by jobs.PGDumpJob or jobs.PGBaseBackupJob.Render",
 	"backup.StartDumpRestore":  "creates a Job rendered by jobs.PGDumpRestoreJob.Render",
-	"jobs.ActiveJobs":          "lists the Jobs in the cluster",
-	"jobs.ActiveJobsOf":        "lists the Jobs in the cluster",
-	"jobs.StartBackup":         "creates and resumes a Job rendered by jobs.BackupJob.Render",
-	"kube.Apply":               "applies objects rendered elsewhere",
-	"kube.FindRunningPod":      "reads a pod",
-	"kube.PickRunningPod":      "picks a pod from a list read elsewhere",
-	"security.PodTemplates":    "extracts the templates this test checks",
 }
 
 // clusterSpecs are the cluster settings to render: every supported storage
