@@ -4,6 +4,7 @@
 package cmd
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -55,4 +56,14 @@ func newTypedClients(f kube.Factory) (*apply.Clients, error) {
 		return nil, kubeconfigError(err)
 	}
 	return &c, nil
+}
+
+// apiClientsIn is newAPIClients for a command that works in namespace ns,
+// which must exist (apply.CheckNamespace).
+func apiClientsIn(ctx context.Context, f kube.Factory, ns string) (*apply.Clients, error) {
+	c, err := newAPIClients(f)
+	if err != nil {
+		return nil, err
+	}
+	return c, apply.CheckNamespace(ctx, c, ns)
 }

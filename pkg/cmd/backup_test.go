@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // renderedClusterObjects are the objects of cluster name in namespace ns that
@@ -361,7 +363,11 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 	o := NewBackupOptions(streams)
 	o.exec, o.interval, o.Name, o.namespace = exec, time.Millisecond, "hippo", "default"
 	client, _ := f.KubernetesClient()
-	b, err := o.confirm(context.Background(), client, "20261126-071946F_20261126-072003D", &batchv1.Job{})
+	// The command's waiter runs pgbackrest info with its exec.
+	confirm := func(label string) (*repo.BackupSummary, error) {
+		return o.waiter(client, io.Discard).Confirm(context.Background(), "default", "hippo", label, &batchv1.Job{})
+	}
+	b, err := confirm("20261126-071946F_20261126-072003D")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +379,7 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 		return readTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
 	})
 	o.exec = exec2
-	if _, err := o.confirm(context.Background(), client, "20991126-071946F", &batchv1.Job{}); err == nil ||
+	if _, err := confirm("20991126-071946F"); err == nil ||
 		!strings.Contains(err.Error(), "requested backup not found") {
 		t.Errorf("error = %v", err)
 	}
@@ -419,28 +425,6 @@ func TestBkExecErrorForbidden(t *testing.T) {
 	exited := &kube.ExecError{Namespace: "pgo", Pod: "hippo-0", Command: []string{"pgbackrest"}, Code: 55, Err: exec.CodeExitError{Code: 55}}
 	if err := execError("x", "pgo", "hippo-0", exited); !errors.As(err, new(*kube.ExecError)) {
 		t.Errorf("an exit status lost its type: %v", err)
-	}
-}
-
-// Dumps go to a PVC of their own: a cluster's data or repository PVC is
-// refused; a dump PVC, a base backup PVC or the user's own PVC is used.
-func TestCheckDumpPVC(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		labels map[string]string
-		want   string
-	}{
-		{"data PVC", cluster.Labels("hippo", cluster.ComponentDatabase), `PVC pg/p is the database PVC of cluster "hippo", not one for backups`},
-		{"repository PVC", cluster.Labels("other", cluster.ComponentRepo), `PVC pg/p is the pgbackrest-repo PVC of cluster "other"`},
-		{"dump PVC", cluster.Labels("hippo", jobs.ComponentPGDump), ""},
-		{"base backup PVC", cluster.Labels("hippo", jobs.ComponentPGBaseBackup), ""},
-		{"the user's own PVC", map[string]string{"app": "mine"}, ""},
-	} {
-		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "pg", Name: "p", Labels: c.labels}}
-		err := checkDumpPVC(pvc)
-		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
-		}
 	}
 }
 

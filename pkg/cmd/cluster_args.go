@@ -76,6 +76,12 @@ func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) 
 	return nil
 }
 
+// Complete takes NAME and the namespace; it sends no request. It is the
+// Complete of the commands that need nothing more.
+func (t *execTarget) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return t.complete(f, cmd, args)
+}
+
 // complete takes NAME and the namespace; it sends no request.
 func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	t.factory = f
@@ -93,6 +99,17 @@ func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string)
 	}
 	t.namespace = ns
 	return nil
+}
+
+// clientAndSpec is the Kubernetes client and the cluster's settings, as
+// a Run starts with them.
+func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, cluster.Spec, error) {
+	client, err := t.factory.KubernetesClient()
+	if err != nil {
+		return nil, cluster.Spec{}, kubeconfigError(err)
+	}
+	spec, err := readClusterSpec(ctx, client, t.namespace, t.Name)
+	return client, spec, err
 }
 
 // validateClusterName checks a cluster name without asking the server.

@@ -8,16 +8,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -118,16 +113,10 @@ func NewCmdCreateSchedule(f kube.Factory, streams genericiooptions.IOStreams) *c
 }
 
 func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule NAME --schedule=CRON",
-		Short:   "Schedule backups of a cluster, as a CronJob",
-		Long:    createScheduleLong,
-		Example: createScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"schedule NAME --schedule=CRON",
+		"Schedule backups of a cluster, as a CronJob",
+		createScheduleLong, createScheduleExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.Schedule, "schedule", "", "When to back up: a cron expression of five fields, e.g. '0 1 * * *' (required).")
 	fl.StringVar(&o.ScheduleType, "schedule-type", o.ScheduleType, "The backup: pgbackrest, pgdump or pgbasebackup.")
@@ -221,121 +210,51 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 		if err := only([]string{"pgbackrest-backup-type", "repo", flagStorageType}, jobs.BackupTypePGBackRest); err != nil {
 			return err
 		}
-		allowed, tool := pgdumpOptionsAllowed, "pg_dump"
 		if o.ScheduleType == jobs.BackupTypePGBaseBackup {
 			if err := only([]string{"database"}, jobs.BackupTypePGDump); err != nil {
 				return err
 			}
-			allowed, tool = pgbasebackupOptionsAllowed, "pg_basebackup"
 		}
 		if strings.TrimSpace(o.Database) == "" {
 			return usageErrorf(cmd, "--database must not be empty")
 		}
-		opts, err := parsePGDumpOpts("--schedule-opts", o.ScheduleOpts, allowed, tool)
+		opts, pvc, err := backup.DumpFlags("--schedule-opts", o.ScheduleType, o.Name, o.ScheduleOpts, false, o.PVCName, o.PVCSize)
 		if err != nil {
 			return usageErrorf(cmd, "%v", err)
 		}
-		o.pgdumpOpts = opts
-		if o.PVCName == "" {
-			o.PVCName = jobs.DefaultPGDumpPVCName(o.Name)
-			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
-				o.PVCName = jobs.DefaultPGBaseBackupPVCName(o.Name)
-			}
-		}
-		if err := validatePVC(cmd, o.Name, o.PVCName, o.PVCSize); err != nil {
-			return err
-		}
+		o.pgdumpOpts, o.PVCName = opts, pvc
 	}
 	if o.ScheduleName == "" {
 		o.ScheduleName = jobs.DefaultScheduleName(o.Name, o.ScheduleType, o.PGBackRestType)
 	}
-	if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
-// Run renders the CronJob and applies it.
+// Run renders the CronJob and applies it (backup.CreateSchedule).
 func (o *CreateScheduleOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
-	if err != nil {
-		return err
-	}
 	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+	c, err := apiClientsIn(ctx, o.factory, ns)
+	if err != nil {
 		return err
 	}
 	spec, err := readClusterSpec(ctx, c.Client, ns, o.Name)
 	if err != nil {
 		return fmt.Errorf("%w. No schedule was created", err)
 	}
-	perms := []apply.Permission{{Verb: "get", Group: "batch", Resource: "cronjobs"}, {Verb: "patch", Group: "batch", Resource: "cronjobs"}}
-	if o.ScheduleType != jobs.BackupTypePGBackRest {
-		perms = append(perms, apply.Permission{Verb: "get", Resource: "persistentvolumeclaims"}, apply.Permission{Verb: "patch", Resource: "persistentvolumeclaims"})
-	}
-	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("create schedule %q", o.ScheduleName), perms); err != nil {
-		return err
-	}
-	ref := &unstructured.Unstructured{}
-	ref.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("CronJob"))
-	ref.SetName(o.ScheduleName)
-	ref.SetNamespace(ns)
-	existing, err := apply.GetObject(ctx, c, ref)
+	applied, result, err := backup.CreateSchedule(ctx, c, backup.Exec(o.exec), backup.ScheduledBackup{
+		Cluster: o.Name, Namespace: ns, Spec: spec, Name: o.ScheduleName, Cron: o.Schedule, TimeZone: o.TimeZone,
+		Type: o.ScheduleType, PGBackRestType: o.PGBackRestType, Options: o.options, RepoIndex: o.Repo.index,
+		Database: o.Database, ToolOptions: o.pgdumpOpts, PVC: o.PVCName, PVCSize: o.PVCSize,
+	}, o.DryRun)
 	if err != nil {
 		return err
 	}
-	if existing != nil {
-		l := existing.GetLabels()
-		if l[cluster.LabelComponent] != jobs.ComponentSchedule || l[cluster.LabelCluster] != o.Name {
-			return fmt.Errorf("CronJob %s already exists in namespace %q and is not a schedule of cluster %q: choose another --schedule-name. No schedule was created",
-				o.ScheduleName, ns, o.Name)
-		}
-	}
-
-	job, err := o.renderJob(ctx, c, spec)
-	if err != nil {
-		return err
-	}
-	cj, err := jobs.Schedule{
-		Name: o.ScheduleName, Cluster: o.Name, Namespace: ns, Cron: o.Schedule, TimeZone: o.TimeZone,
-		Type: o.ScheduleType, Job: job,
-	}.Render()
-	if err != nil {
-		return err
-	}
-	obj, err := applyObject(cj)
-	if err != nil {
-		return err
-	}
-
-	suffix, applied := "", obj
+	suffix := ""
 	switch o.DryRun {
 	case apply.DryRunClient:
 		suffix = " (dry run)"
 	case apply.DryRunServer:
 		suffix = " (server dry run)"
-	}
-	if o.DryRun != apply.DryRunClient {
-		if o.ScheduleType != jobs.BackupTypePGBackRest && o.DryRun == apply.DryRunNone {
-			component := jobs.ComponentPGDump
-			if o.ScheduleType == jobs.BackupTypePGBaseBackup {
-				component = jobs.ComponentPGBaseBackup
-			}
-			if err := ensurePGDumpPVC(ctx, c.Client, ns, o.Name, o.PVCName, o.PVCSize, component); err != nil {
-				return err
-			}
-		}
-		if applied, err = kube.Apply(ctx, c.Dynamic, c.Mapper, obj, kube.DryRun(o.DryRun == apply.DryRunServer)); err != nil {
-			return fmt.Errorf("create schedule %s: %w", o.ScheduleName, apply.APIError(c, err))
-		}
-	}
-	result := "created"
-	if existing != nil {
-		// A dry run cannot tell: it writes nothing.
-		result = "configured"
-		if o.DryRun == apply.DryRunNone && existing.GetResourceVersion() == applied.GetResourceVersion() {
-			result = "unchanged"
-		}
 	}
 	progress := o.Out
 	if o.Output != "" {
@@ -359,62 +278,4 @@ func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(progress, "schedule %s %s%s: %s of cluster %s at '%s' (%s); next run %s\n",
 		o.ScheduleName, result, suffix, what, o.Name, o.Schedule, zone, next.Format("2006-01-02 15:04 MST"))
 	return nil
-}
-
-// renderJob renders the Job of each run, as kubectl pgo backup would.
-func (o *CreateScheduleOptions) renderJob(ctx context.Context, c *apply.Clients, spec cluster.Spec) (*batchv1.Job, error) {
-	ns := o.namespace
-	switch o.ScheduleType {
-	case jobs.BackupTypePGDump:
-		if err := checkDatabase(ctx, o.exec, ns, o.Name, o.Database); err != nil {
-			return nil, fmt.Errorf("%w. No schedule was created", err)
-		}
-		return jobs.PGDumpJob{Cluster: o.Name, Namespace: ns, Image: spec.Image, Database: o.Database,
-			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
-	case jobs.BackupTypePGBaseBackup:
-		return jobs.PGBaseBackupJob{Cluster: o.Name, Namespace: ns, Image: spec.Image,
-			Options: o.pgdumpOpts, PVC: o.PVCName, Scheduled: true}.Render(), nil
-	}
-	if !spec.HasLocalRepo() {
-		// No repository host: the Job is made from its template alone.
-		deploy, err := cluster.RepoHostDeployment(spec)
-		if err != nil {
-			return nil, err
-		}
-		return o.backupJob(spec, deploy)
-	}
-	deploy, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(o.Name), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("cannot schedule backups of cluster %q: its repository host Deployment %s is missing in namespace %q; run kubectl pgo create cluster %s again to restore it. No schedule was created",
-			o.Name, cluster.RepoHostName(o.Name), ns, o.Name)
-	case err != nil:
-		return nil, fmt.Errorf("cannot schedule backups of cluster %q: read its repository host: %w", o.Name, apply.APIError(c, err))
-	}
-	return o.backupJob(spec, deploy)
-}
-
-// backupJob is the schedule's pgBackRest backup Job, to the chosen
-// repository.
-func (o *CreateScheduleOptions) backupJob(spec cluster.Spec, deploy *appsv1.Deployment) (*batchv1.Job, error) {
-	n, err := o.Repo.index(spec)
-	if err != nil {
-		return nil, fmt.Errorf("%w. No schedule was created", err)
-	}
-	return jobs.BackupJob{Cluster: o.Name, Namespace: o.namespace, RepoHost: deploy, Repo: n, Type: o.PGBackRestType, Options: o.options}.Render()
-}
-
-// applyObject converts a typed object for kube.Apply, without the
-// empty status and creation time that apply has no business sending.
-func applyObject(obj runtime.Object) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	u := &unstructured.Unstructured{Object: m}
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	return u, nil
 }

@@ -4,16 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -50,33 +46,12 @@ const deleteBackupExample = `  # Delete a full backup and the backups based on i
   # Delete an incremental backup without asking, and print what was removed as JSON
   kubectl pgo delete backup hippo --target=20261126-074954F_20261126-080102I --yes -o json`
 
-// deleteBackupExecTimeout bounds pgbackrest expire, which deletes files.
-const deleteBackupExecTimeout = 10 * time.Minute
-
-// DeleteBackupResult is what `kubectl pgo delete backup -o json|yaml`
-// prints.
-type DeleteBackupResult struct {
-	Cluster   string `json:"cluster"`
-	Namespace string `json:"namespace"`
-	Target    string `json:"target"`
-	// Removed are the backups that went: the target, then its
-	// dependents, oldest first.
-	Removed []RemovedBackup `json:"removed"`
-	// Remaining are the labels of the backups left, oldest first.
-	Remaining []string `json:"remaining"`
-	Command   string   `json:"command"`
-	Warnings  []string `json:"warnings,omitempty"`
-}
-
-// RemovedBackup is one backup that delete backup removed.
-type RemovedBackup struct {
-	Label string    `json:"label"`
-	Type  string    `json:"type"`
-	Start time.Time `json:"start"`
-	// DependsOn is the target, for a backup removed because it needed
-	// the target.
-	DependsOn string `json:"dependsOn,omitempty"`
-}
+// The result of `kubectl pgo delete backup -o json|yaml`, and one backup
+// it removed: those of pkg/backup.
+type (
+	DeleteBackupResult = backup.DeleteResult
+	RemovedBackup      = backup.Removed
+)
 
 // DeleteBackupOptions holds the flags and clients of `kubectl pgo delete
 // backup`.
@@ -107,17 +82,10 @@ func NewCmdDeleteBackup(f kube.Factory, streams genericiooptions.IOStreams) *cob
 }
 
 func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "backup NAME --target=LABEL",
-		Short:   "Delete a pgBackRest backup, and the backups that depend on it",
-		Long:    deleteBackupLong,
-		Example: deleteBackupExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetIn(o.In)
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"backup NAME --target=LABEL",
+		"Delete a pgBackRest backup, and the backups that depend on it",
+		deleteBackupLong, deleteBackupExample})
 	fl := cmd.Flags()
 	o.Repo.AddFlags(cmd, "delete from")
 	fl.StringVar(&o.Target, "target", "", "The label of the backup to delete, as show backup lists it (e.g. 20261126-074954F).")
@@ -127,11 +95,6 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("target", completeBackupLabels(f, o))
 	return cmd
-}
-
-// Complete takes NAME and the namespace; it sends no request.
-func (o *DeleteBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	return o.complete(f, cmd, args)
 }
 
 // Validate checks the name and the flags; it sends no request.
@@ -151,100 +114,30 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// Run deletes the backup.
+// Run deletes the backup: backup.Deletion plans it, the prompt names what
+// goes, and Expire deletes it.
 func (o *DeleteBackupOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
+	ns := o.namespace
 	chosen, err := o.Repo.index(spec)
 	if err != nil {
 		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
 	}
-	pod, err := findPGBackRestPod(ctx, client, ns, o.Name)
+	d := backup.Deletion{Cluster: o.Name, Namespace: ns, Spec: spec, Repo: chosen, Target: o.Target,
+		Exec: backup.Exec(o.exec), Info: o.info}
+	plan, err := d.Plan(ctx, client)
 	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: %s %s (%v); check it with kubectl pgo show cluster %s -n %s. Nothing was deleted",
-			o.Name, pgbackrestPodName, notRunning(err), err, o.Name, ns)
-	}
-	if err := o.checkNoJobs(ctx, client); err != nil {
 		return err
 	}
-
-	stanza, err := o.info(ctx, pod.Name)
-	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
-	}
-	if stanza.BackupRunning() {
-		return fmt.Errorf("cannot delete a backup of cluster %q: pgBackRest's backup lock is held in the repository host's pod (a backup or an expire is running); try again when it ends. Nothing was deleted", o.Name)
-	}
-	backups := repo.SortBackups(stanza.Backup)
-	if chosen > 0 {
-		backups = backupsIn(backups, chosen)
-	}
-	target, ok := repo.FindBackup(backups, o.Target)
-	if ok {
-		// Dependents and the retention are those of the target's repository.
-		backups = backupsIn(backups, target.Database.RepoKey)
-	}
-	if !ok {
-		if len(backups) == 0 {
-			return fmt.Errorf("backup %q not found: cluster %q has no backups", o.Target, o.Name)
-		}
-		return fmt.Errorf("backup %q not found in cluster %q; its backups are:\n  %s", o.Target, o.Name, strings.Join(backupLabelsOf(backups), "\n  "))
-	}
-	if err := onlyFullBackup(backups, target, o.Name, ns); err != nil {
-		return fmt.Errorf("cannot delete backup %s of cluster %q: %w. Nothing was deleted", o.Target, o.Name, err)
-	}
-	dependents := dependentBackups(backups, o.Target)
-	warnings := deleteBackupWarnings(backups, target, dependents, spec.RetentionFull)
-
-	if err := o.confirm(target, dependents, warnings); err != nil {
+	if err := o.confirm(plan.Target, plan.Dependents, plan.Warnings); err != nil {
 		return err
 	}
-
-	command := []string{"pgbackrest", "--stanza=" + repo.StanzaName, "expire", "--set=" + o.Target}
-	if k := target.Database.RepoKey; len(spec.StorageType) > 1 && k > 0 {
-		// With two repositories, expire --set works in the one that holds the set.
-		command = append(command, repoArg(k))
-	}
-	execCtx, cancel := context.WithTimeout(ctx, deleteBackupExecTimeout)
-	defer cancel()
-	if _, _, err := o.exec(execCtx, ns, pod.Name, repoContainer, command); err != nil {
-		return execError("run pgbackrest expire in the repository pod", ns, pod.Name, err)
-	}
-
-	// pgbackrest info again: the target and its dependents must be gone.
-	after, err := o.info(ctx, pod.Name)
+	result, err := d.Expire(ctx, plan)
 	if err != nil {
-		return fmt.Errorf("pgbackrest expire ran, but pgbackrest info could not confirm the deletion: %w", err)
-	}
-	left := repo.SortBackups(after.Backup)
-	var still []string
-	for _, b := range append([]repo.Backup{target}, dependents...) {
-		if _, ok := repo.FindBackup(left, b.Label); ok {
-			still = append(still, b.Label)
-		}
-	}
-	if len(still) > 0 {
-		return fmt.Errorf("pgbackrest expire ran, but pgbackrest info still lists %s", strings.Join(still, ", "))
-	}
-
-	result := DeleteBackupResult{
-		Cluster:   o.Name,
-		Namespace: ns,
-		Target:    o.Target,
-		Removed:   []RemovedBackup{{Label: target.Label, Type: target.Type, Start: target.Timestamp.StartTime()}},
-		Remaining: backupLabelsOf(left),
-		Command:   strings.Join(command, " "),
-		Warnings:  warnings,
-	}
-	for _, d := range dependents {
-		result.Removed = append(result.Removed, RemovedBackup{Label: d.Label, Type: d.Type, Start: d.Timestamp.StartTime(), DependsOn: o.Target})
+		return err
 	}
 	if o.Output.Format() != printers.FormatTable {
 		return o.Output.Print(o.Out, nil, result)
@@ -264,37 +157,9 @@ func (o *DeleteBackupOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// info runs pgbackrest info and fails on an unusable status.
-func (o *DeleteBackupOptions) info(ctx context.Context, pod string) (repo.Stanza, error) {
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
-	defer cancel()
-	stanza, err := readStanza(ctx, o.exec, o.namespace, pod)
-	if err != nil {
-		return repo.Stanza{}, err
-	}
-	if err := stanza.Err(); err != nil {
-		return repo.Stanza{}, err
-	}
-	return stanza, nil
-}
-
-// checkNoJobs refuses while a backup or restore Job of the cluster is
-// active, naming it.
-func (o *DeleteBackupOptions) checkNoJobs(ctx context.Context, client kubernetes.Interface) error {
-	active, err := jobs.ActiveJobs(ctx, client, o.namespace, o.Name)
-	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
-	}
-	if len(active) == 0 {
-		return nil
-	}
-	j := &active[0]
-	what := "backup"
-	if j.Labels[cluster.LabelComponent] == jobs.ComponentRestore {
-		what = "restore"
-	}
-	return fmt.Errorf("cannot delete a backup of cluster %q while its %s Job %s is active (%s): pgBackRest's lock is local to each pod, so an expire here would not see it. Wait for it to end (kubectl get job %s -n %s), then try again. Nothing was deleted",
-		o.Name, what, j.Name, jobs.State(j), j.Name, o.namespace)
+// info runs pgbackrest info with the command's exec.
+func (o *DeleteBackupOptions) info(ctx context.Context, ns, pod string, extra ...string) (repo.Stanza, error) {
+	return readStanza(ctx, o.exec, ns, pod, extra...)
 }
 
 // confirm asks on stdin, naming the backups that go and the warnings.
@@ -335,100 +200,6 @@ func (o *DeleteBackupOptions) confirm(target repo.Backup, dependents []repo.Back
 		return fmt.Errorf("cancelled: backup %s of cluster %q was not deleted", o.Target, o.Name)
 	}
 	return nil
-}
-
-// dependentBackups returns the backups that need the target, oldest
-// first: those that reference it, or whose chain of prior backups leads
-// to it.
-func dependentBackups(backups []repo.Backup, target string) []repo.Backup {
-	byLabel := map[string]repo.Backup{}
-	for _, b := range backups {
-		byLabel[b.Label] = b
-	}
-	var out []repo.Backup
-	for _, b := range backups {
-		if b.Label == target {
-			continue
-		}
-		depends := slices.Contains(b.Reference, target)
-		seen := map[string]bool{}
-		for prior := b.Prior; !depends && prior != "" && !seen[prior]; prior = byLabel[prior].Prior {
-			seen[prior] = true
-			depends = prior == target
-		}
-		if depends {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// onlyFullBackup refuses what pgBackRest refuses: the newest full backup
-// when no older full backup of the same database exists.
-func onlyFullBackup(backups []repo.Backup, target repo.Backup, name, ns string) error {
-	if target.Type != repo.BackupFull {
-		return nil
-	}
-	var fulls []repo.Backup
-	for _, b := range backups {
-		if b.Type == repo.BackupFull {
-			fulls = append(fulls, b)
-		}
-	}
-	newest := fulls[len(fulls)-1]
-	if newest.Label != target.Label {
-		return nil
-	}
-	if len(fulls) == 1 {
-		return fmt.Errorf("it is the only full backup, and pgBackRest keeps at least one: no backup would remain and the cluster could not be restored, nor recovered to a point in time. Take another full backup first (kubectl pgo backup %s -n %s --type=full --wait), then delete this one", name, ns)
-	}
-	if prev := fulls[len(fulls)-2]; prev.Database.ID != target.Database.ID {
-		return fmt.Errorf("it is the newest full backup, and the older full backup %s is of another database (before a stanza upgrade); pgBackRest keeps it until another full backup is taken", prev.Label)
-	}
-	return nil
-}
-
-// deleteBackupWarnings are the consequences the confirmation names
-// beside the backups: retention, and point-in-time recovery.
-func deleteBackupWarnings(backups []repo.Backup, target repo.Backup, dependents []repo.Backup, retentionFull int) []string {
-	var warnings []string
-	var fullsNewestFirst []string
-	for _, b := range slices.Backward(backups) {
-		if b.Type == repo.BackupFull {
-			fullsNewestFirst = append(fullsNewestFirst, b.Label)
-		}
-	}
-	full := target.Label
-	if i := strings.IndexByte(full, '_'); i > 0 {
-		full = full[:i]
-	}
-	if retentionFull > 0 {
-		if i := slices.Index(fullsNewestFirst, full); i >= 0 && i < retentionFull {
-			if target.Type == repo.BackupFull {
-				warnings = append(warnings, fmt.Sprintf("backup %s is not due to expire: the retention policy keeps the %d newest full backups (repo1-retention-full=%d); %d full backup(s) remain after this, so the repository keeps fewer than the policy asks for",
-					target.Label, retentionFull, retentionFull, len(fullsNewestFirst)-1))
-			} else {
-				warnings = append(warnings, fmt.Sprintf("backup %s is not due to expire: the retention policy (repo1-retention-full=%d) keeps it as long as its full backup %s", target.Label, retentionFull, full))
-			}
-		}
-	}
-	latest := backups[len(backups)-1].Label
-	if latest == target.Label || slices.ContainsFunc(dependents, func(b repo.Backup) bool { return b.Label == latest }) {
-		warnings = append(warnings, fmt.Sprintf("the newest backup, %s, goes: a restore to the end of the WAL then starts from an older backup and replays more WAL", latest))
-	}
-	if target.Type == repo.BackupFull && fullsNewestFirst[len(fullsNewestFirst)-1] == target.Label {
-		warnings = append(warnings, "it is the oldest full backup: the WAL archived before the next oldest backup may be expired with it, and point-in-time recovery to a time before that backup becomes impossible")
-	}
-	return warnings
-}
-
-// backupLabelsOf returns the labels of the backups, in their order.
-func backupLabelsOf(backups []repo.Backup) []string {
-	labels := make([]string, len(backups))
-	for i, b := range backups {
-		labels[i] = b.Label
-	}
-	return labels
 }
 
 // completeBackupLabels completes --target with the backup labels of the
@@ -478,16 +249,4 @@ func completeBackupLabels(f kube.Factory, o *DeleteBackupOptions) cobra.Completi
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-// backupsIn are the backups of repository n (all of them when pgBackRest
-// does not say).
-func backupsIn(backups []repo.Backup, n int) []repo.Backup {
-	var out []repo.Backup
-	for _, b := range backups {
-		if b.Database.RepoKey == n || b.Database.RepoKey == 0 {
-			out = append(out, b)
-		}
-	}
-	return out
 }

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -81,7 +82,7 @@ func (r *fakeRepo) exec(_ context.Context, _, pod, container string, command []s
 			return "", "", nil
 		}
 		set := strings.TrimPrefix(command[len(command)-1], "--set=")
-		gone := append(dependentBackups(r.backups, set), repo.Backup{Label: set})
+		gone := append(backup.Dependents(r.backups, set), repo.Backup{Label: set})
 		r.backups = slices.DeleteFunc(r.backups, func(b repo.Backup) bool {
 			return slices.ContainsFunc(gone, func(g repo.Backup) bool { return g.Label == b.Label })
 		})
@@ -100,7 +101,7 @@ func (r *fakeRepo) expires() [][]string {
 	return out
 }
 
-func (r *fakeRepo) labels() []string { return backupLabelsOf(r.backups) }
+func (r *fakeRepo) labels() []string { return backup.Labels(r.backups) }
 
 func runDeleteBackup(t *testing.T, f *kubefake.Factory, exec execFunc, stdin string, terminal bool, args ...string) (string, string, error) {
 	t.Helper()
@@ -148,25 +149,6 @@ func TestDeleteBackupBadInputSendsNothing(t *testing.T) {
 				t.Errorf("sent %d requests for bad input: %v", n, f.Clientset.Actions())
 			}
 		})
-	}
-}
-
-func TestDependentBackups(t *testing.T) {
-	backups := backupChains()
-	for target, want := range map[string][]string{
-		fullA: {diffA, incrA},
-		diffA: {incrA},
-		incrA: nil,
-		fullB: {incrB},
-	} {
-		if got := backupLabelsOf(dependentBackups(backups, target)); !slices.Equal(got, want) && (len(got) != 0 || len(want) != 0) {
-			t.Errorf("dependents of %s: %q, want %q", target, got, want)
-		}
-	}
-	// A prior chain without references still counts.
-	chain := []repo.Backup{testBackup(fullA, "full", ""), testBackup(diffA, "diff", fullA), testBackup(incrA, "incr", diffA)}
-	if got := backupLabelsOf(dependentBackups(chain, fullA)); !slices.Equal(got, []string{diffA, incrA}) {
-		t.Errorf("dependents through prior: %q", got)
 	}
 }
 

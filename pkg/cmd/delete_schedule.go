@@ -15,6 +15,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -59,17 +60,10 @@ func NewCmdDeleteSchedule(f kube.Factory, streams genericiooptions.IOStreams) *c
 }
 
 func newCmdDeleteSchedule(f kube.Factory, o *DeleteScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule NAME [--schedule-name=SCHEDULE]",
-		Short:   "Delete backup schedules of a cluster (their CronJobs)",
-		Long:    deleteScheduleLong,
-		Example: deleteScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetIn(o.In)
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"schedule NAME [--schedule-name=SCHEDULE]",
+		"Delete backup schedules of a cluster (their CronJobs)",
+		deleteScheduleLong, deleteScheduleExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.ScheduleName, "schedule-name", "", "The schedule to delete (default: every schedule of the cluster).")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
@@ -92,25 +86,17 @@ func (o *DeleteScheduleOptions) Validate(cmd *cobra.Command) error {
 	if err := validateClusterName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if o.ScheduleName != "" {
-		if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
 // Run finds the schedules, asks, and deletes them.
 func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
+	ns := o.namespace
+	c, err := apiClientsIn(ctx, o.factory, ns)
 	if err != nil {
 		return err
 	}
-	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
-		return err
-	}
-	found, err := listSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())
+	found, err := backup.ListSchedules(ctx, c, ns, o.Name, o.ScheduleName, labels.Everything())
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -803,28 +802,4 @@ func writeDoctorText(w io.Writer, r DoctorReport) error {
 	summary := fmt.Sprintf("\n%d checks: %d ok, %d warnings, %d failed\n", len(r.Checks), len(r.Checks)-r.Failed-r.Warnings, r.Warnings, r.Failed)
 	_, err := io.WriteString(w, summary)
 	return err
-}
-
-// repoFull says whether the local repository's volume is full, as doctor
-// judges it, with what to do; "" when it is not, or cannot be told.
-func repoFull(ctx context.Context, client kubernetes.Interface, exec execFunc, ns string, spec cluster.Spec) string {
-	if !slices.ContainsFunc(spec.Repositories(), func(r repo.Repository) bool { return r.Type == repo.Posix }) {
-		return ""
-	}
-	pod, err := kube.FindRunningPod(ctx, client, ns, cluster.RepoSelector(spec.Name).String())
-	if err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(ctx, execTimeout)
-	defer cancel()
-	out, _, err := exec(ctx, ns, pod.Name, repoContainer, []string{"df", "-P", "-B1", spec.RepoPath})
-	if err != nil {
-		return ""
-	}
-	df, err := parseDF(out)
-	if err != nil || df.percent() < repoUsageFail {
-		return ""
-	}
-	return fmt.Sprintf("The repository volume is full: %d%% used, %s free (df %s in pod %s). Free space, then check with kubectl pgo doctor %s -n %s",
-		df.percent(), repo.FormatBytes(df.Available), spec.RepoPath, pod.Name, spec.Name, ns)
 }

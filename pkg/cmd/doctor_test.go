@@ -370,31 +370,6 @@ func TestParseDF(t *testing.T) {
 	}
 }
 
-func TestRepoFull(t *testing.T) {
-	spec := cluster.Spec{Name: "hippo", Namespace: "default"}
-	spec.Default()
-	client, err := kubefake.NewFactory(doctorObjects(t)...).KubernetesClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		df, want string
-	}{
-		{dfFull, "The repository volume is full: 100% used, 0B free (df /backrestrepo/hippo-backrest-shared-repo in pod hippo-backrest-shared-repo-5d8f7-abcde). Free space, then check with kubectl pgo doctor hippo -n default"},
-		{dfHalf, ""},
-		{"garbage", ""},
-	} {
-		var calls []execCall
-		exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) { return tc.df, "", nil })
-		if got := repoFull(context.Background(), client, exec, "default", spec); got != tc.want {
-			t.Errorf("repoFull with df %q = %q, want %q", tc.df, got, tc.want)
-		}
-		if len(calls) != 1 || calls[0].Command[0] != "df" || calls[0].Container != "pgbackrest" {
-			t.Errorf("execs = %+v", calls)
-		}
-	}
-}
-
 // Each repository gets its own checks; the host and volume checks only
 // apply to the local one.
 func TestDiagnoseTwoRepositories(t *testing.T) {

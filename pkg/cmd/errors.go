@@ -1,10 +1,8 @@
 package cmd
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,17 +12,12 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
-// notRunning words a kube.FindRunningPod failure: "is not running", or,
-// when the API server refused or failed the request, "could not be looked
-// up", since the pod may well be running.
+// notRunning words a kube.FindRunningPod failure (kube.NotRunning).
 func notRunning(err error) string { return kube.NotRunning(err) }
 
 // unreachable tells whether err is a request that got no answer from the
-// API server: it could not connect, or the answer did not come in time.
-func unreachable(err error) bool {
-	var urlErr *url.Error
-	return errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded)
-}
+// API server (kube.Unreachable).
+func unreachable(err error) bool { return kube.Unreachable(err) }
 
 // usageError is a mistake in how a command was invoked. Its message ends
 // with a pointer to the command's help, the way kubectl's does; main prints

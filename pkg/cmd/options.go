@@ -36,9 +36,9 @@ type commandHelp struct {
 	use, short, long, example string
 }
 
-// newCommand is the cobra.Command of a command on one cluster with
-// Options o: its help, RunE (runOptions) and the streams it prints on.
-// Its NAME is checked in Complete, with a clearer message than cobra's.
+// newCommand is the cobra.Command of a command with Options o: its help,
+// any arguments (Complete checks them, with a clearer message than
+// cobra's), runOptions as RunE, and the streams it reads and prints on.
 func newCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help commandHelp) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     help.use,
@@ -47,6 +47,9 @@ func newCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStr
 		Example: help.example,
 		Args:    cobra.ArbitraryArgs,
 		RunE:    runOptions(f, o),
+	}
+	if streams.In != nil {
+		cmd.SetIn(streams.In)
 	}
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)

@@ -1,44 +1,19 @@
-// The backup schedules (CronJobs) of a cluster: listing them and completing
-// their names; shared by show schedule and delete schedule.
+// The completion of backup schedule (CronJob) names, shared by show
+// schedule and delete schedule; pkg/backup lists and describes them.
 
 package cmd
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
-
-// listSchedules returns the schedule CronJobs, sorted by namespace and
-// name: of the cluster (every cluster when empty), the one named (any when
-// empty), matching sel; in every namespace when ns is empty.
-func listSchedules(ctx context.Context, c *apply.Clients, ns, clusterName, name string, sel labels.Selector) ([]batchv1.CronJob, error) {
-	reqs, _ := sel.Requirements()
-	full := labels.SelectorFromSet(jobs.ScheduleSelector(clusterName)).Add(reqs...)
-	list, err := c.Client.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{LabelSelector: full.String()})
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the schedules (CronJobs): %w", apply.APIError(c, err))
-	}
-	// One being deleted is gone already, as far as the user is concerned.
-	items := slices.DeleteFunc(list.Items, func(cj batchv1.CronJob) bool {
-		return (name != "" && cj.Name != name) || cj.DeletionTimestamp != nil
-	})
-	slices.SortFunc(items, func(a, b batchv1.CronJob) int {
-		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
-	})
-	return items, nil
-}
 
 // completeScheduleNames completes --schedule-name with the schedules of
 // the cluster given as argument (of every cluster without one).
@@ -79,4 +54,15 @@ func cmdContext(cmd *cobra.Command) context.Context {
 		return ctx
 	}
 	return context.Background()
+}
+
+// validateScheduleName checks --schedule-name, when it is given.
+func validateScheduleName(cmd *cobra.Command, name string) error {
+	if name == "" {
+		return nil
+	}
+	if err := jobs.ValidateScheduleName(name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
 }

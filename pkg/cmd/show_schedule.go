@@ -7,15 +7,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	batchv1 "k8s.io/api/batch/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
@@ -36,24 +33,7 @@ const showScheduleExample = `  # The schedules of cluster hippo
   kubectl pgo show schedule -A -o yaml`
 
 // ScheduleInfo is one schedule, as show schedule prints it.
-type ScheduleInfo struct {
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
-	Cluster    string `json:"cluster"`
-	Schedule   string `json:"schedule"`
-	TimeZone   string `json:"timeZone,omitempty"`
-	BackupType string `json:"backupType"`
-	// PGBackRestType is full, diff or incr for pgBackRest schedules.
-	PGBackRestType string `json:"pgbackrestType,omitempty"`
-	Suspended      bool   `json:"suspended"`
-	// LastRun is when the last Job was created; LastRunJob and
-	// LastRunStatus are that Job and its state, while it is kept.
-	LastRun       *time.Time `json:"lastRun,omitempty"`
-	LastRunJob    string     `json:"lastRunJob,omitempty"`
-	LastRunStatus string     `json:"lastRunStatus,omitempty"`
-	LastSuccess   *time.Time `json:"lastSuccess,omitempty"`
-	NextRun       *time.Time `json:"nextRun,omitempty"`
-}
+type ScheduleInfo = backup.ScheduleInfo
 
 // ScheduleList is what show schedule -o json|yaml prints.
 type ScheduleList struct {
@@ -87,16 +67,10 @@ func NewCmdShowSchedule(f kube.Factory, streams genericiooptions.IOStreams) *cob
 }
 
 func newCmdShowSchedule(f kube.Factory, o *ShowScheduleOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "schedule [NAME | -A | -l SELECTOR]",
-		Short:   "Show backup schedules: cron expression, type, last run, last success, next run",
-		Long:    showScheduleLong,
-		Example: showScheduleExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"schedule [NAME | -A | -l SELECTOR]",
+		"Show backup schedules: cron expression, type, last run, last success, next run",
+		showScheduleLong, showScheduleExample})
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the schedules of every namespace.")
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Only the schedules whose CronJob matches this label selector, e.g. kubectl-pgo.io/backup-type=pgdump.")
@@ -143,12 +117,7 @@ func (o *ShowScheduleOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "invalid --selector %q: %v", o.Selector, err)
 	}
 	o.selector = sel
-	if o.ScheduleName != "" {
-		if err := jobs.ValidateScheduleName(o.ScheduleName); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateScheduleName(cmd, o.ScheduleName)
 }
 
 // Run lists the schedules and prints them.
@@ -163,7 +132,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	cronJobs, err := listSchedules(ctx, c, ns, o.Name, o.ScheduleName, o.selector)
+	cronJobs, err := backup.ListSchedules(ctx, c, ns, o.Name, o.ScheduleName, o.selector)
 	if err != nil {
 		return err
 	}
@@ -177,7 +146,7 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 	}
 	infos := make([]ScheduleInfo, 0, len(cronJobs))
 	for i := range cronJobs {
-		info, err := readSchedule(ctx, c.Client, &cronJobs[i], o.now())
+		info, err := backup.DescribeSchedule(ctx, c.Client, &cronJobs[i], o.now())
 		if err != nil {
 			return apply.APIError(c, err)
 		}
@@ -199,66 +168,6 @@ func (o *ShowScheduleOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return o.Output.Print(o.Out, scheduleTable(infos, o.AllNamespaces), result)
-}
-
-// readSchedule describes a CronJob, with its Jobs.
-func readSchedule(ctx context.Context, client kubernetes.Interface, cj *batchv1.CronJob, now time.Time) (ScheduleInfo, error) {
-	info := ScheduleInfo{
-		Name: cj.Name, Namespace: cj.Namespace, Cluster: cj.Labels[cluster.LabelCluster],
-		Schedule: cj.Spec.Schedule, BackupType: cj.Labels[jobs.LabelBackupType], PGBackRestType: cj.Labels[jobs.LabelPGBackRestType],
-		Suspended: cj.Spec.Suspend != nil && *cj.Spec.Suspend,
-	}
-	if cj.Spec.TimeZone != nil {
-		info.TimeZone = *cj.Spec.TimeZone
-	}
-	later := func(cur *time.Time, t *metav1.Time) *time.Time {
-		if t == nil || (cur != nil && !t.After(*cur)) {
-			return cur
-		}
-		u := t.UTC()
-		return &u
-	}
-	info.LastRun = later(nil, cj.Status.LastScheduleTime)
-	info.LastSuccess = later(nil, cj.Status.LastSuccessfulTime)
-	// The Jobs count too: the controller sets lastScheduleTime only for
-	// the runs it starts, and its status lags the Jobs.
-	list, err := client.BatchV1().Jobs(cj.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.Set{jobs.LabelSchedule: cj.Name}.String(),
-	})
-	if err != nil {
-		return info, fmt.Errorf("cannot list the Jobs of schedule %s: %w", cj.Name, err)
-	}
-	var newest *batchv1.Job
-	for i := range list.Items {
-		j := &list.Items[i]
-		if !ownedBy(j, cj) {
-			continue
-		}
-		if newest == nil || j.CreationTimestamp.After(newest.CreationTimestamp.Time) {
-			newest = j
-		}
-		if jobs.State(j) == jobs.StateSucceeded {
-			info.LastSuccess = later(info.LastSuccess, j.Status.CompletionTime)
-		}
-	}
-	if newest != nil {
-		info.LastRunJob, info.LastRunStatus = newest.Name, jobs.State(newest)
-		if info.LastRun == nil || !newest.CreationTimestamp.Time.Before(*info.LastRun) {
-			t := newest.CreationTimestamp.UTC()
-			info.LastRun = &t
-		}
-	}
-	if next := jobs.NextRun(cj.Spec.Schedule, info.TimeZone, now); !next.IsZero() && !info.Suspended {
-		info.NextRun = &next
-	}
-	return info, nil
-}
-
-// ownedBy tells whether the CronJob made the Job (or it was made from
-// it, as kubectl create job --from does).
-func ownedBy(j *batchv1.Job, cj *batchv1.CronJob) bool {
-	ref := metav1.GetControllerOf(j)
-	return ref != nil && ref.UID == cj.UID
 }
 
 func scheduleTable(infos []ScheduleInfo, allNamespaces bool) *printers.Table {

@@ -168,6 +168,15 @@ var notRenderers = map[string]string{
 	"kube.PickRunningPod":   "picks a pod from a list read elsewhere",
 	"restore.InPlace.Start": "creates the Job rendered by jobs.RestoreJob.Render",
 	"security.PodTemplates": "extracts the templates this test checks",
+
+	// pkg/backup creates, applies or reads what pkg/jobs renders.
+	"backup.CreateSchedule":    "applies a CronJob rendered by jobs.Schedule.Render",
+	"backup.FindPGBackRestPod": "reads a pod",
+	"backup.ListSchedules":     "lists the CronJobs in the cluster",
+	"backup.ScheduleJob":       "returns the Job of jobs.PGDumpJob, jobs.PGBaseBackupJob or jobs.BackupJob.Render",
+	"backup.Start":             "creates a Job rendered by jobs.BackupJob.Render",
+	"backup.StartDump":         "creates a Job rendered by jobs.PGDumpJob or jobs.PGBaseBackupJob.Render",
+	"backup.StartDumpRestore":  "creates a Job rendered by jobs.PGDumpRestoreJob.Render",
 }
 
 // clusterSpecs are the cluster settings to render: every supported storage
