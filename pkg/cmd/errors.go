@@ -1,34 +1,19 @@
 package cmd
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/spf13/cobra"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
-// notRunning words a kube.FindRunningPod failure: "is not running", or,
-// when the API server refused or failed the request, "could not be looked
-// up", since the pod may well be running.
-func notRunning(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || unreachable(err) {
-		return "could not be looked up"
-	}
-	return "is not running"
-}
+// notRunning words a kube.FindRunningPod failure (kube.NotRunning).
+func notRunning(err error) string { return kube.NotRunning(err) }
 
-// unreachable tells whether err is a request that got no answer from the
-// API server: it could not connect, or the answer did not come in time.
-func unreachable(err error) bool {
-	var urlErr *url.Error
-	return errors.As(err, &urlErr) || errors.Is(err, context.DeadlineExceeded)
-}
+// unreachable tells whether the API server did not answer (kube.Unreachable).
+func unreachable(err error) bool { return kube.Unreachable(err) }
 
 // usageError is a mistake in how a command was invoked. Its message ends
 // with a pointer to the command's help, the way kubectl's does; main prints
@@ -116,12 +101,6 @@ func indentOptsErrors(flag string, err error) string {
 	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
 }
 
-// unreachableHint explains an error that is not the API server's answer:
-// the server was not reached, or did not answer in time.
-func unreachableHint(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || !unreachable(err) {
-		return ""
-	}
-	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
-}
+// unreachableHint explains an error that is not the API server's answer
+// (kube.UnreachableHint).
+func unreachableHint(err error) string { return kube.UnreachableHint(err) }

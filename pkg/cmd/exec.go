@@ -6,12 +6,8 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -87,27 +83,10 @@ func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
 }
 
 // execError explains an exec that could not run: RBAC in particular.
-func execError(what, ns, pod string, err error) error {
-	var execErr *kube.ExecError
-	if errors.As(err, &execErr) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if isForbidden(err) {
-		return fmt.Errorf("cannot %s: exec into pod %s/%s is forbidden (kubectl pgo needs the create verb on pods/exec in namespace %s): %w",
-			what, ns, pod, ns, err)
-	}
-	return fmt.Errorf("cannot %s (pod %s/%s): %w", what, ns, pod, err)
-}
+func execError(what, ns, pod string, err error) error { return kube.ExplainExec(what, ns, pod, err) }
 
-// isForbidden recognizes a 403, whether it comes as a status error or as
-// the text of a failed upgrade of an exec stream.
-func isForbidden(err error) bool {
-	if apierrors.IsForbidden(err) {
-		return true
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "forbidden") || strings.Contains(msg, "Forbidden")
-}
+// isForbidden recognizes a 403 (kube.IsForbidden).
+func isForbidden(err error) bool { return kube.IsForbidden(err) }
 
 // execTimeout bounds each exec of a show command.
 const execTimeout = time.Minute
