@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
@@ -77,7 +78,7 @@ func (s *clusterScope) validate(cmd *cobra.Command) error {
 func (s *clusterScope) multi() bool { return s.Name == "" }
 
 // clusterTarget is a cluster to show.
-type clusterTarget struct{ Name, Namespace string }
+type clusterTarget = inspect.Target
 
 // targets returns the clusters to show, sorted by namespace and name; a
 // selector that matches nothing is an empty list. A NAME is taken as
