@@ -87,17 +87,9 @@ func NewCmdDoctor(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdDoctor(f kube.Factory, o *DoctorOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:               "doctor NAME",
-		Short:             "Check a cluster's Secrets, certificates, repositories, backups and WAL archiving",
-		Long:              doctorLong,
-		Example:           doctorExample,
-		Args:              cobra.ArbitraryArgs,
-		RunE:              runOptions(f, o),
-		ValidArgsFunction: CompleteClusterNames(f),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "doctor NAME", Long: doctorLong, Example: doctorExample,
+		Short: "Check a cluster's Secrets, certificates, repositories, backups and WAL archiving"})
+	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	cmd.Flags().DurationVar(&o.MaxBackupAge, "max-backup-age", o.MaxBackupAge, "The last successful backup of each repository must be younger than this.")
 	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	o.Output.AddFlags(cmd)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -28,4 +29,17 @@ func runOptions(f kube.Factory, o commandOptions) func(*cobra.Command, []string)
 		}
 		return o.Run(cmd.Context())
 	}
+}
+
+// optionsCommand completes help (Use, Short, Long, Example) into a command
+// that runs o (runOptions) and writes to streams. Args defaults to
+// cobra.ArbitraryArgs: Complete checks the arguments, with a usage error.
+func optionsCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help *cobra.Command) *cobra.Command {
+	if help.Args == nil {
+		help.Args = cobra.ArbitraryArgs
+	}
+	help.RunE = runOptions(f, o)
+	help.SetOut(streams.Out)
+	help.SetErr(streams.ErrOut)
+	return help
 }

@@ -51,8 +51,7 @@ type ShowArchiveOptions struct {
 	NoCheck bool
 	Output  *printers.OutputFlags
 
-	factory kube.Factory
-	exec    execFunc
+	exec execFunc
 	genericiooptions.IOStreams
 }
 
@@ -67,31 +66,8 @@ func NewCmdShowArchive(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "archive [NAME | -A | --selector SELECTOR]",
-		Short:   "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check",
-		Long:    showArchiveLong,
-		Example: showArchiveExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			o.factory = f
-			if o.exec == nil {
-				o.exec = explainedFactoryExec(f)
-			}
-			if err := o.Output.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			if err := o.validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "archive [NAME | -A | --selector SELECTOR]", Long: showArchiveLong, Example: showArchiveExample,
+		Short: "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check"})
 	o.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
@@ -99,22 +75,21 @@ func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
 	return cmd
 }
 
+// Complete takes NAME or the scope, and the namespace; it sends no request.
+func (o *ShowArchiveOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return o.completeShow(f, cmd, args, &o.exec)
+}
+
+// Validate checks -o and the scope; it sends no request.
+func (o *ShowArchiveOptions) Validate(cmd *cobra.Command) error {
+	return o.validateShow(cmd, o.Output)
+}
+
 // Run reads the clusters' archiving and prints it.
 func (o *ShowArchiveOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	targets, err := o.targets(ctx, client)
-	if err != nil {
+	client, targets, err := o.findTargets(ctx, o.Output, o.IOStreams, ArchiveStatusList{Items: []ArchiveStatus{}})
+	if err != nil || len(targets) == 0 {
 		return err
-	}
-	if len(targets) == 0 {
-		if o.Output.Format() == printers.FormatTable {
-			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
-			return nil
-		}
-		return o.Output.Print(o.Out, nil, ArchiveStatusList{Items: []ArchiveStatus{}})
 	}
 	results := forEachCluster(targets, func(t clusterTarget) ArchiveStatus {
 		return inspect.Archive(ctx, client, o.exec, t.Namespace, t.Name, o.NoCheck)

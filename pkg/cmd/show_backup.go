@@ -73,9 +73,8 @@ type ShowBackupOptions struct {
 	// Repo narrows the listing to one repository.
 	Repo repoFlags
 
-	factory kube.Factory
-	exec    execFunc
-	now     func() time.Time
+	exec execFunc
+	now  func() time.Time
 	genericiooptions.IOStreams
 }
 
@@ -94,41 +93,8 @@ func NewCmdShowBackup(f kube.Factory, streams genericiooptions.IOStreams) *cobra
 }
 
 func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "backup [NAME | -A | --selector SELECTOR]",
-		Short:   "Show a cluster's pgBackRest backups",
-		Long:    showBackupLong,
-		Example: showBackupExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			o.factory = f
-			if o.exec == nil {
-				o.exec = explainedFactoryExec(f)
-			}
-			if err := o.Output.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			if err := o.validate(cmd); err != nil {
-				return err
-			}
-			if err := o.Repo.validate(cmd.Flags()); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			switch o.BackupType {
-			case jobs.BackupTypePGBackRest:
-			case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
-				return o.runPGDump(cmd.Context())
-			default:
-				return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "backup [NAME | -A | --selector SELECTOR]", Long: showBackupLong, Example: showBackupExample,
+		Short: "Show a cluster's pgBackRest backups"})
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
@@ -138,22 +104,41 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	return cmd
 }
 
-// Run reads the clusters' backups and prints them.
-func (o *ShowBackupOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	targets, err := o.targets(ctx, client)
-	if err != nil {
+// Complete takes NAME or the scope, and the namespace; it sends no request.
+func (o *ShowBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return o.completeShow(f, cmd, args, &o.exec)
+}
+
+// Validate checks -o, the scope, the repository and --backup-type; it
+// sends no request.
+func (o *ShowBackupOptions) Validate(cmd *cobra.Command) error {
+	if err := o.validateShow(cmd, o.Output); err != nil {
 		return err
 	}
-	if len(targets) == 0 {
-		if o.Output.Format() == printers.FormatTable {
-			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
-			return nil
-		}
-		return o.Output.Print(o.Out, nil, ClusterBackupsList{Items: []ClusterBackups{}})
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	switch o.BackupType {
+	case jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
+		return nil
+	}
+	return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
+}
+
+// Run reads the backups and prints them: those of pgBackRest, or the
+// pg_dump or pg_basebackup backups (pgdump.go).
+func (o *ShowBackupOptions) Run(ctx context.Context) error {
+	if o.BackupType != jobs.BackupTypePGBackRest {
+		return o.runPGDump(ctx)
+	}
+	return o.runPGBackRest(ctx)
+}
+
+// runPGBackRest reads the clusters' pgBackRest backups and prints them.
+func (o *ShowBackupOptions) runPGBackRest(ctx context.Context) error {
+	client, targets, err := o.findTargets(ctx, o.Output, o.IOStreams, ClusterBackupsList{Items: []ClusterBackups{}})
+	if err != nil || len(targets) == 0 {
+		return err
 	}
 
 	// The backup Jobs of every target, in one request, while the

@@ -92,17 +92,8 @@ func NewCmdShowCluster(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
-	streams := o.IOStreams
-	cmd := &cobra.Command{
-		Use:     "cluster [NAME | -A]",
-		Short:   "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving",
-		Long:    showClusterLong,
-		Example: showClusterExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "cluster [NAME | -A]", Long: showClusterLong, Example: showClusterExample,
+		Short: "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving"})
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
