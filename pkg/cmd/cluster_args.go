@@ -95,6 +95,23 @@ func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string)
 	return nil
 }
 
+// Complete is the Complete of a command that needs only NAME and the
+// namespace.
+func (t *execTarget) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return t.complete(f, cmd, args)
+}
+
+// clientAndSpec returns a client and the cluster's settings: the first
+// requests of a command on one cluster.
+func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, cluster.Spec, error) {
+	client, err := t.factory.KubernetesClient()
+	if err != nil {
+		return nil, cluster.Spec{}, kubeconfigError(err)
+	}
+	spec, err := readClusterSpec(ctx, client, t.namespace, t.Name)
+	return client, spec, err
+}
+
 // validateClusterName checks a cluster name without asking the server.
 func validateClusterName(name string) error {
 	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {

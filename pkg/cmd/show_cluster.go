@@ -40,26 +40,10 @@ const showClusterExample = `  # One cluster, with its pods
   # One cluster as JSON, e.g. the number of archived WAL segments
   kubectl pgo show cluster hippo -o json | jq .archiving.archivedCount`
 
-// The types of show cluster -o json|yaml.
+// The types of show cluster -o json|yaml (pkg/inspect).
 type (
-	ClusterInfo  = inspect.ClusterInfo
-	DatabaseInfo = inspect.DatabaseInfo
-	RepoHostInfo = inspect.RepoHostInfo
-	PodInfo      = inspect.PodInfo
-	StanzaInfo   = inspect.StanzaInfo
-	StanzaRepo   = inspect.StanzaRepo
-	ArchiveInfo  = inspect.ArchiveInfo
-	ClusterList  = inspect.ClusterList
-)
-
-// Values of ClusterInfo.Status.
-const (
-	StatusReady            = inspect.StatusReady
-	StatusNotReady         = inspect.StatusNotReady
-	StatusArchivingFailing = inspect.StatusArchivingFailing
-	StatusStanzaError      = inspect.StatusStanzaError
-	StatusNotRunning       = inspect.StatusNotRunning
-	StatusUnknown          = inspect.StatusUnknown
+	ClusterInfo = inspect.ClusterInfo
+	ClusterList = inspect.ClusterList
 )
 
 // ShowClusterOptions holds the flags and clients of `kubectl pgo show
@@ -236,14 +220,14 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 	return nil
 }
 
-func stanzaProblem(s StanzaInfo) string {
-	if s.Usable() || s.Status == StatusUnknown {
+func stanzaProblem(s inspect.StanzaInfo) string {
+	if s.Usable() || s.Status == inspect.StatusUnknown {
 		return ""
 	}
 	return s.Message
 }
 
-func archiveProblem(a ArchiveInfo) string {
+func archiveProblem(a inspect.ArchiveInfo) string {
 	if !a.Failing {
 		return ""
 	}
@@ -265,7 +249,7 @@ func age(now time.Time, t *time.Time) string {
 }
 
 // podReadiness is "2/2" for the named pod, "-" when there is none.
-func podReadiness(pods []PodInfo, name string) string {
+func podReadiness(pods []inspect.PodInfo, name string) string {
 	for _, p := range pods {
 		if p.Name == name {
 			return p.Containers

@@ -157,7 +157,7 @@ func TestShowClusterJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if info.Name != "hippo" || info.Namespace != "default" || info.Status != StatusReady || info.StorageType != "local" {
+	if info.Name != "hippo" || info.Namespace != "default" || info.Status != inspect.StatusReady || info.StorageType != "local" {
 		t.Errorf("got %s/%s status %q storage %q", info.Namespace, info.Name, info.Status, info.StorageType)
 	}
 	if !info.Database.Ready || !info.RepoHost.Ready || info.RepoHost.Pod != "hippo-backrest-shared-repo-abc-xyz" || len(info.Pods) != 2 {
@@ -231,10 +231,10 @@ func TestShowClusterAllNamespaces(t *testing.T) {
 	for _, c := range list.Items {
 		got[c.Namespace+"/"+c.Name] = c
 	}
-	if c := got["a/hippo"]; c.Status != StatusReady || len(c.Errors) != 0 {
+	if c := got["a/hippo"]; c.Status != inspect.StatusReady || len(c.Errors) != 0 {
 		t.Errorf("a/hippo: %+v", c)
 	}
-	if c := got["b/zebra"]; c.Status != StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
+	if c := got["b/zebra"]; c.Status != inspect.StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
 		t.Errorf("b/zebra: status %q stanza %+v", c.Status, c.Stanza)
 	}
 	if c := got["c/rhino"]; len(c.Errors) != 1 || !strings.HasPrefix(c.Stanza.Error, "unknown") || !strings.HasPrefix(c.Archiving.Error, "unknown") {
@@ -297,7 +297,7 @@ func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusStanzaError || info.Stanza.Status != "error" ||
+	if info.Status != inspect.StatusStanzaError || info.Stanza.Status != "error" ||
 		!strings.Contains(info.Stanza.Message, "the stanza belongs to another database: system identifier 7712375608805392399 in the repository, 7712385150973042703 in the running database") {
 		t.Errorf("status %q, stanza %+v", info.Status, info.Stanza)
 	}
@@ -328,7 +328,7 @@ func TestShowClusterS3Only(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusReady || info.StorageType != "s3" || info.RepoHost.Deployment != "" || info.Stanza.Status != "no backups" {
+	if info.Status != inspect.StatusReady || info.StorageType != "s3" || info.RepoHost.Deployment != "" || info.Stanza.Status != "no backups" {
 		t.Errorf("S3-only cluster: %+v", info)
 	}
 	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: sh -c") {
@@ -352,7 +352,7 @@ func TestShowClusterRepoHostDown(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusNotReady || !strings.Contains(info.Stanza.Error, "no running repository host pod") || info.Archiving.Error != "" {
+	if info.Status != inspect.StatusNotReady || !strings.Contains(info.Stanza.Error, "no running repository host pod") || info.Archiving.Error != "" {
 		t.Errorf("repository host down: %+v", info)
 	}
 	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: psql") {

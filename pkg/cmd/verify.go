@@ -89,11 +89,6 @@ func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
 	return cmd
 }
 
-// Complete takes NAME and the namespace; it sends no request.
-func (o *VerifyOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	return o.complete(f, cmd, args)
-}
-
 // Validate checks the name and the flags; it sends no request.
 func (o *VerifyOptions) Validate(cmd *cobra.Command) error {
 	if err := o.validate(cmd, o.Output); err != nil {
@@ -130,15 +125,11 @@ func repoTypeOf(storageType string) (repo.Type, error) {
 
 // Run verifies the repositories and prints the report.
 func (o *VerifyOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
+	ns := o.namespace
 	typ, _ := repoTypeOf(o.StorageType)
 	repos, err := inspect.SelectRepositories(o.Name, spec.Repositories(), o.Repo, typ)
 	if err != nil {
