@@ -43,12 +43,9 @@ func (s *clusterScope) addFlags(cmd *cobra.Command) {
 }
 
 func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	switch len(args) {
-	case 0:
-	case 1:
-		s.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	var err error
+	if s.Name, err = optionalClusterName(cmd, args, "one"); err != nil {
+		return err
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -90,12 +89,9 @@ func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args [
 	if o.exec == nil {
 		o.exec = factoryExec(f)
 	}
-	switch len(args) {
-	case 0:
-	case 1:
-		o.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes at most one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	var err error
+	if o.Name, err = optionalClusterName(cmd, args, "at most one"); err != nil {
+		return err
 	}
 	if o.AllNamespaces {
 		_, err := f.RESTConfig()
@@ -104,25 +100,13 @@ func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args [
 		}
 		return nil
 	}
-	var err error
 	o.namespace, err = resolveNamespace(f)
 	return err
 }
 
 // Validate checks the flags and the name.
 func (o *ShowClusterOptions) Validate(cmd *cobra.Command) error {
-	if err := o.Output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if o.Name != "" && o.AllNamespaces {
-		return usageErrorf(cmd, "a cluster NAME and -A cannot be used together: -A lists every cluster")
-	}
-	if o.Name != "" {
-		if err := cluster.ValidateName(o.Name); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateNameOrAll(cmd, o.Output, o.Name, o.AllNamespaces, "cluster")
 }
 
 // Run reads the clusters and prints them.
