@@ -58,15 +58,8 @@ func readStanza(ctx context.Context, exec execFunc, ns, pod string, extra ...str
 	return inspect.ReadStanza(ctx, exec, ns, pod, extra...)
 }
 
-// infoStanza picks the cluster's stanza out of pgbackrest info's output
-// (inspect.FindStanza).
-func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) { return inspect.FindStanza(stanzas) }
-
 // execError explains an exec that could not run: RBAC in particular.
 func execError(what, ns, pod string, err error) error { return kube.ExplainExec(what, ns, pod, err) }
-
-// isForbidden recognizes a 403 (kube.IsForbidden).
-func isForbidden(err error) bool { return kube.IsForbidden(err) }
 
 // execTimeout bounds each exec of a show command.
 const execTimeout = inspect.ExecTimeout

@@ -27,9 +27,6 @@ const (
 		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
 	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
 		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
-	// archiverOtherDatabase is a database that is not the stanza's.
-	archiverOtherDatabase = `{"archived_count":0,"failed_count":4,"last_archived_wal":null,"last_archived_time":null,` +
-		`"last_failed_wal":"000000010000000000000001","last_failed_time":"2026-11-26T07:53:29.375721+00:00","system_identifier":"7712385150973042703"}`
 )
 
 // runningPod is a ready pod of a cluster with the named containers running.
