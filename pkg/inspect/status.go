@@ -156,9 +156,7 @@ func QueryStanza(ctx context.Context, exec Exec, pod *corev1.Pod) (StanzaInfo, e
 		s.Error = "unknown: no running repository host pod"
 		return s, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, statusExecTimeout)
-	defer cancel()
-	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, repoContainer, infoCommand)
+	stdout, _, err := execStatus(ctx, exec, pod, repoContainer, infoCommand)
 	if err != nil {
 		var cmdErr error
 		s.Error, cmdErr = execProblem("pgbackrest info in pod "+pod.Name, err)
@@ -261,9 +259,7 @@ var statusCommand = append([]string{"sh", "-c",
 // database container, in one exec.
 func QueryArchiverAndStanza(ctx context.Context, exec Exec, pod *corev1.Pod) (ArchiveInfo, StanzaInfo, error) {
 	a, s := ArchiveInfo{}, StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown}
-	ctx, cancel := context.WithTimeout(ctx, statusExecTimeout)
-	defer cancel()
-	stdout, stderr, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, statusCommand)
+	stdout, stderr, err := execStatus(ctx, exec, pod, databaseContainer, statusCommand)
 	if err != nil {
 		var cmdErr error
 		a.Error, cmdErr = execProblem("psql and pgbackrest info in pod "+pod.Name, err)
@@ -323,9 +319,7 @@ func QueryArchiver(ctx context.Context, exec Exec, pod *corev1.Pod) (ArchiveInfo
 		a.Error = "unknown: the database pod is not running"
 		return a, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, statusExecTimeout)
-	defer cancel()
-	stdout, _, err := exec(ctx, pod.Namespace, pod.Name, databaseContainer, PSQLCommand("postgres", archiverQuery))
+	stdout, _, err := execStatus(ctx, exec, pod, databaseContainer, PSQLCommand("postgres", archiverQuery))
 	if err != nil {
 		var cmdErr error
 		a.Error, cmdErr = execProblem("psql in pod "+pod.Name, err)
@@ -394,4 +388,12 @@ func CheckSystemID(s StanzaInfo, database uint64) error {
 	}
 	return fmt.Errorf("the stanza belongs to another database: system identifier %d in the repository, %d in the running database; "+
 		"WAL cannot be archived into it (was the cluster created again over backups kept by delete --keep-backups?)", s.SystemID, database)
+}
+
+// execStatus runs a command that reads the cluster's status in the pod's
+// container, for at most statusExecTimeout.
+func execStatus(ctx context.Context, exec Exec, pod *corev1.Pod, container string, command []string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, statusExecTimeout)
+	defer cancel()
+	return exec(ctx, pod.Namespace, pod.Name, container, command)
 }
