@@ -26,7 +26,7 @@ type execResult struct {
 	err error
 }
 
-// Facts is everything doctor looked at; diagnose judges it.
+// Facts is everything doctor looked at; Diagnose judges it.
 type Facts struct {
 	spec cluster.Spec
 	now  time.Time
@@ -120,8 +120,8 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 		})
 		if !o.NoCheck {
 			wg.Go(func() {
-				command := append(repo.CheckCommand(), fmt.Sprintf("--archive-timeout=%d", int(doctorArchiveTimeout.Seconds())))
-				r := run(f.dbPod, cluster.ContainerDatabase, doctorArchiveTimeout+inspect.ExecTimeout, command...)
+				command := append(repo.CheckCommand(), fmt.Sprintf("--archive-timeout=%d", int(archiveTimeout.Seconds())))
+				r := run(f.dbPod, cluster.ContainerDatabase, archiveTimeout+inspect.ExecTimeout, command...)
 				var execErr *kube.ExecError
 				code := 0
 				switch {

@@ -18,10 +18,10 @@ const (
 	// archiveStuckAfter: segments wait, and nothing was archived for this
 	// long.
 	archiveStuckAfter = 10 * time.Minute
-	// doctorArchiveTimeout bounds how long pgbackrest check waits for the
+	// archiveTimeout bounds how long pgbackrest check waits for the
 	// WAL segment: a doctor should answer in seconds, not after the default
 	// minute.
-	doctorArchiveTimeout = 30 * time.Second
+	archiveTimeout = 30 * time.Second
 	// DefaultMaxBackupAge: a week without a backup is a failure.
 	DefaultMaxBackupAge = 7 * 24 * time.Hour
 )
@@ -36,7 +36,7 @@ const (
 	Failed  Status = "failed"
 )
 
-// symbol is how a terminal shows the status.
+// Symbol is how a terminal shows the status: ✓, ! or ✗.
 func (s Status) Symbol() string {
 	switch s {
 	case OK:
