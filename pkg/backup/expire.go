@@ -128,7 +128,7 @@ func (d Deletion) Expire(ctx context.Context, p Plan) (DeleteResult, error) {
 	execCtx, cancel := context.WithTimeout(ctx, expireTimeout)
 	defer cancel()
 	if _, _, err := d.Exec(execCtx, d.Namespace, p.Pod, cluster.ContainerPGBackRest, command); err != nil {
-		return DeleteResult{}, kube.ExecFailed("run pgbackrest expire in the repository pod", d.Namespace, p.Pod, err)
+		return DeleteResult{}, kube.ExplainExec("run pgbackrest expire in the repository pod", d.Namespace, p.Pod, err)
 	}
 
 	// pgbackrest info again: the target and its dependents must be gone.

@@ -101,8 +101,39 @@ func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string)
 	return nil
 }
 
-// clientAndSpec is the Kubernetes client and the cluster's settings, as
-// a Run starts with them.
+// optionalClusterName is the NAME argument of a command where it may be
+// left out (the show commands); takes says in the usage error how many
+// names the command takes ("one", "at most one").
+func optionalClusterName(cmd *cobra.Command, args []string, takes string) (string, error) {
+	if len(args) > 1 {
+		return "", usageErrorf(cmd, "%s takes %s cluster name, got %d arguments: %s", cmd.CommandPath(), takes, len(args), strings.Join(args, " "))
+	}
+	if len(args) == 1 {
+		return args[0], nil
+	}
+	return "", nil
+}
+
+// validateNameOrAll is the Validate of a show command that takes NAME or
+// -A: -o, then NAME without -A (which lists every one of what).
+func validateNameOrAll(cmd *cobra.Command, output *printers.OutputFlags, name string, all bool, what string) error {
+	if err := output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	if name != "" && all {
+		return usageErrorf(cmd, "a cluster NAME and -A cannot be used together: -A lists every %s", what)
+	}
+	if name == "" {
+		return nil
+	}
+	if err := cluster.ValidateName(name); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return nil
+}
+
+// clientAndSpec returns a client and the cluster's settings: the first
+// requests of a command on one cluster.
 func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, cluster.Spec, error) {
 	client, err := t.factory.KubernetesClient()
 	if err != nil {

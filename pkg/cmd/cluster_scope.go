@@ -16,10 +16,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
 // clusterScope are the flags that choose the clusters of a show command.
@@ -31,6 +34,7 @@ type clusterScope struct {
 	// storageTypes are the listed clusters', from the settings that
 	// targets reads anyway; not known for a NAME.
 	storageTypes map[clusterTarget][]cluster.StorageType
+	factory      kube.Factory
 }
 
 func (s *clusterScope) addFlags(cmd *cobra.Command) {
@@ -39,12 +43,9 @@ func (s *clusterScope) addFlags(cmd *cobra.Command) {
 }
 
 func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	switch len(args) {
-	case 0:
-	case 1:
-		s.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	var err error
+	if s.Name, err = optionalClusterName(cmd, args, "one"); err != nil {
+		return err
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {
@@ -77,7 +78,7 @@ func (s *clusterScope) validate(cmd *cobra.Command) error {
 func (s *clusterScope) multi() bool { return s.Name == "" }
 
 // clusterTarget is a cluster to show.
-type clusterTarget struct{ Name, Namespace string }
+type clusterTarget = inspect.Target
 
 // targets returns the clusters to show, sorted by namespace and name; a
 // selector that matches nothing is an empty list. A NAME is taken as
@@ -189,3 +190,44 @@ func clustersNotRead[T any](results []T, get func(T) (ns, name, err string)) err
 
 // showBackupConcurrency bounds the clusters read at once.
 const showBackupConcurrency = 10
+
+// completeShow is the Complete of a show command over a scope: NAME or the
+// scope, the namespace, and exec (explainedFactoryExec unless set).
+func (s *clusterScope) completeShow(f kube.Factory, cmd *cobra.Command, args []string, exec *execFunc) error {
+	if err := s.complete(f, cmd, args); err != nil {
+		return err
+	}
+	s.factory = f
+	if *exec == nil {
+		*exec = explainedFactoryExec(f)
+	}
+	return nil
+}
+
+// validateShow is the Validate of a show command over a scope: -o, then
+// the scope.
+func (s *clusterScope) validateShow(cmd *cobra.Command, output *printers.OutputFlags) error {
+	if err := output.Validate(); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	return s.validate(cmd)
+}
+
+// findTargets returns a client and the clusters to show. When there are
+// none, it has said so (on stderr for a table, as empty, the empty list,
+// for -o json|yaml) and returns no targets.
+func (s *clusterScope) findTargets(ctx context.Context, output *printers.OutputFlags, streams genericiooptions.IOStreams, empty any) (kubernetes.Interface, []clusterTarget, error) {
+	client, err := s.factory.KubernetesClient()
+	if err != nil {
+		return nil, nil, kubeconfigError(err)
+	}
+	targets, err := s.targets(ctx, client)
+	if err != nil || len(targets) > 0 {
+		return client, targets, err
+	}
+	if output.Format() == printers.FormatTable {
+		fmt.Fprintf(streams.ErrOut, "No clusters found %s.\n", s.describe())
+		return client, nil, nil
+	}
+	return client, nil, output.Print(streams.Out, nil, empty)
+}

@@ -1,11 +1,8 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/spf13/cobra"
 
@@ -105,12 +102,6 @@ func indentOptsErrors(flag string, err error) string {
 	return "invalid " + flag + ":\n  " + strings.Join(lines, "\n  ")
 }
 
-// unreachableHint explains an error that is not the API server's answer:
-// the server was not reached, or did not answer in time.
-func unreachableHint(err error) string {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) || !unreachable(err) {
-		return ""
-	}
-	return " (the Kubernetes API server did not answer: check that it is up and that --kubeconfig and --context point at it; --request-timeout bounds the wait)"
-}
+// unreachableHint explains an error that is not the API server's answer
+// (kube.UnreachableHint).
+func unreachableHint(err error) string { return kube.UnreachableHint(err) }

@@ -6,10 +6,9 @@ package cmd
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -54,42 +53,19 @@ func explainedFactoryExec(f kube.Factory) execFunc {
 }
 
 // readStanza runs pgbackrest info in the repository pod and returns the
-// cluster's stanza. pgBackRest exits 0 when the repository refused it, so
-// the statuses in the JSON decide.
+// cluster's stanza (inspect.ReadStanza).
 func readStanza(ctx context.Context, exec execFunc, ns, pod string, extra ...string) (repo.Stanza, error) {
-	command := append([]string{"pgbackrest", "--stanza=" + repo.StanzaName, "--output=json", "info"}, extra...)
-	stdout, _, err := exec(ctx, ns, pod, repoContainer, command)
-	if err != nil {
-		return repo.Stanza{}, execError("run pgbackrest info in the repository pod", ns, pod, err)
-	}
-	stanzas, err := repo.ParseInfo([]byte(stdout))
-	if err != nil {
-		return repo.Stanza{}, err
-	}
-	return infoStanza(stanzas)
-}
-
-// infoStanza picks the cluster's stanza out of pgbackrest info's output.
-func infoStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
-	s, ok := repo.Find(stanzas, repo.StanzaName)
-	if !ok {
-		if len(stanzas) == 1 {
-			// e.g. "[invalid]" when the repository cannot be read
-			return stanzas[0], nil
-		}
-		return repo.Stanza{}, fmt.Errorf("pgbackrest info does not list stanza %s", repo.StanzaName)
-	}
-	return s, nil
+	return inspect.ReadStanza(ctx, exec, ns, pod, extra...)
 }
 
 // execError explains an exec that could not run (kube.ExecFailed).
-func execError(what, ns, pod string, err error) error { return kube.ExecFailed(what, ns, pod, err) }
+func execError(what, ns, pod string, err error) error { return kube.ExplainExec(what, ns, pod, err) }
 
 // isForbidden recognizes a 403 (kube.IsForbidden).
 func isForbidden(err error) bool { return kube.IsForbidden(err) }
 
 // execTimeout bounds each exec of a show command.
-const execTimeout = time.Minute
+const execTimeout = inspect.ExecTimeout
 
 // Containers that the cluster commands exec into.
 const (
@@ -97,8 +73,5 @@ const (
 	repoContainer     = cluster.ContainerPGBackRest
 )
 
-// psqlCommandIn is psqlCommand in another database.
-func psqlCommandIn(database, query string) []string {
-	return []string{"psql", "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
-		"--set=ON_ERROR_STOP=1", "--dbname=" + database, "--command=" + query}
-}
+// psqlCommandIn runs one query in a database (inspect.PSQLCommand).
+func psqlCommandIn(database, query string) []string { return inspect.PSQLCommand(database, query) }

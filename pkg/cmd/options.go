@@ -36,22 +36,25 @@ type commandHelp struct {
 	use, short, long, example string
 }
 
-// newCommand is the cobra.Command of a command with Options o: its help,
-// any arguments (Complete checks them, with a clearer message than
-// cobra's), runOptions as RunE, and the streams it reads and prints on.
+// newCommand is optionsCommand with the help as a commandHelp, and the
+// stream it reads (the prompts) too.
 func newCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help commandHelp) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     help.use,
-		Short:   help.short,
-		Long:    help.long,
-		Example: help.example,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
+	cmd := optionsCommand(f, o, streams, &cobra.Command{Use: help.use, Short: help.short, Long: help.long, Example: help.example})
 	if streams.In != nil {
 		cmd.SetIn(streams.In)
 	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
 	return cmd
+}
+
+// optionsCommand completes help (Use, Short, Long, Example) into a command
+// that runs o (runOptions) and writes to streams. Args defaults to
+// cobra.ArbitraryArgs: Complete checks the arguments, with a usage error.
+func optionsCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help *cobra.Command) *cobra.Command {
+	if help.Args == nil {
+		help.Args = cobra.ArbitraryArgs
+	}
+	help.RunE = runOptions(f, o)
+	help.SetOut(streams.Out)
+	help.SetErr(streams.ErrOut)
+	return help
 }

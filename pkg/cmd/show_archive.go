@@ -3,21 +3,17 @@ package cmd
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 const showArchiveLong = `Show the WAL archiving of a cluster, from its database pod:
@@ -42,25 +38,11 @@ const showArchiveExample = `  # Is the WAL of cluster hippo reaching the reposit
   # Every cluster, without forcing a WAL switch, as JSON
   kubectl pgo show archive -A --no-check -o json`
 
-// ArchiveStatus is one cluster in `show archive -o json|yaml`.
-type ArchiveStatus struct {
-	Cluster   string `json:"cluster"`
-	Namespace string `json:"namespace"`
-	Pod       string `json:"pod,omitempty"`
-	// Archiver is PostgreSQL's view of archiving.
-	Archiver *repo.ArchiverStatus `json:"archiver,omitempty"`
-	// Check is the result of pgbackrest check; absent with --no-check.
-	Check *repo.CheckResult `json:"check,omitempty"`
-	// Healthy is false when archiving fails (see Problems).
-	Healthy  bool     `json:"healthy"`
-	Problems []string `json:"problems,omitempty"`
-	Error    string   `json:"error,omitempty"`
-}
-
-// ArchiveStatusList is `show archive -A|--selector -o json|yaml`.
-type ArchiveStatusList struct {
-	Items []ArchiveStatus `json:"items"`
-}
+// The types of show archive -o json|yaml.
+type (
+	ArchiveStatus     = inspect.ArchiveStatus
+	ArchiveStatusList = inspect.ArchiveStatusList
+)
 
 // ShowArchiveOptions holds the flags and clients of `kubectl pgo show
 // archive`.
@@ -69,8 +51,7 @@ type ShowArchiveOptions struct {
 	NoCheck bool
 	Output  *printers.OutputFlags
 
-	factory kube.Factory
-	exec    execFunc
+	exec execFunc
 	genericiooptions.IOStreams
 }
 
@@ -85,31 +66,8 @@ func NewCmdShowArchive(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "archive [NAME | -A | --selector SELECTOR]",
-		Short:   "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check",
-		Long:    showArchiveLong,
-		Example: showArchiveExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			o.factory = f
-			if o.exec == nil {
-				o.exec = explainedFactoryExec(f)
-			}
-			if err := o.Output.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			if err := o.validate(cmd); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "archive [NAME | -A | --selector SELECTOR]", Long: showArchiveLong, Example: showArchiveExample,
+		Short: "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check"})
 	o.addFlags(cmd)
 	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
@@ -117,24 +75,25 @@ func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
 	return cmd
 }
 
+// Complete takes NAME or the scope, and the namespace; it sends no request.
+func (o *ShowArchiveOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return o.completeShow(f, cmd, args, &o.exec)
+}
+
+// Validate checks -o and the scope; it sends no request.
+func (o *ShowArchiveOptions) Validate(cmd *cobra.Command) error {
+	return o.validateShow(cmd, o.Output)
+}
+
 // Run reads the clusters' archiving and prints it.
 func (o *ShowArchiveOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	targets, err := o.targets(ctx, client)
-	if err != nil {
+	client, targets, err := o.findTargets(ctx, o.Output, o.IOStreams, ArchiveStatusList{Items: []ArchiveStatus{}})
+	if err != nil || len(targets) == 0 {
 		return err
 	}
-	if len(targets) == 0 {
-		if o.Output.Format() == printers.FormatTable {
-			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
-			return nil
-		}
-		return o.Output.Print(o.Out, nil, ArchiveStatusList{Items: []ArchiveStatus{}})
-	}
-	results := forEachCluster(targets, func(t clusterTarget) ArchiveStatus { return o.read(ctx, client, t) })
+	results := forEachCluster(targets, func(t clusterTarget) ArchiveStatus {
+		return inspect.Archive(ctx, client, o.exec, t.Namespace, t.Name, o.NoCheck)
+	})
 	if !o.multi() && results[0].Error != "" {
 		if err := o.missing(ctx, client); err != nil {
 			return err
@@ -167,84 +126,6 @@ func (o *ShowArchiveOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("WAL archiving fails:\n  %s", strings.Join(failing, "\n  "))
 	}
 	return nil
-}
-
-// read queries the database pod: pg_stat_archiver through psql, and
-// pgbackrest check, at the same time.
-func (o *ShowArchiveOptions) read(ctx context.Context, client kubernetes.Interface, t clusterTarget) ArchiveStatus {
-	s := ArchiveStatus{Cluster: t.Name, Namespace: t.Namespace}
-	pod, err := kube.FindRunningPod(ctx, client, t.Namespace, cluster.DatabaseSelector(t.Name).String())
-	if err != nil {
-		s.Error = fmt.Sprintf("the database %s: %v", notRunning(err), err)
-		return s
-	}
-	s.Pod = pod.Name
-	ctx, cancel := context.WithTimeout(ctx, execTimeout+repoCheckTimeout)
-	defer cancel()
-
-	var wg sync.WaitGroup
-	var archiverErr, checkErr error
-	wg.Go(func() {
-		out, _, err := o.exec(ctx, t.Namespace, pod.Name, databaseContainer, repo.ArchiverCommand())
-		if err != nil {
-			archiverErr = execError("query pg_stat_archiver in the database pod", t.Namespace, pod.Name, err)
-			return
-		}
-		a, err := repo.ParseArchiverStatus(out)
-		if err != nil {
-			archiverErr = err
-			return
-		}
-		s.Archiver = &a
-	})
-	if !o.NoCheck {
-		wg.Go(func() {
-			stdout, stderr, err := o.exec(ctx, t.Namespace, pod.Name, databaseContainer, repo.CheckCommand())
-			var execErr *kube.ExecError
-			code := 0
-			switch {
-			case errors.As(err, &execErr):
-				code = execErr.ExitCode()
-			case err != nil:
-				checkErr = execError("run pgbackrest check in the database pod", t.Namespace, pod.Name, err)
-				return
-			}
-			c := repo.ParseCheck(stdout+"\n"+stderr, code)
-			s.Check = &c
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(archiverErr, checkErr); err != nil {
-		s.Error = strings.ReplaceAll(err.Error(), "\n", "; ")
-	}
-	s.Problems = archiveProblems(s.Archiver, s.Check)
-	s.Healthy = s.Error == "" && len(s.Problems) == 0
-	return s
-}
-
-// repoCheckTimeout is how long pgbackrest check may wait for the WAL
-// segment (archive-timeout, 60 s by default), plus a margin.
-const repoCheckTimeout = 90 * time.Second
-
-// archiveProblems lists what is wrong with archiving.
-func archiveProblems(a *repo.ArchiverStatus, c *repo.CheckResult) []string {
-	var problems []string
-	if a != nil {
-		if a.ArchiveMode == "off" {
-			problems = append(problems, "archive_mode is off")
-		}
-		if a.Failing() {
-			problems = append(problems, fmt.Sprintf("the last archive attempt failed (segment %s at %s)", a.LastFailedWAL, a.LastFailedTime.Format(time.RFC3339)))
-		}
-	}
-	if c != nil && !c.OK {
-		msg := fmt.Sprintf("pgbackrest check failed with exit code %d", c.ExitCode)
-		if len(c.Errors) > 0 {
-			msg += ": " + c.Errors[len(c.Errors)-1]
-		}
-		problems = append(problems, msg)
-	}
-	return problems
 }
 
 // writeArchiveText writes the readable view: a block per cluster.

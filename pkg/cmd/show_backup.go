@@ -5,19 +5,16 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -59,33 +56,12 @@ const showBackupExample = `  # The backups of one cluster
   # The pg_basebackup backups of every cluster, in every namespace
   kubectl pgo show backup -A --backup-type=pgbasebackup`
 
-// ClusterBackups is one cluster in `show backup -o json|yaml`.
-type ClusterBackups struct {
-	Cluster   string `json:"cluster"`
-	Namespace string `json:"namespace"`
-	// Repository is the stanza as pgbackrest info reports it; absent when
-	// it could not be read (see Error).
-	Repository *repo.Summary `json:"repository,omitempty"`
-	// Jobs are the cluster's backup Jobs, oldest first.
-	Jobs  []BackupJobInfo `json:"jobs"`
-	Error string          `json:"error,omitempty"`
-}
-
-// BackupJobInfo is a backup Job.
-type BackupJobInfo struct {
-	Name       string     `json:"name"`
-	Type       string     `json:"type"`
-	State      string     `json:"state"`
-	Created    time.Time  `json:"created"`
-	Start      *time.Time `json:"start,omitempty"`
-	Completion *time.Time `json:"completion,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
-}
-
-// ClusterBackupsList is `show backup -A|--selector -o json|yaml`.
-type ClusterBackupsList struct {
-	Items []ClusterBackups `json:"items"`
-}
+// The types of show backup -o json|yaml.
+type (
+	ClusterBackups     = inspect.ClusterBackups
+	BackupJobInfo      = inspect.BackupJobInfo
+	ClusterBackupsList = inspect.ClusterBackupsList
+)
 
 // ShowBackupOptions holds the flags and clients of `kubectl pgo show
 // backup`.
@@ -97,9 +73,8 @@ type ShowBackupOptions struct {
 	// Repo narrows the listing to one repository.
 	Repo repoFlags
 
-	factory kube.Factory
-	exec    execFunc
-	now     func() time.Time
+	exec execFunc
+	now  func() time.Time
 	genericiooptions.IOStreams
 }
 
@@ -118,41 +93,8 @@ func NewCmdShowBackup(f kube.Factory, streams genericiooptions.IOStreams) *cobra
 }
 
 func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "backup [NAME | -A | --selector SELECTOR]",
-		Short:   "Show a cluster's pgBackRest backups",
-		Long:    showBackupLong,
-		Example: showBackupExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(f, cmd, args); err != nil {
-				return err
-			}
-			o.factory = f
-			if o.exec == nil {
-				o.exec = explainedFactoryExec(f)
-			}
-			if err := o.Output.Validate(); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			if err := o.validate(cmd); err != nil {
-				return err
-			}
-			if err := o.Repo.validate(cmd.Flags()); err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			switch o.BackupType {
-			case jobs.BackupTypePGBackRest:
-			case jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
-				return o.runPGDump(cmd.Context())
-			default:
-				return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "backup [NAME | -A | --selector SELECTOR]", Long: showBackupLong, Example: showBackupExample,
+		Short: "Show a cluster's pgBackRest backups"})
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
@@ -162,22 +104,41 @@ func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
 	return cmd
 }
 
-// Run reads the clusters' backups and prints them.
-func (o *ShowBackupOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	targets, err := o.targets(ctx, client)
-	if err != nil {
+// Complete takes NAME or the scope, and the namespace; it sends no request.
+func (o *ShowBackupOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+	return o.completeShow(f, cmd, args, &o.exec)
+}
+
+// Validate checks -o, the scope, the repository and --backup-type; it
+// sends no request.
+func (o *ShowBackupOptions) Validate(cmd *cobra.Command) error {
+	if err := o.validateShow(cmd, o.Output); err != nil {
 		return err
 	}
-	if len(targets) == 0 {
-		if o.Output.Format() == printers.FormatTable {
-			fmt.Fprintf(o.ErrOut, "No clusters found %s.\n", o.describe())
-			return nil
-		}
-		return o.Output.Print(o.Out, nil, ClusterBackupsList{Items: []ClusterBackups{}})
+	if err := o.Repo.validate(cmd.Flags()); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	switch o.BackupType {
+	case jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup:
+		return nil
+	}
+	return usageErrorf(cmd, "unknown --backup-type %q: use %s, %s or %s", o.BackupType, jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup)
+}
+
+// Run reads the backups and prints them: those of pgBackRest, or the
+// pg_dump or pg_basebackup backups (pgdump.go).
+func (o *ShowBackupOptions) Run(ctx context.Context) error {
+	if o.BackupType != jobs.BackupTypePGBackRest {
+		return o.runPGDump(ctx)
+	}
+	return o.runPGBackRest(ctx)
+}
+
+// runPGBackRest reads the clusters' pgBackRest backups and prints them.
+func (o *ShowBackupOptions) runPGBackRest(ctx context.Context) error {
+	client, targets, err := o.findTargets(ctx, o.Output, o.IOStreams, ClusterBackupsList{Items: []ClusterBackups{}})
+	if err != nil || len(targets) == 0 {
+		return err
 	}
 
 	// The backup Jobs of every target, in one request, while the
@@ -187,12 +148,12 @@ func (o *ShowBackupOptions) Run(ctx context.Context) error {
 	listed := make(chan struct{})
 	go func() {
 		defer close(listed)
-		jobsByCluster, jobsErr = o.listJobs(ctx, client, targets)
+		jobsByCluster, jobsErr = inspect.BackupJobs(ctx, client, targets)
 	}()
 	// Several clusters: their repository pods in one request too.
 	var repoPods *corev1.PodList
 	if o.multi() {
-		if repoPods, err = o.listRepoPods(ctx, client, targets); err != nil {
+		if repoPods, err = inspect.RepoPods(ctx, client, targets); err != nil {
 			return err
 		}
 	}
@@ -256,119 +217,7 @@ func (o *ShowBackupOptions) readRepository(ctx context.Context, client kubernete
 	if err != nil {
 		return repo.Summary{}, err
 	}
-	var historyRepos []int // every one
-	if n > 0 {
-		historyRepos = []int{n}
-	}
-	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
-	defer cancel()
-	// One exec reads the backups and the timelines' history files.
-	stdout, _, err := o.exec(execCtx, t.Namespace, pod.Name, repoContainer, repo.InfoCommand([]string{"--stanza=" + repo.StanzaName}, n, historyRepos))
-	if err != nil {
-		return repo.Summary{}, execError("run pgbackrest info in the repository pod", t.Namespace, pod.Name, err)
-	}
-	info, err := repo.ParseInfoOutput(stdout)
-	if err != nil {
-		return repo.Summary{}, err
-	}
-	stanza, err := infoStanza(info.Stanzas)
-	if err != nil {
-		return repo.Summary{}, err
-	}
-	sum := repo.Summarize(stanza)
-	if stanza.Err() == nil {
-		timelines, err := info.TimelinesOf(stanza)
-		if err != nil {
-			return repo.Summary{}, err
-		}
-		sum.AddTimelines(timelines)
-	}
-	return sum, nil
-}
-
-// listRepoPods lists the pods that run pgBackRest's commands (the
-// repository hosts, and the database pods of S3-only clusters) of every
-// kubectl-pgo cluster in the targets' namespace, or in all namespaces.
-func (o *ShowBackupOptions) listRepoPods(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (*corev1.PodList, error) {
-	selector := labels.Set{cluster.LabelPGBackRestCommands: "true", cluster.LabelManagedBy: cluster.FieldManager}
-	ns := targetsNamespace(targets)
-	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the repository hosts' pods: %w", err)
-	}
-	return list, nil
-}
-
-// targetsNamespace is the namespace of every target, or "" (all) when
-// they are in several.
-func targetsNamespace(targets []clusterTarget) string {
-	ns := targets[0].Namespace
-	for _, t := range targets {
-		if t.Namespace != ns {
-			return ""
-		}
-	}
-	return ns
-}
-
-// listJobs returns the backup Jobs of the targets, by target, oldest
-// first: one request for the namespace, or for all namespaces.
-func (o *ShowBackupOptions) listJobs(ctx context.Context, client kubernetes.Interface, targets []clusterTarget) (map[clusterTarget][]BackupJobInfo, error) {
-	ns := targetsNamespace(targets)
-	selector := labels.Set{cluster.LabelComponent: jobs.ComponentBackup, cluster.LabelManagedBy: cluster.FieldManager}
-	if len(targets) == 1 {
-		selector = jobs.BackupSelector(targets[0].Name)
-	}
-	list, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the backup Jobs: %w", err)
-	}
-	items := list.Items
-	slices.SortFunc(items, func(a, b batchv1.Job) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	byName := map[[2]string]clusterTarget{}
-	for _, t := range targets {
-		byName[[2]string{t.Namespace, t.Name}] = t
-	}
-	out := map[clusterTarget][]BackupJobInfo{}
-	for i := range items {
-		job := &items[i]
-		t, ok := byName[[2]string{job.Namespace, job.Labels[cluster.LabelCluster]}]
-		if !ok {
-			continue
-		}
-		out[t] = append(out[t], backupJobInfo(job))
-	}
-	return out, nil
-}
-
-func backupJobInfo(job *batchv1.Job) BackupJobInfo {
-	info := BackupJobInfo{
-		Name:    job.Name,
-		Type:    job.Labels[jobs.LabelPGBackRestType],
-		State:   jobs.State(job),
-		Created: job.CreationTimestamp.UTC(),
-	}
-	if t := job.Status.StartTime; t != nil {
-		start := t.UTC()
-		info.Start = &start
-	}
-	if t := job.Status.CompletionTime; t != nil {
-		stop := t.UTC()
-		info.Completion = &stop
-	}
-	for _, c := range job.Status.Conditions {
-		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
-			info.Reason = c.Reason
-			stop := c.LastTransitionTime.UTC()
-			info.Completion = &stop
-		}
-	}
-	return info
+	return inspect.Repository(ctx, o.exec, t.Namespace, pod.Name, n)
 }
 
 func (o *ShowBackupOptions) print(results []ClusterBackups) error {

@@ -3,25 +3,17 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 const showClusterLong = `Show PostgreSQL clusters made by kubectl pgo create cluster: their pods and
@@ -47,60 +39,11 @@ const showClusterExample = `  # One cluster, with its pods
   # One cluster as JSON, e.g. the number of archived WAL segments
   kubectl pgo show cluster hippo -o json | jq .archiving.archivedCount`
 
-// showConcurrency bounds how many clusters are read at once.
-const showConcurrency = 4
-
-// ClusterInfo is what show cluster reports about one cluster.
-type ClusterInfo struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	// Status sums up the rest: ready, not ready, archiving failing,
-	// stanza error, not running (no database workload, e.g. after delete
-	// --keep-backups) or unknown (it could not be read).
-	Status          string `json:"status"`
-	StorageType     string `json:"storageType"`
-	Image           string `json:"image,omitempty"`
-	PostgresVersion int    `json:"postgresVersion,omitempty"`
-
-	Database  DatabaseInfo `json:"database"`
-	RepoHost  RepoHostInfo `json:"repoHost"`
-	Pods      []PodInfo    `json:"pods"`
-	Stanza    StanzaInfo   `json:"stanza"`
-	Archiving ArchiveInfo  `json:"archiving"`
-
-	// Errors are what could not be read (API errors, exec refused); they
-	// make the command exit non-zero.
-	Errors []string `json:"errors,omitempty"`
-}
-
-// DatabaseInfo is the database workload.
-type DatabaseInfo struct {
-	StatefulSet string `json:"statefulSet"`
-	Service     string `json:"service"`
-	Pod         string `json:"pod"`
-	Ready       bool   `json:"ready"`
-	DataPVC     string `json:"dataPVC"`
-	StorageSize string `json:"storageSize,omitempty"`
-	// SystemID is the database's system identifier (pg_control_system),
-	// which the stanza must match; 0 when unknown.
-	SystemID uint64 `json:"systemId,omitempty"`
-}
-
-// RepoHostInfo is the pgBackRest repository host.
-type RepoHostInfo struct {
-	Deployment string `json:"deployment"`
-	Service    string `json:"service"`
-	Pod        string `json:"pod,omitempty"`
-	Ready      bool   `json:"ready"`
-	PVC        string `json:"pvc"`
-	PVCSize    string `json:"pvcSize,omitempty"`
-	RepoPath   string `json:"repoPath,omitempty"`
-}
-
-// ClusterList is what -o json|yaml prints without NAME.
-type ClusterList struct {
-	Items []ClusterInfo `json:"items"`
-}
+// The types of show cluster -o json|yaml (pkg/inspect).
+type (
+	ClusterInfo = inspect.ClusterInfo
+	ClusterList = inspect.ClusterList
+)
 
 // ShowClusterOptions holds the flags and clients of `kubectl pgo show
 // cluster`.
@@ -132,17 +75,8 @@ func NewCmdShowCluster(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
-	streams := o.IOStreams
-	cmd := &cobra.Command{
-		Use:     "cluster [NAME | -A]",
-		Short:   "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving",
-		Long:    showClusterLong,
-		Example: showClusterExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "cluster [NAME | -A]", Long: showClusterLong, Example: showClusterExample,
+		Short: "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving"})
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
@@ -155,12 +89,9 @@ func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args [
 	if o.exec == nil {
 		o.exec = factoryExec(f)
 	}
-	switch len(args) {
-	case 0:
-	case 1:
-		o.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes at most one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+	var err error
+	if o.Name, err = optionalClusterName(cmd, args, "at most one"); err != nil {
+		return err
 	}
 	if o.AllNamespaces {
 		_, err := f.RESTConfig()
@@ -169,25 +100,13 @@ func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args [
 		}
 		return nil
 	}
-	var err error
 	o.namespace, err = resolveNamespace(f)
 	return err
 }
 
 // Validate checks the flags and the name.
 func (o *ShowClusterOptions) Validate(cmd *cobra.Command) error {
-	if err := o.Output.Validate(); err != nil {
-		return usageErrorf(cmd, "%v", err)
-	}
-	if o.Name != "" && o.AllNamespaces {
-		return usageErrorf(cmd, "a cluster NAME and -A cannot be used together: -A lists every cluster")
-	}
-	if o.Name != "" {
-		if err := cluster.ValidateName(o.Name); err != nil {
-			return usageErrorf(cmd, "%v", err)
-		}
-	}
-	return nil
+	return validateNameOrAll(cmd, o.Output, o.Name, o.AllNamespaces, "cluster")
 }
 
 // Run reads the clusters and prints them.
@@ -196,50 +115,10 @@ func (o *ShowClusterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var settings []corev1.ConfigMap
-	if o.Name != "" {
-		cm, err := c.Client.CoreV1().ConfigMaps(o.namespace).Get(ctx, cluster.SettingsConfigMapName(o.Name), metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-			if err := apply.CheckNamespace(ctx, c, o.namespace); err != nil {
-				return err
-			}
-			return fmt.Errorf("cluster %q not found in namespace %q (no ConfigMap %s): list the clusters with kubectl pgo show cluster -A",
-				o.Name, o.namespace, cluster.SettingsConfigMapName(o.Name))
-		case err != nil:
-			return fmt.Errorf("cannot read cluster %q: %w", o.Name, apply.APIError(c, err))
-		}
-		if err := cluster.CheckOwnership(o.Name, "ConfigMap "+o.namespace+"/"+cm.Name, cm.Labels); err != nil {
-			return err
-		}
-		settings = append(settings, *cm)
-	} else {
-		settings, err = listClusterSettings(ctx, c, o.namespace)
-		if err != nil {
-			return err
-		}
+	infos, err := inspect.Clusters(ctx, c, o.exec, o.namespace, o.Name)
+	if err != nil {
+		return err
 	}
-
-	infos := make([]ClusterInfo, len(settings))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, showConcurrency)
-	for i := range settings {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			infos[i] = readCluster(ctx, c, o.exec, &settings[i])
-		}()
-	}
-	wg.Wait()
-	slices.SortFunc(infos, func(a, b ClusterInfo) int {
-		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-
 	if err := o.print(infos); err != nil {
 		return err
 	}
@@ -253,27 +132,6 @@ func (o *ShowClusterOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("could not read everything:\n  %s", strings.Join(failed, "\n  "))
 	}
 	return nil
-}
-
-// listClusterSettings finds the clusters of a namespace ("" for all) by
-// their settings ConfigMaps, in one request.
-func listClusterSettings(ctx context.Context, c *apply.Clients, ns string) ([]corev1.ConfigMap, error) {
-	selector := labels.Set{cluster.LabelManagedBy: cluster.FieldManager, cluster.LabelComponent: cluster.ComponentConfig}.String()
-	list, err := c.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		where := fmt.Sprintf("in namespace %q", ns)
-		if ns == "" {
-			where = "in all namespaces"
-		}
-		return nil, fmt.Errorf("cannot list the clusters %s: %w", where, apply.APIError(c, err))
-	}
-	var out []corev1.ConfigMap
-	for _, cm := range list.Items {
-		if name := cm.Labels[cluster.LabelCluster]; name != "" && cm.Name == cluster.SettingsConfigMapName(name) {
-			out = append(out, cm)
-		}
-	}
-	return out, nil
 }
 
 func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
@@ -346,14 +204,14 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 	return nil
 }
 
-func stanzaProblem(s StanzaInfo) string {
-	if s.usable() || s.Status == StatusUnknown {
+func stanzaProblem(s inspect.StanzaInfo) string {
+	if s.Usable() || s.Status == inspect.StatusUnknown {
 		return ""
 	}
 	return s.Message
 }
 
-func archiveProblem(a ArchiveInfo) string {
+func archiveProblem(a inspect.ArchiveInfo) string {
 	if !a.Failing {
 		return ""
 	}
@@ -375,146 +233,11 @@ func age(now time.Time, t *time.Time) string {
 }
 
 // podReadiness is "2/2" for the named pod, "-" when there is none.
-func podReadiness(pods []PodInfo, name string) string {
+func podReadiness(pods []inspect.PodInfo, name string) string {
 	for _, p := range pods {
 		if p.Name == name {
 			return p.Containers
 		}
 	}
 	return "-"
-}
-
-// readCluster gathers everything about one cluster. It never fails: what
-// cannot be read is recorded in the result.
-func readCluster(ctx context.Context, c *apply.Clients, exec execFunc, cm *corev1.ConfigMap) ClusterInfo {
-	name, ns := cm.Labels[cluster.LabelCluster], cm.Namespace
-	info := ClusterInfo{
-		Name:      name,
-		Namespace: ns,
-		Status:    StatusUnknown,
-		Database: DatabaseInfo{
-			StatefulSet: cluster.StatefulSetName(name), Service: cluster.ServiceName(name),
-			Pod: cluster.PodName(name), DataPVC: cluster.DataPVCName(name),
-		},
-		RepoHost: RepoHostInfo{
-			Deployment: cluster.RepoHostName(name), Service: cluster.RepoHostName(name), PVC: cluster.RepoPVCName(name),
-		},
-		Pods:      []PodInfo{},
-		Stanza:    StanzaInfo{Name: repo.StanzaName, Status: StatusUnknown},
-		Archiving: ArchiveInfo{},
-	}
-	addErr := func(err error) { info.Errors = append(info.Errors, err.Error()) }
-
-	localRepo := true
-	if spec, err := cluster.SpecFromConfigMap(cm); err != nil {
-		addErr(err)
-	} else {
-		localRepo = spec.HasLocalRepo()
-		info.StorageType = storageTypes(spec.StorageType)
-		info.Image = spec.Image
-		info.PostgresVersion = spec.PostgresVersion
-		info.Database.StorageSize = spec.StorageSize
-		info.RepoHost.PVCSize = spec.RepoPVCSize
-		info.RepoHost.RepoPath = spec.RepoPath
-	}
-	if !localRepo {
-		info.RepoHost = RepoHostInfo{}
-	}
-
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
-	if err != nil {
-		addErr(fmt.Errorf("cannot list the pods: %w", apply.APIError(c, err)))
-		info.Stanza.Error = "unknown: the pods could not be listed"
-		info.Archiving.Error = info.Stanza.Error
-		return info
-	}
-	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	var dbPod, repoPod *corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		info.Pods = append(info.Pods, podInfo(p))
-		switch {
-		case p.Name == info.Database.Pod:
-			dbPod = p
-		case localRepo && p.Labels[cluster.LabelComponent] == cluster.ComponentRepo && p.DeletionTimestamp == nil:
-			if repoPod == nil || (!kube.IsPodReady(repoPod) && kube.IsPodReady(p)) {
-				repoPod = p
-			}
-		}
-	}
-	info.Database.Ready = dbPod != nil && dbPod.DeletionTimestamp == nil && kube.IsPodReady(dbPod)
-	if repoPod != nil {
-		info.RepoHost.Pod = repoPod.Name
-		info.RepoHost.Ready = kube.IsPodReady(repoPod)
-	}
-
-	var errs []error
-	switch {
-	case containerRunning(dbPod, databaseContainer) && (!localRepo || containerRunning(repoPod, repoContainer)):
-		// One exec: pgBackRest in the database container reaches every
-		// repository, through the repository host for a local one.
-		var err error
-		info.Archiving, info.Stanza, err = queryArchiverAndStanza(ctx, exec, dbPod)
-		errs = append(errs, err)
-	case !localRepo:
-		var err error
-		info.Archiving, err = queryArchiver(ctx, exec, dbPod)
-		errs = append(errs, err)
-		info.Stanza.Error = "unknown: the database pod, which reads the S3 repository, is not running"
-	default:
-		// Either pod is down: ask the one that runs, side by side.
-		var wg sync.WaitGroup
-		var stanzaErr, archiveErr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			info.Stanza, stanzaErr = queryStanza(ctx, exec, repoPod)
-		}()
-		go func() {
-			defer wg.Done()
-			info.Archiving, archiveErr = queryArchiver(ctx, exec, dbPod)
-		}()
-		wg.Wait()
-		errs = append(errs, stanzaErr, archiveErr)
-	}
-	for _, err := range errs {
-		if err != nil {
-			addErr(err)
-		}
-	}
-	info.Database.SystemID = info.Archiving.systemID
-	if err := checkSystemID(info.Stanza, info.Database.SystemID); err != nil {
-		info.Stanza.Status, info.Stanza.Message = "error", err.Error()
-	}
-
-	switch {
-	case len(info.Errors) > 0 && dbPod == nil && repoPod == nil:
-		info.Status = StatusUnknown
-	case dbPod == nil && !workloadExists(ctx, c, ns, name):
-		info.Status = StatusNotRunning
-	case info.Stanza.Error == "" && !info.Stanza.usable() && info.Stanza.Status != "missing":
-		info.Status = StatusStanzaError
-	case info.Archiving.Failing:
-		info.Status = StatusArchivingFailing
-	case info.Database.Ready && (!localRepo || info.RepoHost.Ready) && info.Stanza.usable():
-		info.Status = StatusReady
-	default:
-		info.Status = StatusNotReady
-	}
-	return info
-}
-
-// workloadExists tells whether the database StatefulSet exists; without
-// it the cluster is not running (deleted with --keep-backups).
-func workloadExists(ctx context.Context, c *apply.Clients, ns, name string) bool {
-	_, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
-	return err == nil || !apierrors.IsNotFound(err)
-}
-
-func storageTypes(types []cluster.StorageType) string {
-	parts := make([]string, len(types))
-	for i, t := range types {
-		parts[i] = string(t)
-	}
-	return strings.Join(parts, ",")
 }

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
@@ -130,8 +128,8 @@ func (e *fakeExec) status(ns string) (string, string, error) {
 	if errors.As(e.err[ns+"/"+repoContainer], &execErr) {
 		code, stderr, info = execErr.Code, execErr.Stderr, ""
 	}
-	stdout := fmt.Sprintf("%s\n%s 0\n%s\n%s %d\n", e.psql[ns], statusMarker, info, statusMarker, code)
-	return stdout, statusMarker + "\n" + stderr, nil
+	stdout := fmt.Sprintf("%s\n%s 0\n%s\n%s %d\n", e.psql[ns], inspect.StatusMarker, info, inspect.StatusMarker, code)
+	return stdout, inspect.StatusMarker + "\n" + stderr, nil
 }
 
 func executeShow(t *testing.T, f *kubefake.Factory, e *fakeExec, args ...string) (string, string, error) {
@@ -159,7 +157,7 @@ func TestShowClusterJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if info.Name != "hippo" || info.Namespace != "default" || info.Status != StatusReady || info.StorageType != "local" {
+	if info.Name != "hippo" || info.Namespace != "default" || info.Status != inspect.StatusReady || info.StorageType != "local" {
 		t.Errorf("got %s/%s status %q storage %q", info.Namespace, info.Name, info.Status, info.StorageType)
 	}
 	if !info.Database.Ready || !info.RepoHost.Ready || info.RepoHost.Pod != "hippo-backrest-shared-repo-abc-xyz" || len(info.Pods) != 2 {
@@ -233,10 +231,10 @@ func TestShowClusterAllNamespaces(t *testing.T) {
 	for _, c := range list.Items {
 		got[c.Namespace+"/"+c.Name] = c
 	}
-	if c := got["a/hippo"]; c.Status != StatusReady || len(c.Errors) != 0 {
+	if c := got["a/hippo"]; c.Status != inspect.StatusReady || len(c.Errors) != 0 {
 		t.Errorf("a/hippo: %+v", c)
 	}
-	if c := got["b/zebra"]; c.Status != StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
+	if c := got["b/zebra"]; c.Status != inspect.StatusStanzaError || c.Stanza.Status != "error" || !strings.Contains(c.Stanza.Message, "unknown ca") {
 		t.Errorf("b/zebra: status %q stanza %+v", c.Status, c.Stanza)
 	}
 	if c := got["c/rhino"]; len(c.Errors) != 1 || !strings.HasPrefix(c.Stanza.Error, "unknown") || !strings.HasPrefix(c.Archiving.Error, "unknown") {
@@ -286,57 +284,6 @@ func TestShowClusterRefusesBadInput(t *testing.T) {
 	}
 }
 
-func TestParseArchiver(t *testing.T) {
-	var a ArchiveInfo
-	failing := `{"archived_count":2,"failed_count":5,"last_archived_wal":"000000010000000000000002","last_archived_time":"2026-11-26T07:00:00+00:00",` +
-		`"last_failed_wal":"000000010000000000000003","last_failed_time":"2026-11-26T09:30:00+02:00"}`
-	if err := parseArchiver(failing+"\n", &a); err != nil {
-		t.Fatal(err)
-	}
-	if !a.Failing || a.LastFailedTime.Hour() != 7 || a.LastFailedTime.Location() != time.UTC {
-		t.Errorf("failing archiver: %+v", a)
-	}
-	a = ArchiveInfo{}
-	if err := parseArchiver(`{"archived_count":0,"failed_count":0,"last_archived_wal":null,"last_archived_time":null,"last_failed_wal":null,"last_failed_time":null}`, &a); err != nil {
-		t.Fatal(err)
-	}
-	if a.Failing || a.LastArchivedTime != nil || a.LastArchivedWAL != "" {
-		t.Errorf("fresh archiver: %+v", a)
-	}
-	if err := parseArchiver("psql: error", &a); err == nil {
-		t.Error("no error for output that is not JSON")
-	}
-}
-
-func TestQueryStanzaStates(t *testing.T) {
-	pod := runningPod("repo", "pg", "hippo", cluster.ComponentRepo, "pgbackrest")
-	for _, tc := range []struct {
-		name, out  string
-		err        error
-		wantStatus string
-		wantErr    bool
-	}{
-		{name: "no backups", out: infoNoBackups, wantStatus: "no backups"},
-		{name: "refused", out: infoUnknownCA, wantStatus: "error"},
-		{name: "missing", out: `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db","repo":[{"cipher":"none","key":1,"status":{"code":1,"message":"missing stanza path"}}],"status":{"code":1,"lock":{"backup":{"held":false}},"message":"missing stanza path"}}]`, wantStatus: "missing"},
-		{name: "command failed", err: &kube.ExecError{Code: 1}, wantStatus: StatusUnknown},
-		{name: "exec refused", err: errors.New("forbidden"), wantStatus: StatusUnknown, wantErr: true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			exec := func(context.Context, string, string, string, []string) (string, string, error) {
-				return tc.out, "", tc.err
-			}
-			s, err := queryStanza(context.Background(), exec, pod)
-			if s.Status != tc.wantStatus || (err != nil) != tc.wantErr {
-				t.Errorf("status %q, err %v; want %q, error %v", s.Status, err, tc.wantStatus, tc.wantErr)
-			}
-		})
-	}
-	if s, err := queryStanza(context.Background(), nil, nil); err != nil || s.Error == "" {
-		t.Errorf("no pod: %+v %v", s, err)
-	}
-}
-
 // A stanza of another database (a repository kept by delete
 // --keep-backups) is an error of the stanza.
 func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
@@ -350,81 +297,9 @@ func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusStanzaError || info.Stanza.Status != "error" ||
+	if info.Status != inspect.StatusStanzaError || info.Stanza.Status != "error" ||
 		!strings.Contains(info.Stanza.Message, "the stanza belongs to another database: system identifier 7712375608805392399 in the repository, 7712385150973042703 in the running database") {
 		t.Errorf("status %q, stanza %+v", info.Status, info.Stanza)
-	}
-}
-
-// statusCommand run by a real sh, with psql and pgbackrest stubbed on the
-// PATH: each command's output, exit status and stderr are told apart.
-func TestStatusCommandInShell(t *testing.T) {
-	for _, tc := range []struct {
-		name                 string
-		psql, pgbackrest     string // the stubs' scripts
-		wantArchiver         string // ArchiveInfo.Error prefix, "" for none
-		wantStanza           string // StanzaInfo.Status
-		wantStanzaErrContain string
-	}{
-		{name: "both answer", psql: "echo '" + archiverOK + "'", pgbackrest: "echo '" + infoNoBackups + "'", wantStanza: "no backups"},
-		{name: "pgbackrest fails", psql: "echo '" + archiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
-			wantStanza: StatusUnknown, wantStanzaErrContain: "HTTP request failed"},
-		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + infoNoBackups + "'",
-			wantArchiver: "psql in pod hippo-0", wantStanza: "no backups"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bin := t.TempDir()
-			for name, script := range map[string]string{"psql": tc.psql, "pgbackrest": tc.pgbackrest} {
-				if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			exec := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
-				cmd := osexec.CommandContext(ctx, command[0], command[1:]...)
-				cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-				var stdout, stderr strings.Builder
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				err := cmd.Run()
-				return stdout.String(), stderr.String(), err
-			}
-			a, s, err := queryArchiverAndStanza(context.Background(), exec, runningPod("hippo-0", "default", "hippo", cluster.ComponentDatabase, databaseContainer))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(a.Error, tc.wantArchiver) || (tc.wantArchiver == "") != (a.Error == "") {
-				t.Errorf("archiver error %q, want prefix %q", a.Error, tc.wantArchiver)
-			}
-			if tc.wantArchiver == "" && a.systemID != 7712375608805392399 {
-				t.Errorf("archiver not parsed: %+v", a)
-			}
-			if s.Status != tc.wantStanza || !strings.Contains(s.Error, tc.wantStanzaErrContain) {
-				t.Errorf("stanza %+v, want status %q and an error with %q", s, tc.wantStanza, tc.wantStanzaErrContain)
-			}
-			if tc.wantStanzaErrContain != "" && strings.Contains(s.Error, "connection refused") {
-				t.Errorf("psql's stderr in pgbackrest's error: %q", s.Error)
-			}
-		})
-	}
-}
-
-func TestSplitStatusOutput(t *testing.T) {
-	m := statusMarker
-	for _, tc := range []struct {
-		in    string
-		ok    bool
-		outs  [2]string
-		codes [2]int
-	}{
-		{in: "a\n" + m + " 0\nb\n" + m + " 39\n", ok: true, outs: [2]string{"a\n", "b\n"}, codes: [2]int{0, 39}},
-		{in: m + " 2\n" + m + " 0\n", ok: true, codes: [2]int{2, 0}},
-		{in: "a\n" + m + " 0\n", ok: false},
-		{in: "a\n" + m + " x\nb\n" + m + " 0\n", ok: false},
-		{in: "", ok: false},
-	} {
-		outs, codes, ok := splitStatusOutput(tc.in)
-		if ok != tc.ok || (ok && (outs != tc.outs || codes != tc.codes)) {
-			t.Errorf("splitStatusOutput(%q) = %q %v %v, want %q %v %v", tc.in, outs, codes, ok, tc.outs, tc.codes, tc.ok)
-		}
 	}
 }
 
@@ -453,7 +328,7 @@ func TestShowClusterS3Only(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusReady || info.StorageType != "s3" || info.RepoHost.Deployment != "" || info.Stanza.Status != "no backups" {
+	if info.Status != inspect.StatusReady || info.StorageType != "s3" || info.RepoHost.Deployment != "" || info.Stanza.Status != "no backups" {
 		t.Errorf("S3-only cluster: %+v", info)
 	}
 	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: sh -c") {
@@ -477,7 +352,7 @@ func TestShowClusterRepoHostDown(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Status != StatusNotReady || !strings.Contains(info.Stanza.Error, "no running repository host pod") || info.Archiving.Error != "" {
+	if info.Status != inspect.StatusNotReady || !strings.Contains(info.Stanza.Error, "no running repository host pod") || info.Archiving.Error != "" {
 		t.Errorf("repository host down: %+v", info)
 	}
 	if len(e.calls) != 1 || !strings.HasPrefix(e.calls[0], "default/hippo-0/database: psql") {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -44,28 +45,11 @@ const DefaultVerifyTimeout = 30 * time.Minute
 // maxRepoIndex is the highest repoN pgBackRest accepts.
 const maxRepoIndex = 256
 
-// VerifyReport is what `kubectl pgo verify -o json|yaml` prints.
-type VerifyReport struct {
-	Cluster      string             `json:"cluster"`
-	Namespace    string             `json:"namespace"`
-	Pod          string             `json:"pod"`
-	OK           bool               `json:"ok"`
-	Repositories []RepositoryVerify `json:"repositories"`
-}
-
-// RepositoryVerify is one repository in a VerifyReport.
-type RepositoryVerify struct {
-	Repo string    `json:"repo"`
-	Type repo.Type `json:"type"`
-	OK   bool      `json:"ok"`
-	// Result is pgbackrest verify's report; absent when it could not
-	// run to the end (see Error).
-	Result *repo.VerifyResult `json:"result,omitempty"`
-	// Problems are the log's errors when verify aborted.
-	Problems []repo.VerifyProblem `json:"problems,omitempty"`
-	Error    string               `json:"error,omitempty"`
-	Duration string               `json:"duration"`
-}
+// The types of verify -o json|yaml.
+type (
+	VerifyReport     = inspect.VerifyReport
+	RepositoryVerify = inspect.RepositoryVerify
+)
 
 // VerifyOptions holds the flags and clients of `kubectl pgo verify`.
 type VerifyOptions struct {
@@ -93,16 +77,8 @@ func NewCmdVerify(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "verify NAME",
-		Short:   "Verify the backups and WAL archive of a cluster's pgBackRest repositories",
-		Long:    verifyLong,
-		Example: verifyExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(o.Out)
-	cmd.SetErr(o.ErrOut)
+	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "verify NAME", Long: verifyLong, Example: verifyExample,
+		Short: "Verify the backups and WAL archive of a cluster's pgBackRest repositories"})
 	fl := cmd.Flags()
 	fl.IntVar(&o.Repo, "repo", 0, "Verify only this repository (1 for repo1); every repository of the cluster if unset.")
 	fl.StringVar(&o.StorageType, flagStorageType, "", "Verify only the repository of this type: local (posix) or s3.")
@@ -111,11 +87,6 @@ func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions(string(cluster.StorageLocal), string(cluster.StoragePosix), string(cluster.StorageS3)))
 	return cmd
-}
-
-// Complete takes NAME and the namespace; it sends no request.
-func (o *VerifyOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	return o.complete(f, cmd, args)
 }
 
 // Validate checks the name and the flags; it sends no request.
@@ -152,45 +123,15 @@ func repoTypeOf(storageType string) (repo.Type, error) {
 	return "", fmt.Errorf("%q is not a storage type: use %s, %s or %s", storageType, cluster.StorageLocal, cluster.StoragePosix, cluster.StorageS3)
 }
 
-// selectRepositories picks the repositories the flags name among the
-// cluster's.
-func (o *VerifyOptions) selectRepositories(all []repo.Repository) ([]repo.Repository, error) {
-	if o.Repo == 0 && o.StorageType == "" {
-		return all, nil
-	}
-	typ, _ := repoTypeOf(o.StorageType)
-	var out []repo.Repository
-	for _, r := range all {
-		if (o.Repo != 0 && r.Index == o.Repo) || (o.StorageType != "" && r.Type == typ) {
-			out = append(out, r)
-		}
-	}
-	if len(out) > 0 {
-		return out, nil
-	}
-	have := make([]string, len(all))
-	for i, r := range all {
-		have[i] = fmt.Sprintf("repo%d (%s)", r.Index, r.Type)
-	}
-	what := fmt.Sprintf("repo%d", o.Repo)
-	if o.StorageType != "" {
-		what = string(typ) + " repository"
-	}
-	return nil, fmt.Errorf("cluster %q has no %s: its repositories are %s", o.Name, what, strings.Join(have, ", "))
-}
-
 // Run verifies the repositories and prints the report.
 func (o *VerifyOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	spec, err := readClusterSpec(ctx, client, ns, o.Name)
+	client, spec, err := o.clientAndSpec(ctx)
 	if err != nil {
 		return err
 	}
-	repos, err := o.selectRepositories(spec.Repositories())
+	ns := o.namespace
+	typ, _ := repoTypeOf(o.StorageType)
+	repos, err := inspect.SelectRepositories(o.Name, spec.Repositories(), o.Repo, typ)
 	if err != nil {
 		return err
 	}
@@ -199,17 +140,13 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("cannot verify the repositories of cluster %q: its repository host %s (%v); check it with kubectl get deployment %s -n %s",
 			o.Name, notRunning(err), err, cluster.RepoHostName(o.Name), ns)
 	}
-	report := VerifyReport{Cluster: o.Name, Namespace: ns, Pod: pod.Name, OK: true}
-	for _, r := range repos {
+	report, err := inspect.Verify(ctx, o.exec, ns, o.Name, pod.Name, repos, o.Timeout, func(r repo.Repository) {
 		if o.Output.Format() == printers.FormatTable {
 			fmt.Fprintf(o.ErrOut, "Verifying repo%d (%s) in pod %s...\n", r.Index, r.Type, pod.Name)
 		}
-		rv, err := o.verifyRepository(ctx, pod.Name, r)
-		if err != nil {
-			return err
-		}
-		report.OK = report.OK && rv.OK
-		report.Repositories = append(report.Repositories, rv)
+	})
+	if err != nil {
+		return err
 	}
 	if o.Output.Format() != printers.FormatTable {
 		if err := o.Output.Print(o.Out, nil, report); err != nil {
@@ -219,46 +156,6 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return verifyFailure(report)
-}
-
-// verifyRepository runs pgbackrest verify in one repository. An exec that
-// cannot run at all is an error; a verify that fails is a result.
-func (o *VerifyOptions) verifyRepository(ctx context.Context, pod string, r repo.Repository) (RepositoryVerify, error) {
-	rv := RepositoryVerify{Repo: fmt.Sprintf("repo%d", r.Index), Type: r.Type}
-	execCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	start := time.Now()
-	stdout, stderr, err := o.exec(execCtx, o.namespace, pod, repoContainer, repo.VerifyCommand(r.Index))
-	rv.Duration = time.Since(start).Round(100 * time.Millisecond).String()
-	var execErr *kube.ExecError
-	switch {
-	case errors.As(err, &execErr):
-		rv.Problems = repo.ParseVerifyLog(stderr)
-		rv.Error = fmt.Sprintf("pgbackrest verify aborted with exit code %d", execErr.Code)
-		var msgs []string
-		for _, p := range rv.Problems {
-			if p.Level == "ERROR" {
-				msgs = append(msgs, p.Message)
-			}
-		}
-		if len(msgs) > 0 {
-			rv.Error += ": " + strings.Join(msgs, "; ")
-		}
-		return rv, nil
-	case execCtx.Err() != nil && ctx.Err() == nil:
-		rv.Error = fmt.Sprintf("pgbackrest verify did not finish within --timeout=%s", o.Timeout)
-		return rv, nil
-	case err != nil:
-		return rv, execError("run pgbackrest verify in the repository pod", o.namespace, pod, err)
-	}
-	result, err := repo.ParseVerify(stdout, stderr)
-	if err != nil {
-		rv.Error = err.Error()
-		return rv, nil
-	}
-	rv.Result = &result
-	rv.OK = result.OK()
-	return rv, nil
 }
 
 // writeVerifyReport prints a table of the repositories, then what failed.

@@ -54,24 +54,8 @@ func NewVersionOptions(streams genericiooptions.IOStreams) *VersionOptions {
 // NewCmdVersion returns `kubectl pgo version`.
 func NewCmdVersion(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewVersionOptions(streams)
-	cmd := &cobra.Command{
-		Use:     "version",
-		Short:   "Print the client and server versions",
-		Long:    versionLong,
-		Example: versionExample,
-		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(f, cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
-	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
+	cmd := optionsCommand(f, o, streams, &cobra.Command{Use: "version", Long: versionLong, Example: versionExample, Args: noArgs,
+		Short: "Print the client and server versions"})
 	cmd.Flags().BoolVar(&o.ClientOnly, "client", o.ClientOnly, "Print only the client version; do not contact the server.")
 	o.Output.AddFlags(cmd)
 	return cmd
@@ -85,7 +69,7 @@ func (o *VersionOptions) Complete(f kube.Factory, _ *cobra.Command, _ []string) 
 }
 
 // Validate checks the output format.
-func (o *VersionOptions) Validate() error {
+func (o *VersionOptions) Validate(*cobra.Command) error {
 	return o.Output.Validate()
 }
 

@@ -1,0 +1,360 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// Diagnose judges the facts: one check per line of the report.
+func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
+	name, ns := f.spec.Name, f.spec.Namespace
+	d := doctorFixes{name: name, ns: ns}
+	checks := []Check{secretsCheck(f, d), certificatesCheck(f, d),
+		podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name)))}
+	if f.spec.HasLocalRepo() {
+		checks = append(checks, podCheck("repository host pod", f.repoPod, f.repoPodErr, d.podFix("deploy/"+cluster.RepoHostName(name))))
+	}
+	for _, r := range f.spec.Repositories() {
+		var repoChecks []Check
+		if r.Type == repo.Posix {
+			repoChecks = append(repoChecks, reachableCheck(f, r.Index, d))
+		}
+		repoChecks = append(repoChecks, stanzaCheck(f, r.Index, d), lastBackupCheck(f, r.Index, maxBackupAge, d))
+		if r.Type == repo.Posix {
+			repoChecks = append(repoChecks, repoUsageCheck(f, r.Index, d))
+		}
+		for i := range repoChecks {
+			repoChecks[i].Repo = r.Index
+		}
+		checks = append(checks, repoChecks...)
+	}
+	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d))
+	if f.check != nil || f.checkErr != nil {
+		checks = append(checks, checkCheck(f, d))
+	}
+	return checks
+}
+
+// doctorFixes writes the commands of the fixes for one cluster.
+type doctorFixes struct{ name, ns string }
+
+func (d doctorFixes) podFix(target string) string {
+	return fmt.Sprintf("see why: kubectl describe -n %s %s; kubectl logs -n %s %s --all-containers",
+		d.ns, podOrTarget(target), d.ns, target)
+}
+
+// podOrTarget turns "deploy/x" into what kubectl describe takes.
+func podOrTarget(target string) string {
+	if strings.Contains(target, "/") {
+		return strings.Replace(target, "deploy/", "deployment/", 1)
+	}
+	return "pod/" + target
+}
+
+func (d doctorFixes) repoLog() string {
+	return fmt.Sprintf("kubectl logs -n %s deploy/%s", d.ns, cluster.RepoHostName(d.name))
+}
+
+func (d doctorFixes) databaseLog() string {
+	return fmt.Sprintf("kubectl logs -n %s %s -c %s", d.ns, cluster.PodName(d.name), cluster.ContainerDatabase)
+}
+
+func repoName(n int) string { return fmt.Sprintf("repo%d", n) }
+
+func ok(name, detail string) Check {
+	return Check{Name: name, Status: OK, Detail: detail}
+}
+
+func failed(name, detail, fix string) Check {
+	return Check{Name: name, Status: Failed, Detail: detail, Fix: fix}
+}
+
+func secretsCheck(f Facts, d doctorFixes) Check {
+	const name = "secrets"
+	pg, rc := cluster.PostgresSecretName(d.name), cluster.RepoConfigSecretName(d.name)
+	if f.secretErr != nil {
+		return failed(name, f.secretErr.Error(), "check your permissions: kubectl pgo needs get on secrets in namespace "+d.ns)
+	}
+	var problems, fixes []string
+	if f.postgresSecret == nil {
+		problems = append(problems, "Secret "+pg+" is missing")
+	} else if _, err := cluster.PasswordFromSecret(f.postgresSecret); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		fixes = append(fixes, fmt.Sprintf("recreate Secret %s with the keys %s and %s holding the superuser's name and password that the database already has (a new password would not match it)",
+			pg, cluster.KeyUsername, cluster.KeyPassword))
+	}
+	if f.repoSecret == nil {
+		problems = append(problems, "Secret "+rc+" is missing")
+		fixes = append(fixes, d.newCertificates(false))
+	} else if _, err := cluster.PKIFromSecret(f.repoSecret); err != nil {
+		problems = append(problems, fmt.Sprintf("Secret %s: %v", rc, err))
+		fixes = append(fixes, d.newCertificates(true))
+	}
+	if len(problems) > 0 {
+		return failed(name, strings.Join(problems, "; "), strings.Join(fixes, "; "))
+	}
+	return ok(name, fmt.Sprintf("%s and %s are there, with every key", pg, rc))
+}
+
+// newCertificates is the fix for missing or bad TLS material: create
+// cluster issues new certificates when the Secret is missing, and the pods
+// read them when they start.
+func (d doctorFixes) newCertificates(deleteFirst bool) string {
+	steps := ""
+	if deleteFirst {
+		steps = fmt.Sprintf("kubectl delete secret -n %s %s, then ", d.ns, cluster.RepoConfigSecretName(d.name))
+	}
+	return fmt.Sprintf("issue new certificates: %skubectl pgo create cluster %s -n %s, then restart the pods: kubectl delete pod -n %s -l %s=%s",
+		steps, d.name, d.ns, d.ns, cluster.LabelCluster, d.name)
+}
+
+func certificatesCheck(f Facts, d doctorFixes) Check {
+	const name = "certificates"
+	if f.repoSecret == nil {
+		return failed(name, "no Secret "+cluster.RepoConfigSecretName(d.name)+" to read them from", d.newCertificates(false))
+	}
+	pki, err := cluster.PKIFromSecret(f.repoSecret)
+	if err == nil {
+		err = pki.Verify(d.name, d.ns, f.now)
+	}
+	if err != nil {
+		return failed(name, err.Error(), d.newCertificates(true))
+	}
+	expiries, err := pki.Expiries()
+	if err != nil {
+		return failed(name, err.Error(), d.newCertificates(true))
+	}
+	first := expiries[0]
+	left := first.NotAfter.Sub(f.now)
+	detail := fmt.Sprintf("valid for %s and %s; the first to expire is the %s certificate, on %s (%s left)",
+		cluster.PodName(d.name), cluster.RepoHostName(d.name), first.What, first.NotAfter.Format("2006-01-02"), humanDays(left))
+	if left < certWarnBefore {
+		return Check{Name: name, Status: Warning, Detail: detail, Fix: d.newCertificates(true)}
+	}
+	return ok(name, detail)
+}
+
+// humanDays writes a duration in days, or hours under two days.
+func humanDays(d time.Duration) string {
+	if d < 48*time.Hour {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+func podCheck(name string, pod *corev1.Pod, err error, fix string) Check {
+	if pod == nil {
+		return failed(name, fmt.Sprintf("not running: %v", err), fix)
+	}
+	info := inspect.PodInfoOf(pod)
+	detail := fmt.Sprintf("%s %s, %s containers ready, %d restarts", pod.Name, info.Phase, info.Containers, info.Restarts)
+	if !info.Ready {
+		return Check{Name: name, Status: Warning, Detail: detail + ", not ready", Fix: fix}
+	}
+	return ok(name, detail)
+}
+
+// pgbackrestError is the last ERROR line of pgBackRest's output, or the
+// exec error.
+func pgbackrestError(r *execResult) string {
+	if lines := repo.ErrorLines(r.out); len(lines) > 0 {
+		return lines[len(lines)-1]
+	}
+	if r.err != nil {
+		return r.err.Error()
+	}
+	return r.out
+}
+
+func reachableCheck(f Facts, n int, d doctorFixes) Check {
+	name := repoName(n) + " host reachable"
+	repoHost, db := cluster.RepoHostName(d.name), cluster.ServiceName(d.name)
+	var problems []string
+	for _, p := range []struct {
+		from, to string
+		r        *execResult
+	}{{"the database", repoHost, f.pingRepo}, {"the repository host", db, f.pingDB}} {
+		switch {
+		case p.r == nil:
+			problems = append(problems, fmt.Sprintf("%s could not be asked (its pod does not run)", p.from))
+		case p.r.err != nil:
+			problems = append(problems, fmt.Sprintf("%s cannot reach %s:%d: %s", p.from, p.to, repo.ServerPort, pgbackrestError(p.r)))
+		}
+	}
+	if len(problems) > 0 {
+		return failed(name, strings.Join(problems, "; "),
+			fmt.Sprintf("check the Services %s and %s (kubectl get endpoints -n %s) and the pgbackrest containers' logs: %s; kubectl logs -n %s %s -c %s",
+				repoHost, db, d.ns, d.repoLog(), d.ns, cluster.PodName(d.name), cluster.ContainerPGBackRest))
+	}
+	return ok(name, fmt.Sprintf("pgbackrest server-ping: the database reaches %s:%d, the repository host reaches %s:%d", repoHost, repo.ServerPort, db, repo.ServerPort))
+}
+
+// repoStatus is the status of the stanza in repository n.
+func repoStatus(s *repo.Stanza, n int) (repo.RepoResult, bool) {
+	for _, r := range s.Repo {
+		if r.Key == n {
+			return r.Status, true
+		}
+	}
+	return repo.RepoResult{}, false
+}
+
+func stanzaCheck(f Facts, n int, d doctorFixes) Check {
+	name := repoName(n) + " stanza"
+	if f.stanza == nil {
+		return failed(name, "pgbackrest info could not run: "+errString(f.stanzaErr, f.repoPodErr), d.podFix("deploy/"+cluster.RepoHostName(d.name)))
+	}
+	st, found := repoStatus(f.stanza, n)
+	if !found {
+		st = repo.RepoResult{Code: f.stanza.Status.Code, Message: f.stanza.Status.Message}
+	}
+	switch st.Code {
+	case repo.StatusOK, repo.StatusNoValidBackups:
+		return ok(name, fmt.Sprintf("stanza %s exists (%s)", repo.StanzaName, st.Message))
+	case repo.StatusMissingStanzaPath, repo.StatusMissingStanzaData:
+		return failed(name, fmt.Sprintf("stanza %s does not exist in %s: %s", repo.StanzaName, repoName(n), st.Message),
+			fmt.Sprintf("the repository host creates it when it starts: kubectl rollout restart -n %s deployment/%s, then read %s", d.ns, cluster.RepoHostName(d.name), d.repoLog()))
+	default:
+		return failed(name, fmt.Sprintf("pgbackrest info status %d: %s", st.Code, st.Message),
+			fmt.Sprintf("read pgBackRest's error with kubectl pgo show backup %s -n %s and %s", d.name, d.ns, d.repoLog()))
+	}
+}
+
+func errString(errs ...error) string {
+	if err := errors.Join(errs...); err != nil {
+		return strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	return "unknown error"
+}
+
+func lastBackupCheck(f Facts, n int, maxAge time.Duration, d doctorFixes) Check {
+	name := repoName(n) + " last backup"
+	fix := fmt.Sprintf("take one: kubectl pgo backup %s -n %s --type=full --wait", d.name, d.ns)
+	if f.stanza == nil {
+		return failed(name, "unknown: pgbackrest info could not run", fix)
+	}
+	var last *repo.BackupSummary
+	sum := repo.Summarize(*f.stanza)
+	for i := range sum.Backups {
+		b := &sum.Backups[i]
+		if b.Repo == n && !b.Error && (last == nil || b.Stop.After(last.Stop)) {
+			last = b
+		}
+	}
+	if last == nil {
+		return failed(name, "no backup in "+repoName(n), fix)
+	}
+	ago := f.now.Sub(last.Stop)
+	detail := fmt.Sprintf("%s (%s) finished %s ago, at %s", last.Label, last.Type, ago.Truncate(time.Second), last.Stop.Format(time.RFC3339))
+	if ago > maxAge {
+		return failed(name, detail+fmt.Sprintf(", more than --max-backup-age=%s", maxAge), fix+"; schedule backups more often")
+	}
+	return ok(name, detail)
+}
+
+// repoUsageCheck weighs the repository against its PVC's size and against
+// the free space of its filesystem: a provisioner may not enforce the
+// size (hostPath), and a filesystem may be smaller than the claim says.
+func repoUsageCheck(f Facts, n int, d doctorFixes) Check {
+	name := repoName(n) + " PVC usage"
+	pvc := cluster.RepoPVCName(d.name)
+	fix := fmt.Sprintf("free space: delete old backups (kubectl pgo show backup %s -n %s, then kubectl pgo delete backup %s -n %s --target=LABEL), or move the repository to a larger volume",
+		d.name, d.ns, d.name, d.ns)
+	if f.df == nil || f.du == nil {
+		return failed(name, "unknown: the repository host's pod does not run", d.podFix("deploy/"+cluster.RepoHostName(d.name)))
+	}
+	if f.df.err != nil {
+		return failed(name, "df failed: "+f.df.err.Error(), d.podFix("deploy/"+cluster.RepoHostName(d.name)))
+	}
+	df, err := ParseDF(f.df.out)
+	if err != nil {
+		return failed(name, err.Error(), d.podFix("deploy/"+cluster.RepoHostName(d.name)))
+	}
+	percent := df.Percent()
+	detail := fmt.Sprintf("filesystem %d%% used, %s free", percent, repo.FormatBytes(df.Available))
+	// du is best effort: a file being written as it reads can fail it.
+	if used, err := ParseDU(f.du.out); f.du.err == nil && err == nil {
+		if q, err := resource.ParseQuantity(f.spec.RepoPVCSize); err == nil && q.Value() > 0 {
+			pvcPercent := (used*100 + q.Value() - 1) / q.Value()
+			detail = fmt.Sprintf("repository %s of the %s PVC %s (%d%%); ", repo.FormatBytes(used), f.spec.RepoPVCSize, pvc, pvcPercent) + detail
+			percent = max(percent, pvcPercent)
+		}
+	}
+	switch {
+	case percent >= UsageFail:
+		return failed(name, detail, fix)
+	case percent >= UsageWarn:
+		return Check{Name: name, Status: Warning, Detail: detail, Fix: fix}
+	}
+	return ok(name, detail)
+}
+
+func archivingCheck(f Facts, d doctorFixes) Check {
+	const name = "WAL archiving"
+	fix := fmt.Sprintf("read the archive-push errors in %s, and kubectl pgo show archive %s -n %s", d.databaseLog(), d.name, d.ns)
+	a := f.archiver
+	if a == nil {
+		return failed(name, "unknown: "+errString(f.archiverErr, f.dbPodErr), d.podFix(cluster.PodName(d.name)))
+	}
+	last := "nothing archived yet"
+	if a.LastArchivedTime != nil {
+		last = fmt.Sprintf("last %s %s ago", a.LastArchivedWAL, f.now.Sub(*a.LastArchivedTime).Truncate(time.Second))
+	}
+	detail := fmt.Sprintf("%d archived (%s), %d failed", a.ArchivedCount, last, a.FailedCount)
+	switch {
+	case a.ArchiveMode == "off":
+		return failed(name, "archive_mode is off", "archive_mode is set by kubectl pgo create cluster; restore the settings with kubectl pgo create cluster "+d.name+" -n "+d.ns)
+	case a.Failing():
+		return failed(name, detail+fmt.Sprintf("; the last attempt failed: %s at %s", a.LastFailedWAL, a.LastFailedTime.Format(time.RFC3339)), fix)
+	case a.ReadyCount > 0 && (a.LastArchivedTime == nil || f.now.Sub(*a.LastArchivedTime) > archiveStuckAfter):
+		return failed(name, detail+fmt.Sprintf("; %d segments wait and none was archived for more than %s", a.ReadyCount, archiveStuckAfter), fix)
+	}
+	return ok(name, detail)
+}
+
+func backlogCheck(f Facts, d doctorFixes) Check {
+	const name = "WAL backlog"
+	a := f.archiver
+	if a == nil {
+		return failed(name, "unknown: "+errString(f.archiverErr, f.dbPodErr), d.podFix(cluster.PodName(d.name)))
+	}
+	detail := fmt.Sprintf("%d segments wait to be archived (.ready in pg_wal/archive_status)", a.ReadyCount)
+	fix := fmt.Sprintf("archiving is slower than the writes, or fails: kubectl pgo show archive %s -n %s", d.name, d.ns)
+	switch {
+	case a.ReadyCount > walBacklogFail:
+		return failed(name, detail, fix)
+	case a.ReadyCount > walBacklogWarn:
+		return Check{Name: name, Status: Warning, Detail: detail, Fix: fix}
+	}
+	return ok(name, detail)
+}
+
+func checkCheck(f Facts, d doctorFixes) Check {
+	const name = "pgbackrest check"
+	if f.check == nil {
+		return failed(name, "could not run: "+errString(f.checkErr), d.podFix(cluster.PodName(d.name)))
+	}
+	if !f.check.OK {
+		detail := fmt.Sprintf("failed with exit code %d", f.check.ExitCode)
+		if len(f.check.Errors) > 0 {
+			detail += ": " + f.check.Errors[len(f.check.Errors)-1]
+		}
+		return failed(name, detail, fmt.Sprintf("read %s and %s", d.databaseLog(), d.repoLog()))
+	}
+	detail := "ok"
+	if f.check.ArchivedWAL != "" {
+		detail = fmt.Sprintf("WAL segment %s reached the repository", f.check.ArchivedWAL)
+	}
+	return ok(name, detail)
+}

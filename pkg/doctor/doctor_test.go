@@ -1,0 +1,275 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/exec"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// doctorNow is a minute after the last archived segment of
+// archiver-ok.json, and 20 minutes after the backup of info-one-full.json.
+var doctorNow = time.Date(2026, 11, 26, 7, 41, 41, 0, time.UTC)
+
+const (
+	dfHalf = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 1000 500 500 50% /backrestrepo\n"
+	dfFull = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 33554432 33554432 0 100% /backrestrepo\n"
+)
+
+// doctorSecrets are the two Secrets of a cluster, with certificates issued
+// at issued.
+func doctorSecrets(t *testing.T, name, ns string, issued time.Time) (postgres, repoConfig *corev1.Secret) {
+	t.Helper()
+	pki, err := cluster.NewPKI(name, ns, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	postgres = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.PostgresSecretName(name), Namespace: ns},
+		Data: map[string][]byte{cluster.KeyUsername: []byte("postgres"), cluster.KeyPassword: []byte("secret")}}
+	repoConfig = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.RepoConfigSecretName(name), Namespace: ns},
+		Data: map[string][]byte{
+			cluster.KeyCACert: pki.CACert, cluster.KeyCAKey: pki.CAKey,
+			cluster.KeyDBCert: pki.DBCert, cluster.KeyDBKey: pki.DBKey,
+			cluster.KeyRepoCert: pki.RepoCert, cluster.KeyRepoKey: pki.RepoKey,
+		}}
+	return postgres, repoConfig
+}
+
+func readTestdata(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.FromSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func readyRunningPod(ns, name string, l map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
+		Status: corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+		},
+	}
+}
+
+// healthyFacts are the facts of a healthy cluster, parsed from the same
+// captures as TestDoctorHealthy.
+func healthyFacts(t *testing.T) Facts {
+	t.Helper()
+	spec := cluster.Spec{Name: "hippo", Namespace: "demo"}
+	spec.Default()
+	pg, rc := doctorSecrets(t, "hippo", "demo", doctorNow.Add(-24*time.Hour))
+	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-one-full.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-ok.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-ok.txt"), 0)
+	running := func(name, container string) *corev1.Pod {
+		p := readyRunningPod("demo", name, nil)
+		p.Spec.Containers = []corev1.Container{{Name: container}}
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		return p
+	}
+	return Facts{
+		spec: spec, now: doctorNow,
+		postgresSecret: pg, repoSecret: rc,
+		dbPod: running("hippo-0", "database"), repoPod: running("hippo-backrest-shared-repo-x", "pgbackrest"),
+		pingRepo: &execResult{}, pingDB: &execResult{},
+		stanza:   &stanzas[0],
+		archiver: &a, check: &check,
+		df: &execResult{out: dfHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	exitErr := func(code int) error { return &kube.ExecError{Code: code, Err: exec.CodeExitError{Code: code}} }
+	at := func(d time.Duration) *time.Time { v := doctorNow.Add(d); return &v }
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, f *Facts)
+		maxAge time.Duration
+		// want are the checks that do not pass, with a piece of their
+		// detail; every other check must pass.
+		want map[string]string
+	}{
+		{name: "healthy", change: func(*testing.T, *Facts) {}},
+		{name: "secrets missing", change: func(_ *testing.T, f *Facts) { f.postgresSecret, f.repoSecret = nil, nil },
+			want: map[string]string{"secrets:failed": "hippo-postgres-secret is missing; Secret hippo-backrest-repo-config is missing", "certificates:failed": "no Secret"}},
+		{name: "a key missing", change: func(_ *testing.T, f *Facts) { delete(f.repoSecret.Data, cluster.KeyRepoKey) },
+			want: map[string]string{"secrets:failed": "repo.key", "certificates:failed": "repo.key"}},
+		{name: "certificates expire in 10 days", change: func(t *testing.T, f *Facts) {
+			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(10*24*time.Hour-cluster.CertValidity))
+		}, want: map[string]string{"certificates:warning": "(10 days left)"}},
+		{name: "certificates expired", change: func(t *testing.T, f *Facts) {
+			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(-cluster.CertValidity-time.Hour))
+		}, want: map[string]string{"certificates:failed": "expired"}},
+		{name: "certificates of another cluster", change: func(t *testing.T, f *Facts) {
+			_, f.repoSecret = doctorSecrets(t, "other", "demo", doctorNow)
+		}, want: map[string]string{"certificates:failed": `"other-db", not "hippo-db"`}},
+		{name: "repository host unreachable", change: func(_ *testing.T, f *Facts) {
+			f.pingRepo = &execResult{out: "ERROR: [049]: unable to get address for 'hippo-backrest-shared-repo'", err: exitErr(49)}
+		}, want: map[string]string{"repo1 host reachable:failed": "the database cannot reach hippo-backrest-shared-repo:8432: ERROR: [049]"}},
+		{name: "repository host pod down", change: func(_ *testing.T, f *Facts) {
+			f.repoPod, f.repoPodErr, f.pingDB, f.stanza, f.df, f.du = nil, errors.New("no pod"), nil, nil, nil, nil
+		}, want: map[string]string{
+			"repository host pod:failed": "not running: no pod", "repo1 host reachable:failed": "could not be asked",
+			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
+		}},
+		{name: "stanza missing", change: func(t *testing.T, f *Facts) {
+			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-missing-stanza.json")))
+			f.stanza = &s[0]
+		}, want: map[string]string{"repo1 stanza:failed": "missing stanza path", "repo1 last backup:failed": "no backup in repo1"}},
+		{name: "no backup yet", change: func(t *testing.T, f *Facts) {
+			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-no-backups.json")))
+			f.stanza = &s[0]
+		}, want: map[string]string{"repo1 last backup:failed": "no backup in repo1"}},
+		{name: "last backup too old", maxAge: 10 * time.Minute, change: func(*testing.T, *Facts) {},
+			want: map[string]string{"repo1 last backup:failed": "20261126-071946F (full) finished 21m52s ago, at 2026-11-26T07:19:49Z, more than --max-backup-age=10m0s"}},
+		{name: "repository nearly full", change: func(_ *testing.T, f *Facts) {
+			f.df = &execResult{out: "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/x 100 85 15 85% /r\n"}
+		}, want: map[string]string{"repo1 PVC usage:warning": "filesystem 85% used"}},
+		{name: "repository full", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: dfFull} },
+			want: map[string]string{"repo1 PVC usage:failed": "filesystem 100% used, 0B free"}},
+		{name: "repository larger than its PVC", change: func(_ *testing.T, f *Facts) { f.du = &execResult{out: "2147483648 /r"} },
+			want: map[string]string{"repo1 PVC usage:failed": "repository 2.0GiB of the 2Gi PVC hippo-pgbr-repo (100%)"}},
+		{name: "df fails", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: "df: no such file", err: exitErr(1)} },
+			want: map[string]string{"repo1 PVC usage:failed": "df failed"}},
+		{name: "archiving fails", change: func(t *testing.T, f *Facts) {
+			a, _ := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-failing.json"))
+			f.archiver = &a
+		}, want: map[string]string{"WAL archiving:failed": "the last attempt failed: 000000010000000000000011"}},
+		{name: "archiving stuck", change: func(_ *testing.T, f *Facts) {
+			f.archiver.ReadyCount, f.archiver.LastArchivedTime = 3, at(-time.Hour)
+		}, want: map[string]string{"WAL archiving:failed": "3 segments wait and none was archived for more than 10m0s"}},
+		{name: "archive_mode off", change: func(_ *testing.T, f *Facts) { f.archiver.ArchiveMode = "off" },
+			want: map[string]string{"WAL archiving:failed": "archive_mode is off"}},
+		{name: "backlog", change: func(_ *testing.T, f *Facts) { f.archiver.ReadyCount = 5 },
+			want: map[string]string{"WAL backlog:warning": "5 segments wait"}},
+		{name: "large backlog", change: func(_ *testing.T, f *Facts) { f.archiver.ReadyCount = 65 },
+			want: map[string]string{"WAL backlog:failed": "65 segments wait"}},
+		{name: "check fails", change: func(t *testing.T, f *Facts) {
+			c := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-repo-down.txt"), 82)
+			f.check = &c
+		}, want: map[string]string{"pgbackrest check:failed": "failed with exit code 82"}},
+		{name: "database pod down", change: func(_ *testing.T, f *Facts) {
+			f.dbPod, f.dbPodErr, f.pingRepo, f.archiver, f.check = nil, errors.New("no pod"), nil, nil, nil
+		}, want: map[string]string{
+			"database pod:failed": "no pod", "repo1 host reachable:failed": "the database could not be asked",
+			"WAL archiving:failed": "unknown: no pod", "WAL backlog:failed": "unknown: no pod",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := healthyFacts(t)
+			tc.change(t, &f)
+			maxAge := tc.maxAge
+			if maxAge == 0 {
+				maxAge = DefaultMaxBackupAge
+			}
+			checks := Diagnose(f, maxAge)
+			seen := map[string]bool{}
+			for _, c := range checks {
+				key := c.Name + ":" + string(c.Status)
+				if c.Status == OK {
+					if _, bad := tc.want[c.Name+":failed"]; bad {
+						t.Errorf("%s passed: %s", c.Name, c.Detail)
+					}
+					if _, bad := tc.want[c.Name+":warning"]; bad {
+						t.Errorf("%s passed: %s", c.Name, c.Detail)
+					}
+					continue
+				}
+				want, expected := tc.want[key]
+				switch {
+				case !expected:
+					t.Errorf("%s %s: %s", c.Name, c.Status, c.Detail)
+				case !strings.Contains(c.Detail, want):
+					t.Errorf("%s detail = %q, want it to contain %q", c.Name, c.Detail, want)
+				case c.Fix == "":
+					t.Errorf("%s %s without a fix", c.Name, c.Status)
+				}
+				seen[key] = true
+			}
+			for key := range tc.want {
+				if !seen[key] {
+					t.Errorf("no check %s", key)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDF(t *testing.T) {
+	for _, tc := range []struct {
+		out     string
+		want    DiskUsage
+		percent int64
+		err     bool
+	}{
+		{out: dfHalf, want: DiskUsage{1000, 500, 500}, percent: 50},
+		{out: dfFull, want: DiskUsage{33554432, 33554432, 0}, percent: 100},
+		// df's Use% rounds up.
+		{out: "h\n/dev/x 1000 1 999 1% /r", want: DiskUsage{1000, 1, 999}, percent: 1},
+		{out: "", err: true},
+		{out: "h\n/dev/x a b c d /r", err: true},
+	} {
+		got, err := ParseDF(tc.out)
+		if (err != nil) != tc.err || got != tc.want || (err == nil && got.Percent() != tc.percent) {
+			t.Errorf("ParseDF(%q) = %+v (%d%%), %v", tc.out, got, got.Percent(), err)
+		}
+	}
+	if n, err := ParseDU("123\t/x\n"); n != 123 || err != nil {
+		t.Errorf("ParseDU = %d, %v", n, err)
+	}
+	if _, err := ParseDU(""); err == nil {
+		t.Error("ParseDU of nothing did not fail")
+	}
+}
+
+// Each repository gets its own checks; the host and volume checks only
+// apply to the local one.
+func TestDiagnoseTwoRepositories(t *testing.T) {
+	f := healthyFacts(t)
+	f.spec.StorageType = []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
+	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-two-repos-incr.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stanza = &stanzas[0]
+	f.now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var got []string
+	for _, c := range Diagnose(f, DefaultMaxBackupAge) {
+		if c.Repo > 0 {
+			got = append(got, fmt.Sprintf("%s (repo %d): %s: %s", c.Name, c.Repo, c.Status, c.Detail))
+		}
+	}
+	want := []string{
+		"repo1 host reachable (repo 1): ok: pgbackrest server-ping: the database reaches hippo-backrest-shared-repo:8432, the repository host reaches hippo:8432",
+		"repo1 stanza (repo 1): ok: stanza db exists (ok)",
+		// The newer incremental has errors (a checksum failed): the full
+		// backup is the last good one.
+		"repo1 last backup (repo 1): ok: 20261126-070213F (full) finished 1h57m44s ago, at 2026-11-26T07:02:16Z",
+		"repo1 PVC usage (repo 1): ok: repository 5.0MiB of the 2Gi PVC hippo-pgbr-repo (1%); filesystem 50% used, 500B free",
+		"repo2 stanza (repo 2): ok: stanza db exists (no valid backups)",
+		"repo2 last backup (repo 2): failed: no backup in repo2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("repository checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

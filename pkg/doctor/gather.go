@@ -1,0 +1,183 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// execResult is what a command printed, and how it ended.
+type execResult struct {
+	out string
+	err error
+}
+
+// Facts is everything doctor looked at; Diagnose judges it.
+type Facts struct {
+	spec cluster.Spec
+	now  time.Time
+
+	// The Secrets, nil when missing (secretErr says why when they could
+	// not be read at all).
+	postgresSecret, repoSecret *corev1.Secret
+	secretErr                  error
+
+	dbPod, repoPod       *corev1.Pod
+	dbPodErr, repoPodErr error
+
+	// pingRepo is server-ping from the database to the repository host,
+	// pingDB the other way.
+	pingRepo, pingDB *execResult
+
+	stanza    *repo.Stanza
+	stanzaErr error
+
+	archiver    *repo.ArchiverStatus
+	archiverErr error
+	check       *repo.CheckResult
+	checkErr    error
+
+	// df and du of the repository path in the repository host's pod.
+	df, du *execResult
+}
+
+// Options say which cluster to examine, when, and whether to run
+// pgbackrest check.
+type Options struct {
+	Namespace, Name string
+	// Now is the time the certificates and backups are judged at.
+	Now time.Time
+	// NoCheck skips pgbackrest check (it switches to a new WAL segment).
+	NoCheck bool
+}
+
+// Gather reads the Secrets and the pods, then runs the commands in the
+// pods, all at once. Only an API error (not a failed command) is an
+// error of doctor itself.
+func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec, spec cluster.Spec, o Options) (Facts, error) {
+	f := Facts{spec: spec, now: o.Now.UTC()}
+	secrets := client.CoreV1().Secrets(o.Namespace)
+	var err error
+	for _, s := range []struct {
+		name string
+		into **corev1.Secret
+	}{{cluster.PostgresSecretName(o.Name), &f.postgresSecret}, {cluster.RepoConfigSecretName(o.Name), &f.repoSecret}} {
+		*s.into, err = secrets.Get(ctx, s.name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			*s.into = nil
+		case err != nil:
+			*s.into = nil
+			f.secretErr = fmt.Errorf("cannot read Secret %s: %w", s.name, err)
+		}
+	}
+	f.dbPod, f.dbPodErr = execPod(ctx, client, o.Namespace, cluster.DatabaseSelector(o.Name).String(), cluster.ContainerDatabase)
+	// The pod that runs pgBackRest's commands: the repository host, or the
+	// database pod of an S3-only cluster.
+	f.repoPod, f.repoPodErr = execPod(ctx, client, o.Namespace, cluster.PGBackRestPodSelector(o.Name), cluster.ContainerPGBackRest)
+	if err := errors.Join(f.dbPodErr, f.repoPodErr); err != nil && kube.IsForbidden(err) {
+		return f, err
+	}
+
+	run := func(pod *corev1.Pod, container string, timeout time.Duration, command ...string) *execResult {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		stdout, stderr, err := exec(ctx, o.Namespace, pod.Name, container, command)
+		return &execResult{out: strings.TrimSpace(stdout + "\n" + stderr), err: err}
+	}
+	port := "--tls-server-port=" + strconv.Itoa(repo.ServerPort)
+	var wg sync.WaitGroup
+	if f.dbPod != nil {
+		wg.Go(func() {
+			f.pingRepo = run(f.dbPod, cluster.ContainerDatabase, inspect.ExecTimeout, "pgbackrest", "server-ping", cluster.RepoHostName(o.Name), port)
+		})
+		wg.Go(func() {
+			r := run(f.dbPod, cluster.ContainerDatabase, inspect.ExecTimeout, repo.ArchiverCommand()...)
+			if r.err != nil {
+				f.archiverErr = kube.ExplainExec("query pg_stat_archiver", o.Namespace, f.dbPod.Name, r.err)
+				return
+			}
+			a, err := repo.ParseArchiverStatus(r.out)
+			if err != nil {
+				f.archiverErr = err
+				return
+			}
+			f.archiver = &a
+		})
+		if !o.NoCheck {
+			wg.Go(func() {
+				command := append(repo.CheckCommand(), fmt.Sprintf("--archive-timeout=%d", int(archiveTimeout.Seconds())))
+				r := run(f.dbPod, cluster.ContainerDatabase, archiveTimeout+inspect.ExecTimeout, command...)
+				var execErr *kube.ExecError
+				code := 0
+				switch {
+				case errors.As(r.err, &execErr):
+					code = execErr.ExitCode()
+				case r.err != nil:
+					f.checkErr = kube.ExplainExec("run pgbackrest check", o.Namespace, f.dbPod.Name, r.err)
+					return
+				}
+				c := repo.ParseCheck(r.out, code)
+				f.check = &c
+			})
+		}
+	}
+	if f.repoPod != nil {
+		wg.Go(func() {
+			f.pingDB = run(f.repoPod, cluster.ContainerPGBackRest, inspect.ExecTimeout, "pgbackrest", "server-ping", cluster.ServiceName(o.Name), port)
+		})
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, inspect.ExecTimeout)
+			defer cancel()
+			s, err := inspect.ReadStanza(ctx, exec, o.Namespace, f.repoPod.Name)
+			if err != nil {
+				f.stanzaErr = err
+				return
+			}
+			f.stanza = &s
+		})
+		wg.Go(func() {
+			f.df = run(f.repoPod, cluster.ContainerPGBackRest, inspect.ExecTimeout, "df", "-P", "-B1", spec.RepoPath)
+		})
+		wg.Go(func() {
+			f.du = run(f.repoPod, cluster.ContainerPGBackRest, inspect.ExecTimeout, "du", "-s", "-B1", spec.RepoPath)
+		})
+	}
+	wg.Wait()
+	return f, nil
+}
+
+// execPod returns the pod matching selector whose container runs (ready
+// or not: an exec needs only a running container), or why there is none.
+func execPod(ctx context.Context, client kubernetes.Interface, ns, selector, container string) (*corev1.Pod, error) {
+	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the pods %q: %w", selector, err)
+	}
+	var seen []string
+	for i := range list.Items {
+		p := &list.Items[i]
+		if inspect.ContainerRunning(p, container) {
+			return p, nil
+		}
+		seen = append(seen, fmt.Sprintf("%s (%s)", p.Name, inspect.PodInfoOf(p).Phase))
+	}
+	if len(seen) == 0 {
+		return nil, errors.New("no pod")
+	}
+	return nil, fmt.Errorf("container %s does not run in %s", container, strings.Join(seen, ", "))
+}
