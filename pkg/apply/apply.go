@@ -45,6 +45,10 @@ type Clients struct {
 	Mapper  meta.RESTMapper
 }
 
+// ExecFunc runs a command in a container of a pod and returns its
+// output: kube.Exec with the clients bound, or a fake in tests.
+type ExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
+
 // CheckNamespace fails clearly when the namespace does not exist. A user
 // who may not read namespaces is let through: the requests that follow
 // say what is wrong, if anything.

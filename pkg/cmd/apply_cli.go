@@ -1,5 +1,6 @@
 // The command side of pkg/apply: the API clients from the kubeconfig, and
-// the --dry-run, -o and --timeout flags of the commands that apply.
+// the --dry-run, -o and --timeout flags of the commands that apply, and the
+// cobra command of create, update and delete cluster.
 
 package cmd
 
@@ -8,11 +9,35 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
+
+// newClusterCommand is the cobra command of create, update or delete
+// cluster NAME, without its flags: NAME is checked in Complete, with a
+// clearer message than cobra's.
+func newClusterCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, use, short, long, example string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    cobra.ArbitraryArgs,
+		RunE:    runOptions(f, o),
+	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	return cmd
+}
+
+// registerApplyCompletions completes --dry-run and -o.
+func registerApplyCompletions(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(string(printers.FormatYAML), string(printers.FormatJSON)))
+}
 
 // validateApplyFlags checks --dry-run, -o and --timeout of a command that
 // applies the cluster's objects.

@@ -529,27 +529,6 @@ func TestCreateClusterOutput(t *testing.T) {
 	}
 }
 
-func TestMergeSpec(t *testing.T) {
-	stored := cluster.Spec{Name: "hippo", Namespace: "pg", StorageSize: "5Gi", Image: "example.com/pg:15",
-		Resources: cluster.Resources{CPURequest: "1", MemoryLimit: "2Gi"}, RetentionFull: 4}
-	stored.Default()
-	o := NewCreateClusterOptions(genericiooptions.NewTestIOStreamsDiscard())
-	o.spec = cluster.Spec{Name: "hippo", Namespace: "pg", Resources: cluster.Resources{MemoryLimit: "4Gi"}}
-	o.spec.Default()
-	o.spec.RetentionDiff = 2
-	o.spec.RetentionFull = 9 // not given: the stored 4 stays
-	o.given[flagMemoryLimit] = true
-	o.given[flagRetentionDiff] = true
-
-	got := o.mergeSpec(stored)
-	want := stored
-	want.Resources.MemoryLimit = "4Gi"
-	want.RetentionDiff = 2
-	if !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("merged spec = %+v\nwant %+v", got, want)
-	}
-}
-
 // A cluster deleted with --keep-backups is not created again over its
 // backups.
 func TestCreateClusterRefusesKeptBackups(t *testing.T) {
