@@ -334,6 +334,16 @@ func WaitAPIError(err error) error {
 	return nil
 }
 
+// WaitStatus is what a step's Check returns on err: the end of the wait
+// on an error that polling will not fix (WaitAPIError), else err as the
+// status, polled again.
+func WaitStatus(err error) (bool, string, error) {
+	if e := WaitAPIError(err); e != nil {
+		return false, "", e
+	}
+	return false, err.Error(), nil
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -346,10 +356,7 @@ func orUnknown(s string) string {
 func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
 	sts, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 	podStatus := ""
@@ -385,17 +392,11 @@ func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 func RepoHostReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
 	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	var podStates []string
 	var ready *corev1.Pod

@@ -38,13 +38,12 @@ func (s *clusterScope) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&s.Selector, "selector", "l", "", "The clusters whose labels match this selector (e.g. env=prod), in the namespace (every namespace with -A).")
 }
 
-func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	switch len(args) {
-	case 0:
-	case 1:
-		s.Name = args[0]
-	default:
-		return usageErrorf(cmd, "%s takes one cluster name, got %d arguments: %s", cmd.CommandPath(), len(args), strings.Join(args, " "))
+// complete takes NAME, if given, and the namespace.
+func (s *clusterScope) complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
+	if len(args) > 0 {
+		if s.Name, err = clusterNameArg(cmd, args); err != nil {
+			return err
+		}
 	}
 	ns, _, err := f.Namespace()
 	if err != nil {

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,15 +66,9 @@ const createClusterExample = `  # A cluster with a local pgBackRest repository, 
 // CreateClusterOptions holds the flags and clients of `kubectl pgo create
 // cluster`; lifecycle.Create does the work.
 type CreateClusterOptions struct {
-	Name string
-	// settingFlags are the cluster's settings (StorageType, Image, ...,
-	// S3), with which of them were given.
-	settingFlags
-
-	Wait    bool
-	Timeout time.Duration
-	DryRun  string
-	Output  string
+	// clusterApply holds NAME, the setting flags, --wait, --timeout,
+	// --dry-run and -o.
+	clusterApply
 
 	// RestoreFrom bootstraps the new cluster from another cluster's
 	// backups (--restore-from, restore_from.go).
@@ -85,27 +78,12 @@ type CreateClusterOptions struct {
 	// marks its temporary clusters with them.
 	extraLabels map[string]string
 
-	namespace string
-	// spec is the Spec from the flags alone, defaulted and validated.
-	spec cluster.Spec
-
-	factory      kube.Factory
-	exec         execFunc
-	now          func() time.Time
-	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewCreateClusterOptions returns options with the defaults of the flags.
 func NewCreateClusterOptions(streams genericiooptions.IOStreams) *CreateClusterOptions {
-	return &CreateClusterOptions{
-		settingFlags: newSettingFlags(),
-		Timeout:      apply.DefaultWaitTimeout,
-		DryRun:       apply.DryRunNone,
-		now:          time.Now,
-		pollInterval: 2 * time.Second,
-		IOStreams:    streams,
-	}
+	return &CreateClusterOptions{clusterApply: newClusterApply(false), IOStreams: streams}
 }
 
 // NewCmdCreateCluster returns `kubectl pgo create cluster NAME`.
@@ -115,16 +93,12 @@ func NewCmdCreateCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 
 func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command {
 	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Create a PostgreSQL cluster with a pgBackRest repository host", createClusterLong, createClusterExample)
-	o.settingFlags.addFlags(cmd)
-	fl := cmd.Flags()
-	fl.BoolVar(&o.Wait, "wait", false, "Wait until the database and the repository host are ready and the stanza exists, printing progress.")
-	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
-	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`)
-	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects as applied, as yaml or json, instead of one line per object.")
-	o.S3.AddFlags(fl)
+	o.addFlags(cmd, "Wait until the database and the repository host are ready and the stanza exists, printing progress.",
+		`"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`,
+		"Print the objects as applied, as yaml or json, instead of one line per object.")
+	o.S3.AddFlags(cmd.Flags())
 	o.S3.registerCompletions(cmd)
-	o.RestoreFrom.AddFlags(fl)
-	registerApplyCompletions(cmd)
+	o.RestoreFrom.AddFlags(cmd.Flags())
 	cmd.ValidArgsFunction = cobra.NoFileCompletions
 	return cmd
 }
@@ -133,31 +107,7 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 // namespace. It reads the kubeconfig but sends no request; with
 // --dry-run=client a missing or broken kubeconfig is not an error.
 func (o *CreateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	o.Name = name
-	o.recordGiven(cmd)
-
-	if o.DryRun == apply.DryRunClient {
-		// No server: -n, else the kubeconfig's namespace if there is a
-		// usable kubeconfig, else "default".
-		if nsFlag := cmd.Flag("namespace"); nsFlag != nil && nsFlag.Changed {
-			o.namespace = nsFlag.Value.String()
-		} else if ns, _, err := f.Namespace(); err == nil && ns != "" {
-			o.namespace = ns
-		} else {
-			o.namespace = metav1.NamespaceDefault
-		}
-		return nil
-	}
-	o.namespace, err = resolveNamespace(f)
-	return err
+	return o.complete(f, cmd, args, o.DryRun == apply.DryRunClient)
 }
 
 // Validate checks every flag, and builds the Spec they describe. It sends
@@ -246,10 +196,7 @@ func stanzaCreated(ctx context.Context, c *apply.Clients, exec execFunc, spec cl
 	}
 	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := apply.WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return apply.WaitStatus(err)
 	}
 	a, err := queryArchiver(ctx, exec, pod)
 	if err != nil {

@@ -73,8 +73,7 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 	cmd.SetIn(o.In)
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepBackups, "keep-backups", false, "Keep the repository PVC, its Secret and the cluster's settings, to restore from later.")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
-	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+	addYesFlags(fl, &o.Yes)
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Wait until every deleted object is gone.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the database to stop, and with --wait for the objects to go.")
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
@@ -82,9 +81,8 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 }
 
 // Complete takes the name and the namespace; it sends no request.
-func (o *DeleteClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+func (o *DeleteClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
 	o.factory = f
-	var err error
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
 	return err
 }
@@ -102,12 +100,9 @@ func (o *DeleteClusterOptions) Validate(cmd *cobra.Command) error {
 
 // Run deletes the cluster.
 func (o *DeleteClusterOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
-	if err != nil {
-		return err
-	}
 	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+	c, err := namespaceClients(ctx, o.factory, ns)
+	if err != nil {
 		return err
 	}
 	doomed, kept, err := o.find(ctx, c)

@@ -2,13 +2,11 @@ package cmd
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
@@ -52,38 +50,15 @@ const updateClusterExample = `  # Keep one full backup instead of two; the next 
 // UpdateClusterOptions holds the flags and clients of `kubectl pgo update
 // cluster`; lifecycle.Update does the work.
 type UpdateClusterOptions struct {
-	Name string
-	// settings holds the setting flags, as create cluster has them, with
-	// which of them were given.
-	settings settingFlags
-
-	Wait    bool
-	Timeout time.Duration
-	DryRun  string
-	Output  string
-
-	namespace string
-	// spec is the Spec from the flags alone, defaulted and validated.
-	spec cluster.Spec
-
-	factory      kube.Factory
-	exec         execFunc
-	now          func() time.Time
-	pollInterval time.Duration
+	// clusterApply holds NAME, the setting flags, as create cluster has
+	// them (without S3), --wait, --timeout, --dry-run and -o.
+	clusterApply
 	genericiooptions.IOStreams
 }
 
 // NewUpdateClusterOptions returns options with the defaults of the flags.
 func NewUpdateClusterOptions(streams genericiooptions.IOStreams) *UpdateClusterOptions {
-	return &UpdateClusterOptions{
-		settings:     newSettingFlags(),
-		Wait:         true,
-		Timeout:      apply.DefaultWaitTimeout,
-		DryRun:       apply.DryRunNone,
-		now:          time.Now,
-		pollInterval: 2 * time.Second,
-		IOStreams:    streams,
-	}
+	return &UpdateClusterOptions{clusterApply: newClusterApply(true), IOStreams: streams}
 }
 
 // NewCmdUpdate returns `kubectl pgo update`, the parent of commands that
@@ -99,13 +74,9 @@ func NewCmdUpdateCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 
 func newCmdUpdateCluster(f kube.Factory, o *UpdateClusterOptions) *cobra.Command {
 	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Change the retention, image or resources of a cluster", updateClusterLong, updateClusterExample)
-	o.settings.addFlags(cmd)
-	fl := cmd.Flags()
-	fl.BoolVar(&o.Wait, "wait", o.Wait, "Wait until the restarted pods are ready and read the new configuration, printing progress.")
-	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits.")
-	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (read the cluster, render and print, write nothing) or "server" (the API server validates, nothing is stored).`)
-	fl.StringVarP(&o.Output, "output", "o", "", "Print the objects that change, as applied, as yaml or json.")
-	registerApplyCompletions(cmd)
+	o.addFlags(cmd, "Wait until the restarted pods are ready and read the new configuration, printing progress.",
+		`"none", "client" (read the cluster, render and print, write nothing) or "server" (the API server validates, nothing is stored).`,
+		"Print the objects that change, as applied, as yaml or json.")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
@@ -114,18 +85,7 @@ func newCmdUpdateCluster(f kube.Factory, o *UpdateClusterOptions) *cobra.Command
 // namespace. Even with --dry-run=client a usable kubeconfig is needed: the
 // stored settings are read.
 func (o *UpdateClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	o.Name = name
-	o.settings.recordGiven(cmd)
-	o.namespace, err = resolveNamespace(f)
-	return err
+	return o.complete(f, cmd, args, false)
 }
 
 // Validate checks every flag. It sends no request.
@@ -139,10 +99,10 @@ func (o *UpdateClusterOptions) Validate(cmd *cobra.Command) error {
 		}
 		o.Wait = false
 	}
-	if !o.settings.anyGiven() {
+	if !o.anyGiven() {
 		return usageErrorf(cmd, "nothing to update: give at least one setting, e.g. --%s=1 (see the flags in --help)", flagRetentionFull)
 	}
-	spec, err := o.settings.spec(cmd, o.Name, o.namespace)
+	spec, err := o.settingFlags.spec(cmd, o.Name, o.namespace)
 	if err != nil {
 		return err
 	}
@@ -157,7 +117,7 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return lifecycle.Update(ctx, c, lifecycle.UpdateOptions{
-		Spec: o.spec, Given: o.settings.givenSettings(),
+		Spec: o.spec, Given: o.givenSettings(),
 		DryRun: o.DryRun, Output: o.Output,
 		Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Now: o.now, Exec: apply.ExecFunc(o.exec),
 		Out: o.Out, ErrOut: o.ErrOut,

@@ -121,11 +121,7 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 	}
 
 	// The secret material: reused when the Secrets exist.
-	repoSecret, pgSecret, err := readSecrets(ctx, c, spec, false)
-	if err != nil {
-		return err
-	}
-	material, err := cluster.LoadOrGenerateMaterial(spec, repoSecret, pgSecret, o.Now())
+	material, err := readMaterial(ctx, c, spec, false, o.Now())
 	if err != nil {
 		return err
 	}
@@ -256,29 +252,30 @@ func readSettings(ctx context.Context, c *apply.Clients, ns, name string) (clust
 	return stored, true, err
 }
 
-// readSecrets reads the cluster's repository and postgres Secrets (nil
-// where one does not exist, unless required).
-func readSecrets(ctx context.Context, c *apply.Clients, spec cluster.Spec, required bool) (repo, postgres *corev1.Secret, err error) {
+// readMaterial reads the cluster's certificates and password from its
+// repository and postgres Secrets, and generates what is missing, unless
+// they are required.
+func readMaterial(ctx context.Context, c *apply.Clients, spec cluster.Spec, required bool, now time.Time) (cluster.Material, error) {
 	ns := spec.Namespace
 	var secrets []*corev1.Secret
 	for _, name := range []string{cluster.RepoConfigSecretName(spec.Name), cluster.PostgresSecretName(spec.Name)} {
 		s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err) && required:
-			return nil, nil, fmt.Errorf("cluster %q has no Secret %s/%s, without which its objects cannot be rendered; nothing was changed "+
+			return cluster.Material{}, fmt.Errorf("cluster %q has no Secret %s/%s, without which its objects cannot be rendered; nothing was changed "+
 				"(kubectl pgo create cluster %s makes what is missing)", spec.Name, ns, name, spec.Name)
 		case apierrors.IsNotFound(err):
 			s = nil
 		case err != nil:
-			return nil, nil, fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
+			return cluster.Material{}, fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
 		default:
 			if err := cluster.CheckOwnership(spec.Name, "Secret "+ns+"/"+name, s.Labels); err != nil {
-				return nil, nil, err
+				return cluster.Material{}, err
 			}
 		}
 		secrets = append(secrets, s)
 	}
-	return secrets[0], secrets[1], nil
+	return cluster.LoadOrGenerateMaterial(spec, secrets[0], secrets[1], now)
 }
 
 // lines is where the line of each applied object goes: nowhere when the

@@ -27,40 +27,30 @@ type Given struct {
 // with those given taking their place.
 func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	s, f := stored, flags
-	set := func(given bool, dst *string, src string) {
-		if given {
-			*dst = src
-		}
-	}
-	if given.StorageType {
-		s.StorageType = f.StorageType
-	}
-	if given.S3 {
-		s.S3 = f.S3
-	}
-	if given.Cipher {
-		s.Cipher = f.Cipher
-	}
-	set(given.StorageSize, &s.StorageSize, f.StorageSize)
-	set(given.StorageClass, &s.StorageClass, f.StorageClass)
-	set(given.RepoPVCSize, &s.RepoPVCSize, f.RepoPVCSize)
-	set(given.RepoStorageClass, &s.RepoStorageClass, f.RepoStorageClass)
-	set(given.Image, &s.Image, f.Image)
-	set(given.CPU, &s.Resources.CPURequest, f.Resources.CPURequest)
-	set(given.Memory, &s.Resources.MemoryRequest, f.Resources.MemoryRequest)
-	set(given.CPULimit, &s.Resources.CPULimit, f.Resources.CPULimit)
-	set(given.MemoryLimit, &s.Resources.MemoryLimit, f.Resources.MemoryLimit)
-	if given.RetentionFull {
-		s.RetentionFull = f.RetentionFull
-	}
-	if given.RetentionFullType {
-		s.RetentionFullType = f.RetentionFullType
-	}
-	if given.RetentionDiff {
-		s.RetentionDiff = f.RetentionDiff
-	}
+	pick(given.StorageType, &s.StorageType, f.StorageType)
+	pick(given.S3, &s.S3, f.S3)
+	pick(given.Cipher, &s.Cipher, f.Cipher)
+	pick(given.StorageSize, &s.StorageSize, f.StorageSize)
+	pick(given.StorageClass, &s.StorageClass, f.StorageClass)
+	pick(given.RepoPVCSize, &s.RepoPVCSize, f.RepoPVCSize)
+	pick(given.RepoStorageClass, &s.RepoStorageClass, f.RepoStorageClass)
+	pick(given.Image, &s.Image, f.Image)
+	pick(given.CPU, &s.Resources.CPURequest, f.Resources.CPURequest)
+	pick(given.Memory, &s.Resources.MemoryRequest, f.Resources.MemoryRequest)
+	pick(given.CPULimit, &s.Resources.CPULimit, f.Resources.CPULimit)
+	pick(given.MemoryLimit, &s.Resources.MemoryLimit, f.Resources.MemoryLimit)
+	pick(given.RetentionFull, &s.RetentionFull, f.RetentionFull)
+	pick(given.RetentionFullType, &s.RetentionFullType, f.RetentionFullType)
+	pick(given.RetentionDiff, &s.RetentionDiff, f.RetentionDiff)
 	s.Default()
 	return s
+}
+
+// pick sets *dst to src when the setting was given.
+func pick[T any](given bool, dst *T, src T) {
+	if given {
+		*dst = src
+	}
 }
 
 // CheckStorageClasses refuses a storage class that does not exist: its

@@ -76,11 +76,7 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 
 	// Unlike create, update never generates the certificates and the
 	// password: new ones would lock the pods out.
-	repoSecret, pgSecret, err := readSecrets(ctx, c, spec, true)
-	if err != nil {
-		return err
-	}
-	material, err := cluster.LoadOrGenerateMaterial(spec, repoSecret, pgSecret, o.Now())
+	material, err := readMaterial(ctx, c, spec, true, o.Now())
 	if err != nil {
 		return err
 	}

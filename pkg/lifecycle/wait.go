@@ -138,18 +138,12 @@ func repoHostRestartSteps(c *apply.Clients, exec apply.ExecFunc, ns, name string
 func repoHostConfigCurrent(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, ns, name string) (bool, string, error) {
 	cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.PGBackRestConfigMapName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := apply.WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return apply.WaitStatus(err)
 	}
 	want := cm.Data[cluster.FileRepoConf]
 	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
 	if err != nil {
-		if e := apply.WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return apply.WaitStatus(err)
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
