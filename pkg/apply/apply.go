@@ -344,6 +344,14 @@ func WaitStatus(err error) (bool, string, error) {
 	return false, err.Error(), nil
 }
 
+// replicasOf is a workload's replicas: 1 when not set.
+func replicasOf(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -372,10 +380,7 @@ func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 		podStatus = err.Error()
 	}
 	s := sts.Status
-	replicas := int32(1)
-	if sts.Spec.Replicas != nil {
-		replicas = *sts.Spec.Replicas
-	}
+	replicas := replicasOf(sts.Spec.Replicas)
 	switch {
 	case s.ObservedGeneration < sts.Generation:
 		return false, "the StatefulSet controller has not seen the new template yet", nil
@@ -413,10 +418,7 @@ func RepoHostReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 		podStatus = "no pod yet"
 	}
 	s := d.Status
-	replicas := int32(1)
-	if d.Spec.Replicas != nil {
-		replicas = *d.Spec.Replicas
-	}
+	replicas := replicasOf(d.Spec.Replicas)
 	switch {
 	case s.ObservedGeneration < d.Generation:
 		return false, "the Deployment controller has not seen the new template yet", nil

@@ -7,6 +7,7 @@ package cmd
 
 import (
 	"context"
+	"io"
 	"slices"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
@@ -126,6 +128,16 @@ func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.
 		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
 	}
 	return nil
+}
+
+// request is what lifecycle.Create and Update take from the flags.
+func (o *clusterApply) request(out, errOut io.Writer) lifecycle.Request {
+	return lifecycle.Request{
+		Spec: o.spec, Given: o.givenSettings(),
+		DryRun: o.DryRun, Output: o.Output,
+		Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Now: o.now,
+		Out: out, ErrOut: errOut,
+	}
 }
 
 // namespaceClients are the API clients, once namespace ns is known to

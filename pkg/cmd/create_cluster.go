@@ -136,12 +136,9 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 // Run creates or updates the cluster.
 func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	opts := lifecycle.CreateOptions{
-		Spec: o.spec, Given: o.givenSettings(),
-		S3Key: o.S3.Key, S3KeySecret: o.S3.KeySecret,
+		Request: o.request(o.Out, o.ErrOut),
+		S3Key:   o.S3.Key, S3KeySecret: o.S3.KeySecret,
 		Labels: o.extraLabels,
-		DryRun: o.DryRun, Output: o.Output,
-		Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Now: o.now,
-		Out: o.Out, ErrOut: o.ErrOut,
 	}
 	if o.RestoreFrom.Enabled() {
 		opts.Bootstrap = restoreFrom{options: &o.RestoreFrom, factory: o.factory, streams: o.IOStreams}

@@ -116,10 +116,5 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return lifecycle.Update(ctx, c, lifecycle.UpdateOptions{
-		Spec: o.spec, Given: o.givenSettings(),
-		DryRun: o.DryRun, Output: o.Output,
-		Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Now: o.now, Exec: apply.ExecFunc(o.exec),
-		Out: o.Out, ErrOut: o.ErrOut,
-	})
+	return lifecycle.Update(ctx, c, lifecycle.UpdateOptions{Request: o.request(o.Out, o.ErrOut), Exec: apply.ExecFunc(o.exec)})
 }

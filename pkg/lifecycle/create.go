@@ -30,38 +30,44 @@ type Bootstrap interface {
 	Cleanup(ctx context.Context)
 }
 
-// CreateOptions are what Create needs besides the clients.
-type CreateOptions struct {
+// Request is what Create and Update share: the settings given, how to
+// apply them, and where to print.
+type Request struct {
 	// Spec holds the settings given, defaulted and validated, with the
 	// cluster's name and namespace; Given says which were given.
 	Spec  cluster.Spec
 	Given Given
+	// DryRun is one of apply.DryRunNone, DryRunClient (print, write
+	// nothing) and DryRunServer.
+	DryRun string
+	// Output is "" (one line per object) or a format for
+	// apply.PrintObjects.
+	Output string
+	// Wait follows the cluster until it is ready (Create) or the pods
+	// restarted (Update), for at most Timeout, polling every Poll.
+	Wait    bool
+	Timeout time.Duration
+	Poll    time.Duration
+	Now     func() time.Time
+	// Out takes the objects, or one line each; ErrOut the progress when
+	// the objects are printed.
+	Out, ErrOut io.Writer
+}
+
+// CreateOptions are what Create needs besides the clients.
+type CreateOptions struct {
+	Request
 	// S3Key and S3KeySecret are S3 keys given for the repository Secret;
 	// without them the stored ones stay.
 	S3Key, S3KeySecret string
 	// Labels are added to every object rendered: restore-drill marks its
 	// temporary clusters with them.
 	Labels map[string]string
-	// DryRun is one of apply.DryRunNone, DryRunClient (render and print,
-	// no server) and DryRunServer.
-	DryRun string
-	// Output is "" (one line per object) or a format for
-	// apply.PrintObjects.
-	Output string
-	// Wait follows the cluster until it is ready, for at most Timeout,
-	// polling every Poll.
-	Wait    bool
-	Timeout time.Duration
-	Poll    time.Duration
-	Now     func() time.Time
 	// StanzaCreated is the last step of Wait: the stanza exists, and is
 	// this database's (read by exec in the pods).
 	StanzaCreated func(ctx context.Context, spec cluster.Spec) (done bool, status string, err error)
 	// Bootstrap, when not nil, restores the new cluster's data.
 	Bootstrap Bootstrap
-	// Out takes the objects, or one line each; ErrOut the progress when
-	// the objects are printed.
-	Out, ErrOut io.Writer
 }
 
 // Permissions are what create (write) or a client dry run of update

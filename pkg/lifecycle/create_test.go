@@ -38,7 +38,7 @@ func newCreate(t *testing.T, set func(*cluster.Spec, *Given)) CreateOptions {
 	if err := spec.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return CreateOptions{Spec: spec, Given: given, DryRun: apply.DryRunNone, Timeout: apply.DefaultWaitTimeout, Poll: time.Millisecond, Now: time.Now}
+	return CreateOptions{Request: Request{Spec: spec, Given: given, DryRun: apply.DryRunNone, Timeout: apply.DefaultWaitTimeout, Poll: time.Millisecond, Now: time.Now}}
 }
 
 // runCreate runs Create against f, and returns what it wrote to stdout and

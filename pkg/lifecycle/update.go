@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -15,26 +14,9 @@ import (
 
 // UpdateOptions are what Update needs besides the clients.
 type UpdateOptions struct {
-	// Spec holds the settings given, defaulted and validated, with the
-	// cluster's name and namespace; Given says which were given.
-	Spec  cluster.Spec
-	Given Given
-	// DryRun is one of apply.DryRunNone, DryRunClient (read, render and
-	// print, write nothing) and DryRunServer.
-	DryRun string
-	// Output is "" (one line per object) or a format for
-	// apply.PrintObjects.
-	Output string
-	// Wait follows the restarts the change causes, for at most Timeout,
-	// polling every Poll; Exec reads the repository host's configuration.
-	Wait    bool
-	Timeout time.Duration
-	Poll    time.Duration
-	Now     func() time.Time
-	Exec    apply.ExecFunc
-	// Out takes the objects, or one line each; ErrOut the progress when
-	// the objects are printed.
-	Out, ErrOut io.Writer
+	Request
+	// Exec reads the repository host's configuration, for Wait.
+	Exec apply.ExecFunc
 }
 
 // Update changes the stored settings of an existing cluster by those

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -34,12 +33,12 @@ func createdCluster(t *testing.T, set func(*cluster.Spec, *Given)) *kubefake.Fac
 // set gives, waiting as update does by default; exec fails the test.
 func newUpdate(t *testing.T, set func(*cluster.Spec, *Given)) UpdateOptions {
 	t.Helper()
-	c := newCreate(t, set)
-	return UpdateOptions{Spec: c.Spec, Given: c.Given, DryRun: apply.DryRunNone, Wait: true, Timeout: apply.DefaultWaitTimeout, Poll: time.Millisecond, Now: time.Now,
-		Exec: func(context.Context, string, string, string, []string) (string, string, error) {
-			t.Error("exec was called")
-			return "", "", errors.New("no exec in this test")
-		}}
+	o := UpdateOptions{Request: newCreate(t, set).Request, Exec: func(context.Context, string, string, string, []string) (string, string, error) {
+		t.Error("exec was called")
+		return "", "", errors.New("no exec in this test")
+	}}
+	o.Wait = true
+	return o
 }
 
 // runUpdate runs Update against f, and returns what it wrote to stdout
