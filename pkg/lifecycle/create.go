@@ -104,50 +104,13 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 		return err
 	}
 
-	// The stored settings, if the cluster exists.
-	spec := o.Spec
-	stored, existing, err := readSettings(ctx, c, ns, name)
+	spec, existing, err := createSpec(ctx, c, o)
 	if err != nil {
 		return err
 	}
-	if existing {
-		spec = MergeSpec(stored, o.Spec, o.Given)
-		if err := spec.Validate(); err != nil {
-			return fmt.Errorf("the settings of cluster %q are not valid (ConfigMap %s/%s): %w", name, ns, cluster.SettingsConfigMapName(name), err)
-		}
-		if err := cluster.CheckImmutable(stored, spec); err != nil {
-			return fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
-				name, ns, bulleted(err))
-		}
-		if err := apply.CheckKeptBackups(ctx, c, ns, name); err != nil {
-			return err
-		}
-	} else if err := CheckStorageClasses(ctx, c, spec); err != nil {
-		return err
-	}
-
-	// The secret material: reused when the Secrets exist.
-	material, err := readMaterial(ctx, c, spec, false, o.Now())
+	objects, material, err := render(ctx, c, o, spec)
 	if err != nil {
 		return err
-	}
-	o.setKeys(&material)
-	if err := CheckS3Secrets(ctx, c, spec, material); err != nil {
-		return err
-	}
-	objects, err := cluster.Render(spec, material)
-	if err != nil {
-		return err
-	}
-	for _, obj := range objects {
-		if len(o.Labels) > 0 {
-			l := obj.GetLabels()
-			if l == nil {
-				l = map[string]string{}
-			}
-			maps.Copy(l, o.Labels)
-			obj.SetLabels(l)
-		}
 	}
 
 	// Every object that exists must be this cluster's, checked before
@@ -204,6 +167,58 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 		return nil
 	}
 	return waitReady(ctx, c, o, spec, progress)
+}
+
+// createSpec is the Spec to apply: the settings given for a new cluster,
+// merged into the stored ones for an existing cluster (existing), which
+// must allow the change.
+func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec cluster.Spec, existing bool, err error) {
+	name, ns := o.Spec.Name, o.Spec.Namespace
+	stored, existing, err := readSettings(ctx, c, ns, name)
+	if err != nil {
+		return cluster.Spec{}, false, err
+	}
+	if !existing {
+		return o.Spec, false, CheckStorageClasses(ctx, c, o.Spec)
+	}
+	spec = MergeSpec(stored, o.Spec, o.Given)
+	if err := spec.Validate(); err != nil {
+		return cluster.Spec{}, false, fmt.Errorf("the settings of cluster %q are not valid (ConfigMap %s/%s): %w", name, ns, cluster.SettingsConfigMapName(name), err)
+	}
+	if err := cluster.CheckImmutable(stored, spec); err != nil {
+		return cluster.Spec{}, false, fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
+			name, ns, bulleted(err))
+	}
+	return spec, true, apply.CheckKeptBackups(ctx, c, ns, name)
+}
+
+// render renders the cluster's objects, with o.Labels, and with its
+// secret material, reused when its Secrets exist. The S3 Secrets it
+// reads must exist.
+func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster.Spec) ([]*unstructured.Unstructured, cluster.Material, error) {
+	material, err := readMaterial(ctx, c, spec, false, o.Now())
+	if err != nil {
+		return nil, cluster.Material{}, err
+	}
+	o.setKeys(&material)
+	if err := CheckS3Secrets(ctx, c, spec, material); err != nil {
+		return nil, cluster.Material{}, err
+	}
+	objects, err := cluster.Render(spec, material)
+	if err != nil {
+		return nil, cluster.Material{}, err
+	}
+	if len(o.Labels) > 0 {
+		for _, obj := range objects {
+			l := obj.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			maps.Copy(l, o.Labels)
+			obj.SetLabels(l)
+		}
+	}
+	return objects, material, nil
 }
 
 // clientDryRun renders and prints without contacting any server. It
