@@ -189,7 +189,7 @@ func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec cl
 		return cluster.Spec{}, false, fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
 			name, ns, bulleted(err))
 	}
-	return spec, true, apply.CheckKeptBackups(ctx, c, ns, name)
+	return spec, true, CheckKeptBackups(ctx, c, ns, name)
 }
 
 // render renders the cluster's objects, with o.Labels, and with its

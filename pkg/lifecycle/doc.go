@@ -4,10 +4,11 @@
 // exec function and the writers that take their progress.
 //
 //   - Create (create.go): merge the settings given into the stored ones,
-//     check storage classes, S3 Secrets and permissions, render the
-//     objects, apply them, and with Wait follow the cluster until it is
-//     ready (wait.go); a client dry run renders without any server. A
-//     Bootstrap (create cluster --restore-from) fills the data directory.
+//     check storage classes, S3 Secrets, kept backups and permissions
+//     (settings.go), render the objects, apply them, and with Wait follow
+//     the cluster until it is ready (wait.go); a client dry run renders
+//     without any server. A Bootstrap (create cluster --restore-from)
+//     fills the data directory.
 //   - Update (update.go): the objects whose rendering changes, applied,
 //     then the restarts they cause followed.
 //   - Find and Delete (delete.go): the cluster's objects by label, deleted

@@ -75,6 +75,44 @@ func CheckStorageClasses(ctx context.Context, c *apply.Clients, spec cluster.Spe
 	return nil
 }
 
+// CheckKeptBackups refuses to create a cluster again over the backups
+// that delete --keep-backups kept: its repository holds the stanza of the
+// old database, into which a new one cannot archive. Such a cluster has
+// its settings and its repository PVC, but no data PVC and no StatefulSet.
+func CheckKeptBackups(ctx context.Context, c *apply.Clients, ns, name string) error {
+	exists := func(get func() error) (bool, error) {
+		err := get()
+		switch {
+		case err == nil:
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return false, nil
+		default:
+			return false, apply.APIError(c, err)
+		}
+	}
+	pvcs := c.Client.CoreV1().PersistentVolumeClaims(ns)
+	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || !repoPVC {
+		return err
+	}
+	dataPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.DataPVCName(name), metav1.GetOptions{}); return err })
+	if err != nil || dataPVC {
+		return err
+	}
+	sts, err := exists(func() error {
+		_, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+		return err
+	})
+	if err != nil || sts {
+		return err
+	}
+	return fmt.Errorf("cluster %q was deleted with --keep-backups: its repository (PVC %s) holds the backups and the WAL of the old database, "+
+		"and a new database cannot archive into it. Creating a cluster from kept backups is not supported yet; to start afresh, "+
+		"delete the backups first (kubectl pgo delete cluster %s --yes), or choose another name. Nothing was changed",
+		name, cluster.RepoPVCName(name), name)
+}
+
 // CheckS3Secrets checks, before anything is applied, that the Secrets the
 // S3 repository reads exist and have their keys: a missing one would
 // leave the pods waiting with no clear reason.

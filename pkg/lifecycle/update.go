@@ -45,7 +45,7 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("the new settings of cluster %q are not valid; nothing was changed:\n  - %s", name, bulleted(err))
 	}
-	if err := apply.CheckKeptBackups(ctx, c, ns, name); err != nil {
+	if err := CheckKeptBackups(ctx, c, ns, name); err != nil {
 		return err
 	}
 
