@@ -15,7 +15,8 @@ import (
 // UpdateOptions are what Update needs besides the clients.
 type UpdateOptions struct {
 	Request
-	// Exec reads the repository host's configuration, for Wait.
+	// Exec reads the repository host's configuration: required with
+	// Wait.
 	Exec apply.ExecFunc
 }
 
