@@ -45,6 +45,10 @@ type Clients struct {
 	Mapper  meta.RESTMapper
 }
 
+// ExecFunc runs a command in a container of a pod and returns its
+// output: kube.Exec with the clients bound, or a fake in tests.
+type ExecFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
+
 // CheckNamespace fails clearly when the namespace does not exist. A user
 // who may not read namespaces is let through: the requests that follow
 // say what is wrong, if anything.
@@ -330,6 +334,24 @@ func WaitAPIError(err error) error {
 	return nil
 }
 
+// WaitStatus is what a step's Check returns on err: the end of the wait
+// on an error that polling will not fix (WaitAPIError), else err as the
+// status, polled again.
+func WaitStatus(err error) (bool, string, error) {
+	if e := WaitAPIError(err); e != nil {
+		return false, "", e
+	}
+	return false, err.Error(), nil
+}
+
+// replicasOf is a workload's replicas: 1 when not set.
+func replicasOf(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
+}
+
 func orUnknown(s string) string {
 	if s == "" {
 		return "unknown"
@@ -342,10 +364,7 @@ func orUnknown(s string) string {
 func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
 	sts, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
 	podStatus := ""
@@ -361,10 +380,7 @@ func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 		podStatus = err.Error()
 	}
 	s := sts.Status
-	replicas := int32(1)
-	if sts.Spec.Replicas != nil {
-		replicas = *sts.Spec.Replicas
-	}
+	replicas := replicasOf(sts.Spec.Replicas)
 	switch {
 	case s.ObservedGeneration < sts.Generation:
 		return false, "the StatefulSet controller has not seen the new template yet", nil
@@ -381,17 +397,11 @@ func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 func RepoHostReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
 	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, cluster.RepoHostName(name), metav1.GetOptions{})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
 	if err != nil {
-		if e := WaitAPIError(err); e != nil {
-			return false, "", e
-		}
-		return false, err.Error(), nil
+		return WaitStatus(err)
 	}
 	var podStates []string
 	var ready *corev1.Pod
@@ -408,10 +418,7 @@ func RepoHostReady(ctx context.Context, c *Clients, ns, name string) (bool, stri
 		podStatus = "no pod yet"
 	}
 	s := d.Status
-	replicas := int32(1)
-	if d.Spec.Replicas != nil {
-		replicas = *d.Spec.Replicas
-	}
+	replicas := replicasOf(d.Spec.Replicas)
 	switch {
 	case s.ObservedGeneration < d.Generation:
 		return false, "the Deployment controller has not seen the new template yet", nil
@@ -460,42 +467,4 @@ func PodProgress(p *corev1.Pod) string {
 		s += " (" + strings.Join(notes, "; ") + ")"
 	}
 	return s
-}
-
-// CheckKeptBackups refuses to create a cluster again over the backups
-// that delete --keep-backups kept: its repository holds the stanza of the
-// old database, into which a new one cannot archive. Such a cluster has
-// its settings and its repository PVC, but no data PVC and no StatefulSet.
-func CheckKeptBackups(ctx context.Context, c *Clients, ns, name string) error {
-	exists := func(get func() error) (bool, error) {
-		err := get()
-		switch {
-		case err == nil:
-			return true, nil
-		case apierrors.IsNotFound(err):
-			return false, nil
-		default:
-			return false, APIError(c, err)
-		}
-	}
-	pvcs := c.Client.CoreV1().PersistentVolumeClaims(ns)
-	repoPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.RepoPVCName(name), metav1.GetOptions{}); return err })
-	if err != nil || !repoPVC {
-		return err
-	}
-	dataPVC, err := exists(func() error { _, err := pvcs.Get(ctx, cluster.DataPVCName(name), metav1.GetOptions{}); return err })
-	if err != nil || dataPVC {
-		return err
-	}
-	sts, err := exists(func() error {
-		_, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
-		return err
-	})
-	if err != nil || sts {
-		return err
-	}
-	return fmt.Errorf("cluster %q was deleted with --keep-backups: its repository (PVC %s) holds the backups and the WAL of the old database, "+
-		"and a new database cannot archive into it. Creating a cluster from kept backups is not supported yet; to start afresh, "+
-		"delete the backups first (kubectl pgo delete cluster %s --yes), or choose another name. Nothing was changed",
-		name, cluster.RepoPVCName(name), name)
 }

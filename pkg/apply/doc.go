@@ -3,11 +3,12 @@
 // --dry-run values, RBAC checks before the first change
 // (CheckPermissions), reading and comparing the objects to apply
 // (CurrentObjects, ObjectChanged, GetObject), printing them for -o
-// (PrintObjects), and the steps that --wait follows until a rollout is
-// ready (WaitStep, RunWaitSteps, DatabaseReady, RepoHostReady).
+// (PrintObjects), the steps that --wait follows until a rollout is ready
+// (WaitStep, RunWaitSteps, DatabaseReady, RepoHostReady), and the exec
+// function the domain packages take (ExecFunc).
 //
-// create cluster, update cluster, delete cluster and the schedule commands
-// in pkg/cmd use it; it is tested without cobra. Building Clients from the
-// kubeconfig, and the wording of a kubeconfig that cannot be used, stay in
-// pkg/cmd (apply_cli.go).
+// pkg/lifecycle (create, update and delete cluster) and the schedule
+// commands in pkg/cmd use it; it is tested without cobra. Building Clients
+// from the kubeconfig, and the wording of a kubeconfig that cannot be
+// used, stay in pkg/cmd (apply_cli.go).
 package apply

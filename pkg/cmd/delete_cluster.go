@@ -8,17 +8,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
 const deleteClusterLong = `Delete a PostgreSQL cluster made by kubectl pgo create cluster: every object
@@ -42,7 +37,7 @@ const deleteClusterExample = `  # Delete a cluster and its backups, after confir
   kubectl pgo delete cluster hippo --keep-backups --yes`
 
 // DeleteClusterOptions holds the flags and clients of `kubectl pgo delete
-// cluster`.
+// cluster`; lifecycle.Find and lifecycle.Delete do the work.
 type DeleteClusterOptions struct {
 	Name        string
 	KeepBackups bool
@@ -74,22 +69,11 @@ func NewCmdDeleteCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 }
 
 func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command {
-	streams := o.IOStreams
-	cmd := &cobra.Command{
-		Use:     "cluster NAME",
-		Short:   "Delete a PostgreSQL cluster, and its backups unless --keep-backups",
-		Long:    deleteClusterLong,
-		Example: deleteClusterExample,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetIn(streams.In)
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
+	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Delete a PostgreSQL cluster, and its backups unless --keep-backups", deleteClusterLong, deleteClusterExample)
+	cmd.SetIn(o.In)
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepBackups, "keep-backups", false, "Keep the repository PVC, its Secret and the cluster's settings, to restore from later.")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
-	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+	addYesFlags(fl, &o.Yes)
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Wait until every deleted object is gone.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the database to stop, and with --wait for the objects to go.")
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
@@ -97,9 +81,8 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 }
 
 // Complete takes the name and the namespace; it sends no request.
-func (o *DeleteClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+func (o *DeleteClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
 	o.factory = f
-	var err error
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
 	return err
 }
@@ -115,22 +98,11 @@ func (o *DeleteClusterOptions) Validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// clusterObject is one object found for deletion.
-type clusterObject struct {
-	gvr schema.GroupVersionResource
-	obj *unstructured.Unstructured
-}
-
-func (c clusterObject) ref() string { return apply.ObjectRef(c.obj) }
-
 // Run deletes the cluster.
 func (o *DeleteClusterOptions) Run(ctx context.Context) error {
-	c, err := newAPIClients(o.factory)
-	if err != nil {
-		return err
-	}
 	ns := o.namespace
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+	c, err := namespaceClients(ctx, o.factory, ns)
+	if err != nil {
 		return err
 	}
 	doomed, kept, err := o.find(ctx, c)
@@ -144,70 +116,17 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "cluster %s has nothing left to delete; kept: %s\n", o.Name, refs(kept))
 		return nil
 	}
-	var perms []apply.Permission
-	seen := map[schema.GroupVersionResource]bool{}
-	for _, obj := range doomed {
-		if !seen[obj.gvr] {
-			seen[obj.gvr] = true
-			perms = append(perms, apply.Permission{Verb: "delete", Group: obj.gvr.Group, Resource: obj.gvr.Resource})
-		}
-	}
-	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), perms); err != nil {
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), lifecycle.DeletePermissions(doomed)); err != nil {
 		return err
 	}
 	if err := o.confirm(doomed, kept); err != nil {
 		return err
 	}
-
-	deadline := time.Now().Add(o.Timeout)
-	del := func(objs []clusterObject) error {
-		for _, obj := range objs {
-			err := c.Dynamic.Resource(obj.gvr).Namespace(ns).Delete(ctx, obj.obj.GetName(), metav1.DeleteOptions{
-				PropagationPolicy: ptrTo(metav1.DeletePropagationBackground),
-				Preconditions:     &metav1.Preconditions{UID: ptrTo(obj.obj.GetUID())},
-			})
-			switch {
-			case err == nil:
-				fmt.Fprintf(o.Out, "%s deleted\n", obj.ref())
-			case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-				// Gone already, or replaced by another object of the
-				// same name that this command did not look at.
-			default:
-				return fmt.Errorf("cannot delete %s: %w", obj.ref(), apply.APIError(c, err))
-			}
-		}
-		return nil
-	}
-	// First what runs backups, then the database, whose pod is waited
-	// for: it archives its last WAL to the repository host as it stops.
-	// Then the repository host, and last what they mounted.
-	byStage := func(stage int) []clusterObject {
-		var out []clusterObject
-		for _, obj := range doomed {
-			if deleteStage(obj.gvr) == stage {
-				out = append(out, obj)
-			}
-		}
-		return out
-	}
-	if err := del(byStage(0)); err != nil {
+	err = lifecycle.Delete(ctx, c, lifecycle.DeleteOptions{
+		Name: o.Name, Namespace: ns, Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Out: o.Out,
+	}, doomed)
+	if err != nil {
 		return err
-	}
-	if err := del(byStage(1)); err != nil {
-		return err
-	}
-	if err := o.waitPodsGone(ctx, c, cluster.DatabaseSelector(o.Name), "the database pod to stop", deadline); err != nil {
-		return err
-	}
-	for stage := 2; stage <= 3; stage++ {
-		if err := del(byStage(stage)); err != nil {
-			return err
-		}
-	}
-	if o.Wait {
-		if err := o.waitGone(ctx, c, doomed, deadline); err != nil {
-			return err
-		}
 	}
 	msg := fmt.Sprintf("cluster %s deleted", o.Name)
 	if len(kept) > 0 {
@@ -217,84 +136,16 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// deleteStage orders deletion: 0 backup Jobs, 1 the database, 2 the
-// repository host, 3 the rest.
-func deleteStage(gvr schema.GroupVersionResource) int {
-	switch gvr.Resource {
-	case "cronjobs", "jobs":
-		return 0
-	case "statefulsets":
-		return 1
-	case "deployments":
-		return 2
-	}
-	return 3
+// find lists the cluster's objects, split into those to delete and those
+// --keep-backups keeps (restore_drill.go uses it too).
+func (o *DeleteClusterOptions) find(ctx context.Context, c *apply.Clients) (doomed, kept []lifecycle.Object, err error) {
+	return lifecycle.Find(ctx, c, o.namespace, o.Name, o.KeepBackups)
 }
 
-// find lists the cluster's objects, in the order of
-// cluster.ManagedResources, split into those to delete and those
-// --keep-backups keeps.
-func (o *DeleteClusterOptions) find(ctx context.Context, c *apply.Clients) (doomed, kept []clusterObject, err error) {
-	selector := cluster.ManagedSelector(o.Name).String()
-	for _, gvr := range cluster.ManagedResources {
-		list, err := c.Dynamic.Resource(gvr).Namespace(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			return nil, nil, fmt.Errorf("cannot list the %s of cluster %q; nothing was deleted: %w", kindName(gvr), o.Name, apply.APIError(c, err))
-		}
-		for i := range list.Items {
-			obj := &list.Items[i]
-			if obj.GetDeletionTimestamp() != nil {
-				continue
-			}
-			// Pods of a workload go with it.
-			if gvr.Resource == "pods" && metav1.GetControllerOf(obj) != nil {
-				continue
-			}
-			if obj.GetKind() == "" {
-				obj.SetGroupVersionKind(gvr.GroupVersion().WithKind(kindOf(gvr)))
-			}
-			co := clusterObject{gvr: gvr, obj: obj}
-			if o.KeepBackups && cluster.KeptWithBackups(o.Name, gvr.GroupResource(), obj.GetName()) {
-				kept = append(kept, co)
-			} else {
-				doomed = append(doomed, co)
-			}
-		}
-	}
-	return doomed, kept, nil
-}
-
-func kindName(gvr schema.GroupVersionResource) string {
-	if gvr.Group == "" {
-		return gvr.Resource
-	}
-	return gvr.Resource + "." + gvr.Group
-}
-
-// kindOf is the kind of a ManagedResources entry, for objects a list
-// returned without one.
-func kindOf(gvr schema.GroupVersionResource) string {
-	kinds := map[string]string{
-		"cronjobs": "CronJob", "jobs": "Job", "statefulsets": "StatefulSet", "deployments": "Deployment",
-		"pods": "Pod", "services": "Service", "persistentvolumeclaims": "PersistentVolumeClaim",
-		"secrets": "Secret", "configmaps": "ConfigMap",
-	}
-	if k, ok := kinds[gvr.Resource]; ok {
-		return k
-	}
-	return gvr.Resource
-}
-
-func refs(objs []clusterObject) string {
-	names := make([]string, len(objs))
-	for i, o := range objs {
-		names[i] = o.ref()
-	}
-	return strings.Join(names, ", ")
-}
+func refs(objs []lifecycle.Object) string { return lifecycle.Refs(objs) }
 
 // confirm asks on stdin, naming what goes and what stays.
-func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
+func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {
 	if o.Yes {
 		return nil
 	}
@@ -304,12 +155,12 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This deletes cluster %q in namespace %q:\n", o.Name, o.namespace)
 	for _, obj := range doomed {
-		fmt.Fprintf(&b, "  %s\n", obj.ref())
+		fmt.Fprintf(&b, "  %s\n", obj.Ref())
 	}
 	if len(kept) > 0 {
 		b.WriteString("and keeps (--keep-backups):\n")
 		for _, obj := range kept {
-			fmt.Fprintf(&b, "  %s\n", obj.ref())
+			fmt.Fprintf(&b, "  %s\n", obj.Ref())
 		}
 	} else {
 		b.WriteString("The data and every backup are deleted; this cannot be undone (--keep-backups keeps the backups).\n")
@@ -323,76 +174,4 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []clusterObject) error {
 		return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
 	}
 	return nil
-}
-
-// waitPodsGone waits until no pod matches the selector.
-func (o *DeleteClusterOptions) waitPodsGone(ctx context.Context, c *apply.Clients, selector labels.Set, what string, deadline time.Time) error {
-	last := ""
-	err := kube.WaitFor(ctx, o.pollInterval, time.Until(deadline), func(ctx context.Context) (bool, error) {
-		pods, err := c.Client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-		if err != nil {
-			if e := apply.WaitAPIError(err); e != nil {
-				return false, e
-			}
-			return false, nil
-		}
-		if len(pods.Items) == 0 {
-			return true, nil
-		}
-		names := make([]string, len(pods.Items))
-		for i, p := range pods.Items {
-			names[i] = p.Name
-		}
-		if s := strings.Join(names, ", "); s != last {
-			fmt.Fprintf(o.Out, "Waiting for %s: %s\n", what, s)
-			last = s
-		}
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %s: %w (run the same command again to finish the deletion)", what, o.timeoutError(ctx, err))
-	}
-	return nil
-}
-
-// waitGone waits until every deleted object, and every pod of the
-// cluster, is gone.
-func (o *DeleteClusterOptions) waitGone(ctx context.Context, c *apply.Clients, doomed []clusterObject, deadline time.Time) error {
-	var remaining []string
-	err := kube.WaitFor(ctx, o.pollInterval, time.Until(deadline), func(ctx context.Context) (bool, error) {
-		remaining = remaining[:0]
-		for _, obj := range doomed {
-			cur, err := c.Dynamic.Resource(obj.gvr).Namespace(o.namespace).Get(ctx, obj.obj.GetName(), metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-			case err != nil:
-				if e := apply.WaitAPIError(err); e != nil {
-					return false, e
-				}
-				remaining = append(remaining, obj.ref())
-			case cur.GetUID() == obj.obj.GetUID():
-				remaining = append(remaining, obj.ref())
-			}
-		}
-		pods, err := c.Client.CoreV1().Pods(o.namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(o.Name).String()})
-		if err == nil {
-			for _, p := range pods.Items {
-				remaining = append(remaining, "pod/"+p.Name)
-			}
-		}
-		return len(remaining) == 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for the objects of cluster %q to go: %w; still there: %s", o.Name, o.timeoutError(ctx, err), strings.Join(remaining, ", "))
-	}
-	return nil
-}
-
-// timeoutError names --timeout in a wait's timeout, rather than what
-// remained of it.
-func (o *DeleteClusterOptions) timeoutError(ctx context.Context, err error) error {
-	if wait.Interrupted(err) && ctx.Err() == nil {
-		return fmt.Errorf("timed out after %s", o.Timeout)
-	}
-	return err
 }

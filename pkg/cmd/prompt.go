@@ -1,5 +1,5 @@
-// The yes/no prompt of the commands that delete, and whether stdin is a
-// terminal.
+// The yes/no prompt of the commands that delete, its flags, and whether
+// stdin is a terminal.
 
 package cmd
 
@@ -11,8 +11,16 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
+
+// addYesFlags registers --yes (-y), and --no-prompt, PGO v4's name for it,
+// on a command that deletes.
+func addYesFlags(fl *pflag.FlagSet, yes *bool) {
+	fl.BoolVarP(yes, "yes", "y", false, "Delete without asking for confirmation.")
+	fl.BoolVar(yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+}
 
 // askYes writes the question to out and reads the answer from in: true
 // for y or yes, false for anything else, or nothing (end of input).

@@ -62,17 +62,3 @@ func (r RetentionFlags) setSpec(s *cluster.Spec) {
 	s.RetentionFullType = repo.RetentionType(strings.TrimSpace(r.FullType))
 	s.RetentionDiff = r.Diff
 }
-
-// merge copies the retention flags that were given from flags (a Spec
-// built by setSpec) into s.
-func mergeRetention(s *cluster.Spec, flags cluster.Spec, given map[string]bool) {
-	if given[flagRetentionFull] {
-		s.RetentionFull = flags.RetentionFull
-	}
-	if given[flagRetentionFullType] {
-		s.RetentionFullType = flags.RetentionFullType
-	}
-	if given[flagRetentionDiff] {
-		s.RetentionDiff = flags.RetentionDiff
-	}
-}

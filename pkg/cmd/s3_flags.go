@@ -1,18 +1,15 @@
 package cmd
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
 // Flag names of the S3 repository and of encryption, on create cluster.
@@ -116,105 +113,5 @@ func storageTypeList(types []cluster.StorageType) string {
 	return strings.Join(parts, ",")
 }
 
-// checkS3Secrets checks, before anything is applied, that the Secrets the
-// S3 repository reads exist and have their keys: a missing one would
-// leave the pods waiting with no clear reason.
-func checkS3Secrets(ctx context.Context, c *apply.Clients, spec cluster.Spec, m cluster.Material) error {
-	if spec.S3 == nil {
-		return nil
-	}
-	ns := spec.Namespace
-	need := map[string][]string{}
-	if spec.S3.CredentialsSecret != cluster.RepoConfigSecretName(spec.Name) {
-		need[spec.S3.CredentialsSecret] = []string{cluster.KeyS3Key, cluster.KeyS3KeySecret}
-	} else if m.S3Key == "" || m.S3KeySecret == "" {
-		return fmt.Errorf("cluster %q has no S3 keys in Secret %s/%s: give --%s and --%s", spec.Name, ns, spec.S3.CredentialsSecret, flagS3Key, flagS3KeySecret)
-	}
-	if spec.S3.CASecret != "" {
-		need[spec.S3.CASecret] = append(need[spec.S3.CASecret], cluster.KeyS3CA)
-	}
-	for name, keys := range need {
-		s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("secret %s/%s does not exist: create it with the keys %s (kubectl -n %s create secret generic %s --from-literal=...), or fix the flag; nothing was changed",
-				ns, name, strings.Join(keys, ", "), ns, name)
-		}
-		if err != nil {
-			return fmt.Errorf("cannot read Secret %s/%s: %w", ns, name, apply.APIError(c, err))
-		}
-		if missing := missingKeys(s, keys); len(missing) > 0 {
-			return fmt.Errorf("secret %s/%s has no %s: add it; nothing was changed", ns, name, strings.Join(missing, ", "))
-		}
-	}
-	return nil
-}
-
-func missingKeys(s *corev1.Secret, keys []string) []string {
-	var missing []string
-	for _, k := range keys {
-		if len(s.Data[k]) == 0 {
-			missing = append(missing, k)
-		}
-	}
-	return missing
-}
-
-// setKeys puts the keys given as flags into the material, for the
-// repository Secret; without them the stored ones stay.
-func (s *s3Flags) setKeys(m *cluster.Material) {
-	if s.Key != "" {
-		m.S3Key, m.S3KeySecret = s.Key, s.KeySecret
-	}
-}
-
-// s3Problems are what pgBackRest says when the S3 service refuses it for
-// good: waiting does not fix wrong keys, a missing bucket or a wrong CA.
-var s3Problems = []struct{ text, what string }{
-	{"InvalidAccessKeyId", "the access key is not known to the S3 service"},
-	{"SignatureDoesNotMatch", "the secret key is wrong"},
-	{"AccessDenied", "the keys may not use the bucket"},
-	{"NoSuchBucket", "the bucket does not exist"},
-	{"certificate verify failed", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
-	{"unable to get local issuer", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
-	{"unable to verify certificate", "the S3 endpoint's TLS certificate is not trusted: check --" + flagS3CASecret},
-	{"S3 request failed with 403", "the S3 service refused the request (403)"},
-	{"S3 request failed with 404", "the bucket or the endpoint is wrong (404)"},
-}
-
-// s3RefusedError is a create --wait that stops because S3 refused.
-type s3RefusedError = apply.StopError
-
-// s3Refused tells whether pgBackRest's status shows that the S3 repository
-// refused it for good, with what to do.
-func s3Refused(spec cluster.Spec, status string) error {
-	if spec.S3 == nil {
-		return nil
-	}
-	for _, p := range s3Problems {
-		if !strings.Contains(status, p.text) {
-			continue
-		}
-		s := spec.S3
-		return &s3RefusedError{Msg: fmt.Sprintf("the S3 repository refused pgBackRest: %s.\npgBackRest said: %s\n"+
-			"The cluster was created, but it cannot archive WAL or take backups until this is fixed. "+
-			"Check bucket %q at %s, the keys in Secret %s/%s and the CA in %s; then run this create again with the right flags, "+
-			"or remove the cluster with: kubectl pgo delete cluster %s -n %s",
-			p.what, firstLine(status), s.Bucket, s.Endpoint, spec.Namespace, s.CredentialsSecret,
-			orText(s.CASecret, "the image's CAs"), spec.Name, spec.Namespace)}
-	}
-	return nil
-}
-
-func orText(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return "Secret " + s
-}
-
-// firstLine is the first line of pgBackRest's message: the rest is the
-// HTTP request it made.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
-}
+// missingKeys are the keys of which s holds no value (restore_from.go).
+func missingKeys(s *corev1.Secret, keys []string) []string { return lifecycle.MissingKeys(s, keys) }

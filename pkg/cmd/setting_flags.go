@@ -4,12 +4,15 @@
 package cmd
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
-// Flag names of create cluster, also the keys of CreateClusterOptions.given.
+// Flag names of create cluster, also the keys of settingFlags.given.
 const (
 	flagStorageType      = "pgbackrest-storage-type"
 	flagStorageSize      = "storage-size"
@@ -28,8 +31,35 @@ const (
 var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
 	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...)
 
-// addSettingFlags registers the flags of the cluster's settings (the Spec).
-func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
+// settingFlags are the flags of a cluster's settings, with which of them
+// were given: for an existing cluster the others keep their stored values.
+type settingFlags struct {
+	StorageType      string
+	StorageSize      string
+	StorageClass     string
+	RepoPVCSize      string
+	RepoStorageClass string
+	Image            string
+	CPU              string
+	Memory           string
+	CPULimit         string
+	MemoryLimit      string
+	Retention        RetentionFlags
+	// S3 holds the S3 repository's and encryption's flags (create
+	// cluster only).
+	S3 s3Flags
+
+	// given holds the flags set on the command line.
+	given map[string]bool
+}
+
+func newSettingFlags() settingFlags {
+	return settingFlags{StorageType: string(cluster.StorageLocal), given: map[string]bool{}}
+}
+
+// addFlags registers the flags of the cluster's settings (the Spec), but
+// not the S3 ones.
+func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "pgBackRest repositories: local (a PVC on the repository host; posix is the same), s3 (a bucket only, no repository host), or local,s3 (repo1 local, repo2 in S3; WAL goes to both). Cannot change later.")
 	fl.StringVar(&o.StorageSize, flagStorageSize, cluster.DefaultStorageSize, "Size of the PVC of the data directory. Cannot change later.")
@@ -43,6 +73,84 @@ func addSettingFlags(cmd *cobra.Command, o *CreateClusterOptions) {
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
 	addRetentionFlags(cmd, &o.Retention)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
+}
+
+// recordGiven notes which setting flags were given on the command line.
+func (o *settingFlags) recordGiven(cmd *cobra.Command) {
+	for _, flag := range settingFlagNames {
+		o.given[flag] = cmd.Flags().Changed(flag)
+	}
+	o.S3.complete(cmd)
+	o.given[flagRepoCipher] = cmd.Flags().Changed(flagRepoCipher)
+}
+
+// anyGiven tells whether any setting flag was given.
+func (o *settingFlags) anyGiven() bool {
+	for _, f := range settingFlagNames {
+		if o.given[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// givenSettings says which settings were given, for lifecycle.MergeSpec.
+func (o *settingFlags) givenSettings() lifecycle.Given {
+	g := o.given
+	return lifecycle.Given{
+		StorageType: g[flagStorageType], StorageSize: g[flagStorageSize], StorageClass: g[flagStorageClass],
+		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
+		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit],
+		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
+		S3: o.S3.given, Cipher: g[flagRepoCipher],
+	}
+}
+
+// spec is the Spec of the setting flags alone for cluster name in
+// namespace ns, defaulted and validated: the flags are checked before the
+// first request.
+func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, error) {
+	spec := cluster.Spec{
+		Name:             name,
+		Namespace:        ns,
+		Image:            strings.TrimSpace(o.Image),
+		StorageSize:      strings.TrimSpace(o.StorageSize),
+		StorageClass:     strings.TrimSpace(o.StorageClass),
+		RepoPVCSize:      strings.TrimSpace(o.RepoPVCSize),
+		RepoStorageClass: strings.TrimSpace(o.RepoStorageClass),
+		StorageType:      cluster.ParseStorageType(o.StorageType),
+		Resources: cluster.Resources{
+			CPURequest:    strings.TrimSpace(o.CPU),
+			CPULimit:      strings.TrimSpace(o.CPULimit),
+			MemoryRequest: strings.TrimSpace(o.Memory),
+			MemoryLimit:   strings.TrimSpace(o.MemoryLimit),
+		},
+	}
+	if err := o.Retention.validate(cmd, o.given); err != nil {
+		return cluster.Spec{}, err
+	}
+	o.Retention.setSpec(&spec)
+	if o.given[flagStorageType] && len(spec.StorageType) == 0 {
+		return cluster.Spec{}, usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
+	}
+	o.S3.apply(&spec)
+	spec.Default()
+	if err := spec.Validate(); err != nil {
+		return cluster.Spec{}, usageErrorf(cmd, "%s", indentErrors(err))
+	}
+	if err := o.S3.validate(spec); err != nil {
+		return cluster.Spec{}, usageErrorf(cmd, "%v", err)
+	}
+	return spec, nil
+}
+
+// indentErrors puts each error of a joined error on its own line.
+func indentErrors(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return "invalid settings:\n  - " + strings.Join(lines, "\n  - ")
 }
 
 func fixedCompletions(values ...string) cobra.CompletionFunc {

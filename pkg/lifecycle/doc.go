@@ -1,0 +1,20 @@
+// Package lifecycle creates, updates and deletes a cluster: what
+// `kubectl pgo create cluster`, `update cluster` and `delete cluster` do
+// once their flags are read, as plain functions over *apply.Clients, an
+// exec function and the writers that take their progress.
+//
+//   - Create (create.go): merge the settings given into the stored ones,
+//     check storage classes, S3 Secrets, kept backups and permissions
+//     (settings.go), render the objects, apply them, and with Wait follow
+//     the cluster until it is ready (wait.go); a client dry run renders
+//     without any server. A Bootstrap (create cluster --restore-from)
+//     fills the data directory.
+//   - Update (update.go): the objects whose rendering changes, applied,
+//     then the restarts they cause followed.
+//   - Find and Delete (delete.go): the cluster's objects by label, deleted
+//     in stages (backups, the database, the repository host, the rest).
+//
+// Flags, prompts and the wording of usage errors stay in pkg/cmd; the
+// objects themselves come from pkg/cluster and the shared apply and wait
+// steps from pkg/apply.
+package lifecycle

@@ -1,0 +1,147 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+)
+
+// UpdateOptions are what Update needs besides the clients.
+type UpdateOptions struct {
+	Request
+	// Exec reads the repository host's configuration: required with
+	// Wait.
+	Exec apply.ExecFunc
+}
+
+// Update changes the stored settings of an existing cluster by those
+// given, and applies the objects whose rendering changes.
+func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
+	name, ns := o.Spec.Name, o.Spec.Namespace
+	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
+		return err
+	}
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("update cluster %q", name), Permissions(o.DryRun != apply.DryRunClient, o.Wait)); err != nil {
+		return err
+	}
+
+	stored, existing, err := readSettings(ctx, c, ns, name)
+	if err != nil {
+		return err
+	}
+	if !existing {
+		return fmt.Errorf("cluster %q not found in namespace %q (there is no ConfigMap %s): check the name and -n, or create it with kubectl pgo create cluster %s",
+			name, ns, cluster.SettingsConfigMapName(name), name)
+	}
+	spec := MergeSpec(stored, o.Spec, o.Given)
+	if err := cluster.CheckImmutable(stored, spec); err != nil {
+		return fmt.Errorf("cluster %q cannot be updated: these settings cannot change; nothing was changed:\n  - %s", name, bulleted(err))
+	}
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("the new settings of cluster %q are not valid; nothing was changed:\n  - %s", name, bulleted(err))
+	}
+	if err := CheckKeptBackups(ctx, c, ns, name); err != nil {
+		return err
+	}
+
+	progress := progress(o.Output, o.Out, o.ErrOut)
+	changes := cluster.Changes(stored, spec)
+	if len(changes) == 0 {
+		fmt.Fprintf(progress, "cluster %s unchanged: its settings already are those given\n", name)
+		return nil
+	}
+
+	// Unlike create, update never generates the certificates and the
+	// password: new ones would lock the pods out.
+	material, err := readMaterial(ctx, c, spec, true, o.Now())
+	if err != nil {
+		return err
+	}
+	objects, err := changedObjects(stored, spec, material)
+	if err != nil {
+		return err
+	}
+	before, err := apply.CurrentObjects(ctx, c, name, objects)
+	if err != nil {
+		return err
+	}
+
+	suffix := map[string]string{apply.DryRunClient: " (dry run)", apply.DryRunServer: " (server dry run)"}[o.DryRun]
+	fmt.Fprintf(progress, "cluster %s in namespace %s%s:\n", name, ns, suffix)
+	for _, ch := range changes {
+		fmt.Fprintf(progress, "  %s\n", ch)
+	}
+	restarts := restartedWorkloads(objects)
+	for _, r := range restarts {
+		fmt.Fprintf(progress, "  the %s restarts to read the new configuration\n", r.what)
+	}
+
+	lines := lines(o.Output, o.Out)
+	applied := objects
+	if o.DryRun == apply.DryRunClient {
+		if lines != nil {
+			for _, obj := range objects {
+				fmt.Fprintf(lines, "%s configured%s\n", apply.ObjectRef(obj), suffix)
+			}
+		}
+	} else {
+		res, err := applyObjects(ctx, c, objects, before, o.DryRun == apply.DryRunServer, lines, suffix)
+		if err != nil {
+			return fmt.Errorf("%w\n(%d of %d changed objects of cluster %q were applied before this error; run the same command again once it is fixed)",
+				err, len(res.applied), len(objects), name)
+		}
+		applied = res.applied
+	}
+	if err := printObjects(o.Output, o.Out, applied); err != nil {
+		return err
+	}
+	if o.DryRun != apply.DryRunNone {
+		fmt.Fprintf(progress, "cluster %s updated%s\n", name, suffix)
+		return nil
+	}
+	if !o.Wait {
+		fmt.Fprintf(progress, "cluster %s updated; not waiting for the restarts (kubectl pgo show cluster %s shows when the pods are ready)\n", name, name)
+		return nil
+	}
+	start := time.Now()
+	var steps []apply.WaitStep
+	for _, r := range restarts {
+		steps = append(steps, r.steps(c, o.Exec, ns, name)...)
+	}
+	if err := apply.RunWaitSteps(ctx, progress, o.Poll, start.Add(o.Timeout), steps, fmt.Sprintf("The settings of cluster %q were applied", name)); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "cluster %s updated (%s): the next backup and expire use the new settings\n", name, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// changedObjects renders the cluster with the old and the new settings and
+// returns the new objects that differ, in the order to apply them.
+func changedObjects(old, new cluster.Spec, m cluster.Material) ([]*unstructured.Unstructured, error) {
+	before, err := cluster.Render(old, m)
+	if err != nil {
+		return nil, fmt.Errorf("the stored settings cannot be rendered: %w", err)
+	}
+	after, err := cluster.Render(new, m)
+	if err != nil {
+		return nil, err
+	}
+	key := func(u *unstructured.Unstructured) string { return u.GetKind() + "/" + u.GetName() }
+	previous := map[string]*unstructured.Unstructured{}
+	for _, obj := range before {
+		previous[key(obj)] = obj
+	}
+	var out []*unstructured.Unstructured
+	for _, obj := range after {
+		if prev, ok := previous[key(obj)]; !ok || !equality.Semantic.DeepEqual(prev.Object, obj.Object) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,163 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+)
+
+// waitReady waits, step by step, until the created cluster is ready,
+// printing a line when a step's status changes, as kubectl rollout status
+// does.
+func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster.Spec, w io.Writer) error {
+	start := time.Now()
+	deadline := start.Add(o.Timeout)
+	ns, name := spec.Namespace, spec.Name
+	steps := []apply.WaitStep{
+		{
+			What:  "the PersistentVolumeClaims to be bound",
+			Check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
+			Hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
+		},
+		apply.DatabaseStep(c, ns, name, "the database pod to be ready"),
+		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
+		{
+			What:  "the stanza to be created",
+			Check: func(ctx context.Context) (bool, string, error) { return o.StanzaCreated(ctx, spec) },
+			Hint:  stanzaHint(spec),
+		},
+	}
+	if !spec.HasLocalRepo() {
+		// No repository host: the database pod creates the stanza.
+		steps = slices.Delete(steps, 2, 3)
+	}
+	if err := apply.RunWaitSteps(ctx, w, o.Poll, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// clusterPVCs are the PVCs a cluster's pods mount.
+func clusterPVCs(spec cluster.Spec) []string {
+	if !spec.HasLocalRepo() {
+		return []string{cluster.DataPVCName(spec.Name)}
+	}
+	return []string{cluster.DataPVCName(spec.Name), cluster.RepoPVCName(spec.Name)}
+}
+
+// stanzaHint says where the stanza-create log is.
+func stanzaHint(spec cluster.Spec) string {
+	if !spec.HasLocalRepo() {
+		return fmt.Sprintf("kubectl -n %s logs %s -c %s", spec.Namespace, cluster.PodName(spec.Name), cluster.ContainerPGBackRest)
+	}
+	return fmt.Sprintf("kubectl -n %s logs deployment/%s", spec.Namespace, cluster.RepoHostName(spec.Name))
+}
+
+func pvcsBound(ctx context.Context, c *apply.Clients, ns string, pvcs []string) (bool, string, error) {
+	var states, done []string
+	all := true
+	for _, pvc := range pvcs {
+		p, err := c.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
+		if err != nil {
+			if e := apply.WaitAPIError(err); e != nil {
+				return false, "", e
+			}
+			all = false
+			states = append(states, fmt.Sprintf("%s: %v", pvc, err))
+			continue
+		}
+		if p.Status.Phase != corev1.ClaimBound {
+			all = false
+		}
+		phase := string(p.Status.Phase)
+		if phase == "" {
+			phase = "unknown"
+		}
+		states = append(states, fmt.Sprintf("%s %s", pvc, phase))
+		done = append(done, "persistentvolumeclaim/"+pvc)
+	}
+	if all {
+		return true, strings.Join(done, " and ") + " bound", nil
+	}
+	return false, strings.Join(states, ", "), nil
+}
+
+// restart is a workload whose pod template changed, so its pod restarts.
+type restart struct {
+	what  string
+	steps func(c *apply.Clients, exec apply.ExecFunc, ns, name string) []apply.WaitStep
+}
+
+// restartedWorkloads are the workloads among objects, database first.
+func restartedWorkloads(objects []*unstructured.Unstructured) []restart {
+	var out []restart
+	for _, obj := range objects {
+		switch obj.GetKind() {
+		case "StatefulSet":
+			out = append(out, restart{what: "database pod", steps: databaseRestartSteps})
+		case "Deployment":
+			out = append(out, restart{what: "repository host", steps: repoHostRestartSteps})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b restart) int { return strings.Compare(a.what, b.what) })
+	return out
+}
+
+func databaseRestartSteps(c *apply.Clients, _ apply.ExecFunc, ns, name string) []apply.WaitStep {
+	return []apply.WaitStep{apply.DatabaseStep(c, ns, name, "the database pod to restart")}
+}
+
+func repoHostRestartSteps(c *apply.Clients, exec apply.ExecFunc, ns, name string) []apply.WaitStep {
+	return []apply.WaitStep{
+		apply.RepoHostStep(c, ns, name, "the repository host to restart"),
+		{
+			What:  "the repository host to read the new pgbackrest.conf",
+			Check: func(ctx context.Context) (bool, string, error) { return repoHostConfigCurrent(ctx, c, exec, ns, name) },
+			Hint:  apply.RepoHostHint(ns, name),
+		},
+	}
+}
+
+// repoHostConfigCurrent compares the pgbackrest.conf that the repository
+// host's pod sees with the one in the ConfigMap. A new pod normally gets
+// the current file, but the kubelet's copy of a ConfigMap may lag; once
+// the pod has it, so does every later pod on that node (the backup Jobs
+// run beside the repository host).
+func repoHostConfigCurrent(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, ns, name string) (bool, string, error) {
+	cm, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.PGBackRestConfigMapName(name), metav1.GetOptions{})
+	if err != nil {
+		return apply.WaitStatus(err)
+	}
+	want := cm.Data[cluster.FileRepoConf]
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(name).String()})
+	if err != nil {
+		return apply.WaitStatus(err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || !kube.IsPodReady(p) {
+			continue
+		}
+		got, stderr, err := exec(ctx, ns, p.Name, cluster.ContainerPGBackRest, []string{"cat", cluster.PGBackRestConfigFile})
+		switch {
+		case err != nil:
+			return false, fmt.Sprintf("reading %s in pod %s: %v %s", cluster.PGBackRestConfigFile, p.Name, err, strings.TrimSpace(stderr)), nil
+		case got != want:
+			return false, fmt.Sprintf("pod %s still sees the old %s", p.Name, cluster.PGBackRestConfigFile), nil
+		}
+		return true, fmt.Sprintf("repository host pod %s reads the new %s", p.Name, cluster.PGBackRestConfigFile), nil
+	}
+	return false, "no ready repository host pod", nil
+}

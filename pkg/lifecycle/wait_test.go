@@ -1,0 +1,63 @@
+package lifecycle
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+)
+
+func TestRepoHostConfigCurrent(t *testing.T) {
+	conf := "[global]\nrepo1-retention-full=1\n"
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cluster.PGBackRestConfigMapName("hippo"), Namespace: "default"},
+		Data: map[string]string{cluster.FileRepoConf: conf}}
+	pod := func(name string, ready, deleting bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: cluster.RepoSelector("hippo")}}
+		status := corev1.ConditionFalse
+		if ready {
+			status = corev1.ConditionTrue
+		}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}
+		if deleting {
+			p.DeletionTimestamp = &metav1.Time{}
+			p.Finalizers = []string{"test"}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name   string
+		pods   []*corev1.Pod
+		seen   string // what cat prints
+		done   bool
+		status string
+	}{
+		{"new file", []*corev1.Pod{pod("new", true, false)}, conf, true, "repository host pod new reads the new /etc/pgbackrest/pgbackrest.conf"},
+		{"old file", []*corev1.Pod{pod("new", true, false)}, "[global]\nrepo1-retention-full=2\n", false, "pod new still sees the old"},
+		{"not ready yet", []*corev1.Pod{pod("new", false, false)}, conf, false, "no ready repository host pod"},
+		{"only the old pod, terminating", []*corev1.Pod{pod("old", true, true)}, conf, false, "no ready repository host pod"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newClusterFactory(cm)
+			for _, p := range tc.pods {
+				if err := f.Clientset.Tracker().Add(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := clients(f)
+			exec := func(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
+				if container != cluster.ContainerPGBackRest || strings.Join(command, " ") != "cat /etc/pgbackrest/pgbackrest.conf" {
+					t.Errorf("exec %s %v in %s", container, command, pod)
+				}
+				return tc.seen, "", nil
+			}
+			done, status, err := repoHostConfigCurrent(context.Background(), c, exec, "default", "hippo")
+			if err != nil || done != tc.done || !strings.Contains(status, tc.status) {
+				t.Errorf("got %v %q %v, want %v %q", done, status, err, tc.done, tc.status)
+			}
+		})
+	}
+}
