@@ -192,6 +192,11 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 		if err := pods.Render(o.Out); err != nil {
 			return err
 		}
+		for _, p := range info.Pods {
+			if p.Problem != "" {
+				fmt.Fprintf(o.Out, "pod %s: %s\n", p.Name, p.Problem)
+			}
+		}
 	}
 	for _, note := range []struct{ what, msg string }{
 		{"stanza", firstNonEmpty(info.Stanza.Error, stanzaProblem(info.Stanza))},

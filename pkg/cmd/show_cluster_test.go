@@ -359,3 +359,24 @@ func TestShowClusterRepoHostDown(t *testing.T) {
 		t.Errorf("execs %q, want psql alone", e.calls)
 	}
 }
+
+// A pod whose node stopped answering is named with its node under the pods table.
+func TestShowClusterNodeNotReady(t *testing.T) {
+	objects := clusterObjects(t, "hippo", "default")
+	objects[1].(*corev1.Pod).Spec.NodeName = "kpgo-node-2"
+	objects = append(objects, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kpgo-node-2"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+		Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: metav1.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC),
+	}}}})
+	f := kubefake.NewFactory(objects...)
+	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	out, _, err := executeShow(t, f, e, "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\npod hippo-0: node kpgo-node-2 is not ready (Ready=Unknown since 2026-12-04T08:00:00Z)\n"; !strings.Contains(out, want) {
+		t.Errorf("show cluster lacks %q:\n%s", want, out)
+	}
+	if strings.Count(out, "is not ready") != 1 {
+		t.Errorf("only the database pod's node is not ready:\n%s", out)
+	}
+}

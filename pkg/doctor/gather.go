@@ -162,15 +162,26 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 }
 
 // execPod returns the pod matching selector whose container runs (ready
-// or not: an exec needs only a running container), or why there is none.
+// or not: an exec needs only a running container) on a ready node, or why
+// there is none.
 func execPod(ctx context.Context, client kubernetes.Interface, ns, selector, container string) (*corev1.Pod, error) {
 	list, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list the pods %q: %w", selector, err)
 	}
-	var seen []string
+	pods := make([]*corev1.Pod, len(list.Items))
 	for i := range list.Items {
-		p := &list.Items[i]
+		pods[i] = &list.Items[i]
+	}
+	// A pod on a node that stopped answering still looks Running; it is
+	// named with its node, and not exec'd into.
+	problems := kube.PodProblems(ctx, client, pods)
+	var seen []string
+	for _, p := range pods {
+		if problem := problems[p.Name]; problem != "" {
+			seen = append(seen, fmt.Sprintf("%s (%s: %s)", p.Name, inspect.PodInfoOf(p).Phase, problem))
+			continue
+		}
 		if inspect.ContainerRunning(p, container) {
 			return p, nil
 		}

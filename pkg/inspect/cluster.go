@@ -195,9 +195,16 @@ func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.Co
 	}
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	var dbPod, repoPod *corev1.Pod
+	all := make([]*corev1.Pod, len(pods.Items))
+	for i := range pods.Items {
+		all[i] = &pods.Items[i]
+	}
+	problems := kube.PodProblems(ctx, c.Client, all)
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		info.Pods = append(info.Pods, PodInfoOf(p))
+		pi := PodInfoOf(p)
+		pi.Problem = problems[p.Name]
+		info.Pods = append(info.Pods, pi)
 		switch {
 		case p.Name == info.Database.Pod:
 			dbPod = p

@@ -44,6 +44,9 @@ type PodInfo struct {
 	Restarts   int32     `json:"restarts"`
 	Created    time.Time `json:"created"`
 	Node       string    `json:"node,omitempty"`
+	// Problem says why the pod cannot run where it is: not scheduled (and the scheduler's
+	// reason), or its node is not ready (kube.PodProblems).
+	Problem string `json:"problem,omitempty"`
 }
 
 // StanzaInfo is the stanza as `pgbackrest info` reports it.

@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // maxLogKept bounds how much of the log Follow keeps for the Outcome: the
@@ -156,24 +158,8 @@ func (f *follower) nodeLost(ctx context.Context, pod *corev1.Pod) string {
 	if err != nil {
 		return ""
 	}
-	if msg := NodeNotReady(node); msg != "" {
+	if msg := kube.NodeNotReady(node); msg != "" {
 		return msg + fmt.Sprintf("; pod %s cannot finish there, and its Job ends as failed once the node is back", pod.Name)
-	}
-	return ""
-}
-
-// NodeNotReady describes a node whose Ready condition is not True ("" when it is Ready, or when
-// it has no Ready condition yet): its name, the condition and since when.
-func NodeNotReady(node *corev1.Node) string {
-	for _, c := range node.Status.Conditions {
-		if c.Type != corev1.NodeReady || c.Status == corev1.ConditionTrue {
-			continue
-		}
-		msg := fmt.Sprintf("node %s is not ready (Ready=%s since %s", node.Name, c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
-		if c.Message != "" {
-			msg += ": " + c.Message
-		}
-		return msg + ")"
 	}
 	return ""
 }

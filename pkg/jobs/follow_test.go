@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 func jobPod(job string, mods ...func(*corev1.Pod)) *corev1.Pod {
@@ -182,7 +184,7 @@ func TestFollowNodeLost(t *testing.T) {
 	// A Ready node, or one that cannot be read, changes nothing: the Job's end is awaited.
 	ready := node.DeepCopy()
 	ready.Status.Conditions[0].Status = corev1.ConditionTrue
-	if msg := NodeNotReady(ready); msg != "" {
+	if msg := kube.NodeNotReady(ready); msg != "" {
 		t.Errorf("a Ready node: %q", msg)
 	}
 	f := &follower{client: fake.NewClientset(), ns: "pgo", name: job.Name}

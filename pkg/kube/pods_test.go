@@ -2,13 +2,16 @@ package kube
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func pod(name string, phase corev1.PodPhase, ready bool, mods ...func(*corev1.Pod)) *corev1.Pod {
@@ -147,5 +150,43 @@ func TestPickRunningPod(t *testing.T) {
 	}
 	if pods[0].Name != "b-1" {
 		t.Errorf("the caller's slice was reordered: %s first", pods[0].Name)
+	}
+}
+
+// A pod on a node that stopped answering, and one the scheduler cannot place, are named with
+// why; a pod on a Ready node, or on a node that cannot be read, has no problem.
+func TestPodProblems(t *testing.T) {
+	on := func(node string) func(*corev1.Pod) { return func(p *corev1.Pod) { p.Spec.NodeName = node } }
+	node := func(name string, status corev1.ConditionStatus) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: status, Message: "Kubelet stopped posting node status.",
+			LastTransitionTime: metav1.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC),
+		}}}}
+	}
+	pending := pod("pending", corev1.PodPending, false, func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
+			Message: "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) had volume node affinity conflict."}}
+	})
+	pods := []*corev1.Pod{
+		pod("lost", corev1.PodRunning, true, on("n2")),
+		pod("lost-too", corev1.PodRunning, true, on("n2")),
+		pod("fine", corev1.PodRunning, true, on("n1")),
+		pod("unknown-node", corev1.PodRunning, true, on("n9")),
+		pending, nil,
+	}
+	client := fake.NewClientset(node("n1", corev1.ConditionTrue), node("n2", corev1.ConditionUnknown))
+	gets := 0
+	client.PrependReactor("get", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) { gets++; return false, nil, nil })
+	got := PodProblems(context.Background(), client, pods)
+	lost := "node n2 is not ready (Ready=Unknown since 2026-12-04T08:00:00Z: Kubelet stopped posting node status.)"
+	want := map[string]string{
+		"lost": lost, "lost-too": lost,
+		"pending": "not scheduled: 0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) had volume node affinity conflict.",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("PodProblems = %q\nwant %q", got, want)
+	}
+	if gets != 3 {
+		t.Errorf("%d node reads, want 3 (each node once)", gets)
 	}
 }
