@@ -61,12 +61,9 @@ const LabelDrillOf = restore.LabelDrillOf
 // (restore.DrillReport); the e2e tests read it.
 type DrillReport = restore.DrillReport
 
-// Values of DrillReport.Check (restore.DrillCheckCount and
-// DrillCheckSQL), for the e2e tests.
-const (
-	DrillCheckCount = restore.DrillCheckCount
-	DrillCheckSQL   = restore.DrillCheckSQL
-)
+// DrillCheckCount and DrillCheckSQL are the values of DrillReport.Check
+// (restore's), for the e2e tests.
+const DrillCheckCount, DrillCheckSQL = restore.DrillCheckCount, restore.DrillCheckSQL
 
 // DefaultDrillTimeout bounds a drill's restore and its wait for the
 // temporary cluster.

@@ -24,12 +24,6 @@ const LabelDrillOf = "kubectl-pgo/drill-of"
 // drillCleanupTimeout bounds the removal of the temporary cluster.
 const drillCleanupTimeout = 5 * time.Minute
 
-// Values of DrillReport.Check.
-const (
-	DrillCheckCount = "count"
-	DrillCheckSQL   = "sql"
-)
-
 // DrillReport is what `kubectl pgo restore-drill -o json|yaml` prints.
 type DrillReport struct {
 	Cluster      string `json:"cluster"`
@@ -72,6 +66,9 @@ type DrillTable struct {
 	Name   string `json:"table"`
 	Rows   int64  `json:"rows"`
 }
+
+// DrillCheckCount and DrillCheckSQL are the values of DrillReport.Check.
+const DrillCheckCount, DrillCheckSQL = "count", "sql"
 
 // DrillName is NAME-drill-SUFFIX, with NAME shortened so that the result
 // is a valid cluster name.
