@@ -9,8 +9,15 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
 func TestDrillName(t *testing.T) {
@@ -102,5 +109,39 @@ func TestDrillCountTables(t *testing.T) {
 	}
 	if !slices.EqualFunc(report.Databases, want, func(a, b DrillDatabase) bool { return a.Name == b.Name && slices.Equal(a.Tables, b.Tables) }) {
 		t.Errorf("databases = %+v, want %+v", report.Databases, want)
+	}
+}
+
+// The temporary cluster goes as delete cluster --yes deletes it, its
+// progress on Progress; what is not the drill's stays.
+func TestDrillCleanup(t *testing.T) {
+	meta := func(name, component string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: cluster.Labels("hippo-drill-abcde", component), UID: types.UID("uid-" + name)}
+	}
+	f := kubefake.NewFactory(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pgo"}},
+		&corev1.Service{ObjectMeta: meta("hippo-drill-abcde", cluster.ComponentDatabase)},
+		&corev1.PersistentVolumeClaim{ObjectMeta: meta("hippo-drill-abcde", cluster.ComponentDatabase)},
+		&corev1.ConfigMap{ObjectMeta: meta("hippo-drill-abcde-pgo-config", cluster.ComponentConfig)},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "hippo", Namespace: "pgo", Labels: cluster.Labels("hippo", cluster.ComponentDatabase)}},
+	)
+	f.AllowAccess()
+	var progress bytes.Buffer
+	c := &apply.Clients{Config: f.Config, Client: f.Clientset, Dynamic: f.Dynamic, Mapper: f.Mapper}
+	d := &Drill{Clients: c, Progress: &progress, Name: "hippo", Namespace: "pgo", DrillName: "hippo-drill-abcde"}
+	if err := d.cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"service/hippo-drill-abcde deleted", "persistentvolumeclaim/hippo-drill-abcde deleted",
+		"configmap/hippo-drill-abcde-pgo-config deleted", "cluster hippo-drill-abcde deleted"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+	if doomed, _, err := lifecycle.Find(context.Background(), c, "pgo", "hippo-drill-abcde", false); err != nil || len(doomed) != 0 {
+		t.Errorf("left: %v %v", lifecycle.Refs(doomed), err)
+	}
+	if _, err := f.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "services"}).Namespace("pgo").Get(context.Background(), "hippo", metav1.GetOptions{}); err != nil {
+		t.Errorf("the source's Service: %v", err)
 	}
 }
