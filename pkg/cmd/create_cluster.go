@@ -2,10 +2,8 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -74,10 +72,6 @@ type CreateClusterOptions struct {
 	// backups (--restore-from, restore_from.go).
 	RestoreFrom RestoreFromOptions
 
-	// extraLabels are added to every object rendered: restore-drill
-	// marks its temporary clusters with them.
-	extraLabels map[string]string
-
 	genericiooptions.IOStreams
 }
 
@@ -138,7 +132,7 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	opts := lifecycle.CreateOptions{
 		Request: o.request(o.Out, o.ErrOut),
 		S3Key:   o.S3.Key, S3KeySecret: o.S3.KeySecret,
-		Labels: o.extraLabels,
+		Exec: apply.ExecFunc(o.exec),
 	}
 	if o.RestoreFrom.Enabled() {
 		opts.Bootstrap = restoreFrom{options: &o.RestoreFrom, factory: o.factory, streams: o.IOStreams}
@@ -149,9 +143,6 @@ func (o *CreateClusterOptions) Run(ctx context.Context) error {
 	c, err := newAPIClients(o.factory)
 	if err != nil {
 		return err
-	}
-	opts.StanzaCreated = func(ctx context.Context, spec cluster.Spec) (bool, string, error) {
-		return stanzaCreated(ctx, c, o.exec, spec)
 	}
 	return lifecycle.Create(ctx, c, opts)
 }
@@ -174,36 +165,3 @@ func (r restoreFrom) AdjustObjects(objects []*unstructured.Unstructured) error {
 func (r restoreFrom) Restore(ctx context.Context) error { return r.options.Restore(ctx) }
 
 func (r restoreFrom) Cleanup(ctx context.Context) { r.options.Cleanup(ctx) }
-
-// stanzaCreated is the last step of create --wait: the stanza exists, and
-// is this database's, since a repository kept from an earlier one has a
-// stanza too. It reads them by exec (cluster_status.go); an S3 repository
-// that refused pgBackRest for good ends the wait.
-func stanzaCreated(ctx context.Context, c *apply.Clients, exec execFunc, spec cluster.Spec) (bool, string, error) {
-	ns, name := spec.Namespace, spec.Name
-	info := stanzaInfo(ctx, c, exec, ns, name)
-	if err := lifecycle.S3Refused(spec, info.Error+" "+info.Message); err != nil {
-		return false, "", err
-	}
-	if info.Error != "" {
-		return false, info.Error, nil
-	}
-	if !info.usable() {
-		return false, fmt.Sprintf("stanza %s: %s", info.Name, info.Message), nil
-	}
-	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
-	if err != nil {
-		return apply.WaitStatus(err)
-	}
-	a, err := queryArchiver(ctx, exec, pod)
-	if err != nil {
-		return false, "", err
-	}
-	if a.Error != "" {
-		return false, "reading the database's system identifier: " + a.Error, nil
-	}
-	if err := checkSystemID(info, a.systemID); err != nil {
-		return false, "", err
-	}
-	return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
-}

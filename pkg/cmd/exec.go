@@ -72,6 +72,3 @@ const (
 	databaseContainer = cluster.ContainerDatabase
 	repoContainer     = cluster.ContainerPGBackRest
 )
-
-// psqlCommandIn runs one query in a database (inspect.PSQLCommand).
-func psqlCommandIn(database, query string) []string { return inspect.PSQLCommand(database, query) }

@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/restore"
 )
 
 const restoreDrillLong = `Prove that a cluster's backups restore: restore the latest backup (or
@@ -54,68 +53,24 @@ const restoreDrillExample = `  # Restore the latest backup of hippo into a tempo
   # Keep the temporary cluster to look at it, and print the report as JSON
   kubectl pgo restore-drill hippo --keep -o json`
 
-// LabelDrillOf marks the objects of a restore drill's temporary cluster;
-// its value is the cluster whose backup it restored.
-const LabelDrillOf = "kubectl-pgo/drill-of"
+// LabelDrillOf marks the objects of a restore drill's temporary cluster
+// (restore.LabelDrillOf); the e2e tests find them by it.
+const LabelDrillOf = restore.LabelDrillOf
+
+// DrillReport is what `kubectl pgo restore-drill -o json|yaml` prints
+// (restore.DrillReport); the e2e tests read it.
+type DrillReport = restore.DrillReport
+
+// DrillCheckCount and DrillCheckSQL are the values of DrillReport.Check
+// (restore's), for the e2e tests.
+const DrillCheckCount, DrillCheckSQL = restore.DrillCheckCount, restore.DrillCheckSQL
 
 // DefaultDrillTimeout bounds a drill's restore and its wait for the
 // temporary cluster.
 const DefaultDrillTimeout = 15 * time.Minute
 
-// drillCleanupTimeout bounds the removal of the temporary cluster.
-const drillCleanupTimeout = 5 * time.Minute
-
 // drillSuffixLength is the length of the random part of a drill's name.
 const drillSuffixLength = 5
-
-// Values of DrillReport.Check.
-const (
-	DrillCheckCount = "count"
-	DrillCheckSQL   = "sql"
-)
-
-// DrillReport is what `kubectl pgo restore-drill -o json|yaml` prints.
-type DrillReport struct {
-	Cluster      string `json:"cluster"`
-	Namespace    string `json:"namespace"`
-	DrillCluster string `json:"drillCluster"`
-	// Backup is the label of the backup restored, BackupType its type.
-	Backup     string `json:"backup,omitempty"`
-	BackupType string `json:"backupType,omitempty"`
-	// Target is the point restored to.
-	Target string `json:"target,omitempty"`
-	// RestoreDuration is from the start of the drill until the temporary
-	// cluster was ready.
-	RestoreDuration string `json:"restoreDuration,omitempty"`
-	Check           string `json:"check"`
-	// Databases are the tables counted, with the count check.
-	Databases []DrillDatabase `json:"databases,omitempty"`
-	Tables    int             `json:"tables"`
-	Rows      int64           `json:"rows"`
-	// SQL and SQLOutput are those of --check-sql.
-	SQL       string `json:"sql,omitempty"`
-	SQLOutput string `json:"sqlOutput,omitempty"`
-	Passed    bool   `json:"passed"`
-	Error     string `json:"error,omitempty"`
-	// Removed tells whether the temporary cluster is gone; Kept whether
-	// --keep kept it.
-	Removed bool   `json:"removed"`
-	Kept    bool   `json:"kept"`
-	Cleanup string `json:"cleanupError,omitempty"`
-}
-
-// DrillDatabase is one database of the restored cluster.
-type DrillDatabase struct {
-	Name   string       `json:"name"`
-	Tables []DrillTable `json:"tables"`
-}
-
-// DrillTable is one table counted.
-type DrillTable struct {
-	Schema string `json:"schema"`
-	Name   string `json:"table"`
-	Rows   int64  `json:"rows"`
-}
 
 // RestoreDrillOptions holds the flags and clients of `kubectl pgo
 // restore-drill`.
@@ -131,7 +86,10 @@ type RestoreDrillOptions struct {
 	Output         *printers.OutputFlags
 
 	drillName string
-	cmd       *cobra.Command
+	// options and target are the restore options of the flags.
+	options repo.RestoreOptions
+	target  time.Time
+	cmd     *cobra.Command
 	// suffix makes the random part of the drill's name.
 	suffix func() string
 	genericiooptions.IOStreams
@@ -186,18 +144,8 @@ func (o *RestoreDrillOptions) Complete(f kube.Factory, cmd *cobra.Command, args 
 	if err := o.complete(f, cmd, args); err != nil {
 		return err
 	}
-	o.drillName = drillName(o.Name, o.suffix())
+	o.drillName = restore.DrillName(o.Name, o.suffix())
 	return nil
-}
-
-// drillName is NAME-drill-SUFFIX, with NAME shortened so that the result
-// is a valid cluster name.
-func drillName(name, suffix string) string {
-	tail := "-drill-" + suffix
-	if limit := cluster.MaxNameLength() - len(tail); len(name) > limit && limit > 0 {
-		name = strings.TrimRight(name[:limit], "-")
-	}
-	return name + tail
 }
 
 // Validate checks the name and the flags, as create cluster
@@ -224,216 +172,65 @@ func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
 	if err := validateClusterName(o.drillName); err != nil {
 		return usageErrorf(cmd, "the temporary cluster's name: %v", err)
 	}
-	// The restore flags, as create cluster --restore-from checks them.
-	return o.newCreate(nil).Validate(cmd)
-}
-
-// progressStreams send create's and delete's progress to stderr, so that
-// stdout carries only the report.
-func (o *RestoreDrillOptions) progressStreams() genericiooptions.IOStreams {
-	return genericiooptions.IOStreams{In: o.In, Out: o.ErrOut, ErrOut: o.ErrOut}
-}
-
-// newCreate is create cluster --restore-from=NAME for the temporary
-// cluster, sized and imaged as src (defaults without it).
-func (o *RestoreDrillOptions) newCreate(src *cluster.Spec) *CreateClusterOptions {
-	co := NewCreateClusterOptions(o.progressStreams())
-	co.Name, co.namespace, co.factory, co.exec = o.drillName, o.namespace, o.factory, execFunc(o.exec)
-	co.Wait, co.Timeout = true, o.Timeout
-	co.Image, co.StorageSize, co.RepoPVCSize = cluster.DefaultImage, cluster.DefaultStorageSize, cluster.DefaultRepoPVCSize
-	if src != nil {
-		// The data must fit; the drill's own repository keeps only the
-		// WAL of its short life, so it gets the default size.
-		co.Image, co.StorageSize, co.StorageClass, co.RepoStorageClass = src.Image, src.StorageSize, src.StorageClass, src.RepoStorageClass
+	// The temporary cluster and the restore flags, as create cluster
+	// --restore-from checks them.
+	if _, err := o.drillSpec(cmd, nil); err != nil {
+		return err
 	}
-	co.RestoreFrom = RestoreFromOptions{Source: o.Name, PITRTarget: o.PITRTarget, TargetTimeline: o.TargetTimeline, Timeout: o.Timeout, exec: o.exec}
+	if _, err := restore.CheckNames(o.Name, "", o.drillName, o.namespace); err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	restoreOpts := ""
 	if o.Target != "" {
-		co.RestoreFrom.RestoreOpts = "--set=" + o.Target
+		restoreOpts = "--set=" + o.Target
 	}
-	co.extraLabels = map[string]string{LabelDrillOf: o.Name}
-	return co
-}
-
-// Run checks the backups, runs the drill, removes the temporary cluster
-// and prints the report.
-func (o *RestoreDrillOptions) Run(ctx context.Context) error {
-	client, err := o.factory.KubernetesClient()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	ns := o.namespace
-	srcSpec, err := readClusterSpec(ctx, client, ns, o.Name)
-	if err != nil {
-		return err
-	}
-	co := o.newCreate(&srcSpec)
-	if err := co.Validate(o.cmd); err != nil {
-		return err
-	}
-	// The backups, checked as the restore will check them: no backup, an
-	// unknown --target or a --pitr-target outside the window is refused
-	// here, before anything is created.
-	plan := &restorePlan{spec: srcSpec}
-	if err := co.RestoreFrom.restoreOptionsFor(o.factory, client, o.Name, ns, o.progressStreams()).checkRepository(ctx, plan); err != nil {
-		return fmt.Errorf("cannot run a restore drill of cluster %q: %w. Nothing was created", o.Name, err)
-	}
-
-	report := DrillReport{
-		Cluster: o.Name, Namespace: ns, DrillCluster: o.drillName,
-		Backup: plan.backup.Label, BackupType: plan.backup.Type,
-		Target: co.RestoreFrom.options.Describe(),
-		Check:  DrillCheckCount,
-		SQL:    o.CheckSQL,
-	}
-	if o.CheckSQL != "" {
-		report.Check = DrillCheckSQL
-	}
-	fmt.Fprintf(o.ErrOut, "Restore drill of cluster %s: restoring backup %s into the temporary cluster %s...\n", o.Name, report.Backup, o.drillName)
-	drillErr := o.drill(ctx, co, &report)
-	if drillErr != nil && ctx.Err() != nil {
-		// What the interrupted step advises (follow the Job, ...) does
-		// not apply: the temporary cluster goes.
-		stage := "before the temporary cluster was ready"
-		if report.RestoreDuration != "" {
-			stage = "during the check"
-		}
-		drillErr = fmt.Errorf("the drill was interrupted (%v) %s", context.Cause(ctx), stage)
-	}
-	if o.Keep {
-		report.Kept = true
-	} else {
-		fmt.Fprintf(o.ErrOut, "Removing the temporary cluster %s...\n", o.drillName)
-		if err := o.cleanup(ctx); err != nil {
-			report.Cleanup = err.Error()
-		} else {
-			report.Removed = true
-		}
-	}
-	report.Passed = drillErr == nil
-	if drillErr != nil {
-		report.Error = drillErr.Error()
-	}
-	if err := o.print(report); err != nil {
-		return err
-	}
-	var errs []error
-	if drillErr != nil {
-		errs = append(errs, fmt.Errorf("restore drill of cluster %q failed: %w", o.Name, drillErr))
-	}
-	if report.Cleanup != "" {
-		errs = append(errs, fmt.Errorf("the temporary cluster %s was not removed completely (%s): remove it with kubectl pgo delete cluster %s -n %s --yes",
-			o.drillName, report.Cleanup, o.drillName, ns))
-	}
-	return errors.Join(errs...)
-}
-
-// drill creates the temporary cluster from the backup, waits for it, and
-// runs the check.
-func (o *RestoreDrillOptions) drill(ctx context.Context, co *CreateClusterOptions, report *DrillReport) error {
-	start := time.Now()
-	if err := co.Run(ctx); err != nil {
-		return fmt.Errorf("the restore into the temporary cluster %s did not complete: %w", o.drillName, err)
-	}
-	report.RestoreDuration = time.Since(start).Round(time.Second).String()
-	if b := co.RestoreFrom.backup; b.Label != "" {
-		report.Backup, report.BackupType = b.Label, b.Type
-	}
-	pod := cluster.PodName(o.drillName)
-	execCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	if o.CheckSQL != "" {
-		stdout, _, err := o.exec(execCtx, o.namespace, pod, databaseContainer,
-			[]string{"psql", "--no-psqlrc", "--set=ON_ERROR_STOP=1", "--dbname=" + o.Database, "--command=" + o.CheckSQL})
-		report.SQLOutput = truncateText(strings.TrimRight(stdout, "\n"), 4000)
-		var execErr *kube.ExecError
-		if errors.As(err, &execErr) {
-			return fmt.Errorf("--check-sql failed in database %q of the restored cluster (psql exited with code %d): %s. The backup restored, but your check did not pass: fix the query if it is wrong, or run the drill with --keep and look at the restored data",
-				o.Database, execErr.Code, strings.TrimSpace(execErr.Stderr))
-		}
-		if err != nil {
-			return execError("run --check-sql in the restored cluster", o.namespace, pod, err)
-		}
-		return nil
-	}
-	return o.countTables(execCtx, pod, report)
-}
-
-// drillDatabasesQuery lists the databases to check: all but the
-// templates, as one JSON array.
-const drillDatabasesQuery = `SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database WHERE datallowconn AND NOT datistemplate`
-
-// drillCountQuery counts the rows of every table of the database (a
-// partitioned table with its partitions), as one JSON array. A table that
-// cannot be read fails the query.
-const drillCountQuery = `SELECT coalesce(json_agg(json_build_object('schema', n.nspname, 'table', c.relname, 'rows',
-  (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text::bigint)
-  ORDER BY n.nspname, c.relname), '[]')
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'`
-
-// countTables counts every table of every database of the restored
-// cluster.
-func (o *RestoreDrillOptions) countTables(ctx context.Context, pod string, report *DrillReport) error {
-	stdout, _, err := o.exec(ctx, o.namespace, pod, databaseContainer, psqlCommandIn("postgres", drillDatabasesQuery))
-	if err != nil {
-		return execError("list the databases of the restored cluster", o.namespace, pod, err)
-	}
-	var names []string
-	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &names); err != nil {
-		return fmt.Errorf("cannot read the list of databases from psql's output %q: %w", truncateText(stdout, 200), err)
-	}
-	for _, db := range names {
-		stdout, _, err := o.exec(ctx, o.namespace, pod, databaseContainer, psqlCommandIn(db, drillCountQuery))
-		if err != nil {
-			return execError(fmt.Sprintf("count the tables of database %q in the restored cluster", db), o.namespace, pod, err)
-		}
-		d := DrillDatabase{Name: db}
-		if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &d.Tables); err != nil {
-			return fmt.Errorf("cannot read the table counts of database %q from psql's output %q: %w", db, truncateText(stdout, 200), err)
-		}
-		for _, t := range d.Tables {
-			report.Tables++
-			report.Rows += t.Rows
-		}
-		report.Databases = append(report.Databases, d)
+	var err error
+	if o.options, o.target, err = parseRestoreFlags("--restore-opts", restoreOpts, o.PITRTarget, o.TargetTimeline); err != nil {
+		return usageErrorf(cmd, "%v", err)
 	}
 	return nil
 }
 
-// cleanup removes the temporary cluster as delete cluster --yes does,
-// with a context of its own: the drill's may be cancelled (Ctrl-C).
-func (o *RestoreDrillOptions) cleanup(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drillCleanupTimeout)
-	defer cancel()
+// drillSpec is the temporary cluster's Spec (restore.DrillSpec), sized
+// and imaged as src, validated as create cluster validates its flags.
+func (o *RestoreDrillOptions) drillSpec(cmd *cobra.Command, src *cluster.Spec) (cluster.Spec, error) {
+	spec := restore.DrillSpec(o.drillName, o.namespace, src)
+	if err := spec.Validate(); err != nil {
+		return cluster.Spec{}, usageErrorf(cmd, "%s", indentErrors(err))
+	}
+	return spec, nil
+}
+
+// Run reads the cluster's settings, runs the drill (restore.Drill: the
+// progress on stderr) and prints the report.
+func (o *RestoreDrillOptions) Run(ctx context.Context) error {
 	c, err := newAPIClients(o.factory)
 	if err != nil {
 		return err
 	}
-	d := NewDeleteClusterOptions(o.progressStreams())
-	d.Name, d.namespace, d.factory, d.Yes, d.Timeout = o.drillName, o.namespace, o.factory, true, drillCleanupTimeout
-	// Twice: an object whose creation was under way when the drill
-	// stopped may appear after the first pass.
-	for range 2 {
-		doomed, _, err := d.find(ctx, c)
-		if err != nil {
-			return err
-		}
-		if len(doomed) == 0 {
-			return nil
-		}
-		if err := d.Run(ctx); err != nil {
-			return err
-		}
-	}
-	doomed, _, err := d.find(ctx, c)
+	src, err := readClusterSpec(ctx, c.Client, o.namespace, o.Name)
 	if err != nil {
 		return err
 	}
-	if len(doomed) > 0 {
-		return fmt.Errorf("still there: %s", refs(doomed))
+	spec, err := o.drillSpec(o.cmd, &src)
+	if err != nil {
+		return err
 	}
-	return nil
+	d := &restore.Drill{
+		Clients: c, Exec: restore.Exec(o.exec), Progress: o.ErrOut,
+		Name: o.Name, Namespace: o.namespace, DrillName: o.drillName, Source: src, Spec: spec,
+		Options: o.options, Target: o.target,
+		CheckSQL: o.CheckSQL, Database: o.Database, Keep: o.Keep,
+		Timeout: o.Timeout, PollInterval: 2 * time.Second,
+	}
+	report, err := d.Run(ctx)
+	if report == nil {
+		return err
+	}
+	if perr := o.print(*report); perr != nil {
+		return perr
+	}
+	return err
 }
 
 func (o *RestoreDrillOptions) print(r DrillReport) error {
@@ -491,12 +288,4 @@ func writeDrillReport(w io.Writer, r DrillReport) error {
 	}
 	fmt.Fprintln(w)
 	return t.Render(w)
-}
-
-// truncateText shortens s to n bytes, saying so.
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "... (truncated)"
 }

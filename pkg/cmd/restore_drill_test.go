@@ -2,13 +2,12 @@ package cmd
 
 import (
 	"bytes"
-	"context"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/restore"
 )
 
 // runRestoreDrill runs `restore-drill` with args against f.
@@ -50,24 +49,6 @@ func TestRestoreDrillBadInputSendsNothing(t *testing.T) {
 	}
 }
 
-func TestDrillName(t *testing.T) {
-	long := strings.Repeat("a", cluster.MaxNameLength()-2) + "-b"
-	for _, tc := range []struct{ name, want string }{
-		{"hippo", "hippo-drill-xyz12"},
-		{long, long[:cluster.MaxNameLength()-len("-drill-xyz12")] + "-drill-xyz12"},
-		// A shortened name does not end in a dash.
-		{strings.Repeat("a", cluster.MaxNameLength()-13) + "-bbbbbb", strings.Repeat("a", cluster.MaxNameLength()-13) + "-drill-xyz12"},
-	} {
-		got := drillName(tc.name, "xyz12")
-		if got != tc.want {
-			t.Errorf("drillName(%q) = %q, want %q", tc.name, got, tc.want)
-		}
-		if err := validateClusterName(got); err != nil {
-			t.Errorf("drillName(%q) = %q: %v", tc.name, got, err)
-		}
-	}
-}
-
 // A cluster without backups is refused before anything is created.
 func TestRestoreDrillNoBackups(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
@@ -95,36 +76,16 @@ func TestRestoreDrillNoBackups(t *testing.T) {
 	}
 }
 
-// countTables reads the databases and each one's counts; the report
-// sums them.
-func TestRestoreDrillCountTables(t *testing.T) {
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, container string, command []string) (string, string, error) {
-		if container != databaseContainer {
-			t.Errorf("exec in container %s", container)
-		}
-		switch {
-		case slices.Contains(command, "--command="+drillDatabasesQuery):
-			return `["app", "postgres"]` + "\n", "", nil
-		case slices.Contains(command, "--dbname=app"):
-			return `[{"schema" : "public", "table" : "odd name", "rows" : 1}, {"schema" : "s", "table" : "p", "rows" : 100}]` + "\n", "", nil
-		case slices.Contains(command, "--dbname=postgres"):
-			return `[{"schema" : "public", "table" : "t", "rows" : 1234}]` + "\n", "", nil
-		}
-		t.Errorf("unexpected exec %q", command)
-		return "", "", nil
-	})
-	streams, _, _ := testStreams("")
-	o := NewRestoreDrillOptions(streams)
-	o.exec, o.namespace, o.drillName = exec, "default", "hippo-drill-abcde"
-	report := DrillReport{Cluster: "hippo", Namespace: "default", DrillCluster: o.drillName, Check: DrillCheckCount, Backup: "20261126-101447F", BackupType: "full",
-		Target: "the end of the archived WAL (the latest point)", RestoreDuration: "41s", Passed: true, Removed: true}
-	if err := o.countTables(context.Background(), cluster.PodName(o.drillName), &report); err != nil {
-		t.Fatal(err)
-	}
-	if report.Tables != 3 || report.Rows != 1335 || len(report.Databases) != 2 || report.Databases[0].Name != "app" || report.Databases[1].Tables[0] != (DrillTable{"public", "t", 1234}) {
-		t.Errorf("report = %+v", report)
-	}
+// The readable report of a drill that counted every table (the report
+// is the one restore.Drill's countTables makes in pkg/restore's test).
+func TestWriteDrillReport(t *testing.T) {
+	report := DrillReport{Cluster: "hippo", Namespace: "default", DrillCluster: "hippo-drill-abcde", Check: DrillCheckCount, Backup: "20261126-101447F", BackupType: "full",
+		Target: "the end of the archived WAL (the latest point)", RestoreDuration: "41s", Passed: true, Removed: true,
+		Databases: []restore.DrillDatabase{
+			{Name: "app", Tables: []restore.DrillTable{{Schema: "public", Name: "odd name", Rows: 1}, {Schema: "s", Name: "p", Rows: 100}}},
+			{Name: "postgres", Tables: []restore.DrillTable{{Schema: "public", Name: "t", Rows: 1234}}},
+		},
+		Tables: 3, Rows: 1335}
 	var b bytes.Buffer
 	if err := writeDrillReport(&b, report); err != nil {
 		t.Fatal(err)

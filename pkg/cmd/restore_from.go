@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
@@ -39,10 +37,8 @@ type RestoreFromOptions struct {
 
 	// from is the restore, filled in by Validate and Prepare.
 	from restore.From
-	// options are the restore options of the flags, and, after Prepare,
-	// with the backup and the timeline it chose; backup is that backup.
-	options repo.RestoreOptions
-	backup  repo.Backup
+	// backup is the backup that Prepare chose.
+	backup repo.Backup
 
 	// exec and pollInterval replace the defaults in unit tests.
 	exec         func(ctx context.Context, namespace, pod, container string, command []string) (string, string, error)
@@ -58,7 +54,7 @@ func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&r.TargetTimeline, "target-timeline", "", "With --restore-from: t"+targetTimelineUsage[1:])
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F', or '--repo=2' for the S3 repository of a local,s3 cluster.")
 	if r.Timeout == 0 {
-		r.Timeout = DefaultRestoreTimeout
+		r.Timeout = restore.DefaultTimeout
 	}
 }
 
@@ -76,17 +72,9 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 		}
 		return nil
 	}
-	if msgs := validation.IsDNS1035Label(r.Source); len(msgs) > 0 {
-		return fmt.Errorf("--restore-from=%s is not a cluster name: %s", r.Source, strings.Join(msgs, "; "))
-	}
-	sourceNamespace := r.SourceNamespace
-	if sourceNamespace == "" {
-		sourceNamespace = namespace
-	} else if msgs := validation.IsDNS1123Label(sourceNamespace); len(msgs) > 0 {
-		return fmt.Errorf("--restore-from-namespace=%s is not a namespace: %s", sourceNamespace, strings.Join(msgs, "; "))
-	}
-	if r.Source == name && sourceNamespace == namespace {
-		return fmt.Errorf("--restore-from=%s names the cluster being created: to restore a cluster in place, use kubectl pgo restore %s", r.Source, name)
+	sourceNamespace, err := restore.CheckNames(r.Source, r.SourceNamespace, name, namespace)
+	if err != nil {
+		return err
 	}
 	opts, target, err := parseRestoreFlags("--restore-opts", r.RestoreOpts, r.PITRTarget, r.TargetTimeline)
 	if err != nil {
@@ -95,7 +83,6 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 	if opts.TargetAction == repo.TargetActionPause {
 		return errors.New("--target-action=pause cannot be used with --restore-from: the new cluster's database must be promoted; restore it, then inspect it")
 	}
-	r.options = opts
 	r.from = restore.From{Source: r.Source, SourceNamespace: sourceNamespace, Name: name, Namespace: namespace,
 		Options: opts, Target: target}
 	return nil
@@ -137,7 +124,7 @@ func (r *RestoreFromOptions) Prepare(ctx context.Context, f kube.Factory, existi
 	if err := from.Prepare(ctx, false); err != nil {
 		return err
 	}
-	r.options, r.backup = from.Options, from.Backup
+	r.backup = from.Backup
 	return nil
 }
 
@@ -153,29 +140,3 @@ func (r *RestoreFromOptions) Restore(ctx context.Context) error { return r.from.
 
 // Cleanup removes the temporary objects of the restore, if any.
 func (r *RestoreFromOptions) Cleanup(ctx context.Context) { r.from.Cleanup(ctx) }
-
-// restorePlan and restoreOptionsFor are restore_drill.go's way to check
-// the source's backups as the restore will: it calls
-// restoreOptionsFor(...).checkRepository(ctx, plan) and reads the backup
-// from plan. They go when restore-drill moves to pkg/restore.
-type restorePlan struct {
-	spec   cluster.Spec
-	backup repo.Backup
-}
-
-// sourceCheck checks the backups of one cluster (restore.InPlace's
-// CheckRepository).
-type sourceCheck struct{ r *restore.InPlace }
-
-func (c sourceCheck) checkRepository(ctx context.Context, plan *restorePlan) error {
-	p := &restore.Plan{Spec: plan.spec}
-	err := c.r.CheckRepository(ctx, p)
-	plan.backup = p.Backup
-	return err
-}
-
-// restoreOptionsFor is the restore machinery of cluster name in ns, with
-// the restore options of the flags.
-func (r *RestoreFromOptions) restoreOptionsFor(f kube.Factory, client kubernetes.Interface, name, ns string, streams genericiooptions.IOStreams) sourceCheck {
-	return sourceCheck{r.newFrom(f, client, streams).InPlaceFor(name, ns)}
-}

@@ -63,10 +63,9 @@ type CreateOptions struct {
 	// Labels are added to every object rendered: restore-drill marks its
 	// temporary clusters with them.
 	Labels map[string]string
-	// StanzaCreated is the last step of Wait, required with it: the
-	// stanza exists, and is this database's (read by exec in the pods;
-	// pkg/cmd's stanzaCreated).
-	StanzaCreated func(ctx context.Context, spec cluster.Spec) (done bool, status string, err error)
+	// Exec reads the stanza and the database's system identifier in the
+	// pods, the last step of Wait: required with it.
+	Exec apply.ExecFunc
 	// Bootstrap, when not nil, restores the new cluster's data.
 	Bootstrap Bootstrap
 }

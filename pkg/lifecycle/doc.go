@@ -6,9 +6,10 @@
 //   - Create (create.go): merge the settings given into the stored ones,
 //     check storage classes, S3 Secrets, kept backups and permissions
 //     (settings.go), render the objects, apply them, and with Wait follow
-//     the cluster until it is ready (wait.go); a client dry run renders
-//     without any server. A Bootstrap (create cluster --restore-from)
-//     fills the data directory.
+//     the cluster until it is ready (wait.go: the stanza and the
+//     database's system identifier read through pkg/inspect, by exec); a
+//     client dry run renders without any server. A Bootstrap (create
+//     cluster --restore-from, restore-drill) fills the data directory.
 //   - Update (update.go): the objects whose rendering changes, applied,
 //     then the restarts they cause followed.
 //   - Find and Delete (delete.go): the cluster's objects by label, deleted

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
@@ -34,7 +35,7 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
 		{
 			What:  "the stanza to be created",
-			Check: func(ctx context.Context) (bool, string, error) { return o.StanzaCreated(ctx, spec) },
+			Check: func(ctx context.Context) (bool, string, error) { return stanzaCreated(ctx, c, o.Exec, spec) },
 			Hint:  stanzaHint(spec),
 		},
 	}
@@ -47,6 +48,39 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 	}
 	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// stanzaCreated is the last step of waitReady: the stanza exists, and is
+// this database's, since a repository kept from an earlier one has a
+// stanza too. It reads them by exec (pkg/inspect); an S3 repository that
+// refused pgBackRest for good ends the wait.
+func stanzaCreated(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, spec cluster.Spec) (bool, string, error) {
+	ns, name := spec.Namespace, spec.Name
+	info := inspect.Stanza(ctx, c.Client, exec, ns, name)
+	if err := S3Refused(spec, info.Error+" "+info.Message); err != nil {
+		return false, "", err
+	}
+	if info.Error != "" {
+		return false, info.Error, nil
+	}
+	if !info.Usable() {
+		return false, fmt.Sprintf("stanza %s: %s", info.Name, info.Message), nil
+	}
+	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+	if err != nil {
+		return apply.WaitStatus(err)
+	}
+	a, err := inspect.QueryArchiver(ctx, exec, pod)
+	if err != nil {
+		return false, "", err
+	}
+	if a.Error != "" {
+		return false, "reading the database's system identifier: " + a.Error, nil
+	}
+	if err := inspect.CheckSystemID(info, a.SystemID); err != nil {
+		return false, "", err
+	}
+	return true, fmt.Sprintf("stanza %s created (%s)", info.Name, info.Message), nil
 }
 
 // clusterPVCs are the PVCs a cluster's pods mount.

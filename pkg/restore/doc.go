@@ -1,6 +1,6 @@
 // Package restore restores a cluster from its pgBackRest repository,
-// without cobra: what `kubectl pgo restore` and `create cluster
-// --restore-from` do once their flags are parsed.
+// without cobra: what `kubectl pgo restore`, `create cluster
+// --restore-from` and `restore-drill` do once their flags are parsed.
 //
 //   - InPlace is the in-place restore (inplace.go): the checks before
 //     anything changes, reading the repository and choosing the backup on
@@ -13,8 +13,13 @@
 //     another cluster's repository, read through a temporary repository
 //     host or reader pod and a temporary Secret with the source's access
 //     (source.go).
+//   - Drill is restore-drill (drill.go): a From into a temporary cluster
+//     that lifecycle.Create makes and waits for, the count of its tables
+//     or a check of the user's, its removal (lifecycle.Find and Delete),
+//     and the report.
 //
-// Each works over a kubernetes.Interface, an Exec function (kube.ExecCapture,
-// or a fake in tests) and an io.Writer for progress. The prompt and the
-// printing of the result stay with the command, in pkg/cmd.
+// Each works over a kubernetes.Interface (Drill over *apply.Clients), an
+// Exec function (kube.ExecCapture, or a fake in tests) and an io.Writer
+// for progress. The prompt and the printing of the result stay with the
+// command, in pkg/cmd.
 package restore

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -87,6 +89,25 @@ type From struct {
 	sourcePKI        cluster.PKI
 	temporary        []temporaryObject
 	restorer, source *InPlace
+}
+
+// CheckNames checks, without a request, the names of a restore-from of
+// cluster source in sourceNamespace (namespace when empty) into the new
+// cluster name in namespace: they are a cluster's and a namespace's, and
+// the source is not the new cluster. It returns the source's namespace.
+func CheckNames(source, sourceNamespace, name, namespace string) (string, error) {
+	if msgs := validation.IsDNS1035Label(source); len(msgs) > 0 {
+		return "", fmt.Errorf("--restore-from=%s is not a cluster name: %s", source, strings.Join(msgs, "; "))
+	}
+	if sourceNamespace == "" {
+		sourceNamespace = namespace
+	} else if msgs := validation.IsDNS1123Label(sourceNamespace); len(msgs) > 0 {
+		return "", fmt.Errorf("--restore-from-namespace=%s is not a namespace: %s", sourceNamespace, strings.Join(msgs, "; "))
+	}
+	if source == name && sourceNamespace == namespace {
+		return "", fmt.Errorf("--restore-from=%s names the cluster being created: to restore a cluster in place, use kubectl pgo restore %s", source, name)
+	}
+	return sourceNamespace, nil
 }
 
 // SourceSpec is the source's Spec, once Prepare has read it.
