@@ -22,21 +22,10 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
-// newClusterCommand is the cobra command of create, update or delete
-// cluster NAME, without its flags: NAME is checked in Complete, with a
-// clearer message than cobra's.
+// newClusterCommand is newCommand for create_cluster.go, which has not
+// moved to it yet (TODO(issue 17): call newCommand there, delete this).
 func newClusterCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, use, short, long, example string) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     use,
-		Short:   short,
-		Long:    long,
-		Example: example,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
-	return cmd
+	return newCommand(f, o, streams, commandHelp{use, short, long, example})
 }
 
 // clusterApply holds what create cluster and update cluster share: NAME

@@ -69,8 +69,10 @@ func NewCmdDeleteCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 }
 
 func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command {
-	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Delete a PostgreSQL cluster, and its backups unless --keep-backups", deleteClusterLong, deleteClusterExample)
-	cmd.SetIn(o.In)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"cluster NAME",
+		"Delete a PostgreSQL cluster, and its backups unless --keep-backups",
+		deleteClusterLong, deleteClusterExample})
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepBackups, "keep-backups", false, "Keep the repository PVC, its Secret and the cluster's settings, to restore from later.")
 	addYesFlags(fl, &o.Yes)

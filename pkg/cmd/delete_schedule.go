@@ -66,8 +66,7 @@ func newCmdDeleteSchedule(f kube.Factory, o *DeleteScheduleOptions) *cobra.Comma
 		deleteScheduleLong, deleteScheduleExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.ScheduleName, "schedule-name", "", "The schedule to delete (default: every schedule of the cluster).")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
-	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+	addYesFlags(fl, &o.Yes)
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("schedule-name", completeScheduleNames(f))
 	return cmd

@@ -79,11 +79,14 @@ func NewCmdDoctor(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdDoctor(f kube.Factory, o *DoctorOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "doctor NAME", Long: doctorLong, Example: doctorExample,
-		Short: "Check a cluster's Secrets, certificates, repositories, backups and WAL archiving"})
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"doctor NAME",
+		"Check a cluster's Secrets, certificates, repositories, backups and WAL archiving",
+		doctorLong, doctorExample})
+	fl := cmd.Flags()
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
-	cmd.Flags().DurationVar(&o.MaxBackupAge, "max-backup-age", o.MaxBackupAge, "The last successful backup of each repository must be younger than this.")
-	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
+	fl.DurationVar(&o.MaxBackupAge, "max-backup-age", o.MaxBackupAge, "The last successful backup of each repository must be younger than this.")
+	fl.BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	o.Output.AddFlags(cmd)
 	return cmd
 }

@@ -196,11 +196,9 @@ func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Co
 // newRestoreCommand binds the command to o, which tests prepare.
 func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	cmd := newCommand(f, o, o.IOStreams, commandHelp{
-		use:     "restore NAME",
-		short:   "Restore a cluster in place, to the latest point or to a point in time",
-		long:    restoreLong,
-		example: restoreExample,
-	})
+		"restore NAME",
+		"Restore a cluster in place, to the latest point or to a point in time",
+		restoreLong, restoreExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
 	fl.StringVar(&o.TargetTimeline, "target-timeline", "", targetTimelineUsage)

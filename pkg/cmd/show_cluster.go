@@ -75,9 +75,12 @@ func NewCmdShowCluster(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "cluster [NAME | -A]", Long: showClusterLong, Example: showClusterExample,
-		Short: "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving"})
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"cluster [NAME | -A]",
+		"Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving",
+		showClusterLong, showClusterExample})
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
 	return cmd
