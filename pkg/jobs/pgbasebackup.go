@@ -37,11 +37,13 @@ func DefaultPGBaseBackupPVCName(clusterName string) string {
 // PGBaseBackupJob describes a pg_basebackup Job.
 type PGBaseBackupJob struct {
 	Cluster, Namespace, Image string
-	Options                   []string
-	PVC                       string
-	Time                      time.Time
-	Deadline                  time.Duration
-	Suffix                    string
+	// PVC holds the base backups, each in a folder named for Time.
+	PVC     string
+	Time    time.Time
+	Options []string
+	// Deadline is DefaultBackupDeadline when zero.
+	Deadline time.Duration
+	Suffix   string
 	// Scheduled: see PGDumpJob.Scheduled.
 	Scheduled bool
 }
