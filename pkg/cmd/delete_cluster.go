@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -41,13 +40,13 @@ const deleteClusterExample = `  # Delete a cluster and its backups, after confir
 type DeleteClusterOptions struct {
 	Name        string
 	KeepBackups bool
-	Yes         bool
 	Wait        bool
 	Timeout     time.Duration
+	// confirmation is --yes, and whether stdin is a terminal to ask on.
+	confirmation
 
 	namespace    string
 	factory      kube.Factory
-	isTerminal   func(io.Reader) bool
 	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
@@ -57,7 +56,7 @@ func NewDeleteClusterOptions(streams genericiooptions.IOStreams) *DeleteClusterO
 	return &DeleteClusterOptions{
 		Wait:         true,
 		Timeout:      apply.DefaultWaitTimeout,
-		isTerminal:   isTerminal,
+		confirmation: newConfirmation(),
 		pollInterval: time.Second,
 		IOStreams:    streams,
 	}
@@ -148,12 +147,13 @@ func refs(objs []lifecycle.Object) string { return lifecycle.Refs(objs) }
 
 // confirm asks on stdin, naming what goes and what stays.
 func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {
-	if o.Yes {
-		return nil
-	}
-	if !o.isTerminal(o.In) {
-		return fmt.Errorf("refusing to delete cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it", o.Name)
-	}
+	return o.confirmDelete(o.In, o.Out, func() string { return o.question(doomed, kept) },
+		fmt.Errorf("refusing to delete cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it", o.Name),
+		fmt.Errorf("cancelled: cluster %q was not deleted", o.Name))
+}
+
+// question names what goes and what stays.
+func (o *DeleteClusterOptions) question(doomed, kept []lifecycle.Object) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This deletes cluster %q in namespace %q:\n", o.Name, o.namespace)
 	for _, obj := range doomed {
@@ -168,12 +168,5 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {
 		b.WriteString("The data and every backup are deleted; this cannot be undone (--keep-backups keeps the backups).\n")
 	}
 	fmt.Fprintf(&b, "Delete cluster %s? [y/N]: ", o.Name)
-	yes, err := askYes(o.In, o.Out, b.String())
-	if err != nil {
-		return err
-	}
-	if !yes {
-		return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
-	}
-	return nil
+	return b.String()
 }

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -146,9 +145,10 @@ type RestoreOptions struct {
 	// TargetTimeline is --target-timeline: a number, current or latest.
 	TargetTimeline string
 	BackupOpts     string
-	Yes            bool
 	Wait           bool
 	Timeout        time.Duration
+	// confirmation is --yes, and whether the prompt can be asked on stdin.
+	confirmation
 	// The flags of --backup-type=pgdump.
 	BackupType     string
 	BackupName     string
@@ -168,9 +168,7 @@ type RestoreOptions struct {
 	client  kubernetes.Interface
 	// exec runs a command in a container; kube.ExecCapture, replaced in
 	// unit tests.
-	exec func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
-	// isTerminal tells whether the prompt can be asked on in.
-	isTerminal   func(in io.Reader) bool
+	exec         func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 	now          func() time.Time
 	pollInterval time.Duration
 	genericiooptions.IOStreams
@@ -181,7 +179,7 @@ func NewRestoreOptions(streams genericiooptions.IOStreams) *RestoreOptions {
 	return &RestoreOptions{
 		Wait:         true,
 		Timeout:      DefaultRestoreTimeout,
-		isTerminal:   isTerminal,
+		confirmation: newConfirmation(),
 		now:          time.Now,
 		pollInterval: 2 * time.Second,
 		IOStreams:    streams,
