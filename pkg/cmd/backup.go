@@ -121,16 +121,7 @@ type BackupOptions struct {
 
 // NewBackupOptions returns options with the defaults.
 func NewBackupOptions(streams genericiooptions.IOStreams) *BackupOptions {
-	return &BackupOptions{
-		BackupType: jobs.BackupTypePGBackRest,
-		Timeout:    jobs.DefaultBackupDeadline,
-		Database:   "postgres",
-		PVCSize:    "1Gi",
-		Output:     printers.NewOutputFlags(printers.DefaultFormats...),
-		now:        time.Now,
-		interval:   500 * time.Millisecond,
-		IOStreams:  streams,
-	}
+	return &BackupOptions{BackupType: jobs.BackupTypePGBackRest, Timeout: jobs.DefaultBackupDeadline, Database: "postgres", PVCSize: "1Gi", Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, interval: 500 * time.Millisecond, IOStreams: streams}
 }
 
 // NewCmdBackup returns `kubectl pgo backup`.

@@ -97,14 +97,7 @@ type CreateScheduleOptions struct {
 
 // NewCreateScheduleOptions returns options with the defaults.
 func NewCreateScheduleOptions(streams genericiooptions.IOStreams) *CreateScheduleOptions {
-	return &CreateScheduleOptions{
-		ScheduleType: jobs.BackupTypePGBackRest,
-		Database:     "postgres",
-		PVCSize:      "1Gi",
-		DryRun:       apply.DryRunNone,
-		now:          time.Now,
-		IOStreams:    streams,
-	}
+	return &CreateScheduleOptions{ScheduleType: jobs.BackupTypePGBackRest, Database: "postgres", PVCSize: "1Gi", DryRun: apply.DryRunNone, now: time.Now, IOStreams: streams}
 }
 
 // NewCmdCreateSchedule returns `kubectl pgo create schedule NAME`.

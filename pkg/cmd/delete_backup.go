@@ -68,11 +68,7 @@ type DeleteBackupOptions struct {
 
 // NewDeleteBackupOptions returns options with the defaults.
 func NewDeleteBackupOptions(streams genericiooptions.IOStreams) *DeleteBackupOptions {
-	return &DeleteBackupOptions{
-		Output:       printers.NewOutputFlags(printers.DefaultFormats...),
-		confirmation: newConfirmation(),
-		IOStreams:    streams,
-	}
+	return &DeleteBackupOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), confirmation: newConfirmation(), IOStreams: streams}
 }
 
 // NewCmdDeleteBackup returns `kubectl pgo delete backup NAME --target=LABEL`.

@@ -53,13 +53,7 @@ type DeleteClusterOptions struct {
 
 // NewDeleteClusterOptions returns options with the defaults of the flags.
 func NewDeleteClusterOptions(streams genericiooptions.IOStreams) *DeleteClusterOptions {
-	return &DeleteClusterOptions{
-		Wait:         true,
-		Timeout:      apply.DefaultWaitTimeout,
-		confirmation: newConfirmation(),
-		pollInterval: time.Second,
-		IOStreams:    streams,
-	}
+	return &DeleteClusterOptions{Wait: true, Timeout: apply.DefaultWaitTimeout, confirmation: newConfirmation(), pollInterval: time.Second, IOStreams: streams}
 }
 
 // NewCmdDeleteCluster returns `kubectl pgo delete cluster NAME`.

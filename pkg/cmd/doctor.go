@@ -65,12 +65,7 @@ type DoctorOptions struct {
 
 // NewDoctorOptions returns options with the defaults.
 func NewDoctorOptions(streams genericiooptions.IOStreams) *DoctorOptions {
-	return &DoctorOptions{
-		MaxBackupAge: doctor.DefaultMaxBackupAge,
-		Output:       printers.NewOutputFlags(printers.DefaultFormats...),
-		now:          time.Now,
-		IOStreams:    streams,
-	}
+	return &DoctorOptions{MaxBackupAge: doctor.DefaultMaxBackupAge, Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
 }
 
 // NewCmdDoctor returns `kubectl pgo doctor`.

@@ -176,14 +176,7 @@ type RestoreOptions struct {
 
 // NewRestoreOptions returns options with the defaults of the flags.
 func NewRestoreOptions(streams genericiooptions.IOStreams) *RestoreOptions {
-	return &RestoreOptions{
-		Wait:         true,
-		Timeout:      DefaultRestoreTimeout,
-		confirmation: newConfirmation(),
-		now:          time.Now,
-		pollInterval: 2 * time.Second,
-		IOStreams:    streams,
-	}
+	return &RestoreOptions{Wait: true, Timeout: DefaultRestoreTimeout, confirmation: newConfirmation(), now: time.Now, pollInterval: 2 * time.Second, IOStreams: streams}
 }
 
 // NewCmdRestore returns `kubectl pgo restore NAME`.

@@ -80,11 +80,7 @@ type ShowBackupOptions struct {
 
 // NewShowBackupOptions returns options with the defaults.
 func NewShowBackupOptions(streams genericiooptions.IOStreams) *ShowBackupOptions {
-	return &ShowBackupOptions{
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		now:       time.Now,
-		IOStreams: streams,
-	}
+	return &ShowBackupOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
 }
 
 // NewCmdShowBackup returns `kubectl pgo show backup`.

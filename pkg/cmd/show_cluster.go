@@ -62,11 +62,7 @@ type ShowClusterOptions struct {
 // NewShowClusterOptions returns options with defaults: table output, the
 // current namespace.
 func NewShowClusterOptions(streams genericiooptions.IOStreams) *ShowClusterOptions {
-	return &ShowClusterOptions{
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		now:       time.Now,
-		IOStreams: streams,
-	}
+	return &ShowClusterOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
 }
 
 // NewCmdShowCluster returns `kubectl pgo show cluster [NAME | -A]`.

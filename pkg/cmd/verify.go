@@ -64,11 +64,7 @@ type VerifyOptions struct {
 
 // NewVerifyOptions returns options with the defaults.
 func NewVerifyOptions(streams genericiooptions.IOStreams) *VerifyOptions {
-	return &VerifyOptions{
-		Timeout:   DefaultVerifyTimeout,
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		IOStreams: streams,
-	}
+	return &VerifyOptions{Timeout: DefaultVerifyTimeout, Output: printers.NewOutputFlags(printers.DefaultFormats...), IOStreams: streams}
 }
 
 // NewCmdVerify returns `kubectl pgo verify NAME`.
