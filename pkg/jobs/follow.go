@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // maxLogKept bounds how much of the log Follow keeps for the Outcome: the
@@ -188,12 +189,7 @@ func (f *follower) newestPod(ctx context.Context) (*corev1.Pod, error) {
 		return nil, nil
 	}
 	pods := list.Items
-	slices.SortFunc(pods, func(a, b corev1.Pod) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	kube.SortOldestFirst(pods)
 	return &pods[len(pods)-1], nil
 }
 
