@@ -83,9 +83,7 @@ func (o *clusterApply) addFlags(cmd *cobra.Command, waitHelp, dryRunHelp, output
 // else "default".
 func (o *clusterApply) complete(f kube.Factory, cmd *cobra.Command, args []string, offline bool) (err error) {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
+	o.exec = execOr(o.exec, factoryExec(f))
 	if o.Name, err = clusterNameArg(cmd, args); err != nil {
 		return err
 	}

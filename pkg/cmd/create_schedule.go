@@ -134,9 +134,7 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 // Complete takes NAME and the namespace; it sends no request.
 func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = explainedFactoryExec(f)
-	}
+	o.exec = execOr(o.exec, explainedFactoryExec(f))
 	var err error
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
 	return err

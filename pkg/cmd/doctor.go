@@ -97,9 +97,7 @@ func (o *DoctorOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 		return kubeconfigError(err)
 	}
 	o.namespace = ns
-	if o.exec == nil {
-		o.exec = explainedFactoryExec(f)
-	}
+	o.exec = execOr(o.exec, explainedFactoryExec(f))
 	if o.client == nil {
 		if o.client, err = f.KubernetesClient(); err != nil {
 			return kubeconfigError(err)

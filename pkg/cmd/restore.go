@@ -211,9 +211,7 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 // request.
 func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
+	o.exec = execOr(o.exec, factoryExec(f))
 	var err error
 	if o.Name, err = clusterNameArg(cmd, args); err != nil {
 		return err

@@ -85,9 +85,7 @@ func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
 // Complete takes the optional NAME and the namespace; it sends no request.
 func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
+	o.exec = execOr(o.exec, factoryExec(f))
 	var err error
 	if o.Name, err = optionalClusterName(cmd, args, "at most one"); err != nil {
 		return err
