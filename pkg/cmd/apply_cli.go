@@ -127,19 +127,6 @@ func (o *clusterApply) request(out, errOut io.Writer) lifecycle.Request {
 	}
 }
 
-// namespaceClients are the API clients, once namespace ns is known to
-// exist (apply.CheckNamespace).
-func namespaceClients(ctx context.Context, f kube.Factory, ns string) (*apply.Clients, error) {
-	c, err := newAPIClients(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
 func newAPIClients(f kube.Factory) (*apply.Clients, error) {
 	c, err := newTypedClients(f)
 	if err != nil {

@@ -96,7 +96,7 @@ func (o *DeleteClusterOptions) Validate(cmd *cobra.Command) error {
 // Run deletes the cluster.
 func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	ns := o.namespace
-	c, err := namespaceClients(ctx, o.factory, ns)
+	c, err := apiClientsIn(ctx, o.factory, ns)
 	if err != nil {
 		return err
 	}
