@@ -156,11 +156,8 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 // Validate checks every flag; it sends no request, so that bad input
 // starts nothing.
 func (o *BackupOptions) Validate(cmd *cobra.Command) error {
-	if err := o.validate(cmd, o.Output); err != nil {
+	if err := o.validate(cmd, o.Output, &o.Repo); err != nil {
 		return err
-	}
-	if err := o.Repo.validate(cmd.Flags()); err != nil {
-		return usageErrorf(cmd, "%v", err)
 	}
 	if o.BackupType != jobs.BackupTypePGBackRest && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
 		return usageErrorf(cmd, "--repo and --%s apply to --backup-type=pgbackrest only", flagStorageType)

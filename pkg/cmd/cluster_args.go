@@ -65,13 +65,19 @@ type execTarget struct {
 	exec      execFunc
 }
 
-// validate checks -o and NAME; it sends no request.
-func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
+// validate checks -o, NAME and the repository flags of the commands that
+// have them; it sends no request.
+func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags, repos ...*repoFlags) error {
 	if err := output.Validate(); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if err := validateClusterName(t.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
+	}
+	for _, r := range repos {
+		if err := r.validate(cmd.Flags()); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
 	}
 	return nil
 }

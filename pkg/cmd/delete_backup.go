@@ -93,11 +93,8 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 
 // Validate checks the name and the flags; it sends no request.
 func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
-	if err := o.validate(cmd, o.Output); err != nil {
+	if err := o.validate(cmd, o.Output, &o.Repo); err != nil {
 		return err
-	}
-	if err := o.Repo.validate(cmd.Flags()); err != nil {
-		return usageErrorf(cmd, "%v", err)
 	}
 	switch {
 	case o.Target == "":
