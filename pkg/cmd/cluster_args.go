@@ -89,22 +89,11 @@ func (t *execTarget) Complete(f kube.Factory, cmd *cobra.Command, args []string)
 }
 
 // complete takes NAME and the namespace; it sends no request.
-func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
 	t.factory = f
-	if t.exec == nil {
-		t.exec = explainedFactoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	t.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	t.namespace = ns
-	return nil
+	t.exec = execOr(t.exec, explainedFactoryExec(f))
+	t.Name, t.namespace, err = clusterAndNamespace(f, cmd, args)
+	return err
 }
 
 // optionalClusterName is the NAME argument of a command where it may be

@@ -213,13 +213,8 @@ func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []str
 	o.factory = f
 	o.exec = execOr(o.exec, factoryExec(f))
 	var err error
-	if o.Name, err = clusterNameArg(cmd, args); err != nil {
-		return err
-	}
-	if o.namespace, _, err = f.Namespace(); err != nil {
-		return kubeconfigError(err)
-	}
-	return nil
+	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
+	return err
 }
 
 // Validate checks the flags and builds the pgBackRest options; it sends no
