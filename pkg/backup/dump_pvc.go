@@ -22,7 +22,7 @@ import (
 // which) with server-side apply when it is missing; an existing PVC is
 // left as it is, unless it is not one for backups.
 func EnsurePVC(ctx context.Context, client kubernetes.Interface, ns, name, pvc, size, backupType string) error {
-	component := dumpComponent(backupType)
+	component := jobs.DumpComponent(backupType)
 	cur, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, pvc, metav1.GetOptions{})
 	if err == nil {
 		return checkPVC(cur)

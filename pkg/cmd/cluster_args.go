@@ -138,6 +138,15 @@ func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, c
 	return client, spec, err
 }
 
+// validateObjectName checks the value of a flag that names an object of
+// the namespace (a DNS-1123 label), such as a PVC.
+func validateObjectName(flag, value string) error {
+	if msgs := validation.IsDNS1123Label(value); len(msgs) > 0 {
+		return fmt.Errorf("invalid %s %q: %s", flag, value, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
 // validateClusterName checks a cluster name without asking the server.
 func validateClusterName(name string) error {
 	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {

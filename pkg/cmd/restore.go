@@ -340,7 +340,7 @@ func (o *RestoreOptions) inPlace() *restore.InPlace {
 	}
 	if o.BackupType == jobs.BackupTypePGBaseBackup {
 		r.BaseBackup = func(ctx context.Context) (*restore.BaseBackup, error) {
-			d, err := o.findPGBackup(ctx, jobs.PGBaseBackupSelector(o.Name), "base backup")
+			d, err := o.findPGBackup(ctx, o.Name, "base backup")
 			if err != nil {
 				return nil, err
 			}

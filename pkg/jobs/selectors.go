@@ -47,3 +47,22 @@ func ScheduleSelector(clusterName string) labels.Set {
 	}
 	return l
 }
+
+// DumpComponent is the component label of the Jobs and PVCs of a backup
+// type of the PostgreSQL tools: pgdump, or pgbasebackup.
+func DumpComponent(backupType string) string {
+	if backupType == BackupTypePGBaseBackup {
+		return ComponentPGBaseBackup
+	}
+	return ComponentPGDump
+}
+
+// DumpSelector selects the Jobs of dumps, or of base backups
+// (backupType pgbasebackup), of a cluster (of every cluster when
+// clusterName is empty).
+func DumpSelector(backupType, clusterName string) labels.Set {
+	if clusterName == "" {
+		return labels.Set{cluster.LabelComponent: DumpComponent(backupType), cluster.LabelManagedBy: cluster.FieldManager}
+	}
+	return componentSelector(clusterName, DumpComponent(backupType))
+}
