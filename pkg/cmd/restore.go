@@ -209,10 +209,8 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 
 // Complete takes the cluster name and finds the namespace; it sends no
 // request.
-func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	o.exec = execOr(o.exec, factoryExec(f))
-	var err error
+func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
+	o.factory, o.exec = f, execOr(o.exec, factoryExec(f))
 	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
 	return err
 }
