@@ -211,14 +211,13 @@ func GetObject(ctx context.Context, c *Clients, obj *unstructured.Unstructured) 
 		return nil, fmt.Errorf("the server does not know %s: %w", gvk, APIError(c, err))
 	}
 	cur, err := c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
-	switch {
-	case err == nil:
-		return cur, nil
-	case apierrors.IsNotFound(err):
+	if apierrors.IsNotFound(err) {
 		return nil, nil
-	default:
+	}
+	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", DescribeObject(obj), APIError(c, err))
 	}
+	return cur, nil
 }
 
 // PrintObjects prints objects as YAML documents or as a JSON List,

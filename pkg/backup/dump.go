@@ -12,7 +12,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -63,19 +62,6 @@ func DumpFromJob(j *batchv1.Job) Dump {
 		All: j.Annotations[jobs.AnnotationPGDumpAll] == "true", PVC: j.Labels[jobs.LabelPGDumpPVC],
 		Path: jobs.DumpPath(j), Job: j.Name, JobStatus: jobs.State(j),
 	}
-}
-
-// DumpSelector selects the Jobs of dumps, or of base backups
-// (backupType pgbasebackup), of a cluster (of every cluster when
-// clusterName is empty).
-func DumpSelector(backupType, clusterName string) labels.Set {
-	component := dumpComponent(backupType)
-	if clusterName == "" {
-		return labels.Set{cluster.LabelComponent: component, cluster.LabelManagedBy: cluster.FieldManager}
-	}
-	l := cluster.ClusterSelector(clusterName)
-	l[cluster.LabelComponent] = component
-	return l
 }
 
 // ListDumps returns the dumps (or base backups) that selector picks,
@@ -163,13 +149,4 @@ func sizeFromLog(log string) *int64 {
 		}
 	}
 	return nil
-}
-
-// dumpComponent is the component label of the Jobs and PVCs of a backup
-// type of the PostgreSQL tools.
-func dumpComponent(backupType string) string {
-	if backupType == jobs.BackupTypePGBaseBackup {
-		return jobs.ComponentPGBaseBackup
-	}
-	return jobs.ComponentPGDump
 }

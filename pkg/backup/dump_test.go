@@ -48,7 +48,7 @@ func TestFindDump(t *testing.T) {
 		dumpJob("hippo", "other", "2026-11-24-13-00-00", true))
 	find := func(q DumpQuery) (string, error) {
 		q.Cluster, q.Namespace, q.BackupType = "hippo", "default", jobs.BackupTypePGDump
-		d, err := FindDump(context.Background(), client, q, DumpSelector(jobs.BackupTypePGDump, ""), "dump")
+		d, err := FindDump(context.Background(), client, q, jobs.DumpSelector(jobs.BackupTypePGDump, ""), "dump")
 		if err != nil {
 			return "", err
 		}

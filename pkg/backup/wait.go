@@ -24,13 +24,6 @@ const (
 	confirmTimeout = time.Minute
 )
 
-// Status values of a Result.
-const (
-	Started   = "Started"
-	Succeeded = "Succeeded"
-	Failed    = "Failed"
-)
-
 // Result is what `kubectl pgo backup -o json|yaml` prints: the Job that
 // was started, and after Wait how it ended.
 type Result struct {
@@ -70,6 +63,13 @@ func NewResult(r Request, started *batchv1.Job) Result {
 		Status:     Started,
 	}
 }
+
+// Status values of a Result.
+const (
+	Started   = "Started"
+	Succeeded = "Succeeded"
+	Failed    = "Failed"
+)
 
 // Waiter follows a started backup Job: where it writes, what it runs.
 type Waiter struct {

@@ -22,21 +22,10 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
-// newClusterCommand is the cobra command of create, update or delete
-// cluster NAME, without its flags: NAME is checked in Complete, with a
-// clearer message than cobra's.
+// newClusterCommand is newCommand for create_cluster.go, which has not
+// moved to it yet (TODO(issue 17): call newCommand there, delete this).
 func newClusterCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, use, short, long, example string) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     use,
-		Short:   short,
-		Long:    long,
-		Example: example,
-		Args:    cobra.ArbitraryArgs,
-		RunE:    runOptions(f, o),
-	}
-	cmd.SetOut(streams.Out)
-	cmd.SetErr(streams.ErrOut)
-	return cmd
+	return newCommand(f, o, streams, commandHelp{use, short, long, example})
 }
 
 // clusterApply holds what create cluster and update cluster share: NAME
@@ -94,9 +83,7 @@ func (o *clusterApply) addFlags(cmd *cobra.Command, waitHelp, dryRunHelp, output
 // else "default".
 func (o *clusterApply) complete(f kube.Factory, cmd *cobra.Command, args []string, offline bool) (err error) {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
+	o.exec = execOr(o.exec, factoryExec(f))
 	if o.Name, err = clusterNameArg(cmd, args); err != nil {
 		return err
 	}
@@ -138,19 +125,6 @@ func (o *clusterApply) request(out, errOut io.Writer) lifecycle.Request {
 		Wait: o.Wait, Timeout: o.Timeout, Poll: o.pollInterval, Now: o.now,
 		Out: out, ErrOut: errOut,
 	}
-}
-
-// namespaceClients are the API clients, once namespace ns is known to
-// exist (apply.CheckNamespace).
-func namespaceClients(ctx context.Context, f kube.Factory, ns string) (*apply.Clients, error) {
-	c, err := newAPIClients(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := apply.CheckNamespace(ctx, c, ns); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 func newAPIClients(f kube.Factory) (*apply.Clients, error) {

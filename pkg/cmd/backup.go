@@ -121,16 +121,7 @@ type BackupOptions struct {
 
 // NewBackupOptions returns options with the defaults.
 func NewBackupOptions(streams genericiooptions.IOStreams) *BackupOptions {
-	return &BackupOptions{
-		BackupType: jobs.BackupTypePGBackRest,
-		Timeout:    jobs.DefaultBackupDeadline,
-		Database:   "postgres",
-		PVCSize:    "1Gi",
-		Output:     printers.NewOutputFlags(printers.DefaultFormats...),
-		now:        time.Now,
-		interval:   500 * time.Millisecond,
-		IOStreams:  streams,
-	}
+	return &BackupOptions{BackupType: jobs.BackupTypePGBackRest, Timeout: jobs.DefaultBackupDeadline, Database: "postgres", PVCSize: "1Gi", Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, interval: 500 * time.Millisecond, IOStreams: streams}
 }
 
 // NewCmdBackup returns `kubectl pgo backup`.
@@ -165,11 +156,8 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 // Validate checks every flag; it sends no request, so that bad input
 // starts nothing.
 func (o *BackupOptions) Validate(cmd *cobra.Command) error {
-	if err := o.validate(cmd, o.Output); err != nil {
+	if err := o.validate(cmd, o.Output, &o.Repo); err != nil {
 		return err
-	}
-	if err := o.Repo.validate(cmd.Flags()); err != nil {
-		return usageErrorf(cmd, "%v", err)
 	}
 	if o.BackupType != jobs.BackupTypePGBackRest && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
 		return usageErrorf(cmd, "--repo and --%s apply to --backup-type=pgbackrest only", flagStorageType)

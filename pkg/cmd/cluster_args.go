@@ -65,13 +65,19 @@ type execTarget struct {
 	exec      execFunc
 }
 
-// validate checks -o and NAME; it sends no request.
-func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags) error {
+// validate checks -o, NAME and the repository flags of the commands that
+// have them; it sends no request.
+func (t *execTarget) validate(cmd *cobra.Command, output *printers.OutputFlags, repos ...*repoFlags) error {
 	if err := output.Validate(); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
 	if err := validateClusterName(t.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
+	}
+	for _, r := range repos {
+		if err := r.validate(cmd.Flags()); err != nil {
+			return usageErrorf(cmd, "%v", err)
+		}
 	}
 	return nil
 }
@@ -83,22 +89,11 @@ func (t *execTarget) Complete(f kube.Factory, cmd *cobra.Command, args []string)
 }
 
 // complete takes NAME and the namespace; it sends no request.
-func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) error {
+func (t *execTarget) complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
 	t.factory = f
-	if t.exec == nil {
-		t.exec = explainedFactoryExec(f)
-	}
-	name, err := clusterNameArg(cmd, args)
-	if err != nil {
-		return err
-	}
-	t.Name = name
-	ns, _, err := f.Namespace()
-	if err != nil {
-		return kubeconfigError(err)
-	}
-	t.namespace = ns
-	return nil
+	t.exec = execOr(t.exec, explainedFactoryExec(f))
+	t.Name, t.namespace, err = clusterAndNamespace(f, cmd, args)
+	return err
 }
 
 // optionalClusterName is the NAME argument of a command where it may be
@@ -141,6 +136,15 @@ func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, c
 	}
 	spec, err := readClusterSpec(ctx, client, t.namespace, t.Name)
 	return client, spec, err
+}
+
+// validateObjectName checks the value of a flag that names an object of
+// the namespace (a DNS-1123 label), such as a PVC.
+func validateObjectName(flag, value string) error {
+	if msgs := validation.IsDNS1123Label(value); len(msgs) > 0 {
+		return fmt.Errorf("invalid %s %q: %s", flag, value, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // validateClusterName checks a cluster name without asking the server.

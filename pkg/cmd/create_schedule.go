@@ -71,7 +71,8 @@ var scheduleTypes = []string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, j
 // CreateScheduleOptions holds the flags and clients of `kubectl pgo create
 // schedule`.
 type CreateScheduleOptions struct {
-	Name           string
+	// execTarget is NAME, the namespace and the exec of pgbackrest info.
+	execTarget
 	Schedule       string
 	ScheduleType   string
 	PGBackRestType string
@@ -86,25 +87,15 @@ type CreateScheduleOptions struct {
 	// Repo chooses the repository of a pgBackRest schedule.
 	Repo repoFlags
 
-	namespace  string
 	options    repo.BackupOptions
 	pgdumpOpts []string
-	factory    kube.Factory
-	exec       execFunc
 	now        func() time.Time
 	genericiooptions.IOStreams
 }
 
 // NewCreateScheduleOptions returns options with the defaults.
 func NewCreateScheduleOptions(streams genericiooptions.IOStreams) *CreateScheduleOptions {
-	return &CreateScheduleOptions{
-		ScheduleType: jobs.BackupTypePGBackRest,
-		Database:     "postgres",
-		PVCSize:      "1Gi",
-		DryRun:       apply.DryRunNone,
-		now:          time.Now,
-		IOStreams:    streams,
-	}
+	return &CreateScheduleOptions{ScheduleType: jobs.BackupTypePGBackRest, Database: "postgres", PVCSize: "1Gi", DryRun: apply.DryRunNone, now: time.Now, IOStreams: streams}
 }
 
 // NewCmdCreateSchedule returns `kubectl pgo create schedule NAME`.
@@ -136,17 +127,6 @@ func newCmdCreateSchedule(f kube.Factory, o *CreateScheduleOptions) *cobra.Comma
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient, apply.DryRunServer))
 	_ = cmd.RegisterFlagCompletionFunc("output", fixedCompletions(string(printers.FormatYAML), string(printers.FormatJSON)))
 	return cmd
-}
-
-// Complete takes NAME and the namespace; it sends no request.
-func (o *CreateScheduleOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	if o.exec == nil {
-		o.exec = explainedFactoryExec(f)
-	}
-	var err error
-	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
-	return err
 }
 
 // Validate checks every flag; it sends no request, so that bad input

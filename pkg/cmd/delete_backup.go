@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,22 +57,18 @@ type (
 type DeleteBackupOptions struct {
 	execTarget
 	Target string
-	Yes    bool
 	Output *printers.OutputFlags
+	// confirmation is --yes, and whether stdin is a terminal to ask on.
+	confirmation
 	// Repo narrows the search for the target to one repository.
 	Repo repoFlags
 
-	isTerminal func(io.Reader) bool
 	genericiooptions.IOStreams
 }
 
 // NewDeleteBackupOptions returns options with the defaults.
 func NewDeleteBackupOptions(streams genericiooptions.IOStreams) *DeleteBackupOptions {
-	return &DeleteBackupOptions{
-		Output:     printers.NewOutputFlags(printers.DefaultFormats...),
-		isTerminal: isTerminal,
-		IOStreams:  streams,
-	}
+	return &DeleteBackupOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), confirmation: newConfirmation(), IOStreams: streams}
 }
 
 // NewCmdDeleteBackup returns `kubectl pgo delete backup NAME --target=LABEL`.
@@ -89,8 +84,7 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 	fl := cmd.Flags()
 	o.Repo.AddFlags(cmd, "delete from")
 	fl.StringVar(&o.Target, "target", "", "The label of the backup to delete, as show backup lists it (e.g. 20261126-074954F).")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
-	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+	addYesFlags(fl, &o.Yes)
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("target", completeBackupLabels(f, o))
@@ -99,11 +93,8 @@ func newCmdDeleteBackup(f kube.Factory, o *DeleteBackupOptions) *cobra.Command {
 
 // Validate checks the name and the flags; it sends no request.
 func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
-	if err := o.validate(cmd, o.Output); err != nil {
+	if err := o.validate(cmd, o.Output, &o.Repo); err != nil {
 		return err
-	}
-	if err := o.Repo.validate(cmd.Flags()); err != nil {
-		return usageErrorf(cmd, "%v", err)
 	}
 	switch {
 	case o.Target == "":
@@ -170,14 +161,18 @@ func (o *DeleteBackupOptions) confirm(target repo.Backup, dependents []repo.Back
 		}
 		return nil
 	}
-	if !o.isTerminal(o.In) {
-		return fmt.Errorf("refusing to delete backup %s of cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it. Nothing was deleted", o.Target, o.Name)
-	}
 	// The question goes to stderr when stdout carries JSON or YAML.
 	out := o.Out
 	if o.Output.Format() != printers.FormatTable {
 		out = o.ErrOut
 	}
+	return o.confirmDelete(o.In, out, func() string { return o.question(target, dependents, warnings) },
+		fmt.Errorf("refusing to delete backup %s of cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it. Nothing was deleted", o.Target, o.Name),
+		fmt.Errorf("cancelled: backup %s of cluster %q was not deleted", o.Target, o.Name))
+}
+
+// question names the backups that go, and the warnings.
+func (o *DeleteBackupOptions) question(target repo.Backup, dependents []repo.Backup, warnings []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This deletes from cluster %q in namespace %q, with pgbackrest expire --set=%s:\n", o.Name, o.namespace, o.Target)
 	fmt.Fprintf(&b, "  %s  %s backup, started %s\n", target.Label, target.Type, target.Timestamp.StartTime().Format("2006-01-02 15:04:05 MST"))
@@ -192,14 +187,7 @@ func (o *DeleteBackupOptions) confirm(target repo.Backup, dependents []repo.Back
 	}
 	b.WriteString("This cannot be undone.\n")
 	fmt.Fprintf(&b, "Delete backup %s? [y/N]: ", o.Target)
-	yes, err := askYes(o.In, out, b.String())
-	if err != nil {
-		return err
-	}
-	if !yes {
-		return fmt.Errorf("cancelled: backup %s of cluster %q was not deleted", o.Target, o.Name)
-	}
-	return nil
+	return b.String()
 }
 
 // completeBackupLabels completes --target with the backup labels of the

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -41,26 +40,20 @@ const deleteClusterExample = `  # Delete a cluster and its backups, after confir
 type DeleteClusterOptions struct {
 	Name        string
 	KeepBackups bool
-	Yes         bool
 	Wait        bool
 	Timeout     time.Duration
+	// confirmation is --yes, and whether stdin is a terminal to ask on.
+	confirmation
 
 	namespace    string
 	factory      kube.Factory
-	isTerminal   func(io.Reader) bool
 	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewDeleteClusterOptions returns options with the defaults of the flags.
 func NewDeleteClusterOptions(streams genericiooptions.IOStreams) *DeleteClusterOptions {
-	return &DeleteClusterOptions{
-		Wait:         true,
-		Timeout:      apply.DefaultWaitTimeout,
-		isTerminal:   isTerminal,
-		pollInterval: time.Second,
-		IOStreams:    streams,
-	}
+	return &DeleteClusterOptions{Wait: true, Timeout: apply.DefaultWaitTimeout, confirmation: newConfirmation(), pollInterval: time.Second, IOStreams: streams}
 }
 
 // NewCmdDeleteCluster returns `kubectl pgo delete cluster NAME`.
@@ -69,8 +62,10 @@ func NewCmdDeleteCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 }
 
 func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command {
-	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Delete a PostgreSQL cluster, and its backups unless --keep-backups", deleteClusterLong, deleteClusterExample)
-	cmd.SetIn(o.In)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"cluster NAME",
+		"Delete a PostgreSQL cluster, and its backups unless --keep-backups",
+		deleteClusterLong, deleteClusterExample})
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepBackups, "keep-backups", false, "Keep the repository PVC, its Secret and the cluster's settings, to restore from later.")
 	addYesFlags(fl, &o.Yes)
@@ -101,7 +96,7 @@ func (o *DeleteClusterOptions) Validate(cmd *cobra.Command) error {
 // Run deletes the cluster.
 func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	ns := o.namespace
-	c, err := namespaceClients(ctx, o.factory, ns)
+	c, err := apiClientsIn(ctx, o.factory, ns)
 	if err != nil {
 		return err
 	}
@@ -146,12 +141,13 @@ func refs(objs []lifecycle.Object) string { return lifecycle.Refs(objs) }
 
 // confirm asks on stdin, naming what goes and what stays.
 func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {
-	if o.Yes {
-		return nil
-	}
-	if !o.isTerminal(o.In) {
-		return fmt.Errorf("refusing to delete cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it", o.Name)
-	}
+	return o.confirmDelete(o.In, o.Out, func() string { return o.question(doomed, kept) },
+		fmt.Errorf("refusing to delete cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete it", o.Name),
+		fmt.Errorf("cancelled: cluster %q was not deleted", o.Name))
+}
+
+// question names what goes and what stays.
+func (o *DeleteClusterOptions) question(doomed, kept []lifecycle.Object) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This deletes cluster %q in namespace %q:\n", o.Name, o.namespace)
 	for _, obj := range doomed {
@@ -166,12 +162,5 @@ func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {
 		b.WriteString("The data and every backup are deleted; this cannot be undone (--keep-backups keeps the backups).\n")
 	}
 	fmt.Fprintf(&b, "Delete cluster %s? [y/N]: ", o.Name)
-	yes, err := askYes(o.In, o.Out, b.String())
-	if err != nil {
-		return err
-	}
-	if !yes {
-		return fmt.Errorf("cancelled: cluster %q was not deleted", o.Name)
-	}
-	return nil
+	return b.String()
 }

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -40,18 +39,18 @@ const deleteScheduleExample = `  # Delete one schedule of cluster hippo
 type DeleteScheduleOptions struct {
 	Name         string
 	ScheduleName string
-	Yes          bool
+	// confirmation is --yes, and whether stdin is a terminal to ask on.
+	confirmation
 
 	namespace    string
 	factory      kube.Factory
-	isTerminal   func(io.Reader) bool
 	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
 
 // NewDeleteScheduleOptions returns options with the defaults.
 func NewDeleteScheduleOptions(streams genericiooptions.IOStreams) *DeleteScheduleOptions {
-	return &DeleteScheduleOptions{isTerminal: isTerminal, pollInterval: 500 * time.Millisecond, IOStreams: streams}
+	return &DeleteScheduleOptions{confirmation: newConfirmation(), pollInterval: 500 * time.Millisecond, IOStreams: streams}
 }
 
 // NewCmdDeleteSchedule returns `kubectl pgo delete schedule NAME`.
@@ -66,8 +65,7 @@ func newCmdDeleteSchedule(f kube.Factory, o *DeleteScheduleOptions) *cobra.Comma
 		deleteScheduleLong, deleteScheduleExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.ScheduleName, "schedule-name", "", "The schedule to delete (default: every schedule of the cluster).")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking for confirmation.")
-	fl.BoolVar(&o.Yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
+	addYesFlags(fl, &o.Yes)
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	_ = cmd.RegisterFlagCompletionFunc("schedule-name", completeScheduleNames(f))
 	return cmd
@@ -142,24 +140,18 @@ func (o *DeleteScheduleOptions) Run(ctx context.Context) error {
 const deleteScheduleTimeout = time.Minute
 
 func (o *DeleteScheduleOptions) confirm(found []batchv1.CronJob) error {
-	if o.Yes {
-		return nil
-	}
-	if !o.isTerminal(o.In) {
-		return fmt.Errorf("refusing to delete the schedules of cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete them", o.Name)
-	}
+	return o.confirmDelete(o.In, o.Out, func() string { return o.question(found) },
+		fmt.Errorf("refusing to delete the schedules of cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes (or --no-prompt) to delete them", o.Name),
+		fmt.Errorf("cancelled: no schedule of cluster %q was deleted", o.Name))
+}
+
+// question names the schedules that go.
+func (o *DeleteScheduleOptions) question(found []batchv1.CronJob) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This deletes these schedules of cluster %q in namespace %q (their backups are kept):\n", o.Name, o.namespace)
 	for _, cj := range found {
 		fmt.Fprintf(&b, "  %s  %s  %s\n", cj.Name, cj.Spec.Schedule, cj.Labels[jobs.LabelBackupType]+" "+cj.Labels[jobs.LabelPGBackRestType])
 	}
 	fmt.Fprintf(&b, "Delete %d schedule(s)? [y/N]: ", len(found))
-	yes, err := askYes(o.In, o.Out, b.String())
-	if err != nil {
-		return err
-	}
-	if !yes {
-		return fmt.Errorf("cancelled: no schedule of cluster %q was deleted", o.Name)
-	}
-	return nil
+	return b.String()
 }

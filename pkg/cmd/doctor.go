@@ -65,12 +65,7 @@ type DoctorOptions struct {
 
 // NewDoctorOptions returns options with the defaults.
 func NewDoctorOptions(streams genericiooptions.IOStreams) *DoctorOptions {
-	return &DoctorOptions{
-		MaxBackupAge: doctor.DefaultMaxBackupAge,
-		Output:       printers.NewOutputFlags(printers.DefaultFormats...),
-		now:          time.Now,
-		IOStreams:    streams,
-	}
+	return &DoctorOptions{MaxBackupAge: doctor.DefaultMaxBackupAge, Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
 }
 
 // NewCmdDoctor returns `kubectl pgo doctor`.
@@ -79,11 +74,14 @@ func NewCmdDoctor(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdDoctor(f kube.Factory, o *DoctorOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "doctor NAME", Long: doctorLong, Example: doctorExample,
-		Short: "Check a cluster's Secrets, certificates, repositories, backups and WAL archiving"})
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"doctor NAME",
+		"Check a cluster's Secrets, certificates, repositories, backups and WAL archiving",
+		doctorLong, doctorExample})
+	fl := cmd.Flags()
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
-	cmd.Flags().DurationVar(&o.MaxBackupAge, "max-backup-age", o.MaxBackupAge, "The last successful backup of each repository must be younger than this.")
-	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
+	fl.DurationVar(&o.MaxBackupAge, "max-backup-age", o.MaxBackupAge, "The last successful backup of each repository must be younger than this.")
+	fl.BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	o.Output.AddFlags(cmd)
 	return cmd
 }
@@ -99,9 +97,7 @@ func (o *DoctorOptions) Complete(f kube.Factory, cmd *cobra.Command, args []stri
 		return kubeconfigError(err)
 	}
 	o.namespace = ns
-	if o.exec == nil {
-		o.exec = explainedFactoryExec(f)
-	}
+	o.exec = execOr(o.exec, explainedFactoryExec(f))
 	if o.client == nil {
 		if o.client, err = f.KubernetesClient(); err != nil {
 			return kubeconfigError(err)

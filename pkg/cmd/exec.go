@@ -17,6 +17,14 @@ import (
 // kube.ExecCapture, replaced in unit tests.
 type execFunc func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 
+// execOr is exec, which a test sets before Complete, or else factory.
+func execOr(exec, factory execFunc) execFunc {
+	if exec != nil {
+		return exec
+	}
+	return factory
+}
+
 // factoryExec runs commands in pods with the factory's clients, and
 // returns an error of the kubeconfig as it is (create, update and show
 // cluster, restore).

@@ -36,25 +36,17 @@ type commandHelp struct {
 	use, short, long, example string
 }
 
-// newCommand is optionsCommand with the help as a commandHelp, and the
-// stream it reads (the prompts) too.
+// newCommand is the cobra command of every command with Options: help
+// above its flags, RunE runs o (runOptions), and it reads and writes
+// streams. Args is cobra.ArbitraryArgs: Complete checks the arguments,
+// with a usage error. The caller adds the flags.
 func newCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help commandHelp) *cobra.Command {
-	cmd := optionsCommand(f, o, streams, &cobra.Command{Use: help.use, Short: help.short, Long: help.long, Example: help.example})
+	cmd := &cobra.Command{Use: help.use, Short: help.short, Long: help.long, Example: help.example,
+		Args: cobra.ArbitraryArgs, RunE: runOptions(f, o)}
 	if streams.In != nil {
 		cmd.SetIn(streams.In)
 	}
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
 	return cmd
-}
-
-// optionsCommand completes help (Use, Short, Long, Example) into a command
-// that runs o (runOptions) and writes to streams. Args defaults to
-// cobra.ArbitraryArgs: Complete checks the arguments, with a usage error.
-func optionsCommand(f kube.Factory, o commandOptions, streams genericiooptions.IOStreams, help *cobra.Command) *cobra.Command {
-	if help.Args == nil {
-		help.Args = cobra.ArbitraryArgs
-	}
-	help.RunE = runOptions(f, o)
-	help.SetOut(streams.Out)
-	help.SetErr(streams.ErrOut)
-	return help
 }

@@ -22,6 +22,37 @@ func addYesFlags(fl *pflag.FlagSet, yes *bool) {
 	fl.BoolVar(yes, "no-prompt", false, "The same as --yes (PGO v4's name).")
 }
 
+// confirmation is the --yes (or --no-prompt) of a command that asks before
+// it deletes or restores, and how it tells whether stdin is a terminal to
+// ask on (tests replace isTerminal).
+type confirmation struct {
+	Yes        bool
+	isTerminal func(io.Reader) bool
+}
+
+// newConfirmation asks on a terminal unless --yes is given.
+func newConfirmation() confirmation { return confirmation{isTerminal: isTerminal} }
+
+// confirmDelete is nil with --yes. Otherwise it writes the question to
+// out and reads the answer from in: nil for yes, cancelled for anything
+// else; refused without a terminal to ask on.
+func (c confirmation) confirmDelete(in io.Reader, out io.Writer, question func() string, refused, cancelled error) error {
+	if c.Yes {
+		return nil
+	}
+	if !c.isTerminal(in) {
+		return refused
+	}
+	yes, err := askYes(in, out, question())
+	if err != nil {
+		return err
+	}
+	if !yes {
+		return cancelled
+	}
+	return nil
+}
+
 // askYes writes the question to out and reads the answer from in: true
 // for y or yes, false for anything else, or nothing (end of input).
 func askYes(in io.Reader, out io.Writer, question string) (bool, error) {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"io"
 	"strings"
 	"time"
 
@@ -145,9 +144,10 @@ type RestoreOptions struct {
 	// TargetTimeline is --target-timeline: a number, current or latest.
 	TargetTimeline string
 	BackupOpts     string
-	Yes            bool
 	Wait           bool
 	Timeout        time.Duration
+	// confirmation is --yes, and whether the prompt can be asked on stdin.
+	confirmation
 	// The flags of --backup-type=pgdump.
 	BackupType     string
 	BackupName     string
@@ -167,9 +167,7 @@ type RestoreOptions struct {
 	client  kubernetes.Interface
 	// exec runs a command in a container; kube.ExecCapture, replaced in
 	// unit tests.
-	exec func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
-	// isTerminal tells whether the prompt can be asked on in.
-	isTerminal   func(in io.Reader) bool
+	exec         func(ctx context.Context, namespace, pod, container string, command []string) (stdout, stderr string, err error)
 	now          func() time.Time
 	pollInterval time.Duration
 	genericiooptions.IOStreams
@@ -177,14 +175,7 @@ type RestoreOptions struct {
 
 // NewRestoreOptions returns options with the defaults of the flags.
 func NewRestoreOptions(streams genericiooptions.IOStreams) *RestoreOptions {
-	return &RestoreOptions{
-		Wait:         true,
-		Timeout:      DefaultRestoreTimeout,
-		isTerminal:   isTerminal,
-		now:          time.Now,
-		pollInterval: 2 * time.Second,
-		IOStreams:    streams,
-	}
+	return &RestoreOptions{Wait: true, Timeout: DefaultRestoreTimeout, confirmation: newConfirmation(), now: time.Now, pollInterval: 2 * time.Second, IOStreams: streams}
 }
 
 // NewCmdRestore returns `kubectl pgo restore NAME`.
@@ -195,11 +186,9 @@ func NewCmdRestore(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Co
 // newRestoreCommand binds the command to o, which tests prepare.
 func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 	cmd := newCommand(f, o, o.IOStreams, commandHelp{
-		use:     "restore NAME",
-		short:   "Restore a cluster in place, to the latest point or to a point in time",
-		long:    restoreLong,
-		example: restoreExample,
-	})
+		"restore NAME",
+		"Restore a cluster in place, to the latest point or to a point in time",
+		restoreLong, restoreExample})
 	fl := cmd.Flags()
 	fl.StringVar(&o.PITRTarget, "pitr-target", "", `Point in time to restore to, with its time zone: '2026-11-24 12:00:00+00' or RFC 3339 (2026-11-24T12:00:00Z). Implies --type=time and --target-action=promote.`)
 	fl.StringVar(&o.TargetTimeline, "target-timeline", "", targetTimelineUsage)
@@ -219,19 +208,10 @@ func newRestoreCommand(f kube.Factory, o *RestoreOptions) *cobra.Command {
 
 // Complete takes the cluster name and finds the namespace; it sends no
 // request.
-func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
-	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
-	var err error
-	if o.Name, err = clusterNameArg(cmd, args); err != nil {
-		return err
-	}
-	if o.namespace, _, err = f.Namespace(); err != nil {
-		return kubeconfigError(err)
-	}
-	return nil
+func (o *RestoreOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) (err error) {
+	o.factory, o.exec = f, execOr(o.exec, factoryExec(f))
+	o.Name, o.namespace, err = clusterAndNamespace(f, cmd, args)
+	return err
 }
 
 // Validate checks the flags and builds the pgBackRest options; it sends no
@@ -316,7 +296,7 @@ func (o *RestoreOptions) inPlace() *restore.InPlace {
 	}
 	if o.BackupType == jobs.BackupTypePGBaseBackup {
 		r.BaseBackup = func(ctx context.Context) (*restore.BaseBackup, error) {
-			d, err := o.findPGBackup(ctx, jobs.PGBaseBackupSelector(o.Name), "base backup")
+			d, err := o.findPGBackup(ctx, o.Name, "base backup")
 			if err != nil {
 				return nil, err
 			}

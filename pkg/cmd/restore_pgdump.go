@@ -11,11 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -61,19 +58,20 @@ func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
 			o.BackupPVC = jobs.DefaultPGDumpPVCName(o.Name)
 		}
 	}
-	if msgs := validation.IsDNS1123Label(o.BackupPVC); len(msgs) > 0 {
-		return usageErrorf(cmd, "invalid --backup-pvc %q: %s", o.BackupPVC, strings.Join(msgs, "; "))
+	if err := validateObjectName("--backup-pvc", o.BackupPVC); err != nil {
+		return usageErrorf(cmd, "%v", err)
 	}
 	return nil
 }
 
 // findPGBackup returns the completed dump (or base backup) to restore from
-// the Jobs that selector picks: the one named by --backup-name, the latest
-// made at or before --pitr-target, or the latest on --backup-pvc
-// (backup.FindDump). what names the kind, for the errors.
-func (o *RestoreOptions) findPGBackup(ctx context.Context, selector labels.Set, what string) (*PGDump, error) {
+// the Jobs of --backup-type of cluster clusterName (of every cluster when
+// empty): the one named by --backup-name, the latest made at or before
+// --pitr-target, or the latest on --backup-pvc (backup.FindDump). what
+// names the kind, for the errors.
+func (o *RestoreOptions) findPGBackup(ctx context.Context, clusterName, what string) (*PGDump, error) {
 	return backup.FindDump(ctx, o.client, backup.DumpQuery{Cluster: o.Name, Namespace: o.namespace, BackupType: o.BackupType,
-		PVC: o.BackupPVC, Name: o.BackupName, Target: o.target}, selector, what)
+		PVC: o.BackupPVC, Name: o.BackupName, Target: o.target}, jobs.DumpSelector(o.BackupType, clusterName), what)
 }
 
 // runPGDump restores a dump with a Job running pg_restore (psql for a
@@ -90,7 +88,7 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dump, err := o.findPGBackup(ctx, labels.Set{cluster.LabelComponent: jobs.ComponentPGDump, cluster.LabelManagedBy: cluster.FieldManager}, "dump")
+	dump, err := o.findPGBackup(ctx, "", "dump") // a dump may be another cluster's: --backup-pvc
 	if err != nil {
 		return err
 	}

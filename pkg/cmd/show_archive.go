@@ -66,10 +66,13 @@ func NewCmdShowArchive(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowArchive(f kube.Factory, o *ShowArchiveOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "archive [NAME | -A | --selector SELECTOR]", Long: showArchiveLong, Example: showArchiveExample,
-		Short: "Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check"})
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"archive [NAME | -A | --selector SELECTOR]",
+		"Show a cluster's WAL archiving: pg_stat_archiver, waiting WAL, pgbackrest check",
+		showArchiveLong, showArchiveExample})
+	fl := cmd.Flags()
 	o.addFlags(cmd)
-	cmd.Flags().BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
+	fl.BoolVar(&o.NoCheck, "no-check", false, "Do not run pgbackrest check (which switches to a new WAL segment).")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
 	return cmd

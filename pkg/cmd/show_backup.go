@@ -80,11 +80,7 @@ type ShowBackupOptions struct {
 
 // NewShowBackupOptions returns options with the defaults.
 func NewShowBackupOptions(streams genericiooptions.IOStreams) *ShowBackupOptions {
-	return &ShowBackupOptions{
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		now:       time.Now,
-		IOStreams: streams,
-	}
+	return &ShowBackupOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), BackupType: jobs.BackupTypePGBackRest, now: time.Now, IOStreams: streams}
 }
 
 // NewCmdShowBackup returns `kubectl pgo show backup`.
@@ -93,13 +89,16 @@ func NewCmdShowBackup(f kube.Factory, streams genericiooptions.IOStreams) *cobra
 }
 
 func newCmdShowBackup(f kube.Factory, o *ShowBackupOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "backup [NAME | -A | --selector SELECTOR]", Long: showBackupLong, Example: showBackupExample,
-		Short: "Show a cluster's pgBackRest backups"})
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"backup [NAME | -A | --selector SELECTOR]",
+		"Show a cluster's pgBackRest backups",
+		showBackupLong, showBackupExample})
+	fl := cmd.Flags()
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.addFlags(cmd)
 	o.Output.AddFlags(cmd)
 	o.Repo.AddFlags(cmd, "show")
-	cmd.Flags().StringVar(&o.BackupType, "backup-type", jobs.BackupTypePGBackRest, "pgbackrest; pgdump or pgbasebackup: every pg_dump or pg_basebackup backup of the cluster (time, database, size, PVC, path, Job status).")
+	fl.StringVar(&o.BackupType, "backup-type", o.BackupType, "pgbackrest; pgdump or pgbasebackup: every pg_dump or pg_basebackup backup of the cluster (time, database, size, PVC, path, Job status).")
 	_ = cmd.RegisterFlagCompletionFunc("backup-type", cobra.FixedCompletions([]string{jobs.BackupTypePGBackRest, jobs.BackupTypePGDump, jobs.BackupTypePGBaseBackup}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -49,7 +50,7 @@ func (o *ShowBackupOptions) runPGDump(ctx context.Context) error {
 			ns = ""
 		}
 	}
-	dumps, err := backup.ListDumps(ctx, client, ns, backup.DumpSelector(o.BackupType, name).String(), true)
+	dumps, err := backup.ListDumps(ctx, client, ns, jobs.DumpSelector(o.BackupType, name).String(), true)
 	if err != nil {
 		return err
 	}

@@ -62,11 +62,7 @@ type ShowClusterOptions struct {
 // NewShowClusterOptions returns options with defaults: table output, the
 // current namespace.
 func NewShowClusterOptions(streams genericiooptions.IOStreams) *ShowClusterOptions {
-	return &ShowClusterOptions{
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		now:       time.Now,
-		IOStreams: streams,
-	}
+	return &ShowClusterOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
 }
 
 // NewCmdShowCluster returns `kubectl pgo show cluster [NAME | -A]`.
@@ -75,9 +71,12 @@ func NewCmdShowCluster(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 }
 
 func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "cluster [NAME | -A]", Long: showClusterLong, Example: showClusterExample,
-		Short: "Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving"})
-	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"cluster [NAME | -A]",
+		"Show PostgreSQL clusters: pods, repository host, stanza and WAL archiving",
+		showClusterLong, showClusterExample})
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Show the clusters of every namespace.")
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = clusterNameCompletion(f)
 	return cmd
@@ -86,9 +85,7 @@ func newCmdShowCluster(f kube.Factory, o *ShowClusterOptions) *cobra.Command {
 // Complete takes the optional NAME and the namespace; it sends no request.
 func (o *ShowClusterOptions) Complete(f kube.Factory, cmd *cobra.Command, args []string) error {
 	o.factory = f
-	if o.exec == nil {
-		o.exec = factoryExec(f)
-	}
+	o.exec = execOr(o.exec, factoryExec(f))
 	var err error
 	if o.Name, err = optionalClusterName(cmd, args, "at most one"); err != nil {
 		return err

@@ -73,7 +73,10 @@ func NewCmdUpdateCluster(f kube.Factory, streams genericiooptions.IOStreams) *co
 }
 
 func newCmdUpdateCluster(f kube.Factory, o *UpdateClusterOptions) *cobra.Command {
-	cmd := newClusterCommand(f, o, o.IOStreams, "cluster NAME", "Change the retention, image or resources of a cluster", updateClusterLong, updateClusterExample)
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"cluster NAME",
+		"Change the retention, image or resources of a cluster",
+		updateClusterLong, updateClusterExample})
 	o.addFlags(cmd, "Wait until the restarted pods are ready and read the new configuration, printing progress.",
 		`"none", "client" (read the cluster, render and print, write nothing) or "server" (the API server validates, nothing is stored).`,
 		"Print the objects that change, as applied, as yaml or json.")

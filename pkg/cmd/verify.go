@@ -64,11 +64,7 @@ type VerifyOptions struct {
 
 // NewVerifyOptions returns options with the defaults.
 func NewVerifyOptions(streams genericiooptions.IOStreams) *VerifyOptions {
-	return &VerifyOptions{
-		Timeout:   DefaultVerifyTimeout,
-		Output:    printers.NewOutputFlags(printers.DefaultFormats...),
-		IOStreams: streams,
-	}
+	return &VerifyOptions{Timeout: DefaultVerifyTimeout, Output: printers.NewOutputFlags(printers.DefaultFormats...), IOStreams: streams}
 }
 
 // NewCmdVerify returns `kubectl pgo verify NAME`.
@@ -77,8 +73,10 @@ func NewCmdVerify(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 }
 
 func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
-	cmd := optionsCommand(f, o, o.IOStreams, &cobra.Command{Use: "verify NAME", Long: verifyLong, Example: verifyExample,
-		Short: "Verify the backups and WAL archive of a cluster's pgBackRest repositories"})
+	cmd := newCommand(f, o, o.IOStreams, commandHelp{
+		"verify NAME",
+		"Verify the backups and WAL archive of a cluster's pgBackRest repositories",
+		verifyLong, verifyExample})
 	fl := cmd.Flags()
 	fl.IntVar(&o.Repo, "repo", 0, "Verify only this repository (1 for repo1); every repository of the cluster if unset.")
 	fl.StringVar(&o.StorageType, flagStorageType, "", "Verify only the repository of this type: local (posix) or s3.")

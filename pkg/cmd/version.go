@@ -54,10 +54,14 @@ func NewVersionOptions(streams genericiooptions.IOStreams) *VersionOptions {
 // NewCmdVersion returns `kubectl pgo version`.
 func NewCmdVersion(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
 	o := NewVersionOptions(streams)
-	cmd := optionsCommand(f, o, streams, &cobra.Command{Use: "version", Long: versionLong, Example: versionExample, Args: noArgs,
-		Short: "Print the client and server versions"})
-	cmd.Flags().BoolVar(&o.ClientOnly, "client", o.ClientOnly, "Print only the client version; do not contact the server.")
+	cmd := newCommand(f, o, streams, commandHelp{
+		"version",
+		"Print the client and server versions",
+		versionLong, versionExample})
+	fl := cmd.Flags()
+	fl.BoolVar(&o.ClientOnly, "client", o.ClientOnly, "Print only the client version; do not contact the server.")
 	o.Output.AddFlags(cmd)
+	cmd.Args = noArgs
 	return cmd
 }
 

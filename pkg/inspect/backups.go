@@ -6,8 +6,6 @@ package inspect
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -125,12 +123,7 @@ func BackupJobs(ctx context.Context, client kubernetes.Interface, targets []Targ
 		return nil, fmt.Errorf("cannot list the backup Jobs: %w", err)
 	}
 	items := list.Items
-	slices.SortFunc(items, func(a, b batchv1.Job) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	kube.SortOldestFirst(items)
 	byName := map[[2]string]Target{}
 	for _, t := range targets {
 		byName[[2]string{t.Namespace, t.Name}] = t

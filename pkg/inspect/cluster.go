@@ -149,6 +149,16 @@ func listClusterSettings(ctx context.Context, c *apply.Clients, ns string) ([]co
 	return out, nil
 }
 
+// Values of ClusterInfo.Status.
+const (
+	StatusReady            = "ready"
+	StatusNotReady         = "not ready"
+	StatusArchivingFailing = "archiving failing"
+	StatusStanzaError      = "stanza error"
+	StatusNotRunning       = "not running"
+	StatusUnknown          = "unknown"
+)
+
 // readCluster gathers everything about one cluster. It never fails: what
 // cannot be read is recorded in the result.
 func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.ConfigMap) ClusterInfo {

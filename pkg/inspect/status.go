@@ -23,16 +23,6 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// Values of ClusterInfo.Status.
-const (
-	StatusReady            = "ready"
-	StatusNotReady         = "not ready"
-	StatusArchivingFailing = "archiving failing"
-	StatusStanzaError      = "stanza error"
-	StatusNotRunning       = "not running"
-	StatusUnknown          = "unknown"
-)
-
 // PodInfo is one pod of the cluster.
 type PodInfo struct {
 	Name      string `json:"name"`

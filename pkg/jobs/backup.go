@@ -3,18 +3,15 @@ package jobs
 import (
 	"crypto/rand"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -57,13 +54,6 @@ const (
 // backup Job copies.
 const RepoHostContainer = "pgbackrest"
 
-// BackupSelector selects a cluster's backup Jobs and their pods.
-func BackupSelector(clusterName string) labels.Set {
-	l := cluster.ClusterSelector(clusterName)
-	l[cluster.LabelComponent] = ComponentBackup
-	return l
-}
-
 // BackupJobName is the name of a backup Job: the cluster, the type and a
 // random suffix, e.g. hippo-backup-full-x7k2p. It stays within the 63
 // characters of a label value (the Job's pods carry the name in a label)
@@ -82,6 +72,27 @@ func RandomSuffix() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// positiveOr is v, or def when v is not positive: the default of a
+// deadline, a TTL or a count left unset.
+func positiveOr[T int32 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// jobLabels are the labels of a Job of the cluster that makes or restores
+// a backup of backupType, and its suffix: suffix, or a random one
+// (RandomSuffix) when it is empty.
+func jobLabels(clusterName, component, backupType, suffix string) (map[string]string, string) {
+	l := cluster.Labels(clusterName, component)
+	l[LabelBackupType] = backupType
+	if suffix == "" {
+		suffix = RandomSuffix()
+	}
+	return l, suffix
 }
 
 // BackupJob describes a backup Job.
@@ -160,13 +171,7 @@ func (b BackupJob) Args() []string {
 //go:embed templates/backup-job.yaml
 var backupJobYAML string
 
-var backupJobTemplate = template.Must(template.New("backup-job.yaml").
-	Option("missingkey=error").
-	Funcs(template.FuncMap{
-		"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
-		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-	}).
-	Parse(backupJobYAML))
+var backupJobTemplate = parseTemplate("backup-job.yaml", backupJobYAML)
 
 type backupJobValues struct {
 	Name, Namespace, Image, ImagePullPolicy        string
@@ -206,19 +211,8 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	if !slices.ContainsFunc(volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil }) {
 		selector = nil
 	}
-	deadline, ttl := b.Deadline, b.TTL
-	if deadline <= 0 {
-		deadline = DefaultBackupDeadline
-	}
-	if ttl <= 0 {
-		ttl = DefaultBackupTTL
-	}
-	suffix := b.Suffix
-	if suffix == "" {
-		suffix = RandomSuffix()
-	}
-	l := cluster.Labels(b.Cluster, ComponentBackup)
-	l[LabelBackupType] = BackupTypePGBackRest
+	deadline, ttl := positiveOr(b.Deadline, DefaultBackupDeadline), positiveOr(b.TTL, DefaultBackupTTL)
+	l, suffix := jobLabels(b.Cluster, ComponentBackup, BackupTypePGBackRest, b.Suffix)
 	l[LabelPGBackRestType] = b.Type
 	// Without a repository PVC (S3 only) pgBackRest's lock stays in the
 	// pod: the Jobs' queue (StartBackup) still keeps on-demand backups apart.

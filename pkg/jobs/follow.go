@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -174,12 +173,7 @@ func (f *follower) newestPod(ctx context.Context) (*corev1.Pod, error) {
 		return nil, nil
 	}
 	pods := list.Items
-	slices.SortFunc(pods, func(a, b corev1.Pod) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+	kube.SortOldestFirst(pods)
 	return &pods[len(pods)-1], nil
 }
 

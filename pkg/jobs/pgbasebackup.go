@@ -9,7 +9,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -35,21 +34,16 @@ func DefaultPGBaseBackupPVCName(clusterName string) string {
 	return "backup-" + clusterName + "-pgbasebackup-pvc"
 }
 
-// PGBaseBackupSelector selects a cluster's pg_basebackup Jobs.
-func PGBaseBackupSelector(clusterName string) labels.Set {
-	l := cluster.ClusterSelector(clusterName)
-	l[cluster.LabelComponent] = ComponentPGBaseBackup
-	return l
-}
-
 // PGBaseBackupJob describes a pg_basebackup Job.
 type PGBaseBackupJob struct {
 	Cluster, Namespace, Image string
-	Options                   []string
-	PVC                       string
-	Time                      time.Time
-	Deadline                  time.Duration
-	Suffix                    string
+	// PVC holds the base backups, each in a folder named for Time.
+	PVC     string
+	Time    time.Time
+	Options []string
+	// Deadline is DefaultBackupDeadline when zero.
+	Deadline time.Duration
+	Suffix   string
 	// Scheduled: see PGDumpJob.Scheduled.
 	Scheduled bool
 }
@@ -64,12 +58,7 @@ echo "` + SizeMarker + `$(du -sb "$d" | cut -f1)"
 
 // Render returns the Job.
 func (p PGBaseBackupJob) Render() *batchv1.Job {
-	suffix := p.Suffix
-	if suffix == "" {
-		suffix = RandomSuffix()
-	}
-	l := cluster.Labels(p.Cluster, ComponentPGBaseBackup)
-	l[LabelBackupType] = BackupTypePGBaseBackup
+	l, suffix := jobLabels(p.Cluster, ComponentPGBaseBackup, BackupTypePGBaseBackup, p.Suffix)
 	l[LabelPGDumpPVC] = p.PVC
 	dir := fmt.Sprintf("%s/%s-backups/%s", PGBaseBackupMount, p.Cluster, dumpFolder(p.Time, p.Scheduled, l))
 	ann := map[string]string{

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -62,13 +61,6 @@ const SizeMarker = "kubectl-pgo: dump size "
 
 // DefaultPGDumpPVCName is the default PVC of a cluster's dumps.
 func DefaultPGDumpPVCName(clusterName string) string { return "backup-" + clusterName + "-pgdump-pvc" }
-
-// PGDumpSelector selects a cluster's pgdump Jobs.
-func PGDumpSelector(clusterName string) labels.Set {
-	l := cluster.ClusterSelector(clusterName)
-	l[cluster.LabelComponent] = ComponentPGDump
-	return l
-}
 
 // PGDumpPath is the file of a dump on its PVC.
 func PGDumpPath(clusterName, timestamp, database string, all bool) string {
@@ -169,12 +161,7 @@ func (p PGDumpJob) Render() *batchv1.Job {
 	if p.All {
 		db = "all"
 	}
-	suffix := p.Suffix
-	if suffix == "" {
-		suffix = RandomSuffix()
-	}
-	l := cluster.Labels(p.Cluster, ComponentPGDump)
-	l[LabelBackupType] = BackupTypePGDump
+	l, suffix := jobLabels(p.Cluster, ComponentPGDump, BackupTypePGDump, p.Suffix)
 	l[LabelPGDumpPVC] = p.PVC
 	path := PGDumpPath(p.Cluster, dumpFolder(p.Time, p.Scheduled, l), p.Database, p.All)
 	prog := "pg_dump -Fc"
@@ -230,12 +217,7 @@ func (r PGDumpRestoreJob) Command() []string {
 
 // Render returns the Job.
 func (r PGDumpRestoreJob) Render() *batchv1.Job {
-	suffix := r.Suffix
-	if suffix == "" {
-		suffix = RandomSuffix()
-	}
-	l := cluster.Labels(r.Cluster, ComponentPGDumpRestore)
-	l[LabelBackupType] = BackupTypePGDump
+	l, suffix := jobLabels(r.Cluster, ComponentPGDumpRestore, BackupTypePGDump, r.Suffix)
 	command := joinArgs(r.Command())
 	if r.All {
 		command = strings.TrimSpace(fmt.Sprintf("psql -X --dbname=%s -f %s %s", r.Database, r.Path, joinArgs(r.Options))) + " (keeping the superuser's password)"
@@ -277,9 +259,7 @@ func pgEnv(clusterName string, jobName bool) []corev1.EnvVar {
 }
 
 func pgJob(name, ns, image, pvc, mount string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
-	if deadline <= 0 {
-		deadline = DefaultBackupDeadline
-	}
+	deadline = positiveOr(deadline, DefaultBackupDeadline)
 	const uid = 26
 	return &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},

@@ -2,12 +2,26 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"text/template"
 
 	batchv1 "k8s.io/api/batch/v1"
 	"sigs.k8s.io/yaml"
 )
+
+// templateFuncs are the functions of the Job and pod templates: values as
+// JSON, which YAML reads as they are.
+var templateFuncs = template.FuncMap{
+	"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
+	"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+}
+
+// parseTemplate parses the embedded template text of name, with
+// templateFuncs; a value the template names and is not given is an error.
+func parseTemplate(name, text string) *template.Template {
+	return template.Must(template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(text))
+}
 
 // renderJob executes an embedded Job template and parses it strictly, so a
 // template that drifts from the Job schema fails loudly instead of dropping fields.

@@ -2,16 +2,13 @@ package jobs
 
 import (
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/template"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -84,13 +81,6 @@ const pgbackrestConfigDir = "/etc/pgbackrest"
 
 // RestoreJobName is the name of a cluster's restore Job: one at a time.
 func RestoreJobName(clusterName string) string { return clusterName + "-restore" }
-
-// RestoreSelector selects a cluster's restore Jobs and their pods.
-func RestoreSelector(clusterName string) labels.Set {
-	l := cluster.ClusterSelector(clusterName)
-	l[cluster.LabelComponent] = ComponentRestore
-	return l
-}
 
 // restoreScript runs in the Job: $1 is the data directory, the rest are
 // the arguments of pgbackrest. The Job runs only while the database pod is
@@ -221,17 +211,7 @@ func (r RestoreJob) Args() []string {
 //go:embed templates/restore-job.yaml
 var restoreJobYAML string
 
-// restoreFuncs are the functions of the restore templates: values as
-// JSON, which YAML reads as they are.
-var restoreFuncs = template.FuncMap{
-	"quote": func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
-	"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-}
-
-var restoreJobTemplate = template.Must(template.New("restore-job.yaml").
-	Option("missingkey=error").
-	Funcs(restoreFuncs).
-	Parse(restoreJobYAML))
+var restoreJobTemplate = parseTemplate("restore-job.yaml", restoreJobYAML)
 
 type restoreJobValues struct {
 	Name, Namespace, Image                         string
@@ -293,13 +273,7 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 
 // render fills the restore Job template.
 func (r RestoreJob) render(container corev1.Container, volumes []corev1.Volume, env []corev1.EnvVar, l map[string]string, target, options string, command []string) (*batchv1.Job, error) {
-	deadline, ttl := r.Deadline, r.TTL
-	if deadline <= 0 {
-		deadline = DefaultRestoreDeadline
-	}
-	if ttl <= 0 {
-		ttl = DefaultRestoreTTL
-	}
+	deadline, ttl := positiveOr(r.Deadline, DefaultRestoreDeadline), positiveOr(r.TTL, DefaultRestoreTTL)
 	v := restoreJobValues{
 		Name:      RestoreJobName(r.Cluster),
 		Namespace: r.Namespace,

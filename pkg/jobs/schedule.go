@@ -2,14 +2,12 @@ package jobs
 
 import (
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
@@ -58,16 +56,6 @@ const (
 // <schedule>-<minutes since the epoch>, and a Job name is at most 63
 // characters.
 const MaxScheduleNameLength = 52
-
-// ScheduleSelector selects the schedules of a cluster (every cluster when
-// clusterName is empty).
-func ScheduleSelector(clusterName string) labels.Set {
-	l := labels.Set{cluster.LabelComponent: ComponentSchedule, cluster.LabelManagedBy: cluster.FieldManager}
-	if clusterName != "" {
-		maps.Copy(l, cluster.ClusterSelector(clusterName))
-	}
-	return l
-}
 
 // DefaultScheduleName is v4's schedule name: <cluster>-<type>, and for
 // pgBackRest <cluster>-pgbackrest-<full|diff|incr>.
@@ -157,17 +145,8 @@ func (s Schedule) Render() (*batchv1.CronJob, error) {
 	if _, _, err := ParseCron(s.Cron, s.TimeZone); err != nil {
 		return nil, err
 	}
-	deadline := s.StartingDeadline
-	if deadline <= 0 {
-		deadline = DefaultStartingDeadline
-	}
-	successful, failed := s.SuccessfulHistory, s.FailedHistory
-	if successful <= 0 {
-		successful = DefaultSuccessfulHistory
-	}
-	if failed <= 0 {
-		failed = DefaultFailedHistory
-	}
+	deadline := positiveOr(s.StartingDeadline, DefaultStartingDeadline)
+	successful, failed := positiveOr(s.SuccessfulHistory, DefaultSuccessfulHistory), positiveOr(s.FailedHistory, DefaultFailedHistory)
 	l := cluster.Labels(s.Cluster, ComponentSchedule)
 	l[LabelBackupType] = s.Type
 	if t := s.Job.Labels[LabelPGBackRestType]; t != "" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"text/template"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,10 +38,7 @@ type SourceReader struct {
 //go:embed templates/restore-source-pod.yaml
 var sourceReaderYAML string
 
-var sourceReaderTemplate = template.Must(template.New("restore-source-pod.yaml").
-	Option("missingkey=error").
-	Funcs(restoreFuncs).
-	Parse(sourceReaderYAML))
+var sourceReaderTemplate = parseTemplate("restore-source-pod.yaml", sourceReaderYAML)
 
 // Render returns the pod.
 func (s SourceReader) Render() (*corev1.Pod, error) {
@@ -53,10 +49,7 @@ func (s SourceReader) Render() (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	deadline := s.Deadline
-	if deadline <= 0 {
-		deadline = DefaultSourceReaderDeadline
-	}
+	deadline := positiveOr(s.Deadline, DefaultSourceReaderDeadline)
 	var buf bytes.Buffer
 	err = sourceReaderTemplate.Execute(&buf, map[string]any{
 		"Name": SourceReaderPodName(s.Cluster), "Namespace": s.Namespace, "Image": s.Image,

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // Job states, as State reports them.
@@ -94,9 +94,7 @@ func ActiveJobsOf(ctx context.Context, client kubernetes.Interface, namespace, c
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(active, func(a, b batchv1.Job) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
-	})
+	kube.SortOldestFirst(active)
 	return active, nil
 }
 

@@ -133,3 +133,18 @@ func PodProblems(ctx context.Context, client kubernetes.Interface, pods []*corev
 	}
 	return problems
 }
+
+// SortOldestFirst sorts objects by their creation, oldest first, and by
+// name when they were created in the same second.
+func SortOldestFirst[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) {
+	slices.SortFunc(items, func(a, b T) int {
+		pa, pb := P(&a), P(&b)
+		if c := pa.GetCreationTimestamp().Compare(pb.GetCreationTimestamp().Time); c != 0 {
+			return c
+		}
+		return strings.Compare(pa.GetName(), pb.GetName())
+	})
+}

@@ -154,13 +154,9 @@ var restoreOptions = map[string]restoreOption{
 		o.RecoveryOptions = append(o.RecoveryOptions, v)
 		return nil
 	}},
-	"process-max": {set: func(o *RestoreOptions, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 999 {
-			return fmt.Errorf("%q is not a number of processes between 1 and 999", v)
-		}
-		o.ProcessMax = n
-		return nil
+	"process-max": {set: func(o *RestoreOptions, v string) (err error) {
+		o.ProcessMax, err = numberIn(v, 1, 999, "a number of processes between 1 and 999")
+		return err
 	}},
 	"delta": {boolean: true, set: func(_ *RestoreOptions, v string) error {
 		if v != "y" {
@@ -176,13 +172,9 @@ var restoreOptions = map[string]restoreOption{
 		o.LinkAll = v == "y"
 		return nil
 	}},
-	"repo": {set: func(o *RestoreOptions, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			return fmt.Errorf("%q is not a repository number: use 1 for repo1", v)
-		}
-		o.Repo = n
-		return nil
+	"repo": {set: func(o *RestoreOptions, v string) (err error) {
+		o.Repo, err = numberIn(v, 1, 256, "a repository number: use 1 for repo1")
+		return err
 	}},
 	"log-level-console": {set: func(o *RestoreOptions, v string) error {
 		if !slices.Contains(logLevels, v) {
@@ -509,4 +501,14 @@ func splitWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// numberIn is v as a number from lo to hi; otherwise an error that says v
+// is not what is wanted.
+func numberIn(v string, lo, hi int, want string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%q is not %s", v, want)
+	}
+	return n, nil
 }

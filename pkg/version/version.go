@@ -20,6 +20,12 @@ var (
 	BuildDate = "unknown"
 )
 
+// UserAgent is sent to the API server so audit logs show which tool made
+// a request.
+func UserAgent() string {
+	return fmt.Sprintf("kubectl-pgo/%s (%s/%s) %s", Version, runtime.GOOS, runtime.GOARCH, GitCommit)
+}
+
 // Info describes the client binary. The JSON names follow kubectl's
 // version output so scripts can treat both alike.
 type Info struct {
@@ -41,10 +47,4 @@ func Get() Info {
 		Compiler:  runtime.Compiler,
 		Platform:  fmt.Sprintf("%s/%s", runtime.GOOS, runtime.GOARCH),
 	}
-}
-
-// UserAgent is sent to the API server so audit logs show which tool made
-// a request.
-func UserAgent() string {
-	return fmt.Sprintf("kubectl-pgo/%s (%s/%s) %s", Version, runtime.GOOS, runtime.GOARCH, GitCommit)
 }
