@@ -12,10 +12,6 @@ import (
 // notRunning words a kube.FindRunningPod failure (kube.NotRunning).
 func notRunning(err error) string { return kube.NotRunning(err) }
 
-// unreachable tells whether err is a request that got no answer from the
-// API server (kube.Unreachable).
-func unreachable(err error) bool { return kube.Unreachable(err) }
-
 // usageError is a mistake in how a command was invoked. Its message ends
 // with a pointer to the command's help, the way kubectl's does; main prints
 // it after "error: ".

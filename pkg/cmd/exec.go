@@ -66,14 +66,8 @@ func readStanza(ctx context.Context, exec execFunc, ns, pod string, extra ...str
 	return inspect.ReadStanza(ctx, exec, ns, pod, extra...)
 }
 
-// execError explains an exec that could not run (kube.ExecFailed).
+// execError explains an exec that could not run (kube.ExplainExec).
 func execError(what, ns, pod string, err error) error { return kube.ExplainExec(what, ns, pod, err) }
-
-// isForbidden recognizes a 403 (kube.IsForbidden).
-func isForbidden(err error) bool { return kube.IsForbidden(err) }
-
-// execTimeout bounds each exec of a show command.
-const execTimeout = inspect.ExecTimeout
 
 // Containers that the cluster commands exec into.
 const (

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -73,5 +72,3 @@ func (r *repoFlags) index(spec cluster.Spec) (int, error) {
 
 // checkRepoIndex refuses a repository number the cluster does not have.
 func checkRepoIndex(spec cluster.Spec, n int) error { return spec.CheckRepoIndex(n) }
-
-func repoArg(n int) string { return "--repo=" + strconv.Itoa(n) }

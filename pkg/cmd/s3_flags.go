@@ -6,10 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
 // Flag names of the S3 repository and of encryption, on create cluster.
@@ -112,6 +110,3 @@ func storageTypeList(types []cluster.StorageType) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-// missingKeys are the keys of which s holds no value (restore_from.go).
-func missingKeys(s *corev1.Secret, keys []string) []string { return lifecycle.MissingKeys(s, keys) }

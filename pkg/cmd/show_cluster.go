@@ -50,19 +50,19 @@ type (
 type ShowClusterOptions struct {
 	Name          string
 	AllNamespaces bool
-	Output        *printers.OutputFlags
+	// listing is -o and the clock of the ages.
+	listing
 
 	namespace string
 	factory   kube.Factory
 	exec      execFunc
-	now       func() time.Time
 	genericiooptions.IOStreams
 }
 
 // NewShowClusterOptions returns options with defaults: table output, the
 // current namespace.
 func NewShowClusterOptions(streams genericiooptions.IOStreams) *ShowClusterOptions {
-	return &ShowClusterOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
+	return &ShowClusterOptions{listing: newListing(), IOStreams: streams}
 }
 
 // NewCmdShowCluster returns `kubectl pgo show cluster [NAME | -A]`.

@@ -47,18 +47,18 @@ type ShowScheduleOptions struct {
 	AllNamespaces bool
 	Selector      string
 	ScheduleName  string
-	Output        *printers.OutputFlags
+	// listing is -o and the clock of the ages.
+	listing
 
 	namespace string
 	selector  labels.Selector
 	factory   kube.Factory
-	now       func() time.Time
 	genericiooptions.IOStreams
 }
 
 // NewShowScheduleOptions returns options with the defaults.
 func NewShowScheduleOptions(streams genericiooptions.IOStreams) *ShowScheduleOptions {
-	return &ShowScheduleOptions{Output: printers.NewOutputFlags(printers.DefaultFormats...), now: time.Now, IOStreams: streams}
+	return &ShowScheduleOptions{listing: newListing(), IOStreams: streams}
 }
 
 // NewCmdShowSchedule returns `kubectl pgo show schedule`.

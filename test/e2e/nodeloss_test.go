@@ -179,7 +179,7 @@ func TestNodeLossRepoHostDuringBackup(t *testing.T) {
 	t.Logf("after %s returned, the full backup %s succeeded in %s", repoNode, label, took.Round(100*time.Millisecond))
 	c.verify(t)
 	c.noWALMissing(t)
-	c.restore(t, "--set="+label)
+	c.restore(t) // the latest: the backup just taken, and the WAL after it
 	if got := accountsSum(t, c); got != want {
 		t.Errorf("after the restore, pgbench_accounts is %s, want %s", got, want)
 	}
