@@ -69,7 +69,7 @@ func (o *RestoreOptions) validatePGDump(cmd *cobra.Command) error {
 // empty): the one named by --backup-name, the latest made at or before
 // --pitr-target, or the latest on --backup-pvc (backup.FindDump). what
 // names the kind, for the errors.
-func (o *RestoreOptions) findPGBackup(ctx context.Context, clusterName, what string) (*PGDump, error) {
+func (o *RestoreOptions) findPGBackup(ctx context.Context, clusterName, what string) (*backup.Dump, error) {
 	return backup.FindDump(ctx, o.client, backup.DumpQuery{Cluster: o.Name, Namespace: o.namespace, BackupType: o.BackupType,
 		PVC: o.BackupPVC, Name: o.BackupName, Target: o.target}, jobs.DumpSelector(o.BackupType, clusterName), what)
 }
@@ -116,7 +116,7 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	return nil
 }
 
-func (o *RestoreOptions) confirmPGDump(d *PGDump, db string) error {
+func (o *RestoreOptions) confirmPGDump(d *backup.Dump, db string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This restores dump %s (%s of cluster %s, %s on PVC %s) into database %q of cluster %q in namespace %q.\n",
 		d.Name, d.Database, d.Cluster, d.Path, d.PVC, db, o.Name, o.namespace)
