@@ -1,3 +1,7 @@
+// pgBackRest's restore options as kubectl-pgo accepts them (--backup-opts, --pitr-target, the
+// target timeline): parsing, validation and their description. Just over 500 lines; one table of
+// options and their rules, read best whole.
+
 package repo
 
 import (

@@ -1,3 +1,7 @@
+// Timelines as PostgreSQL reads them: history files, the path from one timeline to another, which
+// backup reaches which timeline, and which timeline was live at a time. Over 500 lines because it
+// is one model, read best whole: each rule cites the others.
+
 package repo
 
 import (
