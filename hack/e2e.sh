@@ -13,5 +13,5 @@ export KPGO_NODE_SCRIPT="$PWD/hack/cluster/node.sh"
 # KPGO_DRILLS=1: only the node-loss drills (test/e2e/nodeloss_test.go), which stop whole nodes and so
 # run alone and one at a time.
 if [ "${KPGO_DRILLS:-}" = 1 ]; then set -- -tags drills -run '^TestNode(Loss|Drain)' -parallel 1 "$@"; fi
-go test -count=1 -timeout 50m -parallel 4 ./test/e2e/... -v "$@" 2>&1 | tee "${E2E_LOG:-/tmp/kpgo-e2e.log}" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+[a-z_]+\.go:[0-9]+:|.*[0-9]+ passed, [0-9]+ failed|secret leak check|LEAK)' 
+go test -count=1 -timeout 80m -parallel 4 ./test/e2e/... -v "$@" 2>&1 | tee "${E2E_LOG:-/tmp/kpgo-e2e.log}" | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+[a-z_]+\.go:[0-9]+:|.*[0-9]+ passed, [0-9]+ failed|secret leak check|LEAK)' 
 exit "${PIPESTATUS[0]}"
