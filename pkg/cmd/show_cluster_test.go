@@ -363,7 +363,14 @@ func TestShowClusterRepoHostDown(t *testing.T) {
 // A pod whose node stopped answering is named with its node under the pods table.
 func TestShowClusterNodeNotReady(t *testing.T) {
 	objects := clusterObjects(t, "hippo", "default")
-	objects[1].(*corev1.Pod).Spec.NodeName = "kpgo-node-2"
+	lost := objects[1].(*corev1.Pod)
+	lost.Spec.NodeName = "kpgo-node-2"
+	// The node controller marks the pods of a lost node not ready.
+	for i := range lost.Status.Conditions {
+		if lost.Status.Conditions[i].Type == corev1.PodReady {
+			lost.Status.Conditions[i].Status = corev1.ConditionFalse
+		}
+	}
 	objects = append(objects, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kpgo-node-2"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
 		Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: metav1.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC),
 	}}}})

@@ -26,7 +26,7 @@ func NodeNotReady(node *corev1.Node) string {
 	return ""
 }
 
-// PodProblems says, for each pod that cannot run where it is, why: "not scheduled: <the
+// PodProblems says, for each pod that is not ready and cannot run where it is, why: "not scheduled: <the
 // scheduler's reason>" for a pending pod with no node, or the NodeNotReady of its node. Pods
 // without a problem are not in the map. Each node is read once; a node that cannot be read (a
 // user may not be allowed to) is taken as ready.
@@ -34,7 +34,9 @@ func PodProblems(ctx context.Context, client kubernetes.Interface, pods []*corev
 	problems := map[string]string{}
 	nodes := map[string]string{}
 	for _, p := range pods {
-		if p == nil || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		// A Ready pod needs no node read (show cluster stays at its request budget): the node
+		// controller marks the pods of a lost node not ready with the node.
+		if p == nil || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || IsPodReady(p) {
 			continue
 		}
 		if p.Spec.NodeName == "" {
