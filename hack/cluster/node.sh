@@ -33,7 +33,8 @@ start_node() {
 
   # The node's bridge and address, before its kubelet binds to it.
   ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
-  ip addr show dev "$bridge" | grep -q "inet $ip/" || ip addr add "$ip/24" dev "$bridge"
+  # (the output is read whole: grep -q would end the pipe early, and pipefail fail it)
+  [[ "$(ip addr show dev "$bridge")" == *"inet $ip/"* ]] || ip addr add "$ip/24" dev "$bridge"
   ip link set "$bridge" up
 
   # The kubelet's cgroup root must exist in every hierarchy; cpuset needs its CPUs and memory nodes.

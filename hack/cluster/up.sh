@@ -23,7 +23,7 @@ save_sysctl() { local k=$1 f="$STATE_DIR/sysctl.saved"; grep -q "^$k=" "$f" 2>/d
 for k in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overcommit_memory kernel.panic kernel.panic_on_oops; do save_sysctl $k; done
 [ -f "$STATE_DIR/netns.before" ] || ip netns list | awk '{print $1}' >"$STATE_DIR/netns.before"
 ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-ip addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_IP/" || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+[[ "$(ip addr show dev "$BRIDGE")" == *"inet $BRIDGE_IP/"* ]] || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 ip route show type blackhole | grep -q "^blackhole $SUPERNET" || ip route add blackhole "$SUPERNET"
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
