@@ -2,11 +2,9 @@ package restore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -195,72 +191,6 @@ func stopDatabasePod(fx *fixture) {
 	if err := fx.f.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, p, "pgo"); err != nil {
 		panic(err)
 	}
-}
-
-// fakeApply makes the dynamic fake answer server-side apply like an API
-// server: create or replace, with a resourceVersion that changes only
-// when the object does.
-func fakeApply(f *kubefake.Factory) {
-	tracker := f.Dynamic.Tracker()
-	f.Dynamic.PrependReactor("patch", "*", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		patch := action.(k8stesting.PatchActionImpl)
-		if patch.GetPatchType() != types.ApplyPatchType {
-			return false, nil, nil
-		}
-		obj := &unstructured.Unstructured{}
-		if err := json.Unmarshal(patch.GetPatch(), &obj.Object); err != nil {
-			return true, nil, err
-		}
-		gvr, ns := patch.GetResource(), patch.GetNamespace()
-		dryRun := len(patch.GetPatchOptions().DryRun) > 0
-		cur, err := tracker.Get(gvr, ns, obj.GetName())
-		switch {
-		case apierrors.IsNotFound(err):
-			obj.SetResourceVersion("1")
-			if !dryRun {
-				if err := tracker.Create(gvr, obj, ns); err != nil {
-					return true, nil, err
-				}
-			}
-			return true, obj, nil
-		case err != nil:
-			return true, nil, err
-		}
-		old := toUnstructured(cur)
-		if sameContent(old, obj) {
-			return true, old, nil
-		}
-		if dryRun {
-			obj.SetResourceVersion(old.GetResourceVersion())
-			return true, obj, nil
-		}
-		rv, _ := strconv.Atoi(old.GetResourceVersion())
-		obj.SetResourceVersion(strconv.Itoa(rv + 1))
-		return true, obj, tracker.Update(gvr, obj, ns)
-	})
-}
-
-func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return u
-	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		panic(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
-func sameContent(a, b *unstructured.Unstructured) bool {
-	strip := func(u *unstructured.Unstructured) map[string]any {
-		c := u.DeepCopy()
-		c.SetResourceVersion("")
-		c.SetManagedFields(nil)
-		c.SetCreationTimestamp(metav1.Time{})
-		unstructured.RemoveNestedField(c.Object, "status")
-		return c.Object
-	}
-	return equality.Semantic.DeepEqual(strip(a), strip(b))
 }
 
 // addRendered adds the ConfigMaps, Secrets, PVCs and Deployments that

@@ -146,7 +146,7 @@ func TestFromCombinations(t *testing.T) {
 				tc.source.add(t, fx)
 			}
 			if tc.state == comboKept {
-				fakeApply(fx.f)
+				fx.f.ServerSideApply()
 				if err := c.Tracker().Delete(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "pgo", "old-backrest-shared-repo"); err != nil && len(tc.source.storage) != 1 {
 					t.Fatal(err)
 				}
