@@ -430,9 +430,7 @@ func (ts Timelines) CheckTimeTarget(t time.Time, n uint32) error {
 			"so timeline %d does not hold that state: add --target-timeline=%d to restore timeline %d as it was at %s",
 			ErrAbandonedTimeline, FormatTime(t), live, child, end, st.Reason, n, live, live, FormatTime(t))
 	}
-	return fmt.Errorf("%w: at %s the database was on timeline %d, and timeline %d forked off it at LSN %s (%s), which names no time, "+
-		"so it cannot be told whether that state is in the history of timeline %d: add --target-timeline=%d to restore timeline %d as it was at %s",
-		ErrAbandonedTimeline, FormatTime(t), live, child, end, orDefault(st.Reason, "no reason recorded"), n, live, live, FormatTime(t))
+	return &UnknownForkError{Time: t, Live: live, Child: child, Target: n, Fork: end, Reason: st.Reason}
 }
 
 // RestoreTarget is what a restore aims at, for SelectBackup.

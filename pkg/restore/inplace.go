@@ -270,7 +270,7 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 	if r.Options.Type != repo.RecoveryTime {
 		return nil
 	}
-	if err := sel.Timelines.CheckTimeTarget(r.Target, sel.Timeline); err != nil {
+	if err := r.checkTimeTarget(ctx, pod, baseArgs, stanza, sel); err != nil {
 		return fmt.Errorf("cannot restore cluster %q to %s: %w. Nothing was changed", name, repo.FormatTime(r.Target), err)
 	}
 	return r.checkWindow(ctx, plan, pod, stanza, sel, backups)

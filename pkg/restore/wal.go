@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -238,3 +239,41 @@ func s3OnlyArgs(spec cluster.Spec) []string {
 
 // repoArg chooses repository n of pgBackRest.
 func repoArg(n int) string { return "--repo=" + strconv.Itoa(n) }
+
+// checkTimeTarget checks that a recovery along the selected timeline to
+// the time target gives the database as it was then (see
+// repo.Timelines.CheckTimeTarget). When a fork on the way names no time
+// ("reached consistency", a base-backup restore), the backup history files
+// of the timeline live at the target can still prove the target lies
+// before the fork: one backup that started after the target and ended
+// before the fork is enough.
+func (r *InPlace) checkTimeTarget(ctx context.Context, pod *corev1.Pod, baseArgs []string, stanza repo.Stanza, sel repo.Selection) error {
+	err := sel.Timelines.CheckTimeTarget(r.Target, sel.Timeline)
+	var unknown *repo.UnknownForkError
+	if !errors.As(err, &unknown) {
+		return err
+	}
+	key := max(sel.Backup.Database.RepoKey, r.Options.Repo, 1)
+	a, ok := stanza.CurrentArchive(key)
+	if !ok {
+		return err
+	}
+	args := append([]string{"pgbackrest"}, append(baseArgs, repoArg(key))...)
+	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	out, stderr, execErr := r.Exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", repo.BackupHistoryCommand(args, a.ID, unknown.Live))
+	if execErr != nil {
+		return fmt.Errorf("%w (reading the backup history files of timeline %d to tell: %v %s)", err, unknown.Live, execErr, strings.TrimSpace(stderr))
+	}
+	marks, parseErr := repo.ParseBackupHistories(out)
+	if parseErr != nil {
+		return fmt.Errorf("%w (%v)", err, parseErr)
+	}
+	b, ok := unknown.SettledBy(marks)
+	if !ok {
+		return err
+	}
+	r.progress("Timeline %d forked off timeline %d at LSN %s (%s); the target %s is in its history: backup %q of timeline %d started after it (%s) and ended before that LSN (%s).",
+		unknown.Child, unknown.Live, unknown.Fork, unknown.Reason, repo.FormatTime(r.Target), b.Label, unknown.Live, repo.FormatTime(b.StartTime), b.Stop)
+	return nil
+}

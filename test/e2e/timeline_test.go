@@ -16,7 +16,8 @@ import (
 // the new timeline), then a point-in-time restore on the new timeline, then a new cluster
 // restored from it and a restore drill, each with the table's exact checksum; bad timelines and
 // backups refused with nothing changed; and a time on the abandoned timeline restored with
-// --target-timeline.
+// --target-timeline; then a base-backup restore, whose fork names no time, and a restore to a time
+// before that base backup.
 func TestTimelineRestoreSequence(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -157,4 +158,23 @@ func TestTimelineRestoreSequence(t *testing.T) {
 	reaches(t, map[string]bool{full: true, incr: false})
 	c.restore(t)
 	restored(t, c, "the restore to the latest point after it", sumA, 6)
+
+	// A base-backup restore forks at "reached consistency", which names no time. The backup
+	// history file of the base backup (it started after T6) shows that T6 is in the new
+	// timeline's history: the restore to T6 needs no --target-timeline.
+	t6, sum6 := mark(t, 6)
+	res := env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgbasebackup", "--wait", "-o", "json")
+	var base cmd.PGDumpResult
+	if err := json.Unmarshal([]byte(res.Stdout), &base); err != nil || base.Name == "" {
+		t.Fatalf("backup --backup-type=pgbasebackup -o json (%v):\n%s", err, res)
+	}
+	mark(t, 6)
+	c.restoreBase(t, "--backup-name="+base.Name)
+	restored(t, c, "the restore of the base backup", sum6, 7)
+	mark(t, 7)
+	res, _ = c.restore(t, "--pitr-target="+t6)
+	if !strings.Contains(res.Stdout+res.Stderr, "reached consistency") {
+		t.Errorf("the restore to T6 across a fork that names no time does not say how it was told:\n%s", res)
+	}
+	restored(t, c, "the restore to T6, before the base backup", sum6, 8)
 }
