@@ -358,20 +358,38 @@ func orUnknown(s string) string {
 	return s
 }
 
-// DatabaseReady: the StatefulSet has rolled out its current template and
-// its pod is ready.
+// DatabaseReady: the StatefulSet of the cluster's first instance has
+// rolled out its current template and its pod is ready.
 func DatabaseReady(ctx context.Context, c *Clients, ns, name string) (bool, string, error) {
-	sts, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+	return InstanceReady(ctx, c, ns, cluster.StatefulSetName(name))
+}
+
+// InstanceStep waits for the pod of an instance (cluster.InstanceName) of
+// the current template to be ready.
+func InstanceStep(c *Clients, ns, instance, what string) WaitStep {
+	pod := cluster.InstancePodName(instance)
+	return WaitStep{
+		What:  what,
+		Check: func(ctx context.Context) (bool, string, error) { return InstanceReady(ctx, c, ns, instance) },
+		Hint:  fmt.Sprintf("kubectl -n %s describe pod %s; kubectl -n %s logs %s -c database", ns, pod, ns, pod),
+	}
+}
+
+// InstanceReady: the StatefulSet of an instance has rolled out its current
+// template and its pod is ready.
+func InstanceReady(ctx context.Context, c *Clients, ns, instance string) (bool, string, error) {
+	sts, err := c.Client.AppsV1().StatefulSets(ns).Get(ctx, instance, metav1.GetOptions{})
 	if err != nil {
 		return WaitStatus(err)
 	}
-	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+	podName := cluster.InstancePodName(instance)
+	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{})
 	podStatus := ""
 	switch {
 	case err == nil:
 		podStatus = PodProgress(pod)
 	case apierrors.IsNotFound(err):
-		podStatus = fmt.Sprintf("pod %s not created yet", cluster.PodName(name))
+		podStatus = fmt.Sprintf("pod %s not created yet", podName)
 	default:
 		if e := WaitAPIError(err); e != nil {
 			return false, "", e

@@ -76,7 +76,7 @@ func Start(ctx context.Context, client kubernetes.Interface, r Request, now func
 // cluster's settings, with the database pod running.
 func jobTemplate(ctx context.Context, client kubernetes.Interface, ns, name string, spec cluster.Spec) (*appsv1.Deployment, error) {
 	if !spec.HasLocalRepo() {
-		if _, err := kube.FindRunningPod(ctx, client, ns, cluster.DatabaseSelector(name).String()); err != nil {
+		if _, err := kube.FindRunningPod(ctx, client, ns, cluster.PrimaryPodSelector(name)); err != nil {
 			return nil, fmt.Errorf("cannot back up cluster %q: its database %s (%v). Nothing was started", name, kube.NotRunning(err), err)
 		}
 		return cluster.RepoHostDeployment(spec)

@@ -21,6 +21,14 @@ const (
 	FileHBAConf       = "pg_hba.conf"       // hba_file
 	FileStartPostgres = "start-postgres.sh" // the database container's command
 	FileStartRepo     = "start-repo.sh"     // the repository host's command
+	// FilePrimary names the primary's instance: each database pod reads it
+	// when it starts, to know its role. It is not in the config hash: a
+	// failover changes it and restarts only the pods it must.
+	FilePrimary = "primary"
+	// FileReplicaBootstrap names the backup a new replica is restored
+	// from, or is empty for pg_basebackup (Spec.ReplicaBootstrap). Not in
+	// the config hash either: a new backup must not restart the pods.
+	FileReplicaBootstrap = "replica-bootstrap"
 )
 
 // StanzaCheckedFile exists in the database pod (its /tmp, shared by its
@@ -67,6 +75,17 @@ type fileValues struct {
 	StanzaChecked string
 	// LocalRepo: the cluster has a repository on the repository host.
 	LocalRepo bool
+	// Service is the primary's Service, where the replicas stream from.
+	Service string
+	// ReplicationUser streams with the password in ReplicationPasswordFile;
+	// the replicas copy it to ReplicationPassFile, a libpq password file.
+	ReplicationUser, ReplicationPasswordFile, ReplicationPassFile string
+	// PrimaryFile and BootstrapFile are FilePrimary and
+	// FileReplicaBootstrap in the pod.
+	PrimaryFile, BootstrapFile string
+	// CAFile verifies the primary's certificate; CertFile and KeyFile are
+	// the database's, which PostgreSQL presents.
+	CAFile, CertFile, KeyFile string
 }
 
 // renderFiles renders every file of the pgBackRest ConfigMap.
@@ -85,22 +104,29 @@ func renderFiles(spec Spec) (map[string]string, error) {
 	files[FileRepoConf] = rh.String()
 
 	v := fileValues{
-		Cluster:        spec.Name,
-		PGData:         DataDirectory(spec.Name),
-		PostgresBinDir: postgresBinDir(spec.PostgresVersion),
-		PostgresPort:   postgresPort,
-		SocketDir:      socketDir,
-		ConfigDir:      configDir,
-		HBAFile:        configDir + "/" + FileHBAConf,
-		PostgresConf:   configDir + "/" + FilePostgresConf,
-		PasswordFile:   configDir + "/" + KeyPassword,
-		Superuser:      Superuser,
-		Stanza:         repo.StanzaName,
-		RepoPath:       spec.RepoPath,
-		BackupInfo:     spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
-		StanzaChecked:  StanzaCheckedFile,
-		LocalRepo:      spec.HasLocalRepo(),
+		Cluster:         spec.Name,
+		PGData:          DataDirectory(spec.Name),
+		PostgresBinDir:  postgresBinDir(spec.PostgresVersion),
+		PostgresPort:    postgresPort,
+		SocketDir:       socketDir,
+		ConfigDir:       configDir,
+		HBAFile:         configDir + "/" + FileHBAConf,
+		PostgresConf:    configDir + "/" + FilePostgresConf,
+		PasswordFile:    configDir + "/" + KeyPassword,
+		Superuser:       Superuser,
+		Stanza:          repo.StanzaName,
+		RepoPath:        spec.RepoPath,
+		BackupInfo:      spec.RepoPath + "/backup/" + repo.StanzaName + "/backup.info",
+		StanzaChecked:   StanzaCheckedFile,
+		LocalRepo:       spec.HasLocalRepo(),
+		Service:         ServiceName(spec.Name),
+		ReplicationUser: ReplicationUser, ReplicationPasswordFile: configDir + "/" + KeyReplicationPassword,
+		ReplicationPassFile: "/tmp/replication.pgpass",
+		PrimaryFile:         configDir + "/" + FilePrimary, BootstrapFile: configDir + "/" + FileReplicaBootstrap,
+		CAFile: tlsDir + "/" + KeyCACert, CertFile: tlsDir + "/" + KeyDBCert, KeyFile: tlsDir + "/" + KeyDBKey,
 	}
+	files[FilePrimary] = spec.PrimaryInstance()
+	files[FileReplicaBootstrap] = spec.ReplicaBootstrap
 	for _, name := range []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo} {
 		var b bytes.Buffer
 		if err := templates.ExecuteTemplate(&b, name, v); err != nil {

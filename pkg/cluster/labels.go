@@ -60,6 +60,53 @@ func componentSelector(cluster, component string) labels.Set {
 	return l
 }
 
+// LabelRole on a database pod says whether it runs as the primary or as a
+// replica (RolePrimary, RoleReplica); it comes from its StatefulSet's
+// template, so a pod that is recreated keeps it. The Services select on it.
+const LabelRole = "kubectl-pgo/role"
+
+// Values of LabelRole.
+const (
+	RolePrimary = "primary"
+	RoleReplica = "replica"
+)
+
+// LabelInstanceName on a database pod names its instance (InstanceName).
+const LabelInstanceName = "kubectl-pgo/instance"
+
+// PrimarySelector selects the pod of the primary.
+func PrimarySelector(cluster string) labels.Set {
+	l := DatabaseSelector(cluster)
+	l[LabelRole] = RolePrimary
+	return l
+}
+
+// PrimaryPodSelector selects the primary's pod among the database pods:
+// those that are not replicas, so that a pod made before the role label
+// existed is found too.
+func PrimaryPodSelector(cluster string) string {
+	return DatabaseSelector(cluster).String() + "," + LabelRole + "!=" + RoleReplica
+}
+
+// ReplicaSelector selects the pods of the replicas.
+func ReplicaSelector(cluster string) labels.Set {
+	l := DatabaseSelector(cluster)
+	l[LabelRole] = RoleReplica
+	return l
+}
+
+// InstanceSelector is the selector of an instance's StatefulSet. The first
+// instance's is DatabaseSelector, as it was before there were replicas (a
+// StatefulSet's selector cannot change); it also matches the replicas'
+// pods, which their own StatefulSets own.
+func InstanceSelector(cluster, instance string) labels.Set {
+	l := DatabaseSelector(cluster)
+	if instance != StatefulSetName(cluster) {
+		l[LabelInstanceName] = instance
+	}
+	return l
+}
+
 // LabelPGBackRestCommands marks the pod where pgBackRest's commands (info,
 // expire, verify) run: the repository host's, or without one (S3 only) the
 // database pod. Commands find it in one request, without the settings.

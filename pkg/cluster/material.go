@@ -25,6 +25,8 @@ const (
 const (
 	KeyUsername = "username"
 	KeyPassword = "password"
+	// KeyReplicationPassword is the password of ReplicationUser.
+	KeyReplicationPassword = "replication-password"
 
 	// Superuser is the PostgreSQL superuser initdb creates.
 	Superuser = "postgres"
@@ -41,6 +43,9 @@ type Material struct {
 	S3Key, S3KeySecret string
 	// CipherPass encrypts the repositories when Spec.Cipher is set.
 	CipherPass string
+	// ReplicationPassword is ReplicationUser's: the primary sets it at
+	// every start, the replicas stream with it.
+	ReplicationPassword string
 }
 
 // NewPassword returns a random password: 32 bytes from crypto/rand,
@@ -89,6 +94,16 @@ func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now 
 		}
 	} else if m.Password, err = NewPassword(); err != nil {
 		return Material{}, err
+	}
+	if postgres != nil {
+		m.ReplicationPassword = string(postgres.Data[KeyReplicationPassword])
+	}
+	// Clusters made before replicas have none yet: the primary sets the
+	// new one at its next start.
+	if m.ReplicationPassword == "" {
+		if m.ReplicationPassword, err = NewPassword(); err != nil {
+			return Material{}, err
+		}
 	}
 	return m, nil
 }

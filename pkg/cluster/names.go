@@ -1,5 +1,7 @@
 package cluster
 
+import "fmt"
+
 // The names of a cluster's objects, as PGO v4 named them, so that v4
 // users and their tools find them where they expect.
 
@@ -12,8 +14,31 @@ func ServiceName(cluster string) string { return cluster }
 // StatefulSetName is the StatefulSet of the database.
 func StatefulSetName(cluster string) string { return cluster }
 
-// PodName is the database pod, the StatefulSet's only replica.
-func PodName(cluster string) string { return StatefulSetName(cluster) + "-0" }
+// PodName is the pod of the first instance, the StatefulSet's only
+// replica: the database pod of a cluster without replicas, and its
+// primary until a failover.
+func PodName(cluster string) string { return InstancePodName(StatefulSetName(cluster)) }
+
+// InstanceName is the StatefulSet, the data PVC and the pod name prefix
+// of instance i: the cluster's name for the first (i = 0), <cluster>-r<i>
+// for the replicas added after it.
+func InstanceName(cluster string, i int) string {
+	if i == 0 {
+		return StatefulSetName(cluster)
+	}
+	return fmt.Sprintf("%s-r%d", cluster, i)
+}
+
+// InstancePodName is the pod of an instance, its StatefulSet's only one.
+func InstancePodName(instance string) string { return instance + "-0" }
+
+// ReplicasServiceName is the Service of the replicas: read-only clients
+// connect to it.
+func ReplicasServiceName(cluster string) string { return cluster + "-replicas" }
+
+// ReplicationUser is the PostgreSQL role the replicas stream with; its
+// password is in the postgres Secret (KeyReplicationPassword).
+const ReplicationUser = "pgo_replication"
 
 // PostgresSecretName holds the superuser's name and password.
 func PostgresSecretName(cluster string) string { return cluster + "-postgres-secret" }

@@ -18,9 +18,9 @@ func TestPodsAreRestricted(t *testing.T) {
 	restricted := api.LevelVersion{Level: api.LevelRestricted, Version: api.LatestVersion()}
 	for name, spec := range goldenSpecs() {
 		_, _, pods, _ := typed(t, renderSpec(t, spec))
-		want := 2 // the database and the repository host
+		want := 2 + spec.Replicas // each instance, and the repository host
 		if !spec.HasLocalRepo() && len(spec.StorageType) > 0 {
-			want = 1
+			want--
 		}
 		if len(pods) != want {
 			t.Fatalf("%s: %d pod templates, want %d", name, len(pods), want)

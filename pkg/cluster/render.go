@@ -44,6 +44,7 @@ var objectTemplates = []string{
 	"data-pvc.yaml",
 	"repo-pvc.yaml",
 	"service.yaml",
+	"replicas-service.yaml",
 	"statefulset.yaml",
 	"repo-deployment.yaml",
 	"repo-service.yaml",
@@ -101,13 +102,59 @@ func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
 		if !spec.HasLocalRepo() && slices.Contains(localRepoTemplates, name) {
 			continue
 		}
-		obj, err := renderObject(name, v)
-		if err != nil {
-			return nil, fmt.Errorf("rendering %s: %w", name, err)
+		each := []objectValues{v}
+		if slices.Contains(instanceTemplates, name) {
+			each = v.perInstance()
 		}
-		objects = append(objects, obj)
+		for _, iv := range each {
+			obj, err := renderObject(name, iv)
+			if err != nil {
+				return nil, fmt.Errorf("rendering %s: %w", name, err)
+			}
+			objects = append(objects, obj)
+		}
 	}
 	return objects, nil
+}
+
+// instanceTemplates are rendered once per instance (Spec.InstanceNames),
+// the primary first.
+var instanceTemplates = []string{"data-pvc.yaml", "statefulset.yaml"}
+
+// instanceValues are one instance's part of objectValues.
+type instanceValues struct {
+	Name, PVC, Role string
+	Primary         bool
+	// Selector is its StatefulSet's (InstanceSelector); PodLabels its pod's.
+	Selector, PodLabels map[string]string
+}
+
+// perInstance returns v once per instance, with Instance set, the primary
+// first.
+func (v objectValues) perInstance() []objectValues {
+	spec := v.Spec
+	names := append([]string{spec.PrimaryInstance()}, spec.ReplicaInstances()...)
+	out := make([]objectValues, 0, len(names))
+	for _, name := range names {
+		iv := v
+		primary := name == spec.PrimaryInstance()
+		iv.Instance = instanceValues{Name: name, PVC: name, Role: RoleReplica, Primary: primary,
+			Selector: InstanceSelector(spec.Name, name), PodLabels: map[string]string{}}
+		if primary {
+			iv.Instance.Role = RolePrimary
+		}
+		for k, val := range v.PodLabels.Database {
+			// pgBackRest's commands run on the primary (without a
+			// repository host), never on a replica.
+			if k != LabelPGBackRestCommands || primary {
+				iv.Instance.PodLabels[k] = val
+			}
+		}
+		iv.Instance.PodLabels[LabelRole] = iv.Instance.Role
+		iv.Instance.PodLabels[LabelInstanceName] = name
+		out = append(out, iv)
+	}
+	return out
 }
 
 func renderObject(name string, v objectValues) (*unstructured.Unstructured, error) {
@@ -182,6 +229,10 @@ type objectValues struct {
 	PodLabels struct{ Database, Repo map[string]string }
 
 	DatabaseSelector, RepoSelector map[string]string
+	// PrimarySelector and ReplicaSelector are the Services'.
+	PrimarySelector, ReplicaSelector map[string]string
+	// Instance is the instance an instance template is rendered for.
+	Instance instanceValues
 
 	Material  Material
 	Superuser string
@@ -201,7 +252,7 @@ type objectValues struct {
 }
 
 type objectNames struct {
-	DataPVC, RepoPVC, Service, StatefulSet, RepoHost                         string
+	DataPVC, RepoPVC, Service, ReplicasService, StatefulSet, RepoHost        string
 	PostgresSecret, RepoConfigSecret, SettingsConfigMap, PGBackRestConfigMap string
 }
 
@@ -220,12 +271,14 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 		Namespace: spec.Namespace,
 		Names: objectNames{
 			DataPVC: DataPVCName(c), RepoPVC: RepoPVCName(c),
-			Service: ServiceName(c), StatefulSet: StatefulSetName(c), RepoHost: RepoHostName(c),
+			Service: ServiceName(c), ReplicasService: ReplicasServiceName(c), StatefulSet: StatefulSetName(c), RepoHost: RepoHostName(c),
 			PostgresSecret: PostgresSecretName(c), RepoConfigSecret: RepoConfigSecretName(c),
 			SettingsConfigMap: SettingsConfigMapName(c), PGBackRestConfigMap: PGBackRestConfigMapName(c),
 		},
 		DatabaseSelector:     DatabaseSelector(c),
 		RepoSelector:         RepoSelector(c),
+		PrimarySelector:      PrimarySelector(c),
+		ReplicaSelector:      ReplicaSelector(c),
 		Material:             m,
 		Superuser:            Superuser,
 		SpecYAML:             string(specYAML),

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
@@ -28,8 +29,8 @@ func testMaterial() Material {
 			DBCert: []byte("test db.crt\n"), DBKey: []byte("test db.key\n"),
 			RepoCert: []byte("test repo.crt\n"), RepoKey: []byte("test repo.key\n"),
 		},
-		Password: "test-password",
-		S3Key:    "test-s3-key", S3KeySecret: "test-s3-key-secret",
+		Password: "test-password", ReplicationPassword: "test-replication-password",
+		S3Key: "test-s3-key", S3KeySecret: "test-s3-key-secret",
 		CipherPass: "test-cipher-pass",
 	}
 }
@@ -47,6 +48,7 @@ func longName() string {
 func goldenSpecs() map[string]Spec {
 	return map[string]Spec{
 		"defaults": {Name: "hippo", Namespace: "pgo"},
+		"replicas": {Name: "hippo", Namespace: "pgo", Replicas: 2, ReplicaBootstrap: "20261204-105910F"},
 		"custom": {
 			Name:              "orders",
 			Namespace:         "shop",
@@ -162,6 +164,7 @@ func TestRenderOrderAndNames(t *testing.T) {
 		"PersistentVolumeClaim/hippo",
 		"PersistentVolumeClaim/hippo-pgbr-repo",
 		"Service/hippo",
+		"Service/hippo-replicas",
 		"StatefulSet/hippo",
 		"Deployment/hippo-backrest-shared-repo",
 		"Service/hippo-backrest-shared-repo",
@@ -344,6 +347,73 @@ func TestScriptsParse(t *testing.T) {
 	}
 }
 
+// With replicas, each instance is a StatefulSet of its own with its own PVC: the primary's
+// pod alone carries the primary role (and the pgBackRest commands label without a repository
+// host), each replica's the replica role, the selectors tell the instances apart, and every
+// pod prefers a node without another instance.
+func TestReplicaInstances(t *testing.T) {
+	spec := Spec{Name: "hippo", Namespace: "pgo", Replicas: 2, StorageType: []StorageType{StorageS3},
+		S3: &S3Spec{Bucket: "backups", Endpoint: "s3.example.com"}, Primary: "hippo-r1"}
+	_, _, _, all := typed(t, renderSpec(t, spec))
+	var sets []*appsv1.StatefulSet
+	pvcs := map[string]bool{}
+	for _, obj := range all {
+		switch o := obj.(type) {
+		case *appsv1.StatefulSet:
+			sets = append(sets, o)
+		case *corev1.PersistentVolumeClaim:
+			pvcs[o.Name] = true
+		}
+	}
+	if len(sets) != 3 || sets[0].Name != "hippo-r1" || sets[1].Name != "hippo" || sets[2].Name != "hippo-r2" {
+		t.Fatalf("StatefulSets %v, want hippo-r1 (the primary) first, then hippo and hippo-r2", names(sets))
+	}
+	for i, o := range sets {
+		pod := o.Spec.Template
+		wantRole := RoleReplica
+		if i == 0 {
+			wantRole = RolePrimary
+		}
+		if pod.Labels[LabelRole] != wantRole || pod.Labels[LabelInstanceName] != o.Name {
+			t.Errorf("%s: pod labels %v, want role %s and instance %s", o.Name, pod.Labels, wantRole, o.Name)
+		}
+		if _, ok := pod.Labels[LabelPGBackRestCommands]; ok != (i == 0) {
+			t.Errorf("%s: pgBackRest commands label %v, want it on the primary only", o.Name, ok)
+		}
+		if claim := volumeClaim(pod.Spec, "pgdata"); claim != o.Name || !pvcs[claim] {
+			t.Errorf("%s mounts PVC %q (rendered: %v), want its own", o.Name, claim, pvcs[claim])
+		}
+		if !labelsMatch(o.Spec.Selector.MatchLabels, pod.Labels) {
+			t.Errorf("%s: the selector does not select its pod", o.Name)
+		}
+		for _, other := range sets {
+			if other != o && o.Name != "hippo" && labelsMatch(o.Spec.Selector.MatchLabels, other.Spec.Template.Labels) {
+				t.Errorf("%s's selector selects %s's pod", o.Name, other.Name)
+			}
+		}
+		a := pod.Spec.Affinity
+		if a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 ||
+			a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != "kubernetes.io/hostname" {
+			t.Errorf("%s: affinity %+v, want a preferred anti-affinity per node", o.Name, a)
+		}
+		cmd := strings.Join(pod.Spec.Containers[1].Command, " ")
+		if wantServer := i > 0; strings.HasSuffix(cmd, "pgbackrest server") != wantServer {
+			t.Errorf("%s: pgbackrest container runs %q; a replica runs the server only, the primary (no repository host) creates the stanza", o.Name, cmd)
+		}
+	}
+	if len(pvcs) != 3 {
+		t.Errorf("PVCs %v, want one per instance", pvcs)
+	}
+}
+
+func names(sets []*appsv1.StatefulSet) []string {
+	var out []string
+	for _, s := range sets {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
 // What the database StatefulSet and the repository Deployment promise.
 func TestWorkloads(t *testing.T) {
 	_, _, _, all := typed(t, renderSpec(t, Spec{Name: "hippo", Namespace: "pgo"}))
@@ -373,10 +443,8 @@ func TestWorkloads(t *testing.T) {
 				t.Error("the Deployment's selector does not select its pods")
 			}
 		case *corev1.Service:
-			want := DatabaseSelector("hippo")
-			if o.Name == RepoHostName("hippo") {
-				want = RepoSelector("hippo")
-			}
+			want := map[string]labels.Set{"hippo": PrimarySelector("hippo"), "hippo-replicas": ReplicaSelector("hippo"),
+				RepoHostName("hippo"): RepoSelector("hippo")}[o.Name]
 			if !labelsMatch(o.Spec.Selector, want) || len(o.Spec.Selector) != len(want) {
 				t.Errorf("Service %s selects %v, want %v", o.Name, o.Spec.Selector, want)
 			}

@@ -20,6 +20,9 @@ const (
 	// them): one to restore from while the next one is being taken. v4 set
 	// no retention, and repositories filled up.
 	DefaultRetentionFull = 2
+	// MaxReplicas bounds --replicas: each replica is a full copy of the
+	// data, and pods beyond the nodes of a cluster share their nodes.
+	MaxReplicas = 5
 )
 
 // StorageType is a kind of pgBackRest repository, as v4's
@@ -80,6 +83,20 @@ type Spec struct {
 	// keeps; zero leaves it to pgBackRest (they go with their full backup).
 	RetentionDiff int `json:"retentionDiff,omitempty"`
 
+	// Replicas is how many streaming replicas run beside the primary, each
+	// an instance of its own (InstanceNames): at most MaxReplicas.
+	Replicas int `json:"replicas,omitempty"`
+	// Primary is the instance that runs as the primary: every pod reads it
+	// from a mounted file when it starts. Empty means the first instance,
+	// the one named like the cluster.
+	Primary string `json:"primary,omitempty"`
+	// ReplicaBootstrap is the backup a new replica is restored from
+	// (pgbackrest restore --type=standby --set=...), recorded by create and
+	// update from the repository: the newest backup on the history of the
+	// current timeline. Empty: a new replica copies the primary with
+	// pg_basebackup.
+	ReplicaBootstrap string `json:"replicaBootstrap,omitempty"`
+
 	// Resources are those of the database container; none by default.
 	Resources Resources `json:"resources,omitzero"`
 	// RepoResources are those of the pgBackRest containers: the
@@ -122,6 +139,38 @@ const DefaultS3Region = "us-east-1"
 // HasLocalRepo tells whether the cluster has a repository host with a PVC.
 func (s Spec) HasLocalRepo() bool {
 	return slices.Contains(s.StorageType, StorageLocal) || slices.Contains(s.StorageType, StoragePosix)
+}
+
+// InstanceNames are the instances of the cluster, the first one first:
+// one StatefulSet, PVC and pod each (InstanceName).
+func (s Spec) InstanceNames() []string {
+	names := make([]string, 0, 1+s.Replicas)
+	for i := 0; i <= s.Replicas; i++ {
+		names = append(names, InstanceName(s.Name, i))
+	}
+	return names
+}
+
+// PrimaryInstance is the instance that runs as the primary.
+func (s Spec) PrimaryInstance() string {
+	if s.Primary == "" {
+		return StatefulSetName(s.Name)
+	}
+	return s.Primary
+}
+
+// PrimaryPod is the pod of the primary.
+func (s Spec) PrimaryPod() string { return InstancePodName(s.PrimaryInstance()) }
+
+// ReplicaInstances are the instances that run as replicas.
+func (s Spec) ReplicaInstances() []string {
+	var out []string
+	for _, n := range s.InstanceNames() {
+		if n != s.PrimaryInstance() {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // HasS3Repo tells whether one of the repositories is in S3.

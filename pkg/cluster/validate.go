@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,9 @@ var nameRules = []nameRule{
 	// a label value of at most 63 characters, with a hash of up to 10.
 	{"the StatefulSet", StatefulSetName, validation.LabelValueMaxLength - 11},
 	{"the database pod's host name", PodName, validation.DNS1123LabelMaxLength},
+	{"the last replica's StatefulSet", func(c string) string { return InstanceName(c, MaxReplicas) }, validation.LabelValueMaxLength - 11},
+	{"the last replica's host name", func(c string) string { return InstancePodName(InstanceName(c, MaxReplicas)) }, validation.DNS1123LabelMaxLength},
+	{"the replicas' Service", ReplicasServiceName, validation.DNS1035LabelMaxLength},
 	{"the label " + LabelInstance, func(c string) string { return c }, validation.LabelValueMaxLength},
 	// X.509 limits a common name to 64 characters.
 	{"the repository certificate's common name", repoCN, 64},
@@ -91,6 +95,7 @@ func (s Spec) Validate() error {
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)
+	errs = append(errs, s.validateReplicas())
 	if s.Name != "" { // without a name, Default cannot set the path either
 		errs = append(errs, validateRepoPath(s.RepoPath))
 	}
@@ -317,4 +322,27 @@ func validateCipher(cipher string) error {
 		return fmt.Errorf("cipher %q is not supported: use %s (pgBackRest's only cipher), or none", cipher, repo.CipherAES256)
 	}
 	return nil
+}
+
+// validateReplicas checks the number of replicas, and that the primary is
+// one of the instances.
+func (s Spec) validateReplicas() error {
+	if s.Replicas < 0 || s.Replicas > MaxReplicas {
+		return fmt.Errorf("--replicas=%d is out of range: give 0 to %d (each replica is a full copy of the data)", s.Replicas, MaxReplicas)
+	}
+	if s.Primary != "" && s.Name != "" && !slices.Contains(s.InstanceNames(), s.Primary) {
+		return fmt.Errorf("instance %s is the primary, and %d replicas would remove it: keep at least %d replicas", s.Primary, s.Replicas, instanceIndex(s.Name, s.Primary))
+	}
+	return nil
+}
+
+// instanceIndex is i of InstanceName(cluster, i) == instance; 0 when it is
+// not one.
+func instanceIndex(cluster, instance string) int {
+	for i := 1; i <= MaxReplicas; i++ {
+		if InstanceName(cluster, i) == instance {
+			return i
+		}
+	}
+	return 0
 }

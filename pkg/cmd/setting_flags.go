@@ -4,6 +4,7 @@
 package cmd
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -24,12 +25,13 @@ const (
 	flagMemory           = "memory"
 	flagCPULimit         = "cpu-limit"
 	flagMemoryLimit      = "memory-limit"
+	flagReplicas         = "replicas"
 )
 
 // settingFlagNames are the flags of the cluster's settings, on create
 // cluster and update cluster.
 var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit}, retentionFlagNames...)
+	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit, flagReplicas}, retentionFlagNames...)
 
 // settingFlags are the flags of a cluster's settings, with which of them
 // were given: for an existing cluster the others keep their stored values.
@@ -44,6 +46,7 @@ type settingFlags struct {
 	Memory           string
 	CPULimit         string
 	MemoryLimit      string
+	Replicas         int
 	Retention        RetentionFlags
 	// S3 holds the S3 repository's and encryption's flags (create
 	// cluster only).
@@ -71,6 +74,8 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.Memory, flagMemory, "", "Memory request of the PostgreSQL container, e.g. 1Gi.")
 	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container; backups then use one pgBackRest process per CPU of it (process-max, 2 without a limit).")
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
+	fl.IntVar(&o.Replicas, flagReplicas, 0, fmt.Sprintf("Streaming replicas beside the primary (0 to %d), each with its own data PVC and preferring a node of its own. "+
+		"A new replica is restored from the newest backup on the current timeline, or copied from the primary with pg_basebackup when there is none.", cluster.MaxReplicas))
 	addRetentionFlags(cmd, &o.Retention)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
 }
@@ -100,7 +105,7 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 	return lifecycle.Given{
 		StorageType: g[flagStorageType], StorageSize: g[flagStorageSize], StorageClass: g[flagStorageClass],
 		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
-		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit],
+		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
 		S3: o.S3.given, Cipher: g[flagRepoCipher],
 	}
@@ -125,6 +130,7 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 			MemoryRequest: strings.TrimSpace(o.Memory),
 			MemoryLimit:   strings.TrimSpace(o.MemoryLimit),
 		},
+		Replicas: o.Replicas,
 	}
 	if err := o.Retention.validate(cmd, o.given); err != nil {
 		return cluster.Spec{}, err

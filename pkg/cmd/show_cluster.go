@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,12 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 			}
 		}
 	}
+	if len(info.Instances) > 0 {
+		fmt.Fprintln(o.Out)
+		if err := printInstances(o.Out, info.Instances); err != nil {
+			return err
+		}
+	}
 	for _, note := range []struct{ what, msg string }{
 		{"stanza", firstNonEmpty(info.Stanza.Error, stanzaProblem(info.Stanza))},
 		{"archiving", firstNonEmpty(info.Archiving.Error, archiveProblem(info.Archiving))},
@@ -242,4 +249,31 @@ func podReadiness(pods []inspect.PodInfo, name string) string {
 		}
 	}
 	return "-"
+}
+
+// printInstances prints the primary and the replicas: the role the
+// settings give each, what its PostgreSQL is, and the replication as the
+// primary sees it.
+func printInstances(w io.Writer, instances []inspect.InstanceInfo) error {
+	t := printers.NewTable("Instance", "Role", "Node", "PostgreSQL", "Timeline", "Replication", "Lag")
+	for _, i := range instances {
+		pg, tl := "unknown", "-"
+		switch {
+		case i.Error != "":
+			pg = i.Error
+		case i.InRecovery != nil && *i.InRecovery:
+			pg = "standby"
+		case i.InRecovery != nil:
+			pg = "accepts writes"
+		}
+		if i.Timeline > 0 {
+			tl = strconv.Itoa(i.Timeline)
+		}
+		lag := "-"
+		if i.LagBytes != nil && i.LagSeconds != nil {
+			lag = fmt.Sprintf("%d bytes, %.1fs", *i.LagBytes, *i.LagSeconds)
+		}
+		t.AddRow(i.Name, i.Role, i.Node, pg, tl, firstNonEmpty(i.State, "-"), lag)
+	}
+	return t.Render(w)
 }

@@ -85,7 +85,7 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 			f.secretErr = fmt.Errorf("cannot read Secret %s: %w", s.name, err)
 		}
 	}
-	f.dbPod, f.dbPodErr = execPod(ctx, client, o.Namespace, cluster.DatabaseSelector(o.Name).String(), cluster.ContainerDatabase)
+	f.dbPod, f.dbPodErr = execPod(ctx, client, o.Namespace, cluster.PrimaryPodSelector(o.Name), cluster.ContainerDatabase)
 	// The pod that runs pgBackRest's commands: the repository host, or the
 	// database pod of an S3-only cluster.
 	f.repoPod, f.repoPodErr = execPod(ctx, client, o.Namespace, cluster.PGBackRestPodSelector(o.Name), cluster.ContainerPGBackRest)

@@ -42,7 +42,7 @@ type ArchiveStatusList struct {
 // pgbackrest check, at the same time.
 func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namespace, name string, noCheck bool) ArchiveStatus {
 	s := ArchiveStatus{Cluster: name, Namespace: namespace}
-	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.DatabaseSelector(name).String())
+	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.PrimaryPodSelector(name))
 	if err != nil {
 		s.Error = fmt.Sprintf("the database %s: %v", kube.NotRunning(err), err)
 		return s

@@ -41,6 +41,8 @@ type ClusterInfo struct {
 	Pods      []PodInfo    `json:"pods"`
 	Stanza    StanzaInfo   `json:"stanza"`
 	Archiving ArchiveInfo  `json:"archiving"`
+	// Instances are the primary and the replicas, with replicas only.
+	Instances []InstanceInfo `json:"instances,omitempty"`
 
 	// Errors are what could not be read (API errors, exec refused); they
 	// make the command exit non-zero.
@@ -181,9 +183,11 @@ func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.Co
 	addErr := func(err error) { info.Errors = append(info.Errors, err.Error()) }
 
 	localRepo := true
-	if spec, err := cluster.SpecFromConfigMap(cm); err != nil {
+	spec, err := cluster.SpecFromConfigMap(cm)
+	if err != nil {
 		addErr(err)
 	} else {
+		info.Database.Pod = spec.PrimaryPod()
 		localRepo = spec.HasLocalRepo()
 		info.StorageType = storageTypes(spec.StorageType)
 		info.Image = spec.Image
@@ -263,6 +267,9 @@ func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.Co
 		if err != nil {
 			addErr(err)
 		}
+	}
+	if spec.Replicas > 0 {
+		info.Instances = Instances(ctx, exec, spec, pods.Items)
 	}
 	info.Database.SystemID = info.Archiving.SystemID
 	if err := CheckSystemID(info.Stanza, info.Database.SystemID); err != nil {

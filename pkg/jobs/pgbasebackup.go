@@ -74,8 +74,9 @@ func (p PGBaseBackupJob) Render() *batchv1.Job {
 	// of a WaitForFirstConsumer class to the database's node, and later ones follow it there.
 	job.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			LabelSelector: &metav1.LabelSelector{MatchLabels: cluster.DatabaseSelector(p.Cluster)},
-			TopologyKey:   corev1.LabelHostname,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: cluster.DatabaseSelector(p.Cluster),
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: cluster.LabelRole, Operator: metav1.LabelSelectorOpNotIn, Values: []string{cluster.RoleReplica}}}},
+			TopologyKey: corev1.LabelHostname,
 		}},
 	}}
 	return job

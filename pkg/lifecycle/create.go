@@ -104,9 +104,17 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 		return err
 	}
 
-	spec, existing, err := createSpec(ctx, c, o)
+	spec, stored, existing, err := createSpec(ctx, c, o)
 	if err != nil {
 		return err
+	}
+	progress := progress(o.Output, o.Out, o.ErrOut)
+	if added := newReplicas(stored, spec); len(added) > 0 && o.DryRun == apply.DryRunNone {
+		if existing {
+			chooseReplicaBootstrap(ctx, c, o.Exec, &spec, progress)
+		} else {
+			fmt.Fprintf(progress, "the replicas copy the new primary with pg_basebackup\n")
+		}
 	}
 	objects, material, err := render(ctx, c, o, spec)
 	if err != nil {
@@ -155,8 +163,12 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 	case res.created > 0 || res.changed > 0:
 		summary = "configured"
 	}
-	progress := progress(o.Output, o.Out, o.ErrOut)
 	fmt.Fprintf(progress, "cluster %s %s%s\n", name, summary, suffix)
+	if existing && !serverDryRun {
+		if err := removeInstances(ctx, c, stored, spec, progress); err != nil {
+			return err
+		}
+	}
 
 	if o.Bootstrap != nil {
 		if err := o.Bootstrap.Restore(ctx); err != nil {
@@ -172,24 +184,24 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 // createSpec is the Spec to apply: the settings given for a new cluster,
 // merged into the stored ones for an existing cluster (existing), which
 // must allow the change.
-func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec cluster.Spec, existing bool, err error) {
+func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec, stored cluster.Spec, existing bool, err error) {
 	name, ns := o.Spec.Name, o.Spec.Namespace
-	stored, existing, err := readSettings(ctx, c, ns, name)
+	stored, existing, err = readSettings(ctx, c, ns, name)
 	if err != nil {
-		return cluster.Spec{}, false, err
+		return cluster.Spec{}, cluster.Spec{}, false, err
 	}
 	if !existing {
-		return o.Spec, false, CheckStorageClasses(ctx, c, o.Spec)
+		return o.Spec, cluster.Spec{}, false, CheckStorageClasses(ctx, c, o.Spec)
 	}
 	spec = MergeSpec(stored, o.Spec, o.Given)
 	if err := spec.Validate(); err != nil {
-		return cluster.Spec{}, false, fmt.Errorf("the settings of cluster %q are not valid (ConfigMap %s/%s): %w", name, ns, cluster.SettingsConfigMapName(name), err)
+		return cluster.Spec{}, stored, false, fmt.Errorf("the settings of cluster %q are not valid (ConfigMap %s/%s): %w", name, ns, cluster.SettingsConfigMapName(name), err)
 	}
 	if err := cluster.CheckImmutable(stored, spec); err != nil {
-		return cluster.Spec{}, false, fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
+		return cluster.Spec{}, stored, false, fmt.Errorf("cluster %q already exists in namespace %q with settings that cannot change; nothing was changed:\n  - %s",
 			name, ns, bulleted(err))
 	}
-	return spec, true, CheckKeptBackups(ctx, c, ns, name)
+	return spec, stored, true, CheckKeptBackups(ctx, c, ns, name)
 }
 
 // render renders the cluster's objects, with o.Labels, and with its

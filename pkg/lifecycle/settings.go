@@ -17,7 +17,7 @@ import (
 // existing cluster the others keep their stored values.
 type Given struct {
 	StorageType, StorageSize, StorageClass, RepoPVCSize, RepoStorageClass bool
-	Image, CPU, Memory, CPULimit, MemoryLimit                             bool
+	Image, CPU, Memory, CPULimit, MemoryLimit, Replicas                   bool
 	RetentionFull, RetentionFullType, RetentionDiff                       bool
 	// S3 is whether any setting of the S3 repository was given.
 	S3, Cipher bool
@@ -42,6 +42,7 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	pick(given.RetentionFull, &s.RetentionFull, f.RetentionFull)
 	pick(given.RetentionFullType, &s.RetentionFullType, f.RetentionFullType)
 	pick(given.RetentionDiff, &s.RetentionDiff, f.RetentionDiff)
+	pick(given.Replicas, &s.Replicas, f.Replicas)
 	s.Default()
 	return s
 }

@@ -51,6 +51,9 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	}
 
 	progress := progress(o.Output, o.Out, o.ErrOut)
+	if len(newReplicas(stored, spec)) > 0 && o.DryRun != apply.DryRunClient {
+		chooseReplicaBootstrap(ctx, c, o.Exec, &spec, progress)
+	}
 	changes := cluster.Changes(stored, spec)
 	if len(changes) == 0 {
 		fmt.Fprintf(progress, "cluster %s unchanged: its settings already are those given\n", name)
@@ -77,7 +80,7 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	for _, ch := range changes {
 		fmt.Fprintf(progress, "  %s\n", ch)
 	}
-	restarts := restartedWorkloads(objects)
+	restarts := restartedWorkloads(spec, objects)
 	for _, r := range restarts {
 		fmt.Fprintf(progress, "  the %s restarts to read the new configuration\n", r.what)
 	}
@@ -97,6 +100,11 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 				err, len(res.applied), len(objects), name)
 		}
 		applied = res.applied
+		if o.DryRun == apply.DryRunNone {
+			if err := removeInstances(ctx, c, stored, spec, progress); err != nil {
+				return err
+			}
+		}
 	}
 	if err := printObjects(o.Output, o.Out, applied); err != nil {
 		return err

@@ -31,7 +31,7 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 			Check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
 			Hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
 		},
-		apply.DatabaseStep(c, ns, name, "the database pod to be ready"),
+		apply.InstanceStep(c, ns, spec.PrimaryInstance(), "the database pod to be ready"),
 		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
 		{
 			What:  "the stanza to be created",
@@ -43,6 +43,7 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 		// No repository host: the database pod creates the stanza.
 		steps = slices.Delete(steps, 2, 3)
 	}
+	steps = append(steps, replicaSteps(c, o.Exec, spec, spec.ReplicaInstances())...)
 	if err := apply.RunWaitSteps(ctx, w, o.Poll, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func stanzaCreated(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, s
 	if !info.Usable() {
 		return false, fmt.Sprintf("stanza %s: %s", info.Name, info.Message), nil
 	}
-	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.PodName(name), metav1.GetOptions{})
+	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, spec.PrimaryPod(), metav1.GetOptions{})
 	if err != nil {
 		return apply.WaitStatus(err)
 	}
@@ -85,10 +86,11 @@ func stanzaCreated(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, s
 
 // clusterPVCs are the PVCs a cluster's pods mount.
 func clusterPVCs(spec cluster.Spec) []string {
-	if !spec.HasLocalRepo() {
-		return []string{cluster.DataPVCName(spec.Name)}
+	pvcs := spec.InstanceNames()
+	if spec.HasLocalRepo() {
+		pvcs = append(pvcs, cluster.RepoPVCName(spec.Name))
 	}
-	return []string{cluster.DataPVCName(spec.Name), cluster.RepoPVCName(spec.Name)}
+	return pvcs
 }
 
 // stanzaHint says where the stanza-create log is.
@@ -134,23 +136,27 @@ type restart struct {
 	steps func(c *apply.Clients, exec apply.ExecFunc, ns, name string) []apply.WaitStep
 }
 
-// restartedWorkloads are the workloads among objects, database first.
-func restartedWorkloads(objects []*unstructured.Unstructured) []restart {
+// restartedWorkloads are the workloads among objects, database first:
+// the primary's pod, then each replica's (a new replica starts; one whose
+// template changed restarts), then the repository host.
+func restartedWorkloads(spec cluster.Spec, objects []*unstructured.Unstructured) []restart {
 	var out []restart
 	for _, obj := range objects {
-		switch obj.GetKind() {
-		case "StatefulSet":
-			out = append(out, restart{what: "database pod", steps: databaseRestartSteps})
-		case "Deployment":
+		switch name := obj.GetName(); {
+		case obj.GetKind() == "StatefulSet" && name == spec.PrimaryInstance():
+			out = append(out, restart{what: "database pod", steps: func(c *apply.Clients, _ apply.ExecFunc, ns, _ string) []apply.WaitStep {
+				return []apply.WaitStep{apply.InstanceStep(c, ns, name, "the database pod to restart")}
+			}})
+		case obj.GetKind() == "StatefulSet":
+			out = append(out, restart{what: "database pod of replica " + name, steps: func(c *apply.Clients, exec apply.ExecFunc, _, _ string) []apply.WaitStep {
+				return replicaSteps(c, exec, spec, []string{name})
+			}})
+		case obj.GetKind() == "Deployment":
 			out = append(out, restart{what: "repository host", steps: repoHostRestartSteps})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b restart) int { return strings.Compare(a.what, b.what) })
 	return out
-}
-
-func databaseRestartSteps(c *apply.Clients, _ apply.ExecFunc, ns, name string) []apply.WaitStep {
-	return []apply.WaitStep{apply.DatabaseStep(c, ns, name, "the database pod to restart")}
 }
 
 func repoHostRestartSteps(c *apply.Clients, exec apply.ExecFunc, ns, name string) []apply.WaitStep {

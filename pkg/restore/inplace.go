@@ -212,7 +212,7 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 			// repository host: the restore works while that host is gone.
 			r.s3Only = s3OnlyArgs(plan.Spec)
 			baseArgs = append(baseArgs, r.s3Only...)
-			pod, err = kube.FindRunningPod(ctx, r.Client, ns, cluster.DatabaseSelector(name).String())
+			pod, err = kube.FindRunningPod(ctx, r.Client, ns, cluster.PrimaryPodSelector(name))
 		}
 	}
 	if r.RepoPod != nil {

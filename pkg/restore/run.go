@@ -34,6 +34,9 @@ func (r *InPlace) Start(ctx context.Context, plan *Plan) (*batchv1.Job, error) {
 			return nil, err
 		}
 	}
+	if err := r.stopReplicas(ctx, plan); err != nil {
+		return nil, err
+	}
 	if err := r.stopDatabase(ctx, plan); err != nil {
 		return nil, err
 	}
@@ -58,6 +61,23 @@ func (r *InPlace) Wait(ctx context.Context, plan *Plan, job *batchv1.Job) (Resul
 	}
 	if plan.BaseBackup != nil {
 		r.resetRecoverySettings(ctx)
+	}
+	if len(plan.Spec.ReplicaInstances()) > 0 {
+		if db.paused {
+			r.progress("The replicas stay stopped while the database is paused at the target: once it is promoted, make them again with kubectl pgo update cluster %s -n %s --replicas=0, then --replicas=%d.",
+				r.Name, r.Namespace, plan.Spec.Replicas)
+		} else {
+			// The backup the primary was restored from is on the new
+			// timeline's history; a base backup is not in the repository,
+			// so the replicas copy the primary then.
+			set := ""
+			if plan.BaseBackup == nil {
+				set = orDefault(ran.backupSet, plan.Backup.Label)
+			}
+			if err := r.rebuildReplicas(waitCtx, plan, set, db.timeline); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	return Result{JobDuration: ran.duration, BackupSet: ran.backupSet,
 		Timeline: db.timeline, Paused: db.paused, RecoveryDuration: db.duration}, nil

@@ -34,16 +34,6 @@ var archiveWALTimeout = time.Minute
 // record, a target after the last commit of the database still finds one.
 const commitMarkQuery = `SELECT pg_current_xact_id() WHERE NOT pg_is_in_recovery()`
 
-// switchWALQuery ends the current WAL segment of a primary and returns its
-// name; a database in recovery returns nothing.
-const switchWALQuery = `SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_walfile_name(pg_switch_wal()) END`
-
-// archivedQuery tells whether segment %[1]s (a checked segment name) is
-// archived: its .done status file, or the archiver's last segment at or
-// past it.
-const archivedQuery = `SELECT (pg_stat_file('pg_wal/archive_status/%[1]s.done', true)).size IS NOT NULL
-  OR coalesce(last_archived_wal ~ '^[0-9A-F]{24}$' AND last_archived_wal >= '%[1]s', false) FROM pg_stat_archiver`
-
 // ArchiveCurrentWAL makes a running primary commit a mark (commitMarkQuery),
 // switch to a new WAL segment
 // and waits until the one it ended is archived, so that the archive holds
@@ -59,7 +49,7 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 	defer cancel()
 	// Two -c: two transactions, the mark committed before the switch.
 	out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer,
-		[]string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", commitMarkQuery, "-c", switchWALQuery})
+		[]string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", commitMarkQuery, "-c", repo.SwitchWALQuery})
 	lines := strings.Fields(out)
 	seg := ""
 	if len(lines) > 0 {
@@ -73,7 +63,7 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 	err = kube.WaitFor(ctx, r.PollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
 		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 		defer cancel()
-		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", fmt.Sprintf(archivedQuery, seg)})
+		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", repo.ArchivedQuery(seg)})
 		return err == nil && strings.TrimSpace(out) == "t", nil
 	})
 	if err == nil {

@@ -23,7 +23,7 @@ func walOptions(t *testing.T, typ string, switched string, archived ...string) (
 	o.Exec = func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		q := command[len(command)-1]
 		calls = append(calls, pod+"/"+container+": "+q)
-		if q == switchWALQuery {
+		if q == repo.SwitchWALQuery {
 			if strings.Join(command[:len(command)-2], " ") != "psql -XAtq -v ON_ERROR_STOP=1 -c "+commitMarkQuery {
 				t.Errorf("the switch does not commit the mark first: %q", command)
 			}

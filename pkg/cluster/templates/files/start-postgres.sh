@@ -1,15 +1,63 @@
 #!/bin/bash
-# The database container's command, rendered by kubectl-pgo: initializes
-# the data directory the first time, then runs PostgreSQL.
+# The database container's command, rendered by kubectl-pgo. The pod's
+# role comes from the file {{ .PrimaryFile }}, which names the primary's
+# instance: the primary initializes a new data directory the first time; a
+# replica is restored from the repository (or copied from the primary) the
+# first time, and starts as a standby. Then it runs PostgreSQL.
 set -euo pipefail
 export PATH={{ shq .PostgresBinDir }}:$PATH
 pgdata={{ shq .PGData }}
 include="include '{{ .PostgresConf }}'"
+instance=${HOSTNAME%-0}
+primary=$(cat {{ shq .PrimaryFile }})
+role=replica
+if [ "$instance" = "$primary" ]; then
+  role=primary
+fi
+echo "kubectl-pgo: instance $instance starts as the $role (the primary is $primary)"
+
+# A replica streams with the replication role's password, from a libpq
+# password file that only its owner may read.
+umask 077
+printf '*:*:*:%s:%s\n' {{ shq .ReplicationUser }} "$(cat {{ shq .ReplicationPasswordFile }})" >{{ shq .ReplicationPassFile }}
+umask 022
+
+# bootstrap fills the empty data directory of a replica: from the backup
+# named in {{ .BootstrapFile }}, or with pg_basebackup of the primary when
+# there is none (or it is gone). PG_VERSION comes last, so that an
+# interrupted bootstrap starts over.
+bootstrap() {
+  local set
+  set=$(cat {{ shq .BootstrapFile }} 2>/dev/null || true)
+  mkdir -p "$pgdata"
+  find "$pgdata" -mindepth 1 -delete
+  if [ -n "$set" ]; then
+    echo "kubectl-pgo: bootstrapping replica $instance from backup $set in the repository"
+    if pgbackrest --stanza={{ shq .Stanza }} --type=standby --delta --set="$set" --target-timeline=latest restore; then
+      echo "kubectl-pgo: replica $instance was bootstrapped from backup $set"
+      return
+    fi
+    echo "kubectl-pgo: backup $set cannot be restored; copying the primary with pg_basebackup instead"
+    find "$pgdata" -mindepth 1 -delete
+  fi
+  echo "kubectl-pgo: bootstrapping replica $instance with pg_basebackup of the primary ({{ .Service }})"
+  until PGPASSFILE={{ shq .ReplicationPassFile }} pg_basebackup --pgdata="$pgdata" --wal-method=stream --checkpoint=fast --no-password \
+      --dbname="host={{ .Service }} port={{ .PostgresPort }} user={{ .ReplicationUser }} sslmode=verify-full sslrootcert={{ .CAFile }}"; do
+    echo "kubectl-pgo: pg_basebackup failed; trying again in 5s"
+    find "$pgdata" -mindepth 1 -delete
+    sleep 5
+  done
+  echo "kubectl-pgo: replica $instance was bootstrapped with pg_basebackup"
+}
 
 if [ ! -s "$pgdata/PG_VERSION" ]; then
-  echo "kubectl-pgo: initializing a new data directory in $pgdata"
-  initdb --pgdata="$pgdata" --username={{ shq .Superuser }} --pwfile={{ shq .PasswordFile }} \
-    --auth-local=peer --auth-host=scram-sha-256 --data-checksums --encoding=UTF8 --locale=C
+  if [ "$role" = primary ]; then
+    echo "kubectl-pgo: initializing a new data directory in $pgdata"
+    initdb --pgdata="$pgdata" --username={{ shq .Superuser }} --pwfile={{ shq .PasswordFile }} \
+      --auth-local=peer --auth-host=scram-sha-256 --data-checksums --encoding=UTF8 --locale=C
+  else
+    bootstrap
+  fi
 fi
 
 # PostgreSQL refuses a data directory that others can write to, and fsGroup
@@ -22,4 +70,22 @@ if ! grep -qxF "$include" "$pgdata/postgresql.conf"; then
   printf '\n# Added by kubectl-pgo: the settings it manages.\n%s\n' "$include" >>"$pgdata/postgresql.conf"
 fi
 
-exec postgres -D "$pgdata"
+if [ "$role" = replica ]; then
+  touch "$pgdata/standby.signal"
+else
+  # The primary was made so by a failover, which promoted it first.
+  rm -f "$pgdata/standby.signal"
+  # The replication role, with the password of the Secret, once the
+  # database accepts writes: also after a restore to a time before the
+  # role existed.
+  (
+    until [ "$(psql -XAtq -d postgres -c 'SELECT NOT pg_is_in_recovery()' 2>/dev/null)" = t ]; do sleep 2; done
+    psql -XAtq -d postgres -v ON_ERROR_STOP=1 -v user={{ shq .ReplicationUser }} -v password="$(cat {{ shq .ReplicationPasswordFile }})" <<'SQL' >/dev/null &&
+SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
+ALTER ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'password';
+SQL
+      echo "kubectl-pgo: the replication role {{ .ReplicationUser }} is ready"
+  ) &
+fi
+
+exec postgres -D "$pgdata" -c cluster_name="$instance"
