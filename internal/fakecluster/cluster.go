@@ -3,6 +3,8 @@ package fakecluster
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -134,4 +137,29 @@ func (fx *Cluster) Mutations() []string {
 		m = append(m, a.GetVerb()+" "+a.GetResource().Resource)
 	}
 	return m
+}
+
+// WithTimelines gives the repository the backups and timelines of a real
+// cluster after a PITR between its full and its incremental backup, and a
+// restore to the latest point: timelines 1, 2 and 3.
+func WithTimelines(fx *Cluster) {
+	data, err := os.ReadFile(filepath.Join(repoTestdata(), "info-timelines-3.txt"))
+	if err != nil {
+		panic(err)
+	}
+	fx.Info = string(data)
+}
+
+// StopDatabasePod makes the database pod not ready: its WAL is not
+// archived before a restore.
+func StopDatabasePod(fx *Cluster) {
+	pods := fx.Factory.Clientset.CoreV1().Pods("pgo")
+	p, err := pods.Get(context.Background(), "hippo-0", metav1.GetOptions{})
+	if err != nil {
+		panic(err)
+	}
+	p.Status.Conditions = nil
+	if err := fx.Factory.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, p, "pgo"); err != nil {
+		panic(err)
+	}
 }
