@@ -163,3 +163,17 @@ func StopDatabasePod(fx *Cluster) {
 		panic(err)
 	}
 }
+
+// AddSource adds a cluster name in namespace "pgo" to restore from: its
+// rendered objects (its database certificate is "<name> db.crt") and its
+// running repository host, which shares the repository of hippo's Exec.
+func (fx *Cluster) AddSource(t testing.TB, name string) {
+	t.Helper()
+	c := fx.Factory.Clientset
+	m := Material()
+	m.PKI.DBCert, m.PKI.DBKey = []byte(name+" db.crt"), []byte(name+" db.key")
+	AddRendered(t, c, cluster.Spec{Name: name, Namespace: "pgo"}, m)
+	if err := c.Tracker().Add(RunningPod("pgo", name+"-backrest-shared-repo-abc", PodLabels(name, cluster.ComponentRepo), "pgbackrest")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -54,12 +54,7 @@ func TestRestoreFromValidate(t *testing.T) {
 func restoreFromFixture(t *testing.T) (*fakecluster.Cluster, *RestoreFromOptions) {
 	t.Helper()
 	fx := fakecluster.New(t)
-	// The fixture's cluster is hippo; add one named old.
-	c := fx.Factory.Clientset
-	m := fakecluster.Material()
-	m.PKI.DBCert, m.PKI.DBKey = []byte("old db.crt"), []byte("old db.key")
-	fakecluster.AddRendered(t, c, cluster.Spec{Name: "old", Namespace: "pgo"}, m)
-	_ = c.Tracker().Add(fakecluster.RunningPod("pgo", "old-backrest-shared-repo-abc", fakecluster.PodLabels("old", cluster.ComponentRepo), "pgbackrest"))
+	fx.AddSource(t, "old")
 	r := &RestoreFromOptions{Source: "old", exec: fx.Exec, pollInterval: time.Millisecond, Timeout: time.Minute}
 	return fx, r
 }

@@ -33,14 +33,7 @@ type fromTest struct {
 func fromFixture(t *testing.T) (*fakecluster.Cluster, *fromTest) {
 	t.Helper()
 	fx := fakecluster.New(t)
-	// The fixture's cluster is hippo; rename its objects to old.
-	c := fx.Factory.Clientset
-	spec := cluster.Spec{Name: "old", Namespace: "pgo"}
-	spec.Default()
-	m := cluster.Material{PKI: cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("old db.crt"), DBKey: []byte("old db.key"),
-		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"}
-	fakecluster.AddRendered(t, c, spec, m)
-	_ = c.Tracker().Add(fakecluster.RunningPod("pgo", "old-backrest-shared-repo-abc", fakecluster.PodLabels("old", cluster.ComponentRepo), "pgbackrest"))
+	fx.AddSource(t, "old")
 	return fx, newFromTest(fx)
 }
 
@@ -153,13 +146,7 @@ func TestFromRunningSource(t *testing.T) {
 	}
 
 	// What create cluster renders and applies for "new".
-	spec := cluster.Spec{Name: "new", Namespace: "other"}
-	spec.Default()
-	objects, err := cluster.Render(spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	objects := fakecluster.Render(t, cluster.Spec{Name: "new", Namespace: "other"}, fakecluster.Material())
 	if err := r.AdjustObjects(objects); err != nil {
 		t.Fatal(err)
 	}
