@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/exec"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -32,45 +30,15 @@ import (
 // host Deployment as create cluster renders them, and running pods.
 func renderedClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 	t.Helper()
-	spec := cluster.Spec{Name: name, Namespace: ns}
-	spec.Default()
-	m := cluster.Material{
-		PKI:      cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"), RepoCert: []byte("c"), RepoKey: []byte("k")},
-		Password: "p",
-	}
-	rendered, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var objects []runtime.Object
-	for _, u := range rendered {
-		var obj runtime.Object
-		switch {
-		case u.GetKind() == "Deployment":
-			obj = &appsv1.Deployment{}
-		case u.GetKind() == "ConfigMap" && u.GetName() == cluster.SettingsConfigMapName(name):
-			obj = &corev1.ConfigMap{}
-		default:
-			continue
+	for _, u := range fakecluster.Render(t, cluster.Spec{Name: name, Namespace: ns}, fakecluster.Material()) {
+		if u.GetKind() == "Deployment" || u.GetKind() == "ConfigMap" && u.GetName() == cluster.SettingsConfigMapName(name) {
+			objects = append(objects, fakecluster.Typed(t, u))
 		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
-			t.Fatal(err)
-		}
-		objects = append(objects, obj)
 	}
 	return append(objects,
-		readyRunningPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", podLabels(name, cluster.ComponentRepo)),
-		readyRunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
-}
-
-func readyRunningPod(ns, name string, l map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
-		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-		},
-	}
+		fakecluster.RunningPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", fakecluster.PodLabels(name, cluster.ComponentRepo)),
+		fakecluster.RunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
 }
 
 // execCall is one exec the fake saw.
@@ -85,15 +53,6 @@ func recordingExec(calls *[]execCall, fn func(pod, container string, command []s
 		*calls = append(*calls, execCall{pod, container, command})
 		return fn(pod, container, command)
 	}
-}
-
-func readTestdata(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.FromSlash(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
 
 // runBackup runs `backup` with args against f.
@@ -335,7 +294,7 @@ func TestBackupWaitSucceeds(t *testing.T) {
 	finishJob(t, f, true, 0, "")
 	var calls []execCall
 	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
 	})
 	out, _, err := runBackup(t, f, exec, "hippo", "--type=full", "--wait")
 	if err != nil {
@@ -357,7 +316,7 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 	// The log names the label: info is asked about that backup only.
 	var calls []execCall
 	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-set-diff.json"), "", nil
+		return fakecluster.RepoTestdata(t, "info-set-diff.json"), "", nil
 	})
 	streams, _, _ := testStreams("")
 	o := NewBackupOptions(streams)
@@ -376,7 +335,7 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 	}
 	// A label info does not know is reported.
 	exec2 := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
+		return fakecluster.RepoTestdata(t, "info-set-not-found.json"), "", nil
 	})
 	o.exec = exec2
 	if _, err := confirm("20991126-071946F"); err == nil ||
@@ -395,7 +354,7 @@ func TestBackupWaitFails(t *testing.T) {
 		if command[0] != "df" {
 			t.Errorf("unexpected exec %q", command)
 		}
-		return dfFull, "", nil
+		return fakecluster.DFFull, "", nil
 	})
 	out, _, err := runBackup(t, f, df, "hippo", "--type=full", "--wait", "-o", "json")
 	if err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/util/exec"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
@@ -36,9 +37,9 @@ func archiveExec(t *testing.T, calls *[]execCall, archiver, check string, checkC
 		mu.Unlock()
 		switch command[0] {
 		case "psql":
-			return readTestdata(t, "../repo/testdata/"+archiver), "", nil
+			return fakecluster.RepoTestdata(t, ""+archiver), "", nil
 		case "pgbackrest":
-			out := readTestdata(t, "../repo/testdata/"+check)
+			out := fakecluster.RepoTestdata(t, ""+check)
 			if checkCode != 0 {
 				return "", out, &kube.ExecError{Namespace: ns, Pod: pod, Container: container, Command: command, Code: checkCode, Err: exec.CodeExitError{Code: checkCode}}
 			}

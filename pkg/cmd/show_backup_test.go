@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -98,7 +99,7 @@ func infoExec(t *testing.T, calls *[]execCall, file string) execFunc {
 		mu.Lock()
 		*calls = append(*calls, execCall{pod, container, command})
 		mu.Unlock()
-		return readTestdata(t, "../repo/testdata/"+file), "", nil
+		return fakecluster.RepoTestdata(t, ""+file), "", nil
 	}
 }
 
@@ -253,7 +254,7 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			return "", "", errors.New("the other cluster was not queried at the same time")
 		}
-		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
 	}
 	go func() {
 		<-started

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -54,8 +55,8 @@ func TestVerifyBadInputSendsNothing(t *testing.T) {
 
 // verifyExec answers pgbackrest verify with a captured sample.
 func verifyExec(t *testing.T, calls *[]execCall, sample string, code int) execFunc {
-	stdout := readTestdata(t, "../repo/testdata/verify/"+sample+".stdout")
-	stderr := readTestdata(t, "../repo/testdata/verify/"+sample+".stderr")
+	stdout := fakecluster.RepoTestdata(t, "verify/"+sample+".stdout")
+	stderr := fakecluster.RepoTestdata(t, "verify/"+sample+".stderr")
 	return recordingExec(calls, func(pod, _ string, command []string) (string, string, error) {
 		if code != 0 {
 			return stdout, stderr, &kube.ExecError{Namespace: "default", Pod: pod, Command: command, Code: code, Stderr: stderr}
