@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -36,53 +37,13 @@ const (
 		`"last_failed_wal":"000000010000000000000001","last_failed_time":"2026-11-26T07:53:29.375721+00:00","system_identifier":"7712385150973042703"}`
 )
 
-// specConfigMap is the settings ConfigMap of a cluster, as create writes it.
-func specConfigMap(t *testing.T, name, ns string) *corev1.ConfigMap {
-	t.Helper()
-	s := cluster.Spec{Name: name, Namespace: ns}
-	s.Default()
-	data, err := yaml.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName(name), Namespace: ns, Labels: cluster.Labels(name, cluster.ComponentConfig)},
-		Data:       map[string]string{cluster.SettingsKey: string(data)},
-	}
-}
-
-// runningPod is a ready pod of a cluster with the named containers running.
-// podLabels are the labels of a pod of a cluster with a local repository,
-// as its templates render them.
-func podLabels(name, component string) map[string]string {
-	l := cluster.Labels(name, component)
-	if component == cluster.ComponentRepo {
-		l[cluster.LabelPGBackRestCommands] = "true"
-	}
-	return l
-}
-
-func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: podLabels(cl, component),
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
-	}
-	return p
-}
-
 // clusterObjects are the settings, pods and StatefulSet of a running
 // cluster.
 func clusterObjects(t *testing.T, name, ns string) []runtime.Object {
 	return []runtime.Object{
-		specConfigMap(t, name, ns),
-		runningPod(cluster.PodName(name), ns, name, cluster.ComponentDatabase, "database", "pgbackrest"),
-		runningPod(cluster.RepoHostName(name)+"-abc-xyz", ns, name, cluster.ComponentRepo, "pgbackrest"),
+		fakecluster.SettingsConfigMap(t, name, ns),
+		fakecluster.RunningPod(ns, cluster.PodName(name), fakecluster.PodLabels(name, cluster.ComponentDatabase), "database", "pgbackrest"),
+		fakecluster.RunningPod(ns, cluster.RepoHostName(name)+"-abc-xyz", fakecluster.PodLabels(name, cluster.ComponentRepo), "pgbackrest"),
 	}
 }
 
@@ -317,7 +278,7 @@ func TestShowClusterS3Only(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName("hippo"), Namespace: "default", Labels: cluster.Labels("hippo", cluster.ComponentConfig)},
 		Data:       map[string]string{cluster.SettingsKey: string(data)},
 	}
-	db := runningPod(cluster.PodName("hippo"), "default", "hippo", cluster.ComponentDatabase, "database", "pgbackrest")
+	db := fakecluster.RunningPod("default", cluster.PodName("hippo"), fakecluster.PodLabels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
 	db.Labels[cluster.LabelPGBackRestCommands] = "true"
 	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
 	out, _, err := executeShow(t, kubefake.NewFactory(cm, db), e, "hippo", "-o", "json")

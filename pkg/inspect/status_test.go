@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
@@ -28,31 +27,6 @@ const (
 	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
 		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
 )
-
-// runningPod is a ready pod of a cluster with the named containers running.
-// podLabels are the labels of a pod of a cluster with a local repository,
-// as its templates render them.
-func podLabels(name, component string) map[string]string {
-	l := cluster.Labels(name, component)
-	if component == cluster.ComponentRepo {
-		l[cluster.LabelPGBackRestCommands] = "true"
-	}
-	return l
-}
-
-func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: podLabels(cl, component),
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
-	}
-	return p
-}
 
 func TestParseArchiver(t *testing.T) {
 	var a ArchiveInfo
@@ -77,7 +51,7 @@ func TestParseArchiver(t *testing.T) {
 }
 
 func TestQueryStanzaStates(t *testing.T) {
-	pod := runningPod("repo", "pg", "hippo", cluster.ComponentRepo, "pgbackrest")
+	pod := fakecluster.RunningPod("pg", "repo", fakecluster.PodLabels("hippo", cluster.ComponentRepo), "pgbackrest")
 	for _, tc := range []struct {
 		name, out  string
 		err        error
@@ -136,7 +110,7 @@ func TestStatusCommandInShell(t *testing.T) {
 				err := cmd.Run()
 				return stdout.String(), stderr.String(), err
 			}
-			a, s, err := QueryArchiverAndStanza(context.Background(), exec, runningPod("hippo-0", "default", "hippo", cluster.ComponentDatabase, databaseContainer))
+			a, s, err := QueryArchiverAndStanza(context.Background(), exec, fakecluster.RunningPod("default", "hippo-0", fakecluster.PodLabels("hippo", cluster.ComponentDatabase), databaseContainer))
 			if err != nil {
 				t.Fatal(err)
 			}
