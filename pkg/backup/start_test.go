@@ -8,12 +8,12 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -92,35 +92,6 @@ func TestStartRefusals(t *testing.T) {
 	}
 }
 
-// finishJob makes the fake API server report the created Job as ended,
-// with a terminated pod.
-func finishJob(client *fake.Clientset, succeeded bool, exitCode int32) {
-	client.PrependReactor("get", "jobs", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		name := action.(k8stesting.GetAction).GetName()
-		obj, err := client.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), action.GetNamespace(), name)
-		if err != nil {
-			return true, nil, err
-		}
-		job := obj.(*batchv1.Job).DeepCopy()
-		start := metav1.NewTime(testNow.Add(time.Second))
-		job.Status.StartTime = &start
-		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
-		if succeeded {
-			done := metav1.NewTime(start.Add(7 * time.Second))
-			job.Status.CompletionTime = &done
-		} else {
-			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
-		}
-		job.Status.Conditions = []batchv1.JobCondition{cond}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-xyz12", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: name}}}
-		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
-			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode}}}}
-		pod.Status.Phase = corev1.PodSucceeded
-		_ = client.Tracker().Add(pod)
-		return true, job, nil
-	})
-}
-
 // Start starts the Job resumed, with pgBackRest's command; Wait follows
 // it, and confirms the new backup with pgbackrest info.
 func TestStartAndWait(t *testing.T) {
@@ -147,7 +118,7 @@ func TestStartAndWait(t *testing.T) {
 		t.Errorf("result = %+v", result)
 	}
 
-	finishJob(client, true, 0)
+	fakecluster.FinishJobs(client, true, 0, "")
 	var log, errOut bytes.Buffer
 	var infos []string
 	w := Waiter{Client: client, Info: infoFrom(t, "info-one-full.json", &infos), Log: &log, ErrOut: &errOut, Interval: time.Millisecond, Now: now}
@@ -171,7 +142,7 @@ func TestWaitFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finishJob(client, false, 56)
+	fakecluster.FinishJobs(client, false, 56, "")
 	var calls []execCall
 	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if command[0] != "df" {

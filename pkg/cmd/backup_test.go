@@ -260,38 +260,9 @@ func TestBackupStartsJSON(t *testing.T) {
 	}
 }
 
-// finishJob makes the fake API server report the created Job as ended,
-// with a terminated pod.
-func finishJob(t *testing.T, f *kubefake.Factory, succeeded bool, exitCode int32, message string) {
-	f.Clientset.PrependReactor("get", "jobs", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		name := action.(k8stesting.GetAction).GetName()
-		obj, err := f.Clientset.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), action.GetNamespace(), name)
-		if err != nil {
-			return true, nil, err
-		}
-		job := obj.(*batchv1.Job).DeepCopy()
-		start := metav1.NewTime(time.Date(2026, 11, 26, 8, 0, 1, 0, time.UTC))
-		job.Status.StartTime = &start
-		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
-		if succeeded {
-			done := metav1.NewTime(start.Add(7 * time.Second))
-			job.Status.CompletionTime = &done
-		} else {
-			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
-		}
-		job.Status.Conditions = []batchv1.JobCondition{cond}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-xyz12", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: name}}}
-		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
-			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message}}}}
-		pod.Status.Phase = corev1.PodSucceeded
-		_ = f.Clientset.Tracker().Add(pod)
-		return true, job, nil
-	})
-}
-
 func TestBackupWaitSucceeds(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	finishJob(t, f, true, 0, "")
+	fakecluster.FinishJobs(f.Clientset, true, 0, "")
 	var calls []execCall
 	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
 		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
@@ -346,7 +317,7 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 
 func TestBackupWaitFails(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	finishJob(t, f, false, 56, "")
+	fakecluster.FinishJobs(f.Clientset, false, 56, "")
 	// After the failure, the repository's free space is looked at: here
 	// the volume is full, and the error says so.
 	var calls []execCall

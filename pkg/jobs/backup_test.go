@@ -20,6 +20,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -27,31 +28,7 @@ import (
 // renderedRepoHost is the repository host Deployment that create cluster
 // renders for the cluster name in namespace pgo.
 func renderedRepoHost(t *testing.T, name string) *appsv1.Deployment {
-	t.Helper()
-	spec := cluster.Spec{Name: name, Namespace: "pgo"}
-	spec.Default()
-	m := cluster.Material{
-		PKI: cluster.PKI{
-			CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-			RepoCert: []byte("c"), RepoKey: []byte("k"),
-		},
-		Password: "p",
-	}
-	objects, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, obj := range objects {
-		if obj.GetKind() == "Deployment" {
-			d := &appsv1.Deployment{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, d); err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}
-	}
-	t.Fatal("no Deployment rendered")
-	return nil
+	return fakecluster.RenderedOfKind[appsv1.Deployment](t, cluster.Spec{Name: name, Namespace: "pgo"}, "Deployment")
 }
 
 func mustOptions(t *testing.T, s string) repo.BackupOptions {
