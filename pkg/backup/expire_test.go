@@ -41,12 +41,12 @@ func TestDeletion(t *testing.T) {
 	spec.Default()
 	spec.RetentionFull = 2
 	backups := fakecluster.BackupChains()
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	d := Deletion{Cluster: "hippo", Namespace: "default", Spec: spec, Target: fakecluster.FullA,
 		Info: func(context.Context, string, string, ...string) (repo.Stanza, error) {
 			return repo.Stanza{Name: "db", Backup: backups}, nil
 		},
-		Exec: recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
+		Exec: fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 			gone := append(Dependents(backups, fakecluster.FullA), repo.Backup{Label: fakecluster.FullA})
 			backups = slices.DeleteFunc(backups, func(b repo.Backup) bool {
 				return slices.ContainsFunc(gone, func(g repo.Backup) bool { return g.Label == b.Label })

@@ -143,12 +143,12 @@ func TestWaitFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	fakecluster.FinishJobs(client, false, 56, "")
-	var calls []execCall
-	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	var calls []fakecluster.ExecCall
+	df := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if command[0] != "df" {
 			t.Errorf("unexpected exec %q", command)
 		}
-		return dfFull, "", nil
+		return fakecluster.DFFull, "", nil
 	})
 	var out bytes.Buffer
 	w := Waiter{Client: client, Exec: df, Log: &out, ErrOut: &out, Interval: time.Millisecond, Now: now}

@@ -41,20 +41,6 @@ func renderedClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 		fakecluster.RunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
 }
 
-// execCall is one exec the fake saw.
-type execCall struct {
-	Pod, Container string
-	Command        []string
-}
-
-// recordingExec answers execs with fn, and records them.
-func recordingExec(calls *[]execCall, fn func(pod, container string, command []string) (string, string, error)) execFunc {
-	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
-		*calls = append(*calls, execCall{pod, container, command})
-		return fn(pod, container, command)
-	}
-}
-
 // runBackup runs `backup` with args against f.
 func runBackup(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
 	t.Helper()
@@ -263,8 +249,8 @@ func TestBackupStartsJSON(t *testing.T) {
 func TestBackupWaitSucceeds(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	fakecluster.FinishJobs(f.Clientset, true, 0, "")
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
 		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
 	})
 	out, _, err := runBackup(t, f, exec, "hippo", "--type=full", "--wait")
@@ -285,8 +271,8 @@ func TestBackupWaitSucceeds(t *testing.T) {
 func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	// The log names the label: info is asked about that backup only.
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
 		return fakecluster.RepoTestdata(t, "info-set-diff.json"), "", nil
 	})
 	streams, _, _ := testStreams("")
@@ -305,7 +291,7 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 		t.Errorf("backup %+v, execs %+v", b, calls)
 	}
 	// A label info does not know is reported.
-	exec2 := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+	exec2 := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
 		return fakecluster.RepoTestdata(t, "info-set-not-found.json"), "", nil
 	})
 	o.exec = exec2
@@ -320,8 +306,8 @@ func TestBackupWaitFails(t *testing.T) {
 	fakecluster.FinishJobs(f.Clientset, false, 56, "")
 	// After the failure, the repository's free space is looked at: here
 	// the volume is full, and the error says so.
-	var calls []execCall
-	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	var calls []fakecluster.ExecCall
+	df := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if command[0] != "df" {
 			t.Errorf("unexpected exec %q", command)
 		}

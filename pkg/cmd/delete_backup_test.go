@@ -31,13 +31,13 @@ type fakeRepo struct {
 	mu      sync.Mutex
 	backups []repo.Backup
 	broken  bool
-	calls   []execCall
+	calls   []fakecluster.ExecCall
 }
 
 func (r *fakeRepo) exec(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, execCall{pod, container, command})
+	r.calls = append(r.calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 	switch {
 	case slices.Contains(command, "info"):
 		s := repo.Stanza{Name: "db", Backup: r.backups, Status: repo.StanzaStatus{Code: 0, Message: "ok"},

@@ -22,11 +22,11 @@ import (
 )
 
 // doctorExec answers every command doctor runs in a healthy cluster.
-func doctorExec(t *testing.T, calls *[]execCall) execFunc {
+func doctorExec(t *testing.T, calls *[]fakecluster.ExecCall) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, execCall{pod, container, command})
+		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
 		out, ok := fakecluster.HealthyAnswer(t, command)
 		if !ok {
@@ -68,7 +68,7 @@ func doctorObjects(t *testing.T) []runtime.Object {
 
 func TestDoctorHealthy(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, err := runDoctor(t, objects, doctorExec(t, &calls), "hippo")
 	if err != nil {
 		t.Fatalf("doctor of a healthy cluster: %v\n%s", err, out)
@@ -108,7 +108,7 @@ func TestDoctorHealthy(t *testing.T) {
 
 func TestDoctorFails(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	healthy := doctorExec(t, &calls)
 	full := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 		if command[0] == "df" {
@@ -138,7 +138,7 @@ func TestDoctorBadInput(t *testing.T) {
 		{[]string{"nosuch"}, `cluster "nosuch" not found`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var calls []execCall
+			var calls []fakecluster.ExecCall
 			_, err := runDoctor(t, renderedClusterObjects(t, "hippo", "default"), doctorExec(t, &calls), tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)

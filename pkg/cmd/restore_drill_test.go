@@ -54,8 +54,8 @@ func TestRestoreDrillBadInputSendsNothing(t *testing.T) {
 func TestRestoreDrillNoBackups(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	info := fakecluster.RepoTestdata(t, "info-empty-stanza.json")
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if slices.Contains(command, "info") {
 			return info, "", nil
 		}

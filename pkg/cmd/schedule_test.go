@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -225,8 +226,8 @@ func TestCreateScheduleRefusals(t *testing.T) {
 			objects: func(t *testing.T) []runtime.Object { return renderedClusterObjects(t, "hippo", "default") },
 			args:    []string{"hippo", "--schedule=@daily", "--schedule-type=pgdump", "--database=nope"},
 			exec: func(t *testing.T) execFunc {
-				var calls []execCall
-				return recordingExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
+				var calls []fakecluster.ExecCall
+				return fakecluster.RecordingExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
 			},
 			want: `database "nope" does not exist in cluster "hippo". No schedule was created`,
 		},
@@ -258,8 +259,8 @@ func TestCreateScheduleRefusals(t *testing.T) {
 
 func TestCreateSchedulePGDump(t *testing.T) {
 	f := scheduleFactory(t)
-	var calls []execCall
-	exec := recordingExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
 	out, _, err := runCreateSchedule(t, f, exec, "hippo", "--schedule=0 3 * * 0", "--schedule-type=pgdump", "--database=app", "--time-zone=Europe/Paris")
 	if err != nil {
 		t.Fatal(err)
