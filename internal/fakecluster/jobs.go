@@ -45,3 +45,14 @@ func FinishJobs(client *fake.Clientset, succeeded bool, exitCode int32, message 
 		return true, job, nil
 	})
 }
+
+// CreatedJobs are the names of the Jobs created through client.
+func CreatedJobs(client *fake.Clientset) []string {
+	var names []string
+	for _, a := range client.Actions() {
+		if c, ok := a.(k8stesting.CreateAction); ok && a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
+			names = append(names, c.GetObject().(*batchv1.Job).Name)
+		}
+	}
+	return names
+}

@@ -58,3 +58,17 @@ func HealthyAnswer(t testing.TB, command []string) (stdout string, ok bool) {
 	}
 	return "", false
 }
+
+// What pgbackrest info and psql print for a healthy cluster that has
+// archived WAL but made no backup yet, and info when the repository host's
+// certificate is of an unknown CA.
+const (
+	InfoWALNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000004","min":"000000010000000000000001"}],` +
+		`"backup":[],"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712375608805392399,"version":"15"}],"name":"db",` +
+		`"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
+	InfoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
+		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
+		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
+	ArchiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
+		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
+)

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -35,17 +34,6 @@ func testRequest(t *testing.T) (Request, []runtime.Object) {
 	}
 	return Request{Cluster: "hippo", Namespace: "default", Spec: spec, Type: repo.BackupIncr, Deadline: time.Hour},
 		append(clusterPods(), deploy)
-}
-
-// jobCreates are the names of the Jobs created.
-func jobCreates(client *fake.Clientset) []string {
-	var names []string
-	for _, a := range client.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok && a.GetResource().Resource == "jobs" {
-			names = append(names, c.GetObject().(*batchv1.Job).Name)
-		}
-	}
-	return names
 }
 
 // Refusals create no Job, and say that nothing was started.
@@ -85,7 +73,7 @@ func TestStartRefusals(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasSuffix(err.Error(), "Nothing was started") {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if created := jobCreates(client); len(created) != 0 {
+			if created := fakecluster.CreatedJobs(client); len(created) != 0 {
 				t.Errorf("created Jobs %v", created)
 			}
 		})

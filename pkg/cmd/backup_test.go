@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/exec"
 
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
@@ -126,17 +125,6 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 	}
 }
 
-// jobCreates lists the Jobs created.
-func jobCreates(f *kubefake.Factory) []string {
-	var names []string
-	for _, a := range f.Clientset.Actions() {
-		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
-			names = append(names, a.(k8stesting.CreateAction).GetObject().(*batchv1.Job).Name)
-		}
-	}
-	return names
-}
-
 // Refusals at run time create no Job.
 func TestBackupRefusalsStartNothing(t *testing.T) {
 	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
@@ -197,7 +185,7 @@ func TestBackupRefusalsStartNothing(t *testing.T) {
 			if !strings.HasSuffix(err.Error(), "Nothing was started") && tc.name != "cluster not found" {
 				t.Errorf("error does not say that nothing was started: %v", err)
 			}
-			if created := jobCreates(f); len(created) != 0 {
+			if created := fakecluster.CreatedJobs(f.Clientset); len(created) != 0 {
 				t.Errorf("created Jobs %v", created)
 			}
 		})
@@ -210,7 +198,7 @@ func TestBackupStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := jobCreates(f)
+	created := fakecluster.CreatedJobs(f.Clientset)
 	if len(created) != 1 || !strings.HasPrefix(created[0], "hippo-backup-diff-") {
 		t.Fatalf("created %v", created)
 	}

@@ -56,7 +56,7 @@ func TestReadCommandRequests(t *testing.T) {
 			// container: psql and pgbackrest info.
 			name: "show cluster",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
-				e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+				e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 				_, _, err := executeShow(t, f, e, "hippo")
 				return len(e.calls), err
 			},

@@ -15,18 +15,6 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
-// What pgbackrest info and psql print for a healthy cluster.
-const (
-	infoNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000004","min":"000000010000000000000001"}],` +
-		`"backup":[],"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712375608805392399,"version":"15"}],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
-	infoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
-		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
-	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
-		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
-)
-
 func TestParseArchiver(t *testing.T) {
 	var a ArchiveInfo
 	failing := `{"archived_count":2,"failed_count":5,"last_archived_wal":"000000010000000000000002","last_archived_time":"2026-11-26T07:00:00+00:00",` +
@@ -57,8 +45,8 @@ func TestQueryStanzaStates(t *testing.T) {
 		wantStatus string
 		wantErr    bool
 	}{
-		{name: "no backups", out: infoNoBackups, wantStatus: "no backups"},
-		{name: "refused", out: infoUnknownCA, wantStatus: "error"},
+		{name: "no backups", out: fakecluster.InfoWALNoBackups, wantStatus: "no backups"},
+		{name: "refused", out: fakecluster.InfoUnknownCA, wantStatus: "error"},
 		{name: "missing", out: `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db","repo":[{"cipher":"none","key":1,"status":{"code":1,"message":"missing stanza path"}}],"status":{"code":1,"lock":{"backup":{"held":false}},"message":"missing stanza path"}}]`, wantStatus: "missing"},
 		{name: "command failed", err: &kube.ExecError{Code: 1}, wantStatus: StatusUnknown},
 		{name: "exec refused", err: errors.New("forbidden"), wantStatus: StatusUnknown, wantErr: true},
@@ -88,10 +76,10 @@ func TestStatusCommandInShell(t *testing.T) {
 		wantStanza           string // StanzaInfo.Status
 		wantStanzaErrContain string
 	}{
-		{name: "both answer", psql: "echo '" + archiverOK + "'", pgbackrest: "echo '" + infoNoBackups + "'", wantStanza: "no backups"},
-		{name: "pgbackrest fails", psql: "echo '" + archiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
+		{name: "both answer", psql: "echo '" + fakecluster.ArchiverOK + "'", pgbackrest: "echo '" + fakecluster.InfoWALNoBackups + "'", wantStanza: "no backups"},
+		{name: "pgbackrest fails", psql: "echo '" + fakecluster.ArchiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
 			wantStanza: StatusUnknown, wantStanzaErrContain: "HTTP request failed"},
-		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + infoNoBackups + "'",
+		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + fakecluster.InfoWALNoBackups + "'",
 			wantArchiver: "psql in pod hippo-0", wantStanza: "no backups"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
