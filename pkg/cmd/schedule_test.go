@@ -13,6 +13,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -236,7 +237,11 @@ func TestCreateScheduleRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newClusterFactory(tc.objects(t)...)
 			for _, obj := range tc.dynamic {
-				if err := f.Dynamic.Tracker().Add(toUnstructured(obj)); err != nil {
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Dynamic.Tracker().Add(&unstructured.Unstructured{Object: m}); err != nil {
 					t.Fatal(err)
 				}
 			}
