@@ -131,15 +131,8 @@ func TestWaitFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	fakecluster.FinishJobs(client, false, 56, "")
-	var calls []fakecluster.ExecCall
-	df := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
-		if command[0] != "df" {
-			t.Errorf("unexpected exec %q", command)
-		}
-		return fakecluster.DFFull, "", nil
-	})
 	var out bytes.Buffer
-	w := Waiter{Client: client, Exec: df, Log: &out, ErrOut: &out, Interval: time.Millisecond, Now: now}
+	w := Waiter{Client: client, Exec: fakecluster.FullVolumeExec(t), Log: &out, ErrOut: &out, Interval: time.Millisecond, Now: now}
 	result := NewResult(r, job)
 	err = w.Wait(context.Background(), r, job, &result)
 	if err == nil {
