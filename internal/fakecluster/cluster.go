@@ -10,9 +10,11 @@ import (
 	"sync"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -175,5 +177,26 @@ func (fx *Cluster) AddSource(t testing.TB, name string) {
 	AddRendered(t, c, cluster.Spec{Name: name, Namespace: "pgo"}, m)
 	if err := c.Tracker().Add(RunningPod("pgo", name+"-backrest-shared-repo-abc", PodLabels(name, cluster.ComponentRepo), "pgbackrest")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// AddBootstrapped is what create cluster does for a new cluster name in
+// namespace ns that a bootstrap fills (create cluster --restore-from): it
+// renders its objects, lets adjust change them (the bootstrap's
+// AdjustObjects), checks that its database is kept stopped, and adds its
+// StatefulSet to the clientset.
+func (fx *Cluster) AddBootstrapped(t testing.TB, name, ns string, adjust func([]*unstructured.Unstructured) error) {
+	t.Helper()
+	objects := Render(t, cluster.Spec{Name: name, Namespace: ns}, Material())
+	if err := adjust(objects); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range TypedOfKinds(t, objects, "StatefulSet") {
+		if replicas := obj.(*appsv1.StatefulSet).Spec.Replicas; replicas == nil || *replicas != 0 {
+			t.Errorf("replicas = %v after AdjustObjects, want 0", replicas)
+		}
+		if err := fx.Factory.Clientset.Tracker().Add(obj); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -83,20 +82,8 @@ func TestRestoreFromRunningSource(t *testing.T) {
 		t.Errorf("backup = %q", r.backup.Label)
 	}
 
-	// What create cluster renders and applies for "new".
-	objects := fakecluster.Render(t, cluster.Spec{Name: "new", Namespace: "other"}, fakecluster.Material())
-	if err := r.AdjustObjects(objects); err != nil {
-		t.Fatal(err)
-	}
+	fx.AddBootstrapped(t, "new", "other", r.AdjustObjects)
 	c := fx.Factory.Clientset
-	for _, sts := range fakecluster.TypedOfKinds(t, objects, "StatefulSet") {
-		if replicas := *sts.(*appsv1.StatefulSet).Spec.Replicas; replicas != 0 {
-			t.Errorf("replicas = %d after AdjustObjects, want 0", replicas)
-		}
-		if err := c.Tracker().Add(sts); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := r.Restore(ctx); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
@@ -145,28 +144,8 @@ func TestFromRunningSource(t *testing.T) {
 		t.Errorf("backup = %q", r.Backup.Label)
 	}
 
-	// What create cluster renders and applies for "new".
-	objects := fakecluster.Render(t, cluster.Spec{Name: "new", Namespace: "other"}, fakecluster.Material())
-	if err := r.AdjustObjects(objects); err != nil {
-		t.Fatal(err)
-	}
-	var sts *appsv1.StatefulSet
-	for _, obj := range objects {
-		if obj.GetKind() == "StatefulSet" {
-			replicas, _, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
-			if replicas != 0 {
-				t.Errorf("replicas = %d after AdjustObjects, want 0", replicas)
-			}
-			sts = &appsv1.StatefulSet{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	fx.AddBootstrapped(t, "new", "other", r.AdjustObjects)
 	c := fx.Factory.Clientset
-	if err := c.Tracker().Add(sts); err != nil {
-		t.Fatal(err)
-	}
 	var secret *corev1.Secret
 	c.PrependReactor("create", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		secret = action.(k8stesting.CreateAction).GetObject().(*corev1.Secret).DeepCopy()
