@@ -38,12 +38,9 @@ func testRequest(t *testing.T) (Request, []runtime.Object) {
 
 // Refusals create no Job, and say that nothing was started.
 func TestStartRefusals(t *testing.T) {
-	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
-		Labels: func() map[string]string {
-			l := cluster.Labels("hippo", jobs.ComponentBackup)
-			l[jobs.LabelPGBackRestType] = "full"
-			return l
-		}()}}
+	// A full backup that runs.
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default", Labels: cluster.Labels("hippo", jobs.ComponentBackup)}}
+	running.Labels[jobs.LabelPGBackRestType] = "full"
 	without := func(name string) func([]runtime.Object) []runtime.Object {
 		return func(objs []runtime.Object) []runtime.Object {
 			var out []runtime.Object

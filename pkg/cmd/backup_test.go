@@ -127,12 +127,9 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 
 // Refusals at run time create no Job.
 func TestBackupRefusalsStartNothing(t *testing.T) {
-	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
-		Labels: func() map[string]string {
-			l := cluster.Labels("hippo", jobs.ComponentBackup)
-			l[jobs.LabelPGBackRestType] = "full"
-			return l
-		}()}}
+	// A full backup that runs.
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default", Labels: cluster.Labels("hippo", jobs.ComponentBackup)}}
+	running.Labels[jobs.LabelPGBackRestType] = "full"
 	tests := []struct {
 		name   string
 		mutate func([]runtime.Object) []runtime.Object
