@@ -292,8 +292,13 @@ func TestBackupWaitFails(t *testing.T) {
 	// backup.Waiter explains the failure (its tests check how); the
 	// command returns it, and prints the result with -o json.
 	out, _, err := runBackup(t, f, fakecluster.FullVolumeExec(t), "hippo", "--type=full", "--wait", "-o", "json")
-	if err == nil || !strings.Contains(err.Error(), "backup job hippo-backup-full-") || !strings.Contains(err.Error(), "\nThe repository volume is full: 100% used, 0B free") {
-		t.Fatalf("error = %v, want the failed Job of --type=full and the full volume", err)
+	if err == nil {
+		t.Fatal("a failed backup Job did not fail the command")
+	}
+	for _, want := range []string{"backup job hippo-backup-full-", "kubectl logs job/hippo-backup-full-", "\nThe repository volume is full: 100% used, 0B free"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 	var r BackupResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {

@@ -48,13 +48,8 @@ func TestRestoreJob(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if job.Name != "hippo-restore" || job.Namespace != "pgo" {
-		t.Errorf("job %s/%s", job.Namespace, job.Name)
-	}
-	wantLabels := map[string]string{
-		"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo", "app.kubernetes.io/name": "postgres",
-		"app.kubernetes.io/component": "restore", "app.kubernetes.io/managed-by": "kubectl-pgo",
-	}
+	checkJobName(t, job, "pgo", "hippo-restore")
+	wantLabels := hippoLabels("restore")
 	if !reflect.DeepEqual(job.Labels, wantLabels) || !reflect.DeepEqual(job.Spec.Template.Labels, wantLabels) {
 		t.Errorf("labels %v / pod %v, want %v", job.Labels, job.Spec.Template.Labels, wantLabels)
 	}
