@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -19,46 +20,16 @@ import (
 
 const repoPod = "hippo-backrest-shared-repo-5d8f7-abcde"
 
-// runningPod is a pod that can take an exec.
-func runningPod(name string, l map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: l},
-		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-		},
-	}
-}
-
 // clusterPods are the running repository host and database pods of
 // cluster hippo.
 func clusterPods() []runtime.Object {
 	repoLabels := cluster.Labels("hippo", cluster.ComponentRepo)
 	repoLabels[cluster.LabelPGBackRestCommands] = "true"
 	return []runtime.Object{
-		runningPod(repoPod, repoLabels),
-		runningPod(cluster.PodName("hippo"), cluster.Labels("hippo", cluster.ComponentDatabase)),
+		fakecluster.RunningPod("default", repoPod, repoLabels),
+		fakecluster.RunningPod("default", cluster.PodName("hippo"), cluster.Labels("hippo", cluster.ComponentDatabase)),
 	}
 }
-
-// execCall is one exec the fake saw.
-type execCall struct {
-	Pod, Container string
-	Command        []string
-}
-
-// recordingExec answers execs with fn, and records them.
-func recordingExec(calls *[]execCall, fn func(pod, container string, command []string) (string, string, error)) Exec {
-	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
-		*calls = append(*calls, execCall{pod, container, command})
-		return fn(pod, container, command)
-	}
-}
-
-const (
-	dfHalf = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 1000 500 500 50% /backrestrepo\n"
-	dfFull = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 33554432 33554432 0 100% /backrestrepo\n"
-)
 
 func TestRepoFull(t *testing.T) {
 	spec := cluster.Spec{Name: "hippo", Namespace: "default"}
@@ -67,8 +38,8 @@ func TestRepoFull(t *testing.T) {
 	for _, tc := range []struct {
 		df, want string
 	}{
-		{dfFull, "The repository volume is full: 100% used, 0B free (df /backrestrepo/hippo-backrest-shared-repo in pod hippo-backrest-shared-repo-5d8f7-abcde). Free space, then check with kubectl pgo doctor hippo -n default"},
-		{dfHalf, ""},
+		{fakecluster.DFFull, "The repository volume is full: 100% used, 0B free (df /backrestrepo/hippo-backrest-shared-repo in pod hippo-backrest-shared-repo-5d8f7-abcde). Free space, then check with kubectl pgo doctor hippo -n default"},
+		{fakecluster.DFHalf, ""},
 		{"garbage", ""},
 		// df's Use% rounds up: 941 of 1000 is 95%, full; 940 is 94%.
 		{"h\n/dev/x 100 96 4 96% /r", "The repository volume is full: 96% used, 4B free (df /backrestrepo/hippo-backrest-shared-repo in pod hippo-backrest-shared-repo-5d8f7-abcde). Free space, then check with kubectl pgo doctor hippo -n default"},
@@ -77,8 +48,8 @@ func TestRepoFull(t *testing.T) {
 		{"", ""},
 		{"h\n/dev/x a b c d /r", ""},
 	} {
-		var calls []execCall
-		exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) { return tc.df, "", nil })
+		var calls []fakecluster.ExecCall
+		exec := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) { return tc.df, "", nil })
 		if got := RepoFull(context.Background(), client, exec, "default", spec); got != tc.want {
 			t.Errorf("RepoFull with df %q = %q, want %q", tc.df, got, tc.want)
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 )
@@ -84,8 +85,8 @@ func TestFindDump(t *testing.T) {
 func TestStartDump(t *testing.T) {
 	r := DumpRequest{Cluster: "hippo", Namespace: "default", Image: "postgres", BackupType: jobs.BackupTypePGDump,
 		Database: "app", PVC: "backup-hippo-pgdump-pvc", PVCSize: "1Gi", Deadline: time.Hour}
-	var calls []execCall
-	exists := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) { return "1\n", "", nil })
+	var calls []fakecluster.ExecCall
+	exists := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) { return "1\n", "", nil })
 	client := fake.NewClientset()
 	job, err := StartDump(context.Background(), client, exists, r, now)
 	if err != nil {

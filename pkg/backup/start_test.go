@@ -8,12 +8,11 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -37,25 +36,11 @@ func testRequest(t *testing.T) (Request, []runtime.Object) {
 		append(clusterPods(), deploy)
 }
 
-// jobCreates are the names of the Jobs created.
-func jobCreates(client *fake.Clientset) []string {
-	var names []string
-	for _, a := range client.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok && a.GetResource().Resource == "jobs" {
-			names = append(names, c.GetObject().(*batchv1.Job).Name)
-		}
-	}
-	return names
-}
-
 // Refusals create no Job, and say that nothing was started.
 func TestStartRefusals(t *testing.T) {
-	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
-		Labels: func() map[string]string {
-			l := cluster.Labels("hippo", jobs.ComponentBackup)
-			l[jobs.LabelPGBackRestType] = "full"
-			return l
-		}()}}
+	// A full backup that runs.
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default", Labels: cluster.Labels("hippo", jobs.ComponentBackup)}}
+	running.Labels[jobs.LabelPGBackRestType] = "full"
 	without := func(name string) func([]runtime.Object) []runtime.Object {
 		return func(objs []runtime.Object) []runtime.Object {
 			var out []runtime.Object
@@ -85,40 +70,11 @@ func TestStartRefusals(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasSuffix(err.Error(), "Nothing was started") {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if created := jobCreates(client); len(created) != 0 {
+			if created := fakecluster.CreatedJobs(client); len(created) != 0 {
 				t.Errorf("created Jobs %v", created)
 			}
 		})
 	}
-}
-
-// finishJob makes the fake API server report the created Job as ended,
-// with a terminated pod.
-func finishJob(client *fake.Clientset, succeeded bool, exitCode int32) {
-	client.PrependReactor("get", "jobs", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		name := action.(k8stesting.GetAction).GetName()
-		obj, err := client.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), action.GetNamespace(), name)
-		if err != nil {
-			return true, nil, err
-		}
-		job := obj.(*batchv1.Job).DeepCopy()
-		start := metav1.NewTime(testNow.Add(time.Second))
-		job.Status.StartTime = &start
-		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
-		if succeeded {
-			done := metav1.NewTime(start.Add(7 * time.Second))
-			job.Status.CompletionTime = &done
-		} else {
-			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
-		}
-		job.Status.Conditions = []batchv1.JobCondition{cond}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-xyz12", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: name}}}
-		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
-			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode}}}}
-		pod.Status.Phase = corev1.PodSucceeded
-		_ = client.Tracker().Add(pod)
-		return true, job, nil
-	})
 }
 
 // Start starts the Job resumed, with pgBackRest's command; Wait follows
@@ -147,7 +103,7 @@ func TestStartAndWait(t *testing.T) {
 		t.Errorf("result = %+v", result)
 	}
 
-	finishJob(client, true, 0)
+	fakecluster.FinishJobs(client, true, 0, "")
 	var log, errOut bytes.Buffer
 	var infos []string
 	w := Waiter{Client: client, Info: infoFrom(t, "info-one-full.json", &infos), Log: &log, ErrOut: &errOut, Interval: time.Millisecond, Now: now}
@@ -171,16 +127,9 @@ func TestWaitFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finishJob(client, false, 56)
-	var calls []execCall
-	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
-		if command[0] != "df" {
-			t.Errorf("unexpected exec %q", command)
-		}
-		return dfFull, "", nil
-	})
+	fakecluster.FinishJobs(client, false, 56, "")
 	var out bytes.Buffer
-	w := Waiter{Client: client, Exec: df, Log: &out, ErrOut: &out, Interval: time.Millisecond, Now: now}
+	w := Waiter{Client: client, Exec: fakecluster.FullVolumeExec(t), Log: &out, ErrOut: &out, Interval: time.Millisecond, Now: now}
 	result := NewResult(r, job)
 	err = w.Wait(context.Background(), r, job, &result)
 	if err == nil {

@@ -5,21 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/exec"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -32,68 +29,15 @@ import (
 // host Deployment as create cluster renders them, and running pods.
 func renderedClusterObjects(t *testing.T, name, ns string) []runtime.Object {
 	t.Helper()
-	spec := cluster.Spec{Name: name, Namespace: ns}
-	spec.Default()
-	m := cluster.Material{
-		PKI:      cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"), RepoCert: []byte("c"), RepoKey: []byte("k")},
-		Password: "p",
-	}
-	rendered, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var objects []runtime.Object
-	for _, u := range rendered {
-		var obj runtime.Object
-		switch {
-		case u.GetKind() == "Deployment":
-			obj = &appsv1.Deployment{}
-		case u.GetKind() == "ConfigMap" && u.GetName() == cluster.SettingsConfigMapName(name):
-			obj = &corev1.ConfigMap{}
-		default:
-			continue
+	for _, u := range fakecluster.Render(t, cluster.Spec{Name: name, Namespace: ns}, fakecluster.Material()) {
+		if u.GetKind() == "Deployment" || u.GetKind() == "ConfigMap" && u.GetName() == cluster.SettingsConfigMapName(name) {
+			objects = append(objects, fakecluster.Typed(t, u))
 		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
-			t.Fatal(err)
-		}
-		objects = append(objects, obj)
 	}
 	return append(objects,
-		readyRunningPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", podLabels(name, cluster.ComponentRepo)),
-		readyRunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
-}
-
-func readyRunningPod(ns, name string, l map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
-		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-		},
-	}
-}
-
-// execCall is one exec the fake saw.
-type execCall struct {
-	Pod, Container string
-	Command        []string
-}
-
-// recordingExec answers execs with fn, and records them.
-func recordingExec(calls *[]execCall, fn func(pod, container string, command []string) (string, string, error)) execFunc {
-	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
-		*calls = append(*calls, execCall{pod, container, command})
-		return fn(pod, container, command)
-	}
-}
-
-func readTestdata(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.FromSlash(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
+		fakecluster.RunningPod(ns, name+"-backrest-shared-repo-5d8f7-abcde", fakecluster.PodLabels(name, cluster.ComponentRepo)),
+		fakecluster.RunningPod(ns, cluster.PodName(name), cluster.Labels(name, cluster.ComponentDatabase)))
 }
 
 // runBackup runs `backup` with args against f.
@@ -181,25 +125,11 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 	}
 }
 
-// jobCreates lists the Jobs created.
-func jobCreates(f *kubefake.Factory) []string {
-	var names []string
-	for _, a := range f.Clientset.Actions() {
-		if a.GetVerb() == "create" && a.GetResource().Resource == "jobs" {
-			names = append(names, a.(k8stesting.CreateAction).GetObject().(*batchv1.Job).Name)
-		}
-	}
-	return names
-}
-
 // Refusals at run time create no Job.
 func TestBackupRefusalsStartNothing(t *testing.T) {
-	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default",
-		Labels: func() map[string]string {
-			l := cluster.Labels("hippo", jobs.ComponentBackup)
-			l[jobs.LabelPGBackRestType] = "full"
-			return l
-		}()}}
+	// A full backup that runs.
+	running := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-backup-full-aaaaa", Namespace: "default", Labels: cluster.Labels("hippo", jobs.ComponentBackup)}}
+	running.Labels[jobs.LabelPGBackRestType] = "full"
 	tests := []struct {
 		name   string
 		mutate func([]runtime.Object) []runtime.Object
@@ -252,7 +182,7 @@ func TestBackupRefusalsStartNothing(t *testing.T) {
 			if !strings.HasSuffix(err.Error(), "Nothing was started") && tc.name != "cluster not found" {
 				t.Errorf("error does not say that nothing was started: %v", err)
 			}
-			if created := jobCreates(f); len(created) != 0 {
+			if created := fakecluster.CreatedJobs(f.Clientset); len(created) != 0 {
 				t.Errorf("created Jobs %v", created)
 			}
 		})
@@ -265,7 +195,7 @@ func TestBackupStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := jobCreates(f)
+	created := fakecluster.CreatedJobs(f.Clientset)
 	if len(created) != 1 || !strings.HasPrefix(created[0], "hippo-backup-diff-") {
 		t.Fatalf("created %v", created)
 	}
@@ -301,41 +231,12 @@ func TestBackupStartsJSON(t *testing.T) {
 	}
 }
 
-// finishJob makes the fake API server report the created Job as ended,
-// with a terminated pod.
-func finishJob(t *testing.T, f *kubefake.Factory, succeeded bool, exitCode int32, message string) {
-	f.Clientset.PrependReactor("get", "jobs", func(action k8stesting.Action) (bool, runtime.Object, error) {
-		name := action.(k8stesting.GetAction).GetName()
-		obj, err := f.Clientset.Tracker().Get(batchv1.SchemeGroupVersion.WithResource("jobs"), action.GetNamespace(), name)
-		if err != nil {
-			return true, nil, err
-		}
-		job := obj.(*batchv1.Job).DeepCopy()
-		start := metav1.NewTime(time.Date(2026, 11, 26, 8, 0, 1, 0, time.UTC))
-		job.Status.StartTime = &start
-		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
-		if succeeded {
-			done := metav1.NewTime(start.Add(7 * time.Second))
-			job.Status.CompletionTime = &done
-		} else {
-			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
-		}
-		job.Status.Conditions = []batchv1.JobCondition{cond}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-xyz12", Namespace: job.Namespace, Labels: map[string]string{batchv1.JobNameLabel: name}}}
-		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pgbackrest", State: corev1.ContainerState{
-			Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Message: message}}}}
-		pod.Status.Phase = corev1.PodSucceeded
-		_ = f.Clientset.Tracker().Add(pod)
-		return true, job, nil
-	})
-}
-
 func TestBackupWaitSucceeds(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	finishJob(t, f, true, 0, "")
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+	fakecluster.FinishJobs(f.Clientset, true, 0, "")
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
 	})
 	out, _, err := runBackup(t, f, exec, "hippo", "--type=full", "--wait")
 	if err != nil {
@@ -355,9 +256,9 @@ func TestBackupWaitSucceeds(t *testing.T) {
 func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
 	// The log names the label: info is asked about that backup only.
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-set-diff.json"), "", nil
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return fakecluster.RepoTestdata(t, "info-set-diff.json"), "", nil
 	})
 	streams, _, _ := testStreams("")
 	o := NewBackupOptions(streams)
@@ -375,8 +276,8 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 		t.Errorf("backup %+v, execs %+v", b, calls)
 	}
 	// A label info does not know is reported.
-	exec2 := recordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
-		return readTestdata(t, "../repo/testdata/info-set-not-found.json"), "", nil
+	exec2 := fakecluster.RecordingExec(&calls, func(_, _ string, _ []string) (string, string, error) {
+		return fakecluster.RepoTestdata(t, "info-set-not-found.json"), "", nil
 	})
 	o.exec = exec2
 	if _, err := confirm("20991126-071946F"); err == nil ||
@@ -387,22 +288,14 @@ func TestBackupWaitConfirmsTheLabel(t *testing.T) {
 
 func TestBackupWaitFails(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	finishJob(t, f, false, 56, "")
-	// After the failure, the repository's free space is looked at: here
-	// the volume is full, and the error says so.
-	var calls []execCall
-	df := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
-		if command[0] != "df" {
-			t.Errorf("unexpected exec %q", command)
-		}
-		return dfFull, "", nil
-	})
-	out, _, err := runBackup(t, f, df, "hippo", "--type=full", "--wait", "-o", "json")
+	fakecluster.FinishJobs(f.Clientset, false, 56, "")
+	// backup.Waiter explains the failure (its tests check how); the
+	// command returns it, and prints the result with -o json.
+	out, _, err := runBackup(t, f, fakecluster.FullVolumeExec(t), "hippo", "--type=full", "--wait", "-o", "json")
 	if err == nil {
 		t.Fatal("a failed backup Job did not fail the command")
 	}
-	for _, want := range []string{"backup job hippo-backup-full-", " failed (BackoffLimitExceeded: Job has reached the specified backoff limit); pgbackrest exited with code 56", "kubectl logs job/hippo-backup-full-",
-		"\nThe repository volume is full: 100% used, 0B free"} {
+	for _, want := range []string{"backup job hippo-backup-full-", "kubectl logs job/hippo-backup-full-", "\nThe repository volume is full: 100% used, 0B free"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

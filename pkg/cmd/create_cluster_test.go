@@ -48,17 +48,6 @@ func allowAccess(f *kubefake.Factory, deny ...string) { f.AllowAccess(deny...) }
 // server.
 func fakeApply(f *kubefake.Factory) { f.ServerSideApply() }
 
-func toUnstructured(obj runtime.Object) *unstructured.Unstructured {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return u
-	}
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		panic(err)
-	}
-	return &unstructured.Unstructured{Object: m}
-}
-
 // newClusterFactory is a fake factory whose namespace "default" exists,
 // holding objs.
 func newClusterFactory(objs ...runtime.Object) *kubefake.Factory {

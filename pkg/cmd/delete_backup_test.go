@@ -9,13 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
@@ -23,40 +23,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// Labels of the fake repository: full A with a diff and an incr on it,
-// then full B with an incr.
-const (
-	fullA = "20261120-010000F"
-	diffA = "20261120-010000F_20261121-010000D"
-	incrA = "20261120-010000F_20261122-010000I"
-	fullB = "20261123-010000F"
-	incrB = "20261123-010000F_20261124-010000I"
-)
-
-func testBackup(label, typ, prior string, refs ...string) repo.Backup {
-	b := repo.Backup{Label: label, Type: typ, Prior: prior, Reference: refs}
-	stamp := label
-	if i := strings.IndexByte(label, '_'); i > 0 {
-		stamp = label[i+1:]
-	}
-	start, err := time.Parse("20060102-150405", stamp[:15])
-	if err != nil {
-		panic(err)
-	}
-	b.Timestamp = repo.UnixRange{Start: start.Unix(), Stop: start.Unix() + 10}
-	b.Database = repo.DatabaseRef{ID: 1, RepoKey: 1}
-	return b
-}
-
-func backupChains() []repo.Backup {
-	return []repo.Backup{
-		testBackup(fullA, "full", ""),
-		testBackup(diffA, "diff", fullA, fullA),
-		testBackup(incrA, "incr", diffA, fullA, diffA),
-		testBackup(fullB, "full", ""),
-		testBackup(incrB, "incr", fullB, fullB),
-	}
-}
+// The repository of these tests holds fakecluster.BackupChains.
 
 // fakeRepo answers pgbackrest info from its backups, and expire --set
 // by removing the set and what depends on it (unless broken).
@@ -64,13 +31,13 @@ type fakeRepo struct {
 	mu      sync.Mutex
 	backups []repo.Backup
 	broken  bool
-	calls   []execCall
+	calls   []fakecluster.ExecCall
 }
 
 func (r *fakeRepo) exec(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, execCall{pod, container, command})
+	r.calls = append(r.calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 	switch {
 	case slices.Contains(command, "info"):
 		s := repo.Stanza{Name: "db", Backup: r.backups, Status: repo.StanzaStatus{Code: 0, Message: "ok"},
@@ -125,14 +92,14 @@ func TestDeleteBackupBadInputSendsNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no name", []string{"--target=" + fullA}, "a cluster name is required: backup NAME"},
-		{"two names", []string{"a", "b", "--target=" + fullA}, "takes one cluster name, got 2 arguments: a b"},
-		{"bad name", []string{"Hippo_1", "--target=" + fullA}, `cluster name "Hippo_1" is not valid`},
+		{"no name", []string{"--target=" + fakecluster.FullA}, "a cluster name is required: backup NAME"},
+		{"two names", []string{"a", "b", "--target=" + fakecluster.FullA}, "takes one cluster name, got 2 arguments: a b"},
+		{"bad name", []string{"Hippo_1", "--target=" + fakecluster.FullA}, `cluster name "Hippo_1" is not valid`},
 		{"no target", []string{"hippo"}, "--target is required"},
 		{"malformed target", []string{"hippo", "--target=latest"}, `invalid --target "latest"`},
 		{"full with a suffix", []string{"hippo", "--target=20261120-010000F_20261121-010000F"}, "invalid --target"},
 		{"short", []string{"hippo", "--target=2026112-010000F"}, "invalid --target"},
-		{"bad output", []string{"hippo", "--target=" + fullA, "-o", "wide"}, `invalid output format "wide"`},
+		{"bad output", []string{"hippo", "--target=" + fakecluster.FullA, "-o", "wide"}, `invalid output format "wide"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,25 +121,25 @@ func TestDeleteBackupBadInputSendsNothing(t *testing.T) {
 
 func TestDeleteBackupWithYes(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: backupChains()}
-	out, errOut, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+fullA, "--yes")
+	r := &fakeRepo{backups: fakecluster.BackupChains()}
+	out, errOut, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+fakecluster.FullA, "--yes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "backup " + fullA + " (full) deleted\n" +
-		"backup " + diffA + " (diff, depended on " + fullA + ") deleted\n" +
-		"backup " + incrA + " (incr, depended on " + fullA + ") deleted\n" +
-		"cluster hippo has 2 backup(s) left: " + fullB + ", " + incrB + "\n"
+	want := "backup " + fakecluster.FullA + " (full) deleted\n" +
+		"backup " + fakecluster.DiffA + " (diff, depended on " + fakecluster.FullA + ") deleted\n" +
+		"backup " + fakecluster.IncrA + " (incr, depended on " + fakecluster.FullA + ") deleted\n" +
+		"cluster hippo has 2 backup(s) left: " + fakecluster.FullB + ", " + fakecluster.IncrB + "\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
-	for _, w := range []string{"Warning: backup " + fullA + " is not due to expire", "repo1-retention-full=2", "it is the oldest full backup"} {
+	for _, w := range []string{"Warning: backup " + fakecluster.FullA + " is not due to expire", "repo1-retention-full=2", "it is the oldest full backup"} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, errOut)
 		}
 	}
 	exp := r.expires()
-	if len(exp) != 1 || strings.Join(exp[0], " ") != "pgbackrest --stanza=db expire --set="+fullA {
+	if len(exp) != 1 || strings.Join(exp[0], " ") != "pgbackrest --stanza=db expire --set="+fakecluster.FullA {
 		t.Errorf("expires = %q", exp)
 	}
 	for _, c := range r.calls {
@@ -180,15 +147,15 @@ func TestDeleteBackupWithYes(t *testing.T) {
 			t.Errorf("exec in %s/%s", c.Pod, c.Container)
 		}
 	}
-	if got := r.labels(); !slices.Equal(got, []string{fullB, incrB}) {
+	if got := r.labels(); !slices.Equal(got, []string{fakecluster.FullB, fakecluster.IncrB}) {
 		t.Errorf("left: %q", got)
 	}
 }
 
 func TestDeleteBackupJSON(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: backupChains()}
-	out, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+diffA, "--no-prompt", "-o", "json")
+	r := &fakeRepo{backups: fakecluster.BackupChains()}
+	out, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+fakecluster.DiffA, "--no-prompt", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +163,8 @@ func TestDeleteBackupJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got.Target != diffA || len(got.Removed) != 2 || got.Removed[0].Label != diffA || got.Removed[1].Label != incrA ||
-		got.Removed[1].DependsOn != diffA || !slices.Equal(got.Remaining, []string{fullA, fullB, incrB}) {
+	if got.Target != fakecluster.DiffA || len(got.Removed) != 2 || got.Removed[0].Label != fakecluster.DiffA || got.Removed[1].Label != fakecluster.IncrA ||
+		got.Removed[1].DependsOn != fakecluster.DiffA || !slices.Equal(got.Remaining, []string{fakecluster.FullA, fakecluster.FullB, fakecluster.IncrB}) {
 		t.Errorf("result: %+v", got)
 	}
 }
@@ -209,15 +176,15 @@ func TestDeleteBackupPrompt(t *testing.T) {
 	}{{"y\n", true}, {"yes\n", true}, {"n\n", false}, {"", false}} {
 		t.Run(strings.TrimSpace(tc.answer), func(t *testing.T) {
 			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-			r := &fakeRepo{backups: backupChains()}
-			out, _, err := runDeleteBackup(t, f, r.exec, tc.answer, true, "hippo", "--target="+fullB)
+			r := &fakeRepo{backups: fakecluster.BackupChains()}
+			out, _, err := runDeleteBackup(t, f, r.exec, tc.answer, true, "hippo", "--target="+fakecluster.FullB)
 			for _, w := range []string{
-				"This deletes from cluster \"hippo\" in namespace \"default\", with pgbackrest expire --set=" + fullB,
+				"This deletes from cluster \"hippo\" in namespace \"default\", with pgbackrest expire --set=" + fakecluster.FullB,
 				"and the 1 backup(s) that depend on it",
-				incrB + "  incr backup, started 2026-11-24 01:00:00 UTC",
-				"Warning: backup " + fullB + " is not due to expire",
-				"Warning: the newest backup, " + incrB + ", goes",
-				"Delete backup " + fullB + "? [y/N]: ",
+				fakecluster.IncrB + "  incr backup, started 2026-11-24 01:00:00 UTC",
+				"Warning: backup " + fakecluster.FullB + " is not due to expire",
+				"Warning: the newest backup, " + fakecluster.IncrB + ", goes",
+				"Delete backup " + fakecluster.FullB + "? [y/N]: ",
 			} {
 				if !strings.Contains(out, w) {
 					t.Errorf("prompt lacks %q:\n%s", w, out)
@@ -229,7 +196,7 @@ func TestDeleteBackupPrompt(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), "cancelled: backup "+fullB+" of cluster \"hippo\" was not deleted") {
+			if err == nil || !strings.Contains(err.Error(), "cancelled: backup "+fakecluster.FullB+" of cluster \"hippo\" was not deleted") {
 				t.Errorf("err = %v", err)
 			}
 			if len(r.expires()) != 0 {
@@ -246,7 +213,7 @@ func TestDeleteBackupRefusals(t *testing.T) {
 		l[jobs.LabelPGBackRestType] = "full"
 		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-" + component + "-x", Namespace: "default", Labels: l}}
 	}
-	onlyFull := []repo.Backup{testBackup(fullA, "full", ""), testBackup(incrA, "incr", fullA, fullA)}
+	onlyFull := []repo.Backup{fakecluster.Backup(fakecluster.FullA, "full", ""), fakecluster.Backup(fakecluster.IncrA, "incr", fakecluster.FullA, fakecluster.FullA)}
 	tests := []struct {
 		name     string
 		extra    []runtime.Object
@@ -255,19 +222,19 @@ func TestDeleteBackupRefusals(t *testing.T) {
 		terminal bool
 		want     []string
 	}{
-		{name: "no terminal", args: []string{"--target=" + fullA}, want: []string{"refusing to delete backup " + fullA, "stdin is not a terminal", "--yes"}},
-		{name: "unknown label", args: []string{"--target=20200101-000000F", "--yes"}, want: []string{`backup "20200101-000000F" not found in cluster "hippo"; its backups are:`, fullA, diffA, incrA, fullB, incrB}},
-		{name: "no backups", backups: []repo.Backup{}, args: []string{"--target=" + fullA, "--yes"}, want: []string{`cluster "hippo" has no backups`}},
-		{name: "active backup", extra: []runtime.Object{activeJob(jobs.ComponentBackup)}, args: []string{"--target=" + fullA, "--yes"}, want: []string{"backup Job hippo-backup-x is active"}},
-		{name: "active restore", extra: []runtime.Object{activeJob(jobs.ComponentRestore)}, args: []string{"--target=" + fullA, "--yes"}, want: []string{"restore Job hippo-restore-x is active"}},
-		{name: "only full", backups: onlyFull, args: []string{"--target=" + fullA, "--yes"}, want: []string{"it is the only full backup", "point in time", "kubectl pgo backup hippo -n default --type=full"}},
+		{name: "no terminal", args: []string{"--target=" + fakecluster.FullA}, want: []string{"refusing to delete backup " + fakecluster.FullA, "stdin is not a terminal", "--yes"}},
+		{name: "unknown label", args: []string{"--target=20200101-000000F", "--yes"}, want: []string{`backup "20200101-000000F" not found in cluster "hippo"; its backups are:`, fakecluster.FullA, fakecluster.DiffA, fakecluster.IncrA, fakecluster.FullB, fakecluster.IncrB}},
+		{name: "no backups", backups: []repo.Backup{}, args: []string{"--target=" + fakecluster.FullA, "--yes"}, want: []string{`cluster "hippo" has no backups`}},
+		{name: "active backup", extra: []runtime.Object{activeJob(jobs.ComponentBackup)}, args: []string{"--target=" + fakecluster.FullA, "--yes"}, want: []string{"backup Job hippo-backup-x is active"}},
+		{name: "active restore", extra: []runtime.Object{activeJob(jobs.ComponentRestore)}, args: []string{"--target=" + fakecluster.FullA, "--yes"}, want: []string{"restore Job hippo-restore-x is active"}},
+		{name: "only full", backups: onlyFull, args: []string{"--target=" + fakecluster.FullA, "--yes"}, want: []string{"it is the only full backup", "point in time", "kubectl pgo backup hippo -n default --type=full"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := kubefake.NewFactory(append(renderedClusterObjects(t, "hippo", "default"), tc.extra...)...)
 			backups := tc.backups
 			if backups == nil {
-				backups = backupChains()
+				backups = fakecluster.BackupChains()
 			}
 			r := &fakeRepo{backups: backups}
 			_, _, err := runDeleteBackup(t, f, r.exec, "y\n", tc.terminal, append([]string{"hippo"}, tc.args...)...)
@@ -289,16 +256,16 @@ func TestDeleteBackupRefusals(t *testing.T) {
 // An expire that leaves the backup is an error.
 func TestDeleteBackupNotGone(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: backupChains(), broken: true}
-	_, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+incrB, "--yes")
-	if err == nil || !strings.Contains(err.Error(), "pgbackrest info still lists "+incrB) {
+	r := &fakeRepo{backups: fakecluster.BackupChains(), broken: true}
+	_, _, err := runDeleteBackup(t, f, r.exec, "", false, "hippo", "--target="+fakecluster.IncrB, "--yes")
+	if err == nil || !strings.Contains(err.Error(), "pgbackrest info still lists "+fakecluster.IncrB) {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestDeleteBackupCompletion(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	r := &fakeRepo{backups: backupChains()}
+	r := &fakeRepo{backups: fakecluster.BackupChains()}
 	streams, _, _ := testStreams("")
 	o := NewDeleteBackupOptions(streams)
 	o.exec = r.exec
@@ -313,7 +280,7 @@ func TestDeleteBackupCompletion(t *testing.T) {
 	for _, c := range got {
 		labels = append(labels, strings.SplitN(c, "\t", 2)[0])
 	}
-	if !slices.Equal(labels, []string{fullB, incrB}) || directive != cobra.ShellCompDirectiveNoFileComp {
+	if !slices.Equal(labels, []string{fakecluster.FullB, fakecluster.IncrB}) || directive != cobra.ShellCompDirectiveNoFileComp {
 		t.Errorf("got %q %v", got, directive)
 	}
 	if got, _ := complete(cmd, nil, ""); len(got) != 0 {

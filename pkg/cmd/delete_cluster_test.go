@@ -8,65 +8,13 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
-
-// clusterFixture is every kind of object a cluster has, plus objects that
-// are not the cluster's and must survive.
-func clusterFixture() []runtime.Object {
-	meta := func(name, component string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: "default", Labels: cluster.Labels("hippo", component), UID: types.UID("uid-" + name)}
-	}
-	ownedPod := &corev1.Pod{ObjectMeta: meta("hippo-0", cluster.ComponentDatabase)}
-	ownedPod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "hippo", UID: "x", Controller: ptrTo(true)}}
-	unmanaged := metav1.ObjectMeta{Name: "hippo-notes", Namespace: "default", Labels: map[string]string{"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo"}}
-	return []runtime.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
-		&appsv1.StatefulSet{ObjectMeta: meta("hippo", cluster.ComponentDatabase)},
-		&appsv1.Deployment{ObjectMeta: meta("hippo-backrest-shared-repo", cluster.ComponentRepo)},
-		&batchv1.Job{ObjectMeta: meta("hippo-backup-abcd", "backup")},
-		&batchv1.CronJob{ObjectMeta: meta("hippo-pgbackrest-full", "schedule")},
-		ownedPod,
-		&corev1.Service{ObjectMeta: meta("hippo", cluster.ComponentDatabase)},
-		&corev1.Service{ObjectMeta: meta("hippo-backrest-shared-repo", cluster.ComponentRepo)},
-		&corev1.PersistentVolumeClaim{ObjectMeta: meta("hippo", cluster.ComponentDatabase)},
-		&corev1.PersistentVolumeClaim{ObjectMeta: meta("hippo-pgbr-repo", cluster.ComponentRepo)},
-		&corev1.Secret{ObjectMeta: meta("hippo-backrest-repo-config", cluster.ComponentRepo)},
-		&corev1.Secret{ObjectMeta: meta("hippo-postgres-secret", cluster.ComponentDatabase)},
-		&corev1.ConfigMap{ObjectMeta: meta("hippo-pgo-config", cluster.ComponentConfig)},
-		&corev1.ConfigMap{ObjectMeta: meta("hippo-pgbackrest-config", cluster.ComponentConfig)},
-		// Not kubectl-pgo's, and another cluster's: both stay.
-		&corev1.ConfigMap{ObjectMeta: unmanaged},
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "zebra", Namespace: "default", Labels: cluster.Labels("zebra", cluster.ComponentDatabase)}},
-	}
-}
-
-// newDeleteFactory holds clusterFixture. The fake has no garbage
-// collector, so the StatefulSet's pod is taken away when the StatefulSet
-// is deleted, as the real one would be.
-func newDeleteFactory(t *testing.T) *kubefake.Factory {
-	t.Helper()
-	f := kubefake.NewFactory(clusterFixture()...)
-	f.Dynamic.PrependReactor("delete", "statefulsets", func(k8stesting.Action) (bool, runtime.Object, error) {
-		err := f.Clientset.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "default", "hippo-0")
-		if err != nil && !apierrors.IsNotFound(err) {
-			t.Error(err)
-		}
-		return false, nil, nil
-	})
-	return f
-}
 
 func executeDelete(t *testing.T, f *kubefake.Factory, stdin string, terminal bool, args ...string) (string, error) {
 	t.Helper()
@@ -87,7 +35,7 @@ func deletes(f *kubefake.Factory) []string { return f.Deletes() }
 
 // What is deleted, and in which order, is tested in pkg/lifecycle.
 func TestDeleteCluster(t *testing.T) {
-	f := newDeleteFactory(t)
+	f := fakecluster.NewDeletableFactory(t)
 	out, err := executeDelete(t, f, "", false, "hippo", "--yes")
 	if err != nil {
 		t.Fatalf("delete: %v", err)
@@ -103,7 +51,7 @@ func TestDeleteCluster(t *testing.T) {
 }
 
 func TestDeleteClusterKeepBackups(t *testing.T) {
-	f := newDeleteFactory(t)
+	f := fakecluster.NewDeletableFactory(t)
 	out, err := executeDelete(t, f, "", false, "hippo", "--keep-backups", "--no-prompt")
 	if err != nil {
 		t.Fatalf("delete --keep-backups: %v", err)
@@ -148,7 +96,7 @@ func TestDeleteClusterConfirmation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newDeleteFactory(t)
+			f := fakecluster.NewDeletableFactory(t)
 			out, err := executeDelete(t, f, tc.stdin, tc.terminal, tc.args...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -175,7 +123,7 @@ func TestDeleteClusterConfirmation(t *testing.T) {
 }
 
 func TestDeleteClusterNotFound(t *testing.T) {
-	f := newDeleteFactory(t)
+	f := fakecluster.NewDeletableFactory(t)
 	_, err := executeDelete(t, f, "", false, "rhino", "--yes")
 	want := `cluster "rhino" not found in namespace "default"`
 	if err == nil || !strings.Contains(err.Error(), want) {
@@ -197,7 +145,7 @@ func TestDeleteClusterRefusesBadInput(t *testing.T) {
 		{[]string{strings.Repeat("x", 50)}, "is too long"},
 		{[]string{"hippo", "--timeout=-1s"}, "invalid --timeout -1s"},
 	} {
-		f := newDeleteFactory(t)
+		f := fakecluster.NewDeletableFactory(t)
 		_, err := executeDelete(t, f, "", true, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error = %v, want %q", tc.args, err, tc.want)
@@ -208,7 +156,7 @@ func TestDeleteClusterRefusesBadInput(t *testing.T) {
 
 // Missing delete permissions are listed before anything is deleted.
 func TestDeleteClusterForbidden(t *testing.T) {
-	f := newDeleteFactory(t)
+	f := fakecluster.NewDeletableFactory(t)
 	f.Clientset.PrependReactor("create", "selfsubjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		review := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
 		review.Status.Allowed = review.Spec.ResourceAttributes.Resource != "persistentvolumeclaims"

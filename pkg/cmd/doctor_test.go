@@ -13,66 +13,26 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-// doctorNow is a minute after the last archived segment of
-// archiver-ok.json, and 20 minutes after the backup of info-one-full.json.
-var doctorNow = time.Date(2026, 11, 26, 7, 41, 41, 0, time.UTC)
-
-const (
-	dfHalf = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 1000 500 500 50% /backrestrepo\n"
-	dfFull = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 33554432 33554432 0 100% /backrestrepo\n"
-)
-
-// doctorSecrets are the two Secrets of a cluster, with certificates issued
-// at issued.
-func doctorSecrets(t *testing.T, name, ns string, issued time.Time) (postgres, repoConfig *corev1.Secret) {
-	t.Helper()
-	pki, err := cluster.NewPKI(name, ns, issued)
-	if err != nil {
-		t.Fatal(err)
-	}
-	postgres = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.PostgresSecretName(name), Namespace: ns},
-		Data: map[string][]byte{cluster.KeyUsername: []byte("postgres"), cluster.KeyPassword: []byte("secret")}}
-	repoConfig = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.RepoConfigSecretName(name), Namespace: ns},
-		Data: map[string][]byte{
-			cluster.KeyCACert: pki.CACert, cluster.KeyCAKey: pki.CAKey,
-			cluster.KeyDBCert: pki.DBCert, cluster.KeyDBKey: pki.DBKey,
-			cluster.KeyRepoCert: pki.RepoCert, cluster.KeyRepoKey: pki.RepoKey,
-		}}
-	return postgres, repoConfig
-}
-
 // doctorExec answers every command doctor runs in a healthy cluster.
-func doctorExec(t *testing.T, calls *[]execCall) execFunc {
+func doctorExec(t *testing.T, calls *[]fakecluster.ExecCall) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, execCall{pod, container, command})
+		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
-		line := strings.Join(command, " ")
-		switch {
-		case strings.Contains(line, "server-ping"):
-			return "", "", nil
-		case command[0] == "psql":
-			return readTestdata(t, "../repo/testdata/archiver-ok.json"), "", nil
-		case strings.HasSuffix(line, " info"):
-			return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
-		case strings.Contains(line, " check"):
-			return readTestdata(t, "../repo/testdata/check-ok.txt"), "", nil
-		case command[0] == "df":
-			return dfHalf, "", nil
-		case command[0] == "du":
-			return "5242880\t/backrestrepo/hippo-backrest-shared-repo\n", "", nil
+		out, ok := fakecluster.HealthyAnswer(t, command)
+		if !ok {
+			t.Errorf("unexpected exec %q", command)
 		}
-		t.Errorf("unexpected exec %q", command)
-		return "", "", nil
+		return out, "", nil
 	}
 }
 
@@ -81,7 +41,7 @@ func runDoctor(t *testing.T, objects []runtime.Object, execFn execFunc, args ...
 	streams, out, _ := testStreams("")
 	o := NewDoctorOptions(streams)
 	o.exec = execFn
-	o.now = func() time.Time { return doctorNow }
+	o.now = func() time.Time { return fakecluster.HealthyNow }
 	cmd := newCmdDoctor(kubefake.NewFactory(objects...), o)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	// nil would make cobra read os.Args.
@@ -94,7 +54,7 @@ func runDoctor(t *testing.T, objects []runtime.Object, execFn execFunc, args ...
 // doctorObjects are a cluster's objects, its Secrets, and its pods with
 // their containers running.
 func doctorObjects(t *testing.T) []runtime.Object {
-	pg, rc := doctorSecrets(t, "hippo", "default", doctorNow.Add(-24*time.Hour))
+	pg, rc := fakecluster.Secrets(t, "hippo", "default", fakecluster.HealthyNow.Add(-24*time.Hour))
 	objects := renderedClusterObjects(t, "hippo", "default")
 	for _, o := range objects {
 		if p, ok := o.(*corev1.Pod); ok {
@@ -108,7 +68,7 @@ func doctorObjects(t *testing.T) []runtime.Object {
 
 func TestDoctorHealthy(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, err := runDoctor(t, objects, doctorExec(t, &calls), "hippo")
 	if err != nil {
 		t.Fatalf("doctor of a healthy cluster: %v\n%s", err, out)
@@ -148,11 +108,11 @@ func TestDoctorHealthy(t *testing.T) {
 
 func TestDoctorFails(t *testing.T) {
 	objects := doctorObjects(t)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	healthy := doctorExec(t, &calls)
 	full := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 		if command[0] == "df" {
-			return dfFull, "", nil
+			return fakecluster.DFFull, "", nil
 		}
 		return healthy(ctx, ns, pod, container, command)
 	}
@@ -178,7 +138,7 @@ func TestDoctorBadInput(t *testing.T) {
 		{[]string{"nosuch"}, `cluster "nosuch" not found`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var calls []execCall
+			var calls []fakecluster.ExecCall
 			_, err := runDoctor(t, renderedClusterObjects(t, "hippo", "default"), doctorExec(t, &calls), tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)

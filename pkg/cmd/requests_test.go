@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
@@ -22,7 +23,7 @@ func TestReadCommandRequests(t *testing.T) {
 		{
 			name: "show backup",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
-				var calls []execCall
+				var calls []fakecluster.ExecCall
 				_, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo")
 				return len(calls), err
 			},
@@ -33,7 +34,7 @@ func TestReadCommandRequests(t *testing.T) {
 			// Two clusters: one list of pods for both, one exec each.
 			name: "show backup -A",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
-				var calls []execCall
+				var calls []fakecluster.ExecCall
 				_, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "-A")
 				return len(calls), err
 			},
@@ -43,7 +44,7 @@ func TestReadCommandRequests(t *testing.T) {
 		{
 			name: "show archive",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
-				var calls []execCall
+				var calls []fakecluster.ExecCall
 				_, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
 				return len(calls), err
 			},
@@ -55,7 +56,7 @@ func TestReadCommandRequests(t *testing.T) {
 			// container: psql and pgbackrest info.
 			name: "show cluster",
 			run: func(t *testing.T, f *kubefake.Factory) (int, error) {
-				e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+				e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 				_, _, err := executeShow(t, f, e, "hippo")
 				return len(e.calls), err
 			},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/restore"
 )
@@ -52,9 +53,9 @@ func TestRestoreDrillBadInputSendsNothing(t *testing.T) {
 // A cluster without backups is refused before anything is created.
 func TestRestoreDrillNoBackups(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	info := readTestdata(t, "../repo/testdata/info-empty-stanza.json")
-	var calls []execCall
-	exec := recordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
+	info := fakecluster.RepoTestdata(t, "info-empty-stanza.json")
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(_, _ string, command []string) (string, string, error) {
 		if slices.Contains(command, "info") {
 			return info, "", nil
 		}

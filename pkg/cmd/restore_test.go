@@ -2,190 +2,42 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-// The repository of the fake cluster: one full backup that ended at
-// 07:25:29, and WAL archived until 07:40:00 (the file's time stamp).
-const (
-	restoreTestInfo = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000006","min":"000000010000000000000001"}],
-"backup":[{"archive":{"start":"000000010000000000000002","stop":"000000010000000000000002"},"backrest":{"format":5,"version":"2.45"},
-"database":{"id":1,"repo-key":1},"error":false,"info":{"delta":1,"repository":{"delta":1,"size":1},"size":1},
-"label":"20261126-072526F","lsn":{"start":"0/2000028","stop":"0/2000100"},"prior":null,"reference":null,
-"timestamp":{"start":1795677926,"stop":1795677929},"type":"full"}],
-"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712377869901631504,"version":"15"}],"name":"db",
-"repo":[{"cipher":"none","key":1,"status":{"code":0,"message":"ok"}}],"status":{"code":0,"lock":{"backup":{"held":false}},"message":"ok"}}]`
-	restoreTestNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":null,"min":null}],"backup":[],"cipher":"none",
-"db":[{"id":1,"repo-key":1,"system-id":7712371840594409285,"version":"15"}],"name":"db",
-"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
-	restoreTestArchived = "1795678800\n" // 2026-11-26 07:40:00 UTC
-)
+// The fake cluster of these tests is fakecluster.New: cluster "hippo" in
+// namespace "pgo", with one full backup.
 
-// restoreFixture is a fake cluster "hippo" in namespace "pgo": its objects
-// as create cluster renders them, a running database pod and repository
-// host, and an exec that answers like the real containers.
-type restoreFixture struct {
-	f        *kubefake.Factory
-	info     string
-	psql     string
-	jobFails bool
-	jobRuns  bool // the Job never finishes
-
-	mu    sync.Mutex
-	execs []string
-}
-
-func newRestoreFixture(t *testing.T) *restoreFixture {
-	t.Helper()
-	spec := cluster.Spec{Name: "hippo", Namespace: "pgo"}
-	spec.Default()
-	m := cluster.Material{
-		PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-			RepoCert: []byte("c"), RepoKey: []byte("k")},
-		Password: "p",
-	}
-	rendered, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objects []k8sruntime.Object
-	for _, u := range rendered {
-		var obj k8sruntime.Object
-		switch u.GetKind() {
-		case "ConfigMap":
-			obj = &corev1.ConfigMap{}
-		case "StatefulSet":
-			obj = &appsv1.StatefulSet{}
-		default:
-			continue
-		}
-		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
-			t.Fatal(err)
-		}
-		objects = append(objects, obj)
-	}
-	objects = append(objects,
-		readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest"),
-		readyPod("hippo-backrest-shared-repo-abc", podLabels("hippo", cluster.ComponentRepo), "pgbackrest"),
-	)
-	fx := &restoreFixture{
-		f:    kubefake.NewFactory(objects...),
-		info: restoreTestInfo,
-		psql: "f||00000002000000000000000B\n",
-	}
-	fx.f.NS = "pgo"
-	c := fx.f.Clientset
-	podsGVR := schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	// The StatefulSet controller: the pod goes at 0 replicas and comes
-	// back at 1.
-	c.PrependReactor("patch", "statefulsets", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
-		patch := string(action.(k8stesting.PatchAction).GetPatch())
-		switch {
-		case strings.Contains(patch, `"replicas":0`):
-			_ = c.Tracker().Delete(podsGVR, "pgo", "hippo-0")
-		case strings.Contains(patch, `"replicas":1`):
-			_ = c.Tracker().Add(readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest"))
-		}
-		return false, nil, nil
-	})
-	// The Job controller: the Job finishes at once.
-	c.PrependReactor("create", "jobs", func(action k8stesting.Action) (bool, k8sruntime.Object, error) {
-		job := action.(k8stesting.CreateAction).GetObject().(*batchv1.Job)
-		job.UID = types.UID("job-uid")
-		cond := batchv1.JobCondition{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}
-		if fx.jobFails {
-			cond = batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}
-		}
-		if !fx.jobRuns {
-			job.Status.Conditions = []batchv1.JobCondition{cond}
-		}
-		return false, nil, nil
-	})
-	return fx
-}
-
-func readyPod(name string, labels map[string]string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: labels},
-		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-		},
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}},
-		})
-	}
-	return p
-}
-
-func (fx *restoreFixture) exec(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
-	fx.mu.Lock()
-	fx.execs = append(fx.execs, pod+"/"+container+": "+strings.Join(command, " "))
-	fx.mu.Unlock()
-	switch {
-	case slices.Contains(command, "info"):
-		return fx.info, "", nil
-	case command[0] == "sh":
-		return restoreTestArchived, "", nil
-	case command[0] == "psql":
-		return fx.psql, "", nil
-	}
-	return "", "", fmt.Errorf("unexpected command %q", command)
-}
-
-// run runs `kubectl pgo restore` with args; stdin is answer, on a
+// runRestore runs `kubectl pgo restore` with args; stdin is answer, on a
 // terminal when terminal is true.
-func (fx *restoreFixture) run(t *testing.T, answer string, terminal bool, args ...string) (stdout, stderr string, err error) {
+func runRestore(t *testing.T, fx *fakecluster.Cluster, answer string, terminal bool, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	streams, in, out, errOut := genericiooptions.NewTestIOStreams()
 	in.WriteString(answer)
 	o := NewRestoreOptions(streams)
-	o.exec = fx.exec
+	o.exec = fx.Exec
 	o.isTerminal = func(io.Reader) bool { return terminal }
 	o.pollInterval = time.Millisecond
 	o.now = func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) }
-	cmd := newRestoreCommand(fx.f, o)
+	cmd := newRestoreCommand(fx.Factory, o)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	cmd.SetArgs(args)
 	err = cmd.Execute()
 	return out.String(), errOut.String(), err
-}
-
-// mutations are the requests that changed something.
-func (fx *restoreFixture) mutations() []string {
-	var m []string
-	for _, a := range fx.f.Clientset.Actions() {
-		switch a.GetVerb() {
-		case "get", "list", "watch":
-			continue
-		}
-		m = append(m, a.GetVerb()+" "+a.GetResource().Resource)
-	}
-	return m
 }
 
 // Invalid flags are refused before any request.
@@ -222,16 +74,16 @@ func TestRestoreInvalidInputSendsNothing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := newRestoreFixture(t)
-			_, _, err := fx.run(t, "yes\n", true, tc.args...)
+			fx := fakecluster.New(t)
+			_, _, err := runRestore(t, fx, "yes\n", true, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if n := len(fx.f.Clientset.Actions()); n != 0 {
-				t.Errorf("%d API requests despite invalid input: %v", n, fx.f.Clientset.Actions())
+			if n := len(fx.Factory.Clientset.Actions()); n != 0 {
+				t.Errorf("%d API requests despite invalid input: %v", n, fx.Factory.Clientset.Actions())
 			}
-			if len(fx.execs) != 0 {
-				t.Errorf("commands run despite invalid input: %v", fx.execs)
+			if len(fx.Execs()) != 0 {
+				t.Errorf("commands run despite invalid input: %v", fx.Execs())
 			}
 		})
 	}
@@ -244,51 +96,51 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 		args   []string
 		answer string
 		tty    bool
-		setup  func(*restoreFixture)
+		setup  func(*fakecluster.Cluster)
 		want   string
 	}{
 		{name: "missing cluster", args: []string{"nope", "--yes"}, want: `cluster "nope" not found in namespace "pgo"`},
-		{name: "no backups", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) { fx.info = restoreTestNoBackups },
+		{name: "no backups", args: []string{"hippo", "--yes"}, setup: func(fx *fakecluster.Cluster) { fx.Info = fakecluster.InfoNoBackups },
 			want: `cluster "hippo" has no backups to restore from: take one first (kubectl pgo backup hippo -n pgo --wait)`},
 		{name: "unknown set", args: []string{"hippo", "--yes", "--backup-opts=--set=20261124-000000F"},
 			want: "backup 20261124-000000F does not exist in the repository of cluster \"hippo\"; its backups are:\n  20261126-072526F (full, ended 2026-11-26 07:25:29+00)"},
 		{name: "target before the first backup", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26 07:25:00+00"},
 			want: "target 2026-11-26 07:25:00+00 is before the end of the oldest backup (20261126-072526F"},
-		{name: "target after the last archived WAL", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T07:41:00Z"}, setup: stopDatabasePod,
+		{name: "target after the last archived WAL", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T07:41:00Z"}, setup: fakecluster.StopDatabasePod,
 			want: "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00"},
 		{name: "target after now", args: []string{"hippo", "--yes", "--pitr-target=2026-11-26T08:01:00Z"},
 			want: "target 2026-11-26 08:01:00+00 is after the last archived WAL: the newest WAL segment (the current one of the running database) was archived at 2026-11-26 08:00:00+00"},
-		{name: "unknown timeline", args: []string{"hippo", "--yes", "--target-timeline=7"}, setup: withTimelines,
+		{name: "unknown timeline", args: []string{"hippo", "--yes", "--target-timeline=7"}, setup: fakecluster.WithTimelines,
 			want: `cannot restore cluster "hippo": timeline 7 does not exist in the archive; its timelines are 1, 2, 3 (see kubectl pgo show backup). Nothing was changed`},
-		{name: "set off the current timeline", args: []string{"hippo", "--yes", "--backup-opts=--set=20261204-045249F_20261204-045300I"}, setup: withTimelines,
+		{name: "set off the current timeline", args: []string{"hippo", "--yes", "--backup-opts=--set=20261204-045249F_20261204-045300I"}, setup: fakecluster.WithTimelines,
 			want: "backup 20261204-045249F_20261204-045300I cannot be restored to timeline 3: backup 20261204-045249F_20261204-045300I ended at LSN 0/4000100 on timeline 1, after timeline 2 forked off it at 0/32F5EE8. Backups that can:\n  20261204-045249F (full, ended 2026-12-04 04:52:53+00)"},
-		{name: "time on an abandoned timeline", args: []string{"hippo", "--yes", "--pitr-target=2026-12-04 04:52:59+00"}, setup: withTimelines,
+		{name: "time on an abandoned timeline", args: []string{"hippo", "--yes", "--pitr-target=2026-12-04 04:52:59+00"}, setup: fakecluster.WithTimelines,
 			want: "at 2026-12-04 04:52:59+00 the database was on timeline 1, and timeline 2 forked off it at LSN 0/32F5EE8, at an earlier point (before 2026-12-04 04:52:57.886614+00), so timeline 3 does not hold that state: add --target-timeline=1"},
 		{name: "declined", args: []string{"hippo"}, answer: "no\n", tty: true, want: `restore of cluster "hippo" cancelled: the answer was "no", not yes; nothing was changed`},
 		{name: "no answer", args: []string{"hippo"}, answer: "", tty: true, want: `the answer was "", not yes`},
 		{name: "no terminal", args: []string{"hippo"}, answer: "yes\n", want: "stdin is not a terminal: pass --yes"},
-		{name: "repository host down", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
-			_ = fx.f.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "pgo", "hippo-backrest-shared-repo-abc")
+		{name: "repository host down", args: []string{"hippo", "--yes"}, setup: func(fx *fakecluster.Cluster) {
+			_ = fx.Factory.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "pgo", "hippo-backrest-shared-repo-abc")
 		}, want: `the repository host (or, for an S3-only cluster, the database pod) of cluster "hippo" is not running`},
-		{name: "restore running", args: []string{"hippo", "--yes"}, setup: func(fx *restoreFixture) {
-			_ = fx.f.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "pgo",
+		{name: "restore running", args: []string{"hippo", "--yes"}, setup: func(fx *fakecluster.Cluster) {
+			_ = fx.Factory.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore", Namespace: "pgo",
 				CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 58, 0, 0, time.UTC))}})
 		}, want: `a restore of cluster "hippo" is already running: Job hippo-restore, started 2m0s ago`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := newRestoreFixture(t)
+			fx := fakecluster.New(t)
 			if tc.setup != nil {
 				tc.setup(fx)
 			}
-			_, _, err := fx.run(t, tc.answer, tc.tty, tc.args...)
+			_, _, err := runRestore(t, fx, tc.answer, tc.tty, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if m := fx.mutations(); len(m) != 0 {
+			if m := fx.Mutations(); len(m) != 0 {
 				t.Errorf("changes despite the refusal: %v", m)
 			}
-			for _, e := range fx.execs {
+			for _, e := range fx.Execs() {
 				if strings.Contains(e, "psql") {
 					t.Errorf("ran in the database: %s", e)
 				}
@@ -297,32 +149,21 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 	}
 }
 
-// withTimelines gives the repository the backups and timelines of a real
-// cluster after a PITR between its full and its incremental backup, and a
-// restore to the latest point: timelines 1, 2 and 3.
-func withTimelines(fx *restoreFixture) {
-	data, err := os.ReadFile("../repo/testdata/info-timelines-3.txt")
-	if err != nil {
-		panic(err)
-	}
-	fx.info = string(data)
-}
-
 // After a PITR, a restore to the latest point starts from the backup on
 // the current timeline's history, not from the newest one: the defect of
 // issue 16, where PostgreSQL then stopped with "requested timeline 2 is
 // not a child of this server's history".
 func TestRestoreLatestAfterPITRChoosesBackupOnTheTimeline(t *testing.T) {
-	fx := newRestoreFixture(t)
-	withTimelines(fx)
-	_, errOut, err := fx.run(t, "", false, "hippo", "--yes", "--wait=false")
+	fx := fakecluster.New(t)
+	fakecluster.WithTimelines(fx)
+	_, errOut, err := runRestore(t, fx, "", false, "hippo", "--yes", "--wait=false")
 	if err != nil {
 		t.Fatalf("restore: %v\n%s", err, errOut)
 	}
 	if !strings.Contains(errOut, "overwritten with backup 20261204-045249F (full") {
 		t.Errorf("the prompt names another backup:\n%s", errOut)
 	}
-	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	job, err := fx.Factory.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,12 +172,12 @@ func TestRestoreLatestAfterPITRChoosesBackupOnTheTimeline(t *testing.T) {
 	}
 
 	// Timeline 1 by number: the incremental, the newest backup on it.
-	fx = newRestoreFixture(t)
-	withTimelines(fx)
-	if _, errOut, err = fx.run(t, "", false, "hippo", "--yes", "--wait=false", "--target-timeline=1"); err != nil {
+	fx = fakecluster.New(t)
+	fakecluster.WithTimelines(fx)
+	if _, errOut, err = runRestore(t, fx, "", false, "hippo", "--yes", "--wait=false", "--target-timeline=1"); err != nil {
 		t.Fatalf("restore: %v\n%s", err, errOut)
 	}
-	job, err = fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	job, err = fx.Factory.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,27 +186,13 @@ func TestRestoreLatestAfterPITRChoosesBackupOnTheTimeline(t *testing.T) {
 	}
 }
 
-// stopDatabasePod makes the database pod not ready: its WAL is not archived
-// before the restore.
-func stopDatabasePod(fx *restoreFixture) {
-	pods := fx.f.Clientset.CoreV1().Pods("pgo")
-	p, err := pods.Get(context.Background(), "hippo-0", metav1.GetOptions{})
-	if err != nil {
-		panic(err)
-	}
-	p.Status.Conditions = nil
-	if err := fx.f.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "pods"}, p, "pgo"); err != nil {
-		panic(err)
-	}
-}
-
 func TestRestoreWithoutWait(t *testing.T) {
-	fx := newRestoreFixture(t)
-	out, errOut, err := fx.run(t, "yes\n", true, "hippo", "--wait=false", "--pitr-target=2026-11-26 07:30:00+00", "--backup-opts=--process-max=2")
+	fx := fakecluster.New(t)
+	out, errOut, err := runRestore(t, fx, "yes\n", true, "hippo", "--wait=false", "--pitr-target=2026-11-26 07:30:00+00", "--backup-opts=--process-max=2")
 	if err != nil {
 		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 	for _, want := range []string{
@@ -388,7 +215,7 @@ func TestRestoreWithoutWait(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	job, err := fx.Factory.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,22 +223,22 @@ func TestRestoreWithoutWait(t *testing.T) {
 	if !strings.Contains(cmd, "--stanza=db restore --delta --set=20261126-072526F --type=time --target=2026-11-26 07:30:00+00 --target-action=promote --process-max=2") {
 		t.Errorf("job command: %s", cmd)
 	}
-	sts, err := fx.f.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	sts, err := fx.Factory.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
 	if err != nil || *sts.Spec.Replicas != 0 {
 		t.Errorf("StatefulSet replicas = %v, %v; want 0 until the Job is done", sts.Spec.Replicas, err)
 	}
 }
 
 func TestRestoreWait(t *testing.T) {
-	fx := newRestoreFixture(t)
-	out, errOut, err := fx.run(t, "", false, "hippo", "--yes")
+	fx := fakecluster.New(t)
+	out, errOut, err := runRestore(t, fx, "", false, "hippo", "--yes")
 	if err != nil {
 		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
-	sts, err := fx.f.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
+	sts, err := fx.Factory.Clientset.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
 	if err != nil || *sts.Spec.Replicas != 1 {
 		t.Errorf("StatefulSet replicas = %v, %v; want 1", sts.Spec.Replicas, err)
 	}
@@ -429,9 +256,9 @@ func TestRestoreWait(t *testing.T) {
 }
 
 func TestRestorePausedAtTarget(t *testing.T) {
-	fx := newRestoreFixture(t)
-	fx.psql = "t|paused|\n"
-	out, errOut, err := fx.run(t, "", false, "hippo", "--yes", "--backup-opts=--type=immediate --target-action=pause")
+	fx := fakecluster.New(t)
+	fx.PSQL = "t|paused|\n"
+	out, errOut, err := runRestore(t, fx, "", false, "hippo", "--yes", "--backup-opts=--type=immediate --target-action=pause")
 	if err != nil {
 		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
 	}
@@ -457,17 +284,17 @@ func baseBackupObjects() []k8sruntime.Object {
 // A base backup restore is refused, before anything changes, when the
 // backup or its PVC is missing, or a Job of the cluster runs.
 func TestRestoreBaseBackupRefuses(t *testing.T) {
-	running := func(name, component string) func(*restoreFixture) {
-		return func(fx *restoreFixture) {
+	running := func(name, component string) func(*fakecluster.Cluster) {
+		return func(fx *fakecluster.Cluster) {
 			l := cluster.Labels("hippo", component)
-			_ = fx.f.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: l,
+			_ = fx.Factory.Clientset.Tracker().Add(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo", Labels: l,
 				CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 59, 0, 0, time.UTC))}})
 		}
 	}
 	for _, tc := range []struct {
 		name  string
 		args  []string
-		setup func(*restoreFixture)
+		setup func(*fakecluster.Cluster)
 		want  string
 	}{
 		{"unknown name", []string{"--backup-name=2026-11-26-06-00-00"}, nil,
@@ -480,18 +307,18 @@ func TestRestoreBaseBackupRefuses(t *testing.T) {
 		{"base backup running", nil, running("hippo-pgbasebackup-aaaaa", jobs.ComponentPGBaseBackup), "a restore cannot run beside it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := newRestoreFixture(t)
+			fx := fakecluster.New(t)
 			for _, obj := range baseBackupObjects() {
-				_ = fx.f.Clientset.Tracker().Add(obj)
+				_ = fx.Factory.Clientset.Tracker().Add(obj)
 			}
 			if tc.setup != nil {
 				tc.setup(fx)
 			}
-			_, _, err := fx.run(t, "", false, append([]string{"hippo", "--backup-type=pgbasebackup", "--yes"}, tc.args...)...)
+			_, _, err := runRestore(t, fx, "", false, append([]string{"hippo", "--backup-type=pgbasebackup", "--yes"}, tc.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
-			if m := fx.mutations(); len(m) != 0 {
+			if m := fx.Mutations(); len(m) != 0 {
 				t.Errorf("changes despite the refusal: %v", m)
 			}
 		})
@@ -499,15 +326,15 @@ func TestRestoreBaseBackupRefuses(t *testing.T) {
 }
 
 func TestRestoreBaseBackupWithoutWait(t *testing.T) {
-	fx := newRestoreFixture(t)
+	fx := fakecluster.New(t)
 	for _, obj := range baseBackupObjects() {
-		_ = fx.f.Clientset.Tracker().Add(obj)
+		_ = fx.Factory.Clientset.Tracker().Add(obj)
 	}
-	out, errOut, err := fx.run(t, "yes\n", true, "hippo", "--backup-type=pgbasebackup", "--backup-name=2026-11-26-07-00-00", "--wait=false")
+	out, errOut, err := runRestore(t, fx, "yes\n", true, "hippo", "--backup-type=pgbasebackup", "--backup-name=2026-11-26-07-00-00", "--wait=false")
 	if err != nil {
 		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 	for _, want := range []string{
@@ -522,12 +349,12 @@ func TestRestoreBaseBackupWithoutWait(t *testing.T) {
 	if !strings.Contains(out, "run kubectl pgo restore hippo -n pgo --backup-type=pgbasebackup --backup-name=2026-11-26-07-00-00 again") {
 		t.Errorf("output:\n%s", out)
 	}
-	for _, e := range fx.execs {
+	for _, e := range fx.Execs() {
 		if strings.Contains(e, "pgbackrest") {
 			t.Errorf("read the pgBackRest repository: %s", e)
 		}
 	}
-	job, err := fx.f.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
+	job, err := fx.Factory.Clientset.BatchV1().Jobs("pgo").Get(context.Background(), "hippo-restore", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,11 +367,11 @@ func TestRestoreBaseBackupWithoutWait(t *testing.T) {
 // With --wait, the restore ends with PostgreSQL promoted, and the recovery
 // settings of the Job removed from postgresql.auto.conf.
 func TestRestoreBaseBackupWait(t *testing.T) {
-	fx := newRestoreFixture(t)
+	fx := fakecluster.New(t)
 	for _, obj := range baseBackupObjects() {
-		_ = fx.f.Clientset.Tracker().Add(obj)
+		_ = fx.Factory.Clientset.Tracker().Add(obj)
 	}
-	out, errOut, err := fx.run(t, "", false, "hippo", "--backup-type=pgbasebackup", "--yes")
+	out, errOut, err := runRestore(t, fx, "", false, "hippo", "--backup-type=pgbasebackup", "--yes")
 	if err != nil {
 		t.Fatalf("restore: %v\nstderr:\n%s", err, errOut)
 	}
@@ -552,7 +379,7 @@ func TestRestoreBaseBackupWait(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	reset := ""
-	for _, e := range fx.execs {
+	for _, e := range fx.Execs() {
 		if strings.Contains(e, "ALTER SYSTEM") {
 			reset = e
 		}
@@ -562,7 +389,7 @@ func TestRestoreBaseBackupWait(t *testing.T) {
 			t.Errorf("%s is not reset: %q", s, reset)
 		}
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 }

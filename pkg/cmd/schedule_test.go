@@ -13,11 +13,13 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -225,8 +227,8 @@ func TestCreateScheduleRefusals(t *testing.T) {
 			objects: func(t *testing.T) []runtime.Object { return renderedClusterObjects(t, "hippo", "default") },
 			args:    []string{"hippo", "--schedule=@daily", "--schedule-type=pgdump", "--database=nope"},
 			exec: func(t *testing.T) execFunc {
-				var calls []execCall
-				return recordingExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
+				var calls []fakecluster.ExecCall
+				return fakecluster.RecordingExec(&calls, func(string, string, []string) (string, string, error) { return "0\n", "", nil })
 			},
 			want: `database "nope" does not exist in cluster "hippo". No schedule was created`,
 		},
@@ -235,7 +237,11 @@ func TestCreateScheduleRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newClusterFactory(tc.objects(t)...)
 			for _, obj := range tc.dynamic {
-				if err := f.Dynamic.Tracker().Add(toUnstructured(obj)); err != nil {
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Dynamic.Tracker().Add(&unstructured.Unstructured{Object: m}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -258,8 +264,8 @@ func TestCreateScheduleRefusals(t *testing.T) {
 
 func TestCreateSchedulePGDump(t *testing.T) {
 	f := scheduleFactory(t)
-	var calls []execCall
-	exec := recordingExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
+	var calls []fakecluster.ExecCall
+	exec := fakecluster.RecordingExec(&calls, func(string, string, []string) (string, string, error) { return "1\n", "", nil })
 	out, _, err := runCreateSchedule(t, f, exec, "hippo", "--schedule=0 3 * * 0", "--schedule-type=pgdump", "--database=app", "--time-zone=Europe/Paris")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/util/exec"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
@@ -28,17 +29,17 @@ func runShowArchive(t *testing.T, f *kubefake.Factory, exec execFunc, args ...st
 
 // archiveExec answers psql with the archiver capture, and pgbackrest check
 // with its capture and exit code.
-func archiveExec(t *testing.T, calls *[]execCall, archiver, check string, checkCode int) execFunc {
+func archiveExec(t *testing.T, calls *[]fakecluster.ExecCall, archiver, check string, checkCode int) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, execCall{pod, container, command})
+		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
 		switch command[0] {
 		case "psql":
-			return readTestdata(t, "../repo/testdata/"+archiver), "", nil
+			return fakecluster.RepoTestdata(t, ""+archiver), "", nil
 		case "pgbackrest":
-			out := readTestdata(t, "../repo/testdata/"+check)
+			out := fakecluster.RepoTestdata(t, ""+check)
 			if checkCode != 0 {
 				return "", out, &kube.ExecError{Namespace: ns, Pod: pod, Container: container, Command: command, Code: checkCode, Err: exec.CodeExitError{Code: checkCode}}
 			}
@@ -51,7 +52,7 @@ func archiveExec(t *testing.T, calls *[]execCall, archiver, check string, checkC
 
 func TestShowArchive(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +83,7 @@ func TestShowArchive(t *testing.T) {
 
 func TestShowArchiveFailing(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-failing.json", "check-repo-down.txt", 49), "hippo")
 	if err == nil || !strings.HasPrefix(err.Error(), "WAL archiving fails:\n  cluster default/hippo: the last archive attempt failed (segment 000000010000000000000011 at 2026-11-26T07:45:16Z); pgbackrest check failed with exit code 49: ERROR: [049]: timeout connecting to 'hippo-backrest-shared-repo:8432'") {
 		t.Errorf("error = %v", err)
@@ -92,7 +93,7 @@ func TestShowArchiveFailing(t *testing.T) {
 
 func TestShowArchiveNoCheck(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo", "--no-check")
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestShowArchiveDatabaseDown(t *testing.T) {
 func TestShowArchiveRequests(t *testing.T) {
 	t.Run("one list, then the execs", func(t *testing.T) {
 		f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-		var calls []execCall
+		var calls []fakecluster.ExecCall
 		if _, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo"); err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -92,13 +93,13 @@ func runShow(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (
 }
 
 // infoExec answers pgbackrest info with a capture of testdata.
-func infoExec(t *testing.T, calls *[]execCall, file string) execFunc {
+func infoExec(t *testing.T, calls *[]fakecluster.ExecCall, file string) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		*calls = append(*calls, execCall{pod, container, command})
+		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
-		return readTestdata(t, "../repo/testdata/"+file), "", nil
+		return fakecluster.RepoTestdata(t, ""+file), "", nil
 	}
 }
 
@@ -111,7 +112,7 @@ func TestShowBackup(t *testing.T) {
 		fakeBackupJob("default", "other", "other-backup-full-eeeee", "full", -time.Minute, "running"),
 	)
 	f := kubefake.NewFactory(objects...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-full-diff-incr.json"), "hippo")
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestShowBackup(t *testing.T) {
 
 func TestShowBackupNoBackups(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-empty-stanza.json"), "hippo")
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestShowBackupErrors(t *testing.T) {
 		}
 	})
 	t.Run("repository refuses", func(t *testing.T) {
-		var calls []execCall
+		var calls []fakecluster.ExecCall
 		out, _, err := runShow(t, kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...), infoExec(t, &calls, "info-unknown-ca.json"), "hippo")
 		// A stanza in error is shown, with pgBackRest's message.
 		if err != nil || !strings.Contains(out, "status: error (other)") || !strings.Contains(out, "unknown ca") {
@@ -239,13 +240,13 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 
 	// Both execs must be in flight at once to return: proof of
 	// parallelism.
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	var mu sync.Mutex
 	started := make(chan struct{}, 2)
 	release := make(chan struct{})
 	exec := func(ctx context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
-		calls = append(calls, execCall{pod, container, command})
+		calls = append(calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
 		started <- struct{}{}
 		select {
@@ -253,7 +254,7 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			return "", "", errors.New("the other cluster was not queried at the same time")
 		}
-		return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
+		return fakecluster.RepoTestdata(t, "info-one-full.json"), "", nil
 	}
 	go func() {
 		<-started
@@ -273,7 +274,7 @@ func TestShowBackupAllNamespaces(t *testing.T) {
 }
 
 func runShowFresh(t *testing.T, objects []runtime.Object, args ...string) (string, string, error) {
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	return runShow(t, kubefake.NewFactory(objects...), infoExec(t, &calls, "info-one-full.json"), args...)
 }
 
@@ -386,7 +387,7 @@ func TestShowBackupPGDumpMany(t *testing.T) {
 // them, a restore to the latest point, and a PITR on timeline 1 again).
 func TestShowBackupTimelines(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines.txt"), "hippo")
 	if err != nil {
 		t.Fatal(err)
@@ -417,7 +418,7 @@ func TestShowBackupTimelines(t *testing.T) {
 // restore.
 func TestShowBackupBackupOffTheCurrentTimeline(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runShow(t, f, infoExec(t, &calls, "info-timelines-3.txt"), "hippo")
 	if err != nil {
 		t.Fatal(err)

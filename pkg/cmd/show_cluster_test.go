@@ -15,74 +15,25 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
 )
 
-// What pgbackrest info and psql print for a healthy cluster.
-const (
-	infoNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000004","min":"000000010000000000000001"}],` +
-		`"backup":[],"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712375608805392399,"version":"15"}],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
-	infoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
-		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
-	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
-		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
-	// archiverOtherDatabase is a database that is not the stanza's.
-	archiverOtherDatabase = `{"archived_count":0,"failed_count":4,"last_archived_wal":null,"last_archived_time":null,` +
-		`"last_failed_wal":"000000010000000000000001","last_failed_time":"2026-11-26T07:53:29.375721+00:00","system_identifier":"7712385150973042703"}`
-)
-
-// specConfigMap is the settings ConfigMap of a cluster, as create writes it.
-func specConfigMap(t *testing.T, name, ns string) *corev1.ConfigMap {
-	t.Helper()
-	s := cluster.Spec{Name: name, Namespace: ns}
-	s.Default()
-	data, err := yaml.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName(name), Namespace: ns, Labels: cluster.Labels(name, cluster.ComponentConfig)},
-		Data:       map[string]string{cluster.SettingsKey: string(data)},
-	}
-}
-
-// runningPod is a ready pod of a cluster with the named containers running.
-// podLabels are the labels of a pod of a cluster with a local repository,
-// as its templates render them.
-func podLabels(name, component string) map[string]string {
-	l := cluster.Labels(name, component)
-	if component == cluster.ComponentRepo {
-		l[cluster.LabelPGBackRestCommands] = "true"
-	}
-	return l
-}
-
-func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: podLabels(cl, component),
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
-	}
-	return p
-}
+// archiverOtherDatabase is what psql prints of the archiver of a database
+// that is not the stanza's.
+const archiverOtherDatabase = `{"archived_count":0,"failed_count":4,"last_archived_wal":null,"last_archived_time":null,` +
+	`"last_failed_wal":"000000010000000000000001","last_failed_time":"2026-11-26T07:53:29.375721+00:00","system_identifier":"7712385150973042703"}`
 
 // clusterObjects are the settings, pods and StatefulSet of a running
 // cluster.
 func clusterObjects(t *testing.T, name, ns string) []runtime.Object {
 	return []runtime.Object{
-		specConfigMap(t, name, ns),
-		runningPod(cluster.PodName(name), ns, name, cluster.ComponentDatabase, "database", "pgbackrest"),
-		runningPod(cluster.RepoHostName(name)+"-abc-xyz", ns, name, cluster.ComponentRepo, "pgbackrest"),
+		fakecluster.SettingsConfigMap(t, name, ns),
+		fakecluster.RunningPod(ns, cluster.PodName(name), fakecluster.PodLabels(name, cluster.ComponentDatabase), "database", "pgbackrest"),
+		fakecluster.RunningPod(ns, cluster.RepoHostName(name)+"-abc-xyz", fakecluster.PodLabels(name, cluster.ComponentRepo), "pgbackrest"),
 	}
 }
 
@@ -148,7 +99,7 @@ func executeShow(t *testing.T, f *kubefake.Factory, e *fakeExec, args ...string)
 
 func TestShowClusterJSON(t *testing.T) {
 	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 	out, _, err := executeShow(t, f, e, "hippo", "-o", "json")
 	if err != nil {
 		t.Fatalf("show cluster: %v", err)
@@ -185,7 +136,7 @@ func TestShowClusterJSON(t *testing.T) {
 
 func TestShowClusterTable(t *testing.T) {
 	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 	out, _, err := executeShow(t, f, e, "hippo")
 	if err != nil {
 		t.Fatal(err)
@@ -212,8 +163,8 @@ func TestShowClusterAllNamespaces(t *testing.T) {
 	objs = append(objs, clusterObjects(t, "rhino", "c")...)
 	f := kubefake.NewFactory(objs...)
 	e := &fakeExec{
-		info: map[string]string{"a": infoNoBackups, "b": infoUnknownCA, "c": infoNoBackups},
-		psql: map[string]string{"a": archiverOK, "b": archiverOK, "c": archiverOK},
+		info: map[string]string{"a": fakecluster.InfoWALNoBackups, "b": fakecluster.InfoUnknownCA, "c": fakecluster.InfoWALNoBackups},
+		psql: map[string]string{"a": fakecluster.ArchiverOK, "b": fakecluster.ArchiverOK, "c": fakecluster.ArchiverOK},
 		err:  map[string]error{"c/database": errors.New(`pods "rhino-0" is forbidden: cannot create resource "pods/exec"`)},
 	}
 	out, _, err := executeShow(t, f, e, "-A", "-o", "json")
@@ -288,7 +239,7 @@ func TestShowClusterRefusesBadInput(t *testing.T) {
 // --keep-backups) is an error of the stanza.
 func TestShowClusterStanzaOfAnotherDatabase(t *testing.T) {
 	f := kubefake.NewFactory(clusterObjects(t, "hippo", "default")...)
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOtherDatabase}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": archiverOtherDatabase}}
 	out, _, err := executeShow(t, f, e, "hippo", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -317,9 +268,9 @@ func TestShowClusterS3Only(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName("hippo"), Namespace: "default", Labels: cluster.Labels("hippo", cluster.ComponentConfig)},
 		Data:       map[string]string{cluster.SettingsKey: string(data)},
 	}
-	db := runningPod(cluster.PodName("hippo"), "default", "hippo", cluster.ComponentDatabase, "database", "pgbackrest")
+	db := fakecluster.RunningPod("default", cluster.PodName("hippo"), fakecluster.PodLabels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
 	db.Labels[cluster.LabelPGBackRestCommands] = "true"
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 	out, _, err := executeShow(t, kubefake.NewFactory(cm, db), e, "hippo", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -343,7 +294,7 @@ func TestShowClusterRepoHostDown(t *testing.T) {
 	repoPod := objs[2].(*corev1.Pod)
 	repoPod.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 	repoPod.Status.Conditions[0].Status = corev1.ConditionFalse
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 	out, _, err := executeShow(t, kubefake.NewFactory(objs...), e, "hippo", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +326,7 @@ func TestShowClusterNodeNotReady(t *testing.T) {
 		Type: corev1.NodeReady, Status: corev1.ConditionUnknown, LastTransitionTime: metav1.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC),
 	}}}})
 	f := kubefake.NewFactory(objects...)
-	e := &fakeExec{info: map[string]string{"default": infoNoBackups}, psql: map[string]string{"default": archiverOK}}
+	e := &fakeExec{info: map[string]string{"default": fakecluster.InfoWALNoBackups}, psql: map[string]string{"default": fakecluster.ArchiverOK}}
 	out, _, err := executeShow(t, f, e, "hippo")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -53,10 +54,10 @@ func TestVerifyBadInputSendsNothing(t *testing.T) {
 }
 
 // verifyExec answers pgbackrest verify with a captured sample.
-func verifyExec(t *testing.T, calls *[]execCall, sample string, code int) execFunc {
-	stdout := readTestdata(t, "../repo/testdata/verify/"+sample+".stdout")
-	stderr := readTestdata(t, "../repo/testdata/verify/"+sample+".stderr")
-	return recordingExec(calls, func(pod, _ string, command []string) (string, string, error) {
+func verifyExec(t *testing.T, calls *[]fakecluster.ExecCall, sample string, code int) execFunc {
+	stdout := fakecluster.RepoTestdata(t, "verify/"+sample+".stdout")
+	stderr := fakecluster.RepoTestdata(t, "verify/"+sample+".stderr")
+	return fakecluster.RecordingExec(calls, func(pod, _ string, command []string) (string, string, error) {
 		if code != 0 {
 			return stdout, stderr, &kube.ExecError{Namespace: "default", Pod: pod, Command: command, Code: code, Stderr: stderr}
 		}
@@ -91,7 +92,7 @@ func TestVerifyReports(t *testing.T) {
 	} {
 		t.Run(tc.sample, func(t *testing.T) {
 			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-			var calls []execCall
+			var calls []fakecluster.ExecCall
 			out, _, err := runVerify(t, f, verifyExec(t, &calls, tc.sample, tc.code), "hippo")
 			if len(tc.wantErr) == 0 && err != nil {
 				t.Fatalf("error: %v", err)
@@ -116,7 +117,7 @@ func TestVerifyReports(t *testing.T) {
 
 func TestVerifyJSON(t *testing.T) {
 	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-	var calls []execCall
+	var calls []fakecluster.ExecCall
 	out, _, err := runVerify(t, f, verifyExec(t, &calls, "checksum", 0), "hippo", "-o", "json")
 	if err == nil {
 		t.Fatal("no error for an invalid backup")
@@ -147,7 +148,7 @@ func TestVerifySelectsRepositories(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
-			var calls []execCall
+			var calls []fakecluster.ExecCall
 			_, _, err := runVerify(t, f, verifyExec(t, &calls, "ok", 0), append([]string{"hippo"}, tc.args...)...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -216,9 +217,9 @@ func TestVerifyEveryRepository(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			f := kubefake.NewFactory(twoRepoObjects(t)...)
-			ok, bad := verifyExec(t, new([]execCall), "ok", 0), verifyExec(t, new([]execCall), "checksum", 0)
-			var calls []execCall
-			exec := recordingExec(&calls, func(pod, container string, command []string) (string, string, error) {
+			ok, bad := verifyExec(t, new([]fakecluster.ExecCall), "ok", 0), verifyExec(t, new([]fakecluster.ExecCall), "checksum", 0)
+			var calls []fakecluster.ExecCall
+			exec := fakecluster.RecordingExec(&calls, func(pod, container string, command []string) (string, string, error) {
 				if slices.Contains(command, "--repo=2") {
 					return bad(context.Background(), "default", pod, container, command)
 				}

@@ -3,67 +3,18 @@ package doctor
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/exec"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
-
-// doctorNow is a minute after the last archived segment of
-// archiver-ok.json, and 20 minutes after the backup of info-one-full.json.
-var doctorNow = time.Date(2026, 11, 26, 7, 41, 41, 0, time.UTC)
-
-const (
-	dfHalf = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/vda 1000 500 500 50% /backrestrepo\n"
-	dfFull = "Filesystem 1-blocks Used Available Capacity Mounted on\ntmpfs 33554432 33554432 0 100% /backrestrepo\n"
-)
-
-// doctorSecrets are the two Secrets of a cluster, with certificates issued
-// at issued.
-func doctorSecrets(t *testing.T, name, ns string, issued time.Time) (postgres, repoConfig *corev1.Secret) {
-	t.Helper()
-	pki, err := cluster.NewPKI(name, ns, issued)
-	if err != nil {
-		t.Fatal(err)
-	}
-	postgres = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.PostgresSecretName(name), Namespace: ns},
-		Data: map[string][]byte{cluster.KeyUsername: []byte("postgres"), cluster.KeyPassword: []byte("secret")}}
-	repoConfig = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.RepoConfigSecretName(name), Namespace: ns},
-		Data: map[string][]byte{
-			cluster.KeyCACert: pki.CACert, cluster.KeyCAKey: pki.CAKey,
-			cluster.KeyDBCert: pki.DBCert, cluster.KeyDBKey: pki.DBKey,
-			cluster.KeyRepoCert: pki.RepoCert, cluster.KeyRepoKey: pki.RepoKey,
-		}}
-	return postgres, repoConfig
-}
-
-func readTestdata(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.FromSlash(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
-func readyRunningPod(ns, name string, l map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l},
-		Status: corev1.PodStatus{
-			Phase:      corev1.PodRunning,
-			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
-		},
-	}
-}
 
 // healthyFacts are the facts of a healthy cluster, parsed from the same
 // captures as TestDoctorHealthy.
@@ -71,36 +22,31 @@ func healthyFacts(t *testing.T) Facts {
 	t.Helper()
 	spec := cluster.Spec{Name: "hippo", Namespace: "demo"}
 	spec.Default()
-	pg, rc := doctorSecrets(t, "hippo", "demo", doctorNow.Add(-24*time.Hour))
-	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-one-full.json")))
+	pg, rc := fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(-24*time.Hour))
+	stanzas, err := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-one-full.json")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-ok.json"))
+	a, err := repo.ParseArchiverStatus(fakecluster.RepoTestdata(t, "archiver-ok.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-ok.txt"), 0)
-	running := func(name, container string) *corev1.Pod {
-		p := readyRunningPod("demo", name, nil)
-		p.Spec.Containers = []corev1.Container{{Name: container}}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
-		return p
-	}
+	check := repo.ParseCheck(fakecluster.RepoTestdata(t, "check-ok.txt"), 0)
+	running := func(name, container string) *corev1.Pod { return fakecluster.RunningPod("demo", name, nil, container) }
 	return Facts{
-		spec: spec, now: doctorNow,
+		spec: spec, now: fakecluster.HealthyNow,
 		postgresSecret: pg, repoSecret: rc,
 		dbPod: running("hippo-0", "database"), repoPod: running("hippo-backrest-shared-repo-x", "pgbackrest"),
 		pingRepo: &execResult{}, pingDB: &execResult{},
 		stanza:   &stanzas[0],
 		archiver: &a, check: &check,
-		df: &execResult{out: dfHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
+		df: &execResult{out: fakecluster.DFHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
 	}
 }
 
 func TestDiagnose(t *testing.T) {
 	exitErr := func(code int) error { return &kube.ExecError{Code: code, Err: exec.CodeExitError{Code: code}} }
-	at := func(d time.Duration) *time.Time { v := doctorNow.Add(d); return &v }
+	at := func(d time.Duration) *time.Time { v := fakecluster.HealthyNow.Add(d); return &v }
 	for _, tc := range []struct {
 		name   string
 		change func(t *testing.T, f *Facts)
@@ -115,13 +61,13 @@ func TestDiagnose(t *testing.T) {
 		{name: "a key missing", change: func(_ *testing.T, f *Facts) { delete(f.repoSecret.Data, cluster.KeyRepoKey) },
 			want: map[string]string{"secrets:failed": "repo.key", "certificates:failed": "repo.key"}},
 		{name: "certificates expire in 10 days", change: func(t *testing.T, f *Facts) {
-			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(10*24*time.Hour-cluster.CertValidity))
+			_, f.repoSecret = fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(10*24*time.Hour-cluster.CertValidity))
 		}, want: map[string]string{"certificates:warning": "(10 days left)"}},
 		{name: "certificates expired", change: func(t *testing.T, f *Facts) {
-			_, f.repoSecret = doctorSecrets(t, "hippo", "demo", doctorNow.Add(-cluster.CertValidity-time.Hour))
+			_, f.repoSecret = fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(-cluster.CertValidity-time.Hour))
 		}, want: map[string]string{"certificates:failed": "expired"}},
 		{name: "certificates of another cluster", change: func(t *testing.T, f *Facts) {
-			_, f.repoSecret = doctorSecrets(t, "other", "demo", doctorNow)
+			_, f.repoSecret = fakecluster.Secrets(t, "other", "demo", fakecluster.HealthyNow)
 		}, want: map[string]string{"certificates:failed": `"other-db", not "hippo-db"`}},
 		{name: "repository host unreachable", change: func(_ *testing.T, f *Facts) {
 			f.pingRepo = &execResult{out: "ERROR: [049]: unable to get address for 'hippo-backrest-shared-repo'", err: exitErr(49)}
@@ -133,11 +79,11 @@ func TestDiagnose(t *testing.T) {
 			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
 		}},
 		{name: "stanza missing", change: func(t *testing.T, f *Facts) {
-			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-missing-stanza.json")))
+			s, _ := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-missing-stanza.json")))
 			f.stanza = &s[0]
 		}, want: map[string]string{"repo1 stanza:failed": "missing stanza path", "repo1 last backup:failed": "no backup in repo1"}},
 		{name: "no backup yet", change: func(t *testing.T, f *Facts) {
-			s, _ := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-no-backups.json")))
+			s, _ := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-no-backups.json")))
 			f.stanza = &s[0]
 		}, want: map[string]string{"repo1 last backup:failed": "no backup in repo1"}},
 		{name: "last backup too old", maxAge: 10 * time.Minute, change: func(*testing.T, *Facts) {},
@@ -145,14 +91,14 @@ func TestDiagnose(t *testing.T) {
 		{name: "repository nearly full", change: func(_ *testing.T, f *Facts) {
 			f.df = &execResult{out: "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/x 100 85 15 85% /r\n"}
 		}, want: map[string]string{"repo1 PVC usage:warning": "filesystem 85% used"}},
-		{name: "repository full", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: dfFull} },
+		{name: "repository full", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: fakecluster.DFFull} },
 			want: map[string]string{"repo1 PVC usage:failed": "filesystem 100% used, 0B free"}},
 		{name: "repository larger than its PVC", change: func(_ *testing.T, f *Facts) { f.du = &execResult{out: "2147483648 /r"} },
 			want: map[string]string{"repo1 PVC usage:failed": "repository 2.0GiB of the 2Gi PVC hippo-pgbr-repo (100%)"}},
 		{name: "df fails", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: "df: no such file", err: exitErr(1)} },
 			want: map[string]string{"repo1 PVC usage:failed": "df failed"}},
 		{name: "archiving fails", change: func(t *testing.T, f *Facts) {
-			a, _ := repo.ParseArchiverStatus(readTestdata(t, "../repo/testdata/archiver-failing.json"))
+			a, _ := repo.ParseArchiverStatus(fakecluster.RepoTestdata(t, "archiver-failing.json"))
 			f.archiver = &a
 		}, want: map[string]string{"WAL archiving:failed": "the last attempt failed: 000000010000000000000011"}},
 		{name: "archiving stuck", change: func(_ *testing.T, f *Facts) {
@@ -165,7 +111,7 @@ func TestDiagnose(t *testing.T) {
 		{name: "large backlog", change: func(_ *testing.T, f *Facts) { f.archiver.ReadyCount = 65 },
 			want: map[string]string{"WAL backlog:failed": "65 segments wait"}},
 		{name: "check fails", change: func(t *testing.T, f *Facts) {
-			c := repo.ParseCheck(readTestdata(t, "../repo/testdata/check-repo-down.txt"), 82)
+			c := repo.ParseCheck(fakecluster.RepoTestdata(t, "check-repo-down.txt"), 82)
 			f.check = &c
 		}, want: map[string]string{"pgbackrest check:failed": "failed with exit code 82"}},
 		{name: "database pod down", change: func(_ *testing.T, f *Facts) {
@@ -222,8 +168,8 @@ func TestParseDF(t *testing.T) {
 		percent int64
 		err     bool
 	}{
-		{out: dfHalf, want: DiskUsage{1000, 500, 500}, percent: 50},
-		{out: dfFull, want: DiskUsage{33554432, 33554432, 0}, percent: 100},
+		{out: fakecluster.DFHalf, want: DiskUsage{1000, 500, 500}, percent: 50},
+		{out: fakecluster.DFFull, want: DiskUsage{33554432, 33554432, 0}, percent: 100},
 		// df's Use% rounds up.
 		{out: "h\n/dev/x 1000 1 999 1% /r", want: DiskUsage{1000, 1, 999}, percent: 1},
 		{out: "", err: true},
@@ -247,7 +193,7 @@ func TestParseDF(t *testing.T) {
 func TestDiagnoseTwoRepositories(t *testing.T) {
 	f := healthyFacts(t)
 	f.spec.StorageType = []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
-	stanzas, err := repo.ParseInfo([]byte(readTestdata(t, "../repo/testdata/info-two-repos-incr.json")))
+	stanzas, err := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-two-repos-incr.json")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
@@ -19,15 +20,9 @@ import (
 func TestGather(t *testing.T) {
 	spec := cluster.Spec{Name: "hippo", Namespace: "demo"}
 	spec.Default()
-	pg, rc := doctorSecrets(t, "hippo", "demo", doctorNow.Add(-24*time.Hour))
+	pg, rc := fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(-24*time.Hour))
 	running := func(name, component, container string) *corev1.Pod {
-		p := readyRunningPod("demo", name, cluster.Labels("hippo", component))
-		if component == cluster.ComponentRepo {
-			p.Labels[cluster.LabelPGBackRestCommands] = "true"
-		}
-		p.Spec.Containers = []corev1.Container{{Name: container}}
-		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: container, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
-		return p
+		return fakecluster.RunningPod("demo", name, fakecluster.PodLabels("hippo", component), container)
 	}
 	client := fake.NewClientset(pg, rc, running("hippo-0", cluster.ComponentDatabase, "database"),
 		running("hippo-backrest-shared-repo-x", cluster.ComponentRepo, "pgbackrest"))
@@ -37,25 +32,13 @@ func TestGather(t *testing.T) {
 		mu.Lock()
 		calls = append(calls, pod+"/"+container+": "+command[0])
 		mu.Unlock()
-		line := strings.Join(command, " ")
-		switch {
-		case strings.Contains(line, "server-ping"):
-			return "", "", nil
-		case command[0] == "psql":
-			return readTestdata(t, "../repo/testdata/archiver-ok.json"), "", nil
-		case strings.HasSuffix(line, " info"):
-			return readTestdata(t, "../repo/testdata/info-one-full.json"), "", nil
-		case strings.Contains(line, " check"):
-			return readTestdata(t, "../repo/testdata/check-ok.txt"), "", nil
-		case command[0] == "df":
-			return dfHalf, "", nil
-		case command[0] == "du":
-			return "5242880\t/backrestrepo/hippo-backrest-shared-repo\n", "", nil
+		out, ok := fakecluster.HealthyAnswer(t, command)
+		if !ok {
+			t.Errorf("unexpected exec %q", command)
 		}
-		t.Errorf("unexpected exec %q", command)
-		return "", "", nil
+		return out, "", nil
 	}
-	f, err := Gather(context.Background(), client, exec, spec, Options{Namespace: "demo", Name: "hippo", Now: doctorNow})
+	f, err := Gather(context.Background(), client, exec, spec, Options{Namespace: "demo", Name: "hippo", Now: fakecluster.HealthyNow})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,49 +10,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
-
-// What pgbackrest info and psql print for a healthy cluster.
-const (
-	infoNoBackups = `[{"archive":[{"database":{"id":1,"repo-key":1},"id":"15-1","max":"000000010000000000000004","min":"000000010000000000000001"}],` +
-		`"backup":[],"cipher":"none","db":[{"id":1,"repo-key":1,"system-id":7712375608805392399,"version":"15"}],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":2,"message":"no valid backups"}}],"status":{"code":2,"lock":{"backup":{"held":false}},"message":"no valid backups"}}]`
-	infoUnknownCA = `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db",` +
-		`"repo":[{"cipher":"none","key":1,"status":{"code":99,"message":"[ServiceError] TLS error [1:167773208] tlsv1 alert unknown ca"}}],` +
-		`"status":{"code":99,"lock":{"backup":{"held":false}},"message":"other"}}]`
-	archiverOK = `{"archived_count":3,"failed_count":0,"last_archived_wal":"000000010000000000000003","last_archived_time":"2026-11-26T07:16:51.48394+00:00",` +
-		`"last_failed_wal":null,"last_failed_time":null,"system_identifier":"7712375608805392399"}`
-)
-
-// runningPod is a ready pod of a cluster with the named containers running.
-// podLabels are the labels of a pod of a cluster with a local repository,
-// as its templates render them.
-func podLabels(name, component string) map[string]string {
-	l := cluster.Labels(name, component)
-	if component == cluster.ComponentRepo {
-		l[cluster.LabelPGBackRestCommands] = "true"
-	}
-	return l
-}
-
-func runningPod(name, ns, cl, component string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: podLabels(cl, component),
-			CreationTimestamp: metav1.NewTime(time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC))},
-		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c})
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}})
-	}
-	return p
-}
 
 func TestParseArchiver(t *testing.T) {
 	var a ArchiveInfo
@@ -77,15 +38,15 @@ func TestParseArchiver(t *testing.T) {
 }
 
 func TestQueryStanzaStates(t *testing.T) {
-	pod := runningPod("repo", "pg", "hippo", cluster.ComponentRepo, "pgbackrest")
+	pod := fakecluster.RunningPod("pg", "repo", fakecluster.PodLabels("hippo", cluster.ComponentRepo), "pgbackrest")
 	for _, tc := range []struct {
 		name, out  string
 		err        error
 		wantStatus string
 		wantErr    bool
 	}{
-		{name: "no backups", out: infoNoBackups, wantStatus: "no backups"},
-		{name: "refused", out: infoUnknownCA, wantStatus: "error"},
+		{name: "no backups", out: fakecluster.InfoWALNoBackups, wantStatus: "no backups"},
+		{name: "refused", out: fakecluster.InfoUnknownCA, wantStatus: "error"},
 		{name: "missing", out: `[{"archive":[],"backup":[],"cipher":"none","db":[],"name":"db","repo":[{"cipher":"none","key":1,"status":{"code":1,"message":"missing stanza path"}}],"status":{"code":1,"lock":{"backup":{"held":false}},"message":"missing stanza path"}}]`, wantStatus: "missing"},
 		{name: "command failed", err: &kube.ExecError{Code: 1}, wantStatus: StatusUnknown},
 		{name: "exec refused", err: errors.New("forbidden"), wantStatus: StatusUnknown, wantErr: true},
@@ -115,10 +76,10 @@ func TestStatusCommandInShell(t *testing.T) {
 		wantStanza           string // StanzaInfo.Status
 		wantStanzaErrContain string
 	}{
-		{name: "both answer", psql: "echo '" + archiverOK + "'", pgbackrest: "echo '" + infoNoBackups + "'", wantStanza: "no backups"},
-		{name: "pgbackrest fails", psql: "echo '" + archiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
+		{name: "both answer", psql: "echo '" + fakecluster.ArchiverOK + "'", pgbackrest: "echo '" + fakecluster.InfoWALNoBackups + "'", wantStanza: "no backups"},
+		{name: "pgbackrest fails", psql: "echo '" + fakecluster.ArchiverOK + "'", pgbackrest: "echo 'ERROR: [039]: HTTP request failed' >&2; exit 39",
 			wantStanza: StatusUnknown, wantStanzaErrContain: "HTTP request failed"},
-		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + infoNoBackups + "'",
+		{name: "psql fails", psql: "echo 'psql: error: connection refused' >&2; exit 2", pgbackrest: "echo '" + fakecluster.InfoWALNoBackups + "'",
 			wantArchiver: "psql in pod hippo-0", wantStanza: "no backups"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +97,7 @@ func TestStatusCommandInShell(t *testing.T) {
 				err := cmd.Run()
 				return stdout.String(), stderr.String(), err
 			}
-			a, s, err := QueryArchiverAndStanza(context.Background(), exec, runningPod("hippo-0", "default", "hippo", cluster.ComponentDatabase, databaseContainer))
+			a, s, err := QueryArchiverAndStanza(context.Background(), exec, fakecluster.RunningPod("default", "hippo-0", fakecluster.PodLabels("hippo", cluster.ComponentDatabase), databaseContainer))
 			if err != nil {
 				t.Fatal(err)
 			}

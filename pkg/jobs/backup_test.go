@@ -20,6 +20,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -27,31 +28,24 @@ import (
 // renderedRepoHost is the repository host Deployment that create cluster
 // renders for the cluster name in namespace pgo.
 func renderedRepoHost(t *testing.T, name string) *appsv1.Deployment {
+	return fakecluster.RenderedOfKind[appsv1.Deployment](t, cluster.Spec{Name: name, Namespace: "pgo"}, "Deployment")
+}
+
+// checkJobName fails t unless job is namespace/name.
+func checkJobName(t *testing.T, job *batchv1.Job, namespace, name string) {
 	t.Helper()
-	spec := cluster.Spec{Name: name, Namespace: "pgo"}
-	spec.Default()
-	m := cluster.Material{
-		PKI: cluster.PKI{
-			CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-			RepoCert: []byte("c"), RepoKey: []byte("k"),
-		},
-		Password: "p",
+	if job.Name != name || job.Namespace != namespace {
+		t.Errorf("job %s/%s, want %s/%s", job.Namespace, job.Name, namespace, name)
 	}
-	objects, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// hippoLabels are the labels of every object of cluster hippo of the
+// component.
+func hippoLabels(component string) map[string]string {
+	return map[string]string{
+		"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo", "app.kubernetes.io/name": "postgres",
+		"app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "kubectl-pgo",
 	}
-	for _, obj := range objects {
-		if obj.GetKind() == "Deployment" {
-			d := &appsv1.Deployment{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, d); err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}
-	}
-	t.Fatal("no Deployment rendered")
-	return nil
 }
 
 func mustOptions(t *testing.T, s string) repo.BackupOptions {
@@ -72,14 +66,9 @@ func TestBackupJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.Name != "hippo-backup-full-abcde" || job.Namespace != "pgo" {
-		t.Errorf("job %s/%s", job.Namespace, job.Name)
-	}
-	wantLabels := map[string]string{
-		"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo", "app.kubernetes.io/name": "postgres",
-		"app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "kubectl-pgo",
-		"kubectl-pgo.io/backup-type": "pgbackrest", "kubectl-pgo.io/pgbackrest-type": "full",
-	}
+	checkJobName(t, job, "pgo", "hippo-backup-full-abcde")
+	wantLabels := hippoLabels("backup")
+	wantLabels["kubectl-pgo.io/backup-type"], wantLabels["kubectl-pgo.io/pgbackrest-type"] = "pgbackrest", "full"
 	for k, v := range wantLabels {
 		if job.Labels[k] != v || job.Spec.Template.Labels[k] != v {
 			t.Errorf("label %s = %q (pod %q), want %q", k, job.Labels[k], job.Spec.Template.Labels[k], v)

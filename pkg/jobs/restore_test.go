@@ -9,10 +9,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -27,30 +27,7 @@ func renderedStatefulSet(t *testing.T) *appsv1.StatefulSet {
 // renderedStatefulSetOf is the database StatefulSet create cluster
 // renders for spec.
 func renderedStatefulSetOf(t *testing.T, spec cluster.Spec) *appsv1.StatefulSet {
-	t.Helper()
-	spec.Default()
-	m := cluster.Material{
-		PKI: cluster.PKI{
-			CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-			RepoCert: []byte("c"), RepoKey: []byte("k"),
-		},
-		Password: "p",
-	}
-	objects, err := cluster.Render(spec, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, obj := range objects {
-		if obj.GetKind() == "StatefulSet" {
-			sts := &appsv1.StatefulSet{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
-				t.Fatal(err)
-			}
-			return sts
-		}
-	}
-	t.Fatal("no StatefulSet rendered")
-	return nil
+	return fakecluster.RenderedOfKind[appsv1.StatefulSet](t, spec, "StatefulSet")
 }
 
 func TestRestoreJob(t *testing.T) {
@@ -71,13 +48,8 @@ func TestRestoreJob(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if job.Name != "hippo-restore" || job.Namespace != "pgo" {
-		t.Errorf("job %s/%s", job.Namespace, job.Name)
-	}
-	wantLabels := map[string]string{
-		"pg-cluster": "hippo", "app.kubernetes.io/instance": "hippo", "app.kubernetes.io/name": "postgres",
-		"app.kubernetes.io/component": "restore", "app.kubernetes.io/managed-by": "kubectl-pgo",
-	}
+	checkJobName(t, job, "pgo", "hippo-restore")
+	wantLabels := hippoLabels("restore")
 	if !reflect.DeepEqual(job.Labels, wantLabels) || !reflect.DeepEqual(job.Spec.Template.Labels, wantLabels) {
 		t.Errorf("labels %v / pod %v, want %v", job.Labels, job.Spec.Template.Labels, wantLabels)
 	}

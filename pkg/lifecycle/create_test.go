@@ -17,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
-	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -56,21 +56,6 @@ func createdFactory(objs ...runtime.Object) *kubefake.Factory {
 	f.AllowAccess()
 	f.ServerSideApply()
 	return f
-}
-
-// settingsConfigMap is the settings of cluster name, with the defaults.
-func settingsConfigMap(t *testing.T, name, ns string) *corev1.ConfigMap {
-	t.Helper()
-	s := cluster.Spec{Name: name, Namespace: ns}
-	s.Default()
-	data, err := yaml.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: cluster.SettingsConfigMapName(name), Namespace: ns, Labels: cluster.Labels(name, cluster.ComponentConfig)},
-		Data:       map[string]string{cluster.SettingsKey: string(data)},
-	}
 }
 
 func TestCreateCreatesThenIsUnchanged(t *testing.T) {
@@ -270,7 +255,7 @@ func TestCreateRefusesKeptBackups(t *testing.T) {
 	labels := cluster.Labels("hippo", cluster.ComponentRepo)
 	labels[cluster.LabelPGBackRestCommands] = "true"
 	repoPVC := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "hippo-pgbr-repo", Namespace: "default", Labels: labels}}
-	f := createdFactory(settingsConfigMap(t, "hippo", "default"), repoPVC)
+	f := createdFactory(fakecluster.SettingsConfigMap(t, "hippo", "default"), repoPVC)
 	_, _, err := runCreate(f, newCreate(t, nil))
 	want := `cluster "hippo" was deleted with --keep-backups: its repository (PVC hippo-pgbr-repo) holds the backups and the WAL of the old database`
 	if err == nil || !strings.Contains(err.Error(), want) {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
@@ -40,7 +41,7 @@ func TestDrillName(t *testing.T) {
 
 // A cluster without backups is refused before anything is created.
 func TestDrillNoBackups(t *testing.T) {
-	fx := newFixture(t)
+	fx := fakecluster.New(t)
 	info, err := os.ReadFile("../repo/testdata/info-empty-stanza.json")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestDrillNoBackups(t *testing.T) {
 	src.Default()
 	var progress bytes.Buffer
 	d := &Drill{
-		Clients: &apply.Clients{Config: fx.f.Config, Client: fx.f.Clientset, Dynamic: fx.f.Dynamic, Mapper: fx.f.Mapper},
+		Clients: &apply.Clients{Config: fx.Factory.Config, Client: fx.Factory.Clientset, Dynamic: fx.Factory.Dynamic, Mapper: fx.Factory.Mapper},
 		Exec:    exec, Progress: &progress,
 		Name: "hippo", Namespace: "pgo", DrillName: "hippo-drill-abcde",
 		Source: src, Spec: DrillSpec("hippo-drill-abcde", "pgo", &src),
@@ -70,7 +71,7 @@ func TestDrillNoBackups(t *testing.T) {
 	if report != nil {
 		t.Errorf("a report without a drill: %+v", report)
 	}
-	for _, a := range append(fx.f.Clientset.Actions(), fx.f.Dynamic.Actions()...) {
+	for _, a := range append(fx.Factory.Clientset.Actions(), fx.Factory.Dynamic.Actions()...) {
 		if v := a.GetVerb(); v != "get" && v != "list" {
 			t.Errorf("a refused drill sent %s %s", v, a.GetResource().Resource)
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 )
@@ -62,15 +63,15 @@ func (s comboSource) spec() cluster.Spec {
 }
 
 // add adds old's objects, and a ready repository host pod, to the fixture.
-func (s comboSource) add(t *testing.T, fx *fixture) {
+func (s comboSource) add(t *testing.T, fx *fakecluster.Cluster) {
 	t.Helper()
 	m := cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("old db.crt"), DBKey: []byte("old db.key"),
 		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", CipherPass: comboPass}
 	if !s.keysInSecret {
 		m.S3Key, m.S3KeySecret = comboFlagKey, comboFlagSecret
 	}
-	addRendered(t, fx.f.Clientset, s.spec(), m)
-	_ = fx.f.Clientset.Tracker().Add(readyPod("old-backrest-shared-repo-abc", podLabels("old", cluster.ComponentRepo), "pgbackrest"))
+	fakecluster.AddRendered(t, fx.Factory.Clientset, s.spec(), m)
+	_ = fx.Factory.Clientset.Tracker().Add(fakecluster.RunningPod("pgo", "old-backrest-shared-repo-abc", fakecluster.PodLabels("old", cluster.ComponentRepo), "pgbackrest"))
 }
 
 // comboSources are every storage type × where the keys come from ×
@@ -138,21 +139,21 @@ func TestFromCombinations(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			fx, r := s3FromFixture(t)
-			fx.f.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "pgo", "s3-keys")
-			_ = fx.f.Clientset.Tracker().Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-keys", Namespace: "pgo"},
+			fx.Factory.Clientset.Tracker().Delete(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "pgo", "s3-keys")
+			_ = fx.Factory.Clientset.Tracker().Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s3-keys", Namespace: "pgo"},
 				Data: map[string][]byte{cluster.KeyS3Key: []byte(comboUserKey), cluster.KeyS3KeySecret: []byte(comboUserSecret)}})
-			c := fx.f.Clientset
+			c := fx.Factory.Clientset
 			if tc.state != comboGone {
 				tc.source.add(t, fx)
 			}
 			if tc.state == comboKept {
-				fx.f.ServerSideApply()
+				fx.Factory.ServerSideApply()
 				if err := c.Tracker().Delete(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "pgo", "old-backrest-shared-repo"); err != nil && len(tc.source.storage) != 1 {
 					t.Fatal(err)
 				}
 			}
 			if strings.Contains(tc.restore, "--repo=2") {
-				fx.info = strings.NewReplacer(`"repo-key":1`, `"repo-key":2`, `"key":1`, `"key":2`).Replace(testInfo)
+				fx.Info = strings.NewReplacer(`"repo-key":1`, `"repo-key":2`, `"key":1`, `"key":2`).Replace(fakecluster.InfoOneFull)
 			}
 			r.RestoreOpts = tc.restore
 			if err := r.parse("new", "pgo"); err != nil {
@@ -270,29 +271,33 @@ func TestFromCombinations(t *testing.T) {
 // changes.
 func TestFromCombinationsRefuse(t *testing.T) {
 	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	dropKey := func(name, key string) func(t *testing.T, fx *fixture) {
-		return func(t *testing.T, fx *fixture) {
-			s, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), name, metav1.GetOptions{})
+	dropKey := func(name, key string) func(t *testing.T, fx *fakecluster.Cluster) {
+		return func(t *testing.T, fx *fakecluster.Cluster) {
+			s, err := fx.Factory.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), name, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			delete(s.Data, key)
-			_ = fx.f.Clientset.Tracker().Update(secrets, s, "pgo")
+			_ = fx.Factory.Clientset.Tracker().Update(secrets, s, "pgo")
 		}
 	}
 	localS3 := []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3}
 	tests := []struct {
 		name   string
 		source comboSource
-		break_ func(t *testing.T, fx *fixture)
+		break_ func(t *testing.T, fx *fakecluster.Cluster)
 		want   []string
 	}{
 		{name: "local,s3: the credentials Secret is gone", source: comboSource{storage: localS3, keysInSecret: true},
-			break_: func(t *testing.T, fx *fixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-keys") },
-			want:   []string{`the S3 keys of cluster "old" are gone`, "pgo/s3-keys"}},
+			break_: func(t *testing.T, fx *fakecluster.Cluster) {
+				_ = fx.Factory.Clientset.Tracker().Delete(secrets, "pgo", "s3-keys")
+			},
+			want: []string{`the S3 keys of cluster "old" are gone`, "pgo/s3-keys"}},
 		{name: "local,s3: the S3 CA Secret is gone", source: comboSource{storage: localS3, keysInSecret: true},
-			break_: func(t *testing.T, fx *fixture) { _ = fx.f.Clientset.Tracker().Delete(secrets, "pgo", "s3-ca") },
-			want:   []string{`the CA of the S3 endpoint of cluster "old"`, "pgo/s3-ca does not exist"}},
+			break_: func(t *testing.T, fx *fakecluster.Cluster) {
+				_ = fx.Factory.Clientset.Tracker().Delete(secrets, "pgo", "s3-ca")
+			},
+			want: []string{`the CA of the S3 endpoint of cluster "old"`, "pgo/s3-ca does not exist"}},
 		{name: "local, encrypted: the passphrase is gone", source: comboSource{storage: []cluster.StorageType{cluster.StorageLocal}, cipher: cipherAES},
 			break_: dropKey("old-backrest-repo-config", cluster.KeyCipherPass),
 			want:   []string{`the repository of cluster "old" is encrypted`, "has no cipher-pass"}},
@@ -308,7 +313,7 @@ func TestFromCombinationsRefuse(t *testing.T) {
 			if err := r.parse("new", "pgo"); err != nil {
 				t.Fatal(err)
 			}
-			fx.f.Clientset.ClearActions()
+			fx.Factory.Clientset.ClearActions()
 			spec := cluster.Spec{Name: "new", Namespace: "pgo"}
 			spec.Default()
 			err := r.prepare(context.Background(), fx, false, spec, cluster.Material{})
@@ -317,7 +322,7 @@ func TestFromCombinationsRefuse(t *testing.T) {
 					t.Errorf("error = %v, want %q", err, w)
 				}
 			}
-			if m := fx.mutations(); len(m) != 0 {
+			if m := fx.Mutations(); len(m) != 0 {
 				t.Errorf("changes despite the refusal: %v", m)
 			}
 		})

@@ -10,11 +10,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -29,22 +29,15 @@ type fromTest struct {
 
 // fromFixture is a running cluster "old" in namespace "pgo" with one
 // backup, to restore into a new cluster "new".
-func fromFixture(t *testing.T) (*fixture, *fromTest) {
+func fromFixture(t *testing.T) (*fakecluster.Cluster, *fromTest) {
 	t.Helper()
-	fx := newFixture(t)
-	// The fixture's cluster is hippo; rename its objects to old.
-	c := fx.f.Clientset
-	spec := cluster.Spec{Name: "old", Namespace: "pgo"}
-	spec.Default()
-	m := cluster.Material{PKI: cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("old db.crt"), DBKey: []byte("old db.key"),
-		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"}
-	addRendered(t, c, spec, m)
-	_ = c.Tracker().Add(readyPod("old-backrest-shared-repo-abc", podLabels("old", cluster.ComponentRepo), "pgbackrest"))
+	fx := fakecluster.New(t)
+	fx.AddSource(t, "old")
 	return fx, newFromTest(fx)
 }
 
-func newFromTest(fx *fixture) *fromTest {
-	return &fromTest{From: &From{Source: "old", Exec: fx.exec, PollInterval: time.Millisecond, Timeout: time.Minute}}
+func newFromTest(fx *fakecluster.Cluster) *fromTest {
+	return &fromTest{From: &From{Source: "old", Exec: fx.Exec, PollInterval: time.Millisecond, Timeout: time.Minute}}
 }
 
 // parse sets the new cluster, name in namespace, and the restore options
@@ -74,8 +67,8 @@ func (r *fromTest) parse(name, namespace string) error {
 
 // prepare is Prepare with the fixture's clients, for the new cluster's
 // spec and material m.
-func (r *fromTest) prepare(ctx context.Context, fx *fixture, existing bool, spec cluster.Spec, m cluster.Material) error {
-	r.Client, r.Dynamic, r.Mapper, r.Progress = fx.f.Clientset, fx.f.Dynamic, fx.f.Mapper, io.Discard
+func (r *fromTest) prepare(ctx context.Context, fx *fakecluster.Cluster, existing bool, spec cluster.Spec, m cluster.Material) error {
+	r.Client, r.Dynamic, r.Mapper, r.Progress = fx.Factory.Clientset, fx.Factory.Dynamic, fx.Factory.Mapper, io.Discard
 	r.NewSpec, r.Material = spec, m
 	return r.Prepare(ctx, existing)
 }
@@ -87,7 +80,7 @@ func TestFromPrepareRefuses(t *testing.T) {
 	tests := []struct {
 		name     string
 		r        func(*fromTest)
-		setup    func(*fixture)
+		setup    func(*fakecluster.Cluster)
 		existing bool
 		want     string
 	}{
@@ -96,13 +89,13 @@ func TestFromPrepareRefuses(t *testing.T) {
 			want: `cluster "missing" not found in namespace "pgo", neither running nor deleted with --keep-backups`},
 		{name: "missing source namespace", r: func(r *fromTest) { r.SourceNamespace = "elsewhere" },
 			want: `cluster "old" not found in namespace "elsewhere"`},
-		{name: "repository Secret gone", setup: func(fx *fixture) {
-			_ = fx.f.Clientset.Tracker().Delete(gvr("secrets"), "pgo", "old-backrest-repo-config")
+		{name: "repository Secret gone", setup: func(fx *fakecluster.Cluster) {
+			_ = fx.Factory.Clientset.Tracker().Delete(gvr("secrets"), "pgo", "old-backrest-repo-config")
 		}, want: "its Secret old-backrest-repo-config (the certificates of its repository host) is gone"},
-		{name: "repository PVC gone", setup: func(fx *fixture) {
-			_ = fx.f.Clientset.Tracker().Delete(gvr("persistentvolumeclaims"), "pgo", "old-pgbr-repo")
+		{name: "repository PVC gone", setup: func(fx *fakecluster.Cluster) {
+			_ = fx.Factory.Clientset.Tracker().Delete(gvr("persistentvolumeclaims"), "pgo", "old-pgbr-repo")
 		}, want: `the repository of cluster "old" is gone: PVC old-pgbr-repo does not exist`},
-		{name: "no backups", setup: func(fx *fixture) { fx.info = testNoBackups }, want: `cluster "old" has no backups to restore from`},
+		{name: "no backups", setup: func(fx *fakecluster.Cluster) { fx.Info = fakecluster.InfoNoBackups }, want: `cluster "old" has no backups to restore from`},
 		{name: "unknown set", r: func(r *fromTest) { r.RestoreOpts = "--set=20200101-000000F" }, want: "backup 20200101-000000F does not exist"},
 		{name: "target after the archive", r: func(r *fromTest) { r.PITRTarget = "2026-11-26T09:00:00Z" }, want: "is after the last archived WAL"},
 	}
@@ -118,16 +111,16 @@ func TestFromPrepareRefuses(t *testing.T) {
 			if err := r.parse("new", "pgo"); err != nil {
 				t.Fatal(err)
 			}
-			fx.f.Clientset.ClearActions()
+			fx.Factory.Clientset.ClearActions()
 			err := r.prepare(context.Background(), fx, tc.existing, cluster.Spec{}, cluster.Material{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
-			if m := fx.mutations(); len(m) != 0 {
+			if m := fx.Mutations(); len(m) != 0 {
 				t.Errorf("changes despite the refusal: %v", m)
 			}
-			if n := len(fx.f.Dynamic.Actions()); n != 0 {
-				t.Errorf("%d dynamic requests: %v", n, fx.f.Dynamic.Actions())
+			if n := len(fx.Factory.Dynamic.Actions()); n != 0 {
+				t.Errorf("%d dynamic requests: %v", n, fx.Factory.Dynamic.Actions())
 			}
 		})
 	}
@@ -151,45 +144,19 @@ func TestFromRunningSource(t *testing.T) {
 		t.Errorf("backup = %q", r.Backup.Label)
 	}
 
-	// What create cluster renders and applies for "new".
-	spec := cluster.Spec{Name: "new", Namespace: "other"}
-	spec.Default()
-	objects, err := cluster.Render(spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.AdjustObjects(objects); err != nil {
-		t.Fatal(err)
-	}
-	var sts *appsv1.StatefulSet
-	for _, obj := range objects {
-		if obj.GetKind() == "StatefulSet" {
-			replicas, _, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
-			if replicas != 0 {
-				t.Errorf("replicas = %d after AdjustObjects, want 0", replicas)
-			}
-			sts = &appsv1.StatefulSet{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, sts); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	c := fx.f.Clientset
-	if err := c.Tracker().Add(sts); err != nil {
-		t.Fatal(err)
-	}
+	fx.AddBootstrapped(t, "new", "other", r.AdjustObjects)
+	c := fx.Factory.Clientset
 	var secret *corev1.Secret
 	c.PrependReactor("create", "secrets", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		secret = action.(k8stesting.CreateAction).GetObject().(*corev1.Secret).DeepCopy()
 		return false, nil, nil
 	})
-	fx.f.Clientset.ClearActions()
+	fx.Factory.Clientset.ClearActions()
 	if err := r.Restore(ctx); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 
-	if got, want := strings.Join(fx.mutations(), ", "), "delete secrets, create secrets, delete jobs, create jobs, patch statefulsets, delete secrets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "delete secrets, create secrets, delete jobs, create jobs, patch statefulsets, delete secrets"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 	if secret == nil || secret.Namespace != "other" || string(secret.Data[jobs.SourceKeyCert]) != "old db.crt" ||
@@ -224,7 +191,7 @@ func TestFromRunningSource(t *testing.T) {
 
 func TestFromJobFailureAdvice(t *testing.T) {
 	fx, r := fromFixture(t)
-	fx.jobFails = true
+	fx.JobFails = true
 	if err := r.parse("new", "pgo"); err != nil {
 		t.Fatal(err)
 	}
@@ -237,13 +204,13 @@ func TestFromJobFailureAdvice(t *testing.T) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(rendered.Object, sts); err != nil {
 		t.Fatal(err)
 	}
-	_ = fx.f.Clientset.Tracker().Add(sts)
+	_ = fx.Factory.Clientset.Tracker().Add(sts)
 	err := r.Restore(ctx)
 	if err == nil || !strings.Contains(err.Error(), "Cluster new was created with its database stopped") ||
 		!strings.Contains(err.Error(), "kubectl pgo delete cluster new -n pgo --yes") {
 		t.Fatalf("error = %v", err)
 	}
-	if _, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+	if _, err := fx.Factory.Clientset.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
 		t.Errorf("the source Secret is left behind")
 	}
 }
@@ -251,10 +218,10 @@ func TestFromJobFailureAdvice(t *testing.T) {
 // s3FromFixture is fromFixture without "old": the S3-only
 // source is added by the tests. Created pods run at once; the S3 CA and a
 // credentials Secret s3-keys exist.
-func s3FromFixture(t *testing.T) (*fixture, *fromTest) {
+func s3FromFixture(t *testing.T) (*fakecluster.Cluster, *fromTest) {
 	t.Helper()
-	fx := newFixture(t)
-	c := fx.f.Clientset
+	fx := fakecluster.New(t)
+	c := fx.Factory.Clientset
 	c.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		action.(k8stesting.CreateAction).GetObject().(*corev1.Pod).Status.Phase = corev1.PodRunning
 		return false, nil, nil
@@ -272,11 +239,11 @@ func s3FromFixture(t *testing.T) (*fixture, *fromTest) {
 
 // addS3Source adds the settings and Secrets of an S3-only "old" whose
 // keys were given as flags.
-func addS3Source(t *testing.T, fx *fixture, cipher string) {
+func addS3Source(t *testing.T, fx *fakecluster.Cluster, cipher string) {
 	t.Helper()
 	spec := s3Spec("old")
 	spec.Cipher = cipher
-	addRendered(t, fx.f.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+	fakecluster.AddRendered(t, fx.Factory.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
 		RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", S3Key: "old key", S3KeySecret: "old secret", CipherPass: "old pass"})
 }
 
@@ -315,7 +282,7 @@ func TestFromS3Source(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			c := fx.f.Clientset
+			c := fx.Factory.Clientset
 			tc.spec.Default()
 			if err := r.prepare(ctx, fx, false, tc.spec, tc.material); err != nil {
 				t.Fatalf("Prepare: %v", err)
@@ -336,8 +303,8 @@ func TestFromS3Source(t *testing.T) {
 			if string(secret.Data[jobs.SourceKeyS3CA]) != "the CA" || (tc.cipher != "") != (string(secret.Data[jobs.SourceKeyCipherPass]) == "old pass") {
 				t.Errorf("CA %q, passphrase %q", secret.Data[jobs.SourceKeyS3CA], secret.Data[jobs.SourceKeyCipherPass])
 			}
-			if len(fx.execs) == 0 || !strings.HasPrefix(fx.execs[0], "new-restore-source/pgbackrest: sh -c") || !strings.Contains(fx.execs[0], "pgbackrest --stanza=db") {
-				t.Errorf("the repository was not read in the reader pod: %v", fx.execs)
+			if len(fx.Execs()) == 0 || !strings.HasPrefix(fx.Execs()[0], "new-restore-source/pgbackrest: sh -c") || !strings.Contains(fx.Execs()[0], "pgbackrest --stanza=db") {
+				t.Errorf("the repository was not read in the reader pod: %v", fx.Execs())
 			}
 
 			// The Job reads the same Secret; then the temporary objects go.
@@ -379,27 +346,27 @@ func TestFromS3Source(t *testing.T) {
 func TestFromS3SourceRefuses(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, fx *fixture)
+		setup func(t *testing.T, fx *fakecluster.Cluster)
 		spec  cluster.Spec
 		want  []string
 	}{
 		{name: "gone, and the new cluster has no S3 repository", spec: cluster.Spec{Name: "new", Namespace: "pgo"},
 			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket"}},
-		{name: "gone, and not in the bucket", spec: s3Spec("new"), setup: func(t *testing.T, fx *fixture) { fx.info = "[]" },
+		{name: "gone, and not in the bucket", spec: s3Spec("new"), setup: func(t *testing.T, fx *fakecluster.Cluster) { fx.Info = "[]" },
 			want: []string{`cluster "old" is gone`, `bucket "backups"`, "/backrestrepo/old-backrest-shared-repo", "has no stanza db", "nothing was created"}},
-		{name: "encrypted, passphrase gone", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fixture) {
+		{name: "encrypted, passphrase gone", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fakecluster.Cluster) {
 			addS3Source(t, fx, "aes-256-cbc")
-			s, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), "old-backrest-repo-config", metav1.GetOptions{})
+			s, err := fx.Factory.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), "old-backrest-repo-config", metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			delete(s.Data, cluster.KeyCipherPass)
-			_ = fx.f.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, s, "pgo")
+			_ = fx.Factory.Clientset.Tracker().Update(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, s, "pgo")
 		}, want: []string{`the repository of cluster "old" is encrypted`, "has no cipher-pass", "nothing was created"}},
-		{name: "keys gone, new cluster local", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fixture) {
+		{name: "keys gone, new cluster local", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fakecluster.Cluster) {
 			spec := s3Spec("old")
 			spec.S3.CredentialsSecret = "deleted-keys"
-			addRendered(t, fx.f.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+			fakecluster.AddRendered(t, fx.Factory.Clientset, spec, cluster.Material{PKI: cluster.PKI{CACert: []byte("c"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
 				RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p"})
 		}, want: []string{`the S3 keys of cluster "old" are gone`, "pgo/deleted-keys"}},
 	}
@@ -420,10 +387,10 @@ func TestFromS3SourceRefuses(t *testing.T) {
 				}
 			}
 			ctx := context.Background()
-			if _, err := fx.f.Clientset.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+			if _, err := fx.Factory.Clientset.CoreV1().Secrets("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
 				t.Errorf("the temporary Secret is left")
 			}
-			if _, err := fx.f.Clientset.CoreV1().Pods("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
+			if _, err := fx.Factory.Clientset.CoreV1().Pods("pgo").Get(ctx, "new-restore-source", metav1.GetOptions{}); err == nil {
 				t.Errorf("the reader pod is left")
 			}
 		})

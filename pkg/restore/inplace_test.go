@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -22,7 +23,7 @@ import (
 // newInPlace is the restore of the fixture's cluster hippo with the
 // pgBackRest options opts (as --backup-opts gives them), as the command
 // builds it from its flags.
-func newInPlace(t *testing.T, fx *fixture, progress io.Writer, opts string) *InPlace {
+func newInPlace(t *testing.T, fx *fakecluster.Cluster, progress io.Writer, opts string) *InPlace {
 	t.Helper()
 	options, err := repo.ParseRestoreOptions(opts)
 	if err != nil {
@@ -33,7 +34,7 @@ func newInPlace(t *testing.T, fx *fixture, progress io.Writer, opts string) *InP
 		t.Fatal(err)
 	}
 	return &InPlace{
-		Client: fx.f.Clientset, Exec: fx.exec, Progress: progress,
+		Client: fx.Factory.Clientset, Exec: fx.Exec, Progress: progress,
 		Name: "hippo", Namespace: "pgo", Options: options, Target: target,
 		Timeout: time.Minute, PollInterval: time.Millisecond,
 		Now:     func() time.Time { return time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC) },
@@ -45,7 +46,7 @@ func newInPlace(t *testing.T, fx *fixture, progress io.Writer, opts string) *InP
 // anything changes; Start stops the database and creates the Job; Wait
 // follows it and starts the database, promoted on a new timeline.
 func TestInPlace(t *testing.T) {
-	fx := newFixture(t)
+	fx := fakecluster.New(t)
 	var progress bytes.Buffer
 	r := newInPlace(t, fx, &progress, "--process-max=2")
 	ctx := context.Background()
@@ -56,7 +57,7 @@ func TestInPlace(t *testing.T) {
 	if plan.Backup.Label != "20261126-072526F" || r.Options.Set != "20261126-072526F" || !plan.ArchiveFirst || !plan.OnLatest || plan.Replicas != 1 {
 		t.Errorf("plan = %+v, set %q", plan, r.Options.Set)
 	}
-	if m := fx.mutations(); len(m) != 0 {
+	if m := fx.Mutations(); len(m) != 0 {
 		t.Errorf("Check changed %v", m)
 	}
 	if got := r.ReplayDescription(); got != "all the archived WAL (the latest point)" {
@@ -67,7 +68,7 @@ func TestInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start: %v\n%s", err, progress.String())
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 	if cmd := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); !strings.Contains(cmd, "restore --delta --set=20261126-072526F --process-max=2") {
@@ -86,7 +87,7 @@ func TestInPlace(t *testing.T) {
 	if res.Timeline != 2 || res.Paused {
 		t.Errorf("result = %+v", res)
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 }
@@ -94,7 +95,7 @@ func TestInPlace(t *testing.T) {
 func TestJobFailureMessage(t *testing.T) {
 	o := &InPlace{Name: "hippo", Namespace: "pgo"}
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "hippo-restore"}}
-	pod := readyPod("hippo-restore-x", nil, "pgbackrest")
+	pod := fakecluster.RunningPod("pgo", "hippo-restore-x", nil, "pgbackrest")
 	pod.Status.ContainerStatuses[0].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 75}}
 	err := o.jobFailed(job, pod, batchv1.JobCondition{Reason: "BackoffLimitExceeded"}, []string{
 		"INFO: restore command begin",
@@ -121,8 +122,8 @@ func TestCheckChoosesBackupOnTheTimeline(t *testing.T) {
 		{"", "20261204-045249F", ""},
 		{"--target-timeline=1", "20261204-045249F_20261204-045300I", "1"},
 	} {
-		fx := newFixture(t)
-		withTimelines(fx)
+		fx := fakecluster.New(t)
+		fakecluster.WithTimelines(fx)
 		r := newInPlace(t, fx, io.Discard, tc.opts)
 		plan, err := r.Check(context.Background())
 		if err != nil {
@@ -137,14 +138,14 @@ func TestCheckChoosesBackupOnTheTimeline(t *testing.T) {
 // With the database stopped, nothing is archived first, and a time after
 // the newest archived WAL is refused before anything changes.
 func TestCheckTargetAfterTheArchive(t *testing.T) {
-	fx := newFixture(t)
-	stopDatabasePod(fx)
+	fx := fakecluster.New(t)
+	fakecluster.StopDatabasePod(fx)
 	r := newInPlace(t, fx, io.Discard, "--type=time '--target=2026-11-26 07:41:00+00'")
 	_, err := r.Check(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "target 2026-11-26 07:41:00+00 is after the last archived WAL: the newest WAL segment (000000010000000000000006) was archived at 2026-11-26 07:40:01+00") {
 		t.Fatalf("error = %v", err)
 	}
-	if m := fx.mutations(); len(m) != 0 {
+	if m := fx.Mutations(); len(m) != 0 {
 		t.Errorf("changes despite the refusal: %v", m)
 	}
 }
@@ -165,8 +166,8 @@ func restoreAll(r *InPlace) (Result, error) {
 }
 
 func TestJobFailure(t *testing.T) {
-	fx := newFixture(t)
-	fx.jobFails = true
+	fx := fakecluster.New(t)
+	fx.JobFails = true
 	var errOut bytes.Buffer
 	_, err := restoreAll(newInPlace(t, fx, &errOut, ""))
 	if err == nil {
@@ -182,31 +183,31 @@ func TestJobFailure(t *testing.T) {
 		}
 	}
 	// Left stopped: one scale-down, no scale-up.
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 
 	// Running it again replaces the failed Job.
-	fx.jobFails = false
-	fx.f.Clientset.ClearActions()
+	fx.JobFails = false
+	fx.Factory.Clientset.ClearActions()
 	if _, err := restoreAll(newInPlace(t, fx, &errOut, "")); err != nil {
 		t.Fatalf("second restore: %v\n%s", err, errOut.String())
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "delete jobs, create jobs, patch statefulsets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "delete jobs, create jobs, patch statefulsets"; got != want {
 		t.Errorf("changes of the retry = %s, want %s (the StatefulSet is at 0 already)", got, want)
 	}
 }
 
 func TestRecoveryFailure(t *testing.T) {
-	fx := newFixture(t)
-	c := fx.f.Clientset
+	fx := fakecluster.New(t)
+	c := fx.Factory.Clientset
 	// The database container keeps failing after the restore.
 	c.PrependReactor("get", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		get, ok := action.(k8stesting.GetAction)
 		if !ok || get.GetName() != "hippo-0" {
 			return false, nil, nil
 		}
-		p := readyPod("hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
+		p := fakecluster.RunningPod("pgo", "hippo-0", cluster.Labels("hippo", cluster.ComponentDatabase), "database", "pgbackrest")
 		p.Status.ContainerStatuses[0].RestartCount = 1
 		p.Status.ContainerStatuses[0].State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}
 		return true, p, nil
@@ -216,7 +217,7 @@ func TestRecoveryFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PostgreSQL failed to recover") || !strings.Contains(err.Error(), "scaled back to 0") {
 		t.Fatalf("error = %v\nstderr:\n%s", err, errOut.String())
 	}
-	if got, want := strings.Join(fx.mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets, patch statefulsets"; got != want {
+	if got, want := strings.Join(fx.Mutations(), ", "), "patch statefulsets, delete jobs, create jobs, patch statefulsets, patch statefulsets"; got != want {
 		t.Errorf("changes = %s, want %s", got, want)
 	}
 	sts, _ := c.AppsV1().StatefulSets("pgo").Get(context.Background(), "hippo", metav1.GetOptions{})
@@ -226,8 +227,8 @@ func TestRecoveryFailure(t *testing.T) {
 }
 
 func TestTimeoutSaysHowToGoOn(t *testing.T) {
-	fx := newFixture(t)
-	fx.jobRuns = true
+	fx := fakecluster.New(t)
+	fx.JobRuns = true
 	r := newInPlace(t, fx, io.Discard, "")
 	r.Timeout = 50 * time.Millisecond
 	_, err := restoreAll(r)
