@@ -38,6 +38,9 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 		checks = append(checks, repoChecks...)
 	}
 	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d))
+	if f.spec.Replicas > 0 {
+		checks = append(checks, replicationCheck(f, d))
+	}
 	if f.check != nil || f.checkErr != nil {
 		checks = append(checks, checkCheck(f, d))
 	}

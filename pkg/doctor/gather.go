@@ -53,6 +53,10 @@ type Facts struct {
 
 	// df and du of the repository path in the repository host's pod.
 	df, du *execResult
+
+	// instances are the primary and the replicas, with replicas only.
+	instances    []inspect.InstanceInfo
+	instancesErr error
 }
 
 // Options say which cluster to examine, when, and whether to run
@@ -155,6 +159,16 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 		})
 		wg.Go(func() {
 			f.du = run(f.repoPod, cluster.ContainerPGBackRest, inspect.ExecTimeout, "du", "-s", "-B1", spec.RepoPath)
+		})
+	}
+	if spec.Replicas > 0 {
+		wg.Go(func() {
+			pods, err := client.CoreV1().Pods(o.Namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.DatabaseSelector(o.Name).String()})
+			if err != nil {
+				f.instancesErr = fmt.Errorf("cannot list the database pods: %w", err)
+				return
+			}
+			f.instances = inspect.Instances(ctx, exec, spec, pods.Items)
 		})
 	}
 	wg.Wait()

@@ -78,6 +78,12 @@ func TestReplicas(t *testing.T) {
 		}
 	}
 
+	// doctor: both replicas stream.
+	r, _ := doctorReport(t, env, ns, c.name, "--no-check")
+	if rc := doctorStatus(t, r, "replication"); rc.Status != "ok" || !strings.Contains(rc.Detail, "rep-r1-0 streams") || !strings.Contains(rc.Detail, "rep-r2-0 streams") {
+		t.Errorf("doctor's replication check: %+v", rc)
+	}
+
 	// Recreated pods keep their roles: a replica's, then the primary's.
 	for _, pod := range []string{"rep-r1-0", "rep-0"} {
 		deletePodAndWait(t, env, ns, pod)
@@ -146,6 +152,16 @@ func TestReplicas(t *testing.T) {
 	replicasCaughtUp(t, c, want, "rep-r1-0")
 	if tl := c.one(t, timelineSQL); tl != "3" {
 		t.Errorf("after two restores the primary is on timeline %s, want 3", tl)
+	}
+
+	// A replica promoted by hand behind the plugin's back: doctor fails on two pods that accept
+	// writes, and names them.
+	if out, err := psqlIn(env, ns, "rep-r1-0", "SELECT pg_promote()"); err != nil || out != "t" {
+		t.Fatalf("pg_promote() on rep-r1-0: %v %s", err, out)
+	}
+	r, res = doctorReport(t, env, ns, c.name, "--no-check")
+	if rc := doctorStatus(t, r, "replication"); res.ExitCode == 0 || rc.Status != "failed" || !strings.Contains(rc.Detail, "2 pods accept writes: rep-0, rep-r1-0") {
+		t.Errorf("doctor with two primaries: exit %d, replication check %+v", res.ExitCode, rc)
 	}
 }
 
