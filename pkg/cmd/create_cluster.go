@@ -121,6 +121,10 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
+	if o.RestoreFrom.Enabled() && spec.Replicas > 0 {
+		return usageErrorf(cmd, "--restore-from cannot be used with --%s yet: restore the cluster first, then add replicas with kubectl pgo update cluster %s --%s=%d",
+			flagReplicas, o.Name, flagReplicas, spec.Replicas)
+	}
 	if o.RestoreFrom.Enabled() && o.DryRun == apply.DryRunServer {
 		return usageErrorf(cmd, "--restore-from cannot be used with --dry-run=server: the restore runs a Job; use --dry-run=client to see the objects")
 	}

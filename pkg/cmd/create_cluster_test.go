@@ -118,6 +118,8 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "pitr target without restore-from", args: []string{"hippo", "--pitr-target=2026-11-24 12:00:00+00"}, want: []string{"--pitr-target needs --restore-from"}},
 		{name: "restore-from itself", args: []string{"hippo", "--restore-from=hippo"}, want: []string{"--restore-from=hippo names the cluster being created"}},
 		{name: "restore-from with server dry run", args: []string{"hippo", "--restore-from=old", "--dry-run=server"}, want: []string{"--restore-from cannot be used with --dry-run=server"}},
+		{name: "restore-from with replicas", args: []string{"hippo", "--restore-from=old", "--replicas=1"}, want: []string{"--restore-from cannot be used with --replicas yet", "kubectl pgo update cluster hippo --replicas=1"}},
+		{name: "replicas out of range", args: []string{"hippo", "--replicas=6"}, want: []string{"--replicas=6 is out of range: give 0 to 5"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
