@@ -112,7 +112,9 @@ echo "kubectl-pgo: the restore finished in $(( $(date +%s) - start ))s"
 const recoverScript = `
 export PATH="$PG_BIN:$PATH"
 echo "kubectl-pgo: recovering in the Job, without archiving"
-postgres -D "$pgdata" -c archive_mode=off -c listen_addresses= &
+# No TLS: it listens on its socket only, and the Job may not mount the
+# database's certificate (a restore from another cluster mounts that one's).
+postgres -D "$pgdata" -c archive_mode=off -c listen_addresses= -c ssl=off &
 postmaster=$!
 until [ "$(psql -XAtq -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ]; do
   if ! kill -0 "$postmaster" 2>/dev/null; then
