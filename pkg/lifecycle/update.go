@@ -82,7 +82,10 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	}
 	restarts := restartedWorkloads(spec, objects)
 	for _, r := range restarts {
-		fmt.Fprintf(progress, "  the %s restarts to read the new configuration\n", r.what)
+		if r.say == "" {
+			r.say = "the " + r.what + " restarts to read the new configuration"
+		}
+		fmt.Fprintf(progress, "  %s\n", r.say)
 	}
 
 	lines := lines(o.Output, o.Out)

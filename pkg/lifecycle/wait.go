@@ -132,7 +132,10 @@ func pvcsBound(ctx context.Context, c *apply.Clients, ns string, pvcs []string) 
 
 // restart is a workload whose pod template changed, so its pod restarts.
 type restart struct {
-	what  string
+	what string
+	// say is the line update prints; empty for "the <what> restarts to
+	// read the new configuration".
+	say   string
 	steps func(c *apply.Clients, exec apply.ExecFunc, ns, name string) []apply.WaitStep
 }
 
@@ -148,7 +151,7 @@ func restartedWorkloads(spec cluster.Spec, objects []*unstructured.Unstructured)
 				return []apply.WaitStep{apply.InstanceStep(c, ns, name, "the database pod to restart")}
 			}})
 		case obj.GetKind() == "StatefulSet":
-			out = append(out, restart{what: "database pod of replica " + name, steps: func(c *apply.Clients, exec apply.ExecFunc, _, _ string) []apply.WaitStep {
+			out = append(out, restart{what: "database pod of replica " + name, say: "replica " + name + " starts (a new one), or restarts to read the new configuration", steps: func(c *apply.Clients, exec apply.ExecFunc, _, _ string) []apply.WaitStep {
 				return replicaSteps(c, exec, spec, []string{name})
 			}})
 		case obj.GetKind() == "Deployment":

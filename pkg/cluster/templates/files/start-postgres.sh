@@ -72,6 +72,10 @@ fi
 
 if [ "$role" = replica ]; then
   touch "$pgdata/standby.signal"
+  # The archive, when streaming is behind; only a replica has it, so that
+  # no recovery setting stays in a primary's configuration.
+  exec postgres -D "$pgdata" -c cluster_name="$instance" \
+    -c "restore_command=pgbackrest --stanza={{ .Stanza }} archive-get %f \"%p\""
 else
   # The primary was made so by a failover, which promoted it first.
   rm -f "$pgdata/standby.signal"
