@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
@@ -83,6 +84,23 @@ func TestReplicas(t *testing.T) {
 	if rc := doctorStatus(t, r, "replication"); rc.Status != "ok" || !strings.Contains(rc.Detail, "rep-r1-0 streams") || !strings.Contains(rc.Detail, "rep-r2-0 streams") {
 		t.Errorf("doctor's replication check: %+v", rc)
 	}
+
+	// A replica that stops: doctor warns and names it; back, it streams again.
+	scale := func(instance string, n int32) {
+		t.Helper()
+		patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
+		if _, err := env.Client.AppsV1().StatefulSets(ns).Patch(context.Background(), instance, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scale("rep-r2", 0)
+	waitGone(t, env, ns, "rep-r2-0")
+	r, _ = doctorReport(t, env, ns, c.name, "--no-check")
+	if rc := doctorStatus(t, r, "replication"); rc.Status != "warning" || !strings.Contains(rc.Detail, "not streaming: rep-r2-0") {
+		t.Errorf("doctor's replication check with replica rep-r2 stopped: %+v", rc)
+	}
+	scale("rep-r2", 1)
+	replicasCaughtUp(t, c, want, "rep-r2-0")
 
 	// Recreated pods keep their roles: a replica's, then the primary's.
 	for _, pod := range []string{"rep-r1-0", "rep-0"} {
