@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -25,7 +26,7 @@ func replicationCheck(f Facts, d doctorFixes) Check {
 	for _, i := range f.instances {
 		switch {
 		case i.InRecovery == nil:
-			behind = append(behind, fmt.Sprintf("%s (%s)", i.Pod, orUnknown(i.Error)))
+			behind = append(behind, fmt.Sprintf("%s (%s)", i.Pod, cmp.Or(i.Error, "unknown")))
 		case i.Role == cluster.RolePrimary && *i.InRecovery:
 			wrong = append(wrong, fmt.Sprintf("%s is the primary but PostgreSQL in it is a standby", i.Pod))
 		case i.Role == cluster.RoleReplica && !*i.InRecovery:
@@ -45,13 +46,6 @@ func replicationCheck(f Facts, d doctorFixes) Check {
 				d.ns, d.name, d.ns, f.spec.Replicas)}
 	}
 	return ok(name, strings.Join(good, ", "))
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }
 
 func deref(p *int64) int64 {

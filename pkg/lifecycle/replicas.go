@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
@@ -62,19 +64,14 @@ func archiveCurrentSegment(ctx context.Context, exec apply.ExecFunc, spec cluste
 	if err != nil || seg == "" {
 		return fmt.Sprintf("the primary's WAL cannot be switched (%v %s)", err, strings.TrimSpace(stderr))
 	}
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	err = kube.WaitFor(ctx, time.Second, time.Minute, func(ctx context.Context) (bool, error) {
 		out, _, err := exec(ctx, ns, pod, cluster.ContainerDatabase, inspect.PSQLCommand("postgres", repo.ArchivedQuery(seg)))
-		if err == nil && strings.TrimSpace(out) == "t" {
-			return ""
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err().Error()
-		case <-time.After(time.Second):
-		}
+		return err == nil && strings.TrimSpace(out) == "t", nil
+	})
+	if err != nil {
+		return fmt.Sprintf("WAL segment %s was not archived within a minute (%v)", seg, err)
 	}
-	return fmt.Sprintf("WAL segment %s was not archived within a minute", seg)
+	return ""
 }
 
 // newestUsableBackup returns the label of the newest backup on the history
@@ -83,18 +80,9 @@ func newestUsableBackup(ctx context.Context, c *apply.Clients, exec apply.ExecFu
 	if exec == nil {
 		return "", "the repository is not read without --wait"
 	}
-	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.PGBackRestPodSelector(name)})
+	pod, err := kube.FindRunningPod(ctx, c.Client, ns, cluster.PGBackRestPodSelector(name))
 	if err != nil {
-		return "", fmt.Sprintf("cannot list the pgBackRest pod: %v", apply.APIError(c, err))
-	}
-	var pod *corev1.Pod
-	for i := range pods.Items {
-		if inspect.ContainerRunning(&pods.Items[i], cluster.ContainerPGBackRest) {
-			pod = &pods.Items[i]
-		}
-	}
-	if pod == nil {
-		return "", "no pgBackRest pod runs to read the repository"
+		return "", fmt.Sprintf("the pgBackRest pod, which reads the repository, %s", kube.NotRunning(err))
 	}
 	execCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -175,7 +163,7 @@ func replicaStreaming(ctx context.Context, c *apply.Clients, exec apply.ExecFunc
 		return false, fmt.Sprintf("asking the primary %s: %v %s", spec.PrimaryPod(), err, strings.TrimSpace(stderr)), nil
 	}
 	if state := strings.TrimSpace(out); state != "streaming" {
-		return false, fmt.Sprintf("replica %s is not streaming yet (%s)", instance, orWord(state, "not connected")), nil
+		return false, fmt.Sprintf("replica %s is not streaming yet (%s)", instance, cmp.Or(state, "not connected")), nil
 	}
 	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, cluster.InstancePodName(instance), metav1.GetOptions{})
 	if err != nil {
@@ -197,11 +185,4 @@ func bootstrappedFrom(ctx context.Context, c *apply.Clients, ns, pod string) str
 		return "bootstrapped " + m[len(m)-1][1]
 	}
 	return "started on its existing data directory"
-}
-
-func orWord(s, word string) string {
-	if s == "" {
-		return word
-	}
-	return s
 }

@@ -11,23 +11,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// scaleDatabase sets the replicas of the database StatefulSet. Nothing else
-// of it changes.
+// scaleDatabase sets the replicas of the database StatefulSet (the first
+// instance's). Nothing else of it changes.
 func (r *InPlace) scaleDatabase(ctx context.Context, replicas int) error {
-	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	_, err := r.Client.AppsV1().StatefulSets(r.Namespace).Patch(ctx, cluster.StatefulSetName(r.Name), types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: cluster.FieldManager})
-	if err != nil {
-		return fmt.Errorf("scaling StatefulSet %s to %d: %w", cluster.StatefulSetName(r.Name), replicas, err)
-	}
-	return nil
+	return r.scaleInstance(ctx, cluster.StatefulSetName(r.Name), replicas)
 }
 
 // stopDatabase scales the StatefulSet to 0 and waits until its pod is

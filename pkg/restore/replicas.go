@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,8 +49,10 @@ func (r *InPlace) stopReplicas(ctx context.Context, plan *Plan) error {
 
 // rebuildReplicas gives each replica an empty data PVC and starts it
 // again, restored from backup set (empty: copied from the primary with
-// pg_basebackup). It records set as the replicas' bootstrap first, so that
-// a replica made later starts from it too. It does not wait for them.
+// pg_basebackup), once the new timeline's start is in the repository. It
+// records set as the replicas' bootstrap first, so that a replica made
+// later starts from it too, and waits until each has replayed past that
+// start.
 func (r *InPlace) rebuildReplicas(ctx context.Context, plan *Plan, set string, timeline int) error {
 	replicas := plan.Spec.ReplicaInstances()
 	if len(replicas) == 0 {
@@ -109,13 +112,7 @@ func (r *InPlace) archiveNewTimelineStart(ctx context.Context, plan *Plan) (stri
 	if _, err := repo.ParseLSN(lsn); err != nil {
 		return "", fmt.Errorf("the restored primary's WAL position: %w", err)
 	}
-	err = kube.WaitFor(ctx, r.PollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
-		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
-		defer cancel()
-		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", repo.ArchivedQuery(seg)})
-		return err == nil && strings.TrimSpace(out) == "t", nil
-	})
-	if err != nil {
+	if err := r.waitArchived(ctx, pod, seg); err != nil {
 		return "", fmt.Errorf("WAL segment %s of the new timeline was not archived within %s; the replicas stay stopped, since without it they would not follow the primary: "+
 			"see kubectl pgo show archive %s -n %s, then make them again with kubectl pgo update cluster %s -n %s --replicas=0, then --replicas=%d",
 			seg, archiveWALTimeout, r.Name, r.Namespace, r.Name, r.Namespace, plan.Spec.Replicas)
@@ -189,19 +186,15 @@ func (r *InPlace) recordReplicaBootstrap(ctx context.Context, spec cluster.Spec,
 	if err != nil {
 		return err
 	}
-	for cm, patch := range map[string]map[string]string{
+	for cm, values := range map[string]map[string]string{
 		cluster.SettingsConfigMapName(r.Name):   {cluster.SettingsKey: string(data)},
 		cluster.PGBackRestConfigMapName(r.Name): {cluster.FileReplicaBootstrap: set},
 	} {
-		body, err := yaml.Marshal(map[string]any{"data": patch})
+		patch, err := json.Marshal(map[string]any{"data": values})
 		if err != nil {
 			return err
 		}
-		merge, err := yaml.YAMLToJSON(body)
-		if err != nil {
-			return err
-		}
-		if _, err := r.Client.CoreV1().ConfigMaps(r.Namespace).Patch(ctx, cm, types.MergePatchType, merge,
+		if _, err := r.Client.CoreV1().ConfigMaps(r.Namespace).Patch(ctx, cm, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: cluster.FieldManager}); err != nil {
 			return fmt.Errorf("recording the replicas' bootstrap in ConfigMap %s: %w", cm, err)
 		}
@@ -239,11 +232,4 @@ func (r *InPlace) replacePVC(ctx context.Context, name string) error {
 	}
 	_, err = pvcs.Create(ctx, fresh, metav1.CreateOptions{FieldManager: cluster.FieldManager})
 	return err
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }

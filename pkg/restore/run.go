@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -72,7 +73,7 @@ func (r *InPlace) Wait(ctx context.Context, plan *Plan, job *batchv1.Job) (Resul
 			// so the replicas copy the primary then.
 			set := ""
 			if plan.BaseBackup == nil {
-				set = orDefault(ran.backupSet, plan.Backup.Label)
+				set = cmp.Or(ran.backupSet, plan.Backup.Label)
 			}
 			if err := r.rebuildReplicas(waitCtx, plan, set, db.timeline); err != nil {
 				return Result{}, err

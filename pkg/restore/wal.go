@@ -60,13 +60,7 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 		return nil
 	}
 	r.progress("Archiving the database's current WAL (segment %s), so that the repository holds every committed change...", seg)
-	err = kube.WaitFor(ctx, r.PollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
-		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
-		defer cancel()
-		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", repo.ArchivedQuery(seg)})
-		return err == nil && strings.TrimSpace(out) == "t", nil
-	})
-	if err == nil {
+	if r.waitArchived(ctx, pod, seg) == nil {
 		return nil
 	}
 	advice := fmt.Sprintf("see why with kubectl pgo show archive %s -n %s, fix it, and run the restore again. Nothing was changed", r.Name, r.Namespace)
@@ -84,6 +78,17 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 	}
 	r.progress("Warning: WAL segment %s was not archived within %s; the restore can reach only what was archived before it.", seg, archiveWALTimeout)
 	return nil
+}
+
+// waitArchived waits, for at most archiveWALTimeout, until the database in
+// pod has archived WAL segment seg.
+func (r *InPlace) waitArchived(ctx context.Context, pod, seg string) error {
+	return kube.WaitFor(ctx, r.PollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
+		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
+		defer cancel()
+		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", repo.ArchivedQuery(seg)})
+		return err == nil && strings.TrimSpace(out) == "t", nil
+	})
 }
 
 // databaseRunning tells whether the cluster's database pod runs and is
