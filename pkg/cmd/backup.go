@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +174,7 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 			return usageErrorf(cmd, "--%s applies to --backup-type=pgdump only", f)
 		}
 	}
-	if o.Type != "" && !slices.Contains(repo.BackupTypes, o.Type) {
+	if o.Type != "" && repo.CheckBackupType(o.Type) != nil {
 		return usageErrorf(cmd, "unknown --type %q: use one of %s", o.Type, strings.Join(repo.BackupTypes, ", "))
 	}
 	opts, err := repo.ParseBackupOptions(o.BackupOpts)
@@ -202,15 +201,11 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	if o.BackupType != jobs.BackupTypePGBackRest {
 		return o.runPGDump(ctx)
 	}
-	client, spec, err := o.clientAndSpec(ctx)
+	client, spec, n, err := o.clientSpecAndRepo(ctx, &o.Repo, "cannot back up: %w. Nothing was started")
 	if err != nil {
 		return err
 	}
 	ns := o.namespace
-	n, err := o.Repo.index(spec)
-	if err != nil {
-		return fmt.Errorf("cannot back up: %w. Nothing was started", err)
-	}
 	req := backup.Request{Cluster: o.Name, Namespace: ns, Spec: spec, Repo: n, Type: o.pgType,
 		Options: o.options, Verbose: o.Verbose, Deadline: o.Timeout}
 	started, err := backup.Start(ctx, client, req, o.now)

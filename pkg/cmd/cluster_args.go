@@ -138,6 +138,22 @@ func (t *execTarget) clientAndSpec(ctx context.Context) (kubernetes.Interface, c
 	return client, spec, err
 }
 
+// clientSpecAndRepo is clientAndSpec and the number of the repository r
+// chooses (0 for none). A repository the cluster does not have is an
+// error formatted by refusal, e.g. "cannot back up: %w. Nothing was
+// started".
+func (t *execTarget) clientSpecAndRepo(ctx context.Context, r *repoFlags, refusal string) (kubernetes.Interface, cluster.Spec, int, error) {
+	client, spec, err := t.clientAndSpec(ctx)
+	if err != nil {
+		return nil, spec, 0, err
+	}
+	n, err := r.index(spec)
+	if err != nil {
+		return nil, spec, 0, fmt.Errorf(refusal, err)
+	}
+	return client, spec, n, nil
+}
+
 // validateObjectName checks the value of a flag that names an object of
 // the namespace (a DNS-1123 label), such as a PVC.
 func validateObjectName(flag, value string) error {

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -108,16 +109,11 @@ func (o *DeleteBackupOptions) Validate(cmd *cobra.Command) error {
 // Run deletes the backup: backup.Deletion plans it, the prompt names what
 // goes, and Expire deletes it.
 func (o *DeleteBackupOptions) Run(ctx context.Context) error {
-	client, spec, err := o.clientAndSpec(ctx)
+	client, spec, chosen, err := o.clientSpecAndRepo(ctx, &o.Repo, "cannot delete a backup of cluster "+strconv.Quote(o.Name)+": %w. Nothing was deleted")
 	if err != nil {
 		return err
 	}
-	ns := o.namespace
-	chosen, err := o.Repo.index(spec)
-	if err != nil {
-		return fmt.Errorf("cannot delete a backup of cluster %q: %w. Nothing was deleted", o.Name, err)
-	}
-	d := backup.Deletion{Cluster: o.Name, Namespace: ns, Spec: spec, Repo: chosen, Target: o.Target,
+	d := backup.Deletion{Cluster: o.Name, Namespace: o.namespace, Spec: spec, Repo: chosen, Target: o.Target,
 		Exec: backup.Exec(o.exec), Info: o.info}
 	plan, err := d.Plan(ctx, client)
 	if err != nil {

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -132,7 +131,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	}
 	report := doctor.NewReport(o.Name, o.namespace, doctor.Diagnose(facts, o.MaxBackupAge))
 	if o.Output.Format() == printers.FormatTable {
-		err = writeDoctorText(o.Out, report)
+		err = report.WriteText(o.Out)
 	} else {
 		err = o.Output.Print(o.Out, nil, report)
 	}
@@ -150,23 +149,4 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			o.Name, o.namespace, report.Failed, len(report.Checks), strings.Join(names, ", "))
 	}
 	return nil
-}
-
-// writeDoctorText writes the report as a table: a mark, the check and
-// what was found, with the fix on the line below a failed check.
-func writeDoctorText(w io.Writer, r DoctorReport) error {
-	fmt.Fprintf(w, "Cluster %s in namespace %s:\n\n", r.Cluster, r.Namespace)
-	t := printers.NewTable("", "check", "result")
-	for _, c := range r.Checks {
-		t.AddRow(c.Status.Symbol(), c.Name, c.Detail)
-		if c.Status != CheckOK && c.Fix != "" {
-			t.AddRow("", "", "fix: "+c.Fix)
-		}
-	}
-	if err := t.Render(w); err != nil {
-		return err
-	}
-	summary := fmt.Sprintf("\n%d checks: %d ok, %d warnings, %d failed\n", len(r.Checks), len(r.Checks)-r.Failed-r.Warnings, r.Warnings, r.Failed)
-	_, err := io.WriteString(w, summary)
-	return err
 }

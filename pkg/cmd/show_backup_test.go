@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +23,6 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // -update rewrites testdata/*.golden; registered here unless another test
@@ -298,19 +296,6 @@ func TestShowBackupSelector(t *testing.T) {
 	_, errOut, err := runShowFresh(t, objects, "--selector", "env=dev")
 	if err != nil || errOut != "No clusters found matching \"env=dev\" in namespace \"default\".\n" {
 		t.Errorf("error %v, stderr %q", err, errOut)
-	}
-}
-
-func TestWriteBackupsTextRunningJob(t *testing.T) {
-	var b bytes.Buffer
-	start := testNow.Add(-90 * time.Second)
-	err := writeBackupsText(&b, []ClusterBackups{{Cluster: "hippo", Namespace: "pg", Repository: &repo.Summary{Stanza: "db", Status: repo.SummaryNoBackups, Cipher: "none"},
-		Jobs: []BackupJobInfo{{Name: "hippo-backup-full-aaaaa", Type: "full", State: jobs.StateRunning, Start: &start}}}}, testNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "hippo-backup-full-aaaaa   full   Running   2026-11-26 07:58:30 UTC   1m30s") {
-		t.Errorf("output:\n%s", b.String())
 	}
 }
 

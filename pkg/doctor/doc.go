@@ -4,6 +4,6 @@
 // Check per line of the report, each with the fix to apply when it does not
 // pass. ParseDF and ParseDU read the repository volume's usage.
 //
-// It holds no cobra and prints nothing: pkg/cmd/doctor.go keeps the flags
-// and writes the Report.
+// It holds no cobra: pkg/cmd/doctor.go keeps the flags, chooses the output
+// (-o) and writes the Report, as JSON or YAML or with Report.WriteText.
 package doctor

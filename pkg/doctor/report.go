@@ -1,7 +1,11 @@
 package doctor
 
 import (
+	"fmt"
+	"io"
 	"time"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
 // Thresholds of the checks.
@@ -82,4 +86,23 @@ func NewReport(name, namespace string, checks []Check) Report {
 	}
 	r.Healthy = r.Failed == 0
 	return r
+}
+
+// WriteText writes the report as a table: a mark, the check and
+// what was found, with the fix on the line below a failed check.
+func (r Report) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "Cluster %s in namespace %s:\n\n", r.Cluster, r.Namespace)
+	t := printers.NewTable("", "check", "result")
+	for _, c := range r.Checks {
+		t.AddRow(c.Status.Symbol(), c.Name, c.Detail)
+		if c.Status != OK && c.Fix != "" {
+			t.AddRow("", "", "fix: "+c.Fix)
+		}
+	}
+	if err := t.Render(w); err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("\n%d checks: %d ok, %d warnings, %d failed\n", len(r.Checks), len(r.Checks)-r.Failed-r.Warnings, r.Warnings, r.Failed)
+	_, err := io.WriteString(w, summary)
+	return err
 }

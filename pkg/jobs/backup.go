@@ -192,8 +192,8 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	if b.Cluster == "" || b.Namespace == "" || b.RepoHost == nil {
 		return nil, fmt.Errorf("backup Job: the cluster, its namespace and its repository host are required")
 	}
-	if !slices.Contains(repo.BackupTypes, b.Type) {
-		return nil, fmt.Errorf("backup Job: backup type %q is not one of %s", b.Type, strings.Join(repo.BackupTypes, ", "))
+	if err := repo.CheckBackupType(b.Type); err != nil {
+		return nil, fmt.Errorf("backup Job: %w", err)
 	}
 	podSpec := b.RepoHost.Spec.Template.Spec
 	container, volumes, err := mountsOf(podSpec, RepoHostContainer, "Deployment "+b.RepoHost.Namespace+"/"+b.RepoHost.Name)

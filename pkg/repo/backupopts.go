@@ -20,6 +20,14 @@ const (
 // BackupTypes are the values of --type, in the order of their size.
 var BackupTypes = []string{BackupFull, BackupDiff, BackupIncr}
 
+// CheckBackupType refuses a backup type pgBackRest does not have.
+func CheckBackupType(t string) error {
+	if !slices.Contains(BackupTypes, t) {
+		return fmt.Errorf("backup type %q is not one of %s", t, strings.Join(BackupTypes, ", "))
+	}
+	return nil
+}
+
 // BackupOptions are options for `pgbackrest backup`, checked against what
 // a user may set: the result of ParseBackupOptions.
 type BackupOptions struct {

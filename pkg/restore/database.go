@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,8 +116,7 @@ func (r *InPlace) startDatabase(waitCtx, ctx context.Context) (recovered, error)
 				inRecovery, pauseState, walFile := fields[0] == "t", fields[1], fields[2]
 				switch {
 				case !inRecovery && kube.IsPodReady(p):
-					if walFileName.MatchString(walFile) {
-						tl, _ := strconv.ParseInt(walFile[:8], 16, 64)
+					if tl, err := repo.SegmentTimeline(walFile); err == nil && walFileName.MatchString(walFile) {
 						db.timeline = int(tl)
 					}
 					return true, nil
