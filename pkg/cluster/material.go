@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,6 +71,13 @@ func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now 
 	if repoConfig != nil {
 		if m.PKI, err = PKIFromSecret(repoConfig); err == nil {
 			err = m.PKI.Verify(spec.Name, spec.Namespace, now)
+			// A database certificate made before the instances' Services
+			// existed lacks their names: a new one from the same CA.
+			if hostname := (x509.HostnameError{}); errors.As(err, &hostname) {
+				if err = m.PKI.ReissueDatabase(spec.Name, spec.Namespace, now); err == nil {
+					err = m.PKI.Verify(spec.Name, spec.Namespace, now)
+				}
+			}
 		}
 		if err != nil {
 			return Material{}, fmt.Errorf("secret %s/%s cannot be reused: %w; delete it to have new certificates generated",

@@ -42,12 +42,45 @@ type leaf struct {
 	dnsNames []string
 }
 
+// leaves are the two certificates. The database's is good for the
+// primary's Service, the first pod under it, and the Service of every
+// instance there may be (InstancePodName of 0 to MaxReplicas), so that
+// adding a replica or failing over needs no new certificate.
 func leaves(cluster, namespace string) (db, repoHost leaf) {
 	pod := PodName(cluster) + "." + ServiceName(cluster)
-	db = leaf{"database", databaseCN(cluster),
-		append(serviceDNSNames(ServiceName(cluster), namespace), serviceDNSNames(pod, namespace)...)}
+	names := append(serviceDNSNames(ServiceName(cluster), namespace), serviceDNSNames(pod, namespace)...)
+	for i := 0; i <= MaxReplicas; i++ {
+		names = append(names, serviceDNSNames(InstancePodName(InstanceName(cluster, i)), namespace)...)
+	}
+	db = leaf{"database", databaseCN(cluster), names}
 	repoHost = leaf{"repository", repoCN(cluster), serviceDNSNames(RepoHostName(cluster), namespace)}
 	return db, repoHost
+}
+
+// ReissueDatabase signs a new database certificate and key with the CA of
+// p, for the names leaves gives now: a cluster made before a name was
+// added (the instances' Services) keeps its CA, so the repository host
+// keeps trusting the database side.
+func (p *PKI) ReissueDatabase(cluster, namespace string, now time.Time) error {
+	ca, err := parseCert("CA", p.CACert)
+	if err != nil {
+		return err
+	}
+	block, _ := pem.Decode(p.CAKey)
+	if block == nil {
+		return errors.New("the CA key is missing or not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("the CA key cannot be read: %w", err)
+	}
+	caKey, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return errors.New("the CA key is not an ECDSA key")
+	}
+	db, _ := leaves(cluster, namespace)
+	p.DBCert, p.DBKey, err = newLeaf(db, ca, caKey, now)
+	return err
 }
 
 // serviceDNSNames are the names a Service (or a pod under one) is reached

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +222,43 @@ func TestPKIExpiries(t *testing.T) {
 	p.RepoCert = []byte("not PEM")
 	if _, err := p.Expiries(); err == nil || !strings.Contains(err.Error(), "repository certificate") {
 		t.Errorf("Expiries() with a broken repository certificate: err = %v", err)
+	}
+}
+
+// A database certificate made before the instances' Services existed (it
+// names only the primary's Service and first pod) is signed anew by the
+// same CA when the material is loaded; the CA and the repository's pair
+// stay, so the repository host keeps trusting the database side.
+func TestLoadOrGenerateMaterialReissuesOldDatabaseCertificate(t *testing.T) {
+	spec := Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	m, err := LoadOrGenerateMaterial(spec, nil, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := parseCert("CA", m.PKI.CACert)
+	block, _ := pem.Decode(m.PKI.CAKey)
+	caKey, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := leaves("hippo", "pgo")
+	old := leaf{db.what, db.cn, db.dnsNames[:8]} // the Service's and hippo-0.hippo's names only
+	if m.PKI.DBCert, m.PKI.DBKey, err = newLeaf(old, ca, caKey.(*ecdsa.PrivateKey), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PKI.Verify("hippo", "pgo", now); !errors.As(err, new(x509.HostnameError)) {
+		t.Fatalf("the old certificate verifies for the replicas' Services: %v", err)
+	}
+	repoSecret, pgSecret := secretsOf(t, spec, m)
+	again, err := LoadOrGenerateMaterial(spec, repoSecret, pgSecret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.PKI.Verify("hippo", "pgo", now); err != nil {
+		t.Error(err)
+	}
+	if string(again.PKI.CACert) != string(m.PKI.CACert) || string(again.PKI.RepoCert) != string(m.PKI.RepoCert) || string(again.PKI.DBCert) == string(m.PKI.DBCert) {
+		t.Error("want the same CA and repository certificate, and a new database certificate")
 	}
 }

@@ -45,6 +45,7 @@ var objectTemplates = []string{
 	"repo-pvc.yaml",
 	"service.yaml",
 	"replicas-service.yaml",
+	"instance-service.yaml",
 	"statefulset.yaml",
 	"repo-deployment.yaml",
 	"repo-service.yaml",
@@ -119,12 +120,14 @@ func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
 
 // instanceTemplates are rendered once per instance (Spec.InstanceNames),
 // the primary first.
-var instanceTemplates = []string{"data-pvc.yaml", "statefulset.yaml"}
+var instanceTemplates = []string{"data-pvc.yaml", "instance-service.yaml", "statefulset.yaml"}
 
 // instanceValues are one instance's part of objectValues.
 type instanceValues struct {
 	Name, PVC, Role string
-	Primary         bool
+	// Pod is its pod's name, and the name of its own Service.
+	Pod     string
+	Primary bool
 	// Selector is its StatefulSet's (InstanceSelector); PodLabels its pod's.
 	Selector, PodLabels map[string]string
 }
@@ -138,7 +141,7 @@ func (v objectValues) perInstance() []objectValues {
 	for _, name := range names {
 		iv := v
 		primary := name == spec.PrimaryInstance()
-		iv.Instance = instanceValues{Name: name, PVC: name, Role: RoleReplica, Primary: primary,
+		iv.Instance = instanceValues{Name: name, PVC: name, Pod: InstancePodName(name), Role: RoleReplica, Primary: primary,
 			Selector: InstanceSelector(spec.Name, name), PodLabels: map[string]string{}}
 		if primary {
 			iv.Instance.Role = RolePrimary

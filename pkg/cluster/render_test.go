@@ -165,6 +165,7 @@ func TestRenderOrderAndNames(t *testing.T) {
 		"PersistentVolumeClaim/hippo-pgbr-repo",
 		"Service/hippo",
 		"Service/hippo-replicas",
+		"Service/hippo-0",
 		"StatefulSet/hippo",
 		"Deployment/hippo-backrest-shared-repo",
 		"Service/hippo-backrest-shared-repo",
@@ -444,7 +445,7 @@ func TestWorkloads(t *testing.T) {
 			}
 		case *corev1.Service:
 			want := map[string]labels.Set{"hippo": PrimarySelector("hippo"), "hippo-replicas": ReplicaSelector("hippo"),
-				RepoHostName("hippo"): RepoSelector("hippo")}[o.Name]
+				RepoHostName("hippo"): RepoSelector("hippo"), "hippo-0": {"statefulset.kubernetes.io/pod-name": "hippo-0"}}[o.Name]
 			if !labelsMatch(o.Spec.Selector, want) || len(o.Spec.Selector) != len(want) {
 				t.Errorf("Service %s selects %v, want %v", o.Name, o.Spec.Selector, want)
 			}

@@ -76,8 +76,8 @@ func TestCreateCreatesThenIsUnchanged(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if got := len(f.Writes()); got != 11 {
-		t.Errorf("%d writes, want 11 applies: %v", got, f.Writes())
+	if got := len(f.Writes()); got != 12 {
+		t.Errorf("%d writes, want 12 applies: %v", got, f.Writes())
 	}
 
 	// Second run: the typed client must see the Secrets and the settings.
@@ -87,7 +87,7 @@ func TestCreateCreatesThenIsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second create: %v", err)
 	}
-	if strings.Count(out, " unchanged\n") != 12 || !strings.HasSuffix(out, "cluster hippo unchanged\n") {
+	if strings.Count(out, " unchanged\n") != 13 || !strings.HasSuffix(out, "cluster hippo unchanged\n") {
 		t.Errorf("second create changed something:\n%s", out)
 	}
 
@@ -241,8 +241,8 @@ func TestCreateOutput(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if len(list.Items) != 11 || list.Items[0].GetResourceVersion() != "1" {
-		t.Errorf("got %d items, want the 11 applied objects", len(list.Items))
+	if len(list.Items) != 12 || list.Items[0].GetResourceVersion() != "1" {
+		t.Errorf("got %d items, want the 12 applied objects", len(list.Items))
 	}
 	if errOut != "cluster hippo created\n" {
 		t.Errorf("stderr = %q, want the summary", errOut)

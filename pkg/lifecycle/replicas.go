@@ -132,7 +132,12 @@ func removeInstances(ctx context.Context, c *apply.Clients, stored, spec cluster
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting the PVC of replica %s: %w", n, apply.APIError(c, err))
 		}
-		fmt.Fprintf(progress, "replica %s removed (statefulset/%s and persistentvolumeclaim/%s deleted)\n", n, n, n)
+		pod := cluster.InstancePodName(n)
+		err = c.Client.CoreV1().Services(ns).Delete(ctx, pod, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the Service of replica %s: %w", n, apply.APIError(c, err))
+		}
+		fmt.Fprintf(progress, "replica %s removed (statefulset/%s, persistentvolumeclaim/%s and service/%s deleted)\n", n, n, n, pod)
 	}
 	return nil
 }

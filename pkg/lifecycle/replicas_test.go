@@ -60,7 +60,7 @@ func TestReplicasAddedAndRemoved(t *testing.T) {
 		t.Errorf("left StatefulSets %v and PVCs %v, want %v of each", sets, pvcs, want)
 	}
 	for _, n := range []string{"hippo-r2", "hippo-r3"} {
-		if !strings.Contains(out.String(), "replica "+n+" removed (statefulset/"+n+" and persistentvolumeclaim/"+n+" deleted)") {
+		if !strings.Contains(out.String(), "replica "+n+" removed (statefulset/"+n+", persistentvolumeclaim/"+n+" and service/"+n+"-0 deleted)") {
 			t.Errorf("the output does not say that %s was removed:\n%s", n, out.String())
 		}
 	}

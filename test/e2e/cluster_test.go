@@ -413,8 +413,8 @@ func TestCreateClusterBadInput(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("--dry-run=server failed:\n%s", res)
 		}
-		if n := strings.Count(res.Stdout, "---\n"); n != 11 {
-			t.Errorf("printed %d objects, want 11", n)
+		if n := strings.Count(res.Stdout, "---\n"); n != 12 {
+			t.Errorf("printed %d objects, want 12", n)
 		}
 		if !strings.Contains(res.Stdout, "uid: ") || !strings.Contains(res.Stderr, "cluster hippo created (server dry run)") {
 			t.Errorf("the objects are not as the server would store them:\n%s", res)
@@ -429,8 +429,8 @@ func TestCreateClusterBadInput(t *testing.T) {
 			t.Fatalf("--dry-run=client without a kubeconfig failed:\n%s", res)
 		}
 		docs := strings.Split(strings.TrimPrefix(res.Stdout, "---\n"), "---\n")
-		if len(docs) != 11 {
-			t.Fatalf("printed %d objects, want 11", len(docs))
+		if len(docs) != 12 {
+			t.Fatalf("printed %d objects, want 12", len(docs))
 		}
 		var sts unstructured.Unstructured
 		for _, doc := range docs {
@@ -689,8 +689,8 @@ func clusterVersions(t *testing.T, env *framework.Env, ns, name string) map[stri
 
 func assertClusterUnchanged(t *testing.T, before, after map[string]string) {
 	t.Helper()
-	if len(before) != 11 {
-		t.Errorf("the cluster has %d objects, want 11: %v", len(before), before)
+	if len(before) != 12 {
+		t.Errorf("the cluster has %d objects, want 12: %v", len(before), before)
 	}
 	for k, v := range before {
 		if after[k] != v {
