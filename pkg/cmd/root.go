@@ -133,6 +133,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 		NewCmdDoctor(f, streams),
 		NewCmdVerify(f, streams),
 		NewCmdRestoreDrill(f, streams),
+		NewCmdFailover(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

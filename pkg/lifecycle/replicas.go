@@ -178,16 +178,17 @@ func replicaStreaming(ctx context.Context, c *apply.Clients, exec apply.ExecFunc
 		bootstrappedFrom(ctx, c, ns, pod.Name)), nil
 }
 
-var bootstrapLine = regexp.MustCompile(`kubectl-pgo: replica \S+ was bootstrapped (.*)`)
+var bootstrapLine = regexp.MustCompile(`kubectl-pgo: replica \S+ (?:was )?(bootstrapped .*|rejoined with pg_rewind)`)
 
-// bootstrappedFrom reads from the replica's log how it was bootstrapped.
+// bootstrappedFrom reads from the replica's log how it was bootstrapped,
+// or how a former primary rejoined.
 func bootstrappedFrom(ctx context.Context, c *apply.Clients, ns, pod string) string {
 	raw, err := c.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: cluster.ContainerDatabase}).DoRaw(ctx)
 	if err != nil {
 		return "its log cannot be read"
 	}
 	if m := bootstrapLine.FindAllStringSubmatch(string(raw), -1); len(m) > 0 {
-		return "bootstrapped " + m[len(m)-1][1]
+		return m[len(m)-1][1]
 	}
 	return "started on its existing data directory"
 }

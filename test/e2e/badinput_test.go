@@ -295,6 +295,13 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"backup: --type with pgdump", []string{"backup", name, "--backup-type=pgdump", "--type=full"}, `--type is a pgBackRest backup type`},
 		{"backup: pgbasebackup of a missing cluster", []string{"backup", "nosuch", "--backup-type=pgbasebackup"}, `cluster "nosuch" not found`},
 
+		// failover.
+		{"failover: no replica", []string{"failover", name, "--yes"}, `cluster "` + name + `" has no replica to fail over to: add one with kubectl pgo update cluster ` + name + ` --replicas=1`},
+		{"failover: missing cluster", []string{"failover", "nosuch", "--yes"}, `cluster "nosuch" not found`},
+		{"failover: bad --max-lag", []string{"failover", name, "--max-lag=lots"}, `invalid --max-lag "lots"`},
+		{"failover: invalid --target", []string{"failover", name, "--target=Bad_Pod"}, `invalid --target "Bad_Pod"`},
+		{"failover: no confirmation", []string{"failover", name}, `has no replica|without confirmation`},
+
 		// show backup, show archive.
 		{"show backup: missing cluster", []string{"show", "backup", "nosuch"}, `cluster "nosuch" not found`},
 		{"show backup: unknown --backup-type", []string{"show", "backup", name, "--backup-type=tape"}, `unknown --backup-type "tape"`},

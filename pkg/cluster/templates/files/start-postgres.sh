@@ -50,6 +50,25 @@ bootstrap() {
   echo "kubectl-pgo: replica $instance was bootstrapped with pg_basebackup"
 }
 
+# rewind makes a former primary (stopped by a failover, or lost with its
+# node) follow the new one: pg_rewind undoes what it wrote after the new
+# primary's timeline forked off, and says "no rewind required" when it
+# stopped cleanly before the promotion. The replication role may run it:
+# the primary grants it the functions pg_rewind reads files with.
+rewind() {
+  local conninfo="host={{ .Service }} port={{ .PostgresPort }} user={{ .ReplicationUser }} dbname=postgres sslmode=verify-full sslrootcert={{ .CAFile }}"
+  local i
+  for i in $(seq 60); do
+    if [ "$(PGPASSFILE={{ shq .ReplicationPassFile }} psql -XAtq -d "$conninfo" -c 'SELECT NOT pg_is_in_recovery()' 2>/dev/null)" = t ]; then
+      PGPASSFILE={{ shq .ReplicationPassFile }} pg_rewind --target-pgdata="$pgdata" --source-server="$conninfo" --progress
+      return
+    fi
+    echo "kubectl-pgo: waiting for the primary ({{ .Service }}) to accept writes before pg_rewind ($i)"
+    sleep 5
+  done
+  return 1
+}
+
 if [ ! -s "$pgdata/PG_VERSION" ]; then
   if [ "$role" = primary ]; then
     echo "kubectl-pgo: initializing a new data directory in $pgdata"
@@ -57,7 +76,19 @@ if [ ! -s "$pgdata/PG_VERSION" ]; then
       --auth-local=peer --auth-host=scram-sha-256 --data-checksums --encoding=UTF8 --locale=C
   else
     bootstrap
+    touch "$pgdata/standby.signal"
   fi
+elif [ "$role" = replica ] && [ ! -e "$pgdata/standby.signal" ]; then
+  # A data directory without standby.signal was a primary's.
+  state=$(pg_controldata "$pgdata" | sed -n 's/^Database cluster state: *//p')
+  echo "kubectl-pgo: instance $instance was a primary (its data directory is \"$state\"); rewinding it to follow the primary"
+  if rewind; then
+    echo "kubectl-pgo: replica $instance rejoined with pg_rewind"
+  else
+    echo "kubectl-pgo: pg_rewind failed; bootstrapping replica $instance anew"
+    bootstrap
+  fi
+  touch "$pgdata/standby.signal"
 fi
 
 # PostgreSQL refuses a data directory that others can write to, and fsGroup
@@ -87,6 +118,10 @@ else
     psql -XAtq -d postgres -v ON_ERROR_STOP=1 -v user={{ shq .ReplicationUser }} -v password="$(cat {{ shq .ReplicationPasswordFile }})" <<'SQL' >/dev/null &&
 SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'password';
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"user";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"user";
 SQL
       echo "kubectl-pgo: the replication role {{ .ReplicationUser }} is ready"
   ) &
