@@ -32,6 +32,9 @@ type Request struct {
 	Verbose bool
 	// Deadline is how long the Job may run (activeDeadlineSeconds).
 	Deadline time.Duration
+	// Standby is the replica instance to copy the files from (ChooseStandby);
+	// empty: the primary.
+	Standby string
 }
 
 // Start renders the backup Job and starts it, so that two backups of the
@@ -55,6 +58,7 @@ func Start(ctx context.Context, client kubernetes.Interface, r Request, now func
 		Verbose:   r.Verbose,
 		Deadline:  r.Deadline,
 		Suspend:   true,
+		Standby:   standbyArgs(r),
 	}.Render()
 	if err != nil {
 		return nil, err
@@ -94,4 +98,12 @@ func jobTemplate(ctx context.Context, client kubernetes.Interface, ns, name stri
 			name, kube.NotRunning(err), err, cluster.RepoHostName(name), ns)
 	}
 	return deploy, nil
+}
+
+// standbyArgs are the Job's options of a backup from r.Standby.
+func standbyArgs(r Request) []string {
+	if r.Standby == "" {
+		return nil
+	}
+	return cluster.StandbyBackupArgs(r.Spec, r.Standby)
 }

@@ -175,6 +175,13 @@ func databaseHost(spec Spec) repo.DatabaseHost {
 	}
 }
 
+// StandbyBackupArgs are the pgbackrest backup options that copy the files
+// from the replica instance's pod, reached at its own Service.
+func StandbyBackupArgs(spec Spec, instance string) []string {
+	pod := InstancePodName(instance)
+	return repositoryHost(spec).StandbyBackupArgs(pod, pod)
+}
+
 func repositoryHost(spec Spec) repo.RepositoryHost {
 	return repo.RepositoryHost{
 		Repositories: spec.Repositories(),

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -101,7 +102,9 @@ type BackupOptions struct {
 	Wait       bool
 	Timeout    time.Duration
 	Verbose    bool
-	Output     *printers.OutputFlags
+	// FromStandby copies the files from a replica (backup-standby).
+	FromStandby bool
+	Output      *printers.OutputFlags
 	// The flags of --backup-type=pgdump.
 	Database string
 	DumpAll  bool
@@ -144,6 +147,7 @@ func newCmdBackup(f kube.Factory, o *BackupOptions) *cobra.Command {
 	flags.BoolVar(&o.DumpAll, "dump-all", false, "With --backup-type=pgdump: dump every database and the roles with pg_dumpall (plain SQL).")
 	flags.StringVar(&o.PVCName, "pvc-name", "", "With --backup-type=pgdump: the PVC of the dumps, created if missing (default backup-NAME-pgdump-pvc).")
 	flags.StringVar(&o.PVCSize, "pvc-size", o.PVCSize, "With --backup-type=pgdump: the size of the PVC when it is created.")
+	flags.BoolVar(&o.FromStandby, "from-standby", false, "Copy the files from the streaming replica with the least lag (pgBackRest's backup-standby); the primary only starts and stops the backup.")
 	o.Repo.AddFlags(cmd, "back up to")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	o.Output.AddFlags(cmd)
@@ -160,6 +164,9 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	}
 	if o.BackupType != jobs.BackupTypePGBackRest && (cmd.Flags().Changed("repo") || cmd.Flags().Changed(flagStorageType)) {
 		return usageErrorf(cmd, "--repo and --%s apply to --backup-type=pgbackrest only", flagStorageType)
+	}
+	if o.BackupType != jobs.BackupTypePGBackRest && o.FromStandby {
+		return usageErrorf(cmd, "--from-standby applies to --backup-type=pgbackrest only")
 	}
 	switch {
 	case o.BackupType == jobs.BackupTypePGBackRest:
@@ -208,6 +215,12 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	ns := o.namespace
 	req := backup.Request{Cluster: o.Name, Namespace: ns, Spec: spec, Repo: n, Type: o.pgType,
 		Options: o.options, Verbose: o.Verbose, Deadline: o.Timeout}
+	if o.FromStandby {
+		if req.Standby, err = backup.ChooseStandby(ctx, client, backup.Exec(o.exec), spec); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "backing up from standby %s\n", cluster.InstancePodName(req.Standby))
+	}
 	started, err := backup.Start(ctx, client, req, o.now)
 	if err != nil {
 		return err

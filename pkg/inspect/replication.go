@@ -152,3 +152,46 @@ func Primaries(instances []InstanceInfo) []string {
 	}
 	return out
 }
+
+// Streaming tells whether a replica is ready and streams from the primary.
+func (i InstanceInfo) Streaming() bool {
+	return i.Role == cluster.RoleReplica && i.Ready && i.State == "streaming" && i.LagBytes != nil
+}
+
+// Describe is the pod and its state in a few words, for an error.
+func (i InstanceInfo) Describe() string {
+	s := i.State
+	switch {
+	case i.Error != "":
+		s = i.Error
+	case s == "":
+		s = "unknown"
+	}
+	if i.Error == "" && !i.Ready {
+		s += ", not ready"
+	}
+	return i.Pod + ": " + s
+}
+
+// LeastLagging is the streaming replica with the least lag; false when no
+// replica streams.
+func LeastLagging(instances []InstanceInfo) (InstanceInfo, bool) {
+	best, found := InstanceInfo{}, false
+	for _, in := range instances {
+		if in.Streaming() && (!found || *in.LagBytes < *best.LagBytes) {
+			best, found = in, true
+		}
+	}
+	return best, found
+}
+
+// DescribeReplicas is each replica's Describe, for an error.
+func DescribeReplicas(instances []InstanceInfo) string {
+	var out []string
+	for _, in := range instances {
+		if in.Role == cluster.RoleReplica {
+			out = append(out, in.Describe())
+		}
+	}
+	return strings.Join(out, "; ")
+}

@@ -116,6 +116,9 @@ type BackupJob struct {
 	// Verbose logs at the detail level: one line per file copied, with
 	// the percentage done.
 	Verbose bool
+	// Standby are the options of a backup from a standby
+	// (cluster.StandbyBackupArgs); empty for one from the primary.
+	Standby []string
 	// Deadline and TTL are DefaultBackupDeadline and DefaultBackupTTL when
 	// zero.
 	Deadline, TTL time.Duration
@@ -165,6 +168,7 @@ func (b BackupJob) Args() []string {
 	if b.lockPath != "" {
 		args = append(args, "--lock-path="+b.lockPath)
 	}
+	args = append(args, b.Standby...)
 	return append(args, b.Options.Args...)
 }
 

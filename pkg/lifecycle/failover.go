@@ -9,7 +9,6 @@
 package lifecycle
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -114,27 +113,22 @@ func PlanFailover(ctx context.Context, c *apply.Clients, r FailoverRequest) (*Fa
 		}
 		plan.To = plan.Instances[i]
 	default:
-		best := -1
-		for i, in := range replicas {
-			if in.State == "streaming" && in.Ready && in.LagBytes != nil && (best < 0 || *in.LagBytes < *replicas[best].LagBytes) {
-				best = i
-			}
+		best, ok := inspect.LeastLagging(replicas)
+		if !ok && !r.Force {
+			return nil, fmt.Errorf("no replica of cluster %q streams from the primary (%s): see kubectl pgo show cluster %s -n %s, "+
+				"or name one with --target and --force; nothing was changed", spec.Name, inspect.DescribeReplicas(replicas), spec.Name, spec.Namespace)
 		}
-		if best < 0 {
-			if !r.Force {
-				return nil, fmt.Errorf("no replica of cluster %q streams from the primary (%s): see kubectl pgo show cluster %s -n %s, "+
-					"or name one with --target and --force; nothing was changed", spec.Name, describeReplicas(replicas), spec.Name, spec.Namespace)
-			}
-			best = 0
+		if !ok {
+			best = replicas[0]
 		}
-		plan.To = replicas[best]
+		plan.To = best
 	}
 	var problems []string
 	if plan.From.Error != "" {
 		problems = append(problems, fmt.Sprintf("the primary %s cannot be asked (%s): what it wrote after %s's last replay is lost", plan.From.Pod, plan.From.Error, plan.To.Pod))
 	}
-	if !plan.To.Ready || plan.To.State != "streaming" {
-		problems = append(problems, fmt.Sprintf("replica %s is not streaming (%s)", plan.To.Pod, describeReplicas([]inspect.InstanceInfo{plan.To})))
+	if !plan.To.Streaming() {
+		problems = append(problems, fmt.Sprintf("replica %s is not streaming (%s)", plan.To.Pod, plan.To.Describe()))
 	}
 	if lag := plan.To.LagBytes; lag != nil && *lag > r.MaxLag {
 		problems = append(problems, fmt.Sprintf("replica %s is %d bytes behind the primary, more than --max-lag=%d", plan.To.Pod, *lag, r.MaxLag))
@@ -145,21 +139,6 @@ func PlanFailover(ctx context.Context, c *apply.Clients, r FailoverRequest) (*Fa
 	}
 	plan.Warnings = problems
 	return plan, nil
-}
-
-// describeReplicas says each replica's state, for an error.
-func describeReplicas(replicas []inspect.InstanceInfo) string {
-	var out []string
-	for _, in := range replicas {
-		s := cmp.Or(in.State, "unknown")
-		if in.Error != "" {
-			s = in.Error
-		} else if !in.Ready {
-			s += ", not ready"
-		}
-		out = append(out, in.Pod+": "+s)
-	}
-	return strings.Join(out, "; ")
 }
 
 // Failover carries out plan: stop the old primary, wait until the target

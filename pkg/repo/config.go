@@ -146,14 +146,41 @@ func (r RepositoryHost) Config() (Config, error) {
 			c.Set("global", repo.option("retention-diff"), itoa(repo.RetentionDiff))
 		}
 	}
-	c.Set(stanza, "pg1-host", r.PGHost)
-	c.Set(stanza, "pg1-host-type", "tls")
-	c.Set(stanza, "pg1-host-port", itoa(orDefaultInt(r.PGHostPort, ServerPort)))
-	c.Set(stanza, "pg1-host-ca-file", r.TLS.CAFile)
-	c.Set(stanza, "pg1-host-cert-file", r.TLS.CertFile)
-	c.Set(stanza, "pg1-host-key-file", r.TLS.KeyFile)
-	c.Set(stanza, "pg1-path", r.PGPath)
+	for _, o := range r.pgHostOptions(1, r.PGHost) {
+		c.Set(stanza, o[0], o[1])
+	}
 	return c, nil
+}
+
+// pgHostOptions are the options that make the database side's pgBackRest
+// server at host pgN: the primary's Service is pg1 in pgbackrest.conf.
+func (r RepositoryHost) pgHostOptions(n int, host string) [][2]string {
+	pg := fmt.Sprintf("pg%d-", n)
+	return [][2]string{
+		{pg + "host", host},
+		{pg + "host-type", "tls"},
+		{pg + "host-port", itoa(orDefaultInt(r.PGHostPort, ServerPort))},
+		{pg + "host-ca-file", r.TLS.CAFile},
+		{pg + "host-cert-file", r.TLS.CertFile},
+		{pg + "host-key-file", r.TLS.KeyFile},
+		{pg + "path", r.PGPath},
+	}
+}
+
+// AnnotationStandby is the backup annotation that names the standby a
+// backup copied its files from.
+const AnnotationStandby = "kubectl-pgo.standby"
+
+// StandbyBackupArgs are the options of a backup that copies the files
+// from the standby at host (its pgBackRest server) while the primary (pg1)
+// only starts and stops it: the standby as pg2, backup-standby, and the
+// annotation that names it (pod) for show backup.
+func (r RepositoryHost) StandbyBackupArgs(host, pod string) []string {
+	args := []string{"--backup-standby"}
+	for _, o := range r.pgHostOptions(2, host) {
+		args = append(args, "--"+o[0]+"="+o[1])
+	}
+	return append(args, "--annotation="+AnnotationStandby+"="+pod)
 }
 
 // setCommon sets what both sides share.

@@ -86,6 +86,9 @@ type BackupSummary struct {
 	Error                bool              `json:"error"`
 	Annotations          map[string]string `json:"annotations,omitempty"`
 	PGBackRestVersion    string            `json:"pgbackrestVersion"`
+	// Standby is the replica's pod the files were copied from (backup
+	// --from-standby); empty when they came from the primary.
+	Standby string `json:"standby,omitempty"`
 	// Timeline is the timeline the backup was taken on.
 	Timeline uint32 `json:"timeline,omitempty"`
 	// ReachesCurrentTimeline tells whether a restore of the current
@@ -221,6 +224,7 @@ func Summarize(s Stanza) Summary {
 			Repo:                 b.Database.RepoKey,
 			Error:                b.Error,
 			Annotations:          b.Annotation,
+			Standby:              b.Annotation[AnnotationStandby],
 			PGBackRestVersion:    b.Backrest.Version,
 		})
 	}
@@ -311,6 +315,11 @@ func (s Summary) WriteText(w io.Writer, indent string) error {
 			}
 			p.line(3, "timestamp start/stop: %s / %s", formatTime(b.Start), formatTime(b.Stop))
 			p.line(3, "wal start/stop: %s / %s", b.WALStart, b.WALStop)
+			if b.Standby != "" {
+				p.line(3, "copied from: standby %s", b.Standby)
+			} else {
+				p.line(3, "copied from: the primary")
+			}
 			if r := b.ReachesCurrentTimeline; r != nil {
 				if *r {
 					p.line(3, "timeline: %d, restores to the current timeline %d: yes", b.Timeline, s.CurrentTimeline)

@@ -295,6 +295,9 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"backup: --type with pgdump", []string{"backup", name, "--backup-type=pgdump", "--type=full"}, `--type is a pgBackRest backup type`},
 		{"backup: pgbasebackup of a missing cluster", []string{"backup", "nosuch", "--backup-type=pgbasebackup"}, `cluster "nosuch" not found`},
 
+		{"backup: --from-standby without replicas", []string{"backup", name, "--from-standby"}, `cannot back up cluster "` + name + `" from a standby: it has no replica`},
+		{"backup: --from-standby with pgdump", []string{"backup", name, "--backup-type=pgdump", "--from-standby"}, `--from-standby applies to --backup-type=pgbackrest only`},
+
 		// failover.
 		{"failover: no replica", []string{"failover", name, "--yes"}, `cluster "` + name + `" has no replica to fail over to: add one with kubectl pgo update cluster ` + name + ` --replicas=1`},
 		{"failover: missing cluster", []string{"failover", "nosuch", "--yes"}, `cluster "nosuch" not found`},
