@@ -16,10 +16,11 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// scaleDatabase sets the replicas of the database StatefulSet (the first
-// instance's). Nothing else of it changes.
+// scaleDatabase sets the replicas of the primary's StatefulSet (the first
+// instance's, unless a failover made another the primary). Nothing else
+// of it changes.
 func (r *InPlace) scaleDatabase(ctx context.Context, replicas int) error {
-	return r.scaleInstance(ctx, cluster.StatefulSetName(r.Name), replicas)
+	return r.scaleInstance(ctx, r.primaryInstance(), replicas)
 }
 
 // stopDatabase scales the StatefulSet to 0 and waits until its pod is
@@ -48,10 +49,10 @@ func (r *InPlace) stopDatabase(ctx context.Context, plan *Plan) error {
 	})
 	if err != nil {
 		return fmt.Errorf("the database pod did not stop (%s still there): %w. The StatefulSet is scaled to 0; see kubectl describe pod %s -n %s, then run the restore again, or start the database with: %s",
-			strings.Join(left, ", "), err, cluster.PodName(r.Name), r.Namespace, r.StartCommand())
+			strings.Join(left, ", "), err, r.primaryPod(), r.Namespace, r.StartCommand())
 	}
 	if plan.Replicas > 0 {
-		r.progress("The database pod %s is gone (%s).", cluster.PodName(r.Name), r.Now().Sub(start).Round(100*time.Millisecond))
+		r.progress("The database pod %s is gone (%s).", r.primaryPod(), r.Now().Sub(start).Round(100*time.Millisecond))
 	}
 	return nil
 }
@@ -68,11 +69,11 @@ type recovered struct {
 // --target-action=pause). waitCtx bounds the waiting; ctx is for the
 // clean-up after a failure.
 func (r *InPlace) startDatabase(waitCtx, ctx context.Context) (recovered, error) {
-	ns, name := r.Namespace, r.Name
-	pod := cluster.PodName(name)
+	ns := r.Namespace
+	pod := r.primaryPod()
 	start := r.Now()
 	var db recovered
-	r.progress("Starting the database: scaling StatefulSet %s to 1 replica...", cluster.StatefulSetName(name))
+	r.progress("Starting the database: scaling StatefulSet %s to 1 replica...", r.primaryInstance())
 	if err := r.scaleDatabase(ctx, 1); err != nil {
 		return db, fmt.Errorf("%w. The restore has succeeded; start the database with: %s", err, r.StartCommand())
 	}

@@ -89,7 +89,22 @@ type InPlace struct {
 	// s3Only are the arguments that keep a restore from S3 off the
 	// repository host (s3OnlyArgs); empty otherwise.
 	s3Only []string
+	// primary is the instance the settings name as the primary (Check
+	// reads it): after a failover not the first. The restore goes into
+	// its data directory, and the other instances are rebuilt from it.
+	primary string
 }
+
+// primaryInstance is the primary's instance (its StatefulSet and PVC).
+func (r *InPlace) primaryInstance() string {
+	if r.primary != "" {
+		return r.primary
+	}
+	return cluster.StatefulSetName(r.Name)
+}
+
+// primaryPod is the primary's pod.
+func (r *InPlace) primaryPod() string { return cluster.InstancePodName(r.primaryInstance()) }
 
 // BaseBackup is the pg_basebackup backup a restore extracts.
 type BaseBackup struct {
@@ -143,11 +158,12 @@ func (r *InPlace) Check(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	plan := &Plan{Spec: spec}
+	r.primary = spec.PrimaryInstance()
 
-	plan.StatefulSet, err = r.Client.AppsV1().StatefulSets(ns).Get(ctx, cluster.StatefulSetName(name), metav1.GetOptions{})
+	plan.StatefulSet, err = r.Client.AppsV1().StatefulSets(ns).Get(ctx, r.primaryInstance(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("cluster %q has no StatefulSet %s: run kubectl pgo create cluster %s to recreate its objects, then restore",
-			name, cluster.StatefulSetName(name), name)
+			name, r.primaryInstance(), name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the StatefulSet of cluster %q: %w", name, err)
@@ -385,5 +401,5 @@ func (r *InPlace) ReplayDescription() string {
 
 // StartCommand is how to start the database by hand.
 func (r *InPlace) StartCommand() string {
-	return fmt.Sprintf("kubectl scale statefulset %s --replicas=1 -n %s", cluster.StatefulSetName(r.Name), r.Namespace)
+	return fmt.Sprintf("kubectl scale statefulset %s --replicas=1 -n %s", r.primaryInstance(), r.Namespace)
 }

@@ -283,7 +283,7 @@ func (r *InPlace) podLogTail(ctx context.Context, pod, container string, previou
 
 // jobFailed explains a failed restore Job.
 func (r *InPlace) jobFailed(job *batchv1.Job, pod *corev1.Pod, cond batchv1.JobCondition, lines []string) error {
-	ns, name := r.Namespace, r.Name
+	ns := r.Namespace
 	var b strings.Builder
 	fmt.Fprintf(&b, "the restore Job %s failed", job.Name)
 	why := cond.Reason
@@ -317,7 +317,7 @@ func (r *InPlace) jobFailed(job *batchv1.Job, pod *corev1.Pod, cond batchv1.JobC
 	if r.RetryAdvice != "" {
 		b.WriteString(r.RetryAdvice + "\n")
 	} else {
-		fmt.Fprintf(&b, "The database is still stopped (StatefulSet %s has 0 replicas), and its data directory may be partly restored.\n", cluster.StatefulSetName(name))
+		fmt.Fprintf(&b, "The database is still stopped (StatefulSet %s has 0 replicas), and its data directory may be partly restored.\n", r.primaryInstance())
 		fmt.Fprintf(&b, "Fix the cause, then run the restore again (it replaces the failed Job): %s\n", r.Command)
 	}
 	fmt.Fprintf(&b, "The whole log: kubectl logs job/%s -n %s", job.Name, ns)

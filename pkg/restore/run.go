@@ -9,7 +9,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
 // Result is what a restore did, once the database is up.
@@ -103,9 +102,9 @@ func (r *InPlace) resetRecoverySettings(ctx context.Context) {
 	}
 	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	if _, stderr, err := r.Exec(execCtx, r.Namespace, cluster.PodName(r.Name), databaseContainer, cmd); err != nil {
+	if _, stderr, err := r.Exec(execCtx, r.Namespace, r.primaryPod(), databaseContainer, cmd); err != nil {
 		r.progress("Warning: the recovery settings of the restore are still in postgresql.auto.conf (%v %s); remove them with:\n  kubectl exec %s -c %s -n %s -- psql %s",
-			err, strings.TrimSpace(stderr), cluster.PodName(r.Name), databaseContainer, r.Namespace, strings.Join(hand, " "))
+			err, strings.TrimSpace(stderr), r.primaryPod(), databaseContainer, r.Namespace, strings.Join(hand, " "))
 		return
 	}
 	r.progress("Removed the recovery settings of the restore from postgresql.auto.conf (%s).", strings.Join(baseBackupRecoverySettings, ", "))

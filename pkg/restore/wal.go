@@ -44,7 +44,7 @@ const commitMarkQuery = `SELECT pg_current_xact_id() WHERE NOT pg_is_in_recovery
 // restore to the latest point is refused (it would lose the changes in
 // it), as is a time target past what was archived before.
 func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
-	pod := cluster.PodName(r.Name)
+	pod := r.primaryPod()
 	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	// Two -c: two transactions, the mark committed before the switch.
@@ -94,7 +94,7 @@ func (r *InPlace) waitArchived(ctx context.Context, pod, seg string) error {
 // databaseRunning tells whether the cluster's database pod runs and is
 // ready.
 func (r *InPlace) databaseRunning(ctx context.Context) bool {
-	pod, err := r.Client.CoreV1().Pods(r.Namespace).Get(ctx, cluster.PodName(r.Name), metav1.GetOptions{})
+	pod, err := r.Client.CoreV1().Pods(r.Namespace).Get(ctx, r.primaryPod(), metav1.GetOptions{})
 	return err == nil && pod.DeletionTimestamp == nil && kube.IsPodReady(pod)
 }
 
@@ -136,7 +136,7 @@ var stanzaCheckTimeout = 2 * time.Minute
 // fails on it. The data is restored either way, so a wait that ends
 // without it is only reported.
 func (r *InPlace) waitStanzaChecked(ctx context.Context) {
-	pod := cluster.PodName(r.Name)
+	pod := r.primaryPod()
 	check := func(ctx context.Context) (bool, error) {
 		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 		defer cancel()
