@@ -111,8 +111,8 @@ func validateApplyFlags(cmd *cobra.Command, dryRun, output string, timeout time.
 	if output != "" && output != string(printers.FormatYAML) && output != string(printers.FormatJSON) {
 		return usageErrorf(cmd, "invalid output format %q: allowed formats are yaml, json", output)
 	}
-	if timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
+	if err := validateTimeout(cmd, timeout); err != nil {
+		return err
 	}
 	return nil
 }

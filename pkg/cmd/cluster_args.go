@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
@@ -152,6 +154,25 @@ func (t *execTarget) clientSpecAndRepo(ctx context.Context, r *repoFlags, refusa
 		return nil, spec, 0, fmt.Errorf(refusal, err)
 	}
 	return client, spec, n, nil
+}
+
+// validateTimeout refuses a --timeout of zero or less.
+func validateTimeout(cmd *cobra.Command, timeout time.Duration) error {
+	if timeout <= 0 {
+		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", timeout)
+	}
+	return nil
+}
+
+// clientsAndSpec returns the API clients and the cluster's settings: the
+// first requests of a command that applies objects to one cluster.
+func (t *execTarget) clientsAndSpec(ctx context.Context) (*apply.Clients, cluster.Spec, error) {
+	c, err := apiClientsIn(ctx, t.factory, t.namespace)
+	if err != nil {
+		return nil, cluster.Spec{}, err
+	}
+	spec, err := readClusterSpec(ctx, c.Client, t.namespace, t.Name)
+	return c, spec, err
 }
 
 // validateObjectName checks the value of a flag that names an object of

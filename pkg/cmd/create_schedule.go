@@ -213,11 +213,7 @@ func (o *CreateScheduleOptions) Validate(cmd *cobra.Command) error {
 // Run renders the CronJob and applies it (backup.CreateSchedule).
 func (o *CreateScheduleOptions) Run(ctx context.Context) error {
 	ns := o.namespace
-	c, err := apiClientsIn(ctx, o.factory, ns)
-	if err != nil {
-		return err
-	}
-	spec, err := readClusterSpec(ctx, c.Client, ns, o.Name)
+	c, spec, err := o.clientsAndSpec(ctx)
 	if err != nil {
 		return fmt.Errorf("%w. No schedule was created", err)
 	}

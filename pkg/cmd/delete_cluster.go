@@ -87,8 +87,8 @@ func (o *DeleteClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := cluster.ValidateName(o.Name); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	if err := validateTimeout(cmd, o.Timeout); err != nil {
+		return err
 	}
 	return nil
 }

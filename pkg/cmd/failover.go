@@ -80,14 +80,14 @@ func newCmdFailover(f kube.Factory, o *FailoverOptions) *cobra.Command {
 		"failover NAME [--target=POD]",
 		"Make a replica the primary; the old primary follows it as a replica",
 		failoverLong, failoverExample})
+	o.Output.AddFlags(cmd)
 	fl := cmd.Flags()
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "Fail over without asking for confirmation.")
 	fl.StringVar(&o.Target, "target", "", "The replica to promote, by pod (hippo-r1-0) or instance (hippo-r1) name; by default the streaming replica with the least lag.")
 	fl.StringVar(&o.MaxLag, "max-lag", o.MaxLag, "Refuse a replica whose replay is further behind the primary's WAL than this many bytes (a quantity, e.g. 16Mi), unless --force.")
 	fl.BoolVar(&o.Force, "force", false, "Fail over even to a replica that lags or does not stream, or when the primary cannot be asked: what it wrote since is lost.")
 	fl.BoolVar(&o.Wait, "wait", false, "Wait until the old primary streams from the new one and the new one archives WAL, printing progress.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the failover may take, with --wait the rejoin too.")
-	fl.BoolVarP(&o.Yes, "yes", "y", false, "Fail over without asking for confirmation.")
-	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
@@ -107,8 +107,8 @@ func (o *FailoverOptions) Validate(cmd *cobra.Command) error {
 		return usageErrorf(cmd, "invalid --max-lag %q: give a number of bytes of 0 or more, e.g. 16Mi", o.MaxLag)
 	}
 	o.maxLag = q.Value()
-	if o.Timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	if err := validateTimeout(cmd, o.Timeout); err != nil {
+		return err
 	}
 	return nil
 }
@@ -116,12 +116,7 @@ func (o *FailoverOptions) Validate(cmd *cobra.Command) error {
 // Run plans the failover (lifecycle.PlanFailover), asks, and carries it
 // out (lifecycle.Failover).
 func (o *FailoverOptions) Run(ctx context.Context) error {
-	ns := o.namespace
-	c, err := apiClientsIn(ctx, o.factory, ns)
-	if err != nil {
-		return err
-	}
-	spec, err := readClusterSpec(ctx, c.Client, ns, o.Name)
+	c, spec, err := o.clientsAndSpec(ctx)
 	if err != nil {
 		return err
 	}

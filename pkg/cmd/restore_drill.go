@@ -164,8 +164,8 @@ func (o *RestoreDrillOptions) Validate(cmd *cobra.Command) error {
 	if strings.TrimSpace(o.Database) == "" || strings.ContainsRune(o.Database, 0) {
 		return usageErrorf(cmd, "invalid --database %q: give the name of a database", o.Database)
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	if err := validateTimeout(cmd, o.Timeout); err != nil {
+		return err
 	}
 	if err := validateClusterName(o.drillName); err != nil {
 		return usageErrorf(cmd, "the temporary cluster's name: %v", err)

@@ -103,8 +103,8 @@ func (o *VerifyOptions) Validate(cmd *cobra.Command) error {
 			return usageErrorf(cmd, "invalid --%s: %v", flagStorageType, err)
 		}
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf(cmd, "invalid --timeout %s: it must be more than zero", o.Timeout)
+	if err := validateTimeout(cmd, o.Timeout); err != nil {
+		return err
 	}
 	return nil
 }

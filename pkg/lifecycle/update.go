@@ -3,10 +3,13 @@ package lifecycle
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -155,4 +158,34 @@ func changedObjects(old, new cluster.Spec, m cluster.Material) ([]*unstructured.
 		}
 	}
 	return out, nil
+}
+
+// scaleStatefulSet sets the replicas of an instance's StatefulSet.
+func scaleStatefulSet(ctx context.Context, c *apply.Clients, ns, name string, replicas int) error {
+	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
+	_, err := c.Client.AppsV1().StatefulSets(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: cluster.FieldManager})
+	if err != nil {
+		return fmt.Errorf("scaling StatefulSet %s to %d: %w", name, replicas, apply.APIError(c, err))
+	}
+	return nil
+}
+
+// applyChanged renders the cluster with the old and the new settings and
+// applies the objects that differ, writing a line each to lines (unless
+// nil).
+func applyChanged(ctx context.Context, c *apply.Clients, old, next cluster.Spec, now time.Time, lines io.Writer) error {
+	material, err := readMaterial(ctx, c, next, true, now)
+	if err != nil {
+		return err
+	}
+	objects, err := changedObjects(old, next, material)
+	if err != nil {
+		return err
+	}
+	before, err := apply.CurrentObjects(ctx, c, next.Name, objects)
+	if err != nil {
+		return err
+	}
+	_, err = applyObjects(ctx, c, objects, before, false, lines, "")
+	return err
 }

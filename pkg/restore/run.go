@@ -8,7 +8,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-
 )
 
 // Result is what a restore did, once the database is up.

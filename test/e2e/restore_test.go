@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ import (
 type restoreCluster struct {
 	env      *framework.Env
 	ns, name string
+	// primary is the primary's pod when a failover made it another than
+	// the first (NAME-0).
+	primary string
 }
 
 // sql runs statements in the database with psql and returns the rows, one "a|b" string each.
@@ -35,7 +39,7 @@ func (c *restoreCluster) sql(t *testing.T, query string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, _, err := kube.ExecCapture(ctx, c.env.Config, c.env.Client, c.ns, c.name+"-0", "database",
+	out, _, err := kube.ExecCapture(ctx, c.env.Config, c.env.Client, c.ns, cmp.Or(c.primary, c.name+"-0"), "database",
 		[]string{"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", query})
 	if err != nil {
 		t.Fatalf("psql %q: %v", query, err)
