@@ -173,7 +173,11 @@ func (s ScheduledBackup) backupJob(deploy *appsv1.Deployment) (*batchv1.Job, err
 	if err != nil {
 		return nil, fmt.Errorf("%w. No schedule was created", err)
 	}
-	return jobs.BackupJob{Cluster: s.Cluster, Namespace: s.Namespace, RepoHost: deploy, Repo: n, Type: s.PGBackRestType, Options: s.Options}.Render()
+	b := jobs.BackupJob{Cluster: s.Cluster, Namespace: s.Namespace, RepoHost: deploy, Repo: n, Type: s.PGBackRestType, Options: s.Options}
+	if s.Spec.BackupStandby {
+		b.Standby = cluster.InstancesBackupArgs(s.Spec)
+	}
+	return b.Render()
 }
 
 // ListSchedules returns the schedule CronJobs, sorted by namespace and

@@ -182,6 +182,16 @@ func StandbyBackupArgs(spec Spec, instance string) []string {
 	return repositoryHost(spec).StandbyBackupArgs(pod, pod)
 }
 
+// InstancesBackupArgs are the pgbackrest backup options of a scheduled
+// backup from a standby: every instance's pod Service as a pgN host.
+func InstancesBackupArgs(spec Spec) []string {
+	var pods []string
+	for _, n := range spec.InstanceNames() {
+		pods = append(pods, InstancePodName(n))
+	}
+	return repositoryHost(spec).InstancesBackupArgs(pods)
+}
+
 func repositoryHost(spec Spec) repo.RepositoryHost {
 	return repo.RepositoryHost{
 		Repositories: spec.Repositories(),

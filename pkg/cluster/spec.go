@@ -96,6 +96,10 @@ type Spec struct {
 	// current timeline. Empty: a new replica copies the primary with
 	// pg_basebackup.
 	ReplicaBootstrap string `json:"replicaBootstrap,omitempty"`
+	// BackupStandby makes backups copy the files from a streaming replica
+	// (pgBackRest's backup-standby): backup without --from-standby, and the
+	// schedules created while it is set.
+	BackupStandby bool `json:"backupStandby,omitempty"`
 
 	// Resources are those of the database container; none by default.
 	Resources Resources `json:"resources,omitzero"`

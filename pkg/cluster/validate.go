@@ -330,6 +330,9 @@ func (s Spec) validateReplicas() error {
 	if s.Replicas < 0 || s.Replicas > MaxReplicas {
 		return fmt.Errorf("--replicas=%d is out of range: give 0 to %d (each replica is a full copy of the data)", s.Replicas, MaxReplicas)
 	}
+	if s.BackupStandby && s.Replicas == 0 {
+		return fmt.Errorf("--pgbackrest-backup-standby needs a replica to back up from: give --replicas=1 or more")
+	}
 	if s.Primary != "" && s.Name != "" && !slices.Contains(s.InstanceNames(), s.Primary) {
 		return fmt.Errorf("instance %s is the primary, and %d replicas would remove it: keep at least %d replicas", s.Primary, s.Replicas, instanceIndex(s.Name, s.Primary))
 	}

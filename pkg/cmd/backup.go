@@ -102,9 +102,11 @@ type BackupOptions struct {
 	Wait       bool
 	Timeout    time.Duration
 	Verbose    bool
-	// FromStandby copies the files from a replica (backup-standby).
-	FromStandby bool
-	Output      *printers.OutputFlags
+	// FromStandby copies the files from a replica (backup-standby); the
+	// cluster's --pgbackrest-backup-standby when not given.
+	FromStandby      bool
+	fromStandbyGiven bool
+	Output           *printers.OutputFlags
 	// The flags of --backup-type=pgdump.
 	Database string
 	DumpAll  bool
@@ -168,6 +170,7 @@ func (o *BackupOptions) Validate(cmd *cobra.Command) error {
 	if o.BackupType != jobs.BackupTypePGBackRest && o.FromStandby {
 		return usageErrorf(cmd, "--from-standby applies to --backup-type=pgbackrest only")
 	}
+	o.fromStandbyGiven = cmd.Flags().Changed("from-standby")
 	switch {
 	case o.BackupType == jobs.BackupTypePGBackRest:
 	case o.BackupType == jobs.BackupTypePGDump, o.BackupType == jobs.BackupTypePGBaseBackup:
@@ -215,7 +218,7 @@ func (o *BackupOptions) Run(ctx context.Context) error {
 	ns := o.namespace
 	req := backup.Request{Cluster: o.Name, Namespace: ns, Spec: spec, Repo: n, Type: o.pgType,
 		Options: o.options, Verbose: o.Verbose, Deadline: o.Timeout}
-	if o.FromStandby {
+	if o.FromStandby || (!o.fromStandbyGiven && spec.BackupStandby) {
 		if req.Standby, err = backup.ChooseStandby(ctx, client, backup.Exec(o.exec), spec); err != nil {
 			return err
 		}

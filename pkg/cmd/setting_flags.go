@@ -26,12 +26,13 @@ const (
 	flagCPULimit         = "cpu-limit"
 	flagMemoryLimit      = "memory-limit"
 	flagReplicas         = "replicas"
+	flagBackupStandby    = "pgbackrest-backup-standby"
 )
 
 // settingFlagNames are the flags of the cluster's settings, on create
 // cluster and update cluster.
 var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit, flagReplicas}, retentionFlagNames...)
+	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit, flagReplicas, flagBackupStandby}, retentionFlagNames...)
 
 // settingFlags are the flags of a cluster's settings, with which of them
 // were given: for an existing cluster the others keep their stored values.
@@ -47,6 +48,7 @@ type settingFlags struct {
 	CPULimit         string
 	MemoryLimit      string
 	Replicas         int
+	BackupStandby    bool
 	Retention        RetentionFlags
 	// S3 holds the S3 repository's and encryption's flags (create
 	// cluster only).
@@ -76,6 +78,7 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.MemoryLimit, flagMemoryLimit, "", "Memory limit of the PostgreSQL container.")
 	fl.IntVar(&o.Replicas, flagReplicas, 0, fmt.Sprintf("Streaming replicas beside the primary (0 to %d), each with its own data PVC and preferring a node of its own. "+
 		"A new replica is restored from the newest backup on the current timeline, or copied from the primary with pg_basebackup when there is none.", cluster.MaxReplicas))
+	fl.BoolVar(&o.BackupStandby, flagBackupStandby, false, "Back up from a streaming replica (pgBackRest's backup-standby): backup without --from-standby, and the schedules created while it is set. Needs --replicas.")
 	addRetentionFlags(cmd, &o.Retention)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
 }
@@ -105,7 +108,7 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 	return lifecycle.Given{
 		StorageType: g[flagStorageType], StorageSize: g[flagStorageSize], StorageClass: g[flagStorageClass],
 		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
-		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas],
+		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas], BackupStandby: g[flagBackupStandby],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
 		S3: o.S3.given, Cipher: g[flagRepoCipher],
 	}
@@ -130,7 +133,8 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 			MemoryRequest: strings.TrimSpace(o.Memory),
 			MemoryLimit:   strings.TrimSpace(o.MemoryLimit),
 		},
-		Replicas: o.Replicas,
+		Replicas:      o.Replicas,
+		BackupStandby: o.BackupStandby,
 	}
 	if err := o.Retention.validate(cmd, o.given); err != nil {
 		return cluster.Spec{}, err

@@ -58,14 +58,9 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 	if err := scaleStatefulSet(ctx, c, ns, from.Name, 0); err != nil {
 		return nil, err
 	}
-	err := kube.WaitFor(ctx, r.Poll, time.Until(deadline), func(ctx context.Context) (bool, error) {
-		_, err := c.Client.CoreV1().Pods(ns).Get(ctx, from.Pod, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
-	})
+	lostNode, err := stopOldPrimary(ctx, c, r, from, deadline)
 	if err != nil {
-		return nil, fmt.Errorf("the old primary's pod %s did not stop: %w. Its StatefulSet %s is scaled to 0; "+
-			"start it again with kubectl scale statefulset %s -n %s --replicas=1 (kubectl describe pod %s -n %s says why it hangs)",
-			from.Pod, err, from.Name, from.Name, ns, from.Pod, ns)
+		return nil, err
 	}
 	restart := fmt.Sprintf("the old primary is stopped and nothing was promoted: start it again with kubectl scale statefulset %s -n %s --replicas=1", from.Name, ns)
 
@@ -106,12 +101,17 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 		return nil, fmt.Errorf("%s was promoted, but the settings naming it cannot be applied: %w; run kubectl pgo failover %s --target=%s -n %s again",
 			to.Pod, err, spec.Name, to.Pod, ns)
 	}
+	if lostNode != "" {
+		say("%s rejoins as a replica once its node is back (%s); kubectl pgo show cluster %s -n %s shows it", from.Pod, lostNode, spec.Name, ns)
+	}
 	if !wait {
 		say("cluster %s failed over to %s; not waiting for %s to rejoin (kubectl pgo show cluster %s -n %s shows it)", spec.Name, to.Pod, from.Pod, spec.Name, ns)
 		return res, nil
 	}
-	steps := append([]apply.WaitStep{apply.InstanceStep(c, ns, to.Name, "the new primary "+to.Pod+" to be ready")},
-		replicaSteps(c, r.Exec, next, []string{from.Name})...)
+	steps := []apply.WaitStep{apply.InstanceStep(c, ns, to.Name, "the new primary "+to.Pod+" to be ready")}
+	if lostNode == "" {
+		steps = append(steps, replicaSteps(c, r.Exec, next, []string{from.Name})...)
+	}
 	steps = append(steps, apply.WaitStep{
 		What: "the new primary to archive WAL on timeline " + fmt.Sprint(res.Timeline),
 		Check: func(ctx context.Context) (bool, string, error) {
@@ -133,10 +133,80 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 	if err := apply.RunWaitSteps(ctx, r.Progress, r.Poll, deadline, steps, fmt.Sprintf("Cluster %q failed over to %s", spec.Name, to.Pod)); err != nil {
 		return res, err
 	}
-	pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, from.Pod, metav1.GetOptions{})
-	if err == nil {
-		res.Rejoined = bootstrappedFrom(ctx, c, ns, pod.Name)
+	if lostNode != "" {
+		say("cluster %s failed over to %s (timeline %d); %s rejoins once its node is back", spec.Name, to.Pod, res.Timeline, from.Pod)
+		return res, nil
 	}
+	res.Rejoined = bootstrappedFrom(ctx, c, ns, from.Pod)
 	say("cluster %s failed over to %s (timeline %d); %s streams from it (%s)", spec.Name, to.Pod, res.Timeline, from.Pod, res.Rejoined)
 	return res, nil
+}
+
+// stopOldPrimary waits until the old primary's pod is gone, once its
+// StatefulSet is scaled to zero. A pod whose node is not ready cannot stop
+// (its kubelet does not answer): with Force it is deleted at once, and
+// lostNode says why; without, that is an error.
+func stopOldPrimary(ctx context.Context, c *apply.Clients, r FailoverRequest, from inspect.InstanceInfo, deadline time.Time) (lostNode string, err error) {
+	ns := r.Spec.Namespace
+	say := func(format string, args ...any) { fmt.Fprintf(r.Progress, format+"\n", args...) }
+	for {
+		err := kube.WaitFor(ctx, r.Poll, min(time.Until(deadline), 30*time.Second), func(ctx context.Context) (bool, error) {
+			_, err := c.Client.CoreV1().Pods(ns).Get(ctx, from.Pod, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err == nil {
+			return lostNode, nil
+		}
+		if lostNode == "" {
+			lostNode = nodeNotReady(ctx, c, from.Node)
+		}
+		switch {
+		case lostNode != "" && r.Force:
+			say("The primary's pod %s cannot stop: %s. Deleting it at once (--force); its node stops it when it returns.", from.Pod, lostNode)
+			zero := int64(0)
+			if err := c.Client.CoreV1().Pods(ns).Delete(ctx, from.Pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+				return lostNode, fmt.Errorf("deleting pod %s: %w", from.Pod, apply.APIError(c, err))
+			}
+		case lostNode != "":
+			return lostNode, fmt.Errorf("the primary's pod %s cannot stop: %s. Nothing was promoted; once you know the node is down, "+
+				"fail over with --force (what the primary wrote after the replica's last replay is lost), or start the primary again with kubectl scale statefulset %s -n %s --replicas=1",
+				from.Pod, lostNode, from.Name, ns)
+		case time.Now().After(deadline):
+			return "", fmt.Errorf("the old primary's pod %s did not stop. Its StatefulSet %s is scaled to 0; "+
+				"start it again with kubectl scale statefulset %s -n %s --replicas=1 (kubectl describe pod %s -n %s says why it hangs)",
+				from.Pod, from.Name, from.Name, ns, from.Pod, ns)
+		}
+	}
+}
+
+// furthestReplica is the replica whose replay reached the furthest WAL
+// position, asked of each replica itself; the first when none answers.
+func furthestReplica(ctx context.Context, exec apply.ExecFunc, ns string, replicas []inspect.InstanceInfo) inspect.InstanceInfo {
+	best, bestLSN := replicas[0], repo.LSN(0)
+	for _, in := range replicas {
+		if in.Error != "" {
+			continue
+		}
+		out, _, err := exec(ctx, ns, in.Pod, cluster.ContainerDatabase, inspect.PSQLCommand("postgres", "SELECT pg_last_wal_replay_lsn()"))
+		if err != nil {
+			continue
+		}
+		if lsn, err := repo.ParseLSN(strings.TrimSpace(out)); err == nil && lsn > bestLSN {
+			best, bestLSN = in, lsn
+		}
+	}
+	return best
+}
+
+// nodeNotReady is kube.NodeNotReady of the named node; "" when it is ready
+// or cannot be read.
+func nodeNotReady(ctx context.Context, c *apply.Clients, name string) string {
+	if name == "" {
+		return ""
+	}
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	return kube.NodeNotReady(node)
 }

@@ -99,6 +99,10 @@ func PlanFailover(ctx context.Context, c *apply.Clients, r FailoverRequest) (*Fa
 			return nil, fmt.Errorf("--target=%s is already the primary of cluster %q: name a replica (%s); nothing was changed", r.Target, spec.Name, strings.Join(names, ", "))
 		}
 		plan.To = plan.Instances[i]
+	case plan.From.Error != "":
+		// The primary cannot say how far each replica got: the one that
+		// replayed the most loses the least.
+		plan.To = furthestReplica(ctx, r.Exec, spec.Namespace, replicas)
 	default:
 		best, ok := inspect.LeastLagging(replicas)
 		if !ok && !r.Force {
@@ -112,9 +116,12 @@ func PlanFailover(ctx context.Context, c *apply.Clients, r FailoverRequest) (*Fa
 	}
 	var problems []string
 	if plan.From.Error != "" {
-		problems = append(problems, fmt.Sprintf("the primary %s cannot be asked (%s): what it wrote after %s's last replay is lost", plan.From.Pod, plan.From.Error, plan.To.Pod))
-	}
-	if !plan.To.Streaming() {
+		why := plan.From.Error
+		if node := nodeNotReady(ctx, c, plan.From.Node); node != "" {
+			why = node
+		}
+		problems = append(problems, fmt.Sprintf("the primary %s cannot be asked (%s): what it wrote after %s's last replay is lost", plan.From.Pod, why, plan.To.Pod))
+	} else if !plan.To.Streaming() {
 		problems = append(problems, fmt.Sprintf("replica %s is not streaming (%s)", plan.To.Pod, plan.To.Describe()))
 	}
 	if lag := plan.To.LagBytes; lag != nil && *lag > r.MaxLag {

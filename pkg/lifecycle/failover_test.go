@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -73,5 +74,24 @@ func TestPlanFailover(t *testing.T) {
 		if a.GetVerb() != "list" {
 			t.Errorf("planning changed something: %s %s", a.GetVerb(), a.GetResource().Resource)
 		}
+	}
+
+	// The primary cannot be asked: refused without --force, which names it; with --force the
+	// replica that replayed the furthest, asked of each replica.
+	exec = func(_ context.Context, _, pod, _ string, command []string) (string, string, error) {
+		switch query := command[len(command)-1]; {
+		case pod == "hippo-0":
+			return "", "", errors.New("dial tcp 10.88.1.1:10250: connect: connection refused")
+		case strings.Contains(query, "pg_last_wal_replay_lsn"):
+			return map[string]string{"hippo-r1-0": "0/5000000", "hippo-r2-0": "0/9000060", "hippo-r3-0": "0/3000000"}[pod], "", nil
+		default:
+			return `{"inRecovery": true, "timeline": 2}`, "", nil
+		}
+	}
+	if _, err := plan(FailoverRequest{}); err == nil || !strings.Contains(err.Error(), "the primary hippo-0 cannot be asked (") || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("unreachable primary without --force: %v", err)
+	}
+	if p, err := plan(FailoverRequest{Force: true}); err != nil || p.To.Pod != "hippo-r2-0" || len(p.Warnings) != 1 {
+		t.Errorf("unreachable primary with --force: %+v, %v; want hippo-r2-0 (replayed the furthest) and one warning", p, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type Given struct {
 	StorageType, StorageSize, StorageClass, RepoPVCSize, RepoStorageClass bool
 	Image, CPU, Memory, CPULimit, MemoryLimit, Replicas                   bool
+	BackupStandby                                                         bool
 	RetentionFull, RetentionFullType, RetentionDiff                       bool
 	// S3 is whether any setting of the S3 repository was given.
 	S3, Cipher bool
@@ -43,6 +44,7 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	pick(given.RetentionFullType, &s.RetentionFullType, f.RetentionFullType)
 	pick(given.RetentionDiff, &s.RetentionDiff, f.RetentionDiff)
 	pick(given.Replicas, &s.Replicas, f.Replicas)
+	pick(given.BackupStandby, &s.BackupStandby, f.BackupStandby)
 	s.Default()
 	return s
 }

@@ -171,16 +171,34 @@ func (r RepositoryHost) pgHostOptions(n int, host string) [][2]string {
 // backup copied its files from.
 const AnnotationStandby = "kubectl-pgo.standby"
 
+// AnyStandby is AnnotationStandby's value when pgBackRest chose the
+// standby among every instance (a scheduled backup).
+const AnyStandby = "any"
+
 // StandbyBackupArgs are the options of a backup that copies the files
 // from the standby at host (its pgBackRest server) while the primary (pg1)
 // only starts and stops it: the standby as pg2, backup-standby, and the
 // annotation that names it (pod) for show backup.
 func (r RepositoryHost) StandbyBackupArgs(host, pod string) []string {
+	return r.standbyArgs(2, []string{host}, pod)
+}
+
+// InstancesBackupArgs are the options of a backup from a standby that
+// lists every instance's host as pg1, pg2, ... in place of the primary's
+// Service: pgBackRest finds which is the primary when it runs (after a
+// failover too), and copies from the first standby that answers.
+func (r RepositoryHost) InstancesBackupArgs(hosts []string) []string {
+	return r.standbyArgs(1, hosts, AnyStandby)
+}
+
+func (r RepositoryHost) standbyArgs(first int, hosts []string, annotation string) []string {
 	args := []string{"--backup-standby"}
-	for _, o := range r.pgHostOptions(2, host) {
-		args = append(args, "--"+o[0]+"="+o[1])
+	for i, h := range hosts {
+		for _, o := range r.pgHostOptions(first+i, h) {
+			args = append(args, "--"+o[0]+"="+o[1])
+		}
 	}
-	return append(args, "--annotation="+AnnotationStandby+"="+pod)
+	return append(args, "--annotation="+AnnotationStandby+"="+annotation)
 }
 
 // setCommon sets what both sides share.

@@ -315,10 +315,13 @@ func (s Summary) WriteText(w io.Writer, indent string) error {
 			}
 			p.line(3, "timestamp start/stop: %s / %s", formatTime(b.Start), formatTime(b.Stop))
 			p.line(3, "wal start/stop: %s / %s", b.WALStart, b.WALStop)
-			if b.Standby != "" {
-				p.line(3, "copied from: standby %s", b.Standby)
-			} else {
+			switch b.Standby {
+			case AnyStandby:
+				p.line(3, "copied from: a standby (pgBackRest chose it among the instances)")
+			case "":
 				p.line(3, "copied from: the primary")
+			default:
+				p.line(3, "copied from: standby %s", b.Standby)
 			}
 			if r := b.ReachesCurrentTimeline; r != nil {
 				if *r {

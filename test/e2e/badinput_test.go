@@ -235,6 +235,7 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"create: invalid image", []string{"create", "cluster", "x", "--image=UPPER CASE:tag"}, `image "UPPER CASE:tag" is not valid`},
 		{"create: unknown flag", []string{"create", "cluster", "x", "--replica-count=2"}, `unknown flag: --replica-count`},
 		{"create: too many replicas", []string{"create", "cluster", "x", "--replicas=9"}, `--replicas=9 is out of range: give 0 to 5`},
+		{"create: backup-standby without replicas", []string{"create", "cluster", "x", "--pgbackrest-backup-standby"}, `--pgbackrest-backup-standby needs a replica to back up from: give --replicas=1 or more`},
 		{"update: negative replicas", []string{"update", "cluster", "x", "--replicas=-1"}, `--replicas=-1 is out of range: give 0 to 5`},
 		{"create: bad storage size", []string{"create", "cluster", "x", "--storage-size=lots"}, `storage size "lots" is not a quantity`},
 		{"create: negative storage size", []string{"create", "cluster", "x", "--storage-size=-1Gi"}, `storage size "-1Gi" must be more than zero`},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
@@ -148,6 +149,30 @@ func TestFailover(t *testing.T) {
 	res = env.PGO(t, "backup", c.name, "-n", ns, "--from-standby", "--type=incr", "--wait")
 	if res.ExitCode != 0 || !regexp.MustCompile(`backing up from standby fo(-r2)?-0`).MatchString(res.Stderr) {
 		t.Fatalf("backup --from-standby after the failover:\n%s", res)
+	}
+
+	// The cluster setting: a backup without --from-standby copies from a standby, and a schedule
+	// made while it is set lists every instance, so that pgBackRest finds the primary and a
+	// standby when it runs, after failovers too.
+	if res := env.PGO(t, "update", "cluster", c.name, "-n", ns, "--pgbackrest-backup-standby"); res.ExitCode != 0 || !strings.Contains(res.Stdout, "backupStandby") {
+		t.Fatalf("update cluster --pgbackrest-backup-standby:\n%s", res)
+	}
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=incr", "--wait"); res.ExitCode != 0 || !regexp.MustCompile(`backing up from standby fo(-r2)?-0`).MatchString(res.Stderr) {
+		t.Fatalf("backup with the cluster's backup-standby setting:\n%s", res)
+	}
+	if res := env.PGO(t, "create", "schedule", c.name, "-n", ns, "--schedule=0 1 1 1 *", "--pgbackrest-backup-type=incr"); res.ExitCode != 0 {
+		t.Fatalf("create schedule:\n%s", res)
+	}
+	job := scRun(t, env, ns, jobs.DefaultScheduleName(c.name, jobs.BackupTypePGBackRest, "incr"), "now")
+	if !scWaitJob(t, env, ns, job, 5*time.Minute) {
+		pods, _ := env.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "job-name=" + job})
+		for _, p := range pods.Items {
+			t.Logf("pod %s:\n%s", p.Name, podLog(env, ns, p.Name))
+		}
+		t.Fatalf("the scheduled backup from a standby failed")
+	}
+	if b := newestBackup(t, env, ns, c.name); b.Standby != repo.AnyStandby {
+		t.Errorf("the scheduled backup %s: copied from %q, want %q (pgBackRest chose the standby)", b.Label, b.Standby, repo.AnyStandby)
 	}
 
 	// Restores after the failover: to T (timeline 1, before it), from the standby's backup; all

@@ -297,3 +297,74 @@ func TestNodeDrainLocalRepo(t *testing.T) {
 	c.backup(t)
 	c.verify(t)
 }
+
+// Drill 4: the primary's node is lost, in a cluster with a replica (S3 repository, so that no
+// repository host shares the node). failover refuses without --force, since the primary cannot
+// be asked; with --force it deletes the lost pod and promotes the replica, which has every row
+// that reached it before the loss; writes go on, on timeline 2. Once the node returns, the old
+// primary rejoins as a replica (pg_rewind of a crashed primary) with the same rows, and a restore
+// to the latest point afterwards keeps them on both pods.
+func TestNodeLossPrimaryFailover(t *testing.T) {
+	env, s3, ns, bucket := s3Setup(t)
+	readyNodes(t, env)
+	c := &restoreCluster{env: env, ns: ns, name: "nlf"}
+	args := append([]string{"create", "cluster", c.name, "-n", ns, "--pgbackrest-storage-type=s3", "--replicas=1", "--wait", "--timeout=8m"},
+		s3.Flags(bucket, "s3-keys", "s3-ca")...)
+	if res := env.PGO(t, args...); res.ExitCode != 0 {
+		t.Fatalf("create cluster --replicas=1 failed:\n%s", res)
+	}
+	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text NOT NULL); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 3000) g")
+	c.backup(t)
+	c.sql(t, "UPDATE chain SET v = 'before the loss' WHERE id % 5 = 0")
+	want := c.one(t, chainChecksumSQL)
+	replicasCaughtUp(t, c, want, "nlf-r1-0")
+
+	primaryNode := podNamed(t, env, ns, "nlf-0").Spec.NodeName
+	if podNamed(t, env, ns, "nlf-r1-0").Spec.NodeName == primaryNode {
+		t.Fatalf("the primary and its replica run on the same node %s", primaryNode)
+	}
+	back := loseNode(t, env, primaryNode)
+	waitNode(t, env, primaryNode, corev1.ConditionUnknown, 3*time.Minute)
+
+	res := env.PGOWithin(t, 5*time.Minute, "failover", c.name, "-n", ns, "--yes")
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "cannot be asked") || !strings.Contains(res.Stderr, "--force") {
+		t.Fatalf("failover without --force while the primary's node is lost: exit %d, want a refusal that names --force:\n%s", res.ExitCode, res)
+	}
+	res = env.PGOWithin(t, 12*time.Minute, "failover", c.name, "-n", ns, "--yes", "--force", "--wait", "--timeout=10m")
+	t.Logf("failover --force while %s is away (exit %d):\n%s\n%s", primaryNode, res.ExitCode, res.Stdout, res.Stderr)
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "node "+primaryNode+" is not ready") {
+		t.Fatalf("failover --force failed or does not name the lost node:\n%s", res)
+	}
+	c.primary = "nlf-r1-0"
+	if got := c.one(t, chainChecksumSQL); got != want {
+		t.Fatalf("the new primary has %s, want %s (every row the replica had before the loss)", got, want)
+	}
+	c.sql(t, "INSERT INTO chain SELECT g, 'after the failover' FROM generate_series(5001, 5500) g")
+	if tl := c.one(t, timelineSQL); tl != "2" {
+		t.Errorf("the new primary writes on timeline %s, want 2", tl)
+	}
+	want = c.one(t, chainChecksumSQL)
+
+	back()
+	replicasCaughtUp(t, c, want, "nlf-0")
+	if log := podLogOf(t, env, ns, "nlf-0", "database"); !strings.Contains(log, "rejoined with pg_rewind") && !strings.Contains(log, "was bootstrapped") {
+		t.Errorf("the old primary's log does not say how it rejoined:\n%s", log)
+	}
+	c.restore(t)
+	if got := c.one(t, chainChecksumSQL); got != want {
+		t.Fatalf("after a restore to the latest point: %s, want %s", got, want)
+	}
+	replicasCaughtUp(t, c, want, "nlf-0")
+}
+
+// podLogOf is the log of one container of a pod.
+func podLogOf(t *testing.T, env *framework.Env, ns, pod, container string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data, err := env.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	if err != nil {
+		t.Logf("the log of %s/%s: %v", pod, container, err)
+	}
+	return string(data)
+}
