@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,5 +83,35 @@ func TestScheduleJobRefusals(t *testing.T) {
 	if _, err := ScheduleJob(context.Background(), c, missing, testSchedule(t, jobs.BackupTypePGBackRest)); err == nil ||
 		!strings.HasPrefix(err.Error(), `cannot schedule backups of cluster "hippo": its repository host Deployment hippo-backrest-shared-repo is missing`) {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// With the cluster's backup-standby setting, a schedule's Job lists every instance's Service as
+// pg1, pg2, ... with backup-standby, so that pgBackRest finds the primary and a standby when it
+// runs (after a failover too), and annotates the backup as copied from a standby it chose; without
+// the setting it has none of that.
+func TestScheduleJobFromAStandby(t *testing.T) {
+	r, objs := testRequest(t)
+	c := scheduleClients(t, objs...)
+	s := testSchedule(t, jobs.BackupTypePGBackRest)
+	s.Spec = r.Spec
+	job, err := ScheduleJob(context.Background(), c, nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if command := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " "); strings.Contains(command, "standby") || strings.Contains(command, "--pg1-host") {
+		t.Errorf("without the setting, the Job backs up from a standby: %s", command)
+	}
+	s.Spec.Replicas, s.Spec.BackupStandby, s.Spec.Primary = 2, true, "hippo-r1"
+	job, err = ScheduleJob(context.Background(), c, nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := job.Spec.Template.Spec.Containers[0].Command
+	for _, want := range []string{"--backup-standby", "--pg1-host=hippo-0", "--pg2-host=hippo-r1-0", "--pg3-host=hippo-r2-0", "--pg3-host-type=tls",
+		"--annotation=" + repo.AnnotationStandby + "=" + repo.AnyStandby} {
+		if !slices.Contains(command, want) {
+			t.Errorf("the Job's command lacks %s: %v", want, command)
+		}
 	}
 }

@@ -176,3 +176,25 @@ func TestFormatBytes(t *testing.T) {
 		}
 	}
 }
+
+// A backup's standby annotation says where its files were copied from, in the JSON and the text:
+// a named standby, a standby pgBackRest chose (a schedule), or the primary.
+func TestSummaryCopiedFrom(t *testing.T) {
+	stanzas := readInfo(t, "info-full-diff-incr.json")
+	s := stanzas[0]
+	s.Backup[0].Annotation = map[string]string{AnnotationStandby: "hippo-r1-0"}
+	s.Backup[1].Annotation = map[string]string{AnnotationStandby: AnyStandby, "note": "weekly"}
+	sum := Summarize(s)
+	if sum.Backups[0].Standby != "hippo-r1-0" || sum.Backups[1].Standby != AnyStandby || sum.Backups[2].Standby != "" {
+		t.Errorf("standbys: %q, %q, %q", sum.Backups[0].Standby, sum.Backups[1].Standby, sum.Backups[2].Standby)
+	}
+	var b bytes.Buffer
+	if err := sum.WriteText(&b, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"copied from: standby hippo-r1-0", "copied from: a standby (pgBackRest chose it among the instances)", "copied from: the primary"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the text lacks %q:\n%s", want, b.String())
+		}
+	}
+}
