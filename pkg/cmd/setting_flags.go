@@ -145,7 +145,12 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 	}
 	o.S3.apply(&spec)
 	spec.Default()
-	if err := spec.Validate(); err != nil {
+	check := spec
+	if !o.given[flagReplicas] {
+		// Checked against the stored replicas once they are read.
+		check.BackupStandby = false
+	}
+	if err := check.Validate(); err != nil {
 		return cluster.Spec{}, usageErrorf(cmd, "%s", indentErrors(err))
 	}
 	if err := o.S3.validate(spec); err != nil {

@@ -61,6 +61,7 @@ func TestUpdateClusterRefusesBadInput(t *testing.T) {
 		{"bad output", []string{"hippo", "--cpu=1", "-o", "wide"}, `invalid output format "wide"`},
 		{"wait with dry run", []string{"hippo", "--cpu=1", "--wait", "--dry-run=client"}, "--wait cannot be used with --dry-run"},
 		{"zero timeout", []string{"hippo", "--cpu=1", "--timeout=0s"}, "invalid --timeout 0s"},
+		{"backup-standby with no replicas", []string{"hippo", "--pgbackrest-backup-standby", "--replicas=0"}, "--pgbackrest-backup-standby needs a replica to back up from"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := kubefake.NewFactory()
@@ -103,5 +104,19 @@ func TestUpdateClusterFlagsReachTheCluster(t *testing.T) {
 		if err != nil || !strings.Contains(out, want) {
 			t.Errorf("update: %v, output lacks %q:\n%s", err, want, out)
 		}
+	}
+}
+
+// --pgbackrest-backup-standby alone is checked against the stored replicas: a cluster with a
+// replica takes it, one without is refused after its settings are read, before any change.
+func TestUpdateClusterBackupStandby(t *testing.T) {
+	f := createdCluster(t, "--replicas=1")
+	if _, _, err := executeUpdate(t, f, "hippo", "--pgbackrest-backup-standby"); err != nil {
+		t.Errorf("with a replica: %v", err)
+	}
+	f = createdCluster(t)
+	_, _, err := executeUpdate(t, f, "hippo", "--pgbackrest-backup-standby")
+	if err == nil || !strings.Contains(err.Error(), "--pgbackrest-backup-standby needs a replica to back up from") {
+		t.Errorf("without a replica: %v", err)
 	}
 }

@@ -191,6 +191,9 @@ func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec, s
 		return cluster.Spec{}, cluster.Spec{}, false, err
 	}
 	if !existing {
+		if err := o.Spec.Validate(); err != nil {
+			return cluster.Spec{}, cluster.Spec{}, false, fmt.Errorf("%w; nothing was created", err)
+		}
 		return o.Spec, cluster.Spec{}, false, CheckStorageClasses(ctx, c, o.Spec)
 	}
 	spec = MergeSpec(stored, o.Spec, o.Given)

@@ -210,7 +210,7 @@ func TestCluster(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("second create failed:\n%s", res)
 		}
-		if !strings.HasSuffix(res.Stdout, "cluster hippo unchanged\n") || strings.Count(res.Stdout, " unchanged\n") != 12 {
+		if !strings.HasSuffix(res.Stdout, "cluster hippo unchanged\n") || strings.Count(res.Stdout, " unchanged\n") != 13 {
 			t.Errorf("second create did not say unchanged:\n%s", res.Stdout)
 		}
 		assertClusterUnchanged(t, before, clusterVersions(t, env, ns, name))
