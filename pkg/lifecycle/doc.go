@@ -1,5 +1,6 @@
-// Package lifecycle creates, updates and deletes a cluster: what
-// `kubectl pgo create cluster`, `update cluster` and `delete cluster` do
+// Package lifecycle creates, updates, fails over and deletes a cluster:
+// what `kubectl pgo create cluster`, `update cluster`, `failover` and
+// `delete cluster` do
 // once their flags are read, as plain functions over *apply.Clients, an
 // exec function and the writers that take their progress.
 //
@@ -14,6 +15,11 @@
 //     then the restarts they cause followed.
 //   - Find and Delete (delete.go): the cluster's objects by label, deleted
 //     in stages (backups, the database, the repository host, the rest).
+//   - Replicas (replicas.go): the bootstrap backup of new replicas, the
+//     instances a smaller --replicas drops, the wait until they stream.
+//   - PlanFailover and Failover (failover_plan.go, failover.go): choose
+//     the replica, stop the primary, promote, record the new primary and
+//     apply what that changes (applyChanged in update.go).
 //
 // Flags, prompts and the wording of usage errors stay in pkg/cmd; the
 // objects themselves come from pkg/cluster and the shared apply and wait
