@@ -293,11 +293,10 @@ func TestRestoreInPlace(t *testing.T) {
 		if got := c.rows(t, "latest"); !slices.Equal(got, []string{"A", "B"}) {
 			t.Errorf("rows after a full restore = %q, want A and B", got)
 		}
+		// Which one is faster is measured in make bench (benchmark 3, docs/benchmarks.md), not
+		// here: on a tiny database beside other tests the two take about the same 2 s.
 		if delta > 0 && full > 0 {
 			t.Logf("pgbackrest restore: delta %s, full %s: the delta restore took %.2f of the full one's time", delta, full, float64(delta)/float64(full))
-			if delta >= full {
-				t.Errorf("the delta restore (%s) was not faster than the full restore (%s)", delta, full)
-			}
 		}
 	})
 
