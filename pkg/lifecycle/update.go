@@ -7,12 +7,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
 // UpdateOptions are what Update needs besides the clients.
@@ -162,9 +161,7 @@ func changedObjects(old, new cluster.Spec, m cluster.Material) ([]*unstructured.
 
 // scaleStatefulSet sets the replicas of an instance's StatefulSet.
 func scaleStatefulSet(ctx context.Context, c *apply.Clients, ns, name string, replicas int) error {
-	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
-	_, err := c.Client.AppsV1().StatefulSets(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: cluster.FieldManager})
-	if err != nil {
+	if err := kube.ScaleStatefulSet(ctx, c.Client, ns, name, replicas, cluster.FieldManager); err != nil {
 		return fmt.Errorf("scaling StatefulSet %s to %d: %w", name, replicas, apply.APIError(c, err))
 	}
 	return nil

@@ -26,10 +26,7 @@ import (
 
 // scaleInstance sets the replicas of an instance's StatefulSet.
 func (r *InPlace) scaleInstance(ctx context.Context, instance string, replicas int) error {
-	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
-	_, err := r.Client.AppsV1().StatefulSets(r.Namespace).Patch(ctx, instance, types.MergePatchType, patch,
-		metav1.PatchOptions{FieldManager: cluster.FieldManager})
-	if err != nil {
+	if err := kube.ScaleStatefulSet(ctx, r.Client, r.Namespace, instance, replicas, cluster.FieldManager); err != nil {
 		return fmt.Errorf("scaling StatefulSet %s to %d: %w", instance, replicas, err)
 	}
 	return nil
