@@ -58,6 +58,9 @@ type ScheduledBackup struct {
 // "created", "configured" or "unchanged".
 func CreateSchedule(ctx context.Context, c *apply.Clients, exec Exec, s ScheduledBackup, dryRun string) (*unstructured.Unstructured, string, error) {
 	ns := s.Namespace
+	if err := s.Spec.RefuseStandby("a backup schedule"); err != nil {
+		return nil, "", fmt.Errorf("%w. No schedule was created", err)
+	}
 	perms := []apply.Permission{{Verb: "get", Group: "batch", Resource: "cronjobs"}, {Verb: "patch", Group: "batch", Resource: "cronjobs"}}
 	if s.Type != jobs.BackupTypePGBackRest {
 		perms = append(perms, apply.Permission{Verb: "get", Resource: "persistentvolumeclaims"}, apply.Permission{Verb: "patch", Resource: "persistentvolumeclaims"})

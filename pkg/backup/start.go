@@ -41,6 +41,9 @@ type Request struct {
 // cluster never run at once: it refuses while a backup or restore Job of
 // the cluster is active. Nothing is started when it fails.
 func Start(ctx context.Context, client kubernetes.Interface, r Request, now func() time.Time) (*batchv1.Job, error) {
+	if err := r.Spec.RefuseStandby("a pgBackRest backup (its repository has the source's backups, not its own)"); err != nil {
+		return nil, fmt.Errorf("%w. Nothing was started", err)
+	}
 	deploy, err := jobTemplate(ctx, client, r.Namespace, r.Cluster, r.Spec)
 	if err != nil {
 		return nil, err

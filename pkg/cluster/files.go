@@ -29,6 +29,9 @@ const (
 	// from, or is empty for pg_basebackup (Spec.ReplicaBootstrap). Not in
 	// the config hash either: a new backup must not restart the pods.
 	FileReplicaBootstrap = "replica-bootstrap"
+	// FileSourcePGBackRest runs pgbackrest with the source's repositories,
+	// in the database pod of a standby cluster only (Spec.Standby).
+	FileSourcePGBackRest = "pgbackrest-source.sh"
 )
 
 // StanzaCheckedFile exists in the database pod (its /tmp, shared by its
@@ -48,10 +51,14 @@ var (
 // databaseFilesOf are the files of the database pod: with no repository
 // host, it runs the repository host's script too.
 func databaseFilesOf(spec Spec) []string {
-	if spec.HasLocalRepo() {
-		return databaseFiles
+	files := append([]string(nil), databaseFiles...)
+	if !spec.HasLocalRepo() {
+		files = append(files, FileStartRepo)
 	}
-	return append(append([]string(nil), databaseFiles...), FileStartRepo)
+	if spec.Standby != nil {
+		files = append(files, FileSourcePGBackRest)
+	}
+	return files
 }
 
 // fileValues are what the file templates (templates/files) see.
@@ -86,6 +93,13 @@ type fileValues struct {
 	// CAFile verifies the primary's certificate; CertFile and KeyFile are
 	// the database's, which PostgreSQL presents.
 	CAFile, CertFile, KeyFile string
+	// Standby is the cluster's Spec.Standby: its database follows the
+	// source's repositories with StandbyCommand (FileSourcePGBackRest),
+	// which reads StandbyConfFile and StandbyEnvFile of the Secret
+	// StandbySourceSecret at StandbySourceDir.
+	Standby                                           *StandbySpec
+	StandbyCommand, StandbySourceSecret               string
+	StandbySourceDir, StandbyConfFile, StandbyEnvFile string
 }
 
 // renderFiles renders every file of the pgBackRest ConfigMap.
@@ -124,10 +138,16 @@ func renderFiles(spec Spec) (map[string]string, error) {
 		ReplicationPassFile: "/tmp/replication.pgpass",
 		PrimaryFile:         configDir + "/" + FilePrimary, BootstrapFile: configDir + "/" + FileReplicaBootstrap,
 		CAFile: tlsDir + "/" + KeyCACert, CertFile: tlsDir + "/" + KeyDBCert, KeyFile: tlsDir + "/" + KeyDBKey,
+		Standby: spec.Standby, StandbyCommand: StandbySourceCommand, StandbySourceSecret: StandbySourceSecretName(spec.Name),
+		StandbySourceDir: standbySourceDir, StandbyConfFile: StandbyKeyConfig, StandbyEnvFile: StandbyKeyEnv,
 	}
 	files[FilePrimary] = spec.PrimaryInstance()
 	files[FileReplicaBootstrap] = spec.ReplicaBootstrap
-	for _, name := range []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo} {
+	names := []string{FilePostgresConf, FileHBAConf, FileStartPostgres, FileStartRepo}
+	if spec.Standby != nil {
+		names = append(names, FileSourcePGBackRest)
+	}
+	for _, name := range names {
 		var b bytes.Buffer
 		if err := templates.ExecuteTemplate(&b, name, v); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", name, err)

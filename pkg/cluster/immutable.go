@@ -54,6 +54,12 @@ func CheckImmutable(old, new Spec) error {
 	if old.RepoStorageClass != new.RepoStorageClass {
 		refuse("the repository storage class", old.RepoStorageClass, new.RepoStorageClass, notYet)
 	}
+	switch {
+	case old.Standby == nil && new.Standby != nil:
+		refuse("being a standby", "", new.StandbySourceName(), "a cluster becomes a standby only when it is created with --standby")
+	case old.Standby != nil && new.Standby != nil && *old.Standby != *new.Standby:
+		refuse("the standby's source", old.StandbySourceName(), new.StandbySourceName(), "create a new standby cluster instead")
+	}
 	return errors.Join(errs...)
 }
 

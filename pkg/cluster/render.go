@@ -251,12 +251,14 @@ type objectValues struct {
 
 	PGData, PostgresBinDir, BackupInfo                                        string
 	PGDataMountPath, RepoMountPath, SocketDir, PGBackRestConfigDir, ConfigDir string
+	StandbySourceDir                                                          string
 	PostgresPort, ServerPort, UID                                             int
 }
 
 type objectNames struct {
 	DataPVC, RepoPVC, Service, ReplicasService, StatefulSet, RepoHost        string
 	PostgresSecret, RepoConfigSecret, SettingsConfigMap, PGBackRestConfigMap string
+	StandbySourceSecret                                                      string
 }
 
 func newObjectValues(spec Spec, m Material) (objectValues, error) {
@@ -277,6 +279,7 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 			Service: ServiceName(c), ReplicasService: ReplicasServiceName(c), StatefulSet: StatefulSetName(c), RepoHost: RepoHostName(c),
 			PostgresSecret: PostgresSecretName(c), RepoConfigSecret: RepoConfigSecretName(c),
 			SettingsConfigMap: SettingsConfigMapName(c), PGBackRestConfigMap: PGBackRestConfigMapName(c),
+			StandbySourceSecret: StandbySourceSecretName(c),
 		},
 		DatabaseSelector:     DatabaseSelector(c),
 		RepoSelector:         RepoSelector(c),
@@ -300,6 +303,7 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 		SocketDir:            socketDir,
 		PGBackRestConfigDir:  pgbackrestConfigDir,
 		ConfigDir:            configDir,
+		StandbySourceDir:     standbySourceDir,
 		PostgresPort:         postgresPort,
 		ServerPort:           repo.ServerPort,
 		UID:                  postgresUID,

@@ -100,6 +100,9 @@ type Spec struct {
 	// (pgBackRest's backup-standby): backup without --from-standby, and the
 	// schedules created while it is set.
 	BackupStandby bool `json:"backupStandby,omitempty"`
+	// Standby, when set, makes the cluster a standby of another one: see
+	// StandbySpec. kubectl pgo promote clears it.
+	Standby *StandbySpec `json:"standby,omitempty"`
 
 	// Resources are those of the database container; none by default.
 	Resources Resources `json:"resources,omitzero"`

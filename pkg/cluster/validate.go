@@ -95,7 +95,7 @@ func (s Spec) Validate() error {
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)
-	errs = append(errs, s.validateReplicas())
+	errs = append(errs, s.validateReplicas(), s.validateStandby())
 	if s.Name != "" { // without a name, Default cannot set the path either
 		errs = append(errs, validateRepoPath(s.RepoPath))
 	}

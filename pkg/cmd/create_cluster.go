@@ -44,7 +44,14 @@ repository. A cluster whose only repository is S3 is read from its bucket
 by a temporary pod NEW-restore-source. Once that cluster is gone for good
 (no ConfigMap OLD-pgo-config), give the new cluster an S3 repository in the
 same bucket: OLD's backups are looked for there, under
-backrestrepo/OLD-backrest-shared-repo, with the new cluster's keys.`
+backrestrepo/OLD-backrest-shared-repo, with the new cluster's keys.
+
+With --standby as well, the new cluster is a standby of OLD: it is restored
+from OLD's newest backup, then its database replays OLD's WAL from OLD's
+repository, read-only, and never writes to that repository. OLD may be in
+another namespace or, sharing the bucket, in another Kubernetes cluster.
+kubectl pgo promote makes it a primary that archives into its own
+repository.`
 
 const createClusterExample = `  # A cluster with a local pgBackRest repository, waiting until it is ready
   kubectl pgo create cluster hippo --wait
@@ -57,6 +64,9 @@ const createClusterExample = `  # A cluster with a local pgBackRest repository, 
   kubectl pgo create cluster hippo2 --restore-from=hippo --pitr-target='2026-11-24 12:00:00+00' \
     --pgbackrest-storage-type=s3 --pgbackrest-s3-bucket=backups --pgbackrest-s3-endpoint=s3.example:9000 \
     --pgbackrest-s3-credentials-secret=s3-keys --wait
+
+  # A standby of cluster hippo of namespace prod, for disaster recovery, promoted later
+  kubectl pgo create cluster hippo-dr -n dr --restore-from=hippo --restore-from-namespace=prod --standby --wait
 
   # Print the objects without creating anything (no cluster needed)
   kubectl pgo create cluster hippo --dry-run=client -o yaml`
@@ -121,6 +131,7 @@ func (o *CreateClusterOptions) Validate(cmd *cobra.Command) error {
 	if err := o.RestoreFrom.Validate(o.Name, o.namespace); err != nil {
 		return usageErrorf(cmd, "%v", err)
 	}
+	o.spec.Standby = o.RestoreFrom.StandbySpec()
 	if o.RestoreFrom.Enabled() && spec.Replicas > 0 {
 		return usageErrorf(cmd, "--restore-from cannot be used with --%s yet: restore the cluster first, then add replicas with kubectl pgo update cluster %s --%s=%d",
 			flagReplicas, o.Name, flagReplicas, spec.Replicas)

@@ -120,33 +120,18 @@ func (o *FailoverOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	progress := o.Out
-	if o.Output.Format() != printers.FormatTable {
-		progress = o.ErrOut
-	}
+	progress := progressStream(o.Output, o.Out, o.ErrOut)
 	req := lifecycle.FailoverRequest{Spec: spec, Target: o.Target, MaxLag: o.maxLag, Force: o.Force, Exec: apply.ExecFunc(o.exec),
 		Timeout: o.Timeout, Poll: o.pollInterval, Progress: progress}
 	plan, err := lifecycle.PlanFailover(ctx, c, req)
 	if err != nil {
 		return err
 	}
-	for _, w := range plan.Warnings {
-		fmt.Fprintf(o.ErrOut, "Warning: %s\n", w)
-	}
-	err = o.confirmDelete(o.In, progress, func() string { return failoverQuestion(plan) },
-		fmt.Errorf("refusing to fail over cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes to fail over. Nothing was changed", o.Name),
-		fmt.Errorf("cancelled: cluster %q was not failed over", o.Name))
-	if err != nil {
-		return err
-	}
-	result, err := lifecycle.Failover(ctx, c, req, plan, o.Wait)
-	if err != nil {
-		return err
-	}
-	if o.Output.Format() != printers.FormatTable {
-		return o.Output.Print(o.Out, nil, result)
-	}
-	return nil
+	return o.runPlanned(o.In, o.Out, o.ErrOut, progress, o.Output, plannedChange{
+		cluster: o.Name, verb: "fail over", done: "failed over", warnings: plan.Warnings,
+		question: func() string { return failoverQuestion(plan) },
+		run:      func() (any, error) { return lifecycle.Failover(ctx, c, req, plan, o.Wait) },
+	})
 }
 
 // failoverQuestion names the old and the new primary and the lag.

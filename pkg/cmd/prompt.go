@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/printers"
 )
 
 // addYesFlags registers --yes (-y), and --no-prompt, PGO v4's name for it,
@@ -76,4 +78,48 @@ func askYes(in io.Reader, out io.Writer, question string) (bool, error) {
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// plannedChange is a change to one cluster that was planned (read, and
+// checked) before anything changes: failover, promote. runPlanned prints
+// its warnings, asks, runs it, and prints its result.
+type plannedChange struct {
+	// cluster is the cluster's name; verb is the change ("fail over"),
+	// done its participle ("failed over").
+	cluster, verb, done string
+	warnings            []string
+	question            func() string
+	run                 func() (any, error)
+}
+
+// runPlanned carries out change once confirmed (--yes, or an answer on
+// the terminal), printing the warnings on errOut and the result on out as
+// -o says: a table prints nothing more than the progress did.
+func (c confirmation) runPlanned(in io.Reader, out, errOut, progress io.Writer, output *printers.OutputFlags, change plannedChange) error {
+	for _, w := range change.warnings {
+		fmt.Fprintf(errOut, "Warning: %s\n", w)
+	}
+	err := c.confirmDelete(in, progress, change.question,
+		fmt.Errorf("refusing to %s cluster %q without confirmation: stdin is not a terminal to ask on; pass --yes to %s. Nothing was changed", change.verb, change.cluster, change.verb),
+		fmt.Errorf("cancelled: cluster %q was not %s", change.cluster, change.done))
+	if err != nil {
+		return err
+	}
+	result, err := change.run()
+	if err != nil {
+		return err
+	}
+	if output.Format() != printers.FormatTable {
+		return output.Print(out, nil, result)
+	}
+	return nil
+}
+
+// progressStream is where a command that prints a result with -o writes
+// its progress: stdout for the table, else stderr.
+func progressStream(output *printers.OutputFlags, out, errOut io.Writer) io.Writer {
+	if output.Format() != printers.FormatTable {
+		return errOut
+	}
+	return out
 }

@@ -32,6 +32,8 @@ type RestoreFromOptions struct {
 	PITRTarget      string
 	TargetTimeline  string
 	RestoreOpts     string
+	// Standby leaves the new cluster a standby of the source (--standby).
+	Standby bool
 	// Timeout bounds the restore Job.
 	Timeout time.Duration
 
@@ -53,6 +55,7 @@ func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&r.PITRTarget, "pitr-target", "", "With --restore-from: the point in time to restore to, with its time zone, e.g. '2026-11-24 12:00:00+00'; the latest point if empty.")
 	fl.StringVar(&r.TargetTimeline, "target-timeline", "", "With --restore-from: t"+targetTimelineUsage[1:])
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F', or '--repo=2' for the S3 repository of a local,s3 cluster.")
+	fl.BoolVar(&r.Standby, "standby", false, "With --restore-from: make the new cluster a standby of that cluster, which replays its WAL from its repository, read-only, until kubectl pgo promote; it never writes to that repository.")
 	if r.Timeout == 0 {
 		r.Timeout = restore.DefaultTimeout
 	}
@@ -65,6 +68,9 @@ func (r *RestoreFromOptions) Enabled() bool { return r.Source != "" }
 // sends no request.
 func (r *RestoreFromOptions) Validate(name, namespace string) error {
 	if !r.Enabled() {
+		if r.Standby {
+			return errors.New("--standby needs --restore-from: name the cluster to follow; for one in another Kubernetes cluster, also give this cluster an S3 repository in the same bucket (--pgbackrest-storage-type=s3 ...), where its repository is read")
+		}
 		for flag, v := range map[string]string{"--restore-from-namespace": r.SourceNamespace, "--pitr-target": r.PITRTarget, "--target-timeline": r.TargetTimeline, "--restore-opts": r.RestoreOpts} {
 			if v != "" {
 				return fmt.Errorf("%s needs --restore-from: name the cluster whose backups to restore", flag)
@@ -80,12 +86,24 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 	if err != nil {
 		return err
 	}
+	if r.Standby && (r.PITRTarget != "" || r.TargetTimeline != "" || (opts.Type != "" && opts.Type != repo.RecoveryDefault) || opts.Target != "" || opts.Given("target-action") || opts.Given("type")) {
+		return errors.New("--standby follows the source to its latest WAL and on every later timeline: it cannot be used with --pitr-target, --target-timeline, or a recovery target in --restore-opts (only --set and --repo)")
+	}
 	if opts.TargetAction == repo.TargetActionPause {
 		return errors.New("--target-action=pause cannot be used with --restore-from: the new cluster's database must be promoted; restore it, then inspect it")
 	}
 	r.from = restore.From{Source: r.Source, SourceNamespace: sourceNamespace, Name: name, Namespace: namespace,
-		Options: opts, Target: target}
+		Options: opts, Target: target, Standby: r.Standby}
 	return nil
+}
+
+// StandbySpec is the new cluster's Spec.Standby: nil without --standby.
+// Validate must have run.
+func (r *RestoreFromOptions) StandbySpec() *cluster.StandbySpec {
+	if !r.Standby {
+		return nil
+	}
+	return &cluster.StandbySpec{Source: r.from.Source, SourceNamespace: r.from.SourceNamespace}
 }
 
 // newFrom fills in the clients and the streams of the restore.

@@ -134,6 +134,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 		NewCmdVerify(f, streams),
 		NewCmdRestoreDrill(f, streams),
 		NewCmdFailover(f, streams),
+		NewCmdPromote(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

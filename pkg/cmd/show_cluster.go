@@ -202,6 +202,12 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 			return err
 		}
 	}
+	if sb := info.Standby; sb != nil {
+		fmt.Fprintf(o.Out, "\nStandby of cluster %s, through its repository: %s\n", sb.Source, sb.Describe(now))
+		if problem := sb.Problem(); problem != "" {
+			fmt.Fprintf(o.ErrOut, "Warning: standby: %s\n", problem)
+		}
+	}
 	for _, note := range []struct{ what, msg string }{
 		{"stanza", firstNonEmpty(info.Stanza.Error, stanzaProblem(info.Stanza))},
 		{"archiving", firstNonEmpty(info.Archiving.Error, archiveProblem(info.Archiving))},

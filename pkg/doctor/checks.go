@@ -41,6 +41,9 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 	if f.spec.Replicas > 0 {
 		checks = append(checks, replicationCheck(f, d))
 	}
+	if f.spec.Standby != nil {
+		checks = append(checks, standbyCheck(f, d))
+	}
 	if f.check != nil || f.checkErr != nil {
 		checks = append(checks, checkCheck(f, d))
 	}
@@ -255,6 +258,9 @@ func lastBackupCheck(f Facts, n int, maxAge time.Duration, d doctorFixes) Check 
 			last = b
 		}
 	}
+	if last == nil && f.spec.Standby != nil {
+		return ok(name, fmt.Sprintf("none: a standby has no backups of its own until it is promoted (those of %s are its recovery point)", f.spec.StandbySourceName()))
+	}
 	if last == nil {
 		return failed(name, "no backup in "+repoName(n), fix)
 	}
@@ -360,4 +366,19 @@ func checkCheck(f Facts, d doctorFixes) Check {
 		detail = fmt.Sprintf("WAL segment %s reached the repository", f.check.ArchivedWAL)
 	}
 	return ok(name, detail)
+}
+
+// standbyCheck fails when a standby cluster's database does not follow
+// its source: not in recovery, replay paused, or behind the source's
+// archive by more than a segment.
+func standbyCheck(f Facts, d doctorFixes) Check {
+	const name = "standby replay"
+	if f.standby == nil {
+		return failed(name, "unknown: "+errString(f.dbPodErr), d.podFix(cluster.PodName(d.name)))
+	}
+	if problem := f.standby.Problem(); problem != "" {
+		return failed(name, problem, fmt.Sprintf("read the restore_command errors in %s; the source's repository must stay readable with the keys of Secret %s",
+			d.databaseLog(), cluster.StandbySourceSecretName(d.name)))
+	}
+	return ok(name, "standby of "+f.standby.Source+": "+f.standby.Describe(f.now))
 }

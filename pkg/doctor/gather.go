@@ -57,6 +57,9 @@ type Facts struct {
 	// instances are the primary and the replicas, with replicas only.
 	instances    []inspect.InstanceInfo
 	instancesErr error
+
+	// standby is the replay of a standby cluster's database.
+	standby *inspect.StandbyInfo
 }
 
 // Options say which cluster to examine, when, and whether to run
@@ -122,7 +125,15 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 			}
 			f.archiver = &a
 		})
-		if !o.NoCheck {
+		if spec.Standby != nil {
+			wg.Go(func() {
+				s := inspect.Standby(ctx, exec, spec, f.dbPod)
+				f.standby = &s
+			})
+		}
+		// pgbackrest check needs a primary: a standby cluster archives
+		// nothing until it is promoted.
+		if !o.NoCheck && spec.Standby == nil {
 			wg.Go(func() {
 				command := append(repo.CheckCommand(), fmt.Sprintf("--archive-timeout=%d", int(archiveTimeout.Seconds())))
 				r := run(f.dbPod, cluster.ContainerDatabase, archiveTimeout+inspect.ExecTimeout, command...)

@@ -43,6 +43,8 @@ type ClusterInfo struct {
 	Archiving ArchiveInfo  `json:"archiving"`
 	// Instances are the primary and the replicas, with replicas only.
 	Instances []InstanceInfo `json:"instances,omitempty"`
+	// Standby is the replay of a standby cluster (nil for another).
+	Standby *StandbyInfo `json:"standby,omitempty"`
 
 	// Errors are what could not be read (API errors, exec refused); they
 	// make the command exit non-zero.
@@ -270,6 +272,10 @@ func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.Co
 	}
 	if spec.Replicas > 0 {
 		info.Instances = Instances(ctx, exec, spec, pods.Items)
+	}
+	if spec.Standby != nil && dbPod != nil {
+		s := Standby(ctx, exec, spec, dbPod)
+		info.Standby = &s
 	}
 	info.Database.SystemID = info.Archiving.SystemID
 	if err := CheckSystemID(info.Stanza, info.Database.SystemID); err != nil {

@@ -37,11 +37,7 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 	say := func(format string, args ...any) { fmt.Fprintf(r.Progress, format+"\n", args...) }
 	deadline := time.Now().Add(r.Timeout)
 	psql := func(ctx context.Context, pod, query string) (string, error) {
-		out, stderr, err := r.Exec(ctx, ns, pod, cluster.ContainerDatabase, inspect.PSQLCommand("postgres", query))
-		if err != nil {
-			return "", fmt.Errorf("%w %s", err, strings.TrimSpace(stderr))
-		}
-		return strings.TrimSpace(out), nil
+		return psqlIn(ctx, r.Exec, ns, pod, query)
 	}
 
 	// The old primary's position, then the old primary stopped: a fast
@@ -112,24 +108,7 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 	if lostNode == "" {
 		steps = append(steps, replicaSteps(c, r.Exec, next, []string{from.Name})...)
 	}
-	steps = append(steps, apply.WaitStep{
-		What: "the new primary to archive WAL on timeline " + fmt.Sprint(res.Timeline),
-		Check: func(ctx context.Context) (bool, string, error) {
-			if res.ArchivedWAL == "" {
-				seg, err := psql(ctx, to.Pod, repo.SwitchWALQuery)
-				if err != nil || seg == "" {
-					return false, fmt.Sprintf("switching WAL on %s: %v", to.Pod, err), nil
-				}
-				res.ArchivedWAL = seg
-			}
-			done, err := psql(ctx, to.Pod, repo.ArchivedQuery(res.ArchivedWAL))
-			if err != nil || done != "t" {
-				return false, fmt.Sprintf("segment %s is not archived yet", res.ArchivedWAL), nil
-			}
-			return true, fmt.Sprintf("segment %s archived", res.ArchivedWAL), nil
-		},
-		Hint: fmt.Sprintf("kubectl pgo show archive %s -n %s", spec.Name, ns),
-	})
+	steps = append(steps, archivedWALStep(r.Exec, ns, to.Pod, res.Timeline, &res.ArchivedWAL, fmt.Sprintf("kubectl pgo show archive %s -n %s", spec.Name, ns)))
 	if err := apply.RunWaitSteps(ctx, r.Progress, r.Poll, deadline, steps, fmt.Sprintf("Cluster %q failed over to %s", spec.Name, to.Pod)); err != nil {
 		return res, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // waitReady waits, step by step, until the created cluster is ready,
@@ -203,4 +204,37 @@ func repoHostConfigCurrent(ctx context.Context, c *apply.Clients, exec apply.Exe
 		return true, fmt.Sprintf("repository host pod %s reads the new %s", p.Name, cluster.PGBackRestConfigFile), nil
 	}
 	return false, "no ready repository host pod", nil
+}
+
+// psqlIn runs query in the database container of pod and returns its
+// output, trimmed.
+func psqlIn(ctx context.Context, exec apply.ExecFunc, ns, pod, query string) (string, error) {
+	out, stderr, err := exec(ctx, ns, pod, cluster.ContainerDatabase, inspect.PSQLCommand("postgres", query))
+	if err != nil {
+		return "", fmt.Errorf("%w %s", err, strings.TrimSpace(stderr))
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// archivedWALStep waits until the primary pod archived a segment of
+// timeline, which it switches to first: *seg is that segment.
+func archivedWALStep(exec apply.ExecFunc, ns, pod string, timeline int, seg *string, hint string) apply.WaitStep {
+	return apply.WaitStep{
+		What: fmt.Sprintf("%s to archive WAL on timeline %d", pod, timeline),
+		Check: func(ctx context.Context) (bool, string, error) {
+			if *seg == "" {
+				s, err := psqlIn(ctx, exec, ns, pod, repo.SwitchWALQuery)
+				if err != nil || s == "" {
+					return false, fmt.Sprintf("switching WAL on %s: %v", pod, err), nil
+				}
+				*seg = s
+			}
+			done, err := psqlIn(ctx, exec, ns, pod, repo.ArchivedQuery(*seg))
+			if err != nil || done != "t" {
+				return false, fmt.Sprintf("segment %s is not archived yet", *seg), nil
+			}
+			return true, fmt.Sprintf("segment %s archived", *seg), nil
+		},
+		Hint: hint,
+	}
 }

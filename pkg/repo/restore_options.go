@@ -22,6 +22,9 @@ const (
 	RecoveryXID       = "xid"
 	RecoveryLSN       = "lsn"
 	RecoveryName      = "name"
+	// RecoveryStandby leaves the restored database in standby mode: only
+	// create cluster --standby sets it, never --restore-opts.
+	RecoveryStandby = "standby"
 )
 
 // Target actions (--target-action).
@@ -95,7 +98,7 @@ var restoreOptions = map[string]restoreOption{
 	}},
 	"type": {set: func(o *RestoreOptions, v string) error {
 		switch v {
-		case "standby":
+		case RecoveryStandby:
 			return errors.New("standby is not supported: the restored database must become the primary, and a standby would wait for WAL forever")
 		case "preserve", "none":
 			return fmt.Errorf("%s is not supported: kubectl pgo writes the recovery settings itself", v)
@@ -446,6 +449,8 @@ func (o RestoreOptions) Describe() string {
 		return "LSN " + o.Target
 	case RecoveryName:
 		return "restore point " + strconv.Quote(o.Target)
+	case RecoveryStandby:
+		return "standby mode (the source's WAL is replayed until the cluster is promoted)"
 	}
 	return o.Type
 }

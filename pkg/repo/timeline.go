@@ -575,3 +575,29 @@ func describeUsable(backups []Backup, byRepo map[int]Timelines, t RestoreTarget)
 	}
 	return strings.Join(lines, "\n")
 }
+
+// walSegmentSize is PostgreSQL's default WAL segment size, which the
+// clusters of kubectl pgo use (initdb without --wal-segsize).
+const walSegmentSize = 16 << 20
+
+// SegmentOf is the name of the WAL segment file that holds lsn on
+// timeline tli.
+func SegmentOf(tli uint32, lsn LSN) string {
+	n := uint64(lsn) / walSegmentSize
+	perID := uint64(0x100000000 / walSegmentSize)
+	return fmt.Sprintf("%08X%08X%08X", tli, n/perID, n%perID)
+}
+
+// SegmentNumber is the position of a WAL segment file name in the WAL,
+// whatever its timeline: later segments have larger numbers.
+func SegmentNumber(name string) (uint64, error) {
+	if len(name) < 24 {
+		return 0, fmt.Errorf("%q is not a WAL segment name", name)
+	}
+	hi, err1 := strconv.ParseUint(name[8:16], 16, 32)
+	lo, err2 := strconv.ParseUint(name[16:24], 16, 32)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("%q is not a WAL segment name", name)
+	}
+	return hi*(0x100000000/walSegmentSize) + lo, nil
+}

@@ -237,3 +237,31 @@ func TestHistoryCutBelowAnEarlierFork(t *testing.T) {
 		}
 	}
 }
+
+func TestSegmentOfAndNumber(t *testing.T) {
+	for _, tc := range []struct {
+		tli  uint32
+		lsn  string
+		want string
+		num  uint64
+	}{
+		{1, "0/401DB48", "000000010000000000000004", 4},
+		{2, "0/5000000", "000000020000000000000005", 5},
+		{3, "1/FF000028", "0000000300000001000000FF", 511},
+		{1, "2/0", "000000010000000200000000", 512},
+	} {
+		lsn, err := ParseLSN(tc.lsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := SegmentOf(tc.tli, lsn); got != tc.want {
+			t.Errorf("SegmentOf(%d, %s) = %s, want %s", tc.tli, tc.lsn, got, tc.want)
+		}
+		if n, err := SegmentNumber(tc.want); err != nil || n != tc.num {
+			t.Errorf("SegmentNumber(%s) = %d, %v; want %d", tc.want, n, err, tc.num)
+		}
+	}
+	if _, err := SegmentNumber("00000001.history"); err == nil {
+		t.Error("SegmentNumber of a history file name: no error")
+	}
+}

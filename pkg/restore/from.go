@@ -74,6 +74,13 @@ type From struct {
 	NewSpec  cluster.Spec
 	Material cluster.Material
 
+	// Standby leaves the new cluster a standby of the source (create
+	// cluster --standby): the Job restores the newest backup in standby
+	// mode and runs no recovery; the database then replays the source's
+	// WAL with the source's configuration, kept in the Secret
+	// cluster.StandbySourceSecretName (see standbySourceData).
+	Standby bool
+
 	// Backup is the source's backup that Prepare chose.
 	Backup repo.Backup
 
@@ -166,6 +173,10 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 			return fmt.Errorf("--restore-from: %w", err)
 		}
 	}
+	if sb := r.sourceSpec.Standby; sb != nil {
+		return fmt.Errorf("--restore-from: cluster %q is itself a standby of cluster %q, and its repository has no backups of its own until it is promoted: name %q instead (with --restore-from-namespace=%s); nothing was created",
+			src, sb.Source, sb.Source, orNamespace(sb.SourceNamespace, ns))
+	}
 	// Everything the restore Job reads the source with is gathered now:
 	// a Secret or a key that is missing refuses the restore before
 	// anything is created, not in the Job, once the new cluster exists.
@@ -205,6 +216,10 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	// The backup and the timeline the checks chose on the source's
 	// timeline history.
 	r.Options.Set, r.Options.TargetTimeline = r.source.Options.Set, r.source.Options.TargetTimeline
+	if r.Standby {
+		// Every timeline the source takes later is followed too.
+		r.Options.Type, r.Options.TargetTimeline = repo.RecoveryStandby, "latest"
+	}
 	r.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
 		r.Name, r.Backup.Label, src, ns, r.Options.Describe())
 	return nil
@@ -394,7 +409,7 @@ func (r *From) restoreJob(sts *appsv1.StatefulSet) (*batchv1.Job, error) {
 		SourceSecret:   sourceSecretName(r.Name),
 		SourceFiles:    r.access.Files,
 		SourceEnv:      r.access.Env,
-		Recover:        true,
+		Recover:        !r.Standby,
 		PostgresBinDir: postgresBinDirOf(sts, r.sourceSpec.PostgresVersion),
 		PasswordFile:   passwordFile,
 		Superuser:      cluster.Superuser,
@@ -458,6 +473,13 @@ func (r *From) Restore(ctx context.Context) error {
 	set := result.backupSet
 	if set == "" {
 		set = r.Backup.Label
+	}
+	if r.Standby {
+		if err := r.applyStandbySource(ctx); err != nil {
+			return err
+		}
+		o.progress("The data directory of cluster %s is restored from backup %s of cluster %s; starting its database as a standby, which replays the WAL of %s's repository.", r.Name, set, r.Source, r.Source)
+		return o.scaleDatabase(ctx, 1)
 	}
 	o.progress("The data directory of cluster %s is restored from backup %s of cluster %s; starting its database.", r.Name, set, r.Source)
 	return o.scaleDatabase(ctx, 1)

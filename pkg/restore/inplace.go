@@ -157,6 +157,9 @@ func (r *InPlace) Check(ctx context.Context) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := spec.RefuseStandby("an in-place restore"); err != nil {
+		return nil, fmt.Errorf("%w; to follow the source from another backup, delete this cluster and create it again with --standby. Nothing was changed", err)
+	}
 	plan := &Plan{Spec: spec}
 	r.primary = spec.PrimaryInstance()
 

@@ -272,3 +272,70 @@ func (r *From) startReader(ctx context.Context) error {
 	}
 	return nil
 }
+
+// standbySourceData is the data of the Secret with which a standby
+// cluster's database reads the source's repositories, for as long as it
+// is a standby: the source's TLS files, S3 CA and keys as the restore
+// read them (sourceData), and a pgbackrest.conf that finds them where the
+// database container mounts that Secret. The source's repository host,
+// in another namespace, is reached by a name its certificate carries.
+func (r *From) standbySourceData() (map[string][]byte, error) {
+	data := map[string][]byte{}
+	for k, v := range r.sourceData {
+		data[k] = v
+	}
+	repoHost := ""
+	if r.sourceSpec.HasLocalRepo() {
+		repoHost = cluster.RepoHostName(r.Source)
+		if r.SourceNamespace != r.Namespace {
+			repoHost = fmt.Sprintf("%s.%s.svc", repoHost, r.SourceNamespace)
+		}
+	}
+	conf, err := cluster.StandbySourceConf(r.sourceSpec, cluster.DataDirectory(r.Name), repoHost,
+		[3]string{jobs.SourceKeyCACert, jobs.SourceKeyCert, jobs.SourceKeyKey}, jobs.SourceKeyS3CA)
+	if err != nil {
+		return nil, fmt.Errorf("the configuration that reads the repositories of cluster %q: %w", r.Source, err)
+	}
+	data[cluster.StandbyKeyConfig] = []byte(conf)
+	var env strings.Builder
+	for _, e := range r.access.Env {
+		fmt.Fprintf(&env, "%s %s\n", e.Name, e.ValueFrom.SecretKeyRef.Key)
+	}
+	data[cluster.StandbyKeyEnv] = []byte(env.String())
+	return data, nil
+}
+
+// applyStandbySource creates (or replaces) the Secret
+// cluster.StandbySourceSecretName of the new cluster, which its database
+// pod mounts: it carries the cluster's labels, so that delete cluster
+// removes it, and promote does once the cluster no longer reads the
+// source.
+func (r *From) applyStandbySource(ctx context.Context) error {
+	data, err := r.standbySourceData()
+	if err != nil {
+		return err
+	}
+	secrets := r.Client.CoreV1().Secrets(r.Namespace)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.StandbySourceSecretName(r.Name), Namespace: r.Namespace,
+			Labels: cluster.Labels(r.Name, cluster.ComponentStandbySource)},
+		Data: data,
+	}
+	_, err = secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: cluster.FieldManager})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{FieldManager: cluster.FieldManager})
+	}
+	if err != nil {
+		return fmt.Errorf("--standby: creating Secret %s/%s, with which the standby reads the repositories of cluster %q: %w", r.Namespace, secret.Name, r.Source, err)
+	}
+	r.progress("Created Secret %s: the standby reads the repositories of cluster %s with it (read only).", secret.Name, r.Source)
+	return nil
+}
+
+// orNamespace is ns, or fallback when it is empty.
+func orNamespace(ns, fallback string) string {
+	if ns == "" {
+		return fallback
+	}
+	return ns
+}

@@ -14,6 +14,14 @@ role=replica
 if [ "$instance" = "$primary" ]; then
   role=primary
 fi
+{{- if .Standby }}
+# This cluster is a standby of cluster {{ .Standby.Source }}: its primary's
+# instance replays the source's WAL from the source's repositories, until
+# kubectl pgo promote ends that.
+if [ "$role" = primary ]; then
+  role=standby
+fi
+{{- end }}
 echo "kubectl-pgo: instance $instance starts as the $role (the primary is $primary)"
 
 # A replica streams with the replication role's password, from a libpq
@@ -70,6 +78,12 @@ rewind() {
 }
 
 if [ ! -s "$pgdata/PG_VERSION" ]; then
+{{- if .Standby }}
+  if [ "$role" = standby ]; then
+    echo "kubectl-pgo: the data directory $pgdata is empty: a standby cluster's is restored from its source's backup by kubectl pgo create cluster --standby; delete this cluster and create it again" >&2
+    exit 1
+  fi
+{{- end }}
   if [ "$role" = primary ]; then
     echo "kubectl-pgo: initializing a new data directory in $pgdata"
     initdb --pgdata="$pgdata" --username={{ shq .Superuser }} --pwfile={{ shq .PasswordFile }} \
@@ -101,6 +115,15 @@ if ! grep -qxF "$include" "$pgdata/postgresql.conf"; then
   printf '\n# Added by kubectl-pgo: the settings it manages.\n%s\n' "$include" >>"$pgdata/postgresql.conf"
 fi
 
+{{ if .Standby -}}
+if [ "$role" = standby ]; then
+  touch "$pgdata/standby.signal"
+  # The source's archive only, read with the source's configuration; no
+  # streaming, and nothing is archived while in recovery (archive_mode=on).
+  exec postgres -D "$pgdata" -c cluster_name="$instance" -c primary_conninfo= -c recovery_target_timeline=latest \
+    -c "restore_command=bash {{ .StandbyCommand }} --stanza={{ .Stanza }} archive-get %f \"%p\""
+fi
+{{ end -}}
 if [ "$role" = replica ]; then
   touch "$pgdata/standby.signal"
   # The archive, when streaming is behind; only a replica has it, so that

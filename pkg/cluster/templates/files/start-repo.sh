@@ -18,6 +18,11 @@ stop() {
 }
 trap stop TERM INT
 
+{{ if .Standby -}}
+# A standby cluster's database is in recovery, which stanza-create refuses
+# online: it reads pg_control from the data directory instead (--no-online),
+# so that the stanza is ready when kubectl pgo promote makes it archive.
+{{ end -}}
 # The database may not be up yet, so try until it is. stanza-create is
 # idempotent: on a restart it checks the stanza and succeeds. A short
 # io-timeout, because pgBackRest retries a refused connection for twice
@@ -26,7 +31,7 @@ attempt=1
 delay=5
 while [ -z "$stopping" ]; do
   echo "kubectl-pgo: stanza-create, attempt $attempt"
-  if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create; then
+  if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create{{ if .Standby }} --no-online{{ end }}; then
     echo "kubectl-pgo: stanza {{ .Stanza }} is ready in $repo_path"
 {{- if not .LocalRepo }}
     touch {{ shq .StanzaChecked }} # the backup lock is free now

@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
+)
+
+// StandbySpec makes a cluster a standby of another one, the source: its
+// database replays the WAL of the source's repositories (restore_command
+// with the source's pgbackrest.conf), read-only, until kubectl pgo
+// promote ends that. The source need not run, nor be in this Kubernetes
+// cluster: its repository is enough.
+type StandbySpec struct {
+	// Source names the cluster followed, and SourceNamespace its
+	// namespace (empty when it is not readable from here: its repository
+	// is then found in this cluster's bucket, under Source's path).
+	Source          string `json:"source"`
+	SourceNamespace string `json:"sourceNamespace,omitempty"`
+}
+
+// StandbySourceSecretName holds what a standby cluster's database reads
+// the source's repositories with (StandbySourceData): a copy of the
+// source's pgBackRest configuration, certificates and keys.
+func StandbySourceSecretName(cluster string) string { return cluster + "-standby-source" }
+
+// ComponentStandbySource is the component label of that Secret.
+const ComponentStandbySource = "standby-source"
+
+// StandbySourceCommand runs pgbackrest with the source's repositories in
+// the database container of a standby cluster (FileSourcePGBackRest).
+const StandbySourceCommand = configDir + "/" + FileSourcePGBackRest
+
+// PasswordFile is the superuser's password in the database container, as
+// the postgres Secret has it: promote gives it to the superuser of a
+// standby's database, which has the source's until then.
+const PasswordFile = configDir + "/" + KeyPassword
+
+// standbySourceDir is where the database container of a standby cluster
+// mounts the Secret StandbySourceSecretName.
+const standbySourceDir = "/etc/pgbackrest-source"
+
+// Keys of the Secret StandbySourceSecretName besides the source's TLS
+// files and keys: the pgbackrest.conf that names them at standbySourceDir,
+// and the variables pgBackRest reads (one "NAME key" per line: the
+// variable NAME takes the value of the key).
+const (
+	StandbyKeyConfig = "pgbackrest.conf"
+	StandbyKeyEnv    = "env-files"
+)
+
+// StandbySourceConf is the pgbackrest.conf with which a standby cluster's
+// database (PGData) reads the repositories of source: its files at
+// standbySourceDir, flat, as the Secret holds them under tlsKeys and
+// s3CAKey. repoHost reaches the source's repository host (a name its
+// certificate carries), for a source with a local repository.
+func StandbySourceConf(source Spec, pgData, repoHost string, tlsKeys [3]string, s3CAKey string) (string, error) {
+	h := databaseHost(source)
+	h.RepoHost = repoHost
+	h.PGPath = pgData
+	h.TLS = repo.TLSFiles{
+		CAFile:   standbySourceDir + "/" + tlsKeys[0],
+		CertFile: standbySourceDir + "/" + tlsKeys[1],
+		KeyFile:  standbySourceDir + "/" + tlsKeys[2],
+	}
+	for i := range h.Repositories {
+		if s3 := h.Repositories[i].S3; s3 != nil && s3.CAFile != "" {
+			c := *s3
+			c.CAFile = standbySourceDir + "/" + s3CAKey
+			h.Repositories[i].S3 = &c
+		}
+	}
+	c, err := h.Config()
+	if err != nil {
+		return "", err
+	}
+	return c.String(), nil
+}
+
+// validateStandby checks a standby's settings: the source is a cluster
+// name and not this cluster, and nothing needs a primary of its own.
+func (s Spec) validateStandby() error {
+	sb := s.Standby
+	if sb == nil {
+		return nil
+	}
+	var problems []string
+	if msgs := validation.IsDNS1035Label(sb.Source); len(msgs) > 0 {
+		problems = append(problems, fmt.Sprintf("the standby's source %q is not a cluster name: %s", sb.Source, strings.Join(msgs, "; ")))
+	}
+	if sb.SourceNamespace != "" {
+		if msgs := validation.IsDNS1123Label(sb.SourceNamespace); len(msgs) > 0 {
+			problems = append(problems, fmt.Sprintf("the standby's source namespace %q is not valid: %s", sb.SourceNamespace, strings.Join(msgs, "; ")))
+		}
+	}
+	if sb.Source == s.Name && (sb.SourceNamespace == "" || sb.SourceNamespace == s.Namespace) {
+		problems = append(problems, fmt.Sprintf("cluster %q cannot be a standby of itself", s.Name))
+	}
+	if s.Replicas > 0 {
+		problems = append(problems, fmt.Sprintf("a standby cluster has no replicas yet (--replicas=%d): promote it first (kubectl pgo promote %s), then add them", s.Replicas, s.Name))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// IsStandby tells whether the cluster is a standby of another one.
+func (s Spec) IsStandby() bool { return s.Standby != nil }
+
+// RefuseStandby is the error of an action that a standby cluster cannot
+// take, nil for a cluster that is not one: its database is read-only and
+// replays the source's WAL, and its repository has no backup of its own
+// until it is promoted.
+func (s Spec) RefuseStandby(action string) error {
+	if s.Standby == nil {
+		return nil
+	}
+	return fmt.Errorf("cluster %q is a standby of cluster %q: %s is not possible while it is one. Promote it first (kubectl pgo promote %s -n %s), or act on the source",
+		s.Name, s.Standby.Source, action, s.Name, s.Namespace)
+}
+
+// StandbySourceName names the source for messages: name, or
+// namespace/name when its namespace is known and not the cluster's.
+func (s Spec) StandbySourceName() string {
+	if s.Standby == nil {
+		return ""
+	}
+	if ns := s.Standby.SourceNamespace; ns != "" && ns != s.Namespace {
+		return ns + "/" + s.Standby.Source
+	}
+	return s.Standby.Source
+}
