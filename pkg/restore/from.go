@@ -80,6 +80,15 @@ type From struct {
 	// WAL with the source's configuration, kept in the Secret
 	// cluster.StandbySourceSecretName (see standbySourceData).
 	Standby bool
+	// SourceCredentials, when set, names a Secret of the new cluster's
+	// namespace whose S3 keys read the source's bucket (read-only keys
+	// are enough), instead of the source's keys or the new cluster's.
+	SourceCredentials string
+	// SourceCipherSecret, when set, names a Secret of the new cluster's
+	// namespace whose cipher-pass is the passphrase of the source's
+	// repositories: for an encrypted source whose own Secret cannot be
+	// read from here (gone, or in another Kubernetes cluster).
+	SourceCipherSecret string
 
 	// Backup is the source's backup that Prepare chose.
 	Backup repo.Backup
@@ -166,6 +175,9 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	case apierrors.IsNotFound(err):
 		r.sourceGone = true
 		r.sourceSpec = goneSourceSpec(src, ns, target)
+		if r.SourceCipherSecret != "" {
+			r.sourceSpec.Cipher = repo.CipherAES256
+		}
 	case err != nil:
 		return fmt.Errorf("--restore-from: reading the settings of cluster %q: %w", src, err)
 	default:

@@ -112,7 +112,11 @@ func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface
 		}
 	}
 	if spec.Cipher != "" {
-		pass, err := secretValue(ctx, client, r.SourceNamespace, cluster.RepoConfigSecretName(src), cluster.KeyCipherPass)
+		ns, name := r.SourceNamespace, cluster.RepoConfigSecretName(src)
+		if r.SourceCipherSecret != "" {
+			ns, name = r.Namespace, r.SourceCipherSecret
+		}
+		pass, err := secretValue(ctx, client, ns, name, cluster.KeyCipherPass)
 		if err != nil {
 			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored", src, err)
 		}
@@ -169,6 +173,18 @@ func (r *From) prepareS3(ctx context.Context) error {
 // it is gone (the source's repository Secret goes with the source), those
 // of the new cluster, which must then use S3 too.
 func (r *From) sourceS3Keys(ctx context.Context, client kubernetes.Interface, ns string) ([]byte, []byte, error) {
+	if name := r.SourceCredentials; name != "" {
+		s, err := client.CoreV1().Secrets(r.Namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, nil, fmt.Errorf("--restore-from-s3-credentials-secret: Secret %s/%s does not exist", r.Namespace, name)
+		case err != nil:
+			return nil, nil, fmt.Errorf("--restore-from-s3-credentials-secret: reading Secret %s/%s: %w", r.Namespace, name, err)
+		case len(s.Data[cluster.KeyS3Key]) == 0 || len(s.Data[cluster.KeyS3KeySecret]) == 0:
+			return nil, nil, fmt.Errorf("--restore-from-s3-credentials-secret: Secret %s/%s lacks %s or %s", r.Namespace, name, cluster.KeyS3Key, cluster.KeyS3KeySecret)
+		}
+		return s.Data[cluster.KeyS3Key], s.Data[cluster.KeyS3KeySecret], nil
+	}
 	name := r.sourceSpec.S3.CredentialsSecret
 	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
@@ -321,10 +337,9 @@ func (r *From) applyStandbySource(ctx context.Context) error {
 			Labels: cluster.Labels(r.Name, cluster.ComponentStandbySource)},
 		Data: data,
 	}
+	// One left by an interrupted run is replaced.
+	_ = secrets.Delete(ctx, secret.Name, metav1.DeleteOptions{})
 	_, err = secrets.Create(ctx, secret, metav1.CreateOptions{FieldManager: cluster.FieldManager})
-	if apierrors.IsAlreadyExists(err) {
-		_, err = secrets.Update(ctx, secret, metav1.UpdateOptions{FieldManager: cluster.FieldManager})
-	}
 	if err != nil {
 		return fmt.Errorf("--standby: creating Secret %s/%s, with which the standby reads the repositories of cluster %q: %w", r.Namespace, secret.Name, r.Source, err)
 	}

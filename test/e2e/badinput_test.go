@@ -306,6 +306,15 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"failover: invalid --target", []string{"failover", name, "--target=Bad_Pod"}, `invalid --target "Bad_Pod"`},
 		{"failover: no confirmation", []string{"failover", name}, `has no replica|without confirmation`},
 
+		// standby clusters.
+		{"create: --standby without --restore-from", []string{"create", "cluster", "x", "--standby"}, `--standby needs --restore-from: name the cluster to follow`},
+		{"create: --standby with --pitr-target", []string{"create", "cluster", "x", "--restore-from=" + name, "--standby", "--pitr-target=2026-01-01 00:00:00+00"}, `--standby follows the source to its latest WAL`},
+		{"create: bad --restore-from-s3-credentials-secret", []string{"create", "cluster", "x", "--restore-from=" + name, "--restore-from-s3-credentials-secret=Bad_Name"}, `invalid --restore-from-s3-credentials-secret "Bad_Name"`},
+		{"create: credentials without --restore-from", []string{"create", "cluster", "x", "--restore-from-s3-credentials-secret=keys"}, `--restore-from-s3-credentials-secret needs --restore-from`},
+		{"promote: not a standby", []string{"promote", name, "--yes"}, `cluster "` + name + `" is not a standby cluster`},
+		{"promote: missing cluster", []string{"promote", "nosuch", "--yes"}, `cluster "nosuch" not found`},
+		{"promote: no confirmation", []string{"promote", name}, `is not a standby cluster|without confirmation`},
+
 		// show backup, show archive.
 		{"show backup: missing cluster", []string{"show", "backup", "nosuch"}, `cluster "nosuch" not found`},
 		{"show backup: unknown --backup-type", []string{"show", "backup", name, "--backup-type=tape"}, `unknown --backup-type "tape"`},

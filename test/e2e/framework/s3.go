@@ -44,6 +44,8 @@ type S3Server struct {
 	Endpoint             string
 	Region               string
 	AccessKey, SecretKey string
+	// ReaderKey and ReaderSecret may only read and list, in every bucket.
+	ReaderKey, ReaderSecret string
 	// CACert is the PEM of the CA that signed the server's certificate.
 	CACert []byte
 
@@ -101,6 +103,7 @@ func (e *Env) startS3() (*S3Server, error) {
 	_, _ = rand.Read(suffix)
 	s := &S3Server{
 		Region: "us-east-1", AccessKey: "kpgo" + hex.EncodeToString(suffix), SecretKey: randomHex(20),
+		ReaderKey: "kpgoread" + hex.EncodeToString(suffix), ReaderSecret: randomHex(20),
 		namespace: "kpgo-s3-" + hex.EncodeToString(suffix), weed: weed, done: make(chan struct{}), env: e,
 	}
 	var err error
@@ -136,6 +139,10 @@ func (e *Env) startS3() (*S3Server, error) {
 		"name":        "admin",
 		"credentials": []map[string]string{{"accessKey": s.AccessKey, "secretKey": s.SecretKey}},
 		"actions":     []string{"Admin", "Read", "Write", "List", "Tagging"},
+	}, {
+		"name":        "reader",
+		"credentials": []map[string]string{{"accessKey": s.ReaderKey, "secretKey": s.ReaderSecret}},
+		"actions":     []string{"Read", "List"},
 	}}}
 	configFile := filepath.Join(s.dir, "s3.json")
 	data, _ := json.Marshal(config)
@@ -340,6 +347,17 @@ func (s *S3Server) Secrets(t *testing.T, e *Env, ns, credentials, ca string) {
 		if _, err := e.Client.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating Secret %s/%s: %v", ns, name, err)
 		}
+	}
+}
+
+// ReaderSecrets creates, in ns, a Secret with the read-only keys, in the shape of a
+// credentials Secret.
+func (s *S3Server) ReaderSecrets(t *testing.T, e *Env, ns, name string) {
+	t.Helper()
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Data: map[string][]byte{"aws-s3-key": []byte(s.ReaderKey), "aws-s3-key-secret": []byte(s.ReaderSecret)}}
+	if _, err := e.Client.CoreV1().Secrets(ns).Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating Secret %s/%s: %v", ns, name, err)
 	}
 }
 
