@@ -1,0 +1,104 @@
+package restore
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+)
+
+// A standby of a source in another namespace: the Job restores in standby mode and runs no
+// recovery; the Secret the standby keeps has a pgbackrest.conf that finds the source's files
+// where the database container mounts them and reaches the source's repository host across
+// namespaces, carries the cluster's labels, and is not removed with the temporary objects.
+func TestFromStandby(t *testing.T) {
+	fx, r := fromFixture(t)
+	r.SourceNamespace = "pgo"
+	r.Standby = true
+	if err := r.parse("dr", "other"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{}); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	fx.AddBootstrapped(t, "dr", "other", r.AdjustObjects)
+	if err := r.Restore(ctx); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	c := fx.Factory.Clientset
+	job, err := c.BatchV1().Jobs("other").Get(ctx, "dr-restore", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := strings.Join(job.Spec.Template.Spec.Containers[0].Command, " ")
+	if !strings.Contains(command, "restore --delta --set=20261126-072526F --type=standby --target-timeline=latest") || strings.Contains(command, "archive_mode=off") {
+		t.Errorf("the standby's restore Job: want --type=standby --target-timeline=latest and no recovery in the Job:\n%s", command)
+	}
+	secret, err := c.CoreV1().Secrets("other").Get(ctx, cluster.StandbySourceSecretName("dr"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the standby's Secret: %v", err)
+	}
+	conf := string(secret.Data[cluster.StandbyKeyConfig])
+	for _, want := range []string{"repo1-host=old-backrest-shared-repo.pgo.svc", "repo1-host-ca-file=/etc/pgbackrest-source/ca.crt",
+		"repo1-host-cert-file=/etc/pgbackrest-source/db.crt", "pg1-path=/pgdata/dr"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("the standby's pgbackrest.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if string(secret.Data[jobs.SourceKeyCert]) != "old db.crt" || secret.Labels[cluster.LabelCluster] != "dr" {
+		t.Errorf("the standby's Secret: data keys %v, labels %v", keys(secret), secret.Labels)
+	}
+	if _, err := c.CoreV1().Secrets("other").Get(ctx, "dr-restore-source", metav1.GetOptions{}); err == nil {
+		t.Error("the temporary Secret dr-restore-source is left")
+	}
+}
+
+// A source that is itself a standby is refused before anything is created: its repository has
+// no backup of its own.
+func TestFromStandbyOfAStandby(t *testing.T) {
+	fx, r := fromFixture(t)
+	ctx := context.Background()
+	cm, err := fx.Factory.Clientset.CoreV1().ConfigMaps("pgo").Get(ctx, cluster.SettingsConfigMapName("old"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cluster.SpecFromConfigMap(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Standby = &cluster.StandbySpec{Source: "first", SourceNamespace: "prod"}
+	data, err := yaml.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data[cluster.SettingsKey] = string(data)
+	if _, err := fx.Factory.Clientset.CoreV1().ConfigMaps("pgo").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.parse("dr", "pgo"); err != nil {
+		t.Fatal(err)
+	}
+	fx.Factory.Clientset.ClearActions()
+	err = r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{})
+	if err == nil || !strings.Contains(err.Error(), `cluster "old" is itself a standby of cluster "first"`) || !strings.Contains(err.Error(), "--restore-from-namespace=prod") {
+		t.Fatalf("error = %v", err)
+	}
+	if m := fx.Mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+}
+
+func keys(s *corev1.Secret) []string {
+	var out []string
+	for k := range s.Data {
+		out = append(out, k)
+	}
+	return out
+}
