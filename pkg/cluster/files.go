@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -100,6 +101,11 @@ type fileValues struct {
 	Standby                                           *StandbySpec
 	StandbyCommand, StandbySourceSecret               string
 	StandbySourceDir, StandbyConfFile, StandbyEnvFile string
+	// StandbyHost and StandbyPort are Standby.Host's; StandbyPassFile is
+	// the libpq password file of the streaming from it, made from
+	// StandbyPasswordFile, and StandbyCAFile verifies its certificate.
+	StandbyHost, StandbyPort                            string
+	StandbyPassFile, StandbyPasswordFile, StandbyCAFile string
 }
 
 // renderFiles renders every file of the pgBackRest ConfigMap.
@@ -140,6 +146,12 @@ func renderFiles(spec Spec) (map[string]string, error) {
 		CAFile: tlsDir + "/" + KeyCACert, CertFile: tlsDir + "/" + KeyDBCert, KeyFile: tlsDir + "/" + KeyDBKey,
 		Standby: spec.Standby, StandbyCommand: StandbySourceCommand, StandbySourceSecret: StandbySourceSecretName(spec.Name),
 		StandbySourceDir: standbySourceDir, StandbyConfFile: StandbyKeyConfig, StandbyEnvFile: StandbyKeyEnv,
+		StandbyPassFile:     "/tmp/standby-source.pgpass",
+		StandbyPasswordFile: standbySourceDir + "/" + StandbyKeyReplicationPassword,
+		StandbyCAFile:       standbySourceDir + "/" + StandbyKeyPostgresCA,
+	}
+	if spec.Standby != nil && spec.Standby.Host != "" {
+		v.StandbyHost, v.StandbyPort, _ = net.SplitHostPort(spec.Standby.Host)
 	}
 	files[FilePrimary] = spec.PrimaryInstance()
 	files[FileReplicaBootstrap] = spec.ReplicaBootstrap

@@ -79,11 +79,12 @@ func goldenSpecs() map[string]Spec {
 		},
 		// A standby of cluster hippo, with an S3 repository of its own:
 		// the source's Secret mounted, the standby branch of the start
-		// script, and stanza-create --no-online beside the database.
+		// script (streaming from hippo's Service too), and stanza-create
+		// --no-online beside the database.
 		"standby": {
 			Name: "dr", Namespace: "pgo-dr", StorageType: []StorageType{"s3"},
 			S3:      &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
-			Standby: &StandbySpec{Source: "hippo", SourceNamespace: "pgo"},
+			Standby: &StandbySpec{Source: "hippo", SourceNamespace: "pgo", Host: "hippo.pgo.svc:5432"},
 		},
 	}
 }

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -20,6 +22,34 @@ type StandbySpec struct {
 	// is then found in this cluster's bucket, under Source's path).
 	Source          string `json:"source"`
 	SourceNamespace string `json:"sourceNamespace,omitempty"`
+	// Host is host:port of the source's PostgreSQL, which the standby also
+	// streams from over TLS (--standby-host); empty to follow the
+	// repository alone.
+	Host string `json:"host,omitempty"`
+}
+
+// Keys of the Secret StandbySourceSecretName with which a standby streams
+// from Host: the replication role's password on the source, and the CA
+// that signed the source's database certificate.
+const (
+	StandbyKeyReplicationPassword = "replication-password"
+	StandbyKeyPostgresCA          = "postgres-ca.crt"
+)
+
+// DefaultStandbyPort is the port of --standby-host without one.
+const DefaultStandbyPort = "5432"
+
+// NormalizeStandbyHost checks host[:port] and returns host:port.
+func NormalizeStandbyHost(hostPort string) (string, error) {
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host, port = hostPort, DefaultStandbyPort
+	}
+	n, perr := strconv.Atoi(port)
+	if host == "" || strings.ContainsAny(host, " /@'\"") || perr != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("--standby-host=%s is not host[:port], e.g. hippo.prod.svc:5432", hostPort)
+	}
+	return net.JoinHostPort(host, port), nil
 }
 
 // StandbySourceSecretName holds what a standby cluster's database reads
@@ -96,11 +126,13 @@ func (s Spec) validateStandby() error {
 			problems = append(problems, fmt.Sprintf("the standby's source namespace %q is not valid: %s", sb.SourceNamespace, strings.Join(msgs, "; ")))
 		}
 	}
+	if sb.Host != "" {
+		if _, err := NormalizeStandbyHost(sb.Host); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
 	if sb.Source == s.Name && (sb.SourceNamespace == "" || sb.SourceNamespace == s.Namespace) {
 		problems = append(problems, fmt.Sprintf("cluster %q cannot be a standby of itself", s.Name))
-	}
-	if s.Replicas > 0 {
-		problems = append(problems, fmt.Sprintf("a standby cluster has no replicas yet (--replicas=%d): promote it first (kubectl pgo promote %s), then add them", s.Replicas, s.Name))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "; "))

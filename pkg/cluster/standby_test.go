@@ -13,6 +13,11 @@ func TestStandbySettings(t *testing.T) {
 	if err := base.Validate(); err != nil {
 		t.Fatalf("a valid standby: %v", err)
 	}
+	withReplicas := base
+	withReplicas.Replicas = 2
+	if err := withReplicas.Validate(); err != nil {
+		t.Errorf("a standby with replicas: %v", err)
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*Spec)
@@ -21,7 +26,6 @@ func TestStandbySettings(t *testing.T) {
 		{"source name", func(s *Spec) { s.Standby.Source = "Bad_Name" }, `the standby's source "Bad_Name" is not a cluster name`},
 		{"source namespace", func(s *Spec) { s.Standby.SourceNamespace = "Bad_NS" }, `the standby's source namespace "Bad_NS" is not valid`},
 		{"itself", func(s *Spec) { s.Standby = &StandbySpec{Source: "dr", SourceNamespace: "dr"} }, `cluster "dr" cannot be a standby of itself`},
-		{"replicas", func(s *Spec) { s.Replicas = 1 }, "a standby cluster has no replicas yet (--replicas=1)"},
 	} {
 		s := base
 		sb := *base.Standby

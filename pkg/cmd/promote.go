@@ -25,7 +25,10 @@ promote without it unless --force. Then it promotes the database on a new
 timeline, gives the superuser the password of the cluster's own Secret, and
 records the cluster as a primary: its database pod restarts once, without
 the source's configuration, and archives into the cluster's own repository.
-The source's repository is never written to.
+The source's repository is never written to. The cluster's replicas, which
+replayed the source's archive on their own, are stopped before the promotion
+and copied again from the promoted primary (pg_basebackup), then stream
+from it.
 
 If the source still runs, both clusters take writes from then on and what the
 source writes is not in this one: promote warns when the source's pod is

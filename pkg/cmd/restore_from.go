@@ -37,6 +37,9 @@ type RestoreFromOptions struct {
 	// S3CredentialsSecret holds the keys that read the source's bucket,
 	// CipherSecret the passphrase of its repositories.
 	S3CredentialsSecret, CipherSecret string
+	// StandbyHost is the source's database a standby streams from, and
+	// StandbyHostSecret what it streams with.
+	StandbyHost, StandbyHostSecret string
 	// Timeout bounds the restore Job.
 	Timeout time.Duration
 
@@ -60,6 +63,8 @@ func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&r.RestoreOpts, "restore-opts", "", "With --restore-from: options for pgbackrest restore, as restore --backup-opts takes them, e.g. '--set=20261124-110000F', or '--repo=2' for the S3 repository of a local,s3 cluster.")
 	fl.BoolVar(&r.Standby, "standby", false, "With --restore-from: make the new cluster a standby of that cluster, which replays its WAL from its repository, read-only, until kubectl pgo promote; it never writes to that repository.")
 	fl.StringVar(&r.S3CredentialsSecret, "restore-from-s3-credentials-secret", "", "With --restore-from: a Secret of the new cluster's namespace whose aws-s3-key and aws-s3-key-secret read the source's S3 bucket (read-only keys are enough: s3:ListBucket and s3:GetObject); by default the source's keys, or this cluster's once the source is gone.")
+	fl.StringVar(&r.StandbyHost, "standby-host", "", "With --standby: HOST[:PORT] of the source's database (e.g. hippo.prod.svc:5432, a name its certificate carries), which the standby also streams from over TLS, for less lag than the archive alone.")
+	fl.StringVar(&r.StandbyHostSecret, "standby-host-secret", "", "With --standby-host: a Secret of the new cluster's namespace with replication-password and ca.crt of the source (from its Secrets NAME-postgres-secret and NAME-backrest-repo-config); read from the source's Secrets when they can be.")
 	fl.StringVar(&r.CipherSecret, "restore-from-cipher-secret", "", "With --restore-from: a Secret of the new cluster's namespace whose cipher-pass is the passphrase of the source's encrypted repository, when the source's own Secret cannot be read from here (it is gone, or in another Kubernetes cluster).")
 	if r.Timeout == 0 {
 		r.Timeout = restore.DefaultTimeout
@@ -76,18 +81,32 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 		if r.Standby {
 			return errors.New("--standby needs --restore-from: name the cluster to follow; for one in another Kubernetes cluster, also give this cluster an S3 repository in the same bucket (--pgbackrest-storage-type=s3 ...), where its repository is read")
 		}
-		for flag, v := range map[string]string{"--restore-from-namespace": r.SourceNamespace, "--pitr-target": r.PITRTarget, "--target-timeline": r.TargetTimeline, "--restore-opts": r.RestoreOpts, "--restore-from-s3-credentials-secret": r.S3CredentialsSecret, "--restore-from-cipher-secret": r.CipherSecret} {
+		for flag, v := range map[string]string{"--restore-from-namespace": r.SourceNamespace, "--pitr-target": r.PITRTarget, "--target-timeline": r.TargetTimeline, "--restore-opts": r.RestoreOpts, "--restore-from-s3-credentials-secret": r.S3CredentialsSecret, "--restore-from-cipher-secret": r.CipherSecret,
+			"--standby-host": r.StandbyHost, "--standby-host-secret": r.StandbyHostSecret} {
 			if v != "" {
 				return fmt.Errorf("%s needs --restore-from: name the cluster whose backups to restore", flag)
 			}
 		}
 		return nil
 	}
+	if r.StandbyHost != "" && !r.Standby {
+		return errors.New("--standby-host needs --standby: only a standby cluster streams from its source")
+	}
+	if r.StandbyHostSecret != "" && r.StandbyHost == "" {
+		return errors.New("--standby-host-secret needs --standby-host")
+	}
+	if r.StandbyHost != "" {
+		host, err := cluster.NormalizeStandbyHost(r.StandbyHost)
+		if err != nil {
+			return err
+		}
+		r.StandbyHost = host
+	}
 	sourceNamespace, err := restore.CheckNames(r.Source, r.SourceNamespace, name, namespace)
 	if err != nil {
 		return err
 	}
-	for flag, secret := range map[string]string{"--restore-from-s3-credentials-secret": r.S3CredentialsSecret, "--restore-from-cipher-secret": r.CipherSecret} {
+	for flag, secret := range map[string]string{"--restore-from-s3-credentials-secret": r.S3CredentialsSecret, "--restore-from-cipher-secret": r.CipherSecret, "--standby-host-secret": r.StandbyHostSecret} {
 		if secret == "" {
 			continue
 		}
@@ -106,7 +125,7 @@ func (r *RestoreFromOptions) Validate(name, namespace string) error {
 		return errors.New("--target-action=pause cannot be used with --restore-from: the new cluster's database must be promoted; restore it, then inspect it")
 	}
 	r.from = restore.From{Source: r.Source, SourceNamespace: sourceNamespace, Name: name, Namespace: namespace,
-		Options: opts, Target: target, Standby: r.Standby, SourceCredentials: r.S3CredentialsSecret, SourceCipherSecret: r.CipherSecret}
+		Options: opts, Target: target, Standby: r.Standby, SourceCredentials: r.S3CredentialsSecret, SourceCipherSecret: r.CipherSecret, StreamSecret: r.StandbyHostSecret}
 	return nil
 }
 
@@ -116,7 +135,7 @@ func (r *RestoreFromOptions) StandbySpec() *cluster.StandbySpec {
 	if !r.Standby {
 		return nil
 	}
-	return &cluster.StandbySpec{Source: r.from.Source, SourceNamespace: r.from.SourceNamespace}
+	return &cluster.StandbySpec{Source: r.from.Source, SourceNamespace: r.from.SourceNamespace, Host: r.StandbyHost}
 }
 
 // newFrom fills in the clients and the streams of the restore.

@@ -22,6 +22,9 @@ func replicationCheck(f Facts, d doctorFixes) Check {
 			fmt.Sprintf("stop every pod but the primary's (%s): kubectl scale statefulset <instance> --replicas=0 -n %s; then kubectl pgo show cluster %s -n %s",
 				f.spec.PrimaryPod(), d.ns, d.name, d.ns))
 	}
+	if f.spec.Standby != nil {
+		return standbyReplication(f, d)
+	}
 	var wrong, behind, good []string
 	for _, i := range f.instances {
 		switch {
@@ -46,6 +49,27 @@ func replicationCheck(f Facts, d doctorFixes) Check {
 				d.ns, d.name, d.ns, f.spec.Replicas)}
 	}
 	return ok(name, strings.Join(good, ", "))
+}
+
+// standbyReplication is the replication check of a standby cluster: every
+// instance replays the source's archive, so every one must be in recovery.
+func standbyReplication(f Facts, d doctorFixes) Check {
+	const name = "replication"
+	var wrong, good []string
+	for _, i := range f.instances {
+		switch {
+		case i.InRecovery == nil:
+			wrong = append(wrong, fmt.Sprintf("%s (%s)", i.Pod, cmp.Or(i.Error, "unknown")))
+		case !*i.InRecovery:
+			wrong = append(wrong, fmt.Sprintf("%s accepts writes, in a standby cluster", i.Pod))
+		default:
+			good = append(good, i.Pod)
+		}
+	}
+	if len(wrong) > 0 {
+		return failed(name, strings.Join(wrong, "; "), fmt.Sprintf("see kubectl pgo show cluster %s -n %s and the pods' logs", d.name, d.ns))
+	}
+	return ok(name, "every instance replays the archive of "+f.spec.StandbySourceName()+": "+strings.Join(good, ", "))
 }
 
 func deref(p *int64) int64 {

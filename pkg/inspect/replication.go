@@ -129,6 +129,10 @@ func Instances(ctx context.Context, exec Exec, spec cluster.Spec, pods []corev1.
 			continue
 		}
 		info.State = "not connected"
+		if spec.Standby != nil {
+			info.State = "replays the archive of " + spec.StandbySourceName()
+			continue
+		}
 		if sendersErr != "" {
 			info.State = "unknown: " + sendersErr
 		}

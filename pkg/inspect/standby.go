@@ -37,6 +37,10 @@ type StandbyInfo struct {
 	// behind it (0: the standby replays the newest one, or has).
 	SourceArchiveMax string `json:"sourceArchiveMax,omitempty"`
 	SegmentsBehind   *int64 `json:"segmentsBehind,omitempty"`
+	// Receiver is the state of the streaming from the source's database
+	// (pg_stat_wal_receiver: streaming, ...), for a standby with
+	// --standby-host; empty when none runs.
+	Receiver string `json:"receiver,omitempty"`
 	// Error is what could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -46,7 +50,7 @@ type StandbyInfo struct {
 const standbyQuery = `SELECT json_build_object('inRecovery', pg_is_in_recovery(), ` +
 	`'paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END, ` +
 	`'replayLSN', pg_last_wal_replay_lsn(), 'lastTransaction', pg_last_xact_replay_timestamp(), ` +
-	`'timeline', (SELECT timeline_id FROM pg_control_checkpoint()))`
+	`'timeline', (SELECT timeline_id FROM pg_control_checkpoint()), 'receiver', (SELECT status FROM pg_stat_wal_receiver))`
 
 // SourceInfoCommand is pgbackrest info on the source's repositories, in
 // the database container of a standby cluster.
@@ -74,12 +78,16 @@ func Standby(ctx context.Context, exec Exec, spec cluster.Spec, pod *corev1.Pod)
 		ReplayLSN       *string    `json:"replayLSN"`
 		LastTransaction *time.Time `json:"lastTransaction"`
 		Timeline        uint32     `json:"timeline"`
+		Receiver        *string    `json:"receiver"`
 	}
 	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &row); err != nil {
 		info.Error = fmt.Sprintf("cannot read the replay state from %q: %v", strings.TrimSpace(stdout), err)
 		return info
 	}
 	info.InRecovery, info.Paused, info.LastTransaction = row.InRecovery, row.Paused, row.LastTransaction
+	if row.Receiver != nil {
+		info.Receiver = *row.Receiver
+	}
 	if row.ReplayLSN != nil {
 		info.ReplayLSN = *row.ReplayLSN
 		if lsn, err := repo.ParseLSN(*row.ReplayLSN); err == nil {
@@ -163,6 +171,9 @@ func (s StandbyInfo) Describe(now time.Time) string {
 	fmt.Fprintf(&b, "replayed up to %s (segment %s)", s.ReplayLSN, s.ReplaySegment)
 	if s.LastTransaction != nil {
 		fmt.Fprintf(&b, ", last transaction of %s (%s ago)", s.LastTransaction.UTC().Format(time.RFC3339), now.Sub(*s.LastTransaction).Round(time.Second))
+	}
+	if s.Receiver != "" {
+		fmt.Fprintf(&b, "; streaming from the source's database: %s", s.Receiver)
 	}
 	if s.SourceArchiveMax != "" {
 		fmt.Fprintf(&b, "; the source's archive ends at %s", s.SourceArchiveMax)

@@ -74,6 +74,9 @@ type FailoverPlan struct {
 // than MaxLag.
 func PlanFailover(ctx context.Context, c *apply.Clients, r FailoverRequest) (*FailoverPlan, error) {
 	spec := r.Spec
+	if err := spec.RefuseStandby("a failover"); err != nil {
+		return nil, fmt.Errorf("%w; nothing was changed", err)
+	}
 	if spec.Replicas == 0 {
 		return nil, fmt.Errorf("cluster %q has no replica to fail over to: add one with kubectl pgo update cluster %s --replicas=1 -n %s; nothing was changed",
 			spec.Name, spec.Name, spec.Namespace)

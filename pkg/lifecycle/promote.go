@@ -151,6 +151,9 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 			}
 		}
 		res.PromotedAtLSN, res.ReplayedSegment, res.LastTransaction, res.SourceArchiveMax = s.ReplayLSN, s.ReplaySegment, s.LastTransaction, s.SourceArchiveMax
+		if err := stopReplicas(ctx, c, spec, deadline, say); err != nil {
+			return nil, fmt.Errorf("%w; nothing was promoted: start them again with kubectl pgo update cluster %s -n %s", err, spec.Name, ns)
+		}
 		say("Promoting %s, %s...", pod, s.Describe(r.Now()))
 		out, err := psql(ctx, "SELECT pg_promote(true, 60)")
 		if err != nil || out != "t" {
@@ -158,6 +161,9 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 		}
 	} else {
 		say("The database of %s left recovery already; applying the settings of a primary.", pod)
+		if err := stopReplicas(ctx, c, spec, deadline, say); err != nil {
+			return nil, err
+		}
 	}
 	row, err := psql(ctx, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
 	if err == nil {
@@ -169,10 +175,16 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 	if err := setSuperuserPassword(ctx, r.Exec, ns, pod); err != nil {
 		return nil, fmt.Errorf("%s was promoted, but %w; %s", pod, err, again)
 	}
+	if err := emptyReplicaPVCs(ctx, c, spec, deadline); err != nil {
+		return nil, fmt.Errorf("%s was promoted, but %w; %s", pod, err, again)
+	}
 	next := spec
 	next.Standby = nil
 	say("Recording cluster %s as a primary: its database restarts once, without the source's configuration, and archives into its own repository", spec.Name)
-	if err := applyChanged(ctx, c, spec, next, r.Now(), nil); err != nil {
+	// The replicas' objects as new ones: their data PVCs are made again.
+	old := spec
+	old.Replicas = 0
+	if err := applyChanged(ctx, c, old, next, r.Now(), nil); err != nil {
 		return nil, fmt.Errorf("%s was promoted, but the settings of a primary cannot be applied: %w; %s", pod, err, again)
 	}
 	secret := cluster.StandbySourceSecretName(spec.Name)
@@ -190,6 +202,7 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 		apply.InstanceStep(c, ns, spec.PrimaryInstance(), "the database pod to restart as a primary"),
 		archivedWALStep(r.Exec, ns, pod, res.Timeline, &res.ArchivedWAL, fmt.Sprintf("kubectl pgo show archive %s -n %s", spec.Name, ns)),
 	}
+	steps = append(steps, replicaSteps(c, r.Exec, next, next.ReplicaInstances())...)
 	if err := apply.RunWaitSteps(ctx, r.Progress, r.Poll, deadline, steps, fmt.Sprintf("Cluster %q was promoted", spec.Name)); err != nil {
 		return res, err
 	}
@@ -215,7 +228,10 @@ func catchUp(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 			return false, nil
 		}
 		*s = now
-		done := now.SegmentsBehind != nil && *now.SegmentsBehind == 0 && now.ReplayLSN == previous
+		// Streaming, the standby has what the source sent; from the
+		// archive alone, it has replayed the newest segment once its
+		// replay stands still.
+		done := now.SegmentsBehind != nil && *now.SegmentsBehind == 0 && (now.ReplayLSN == previous || now.Receiver == "streaming")
 		previous = now.ReplayLSN
 		return done, nil
 	})
@@ -223,6 +239,56 @@ func catchUp(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 		return false, ctx.Err()
 	}
 	return err == nil, nil
+}
+
+// stopReplicas stops the replicas of a standby cluster before its
+// promotion: they replay the source's archive on their own, and are made
+// again from the promoted primary rather than follow it from wherever
+// their replay stood.
+func stopReplicas(ctx context.Context, c *apply.Clients, spec cluster.Spec, deadline time.Time, say func(string, ...any)) error {
+	replicas := spec.ReplicaInstances()
+	if len(replicas) == 0 {
+		return nil
+	}
+	say("Stopping the replicas %s: they are copied again from the promoted primary (pg_basebackup)", strings.Join(replicas, ", "))
+	for _, n := range replicas {
+		if err := scaleStatefulSet(ctx, c, spec.Namespace, n, 0); err != nil {
+			return err
+		}
+	}
+	pods := c.Client.CoreV1().Pods(spec.Namespace)
+	return kube.WaitFor(ctx, time.Second, time.Until(deadline), func(ctx context.Context) (bool, error) {
+		for _, n := range replicas {
+			if _, err := pods.Get(ctx, cluster.InstancePodName(n), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// emptyReplicaPVCs deletes the data PVCs of the stopped replicas, and
+// waits until they are gone: applying the cluster's objects makes them
+// anew, empty, and each replica copies the primary into its own.
+func emptyReplicaPVCs(ctx context.Context, c *apply.Clients, spec cluster.Spec, deadline time.Time) error {
+	pvcs := c.Client.CoreV1().PersistentVolumeClaims(spec.Namespace)
+	for _, n := range spec.ReplicaInstances() {
+		if err := pvcs.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("the data PVC %s of replica %s cannot be deleted: %w", n, n, apply.APIError(c, err))
+		}
+	}
+	err := kube.WaitFor(ctx, time.Second, time.Until(deadline), func(ctx context.Context) (bool, error) {
+		for _, n := range spec.ReplicaInstances() {
+			if _, err := pvcs.Get(ctx, n, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the data PVCs of the replicas were not deleted in time (%v)", err)
+	}
+	return nil
 }
 
 // setSuperuserPassword gives the superuser the password of the cluster's

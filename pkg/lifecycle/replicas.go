@@ -39,6 +39,10 @@ func newReplicas(stored, spec cluster.Spec) []string {
 // the replicas copy the primary with pg_basebackup. It says which.
 func chooseReplicaBootstrap(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, spec *cluster.Spec, progress io.Writer) {
 	spec.ReplicaBootstrap = ""
+	if spec.Standby != nil {
+		fmt.Fprintf(progress, "new replicas are restored from the newest backup of cluster %s, then replay its archive as the standby does\n", spec.StandbySourceName())
+		return
+	}
 	label, why := newestUsableBackup(ctx, c, exec, spec.Namespace, spec.Name)
 	if label == "" {
 		fmt.Fprintf(progress, "new replicas copy the primary with pg_basebackup: %s\n", why)
@@ -148,6 +152,14 @@ func removeInstances(ctx context.Context, c *apply.Clients, stored, spec cluster
 func replicaSteps(c *apply.Clients, exec apply.ExecFunc, spec cluster.Spec, instances []string) []apply.WaitStep {
 	var steps []apply.WaitStep
 	for _, n := range instances {
+		if spec.Standby != nil {
+			steps = append(steps, apply.InstanceStep(c, spec.Namespace, n, fmt.Sprintf("replica %s to be ready", n)), apply.WaitStep{
+				What:  fmt.Sprintf("replica %s to replay the archive of cluster %s", n, spec.StandbySourceName()),
+				Check: func(ctx context.Context) (bool, string, error) { return replicaReplaying(ctx, c, exec, spec, n) },
+				Hint:  fmt.Sprintf("kubectl -n %s logs %s -c database", spec.Namespace, cluster.InstancePodName(n)),
+			})
+			continue
+		}
 		steps = append(steps, apply.InstanceStep(c, spec.Namespace, n, fmt.Sprintf("replica %s to be ready", n)), apply.WaitStep{
 			What:  fmt.Sprintf("replica %s to stream from the primary", n),
 			Check: func(ctx context.Context) (bool, string, error) { return replicaStreaming(ctx, c, exec, spec, n) },
@@ -176,6 +188,21 @@ func replicaStreaming(ctx context.Context, c *apply.Clients, exec apply.ExecFunc
 	}
 	return true, fmt.Sprintf("replica %s streams from the primary (node %s; %s)", instance, pod.Spec.NodeName,
 		bootstrappedFrom(ctx, c, ns, pod.Name)), nil
+}
+
+// replicaReplaying reads, in a replica of a standby cluster, whether it
+// replays the source's archive and keeps up with it.
+func replicaReplaying(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, spec cluster.Spec, instance string) (bool, string, error) {
+	pod, err := c.Client.CoreV1().Pods(spec.Namespace).Get(ctx, cluster.InstancePodName(instance), metav1.GetOptions{})
+	if err != nil {
+		return apply.WaitStatus(err)
+	}
+	s := inspect.Standby(ctx, inspect.Exec(exec), spec, pod)
+	if problem := s.Problem(); problem != "" {
+		return false, fmt.Sprintf("replica %s: %s", instance, problem), nil
+	}
+	return true, fmt.Sprintf("replica %s replays the archive of cluster %s (node %s; %s): %s", instance, s.Source, pod.Spec.NodeName,
+		bootstrappedFrom(ctx, c, spec.Namespace, pod.Name), s.Describe(time.Now())), nil
 }
 
 var bootstrapLine = regexp.MustCompile(`kubectl-pgo: replica \S+ (?:was )?(bootstrapped .*|rejoined with pg_rewind)`)

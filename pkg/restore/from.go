@@ -89,6 +89,11 @@ type From struct {
 	// repositories: for an encrypted source whose own Secret cannot be
 	// read from here (gone, or in another Kubernetes cluster).
 	SourceCipherSecret string
+	// StreamSecret, when set, names a Secret of the new cluster's namespace
+	// with the source's replication password and CA, for a standby that
+	// streams from the source (cluster.StandbySpec.Host); without it they
+	// are read from the source's Secrets.
+	StreamSecret string
 
 	// Backup is the source's backup that Prepare chose.
 	Backup repo.Backup
@@ -97,6 +102,9 @@ type From struct {
 	// sourceSpec is where its S3 repository is assumed to be.
 	sourceGone bool
 	sourceSpec cluster.Spec
+	// streamData is what a standby streams from the source with: the
+	// replication password and the CA (StandbyKey*).
+	streamData map[string][]byte
 	// sourceData is the data of the temporary Secret sourceSecretName, and
 	// access how the reader pod and the restore Job read the source's
 	// repositories from it.
@@ -194,6 +202,9 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	// anything is created, not in the Job, once the new cluster exists.
 	if err := r.readSourceAccess(ctx, client); err != nil {
 		return fmt.Errorf("--restore-from: %w; nothing was created", err)
+	}
+	if err := r.readStreamAccess(ctx, client); err != nil {
+		return fmt.Errorf("--standby-host: %w; nothing was created", err)
 	}
 	if r.sourceSpec.HasLocalRepo() {
 		if err := r.prepareLocal(ctx, client); err != nil {

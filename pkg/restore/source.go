@@ -313,6 +313,9 @@ func (r *From) standbySourceData() (map[string][]byte, error) {
 		return nil, fmt.Errorf("the configuration that reads the repositories of cluster %q: %w", r.Source, err)
 	}
 	data[cluster.StandbyKeyConfig] = []byte(conf)
+	for k, v := range r.streamData {
+		data[k] = v
+	}
 	var env strings.Builder
 	for _, e := range r.access.Env {
 		fmt.Fprintf(&env, "%s %s\n", e.Name, e.ValueFrom.SecretKeyRef.Key)
@@ -353,4 +356,37 @@ func orNamespace(ns, fallback string) string {
 		return fallback
 	}
 	return ns
+}
+
+// readStreamAccess reads what a standby that streams from the source
+// (StandbySpec.Host) needs: the source's replication password and the CA
+// of its database certificate, from StreamSecret, or from the source's own
+// Secrets when they can be read from here.
+func (r *From) readStreamAccess(ctx context.Context, client kubernetes.Interface) error {
+	if !r.Standby || r.NewSpec.Standby == nil || r.NewSpec.Standby.Host == "" {
+		return nil
+	}
+	var password, ca []byte
+	var err error
+	switch {
+	case r.StreamSecret != "":
+		if password, err = secretValue(ctx, client, r.Namespace, r.StreamSecret, cluster.StandbyKeyReplicationPassword); err != nil {
+			return err
+		}
+		if ca, err = secretValue(ctx, client, r.Namespace, r.StreamSecret, cluster.KeyCACert); err != nil {
+			return err
+		}
+	case r.sourceGone:
+		return fmt.Errorf("the Secrets of cluster %q cannot be read from namespace %q: give --standby-host-secret=NAME, a Secret of this namespace with %s (its replication role's password, in its Secret %s) and %s (its CA, in its Secret %s)",
+			r.Source, r.SourceNamespace, cluster.StandbyKeyReplicationPassword, cluster.PostgresSecretName(r.Source), cluster.KeyCACert, cluster.RepoConfigSecretName(r.Source))
+	default:
+		if password, err = secretValue(ctx, client, r.SourceNamespace, cluster.PostgresSecretName(r.Source), cluster.KeyReplicationPassword); err != nil {
+			return fmt.Errorf("the replication password of cluster %q: %w", r.Source, err)
+		}
+		if ca, err = secretValue(ctx, client, r.SourceNamespace, cluster.RepoConfigSecretName(r.Source), cluster.KeyCACert); err != nil {
+			return fmt.Errorf("the CA of cluster %q: %w", r.Source, err)
+		}
+	}
+	r.streamData = map[string][]byte{cluster.StandbyKeyReplicationPassword: password, cluster.StandbyKeyPostgresCA: ca}
+	return nil
 }

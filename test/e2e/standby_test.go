@@ -110,7 +110,7 @@ func TestStandbyCluster(t *testing.T) {
 		{[]string{"backup", "dr", "--type=full"}, `cluster "dr" is a standby of cluster "src": a pgBackRest backup`},
 		{[]string{"restore", "dr", "--yes"}, `cluster "dr" is a standby of cluster "src": an in-place restore`},
 		{[]string{"create", "schedule", "dr", "--schedule=0 1 * * *", "--pgbackrest-backup-type=full"}, `cluster "dr" is a standby of cluster "src": a backup schedule`},
-		{[]string{"update", "cluster", "dr", "--replicas=1"}, `a standby cluster has no replicas yet`},
+		{[]string{"failover", "dr", "--yes"}, `cluster "dr" is a standby of cluster "src": a failover`},
 		{append([]string{"create", "cluster", "dr2", "--restore-from=dr", "--standby", "--pgbackrest-storage-type=s3"}, s3.Flags(bucket, "s3-keys", "s3-ca")...),
 			`cluster "dr" is itself a standby of cluster "src"`},
 	} {
@@ -193,9 +193,12 @@ func TestStandbyCluster(t *testing.T) {
 }
 
 // A standby in another namespace of the same Kubernetes cluster, from a source with a local
-// repository (read through the source's repository host, across namespaces). doctor fails
-// while its replay is paused and the source's archive moves on; promote warns that the source
-// still runs, and keeps every row archived before it.
+// repository (read through the source's repository host, across namespaces), that also streams
+// from the source's database over TLS (--standby-host), with a replica of its own that does the
+// same. doctor fails while the replay is paused and
+// the source's archive moves on; promote warns that the source still runs, keeps every row
+// archived before it, and makes the replica again from the promoted primary, which it streams
+// from.
 func TestStandbyClusterLocalRepository(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -207,14 +210,30 @@ func TestStandbyClusterLocalRepository(t *testing.T) {
 	src.sql(t, `CREATE TABLE chain (id int PRIMARY KEY, v text);
 		INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 3000) g`)
 	src.backup(t)
-	res := env.PGO(t, "create", "cluster", "ldr", "-n", nsB, "--restore-from=lsrc", "--restore-from-namespace="+nsA, "--standby", "--wait", "--timeout=10m")
+	res := env.PGO(t, "create", "cluster", "ldr", "-n", nsB, "--restore-from=lsrc", "--restore-from-namespace="+nsA, "--standby",
+		"--standby-host=lsrc."+nsA+".svc", "--wait", "--timeout=10m")
 	if res.ExitCode != 0 {
 		t.Fatalf("create cluster ldr --standby:\n%s", res)
 	}
 	dr := &restoreCluster{env: env, ns: nsB, name: "ldr"}
+	replica := &restoreCluster{env: env, ns: nsB, name: "ldr", primary: "ldr-r1-0"}
+	res = env.PGO(t, "update", "cluster", "ldr", "-n", nsB, "--replicas=1", "--wait", "--timeout=10m")
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout+res.Stderr, "replica ldr-r1 replays the archive of cluster") {
+		t.Fatalf("update cluster ldr --replicas=1 of a standby:\n%s", res)
+	}
+	// Streamed: the rows are there long before archive_timeout (60s) would archive them.
 	src.sql(t, `UPDATE chain SET v = 'followed' WHERE id % 4 = 0; INSERT INTO chain SELECT g, 'followed' FROM generate_series(3001, 3500) g`)
+	want := src.one(t, chainChecksumSQL)
+	waitChecksum(t, dr, want, 20*time.Second)
+	waitChecksum(t, replica, want, 20*time.Second)
+	var info inspect.ClusterInfo
+	if res := env.PGO(t, "show", "cluster", "ldr", "-n", nsB, "-o", "json"); json.Unmarshal([]byte(res.Stdout), &info) != nil || info.Standby == nil || info.Standby.Receiver != "streaming" {
+		t.Errorf("show cluster ldr -o json: want a standby that streams:\n%s", res)
+	}
 	src.switchAndArchive(t)
-	waitChecksum(t, dr, src.one(t, chainChecksumSQL), 2*time.Minute)
+	if res := env.PGO(t, "doctor", "ldr", "-n", nsB, "--no-check"); res.ExitCode != 0 || !strings.Contains(res.Stdout, "every instance replays the archive of") {
+		t.Errorf("doctor of a standby with a replica: want exit 0 and the replication check:\n%s", res)
+	}
 
 	// Replay paused while the source archives two more segments: doctor fails, and says why.
 	dr.sql(t, "SELECT pg_wal_replay_pause()")
@@ -229,7 +248,7 @@ func TestStandbyClusterLocalRepository(t *testing.T) {
 
 	src.sql(t, `DELETE FROM chain WHERE id % 9 = 0`)
 	src.switchAndArchive(t)
-	want := src.one(t, chainChecksumSQL)
+	want = src.one(t, chainChecksumSQL)
 	res = env.PGO(t, "promote", "ldr", "-n", nsB, "--yes", "--wait")
 	if res.ExitCode != 0 {
 		t.Fatalf("promote ldr:\n%s", res)
@@ -240,7 +259,11 @@ func TestStandbyClusterLocalRepository(t *testing.T) {
 	if got := dr.one(t, chainChecksumSQL); got != want {
 		t.Fatalf("ldr after the promotion: checksum %s, want %s", got, want)
 	}
+	if !strings.Contains(res.Stdout, "replica ldr-r1 streams from the primary") {
+		t.Errorf("promote --wait does not say that the replica streams from the promoted primary:\n%s", res)
+	}
 	dr.sql(t, `INSERT INTO chain VALUES (100000, 'on ldr')`)
+	waitChecksum(t, replica, dr.one(t, chainChecksumSQL), 2*time.Minute)
 	out, err := src.execIn(src.repoPod(t), "pgbackrest", "find", "/backrestrepo", "-name", "00000002*")
 	if err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("lsrc's repository holds files of ldr's timeline 2 (%v):\n%s", err, out)

@@ -15,12 +15,10 @@ if [ "$instance" = "$primary" ]; then
   role=primary
 fi
 {{- if .Standby }}
-# This cluster is a standby of cluster {{ .Standby.Source }}: its primary's
-# instance replays the source's WAL from the source's repositories, until
-# kubectl pgo promote ends that.
-if [ "$role" = primary ]; then
-  role=standby
-fi
+# This cluster is a standby of cluster {{ .Standby.Source }}: every instance
+# replays the source's WAL from the source's repositories, until kubectl pgo
+# promote ends that.
+role=standby
 {{- end }}
 echo "kubectl-pgo: instance $instance starts as the $role (the primary is $primary)"
 
@@ -77,13 +75,28 @@ rewind() {
   return 1
 }
 
+{{ if .Standby -}}
+# A bootstrap from the source that was interrupted starts over: pgBackRest
+# may have restored PG_VERSION already.
+if [ -e "$pgdata.bootstrapping" ]; then
+  rm -f "$pgdata/PG_VERSION"
+fi
+# An empty data directory (a new replica) is restored from the source's
+# newest backup, in standby mode.
 if [ ! -s "$pgdata/PG_VERSION" ]; then
-{{- if .Standby }}
-  if [ "$role" = standby ]; then
-    echo "kubectl-pgo: the data directory $pgdata is empty: a standby cluster's is restored from its source's backup by kubectl pgo create cluster --standby; delete this cluster and create it again" >&2
-    exit 1
-  fi
-{{- end }}
+  touch "$pgdata.bootstrapping"
+  kind=replica
+  if [ "$instance" = "$primary" ]; then kind=instance; fi
+  mkdir -p "$pgdata"
+  find "$pgdata" -mindepth 1 -delete
+  echo "kubectl-pgo: bootstrapping $kind $instance from the newest backup of cluster {{ .Standby.Source }}"
+  bash {{ .StandbyCommand }} --stanza={{ .Stanza }} --type=standby --delta --target-timeline=latest restore
+  touch "$pgdata/standby.signal"
+  rm -f "$pgdata.bootstrapping"
+  echo "kubectl-pgo: $kind $instance was bootstrapped from the newest backup of cluster {{ .Standby.Source }}"
+fi
+{{ end -}}
+if [ ! -s "$pgdata/PG_VERSION" ]; then
   if [ "$role" = primary ]; then
     echo "kubectl-pgo: initializing a new data directory in $pgdata"
     initdb --pgdata="$pgdata" --username={{ shq .Superuser }} --pwfile={{ shq .PasswordFile }} \
@@ -118,9 +131,20 @@ fi
 {{ if .Standby -}}
 if [ "$role" = standby ]; then
   touch "$pgdata/standby.signal"
-  # The source's archive only, read with the source's configuration; no
-  # streaming, and nothing is archived while in recovery (archive_mode=on).
-  exec postgres -D "$pgdata" -c cluster_name="$instance" -c primary_conninfo= -c recovery_target_timeline=latest \
+{{- if .StandbyHost }}
+  # Streaming from the source's database too, over TLS, as its replication
+  # role; the archive when streaming is behind.
+  umask 077
+  printf '*:*:*:%s:%s\n' {{ shq .ReplicationUser }} "$(cat {{ shq .StandbyPasswordFile }})" >{{ shq .StandbyPassFile }}
+  umask 022
+  conninfo="host={{ .StandbyHost }} port={{ .StandbyPort }} user={{ .ReplicationUser }} passfile={{ .StandbyPassFile }} sslmode=verify-full sslrootcert={{ .StandbyCAFile }}"
+{{- else }}
+  # The source's archive only: no streaming.
+  conninfo=
+{{- end }}
+  # The archive is read with the source's configuration; nothing is archived
+  # while in recovery (archive_mode=on).
+  exec postgres -D "$pgdata" -c cluster_name="$instance" -c "primary_conninfo=$conninfo" -c recovery_target_timeline=latest \
     -c "restore_command=bash {{ .StandbyCommand }} --stanza={{ .Stanza }} archive-get %f \"%p\""
 fi
 {{ end -}}
