@@ -87,3 +87,22 @@ func TestStandbySourceConf(t *testing.T) {
 		t.Errorf("conf names a file of the cluster's own configuration:\n%s", conf)
 	}
 }
+
+func TestNormalizeStandbyHost(t *testing.T) {
+	for in, want := range map[string]string{
+		"hippo.prod.svc":       "hippo.prod.svc:5432",
+		"hippo.prod.svc:6432":  "hippo.prod.svc:6432",
+		"10.0.0.5":             "10.0.0.5:5432",
+		"[2001:db8::1]:5433":   "[2001:db8::1]:5433",
+		"db.example.com:15432": "db.example.com:15432",
+	} {
+		if got, err := NormalizeStandbyHost(in); err != nil || got != want {
+			t.Errorf("NormalizeStandbyHost(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", ":5432", "h:0", "h:99999", "h:port", "host name", "user@h"} {
+		if got, err := NormalizeStandbyHost(bad); err == nil {
+			t.Errorf("NormalizeStandbyHost(%q) = %q, want an error", bad, got)
+		}
+	}
+}

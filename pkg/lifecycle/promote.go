@@ -202,6 +202,9 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 		apply.InstanceStep(c, ns, spec.PrimaryInstance(), "the database pod to restart as a primary"),
 		archivedWALStep(r.Exec, ns, pod, res.Timeline, &res.ArchivedWAL, fmt.Sprintf("kubectl pgo show archive %s -n %s", spec.Name, ns)),
 	}
+	if !next.HasLocalRepo() {
+		steps = append(steps, stanzaCheckedStep(r.Exec, ns, pod))
+	}
 	steps = append(steps, replicaSteps(c, r.Exec, next, next.ReplicaInstances())...)
 	if err := apply.RunWaitSteps(ctx, r.Progress, r.Poll, deadline, steps, fmt.Sprintf("Cluster %q was promoted", spec.Name)); err != nil {
 		return res, err

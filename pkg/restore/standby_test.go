@@ -102,3 +102,52 @@ func keys(s *corev1.Secret) []string {
 	}
 	return out
 }
+
+// A standby that streams from its source (--standby-host) keeps the source's replication
+// password and CA in its Secret, read from the source's Secrets; without them, or for a source
+// that cannot be seen, it is refused before anything is created.
+func TestFromStandbyStreams(t *testing.T) {
+	fx, r := fromFixture(t)
+	r.Standby = true
+	ctx := context.Background()
+	secrets := fx.Factory.Clientset.CoreV1().Secrets("pgo")
+	if err := r.parse("dr", "pgo"); err != nil {
+		t.Fatal(err)
+	}
+	target := cluster.Spec{Name: "dr", Namespace: "pgo", Standby: &cluster.StandbySpec{Source: "old", Host: "old.pgo.svc:5432"}}
+	fx.Factory.Clientset.ClearActions()
+	if err := r.prepare(ctx, fx, false, target, cluster.Material{}); err == nil || !strings.Contains(err.Error(), "--standby-host: the replication password of cluster \"old\"") {
+		t.Fatalf("no replication password: err = %v", err)
+	}
+	if m := fx.Mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+
+	pg, err := secrets.Get(ctx, cluster.PostgresSecretName("old"), metav1.GetOptions{})
+	if err != nil {
+		pg = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: cluster.PostgresSecretName("old"), Namespace: "pgo"}, Data: map[string][]byte{}}
+		if pg, err = secrets.Create(ctx, pg, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pg.Data[cluster.KeyReplicationPassword] = []byte("old-replication")
+	if _, err := secrets.Update(ctx, pg, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r2 := newFromTest(fx)
+	r2.Standby = true
+	if err := r2.parse("dr", "pgo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.prepare(ctx, fx, false, target, cluster.Material{}); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	data, err := r2.standbySourceData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := secrets.Get(ctx, cluster.RepoConfigSecretName("old"), metav1.GetOptions{})
+	if string(data[cluster.StandbyKeyReplicationPassword]) != "old-replication" || string(data[cluster.StandbyKeyPostgresCA]) != string(ca.Data[cluster.KeyCACert]) {
+		t.Errorf("the standby's Secret: replication password %q, CA %d bytes", data[cluster.StandbyKeyReplicationPassword], len(data[cluster.StandbyKeyPostgresCA]))
+	}
+}

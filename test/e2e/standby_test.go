@@ -273,6 +273,64 @@ func TestStandbyClusterLocalRepository(t *testing.T) {
 	}
 }
 
+// A standby of an encrypted S3-only source that its user cannot see (another Kubernetes
+// cluster, as far as it knows), with the passphrase kept in a Secret of its own namespace
+// (--restore-from-cipher-secret): a wrong passphrase is refused before anything is created; the
+// right one follows the source's writes and is promoted with them, checked by checksum.
+func TestStandbyClusterEncrypted(t *testing.T) {
+	t.Parallel()
+	env, s3, nsA, bucket := s3Setup(t)
+	nsB := env.Namespace(t)
+	s3.Secrets(t, env, nsB, "s3-keys", "s3-ca")
+	ctx := context.Background()
+	src := &restoreCluster{env: env, ns: nsA, name: "esrc"}
+	args := append([]string{"create", "cluster", "esrc", "-n", nsA, "--pgbackrest-storage-type=s3", "--pgbackrest-repo-cipher=aes-256-cbc", "--wait", "--timeout=5m"},
+		s3.Flags(bucket, "s3-keys", "s3-ca")...)
+	if res := env.PGO(t, args...); res.ExitCode != 0 {
+		t.Fatalf("create cluster esrc:\n%s", res)
+	}
+	src.sql(t, `CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 2000) g`)
+	src.backup(t)
+	repoSecret, err := env.Client.CoreV1().Secrets(nsA).Get(ctx, "esrc-backrest-repo-config", metav1.GetOptions{})
+	if err != nil || len(repoSecret.Data["cipher-pass"]) == 0 {
+		t.Fatalf("the passphrase of esrc: %v", err)
+	}
+	// The user keeps the passphrase apart: a copy in the standby's namespace, and a wrong one.
+	for name, pass := range map[string][]byte{"esrc-pass": repoSecret.Data["cipher-pass"], "wrong-pass": []byte("not-the-passphrase-0123456789abcdef")} {
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: nsB}, Data: map[string][]byte{"cipher-pass": pass}}
+		if _, err := env.Client.CoreV1().Secrets(nsB).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := namespaceUser(t, env, nsB)
+	standby := func(name, pass string) framework.Result {
+		args := append([]string{"create", "cluster", name, "-n", nsB, as, "--restore-from=esrc", "--standby", "--pgbackrest-storage-type=s3",
+			"--restore-from-cipher-secret=" + pass, "--wait", "--timeout=10m"}, s3.Flags(bucket, "s3-keys", "s3-ca")...)
+		return env.PGOWithin(t, 10*time.Minute, args...)
+	}
+	if res := standby("ebad", "wrong-pass"); res.ExitCode == 0 || !strings.Contains(res.Stderr, "nothing was created") {
+		t.Errorf("a standby with a wrong passphrase: want a refusal that says nothing was created:\n%s", res)
+	}
+	assertNoCluster(t, env, nsB, "ebad")
+	if res := standby("edr", "esrc-pass"); res.ExitCode != 0 {
+		t.Fatalf("create cluster edr --standby --restore-from-cipher-secret:\n%s", res)
+	}
+	dr := &restoreCluster{env: env, ns: nsB, name: "edr"}
+	src.sql(t, `UPDATE chain SET v = 'encrypted and followed' WHERE id % 3 = 0`)
+	src.switchAndArchive(t)
+	want := src.one(t, chainChecksumSQL)
+	waitChecksum(t, dr, want, 2*time.Minute)
+	if res := env.PGO(t, "delete", "cluster", "esrc", "-n", nsA, "--yes"); res.ExitCode != 0 {
+		t.Fatalf("delete cluster esrc:\n%s", res)
+	}
+	if res := env.PGOWithin(t, 10*time.Minute, "promote", "edr", "-n", nsB, as, "--yes", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("promote edr:\n%s", res)
+	}
+	if got := dr.one(t, chainChecksumSQL); got != want {
+		t.Fatalf("edr after the promotion: checksum %s, want %s", got, want)
+	}
+}
+
 // waitChecksum waits until the table's checksum on c is want.
 func waitChecksum(t *testing.T, c *restoreCluster, want string, timeout time.Duration) {
 	t.Helper()
