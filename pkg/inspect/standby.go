@@ -97,7 +97,11 @@ func Standby(ctx context.Context, exec Exec, spec cluster.Spec, pod *corev1.Pod)
 		}
 	}
 
-	stdout, _, err = execStatus(ctx, exec, pod, databaseContainer, SourceInfoCommand())
+	// pgbackrest info lists the source's archive, in a bucket maybe far
+	// away: the time of a read command, not of a status query.
+	infoCtx, cancel := context.WithTimeout(ctx, ExecTimeout)
+	defer cancel()
+	stdout, _, err = exec(infoCtx, pod.Namespace, pod.Name, databaseContainer, SourceInfoCommand())
 	if err != nil {
 		info.Error = "reading the source's repositories: " + err.Error()
 		return info

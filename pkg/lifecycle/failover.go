@@ -72,9 +72,8 @@ func Failover(ctx context.Context, c *apply.Clients, r FailoverRequest, plan *Fa
 		}
 	}
 	say("Promoting %s...", to.Pod)
-	out, err := psql(ctx, to.Pod, "SELECT pg_promote(true, 60)")
-	if err != nil || out != "t" {
-		return nil, fmt.Errorf("promoting %s failed (%q, %v); %s", to.Pod, out, err, restart)
+	if err := promoteDatabase(ctx, r.Exec, ns, to.Pod); err != nil {
+		return nil, fmt.Errorf("%w; %s", err, restart)
 	}
 	row, err := psql(ctx, to.Pod, "SELECT pg_last_wal_replay_lsn() || ' ' || ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
 	if f := strings.Fields(row); err == nil && len(f) == 2 {

@@ -140,24 +140,24 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 
 	s := plan.Standby
 	if !plan.Promoted {
-		if s.Error == "" {
-			caught, err := catchUp(ctx, c, r, plan, &s)
-			if err != nil {
-				return nil, err
-			}
-			if !caught && !r.Force {
-				return nil, fmt.Errorf("cluster %q has not replayed the source's archive: %s. Nothing was changed; find out why (kubectl logs %s -n %s -c database), or promote with --force and lose what it has not replayed",
-					spec.Name, s.Describe(r.Now()), pod, ns)
-			}
+		// Also when the archive could not be read at first: a passing
+		// error is read past; an archive that stays unreadable (the
+		// disaster took it too) needs --force.
+		caught, err := catchUp(ctx, c, r, plan, &s)
+		if err != nil {
+			return nil, err
+		}
+		if !caught && !r.Force {
+			return nil, fmt.Errorf("cluster %q has not replayed the source's archive, or cannot read it: %s. Nothing was changed; find out why (kubectl logs %s -n %s -c database), or promote with --force and lose what it has not replayed",
+				spec.Name, s.Describe(r.Now()), pod, ns)
 		}
 		res.PromotedAtLSN, res.ReplayedSegment, res.LastTransaction, res.SourceArchiveMax = s.ReplayLSN, s.ReplaySegment, s.LastTransaction, s.SourceArchiveMax
 		if err := stopReplicas(ctx, c, spec, deadline, say); err != nil {
 			return nil, fmt.Errorf("%w; nothing was promoted: start them again with kubectl pgo update cluster %s -n %s", err, spec.Name, ns)
 		}
 		say("Promoting %s, %s...", pod, s.Describe(r.Now()))
-		out, err := psql(ctx, "SELECT pg_promote(true, 60)")
-		if err != nil || out != "t" {
-			return nil, fmt.Errorf("promoting %s failed (%q, %v); the cluster is still a standby: run kubectl pgo promote %s -n %s again", pod, out, err, spec.Name, ns)
+		if err := promoteDatabase(ctx, r.Exec, ns, pod); err != nil {
+			return nil, fmt.Errorf("%w; run kubectl pgo promote %s -n %s again", err, spec.Name, ns)
 		}
 	} else {
 		say("The database of %s left recovery already; applying the settings of a primary.", pod)
@@ -219,7 +219,7 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 // reading.
 func catchUp(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *PromotePlan, s *inspect.StandbyInfo) (bool, error) {
 	spec, ns := plan.Spec, plan.Spec.Namespace
-	fmt.Fprintf(r.Progress, "Waiting for %s to replay the source's archive, up to segment %s...\n", spec.PrimaryPod(), s.SourceArchiveMax)
+	fmt.Fprintf(r.Progress, "Waiting for %s to replay the source's newest archived segment...\n", spec.PrimaryPod())
 	previous := ""
 	err := kube.WaitFor(ctx, r.Poll, min(catchUpTimeout, r.Timeout), func(ctx context.Context) (bool, error) {
 		pod, err := c.Client.CoreV1().Pods(ns).Get(ctx, spec.PrimaryPod(), metav1.GetOptions{})

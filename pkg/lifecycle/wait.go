@@ -255,3 +255,31 @@ func stanzaCheckedStep(exec apply.ExecFunc, ns, pod string) apply.WaitStep {
 		Hint: fmt.Sprintf("kubectl -n %s logs %s -c %s", ns, pod, cluster.ContainerPGBackRest),
 	}
 }
+
+// promoteTimeout bounds the end of recovery after pg_promote().
+const promoteTimeout = time.Minute
+
+// promoteDatabase promotes the standby in pod, and waits until it accepts
+// writes. pg_promote() does not wait: a statement that waits on a hot
+// standby can be cancelled by a conflict with the replay, after the
+// promotion was asked for; whether the database left recovery is read
+// instead.
+func promoteDatabase(ctx context.Context, exec apply.ExecFunc, ns, pod string) error {
+	out, err := psqlIn(ctx, exec, ns, pod, "SELECT pg_promote(false)")
+	if err != nil || out != "t" {
+		return fmt.Errorf("promoting %s failed (%q, %v)", pod, out, err)
+	}
+	var last string
+	err = kube.WaitFor(ctx, time.Second, promoteTimeout, func(ctx context.Context) (bool, error) {
+		out, err := psqlIn(ctx, exec, ns, pod, "SELECT pg_is_in_recovery()")
+		last = out
+		if err != nil {
+			last = err.Error()
+		}
+		return err == nil && out == "f", nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s was asked to promote, but is still in recovery after %s (%s)", pod, promoteTimeout, last)
+	}
+	return nil
+}
