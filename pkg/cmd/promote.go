@@ -21,7 +21,8 @@ const promoteLong = `End the standby mode of a standby cluster (one created with
 It first says how far the standby has replayed the source's WAL: the last
 WAL location and the commit time of the last transaction replayed. It waits
 until the source's newest archived segment is replayed, and refuses to
-promote without it unless --force. Then it promotes the database on a new
+promote without it unless --force, also when the source's archive cannot be
+read (then --force promotes what was replayed). Then it promotes the database on a new
 timeline, gives the superuser the password of the cluster's own Secret, and
 records the cluster as a primary: its database pod restarts once, without
 the source's configuration, and archives into the cluster's own repository.
