@@ -17,8 +17,11 @@ type Exec = kube.ExecFunc
 const ExecTimeout = time.Minute
 
 // statusExecTimeout bounds one exec that reads the stanza or the archiver
-// (show cluster, doctor, create cluster --wait).
-const statusExecTimeout = 30 * time.Second
+// (show cluster, doctor, create cluster --wait). A minute, as every read
+// command's: psql and pgbackrest info in one exec took more than 30 s on
+// a busy 2-core machine (the end-to-end suite), and a slow pod is not an
+// unknown one.
+const statusExecTimeout = ExecTimeout
 
 // Containers that the read commands exec into.
 const (

@@ -312,7 +312,7 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"create: bad --restore-from-s3-credentials-secret", []string{"create", "cluster", "x", "--restore-from=" + name, "--restore-from-s3-credentials-secret=Bad_Name"}, `invalid --restore-from-s3-credentials-secret "Bad_Name"`},
 		{"create: credentials without --restore-from", []string{"create", "cluster", "x", "--restore-from-s3-credentials-secret=keys"}, `--restore-from-s3-credentials-secret needs --restore-from`},
 		{"create: --standby-host without --standby", []string{"create", "cluster", "x", "--restore-from=" + name, "--standby-host=h:5432"}, `--standby-host needs --standby`},
-		{"create: bad --standby-host", []string{"create", "cluster", "x", "--restore-from=" + name, "--standby", "--standby-host=h:99999"}, `--standby-host=h:99999 is not host[:port]`},
+		{"create: bad --standby-host", []string{"create", "cluster", "x", "--restore-from=" + name, "--standby", "--standby-host=h:99999"}, `--standby-host=h:99999 is not host\[:port\]`},
 		{"create: --standby-host-secret alone", []string{"create", "cluster", "x", "--restore-from=" + name, "--standby", "--standby-host-secret=s"}, `--standby-host-secret needs --standby-host`},
 		{"promote: not a standby", []string{"promote", name, "--yes"}, `cluster "` + name + `" is not a standby cluster`},
 		{"promote: missing cluster", []string{"promote", "nosuch", "--yes"}, `cluster "nosuch" not found`},
