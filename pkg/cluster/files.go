@@ -132,7 +132,7 @@ func renderFiles(spec Spec) (map[string]string, error) {
 		ConfigDir:       configDir,
 		HBAFile:         configDir + "/" + FileHBAConf,
 		PostgresConf:    configDir + "/" + FilePostgresConf,
-		PasswordFile:    configDir + "/" + KeyPassword,
+		PasswordFile:    PasswordFile,
 		Superuser:       Superuser,
 		Stanza:          repo.StanzaName,
 		RepoPath:        spec.RepoPath,

@@ -140,9 +140,6 @@ func (s Spec) validateStandby() error {
 	return nil
 }
 
-// IsStandby tells whether the cluster is a standby of another one.
-func (s Spec) IsStandby() bool { return s.Standby != nil }
-
 // RefuseStandby is the error of an action that a standby cluster cannot
 // take, nil for a cluster that is not one: its database is read-only and
 // replays the source's WAL, and its repository has no backup of its own

@@ -57,3 +57,14 @@ func FindStanza(stanzas []repo.Stanza) (repo.Stanza, error) {
 	}
 	return s, nil
 }
+
+// StanzaChecked tells whether the pgbackrest container of pod, the
+// primary's of a cluster without a repository host, has ended the
+// stanza-create it runs at every start (cluster.StanzaCheckedFile): it
+// holds pgBackRest's backup lock until then.
+func StanzaChecked(ctx context.Context, exec Exec, ns, pod string) bool {
+	ctx, cancel := context.WithTimeout(ctx, ExecTimeout)
+	defer cancel()
+	_, _, err := exec(ctx, ns, pod, repoContainer, []string{"test", "-e", cluster.StanzaCheckedFile})
+	return err == nil
+}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -106,10 +107,7 @@ func PlanPromote(ctx context.Context, c *apply.Clients, r PromoteRequest) (*Prom
 // or it is gone).
 func sourceRunning(ctx context.Context, c *apply.Clients, spec cluster.Spec) string {
 	sb := spec.Standby
-	ns := sb.SourceNamespace
-	if ns == "" {
-		ns = spec.Namespace
-	}
+	ns := cmp.Or(sb.SourceNamespace, spec.Namespace)
 	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.PrimaryPodSelector(sb.Source)})
 	if err != nil {
 		return ""
@@ -136,7 +134,6 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 	say := func(format string, args ...any) { fmt.Fprintf(r.Progress, format+"\n", args...) }
 	deadline := time.Now().Add(r.Timeout)
 	res := &PromoteResult{Cluster: spec.Name, Namespace: ns, Source: spec.StandbySourceName(), Warnings: plan.Warnings}
-	psql := func(ctx context.Context, query string) (string, error) { return psqlIn(ctx, r.Exec, ns, pod, query) }
 
 	s := plan.Standby
 	if !plan.Promoted {
@@ -165,7 +162,7 @@ func Promote(ctx context.Context, c *apply.Clients, r PromoteRequest, plan *Prom
 			return nil, err
 		}
 	}
-	row, err := psql(ctx, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
+	row, err := psqlIn(ctx, r.Exec, ns, pod, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")
 	if err == nil {
 		fmt.Sscan(row, &res.Timeline)
 	}
@@ -274,22 +271,10 @@ func stopReplicas(ctx context.Context, c *apply.Clients, spec cluster.Spec, dead
 // waits until they are gone: applying the cluster's objects makes them
 // anew, empty, and each replica copies the primary into its own.
 func emptyReplicaPVCs(ctx context.Context, c *apply.Clients, spec cluster.Spec, deadline time.Time) error {
-	pvcs := c.Client.CoreV1().PersistentVolumeClaims(spec.Namespace)
 	for _, n := range spec.ReplicaInstances() {
-		if err := pvcs.Delete(ctx, n, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("the data PVC %s of replica %s cannot be deleted: %w", n, n, apply.APIError(c, err))
+		if err := kube.DeletePVC(ctx, c.Client, spec.Namespace, n, time.Second, time.Until(deadline)); err != nil {
+			return fmt.Errorf("the data PVC of replica %s cannot be deleted: %w", n, apply.APIError(c, err))
 		}
-	}
-	err := kube.WaitFor(ctx, time.Second, time.Until(deadline), func(ctx context.Context) (bool, error) {
-		for _, n := range spec.ReplicaInstances() {
-			if _, err := pvcs.Get(ctx, n, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the data PVCs of the replicas were not deleted in time (%v)", err)
 	}
 	return nil
 }

@@ -239,15 +239,14 @@ func archivedWALStep(exec apply.ExecFunc, ns, pod string, timeline int, seg *str
 	}
 }
 
-// stanzaCheckedStep waits until the pgbackrest container of the primary
-// pod of a cluster without a repository host has ended the stanza-create
-// it runs at every start (cluster.StanzaCheckedFile), which holds the
-// backup lock: a backup started before then fails on that lock.
+// stanzaCheckedStep waits until the primary pod of a cluster without a
+// repository host has checked its stanza (inspect.StanzaChecked): a
+// backup started before then fails on pgBackRest's lock.
 func stanzaCheckedStep(exec apply.ExecFunc, ns, pod string) apply.WaitStep {
 	return apply.WaitStep{
 		What: "the stanza to be checked in " + pod,
 		Check: func(ctx context.Context) (bool, string, error) {
-			if _, _, err := exec(ctx, ns, pod, cluster.ContainerPGBackRest, []string{"test", "-e", cluster.StanzaCheckedFile}); err != nil {
+			if !inspect.StanzaChecked(ctx, inspect.Exec(exec), ns, pod) {
 				return false, "stanza-create has not ended yet", nil
 			}
 			return true, "stanza checked: backups may start", nil

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -195,7 +196,7 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	}
 	if sb := r.sourceSpec.Standby; sb != nil {
 		return fmt.Errorf("--restore-from: cluster %q is itself a standby of cluster %q, and its repository has no backups of its own until it is promoted: name %q instead (with --restore-from-namespace=%s); nothing was created",
-			src, sb.Source, sb.Source, orNamespace(sb.SourceNamespace, ns))
+			src, sb.Source, sb.Source, cmp.Or(sb.SourceNamespace, ns))
 	}
 	// Everything the restore Job reads the source with is gathered now:
 	// a Secret or a key that is missing refuses the restore before
@@ -502,8 +503,8 @@ func (r *From) Restore(ctx context.Context) error {
 			return err
 		}
 		o.progress("The data directory of cluster %s is restored from backup %s of cluster %s; starting its database as a standby, which replays the WAL of %s's repository.", r.Name, set, r.Source, r.Source)
-		return o.scaleDatabase(ctx, 1)
+	} else {
+		o.progress("The data directory of cluster %s is restored from backup %s of cluster %s; starting its database.", r.Name, set, r.Source)
 	}
-	o.progress("The data directory of cluster %s is restored from backup %s of cluster %s; starting its database.", r.Name, set, r.Source)
 	return o.scaleDatabase(ctx, 1)
 }

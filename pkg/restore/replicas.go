@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
@@ -208,15 +207,8 @@ func (r *InPlace) replacePVC(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := pvcs.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := kube.DeletePVC(ctx, r.Client, r.Namespace, name, r.PollInterval, stopTimeout); err != nil {
 		return err
-	}
-	err = kube.WaitFor(ctx, r.PollInterval, stopTimeout, func(ctx context.Context) (bool, error) {
-		_, err := pvcs.Get(ctx, name, metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
-	})
-	if err != nil {
-		return fmt.Errorf("PVC %s was not deleted within %s: %w", name, stopTimeout, err)
 	}
 	fresh := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Namespace, Labels: old.Labels},

@@ -350,14 +350,6 @@ func (r *From) applyStandbySource(ctx context.Context) error {
 	return nil
 }
 
-// orNamespace is ns, or fallback when it is empty.
-func orNamespace(ns, fallback string) string {
-	if ns == "" {
-		return fallback
-	}
-	return ns
-}
-
 // readStreamAccess reads what a standby that streams from the source
 // (StandbySpec.Host) needs: the source's replication password and the CA
 // of its database certificate, from StreamSecret, or from the source's own

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -138,10 +139,7 @@ var stanzaCheckTimeout = 2 * time.Minute
 func (r *InPlace) waitStanzaChecked(ctx context.Context) {
 	pod := r.primaryPod()
 	check := func(ctx context.Context) (bool, error) {
-		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
-		defer cancel()
-		_, _, err := r.Exec(execCtx, r.Namespace, pod, pgbackrestContainer, []string{"test", "-e", cluster.StanzaCheckedFile})
-		return err == nil, nil
+		return inspect.StanzaChecked(ctx, inspect.Exec(r.Exec), r.Namespace, pod), nil
 	}
 	if done, _ := check(ctx); done {
 		return

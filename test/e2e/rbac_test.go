@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -33,19 +32,7 @@ func TestUserRoleIsEnough(t *testing.T) {
 	ctx := context.Background()
 
 	// A copy under a name of this test's own, so parallel runs and the real role do not clash.
-	role := userRole(t)
-	role.Name = "kubectl-pgo-user-" + ns
-	if _, err := env.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = env.Client.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
-	})
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "pgo-user", Namespace: ns}}
-	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	user := "system:serviceaccount:" + ns + ":pgo-user"
+	role, user := userAccount(t, env, ns)
 	as := "--as=" + user
 	const name = "rbac-check"
 	pgo := func(t *testing.T, args ...string) framework.Result {
@@ -101,14 +88,7 @@ func TestUserRoleIsEnough(t *testing.T) {
 		}
 	})
 
-	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "pgo-user", Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
-	}
-	if _, err := env.Client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	bindUser(t, env, ns, role)
 
 	// With the role, every command works: exit 0, nothing refused.
 	incr := ""

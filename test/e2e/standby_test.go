@@ -350,28 +350,43 @@ func waitChecksum(t *testing.T, c *restoreCluster, want string, timeout time.Dur
 // the --as flag that acts as it.
 func namespaceUser(t *testing.T, env *framework.Env, ns string) string {
 	t.Helper()
+	role, user := userAccount(t, env, ns)
+	bindUser(t, env, ns, role)
+	return "--as=" + user
+}
+
+// userAccount makes a copy of the role kubectl-pgo-user named for ns (parallel tests do not
+// clash) and a ServiceAccount pgo-user in ns, not bound to it yet; it returns the role's name
+// and the account's user name.
+func userAccount(t *testing.T, env *framework.Env, ns string) (role, user string) {
+	t.Helper()
 	ctx := context.Background()
-	role := userRole(t)
-	role.Name = "kubectl-pgo-user-" + ns
-	if _, err := env.Client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+	r := userRole(t)
+	r.Name = "kubectl-pgo-user-" + ns
+	if _, err := env.Client.RbacV1().ClusterRoles().Create(ctx, r, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = env.Client.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+		_ = env.Client.RbacV1().ClusterRoles().Delete(context.Background(), r.Name, metav1.DeleteOptions{})
 	})
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "pgo-user", Namespace: ns}}
 	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	return r.Name, fmt.Sprintf("system:serviceaccount:%s:%s", ns, sa.Name)
+}
+
+// bindUser binds the ServiceAccount pgo-user of ns to role, in ns only.
+func bindUser(t *testing.T, env *framework.Env, ns, role string) {
+	t.Helper()
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "pgo-user", Namespace: ns},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa.Name, Namespace: ns}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "pgo-user", Namespace: ns}},
 	}
-	if _, err := env.Client.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+	if _, err := env.Client.RbacV1().RoleBindings(ns).Create(context.Background(), binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("--as=system:serviceaccount:%s:%s", ns, sa.Name)
 }
 
 // assertNoCluster checks that nothing of cluster name exists in ns: its settings, its
