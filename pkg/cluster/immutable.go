@@ -36,6 +36,9 @@ func CheckImmutable(old, new Spec) error {
 	if old.Cipher != new.Cipher {
 		refuse("the repository cipher", old.Cipher, new.Cipher, "the repository was written with it; "+recreate)
 	}
+	if old.CipherSecret != new.CipherSecret {
+		refuse("the passphrase Secret", old.CipherSecret, new.CipherSecret, "the pods read the passphrase from it; "+recreate)
+	}
 	if old.RepoPath != new.RepoPath {
 		refuse("the repository path", old.RepoPath, new.RepoPath, recreate)
 	}

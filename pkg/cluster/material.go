@@ -43,7 +43,8 @@ type Material struct {
 	// S3Key and S3KeySecret are the S3 keys given as flags, kept in the
 	// repository Secret; empty when the user's own Secret holds them.
 	S3Key, S3KeySecret string
-	// CipherPass encrypts the repositories when Spec.Cipher is set.
+	// CipherPass encrypts the repositories when Spec.Cipher is set and
+	// Spec.CipherSecret is not (the passphrase is then the user's).
 	CipherPass string
 	// ReplicationPassword is ReplicationUser's: the primary sets it at
 	// every start, the replicas stream with it.
@@ -91,8 +92,10 @@ func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now 
 		m.CipherPass = string(repoConfig.Data[KeyCipherPass])
 	}
 	// A passphrase is made once: a new one could not read what the old
-	// one encrypted.
-	if spec.Cipher != "" && m.CipherPass == "" {
+	// one encrypted. The user's own Secret holds it apart from ours.
+	if spec.CipherSecret != "" {
+		m.CipherPass = ""
+	} else if spec.Cipher != "" && m.CipherPass == "" {
 		if m.CipherPass, err = NewPassword(); err != nil {
 			return Material{}, err
 		}

@@ -94,6 +94,10 @@ func Render(spec Spec, m Material) ([]*unstructured.Unstructured, error) {
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
+	if spec.CipherSecret != "" {
+		// The user's Secret holds the passphrase, never ours.
+		m.CipherPass = ""
+	}
 	v, err := newObjectValues(spec, m)
 	if err != nil {
 		return nil, err
@@ -354,7 +358,7 @@ func PGBackRestEnv(spec Spec) []corev1.EnvVar {
 		for _, s := range r.Secrets() {
 			switch {
 			case s.Secret == repo.SecretCipherPass:
-				fromSecret(s.Env, RepoConfigSecretName(spec.Name), KeyCipherPass)
+				fromSecret(s.Env, spec.PassphraseSecret(), KeyCipherPass)
 			case spec.S3 == nil:
 			case s.Secret == repo.SecretS3Key:
 				fromSecret(s.Env, spec.S3.CredentialsSecret, KeyS3Key)

@@ -71,6 +71,12 @@ func goldenSpecs() map[string]Spec {
 			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"s3"}, Cipher: "aes-256-cbc",
 			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
 		},
+		// S3 alone, encrypted with the user's passphrase Secret: the
+		// pods read it from there, the repository Secret has none.
+		"s3-own-passphrase": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"s3"}, Cipher: "aes-256-cbc", CipherSecret: "hippo-passphrase",
+			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
+		},
 		// Both: repo1 on the repository host, repo2 in the user's bucket
 		// with the user's credentials Secret.
 		"local-s3": {

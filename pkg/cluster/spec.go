@@ -73,8 +73,14 @@ type Spec struct {
 	RepoPVCSize      string `json:"repoPVCSize"`
 	RepoStorageClass string `json:"repoStorageClass,omitempty"`
 	// Cipher encrypts every repository ("aes-256-cbc"); empty for none.
-	// The passphrase is generated once and kept in the repository Secret.
+	// The passphrase is generated once and kept in the repository Secret,
+	// unless CipherSecret names the user's own.
 	Cipher string `json:"cipher,omitempty"`
+	// CipherSecret, when set, is a Secret of the user's in the cluster's
+	// namespace whose KeyCipherPass is the passphrase (create cluster
+	// --pgbackrest-repo-cipher-secret). The plugin never writes nor
+	// deletes it, so the key to the backups outlives the cluster.
+	CipherSecret string `json:"cipherSecret,omitempty"`
 	// RetentionFull is how many full backups each repository keeps
 	// (RetentionFullType count), or for how many days (time).
 	RetentionFull     int                `json:"retentionFull"`

@@ -92,6 +92,7 @@ func (s Spec) Validate() error {
 		validateStorageTypes(s.StorageType),
 		s.validateS3(),
 		validateCipher(s.Cipher),
+		s.validateCipherSecret(),
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)

@@ -94,6 +94,8 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 			"--pgbackrest-s3-credentials-secret=keys", "--pgbackrest-s3-uri-style=virtual"}, want: []string{`S3 URI style "virtual" is not known`}},
 		{name: "s3 flags without s3", args: []string{"hippo", "--pgbackrest-s3-bucket=b-1"}, want: []string{"S3 settings are given, but the storage type is local"}},
 		{name: "unknown cipher", args: []string{"hippo", "--pgbackrest-repo-cipher=rot13"}, want: []string{`cipher "rot13" is not supported`}},
+		{name: "bad passphrase Secret", args: []string{"hippo", "--pgbackrest-repo-cipher-secret=Bad_Name"}, want: []string{`passphrase Secret "Bad_Name" is not a valid name`}},
+		{name: "passphrase in the cluster's Secret", args: []string{"hippo", "--pgbackrest-repo-cipher-secret=hippo-backrest-repo-config"}, want: []string{"is one of the Secrets of cluster \"hippo\""}},
 		{name: "empty storage type", args: []string{"hippo", "--pgbackrest-storage-type="}, want: []string{"--pgbackrest-storage-type is empty"}},
 		{name: "negative size", args: []string{"hippo", "--storage-size=-1Gi"}, want: []string{`storage size "-1Gi" must be more than zero`}},
 		{name: "unparsable size", args: []string{"hippo", "--storage-size=lots"}, want: []string{`storage size "lots" is not a quantity`}},
@@ -188,6 +190,21 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the objects lack %q", want)
 		}
+	}
+
+	// --pgbackrest-repo-cipher-secret alone encrypts, with the user's
+	// Secret; the repository Secret holds no passphrase.
+	out, _, err = executeCreate(t, f, "hippo", "--dry-run=client", "-o", "yaml", "--pgbackrest-repo-cipher-secret=hippo-passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo1-cipher-type=aes-256-cbc", "cipherSecret: hippo-passphrase", "name: hippo-passphrase"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the objects lack %q", want)
+		}
+	}
+	if strings.Contains(out, "cipher-pass:") {
+		t.Errorf("a passphrase is rendered into a Secret of the cluster:\n%s", out)
 	}
 
 	// -n is used as given; JSON is a List.

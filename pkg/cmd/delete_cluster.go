@@ -26,6 +26,15 @@ backups, unless --keep-backups is given, which keeps the repository PVC
 NAME-pgbr-repo, the Secret NAME-backrest-repo-config with the certificates
 and the settings ConfigMap NAME-pgo-config.
 
+Backups in an S3 bucket stay: delete cluster does not touch the bucket. If
+they are encrypted with a generated passphrase, which lives only in
+NAME-backrest-repo-config, the delete refuses: it prints the command that
+saves a copy of the passphrase into a Secret of yours (found and left alone
+by the next delete), or takes --keep-backups, or --discard-passphrase --yes
+to make those backups unreadable for good. A passphrase of your own
+(create cluster --pgbackrest-repo-cipher-secret) is never deleted. Deleting
+the namespace deletes every Secret in it: no command can guard that.
+
 It asks for confirmation, naming what it deletes, unless --yes (or
 --no-prompt) is given; without a terminal to ask on, it refuses instead.`
 
@@ -40,8 +49,11 @@ const deleteClusterExample = `  # Delete a cluster and its backups, after confir
 type DeleteClusterOptions struct {
 	Name        string
 	KeepBackups bool
-	Wait        bool
-	Timeout     time.Duration
+	// DiscardPassphrase allows, with --yes, a deletion that deletes the
+	// only passphrase of encrypted backups that stay in a bucket.
+	DiscardPassphrase bool
+	Wait              bool
+	Timeout           time.Duration
 	// confirmation is --yes, and whether stdin is a terminal to ask on.
 	confirmation
 
@@ -68,6 +80,7 @@ func newCmdDeleteCluster(f kube.Factory, o *DeleteClusterOptions) *cobra.Command
 		deleteClusterLong, deleteClusterExample})
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepBackups, "keep-backups", false, "Keep the repository PVC, its Secret and the cluster's settings, to restore from later.")
+	fl.BoolVar(&o.DiscardPassphrase, "discard-passphrase", false, "With --yes: delete the cluster even though this deletes the only passphrase of encrypted backups that stay in its bucket, which then cannot be restored.")
 	addYesFlags(fl, &o.Yes)
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Wait until every deleted object is gone.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the database to stop, and with --wait for the objects to go.")
@@ -114,6 +127,9 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("delete cluster %q", o.Name), lifecycle.DeletePermissions(doomed)); err != nil {
 		return err
 	}
+	if err := o.guardPassphrase(ctx, c); err != nil {
+		return err
+	}
 	if err := o.confirm(doomed, kept); err != nil {
 		return err
 	}
@@ -138,6 +154,22 @@ func (o *DeleteClusterOptions) find(ctx context.Context, c *apply.Clients) (doom
 }
 
 func refs(objs []lifecycle.Object) string { return lifecycle.Refs(objs) }
+
+// guardPassphrase refuses, without --discard-passphrase and --yes, a
+// deletion that deletes the only passphrase of backups that stay.
+func (o *DeleteClusterOptions) guardPassphrase(ctx context.Context, c *apply.Clients) error {
+	risk, err := lifecycle.PassphraseAtRisk(ctx, c, o.namespace, o.Name, o.KeepBackups)
+	switch {
+	case err != nil && !o.DiscardPassphrase:
+		return err
+	case risk == nil:
+		return nil
+	case !o.DiscardPassphrase || !o.Yes:
+		return risk.Refusal()
+	}
+	fmt.Fprintf(o.ErrOut, "Warning: --discard-passphrase: %s", risk.Warning())
+	return nil
+}
 
 // confirm asks on stdin, naming what goes and what stays.
 func (o *DeleteClusterOptions) confirm(doomed, kept []lifecycle.Object) error {

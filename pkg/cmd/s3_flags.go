@@ -22,6 +22,7 @@ const (
 	flagS3VerifyTLS         = "pgbackrest-s3-verify-tls"
 	flagS3CASecret          = "pgbackrest-s3-ca-secret"
 	flagRepoCipher          = "pgbackrest-repo-cipher"
+	flagRepoCipherSecret    = "pgbackrest-repo-cipher-secret"
 )
 
 // s3Flags are the flags of an S3 repository and of repository encryption.
@@ -30,7 +31,7 @@ type s3Flags struct {
 	Key, KeySecret                     string
 	CredentialsSecret, CASecret        string
 	VerifyTLS                          bool
-	Cipher                             string
+	Cipher, CipherSecret               string
 	// given is whether any S3 flag was set.
 	given bool
 }
@@ -45,7 +46,9 @@ func (s *s3Flags) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&s.URIStyle, flagS3URIStyle, "host", "S3 URI style: host (bucket.endpoint) or path (endpoint/bucket). Cannot change later.")
 	fl.BoolVar(&s.VerifyTLS, flagS3VerifyTLS, true, "Verify the S3 endpoint's TLS certificate. Cannot change later.")
 	fl.StringVar(&s.CASecret, flagS3CASecret, "", "Existing Secret whose "+cluster.KeyS3CA+" verifies the S3 endpoint, instead of the image's CAs. Cannot change later.")
-	fl.StringVar(&s.Cipher, flagRepoCipher, "", "Encrypt the repositories: "+cipherAES+". The passphrase is generated and kept only in the repository Secret. Cannot change later.")
+	fl.StringVar(&s.Cipher, flagRepoCipher, "", "Encrypt the repositories: "+cipherAES+". The passphrase is generated and kept in the repository Secret, unless --"+flagRepoCipherSecret+" gives your own. Cannot change later.")
+	fl.StringVar(&s.CipherSecret, flagRepoCipherSecret, "", fmt.Sprintf("Encrypt the repositories ("+cipherAES+") with the passphrase in the key %s of this existing Secret of yours (at least %d characters), "+
+		"which delete cluster never deletes: the backups stay readable after the cluster is gone. Cannot change later.", cluster.KeyCipherPass, cluster.MinCipherPassLength))
 }
 
 const cipherAES = "aes-256-cbc"
@@ -67,6 +70,9 @@ func (s *s3Flags) complete(cmd *cobra.Command) {
 // checks the values, validate below what only flags can get wrong.
 func (s *s3Flags) apply(spec *cluster.Spec) {
 	spec.Cipher = strings.TrimSpace(s.Cipher)
+	if spec.CipherSecret = strings.TrimSpace(s.CipherSecret); spec.CipherSecret != "" && spec.Cipher == "" {
+		spec.Cipher = cipherAES
+	}
 	if !s.given && !spec.HasS3Repo() {
 		return
 	}

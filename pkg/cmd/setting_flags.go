@@ -90,6 +90,7 @@ func (o *settingFlags) recordGiven(cmd *cobra.Command) {
 	}
 	o.S3.complete(cmd)
 	o.given[flagRepoCipher] = cmd.Flags().Changed(flagRepoCipher)
+	o.given[flagRepoCipherSecret] = cmd.Flags().Changed(flagRepoCipherSecret)
 }
 
 // anyGiven tells whether any setting flag was given.
@@ -110,7 +111,7 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
 		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas], BackupStandby: g[flagBackupStandby],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
-		S3: o.S3.given, Cipher: g[flagRepoCipher],
+		S3: o.S3.given, Cipher: g[flagRepoCipher] || g[flagRepoCipherSecret], CipherSecret: g[flagRepoCipherSecret],
 	}
 }
 

@@ -208,9 +208,15 @@ func (o *ShowClusterOptions) print(infos []ClusterInfo) error {
 			fmt.Fprintf(o.ErrOut, "Warning: standby: %s\n", problem)
 		}
 	}
+	var passphraseNote string
+	if p := info.Passphrase; p != nil {
+		fmt.Fprintf(o.Out, "\nRepository passphrase: %s\n", p.Describe())
+		passphraseNote = firstNonEmpty(p.Problem, p.SaveAdvice(info.Name))
+	}
 	for _, note := range []struct{ what, msg string }{
 		{"stanza", firstNonEmpty(info.Stanza.Error, stanzaProblem(info.Stanza))},
 		{"archiving", firstNonEmpty(info.Archiving.Error, archiveProblem(info.Archiving))},
+		{"passphrase", passphraseNote},
 	} {
 		if note.msg != "" {
 			fmt.Fprintf(o.ErrOut, "Warning: %s: %s\n", note.what, note.msg)

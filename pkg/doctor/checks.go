@@ -18,8 +18,11 @@ import (
 func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 	name, ns := f.spec.Name, f.spec.Namespace
 	d := doctorFixes{name: name, ns: ns}
-	checks := []Check{secretsCheck(f, d), certificatesCheck(f, d),
-		podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name)))}
+	checks := []Check{secretsCheck(f, d), certificatesCheck(f, d)}
+	if f.spec.Cipher != "" {
+		checks = append(checks, passphraseCheck(f, d))
+	}
+	checks = append(checks, podCheck("database pod", f.dbPod, f.dbPodErr, d.podFix(cluster.PodName(name))))
 	if f.spec.HasLocalRepo() {
 		checks = append(checks, podCheck("repository host pod", f.repoPod, f.repoPodErr, d.podFix("deploy/"+cluster.RepoHostName(name))))
 	}
@@ -111,6 +114,30 @@ func secretsCheck(f Facts, d doctorFixes) Check {
 		return failed(name, strings.Join(problems, "; "), strings.Join(fixes, "; "))
 	}
 	return ok(name, fmt.Sprintf("%s and %s are there, with every key", pg, rc))
+}
+
+// passphraseCheck says where the repository passphrase lives: failed when
+// its Secret cannot give it (the pods cannot start, nothing can be
+// restored), a warning when a plain delete would lose it while backups
+// stay in the bucket.
+func passphraseCheck(f Facts, d doctorFixes) Check {
+	const name = "passphrase"
+	p := f.passphrase
+	switch {
+	case f.passphraseErr != nil:
+		return failed(name, f.passphraseErr.Error(), "check your permissions: kubectl pgo needs get and list on secrets in namespace "+d.ns)
+	case p == nil:
+		return ok(name, "the repositories are not encrypted")
+	case p.Problem != "" && p.Own:
+		return failed(name, p.Problem, fmt.Sprintf("restore Secret %s/%s with the passphrase the backups were encrypted with, under the key %s; a new passphrase cannot read them",
+			p.Namespace, p.Secret, p.Key))
+	case p.Problem != "":
+		return failed(name, p.Problem, fmt.Sprintf("put the passphrase back into Secret %s/%s under the key %s from a copy; a new one cannot read the backups",
+			p.Namespace, p.Secret, p.Key))
+	case p.LostOnDelete:
+		return Check{Name: name, Status: Warning, Detail: p.Describe(), Fix: p.SaveAdvice(d.name)}
+	}
+	return ok(name, p.Describe())
 }
 
 // newCertificates is the fix for missing or bad TLS material: create

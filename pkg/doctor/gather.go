@@ -60,6 +60,10 @@ type Facts struct {
 
 	// standby is the replay of a standby cluster's database.
 	standby *inspect.StandbyInfo
+
+	// passphrase is where an encrypted cluster's passphrase lives.
+	passphrase    *inspect.Passphrase
+	passphraseErr error
 }
 
 // Options say which cluster to examine, when, and whether to run
@@ -92,6 +96,7 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 			f.secretErr = fmt.Errorf("cannot read Secret %s: %w", s.name, err)
 		}
 	}
+	f.passphrase, f.passphraseErr = inspect.ReadPassphrase(ctx, client, spec, false)
 	f.dbPod, f.dbPodErr = execPod(ctx, client, o.Namespace, cluster.PrimaryPodSelector(o.Name), cluster.ContainerDatabase)
 	// The pod that runs pgBackRest's commands: the repository host, or the
 	// database pod of an S3-only cluster.

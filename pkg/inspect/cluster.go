@@ -45,6 +45,9 @@ type ClusterInfo struct {
 	Instances []InstanceInfo `json:"instances,omitempty"`
 	// Standby is the replay of a standby cluster (nil for another).
 	Standby *StandbyInfo `json:"standby,omitempty"`
+	// Passphrase is where an encrypted cluster's passphrase lives (nil
+	// without a cipher).
+	Passphrase *Passphrase `json:"passphrase,omitempty"`
 
 	// Errors are what could not be read (API errors, exec refused); they
 	// make the command exit non-zero.
@@ -200,6 +203,9 @@ func readCluster(ctx context.Context, c *apply.Clients, exec Exec, cm *corev1.Co
 	}
 	if !localRepo {
 		info.RepoHost = RepoHostInfo{}
+	}
+	if info.Passphrase, err = ReadPassphrase(ctx, c.Client, spec, false); err != nil {
+		addErr(apply.APIError(c, err))
 	}
 
 	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})

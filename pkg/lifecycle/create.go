@@ -219,6 +219,9 @@ func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster
 	if err := CheckS3Secrets(ctx, c, spec, material); err != nil {
 		return nil, cluster.Material{}, err
 	}
+	if err := CheckCipherSecret(ctx, c, spec); err != nil {
+		return nil, cluster.Material{}, err
+	}
 	objects, err := cluster.Render(spec, material)
 	if err != nil {
 		return nil, cluster.Material{}, err

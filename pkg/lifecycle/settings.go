@@ -21,7 +21,7 @@ type Given struct {
 	BackupStandby                                                         bool
 	RetentionFull, RetentionFullType, RetentionDiff                       bool
 	// S3 is whether any setting of the S3 repository was given.
-	S3, Cipher bool
+	S3, Cipher, CipherSecret bool
 }
 
 // MergeSpec is the Spec for an existing cluster: the stored settings,
@@ -31,6 +31,7 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	pick(given.StorageType, &s.StorageType, f.StorageType)
 	pick(given.S3, &s.S3, f.S3)
 	pick(given.Cipher, &s.Cipher, f.Cipher)
+	pick(given.CipherSecret, &s.CipherSecret, f.CipherSecret)
 	pick(given.StorageSize, &s.StorageSize, f.StorageSize)
 	pick(given.StorageClass, &s.StorageClass, f.StorageClass)
 	pick(given.RepoPVCSize, &s.RepoPVCSize, f.RepoPVCSize)
@@ -145,6 +146,33 @@ func CheckS3Secrets(ctx context.Context, c *apply.Clients, spec cluster.Spec, m 
 		if missing := MissingKeys(s, keys); len(missing) > 0 {
 			return fmt.Errorf("secret %s/%s has no %s: add it; nothing was changed", ns, name, strings.Join(missing, ", "))
 		}
+	}
+	return nil
+}
+
+// CheckCipherSecret checks, before anything is applied, the user's
+// passphrase Secret (Spec.CipherSecret): it exists, is no Secret that
+// kubectl-pgo deletes with a cluster, and holds a passphrase long enough.
+func CheckCipherSecret(ctx context.Context, c *apply.Clients, spec cluster.Spec) error {
+	name, ns := spec.CipherSecret, spec.Namespace
+	if name == "" {
+		return nil
+	}
+	const flag = "--pgbackrest-repo-cipher-secret"
+	s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("%s: Secret %s/%s does not exist: create it with the passphrase under the key %s "+
+			`(kubectl -n %s create secret generic %s --from-literal=%s="$(openssl rand -base64 48)"), and keep a copy apart from this Kubernetes cluster; nothing was changed`,
+			flag, ns, name, cluster.KeyCipherPass, ns, name, cluster.KeyCipherPass)
+	case err != nil:
+		return fmt.Errorf("%s: cannot read Secret %s/%s: %w", flag, ns, name, apply.APIError(c, err))
+	case s.Labels[cluster.LabelManagedBy] == cluster.FieldManager:
+		return fmt.Errorf("%s: Secret %s/%s is kubectl-pgo's and goes with the cluster %q it belongs to: copy the passphrase into a Secret of your own; nothing was changed",
+			flag, ns, name, s.Labels[cluster.LabelCluster])
+	}
+	if err := cluster.CheckCipherPass(ns+"/"+name, s.Data[cluster.KeyCipherPass]); err != nil {
+		return fmt.Errorf("%s: %w; nothing was changed", flag, err)
 	}
 	return nil
 }

@@ -127,10 +127,31 @@ type RepoResult struct {
 // ParseInfo decodes the output of `pgbackrest info --output=json`.
 func ParseInfo(data []byte) ([]Stanza, error) {
 	var stanzas []Stanza
-	if err := json.Unmarshal(data, &stanzas); err != nil {
+	if err := json.Unmarshal(jsonControlBytes(data), &stanzas); err != nil {
 		return nil, fmt.Errorf("cannot read the output of pgbackrest info: %w", err)
 	}
 	return stanzas, nil
+}
+
+// jsonControlBytes replaces the control bytes that pgBackRest writes
+// unescaped into a JSON string with '?': a message that quotes the first
+// line of an info file it could not decrypt holds them. It escapes \b,
+// \f, \n, \r and \t, so the white space JSON allows between values
+// stays.
+func jsonControlBytes(data []byte) []byte {
+	var out []byte
+	for i, b := range data {
+		if b < 0x20 && b != '\t' && b != '\n' && b != '\r' {
+			if out == nil {
+				out = append([]byte(nil), data...)
+			}
+			out[i] = '?'
+		}
+	}
+	if out == nil {
+		return data
+	}
+	return out
 }
 
 // FindBackup returns the backup with the given label.

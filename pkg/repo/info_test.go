@@ -163,3 +163,35 @@ func TestFindBackup(t *testing.T) {
 		t.Error("FindBackup found a label that is not there")
 	}
 }
+
+// A cipher that does not fit the repository is told apart, and the
+// undecrypted bytes pgBackRest quotes do not reach the message.
+func TestStanzaErrCipher(t *testing.T) {
+	cipherErrs := []error{ErrEncrypted, ErrWrongPassphrase, ErrNotEncrypted}
+	for _, tc := range []struct {
+		file string
+		want error
+	}{
+		{"info-encrypted-no-passphrase.json", ErrEncrypted},
+		{"info-wrong-passphrase.json", ErrWrongPassphrase},
+		{"info-not-encrypted.json", ErrNotEncrypted},
+		{"info-unknown-ca.json", nil},
+		{"info-missing-stanza.json", nil},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			err := readInfo(t, tc.file)[0].Err()
+			if err == nil {
+				t.Fatal("Err() = nil")
+			}
+			for _, e := range cipherErrs {
+				if got := errors.Is(err, e); got != (e == tc.want) {
+					t.Errorf("errors.Is(err, %q) = %v: %v", e, got, err)
+				}
+			}
+			msg := err.Error()
+			if tc.want != nil && (!strings.Contains(msg, tc.want.Error()) || strings.Contains(msg, "\n") || strings.ContainsRune(msg, '\uFFFD')) {
+				t.Errorf("Err() = %q: want one printable line with %q", msg, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package restore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -222,10 +223,13 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	plan := &Plan{Spec: r.sourceSpec}
 	if err := r.source.CheckRepository(ctx, plan); err != nil {
 		r.Cleanup(context.WithoutCancel(ctx))
+		if advice := r.cipherAdvice(err); advice != "" {
+			return fmt.Errorf("--restore-from: %s; nothing was created.\n(%w)", advice, err)
+		}
 		if r.sourceGone {
 			s3 := r.sourceSpec.S3
 			return fmt.Errorf("--restore-from: cluster %q is gone (there is no ConfigMap %s in namespace %q), and its repository is not readable in bucket %q at %s under %s: %w. "+
-				"Check the name and the bucket; an encrypted repository cannot be read once its cluster's Secret is gone; nothing was created",
+				"Check the name and the bucket (an encrypted repository also needs --restore-from-cipher-secret); nothing was created",
 				src, cluster.SettingsConfigMapName(src), ns, s3.Bucket, s3.Endpoint, r.sourceSpec.RepoPath, err)
 		}
 		return fmt.Errorf("--restore-from: %w; nothing was created", err)
@@ -247,6 +251,31 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	r.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
 		r.Name, r.Backup.Label, src, ns, r.Options.Describe())
 	return nil
+}
+
+// cipherAdvice says what to do when the source's repository refused the
+// passphrase it was read with, or the lack of one; empty for another
+// error.
+func (r *From) cipherAdvice(err error) string {
+	src, given := r.Source, r.Namespace+"/"+r.SourceCipherSecret
+	if r.SourceCipherSecret == "" {
+		given = r.SourceNamespace + "/" + r.sourceSpec.PassphraseSecret()
+	}
+	switch {
+	case errors.Is(err, repo.ErrEncrypted):
+		advice := fmt.Sprintf("the repository of cluster %q is encrypted: give its passphrase with --restore-from-cipher-secret=SECRET, a Secret of namespace %q with the passphrase under the key %s",
+			src, r.Namespace, cluster.KeyCipherPass)
+		if own := r.NewSpec.CipherSecret; own != "" {
+			advice += fmt.Sprintf(" (--restore-from-cipher-secret=%s if it is the passphrase of --pgbackrest-repo-cipher-secret)", own)
+		}
+		return advice
+	case errors.Is(err, repo.ErrWrongPassphrase):
+		return fmt.Sprintf("the passphrase in Secret %s does not decrypt the repository of cluster %q: it is not the passphrase that cluster encrypted its backups with; give the right one with --restore-from-cipher-secret",
+			given, src)
+	case errors.Is(err, repo.ErrNotEncrypted):
+		return fmt.Sprintf("the repository of cluster %q is not encrypted, but it was read with the passphrase in Secret %s: drop --restore-from-cipher-secret", src, given)
+	}
+	return ""
 }
 
 // prepareLocal checks what a source with a local repository needs (its

@@ -63,7 +63,8 @@ func postgresBinDirOf(sts *appsv1.StatefulSet, version int) string {
 
 // goneSourceSpec is where the repository of a source cluster that is gone
 // for good is assumed to be: in the new cluster's bucket, under the
-// source's own path, unencrypted (a passphrase would have gone with it).
+// source's own path; unencrypted unless the restore is given the
+// passphrase (From.SourceCipherSecret).
 func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
 	s3 := *target.S3
 	spec := cluster.Spec{
@@ -112,13 +113,14 @@ func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface
 		}
 	}
 	if spec.Cipher != "" {
-		ns, name := r.SourceNamespace, cluster.RepoConfigSecretName(src)
+		ns, name := r.SourceNamespace, spec.PassphraseSecret()
 		if r.SourceCipherSecret != "" {
 			ns, name = r.Namespace, r.SourceCipherSecret
 		}
 		pass, err := secretValue(ctx, client, ns, name, cluster.KeyCipherPass)
 		if err != nil {
-			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored", src, err)
+			return fmt.Errorf("the repository of cluster %q is encrypted, and its passphrase cannot be read (%v): without it its backups cannot be restored; "+
+				"give a Secret of namespace %q that holds it with --restore-from-cipher-secret", src, err, r.Namespace)
 		}
 		data[jobs.SourceKeyCipherPass] = pass
 	}
