@@ -98,6 +98,7 @@ func TestPassphraseOutlivesCluster(t *testing.T) {
 			args = append(args, bad.flag)
 		}
 		res := create("refused", args...)
+		t.Logf("restore-from %v refused (exit %d): %s", args, res.ExitCode, strings.TrimSpace(res.Stderr))
 		if res.ExitCode == 0 || !strings.Contains(res.Stderr, bad.want) || !strings.Contains(res.Stderr, "nothing was created") {
 			t.Errorf("restore-from %v: want a refusal with %q:\n%s", args, bad.want, res)
 		}
