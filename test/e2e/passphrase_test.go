@@ -20,7 +20,8 @@ import (
 // a restore drill checks its backup with the whole table's checksum; the cluster is deleted for
 // good (the Secret stays); a restore from the bucket without the passphrase, or with a wrong one,
 // is refused before anything is made; with it, the bucket restores into a new cluster twice
-// (the latest point, and a point in time), each with the exact checksum.
+// (the latest point, and a point in time), each with the exact checksum. A standby made while
+// the cluster ran follows it with the same passphrase, and is promoted once it is gone.
 func TestPassphraseOutlivesCluster(t *testing.T) {
 	t.Parallel()
 	env, s3, ns, bucket := s3Setup(t)
@@ -79,6 +80,13 @@ func TestPassphraseOutlivesCluster(t *testing.T) {
 		t.Errorf("restore-drill own: want the checksum %s of the latest point:\n%s", latest, res)
 	}
 
+	// A standby reads own's repository with the passphrase of own's Secret, named by its settings.
+	dr := &restoreCluster{env: env, ns: ns, name: "own-dr"}
+	if res := create(dr.name, "--restore-from=own", "--standby"); res.ExitCode != 0 {
+		t.Fatalf("create cluster own-dr --standby:\n%s", res)
+	}
+	waitChecksum(t, dr, latest, 2*time.Minute)
+
 	// Deleted for good: no --keep-backups, nothing to refuse, the user's Secret stays.
 	if res := env.PGO(t, "delete", "cluster", src.name, "-n", ns, "--yes"); res.ExitCode != 0 {
 		t.Fatalf("delete cluster own:\n%s", res)
@@ -121,6 +129,12 @@ func TestPassphraseOutlivesCluster(t *testing.T) {
 		}
 		// Its own repository takes the new timeline's WAL, encrypted with the same passphrase.
 		c.switchAndArchive(t)
+	}
+	if res := env.PGOWithin(t, 10*time.Minute, "promote", dr.name, "-n", ns, "--yes", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("promote own-dr:\n%s", res)
+	}
+	if got := dr.one(t, chainChecksumSQL); got != latest {
+		t.Errorf("own-dr after the promotion: checksum %s, want %s", got, latest)
 	}
 }
 
