@@ -81,8 +81,12 @@ func LoadOrGenerateMaterial(spec Spec, repoConfig, postgres *corev1.Secret, now 
 			}
 		}
 		if err != nil {
-			return Material{}, fmt.Errorf("secret %s/%s cannot be reused: %w; delete it to have new certificates generated",
-				repoConfig.Namespace, repoConfig.Name, err)
+			advice := "delete it to have new certificates generated"
+			if spec.Cipher != "" && spec.CipherSecret == "" {
+				advice = "save the repository passphrase it holds first, which create cluster takes back from that copy (" +
+					SaveCipherPassCommand(spec.Name, repoConfig.Namespace) + "), then " + advice
+			}
+			return Material{}, fmt.Errorf("secret %s/%s cannot be reused: %w; %s", repoConfig.Namespace, repoConfig.Name, err, advice)
 		}
 	} else if m.PKI, err = NewPKI(spec.Name, spec.Namespace, now); err != nil {
 		return Material{}, err

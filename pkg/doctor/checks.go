@@ -17,7 +17,7 @@ import (
 // Diagnose judges the facts: one check per line of the report.
 func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 	name, ns := f.spec.Name, f.spec.Namespace
-	d := doctorFixes{name: name, ns: ns}
+	d := doctorFixes{name: name, ns: ns, generatedPassphrase: f.spec.Cipher != "" && f.spec.CipherSecret == ""}
 	checks := []Check{secretsCheck(f, d), certificatesCheck(f, d)}
 	if f.spec.Cipher != "" {
 		checks = append(checks, passphraseCheck(f, d))
@@ -54,7 +54,12 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 }
 
 // doctorFixes writes the commands of the fixes for one cluster.
-type doctorFixes struct{ name, ns string }
+type doctorFixes struct {
+	name, ns string
+	// generatedPassphrase: the repository Secret holds the only
+	// passphrase, which a fix must not delete without a copy.
+	generatedPassphrase bool
+}
 
 func (d doctorFixes) podFix(target string) string {
 	return fmt.Sprintf("see why: kubectl describe -n %s %s; kubectl logs -n %s %s --all-containers",
@@ -147,6 +152,10 @@ func (d doctorFixes) newCertificates(deleteFirst bool) string {
 	steps := ""
 	if deleteFirst {
 		steps = fmt.Sprintf("kubectl delete secret -n %s %s, then ", d.ns, cluster.RepoConfigSecretName(d.name))
+		if d.generatedPassphrase {
+			steps = fmt.Sprintf("save the repository passphrase first, which create cluster takes back from that copy: %s; then %s",
+				cluster.SaveCipherPassCommand(d.name, d.ns), steps)
+		}
 	}
 	return fmt.Sprintf("issue new certificates: %skubectl pgo create cluster %s -n %s, then restart the pods: kubectl delete pod -n %s -l %s=%s",
 		steps, d.name, d.ns, d.ns, cluster.LabelCluster, d.name)

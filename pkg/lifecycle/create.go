@@ -116,7 +116,7 @@ func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
 			fmt.Fprintf(progress, "the replicas copy the new primary with pg_basebackup\n")
 		}
 	}
-	objects, material, err := render(ctx, c, o, spec)
+	objects, material, err := render(ctx, c, o, spec, existing)
 	if err != nil {
 		return err
 	}
@@ -210,8 +210,8 @@ func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec, s
 // render renders the cluster's objects, with o.Labels, and with its
 // secret material, reused when its Secrets exist. The S3 Secrets it
 // reads must exist.
-func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster.Spec) ([]*unstructured.Unstructured, cluster.Material, error) {
-	material, err := readMaterial(ctx, c, spec, false, o.Now())
+func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster.Spec, existing bool) ([]*unstructured.Unstructured, cluster.Material, error) {
+	material, err := readMaterial(ctx, c, spec, false, existing, o.Now())
 	if err != nil {
 		return nil, cluster.Material{}, err
 	}
@@ -293,8 +293,10 @@ func readSettings(ctx context.Context, c *apply.Clients, ns, name string) (clust
 
 // readMaterial reads the cluster's certificates and password from its
 // repository and postgres Secrets, and generates what is missing, unless
-// they are required.
-func readMaterial(ctx context.Context, c *apply.Clients, spec cluster.Spec, required bool, now time.Time) (cluster.Material, error) {
+// they are required. The generated passphrase of an existing cluster is
+// never made anew: it is taken back from its saved copy, or refused
+// (savedPassphrase).
+func readMaterial(ctx context.Context, c *apply.Clients, spec cluster.Spec, required, existing bool, now time.Time) (cluster.Material, error) {
 	ns := spec.Namespace
 	var secrets []*corev1.Secret
 	for _, name := range []string{cluster.RepoConfigSecretName(spec.Name), cluster.PostgresSecretName(spec.Name)} {
@@ -314,7 +316,35 @@ func readMaterial(ctx context.Context, c *apply.Clients, spec cluster.Spec, requ
 		}
 		secrets = append(secrets, s)
 	}
-	return cluster.LoadOrGenerateMaterial(spec, secrets[0], secrets[1], now)
+	m, err := cluster.LoadOrGenerateMaterial(spec, secrets[0], secrets[1], now)
+	if err != nil {
+		return m, err
+	}
+	if (required || existing) && spec.Cipher != "" && spec.CipherSecret == "" && (secrets[0] == nil || len(secrets[0].Data[cluster.KeyCipherPass]) == 0) {
+		if m.CipherPass, err = savedPassphrase(ctx, c, spec); err != nil {
+			return cluster.Material{}, err
+		}
+	}
+	return m, nil
+}
+
+// savedPassphrase is the generated passphrase of an existing encrypted
+// cluster whose repository Secret lost it, from the copy that
+// cluster.SaveCipherPassCommand makes: a new passphrase could not read
+// the backups, nor write to the stanza they are in.
+func savedPassphrase(ctx context.Context, c *apply.Clients, spec cluster.Spec) (string, error) {
+	ns, name, saved := spec.Namespace, spec.Name, cluster.SavedCipherPassSecret(spec.Name)
+	s, err := c.Client.CoreV1().Secrets(ns).Get(ctx, saved, metav1.GetOptions{})
+	switch {
+	case err == nil && len(s.Data[cluster.KeyCipherPass]) > 0:
+		return string(s.Data[cluster.KeyCipherPass]), nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return "", fmt.Errorf("cannot read Secret %s/%s: %w", ns, saved, apply.APIError(c, err))
+	}
+	return "", fmt.Errorf("cluster %q is encrypted, and its passphrase is gone from Secret %s/%s: a new one could not read its backups nor archive into its stanza, so none is made; nothing was changed. "+
+		"Put a copy of the passphrase into Secret %s/%s under the key %s (kubectl -n %s create secret generic %s --from-literal=%s=...) and run this again; "+
+		"if the cluster never took a backup, delete it (kubectl pgo delete cluster %s -n %s --discard-passphrase --yes) and create it anew",
+		name, ns, cluster.RepoConfigSecretName(name), ns, saved, cluster.KeyCipherPass, ns, saved, cluster.KeyCipherPass, name, ns)
 }
 
 // lines is where the line of each applied object goes: nowhere when the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,6 +27,11 @@ func encryptedCluster(t *testing.T, types []cluster.StorageType, own string, ext
 	}
 	m := fakecluster.Material()
 	m.CipherPass = testPass
+	pki, err := cluster.NewPKI("hippo", "default", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.PKI = pki
 	fakecluster.AddRendered(t, f.Clientset, spec, m)
 	for _, s := range extra {
 		if err := f.Clientset.Tracker().Add(s); err != nil {
@@ -134,5 +140,42 @@ func TestCheckCipherSecret(t *testing.T) {
 				t.Fatalf("CheckCipherSecret() = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// An existing encrypted cluster whose repository Secret lost its generated passphrase gets no
+// new one: it is taken back from the saved copy, or refused.
+func TestReadMaterialKeepsThePassphrase(t *testing.T) {
+	f := encryptedCluster(t, []cluster.StorageType{"s3"}, "")
+	ctx := context.Background()
+	secrets := f.Clientset.CoreV1().Secrets("default")
+	s, err := secrets.Get(ctx, "hippo-backrest-repo-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(s.Data, cluster.KeyCipherPass)
+	if _, err := secrets.Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	spec, _, err := readSettings(ctx, clients(f), "default", "hippo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new cluster of these settings gets a new passphrase.
+	if m, err := readMaterial(ctx, clients(f), spec, false, false, time.Now()); err != nil || m.CipherPass == "" || m.CipherPass == testPass {
+		t.Fatalf("a new cluster: a new passphrase = %v (%v)", m.CipherPass != "" && m.CipherPass != testPass, err)
+	}
+	for _, required := range []bool{false, true} { // create, update
+		_, err := readMaterial(ctx, clients(f), spec, required, true, time.Now())
+		if err == nil || !strings.Contains(err.Error(), "its passphrase is gone from Secret default/hippo-backrest-repo-config") ||
+			!strings.Contains(err.Error(), "Secret default/hippo-cipher-pass") {
+			t.Errorf("required=%v: readMaterial() = %v, want a refusal naming the copy to make", required, err)
+		}
+	}
+	if err := f.Clientset.Tracker().Add(passSecret("default", "hippo-cipher-pass", testPass, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := readMaterial(ctx, clients(f), spec, false, true, time.Now()); err != nil || m.CipherPass != testPass {
+		t.Errorf("with the copy: passphrase taken back = %v (%v), want the copy's", m.CipherPass == testPass, err)
 	}
 }

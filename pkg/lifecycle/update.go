@@ -64,7 +64,7 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 
 	// Unlike create, update never generates the certificates and the
 	// password: new ones would lock the pods out.
-	material, err := readMaterial(ctx, c, spec, true, o.Now())
+	material, err := readMaterial(ctx, c, spec, true, true, o.Now())
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func scaleStatefulSet(ctx context.Context, c *apply.Clients, ns, name string, re
 // applies the objects that differ, writing a line each to lines (unless
 // nil).
 func applyChanged(ctx context.Context, c *apply.Clients, old, next cluster.Spec, now time.Time, lines io.Writer) error {
-	material, err := readMaterial(ctx, c, next, true, now)
+	material, err := readMaterial(ctx, c, next, true, true, now)
 	if err != nil {
 		return err
 	}

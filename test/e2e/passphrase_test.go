@@ -176,6 +176,27 @@ func TestGuardedDelete(t *testing.T) {
 	if res := env.Run(t, "sh", "-c", save); res.ExitCode != 0 {
 		t.Fatalf("the command that saves the passphrase:\n%s", res)
 	}
+	// The repository Secret loses its passphrase (say, deleted to get new certificates, as doctor
+	// advises after saving it): create cluster takes it back from the copy, never makes a new one.
+	ctx := context.Background()
+	saved, err := env.Client.CoreV1().Secrets(ns).Get(ctx, "gen-cipher-pass", metav1.GetOptions{})
+	if err != nil || len(saved.Data[cluster.KeyCipherPass]) == 0 {
+		t.Fatalf("the saved copy: %v", err)
+	}
+	if res := env.Run(t, "kubectl", "-n", ns, "patch", "secret", "gen-backrest-repo-config", "--type=json", `-p=[{"op":"remove","path":"/data/cipher-pass"}]`); res.ExitCode != 0 {
+		t.Fatalf("removing the passphrase from the repository Secret:\n%s", res)
+	}
+	if res := create(gen.name); res.ExitCode != 0 {
+		t.Fatalf("create cluster gen again, its passphrase only in the copy:\n%s", res)
+	}
+	if s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, "gen-backrest-repo-config", metav1.GetOptions{}); err != nil ||
+		string(s.Data[cluster.KeyCipherPass]) != string(saved.Data[cluster.KeyCipherPass]) {
+		t.Fatalf("the repository Secret did not get the saved passphrase back (err %v)", err)
+	}
+	gen.sql(t, `INSERT INTO chain SELECT g, 'after the passphrase came back' FROM generate_series(2501, 2600) g`)
+	gen.switchAndArchive(t)
+	want = gen.one(t, chainChecksumSQL)
+
 	res = env.PGO(t, "show", "cluster", gen.name, "-n", ns)
 	if !strings.Contains(res.Stdout, "copies in "+ns+"/gen-cipher-pass") || strings.Contains(res.Stderr, "Warning: passphrase") {
 		t.Errorf("show cluster does not find the copy:\n%s", res)
@@ -201,7 +222,7 @@ func TestGuardedDelete(t *testing.T) {
 		t.Fatalf("delete cluster gen-back --discard-passphrase --yes:\n%s", res)
 	}
 	assertNoCluster(t, env, ns, back.name)
-	if _, err := env.Client.CoreV1().Secrets(ns).Get(context.Background(), "gen-cipher-pass", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+	if _, err := env.Client.CoreV1().Secrets(ns).Get(ctx, "gen-cipher-pass", metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		t.Errorf("the saved copy of gen's passphrase was deleted")
 	}
 }
