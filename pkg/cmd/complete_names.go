@@ -1,5 +1,5 @@
 // Shell completion of a cluster NAME argument, shared by the commands that
-// take one.
+// take one, and of the flags that name a passphrase Secret.
 
 package cmd
 
@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
@@ -33,13 +34,30 @@ const completionTimeout = 5 * time.Second
 // kubeconfig) that start with what was typed. Completion must never fail
 // loudly, so an error yields no suggestions (BASH_COMP_DEBUG_FILE shows it).
 func CompleteClusterNames(f kube.Factory) cobra.CompletionFunc {
+	names := completeFrom(f, "clusters", clusterNamesIn)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		names, err := clusterNames(cmd, f)
+		return names(cmd, args, toComplete)
+	}
+}
+
+// passphraseSecretCompletion completes a flag that names a passphrase
+// Secret: the Secrets of the namespace with a cipher-pass that kubectl-pgo
+// did not make.
+func passphraseSecretCompletion(f kube.Factory) cobra.CompletionFunc {
+	return completeFrom(f, "Secrets", passphraseSecretsIn)
+}
+
+// completeFrom offers the names list returns for the selected namespace
+// that start with what was typed; what names the things listed, for the
+// debug log of an error.
+func completeFrom(f kube.Factory, what string, list func(context.Context, kubernetes.Interface, string) ([]string, error)) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		names, err := completionNames(cmd, f, list)
 		if err != nil {
-			cobra.CompDebugln("listing clusters: "+err.Error(), false)
+			cobra.CompDebugln("listing "+what+": "+err.Error(), false)
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		matching := names[:0]
@@ -52,9 +70,9 @@ func CompleteClusterNames(f kube.Factory) cobra.CompletionFunc {
 	}
 }
 
-// clusterNames lists the distinct cluster names in the selected namespace,
-// sorted.
-func clusterNames(cmd *cobra.Command, f kube.Factory) ([]string, error) {
+// completionNames runs list in the selected namespace, bounded by
+// completionTimeout: a TAB press should not hang on an unreachable server.
+func completionNames(cmd *cobra.Command, f kube.Factory, list func(context.Context, kubernetes.Interface, string) ([]string, error)) ([]string, error) {
 	ns, _, err := f.Namespace()
 	if err != nil {
 		return nil, err
@@ -67,9 +85,13 @@ func clusterNames(cmd *cobra.Command, f kube.Factory) ([]string, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	// A TAB press should not hang on an unreachable server.
 	ctx, cancel := context.WithTimeout(ctx, completionTimeout)
 	defer cancel()
+	return list(ctx, client, ns)
+}
+
+// clusterNamesIn lists the distinct cluster names of namespace ns, sorted.
+func clusterNamesIn(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
 	list, err := client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: clusterConfigSelector})
 	if err != nil {
 		return nil, err
@@ -82,6 +104,23 @@ func clusterNames(cmd *cobra.Command, f kube.Factory) ([]string, error) {
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
+}
+
+// passphraseSecretsIn lists the Secrets of namespace ns that hold a
+// cipher-pass and that kubectl-pgo did not make, sorted.
+func passphraseSecretsIn(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+	list, err := client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, s := range list.Items {
+		if len(s.Data[cluster.KeyCipherPass]) > 0 && s.Labels[cluster.LabelManagedBy] != cluster.FieldManager {
+			names = append(names, s.Name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // clusterNameCompletion completes a cluster NAME argument from the

@@ -196,3 +196,31 @@ func TestCompleteClusterNamesThroughCobra(t *testing.T) {
 		t.Errorf("__complete printed %q, want %q", out.String(), want)
 	}
 }
+
+// The passphrase flags of create cluster offer the user's Secrets with a cipher-pass, not
+// kubectl-pgo's nor those without one.
+func TestCompletePassphraseSecrets(t *testing.T) {
+	secret := func(name string, labels map[string]string, data map[string][]byte) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, Labels: labels}, Data: data}
+	}
+	pass := map[string][]byte{cluster.KeyCipherPass: []byte("x")}
+	f := kubefake.NewFactory(
+		secret("hippo-passphrase", nil, pass), secret("vault-copy", nil, pass),
+		secret("hippo-backrest-repo-config", cluster.Labels("hippo", cluster.ComponentRepo), pass),
+		secret("s3-keys", nil, map[string][]byte{cluster.KeyS3Key: []byte("k")}))
+	streams, _, _ := testStreams("")
+	cmd := NewCmdCreateCluster(f, streams)
+	for _, flag := range []string{"pgbackrest-repo-cipher-secret", "restore-from-cipher-secret"} {
+		complete, ok := cmd.GetFlagCompletionFunc(flag)
+		if !ok {
+			t.Fatalf("--%s has no completion", flag)
+		}
+		got, directive := complete(cmd, []string{"new"}, "")
+		if want := []string{"hippo-passphrase", "vault-copy"}; !slices.Equal(got, want) || directive != cobra.ShellCompDirectiveNoFileComp {
+			t.Errorf("--%s: completions %v (%d), want %v", flag, got, directive, want)
+		}
+		if got, _ := complete(cmd, nil, "hip"); !slices.Equal(got, []string{"hippo-passphrase"}) {
+			t.Errorf("--%s hip: completions %v", flag, got)
+		}
+	}
+}

@@ -103,6 +103,9 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	o.S3.AddFlags(cmd.Flags())
 	o.S3.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(cmd.Flags())
+	for _, flag := range []string{flagRepoCipherSecret, "restore-from-cipher-secret"} {
+		_ = cmd.RegisterFlagCompletionFunc(flag, passphraseSecretCompletion(f))
+	}
 	cmd.ValidArgsFunction = cobra.NoFileCompletions
 	return cmd
 }

@@ -159,7 +159,6 @@ func TestGuardedDelete(t *testing.T) {
 	gen.backup(t)
 	gen.sql(t, `UPDATE chain SET v = 'after the backup' WHERE id % 4 = 0`)
 	gen.switchAndArchive(t)
-	want := gen.one(t, chainChecksumSQL)
 
 	save := cluster.SaveCipherPassCommand(gen.name, ns)
 	res := env.PGO(t, "show", "cluster", gen.name, "-n", ns)
@@ -195,7 +194,7 @@ func TestGuardedDelete(t *testing.T) {
 	}
 	gen.sql(t, `INSERT INTO chain SELECT g, 'after the passphrase came back' FROM generate_series(2501, 2600) g`)
 	gen.switchAndArchive(t)
-	want = gen.one(t, chainChecksumSQL)
+	want := gen.one(t, chainChecksumSQL)
 
 	res = env.PGO(t, "show", "cluster", gen.name, "-n", ns)
 	if !strings.Contains(res.Stdout, "copies in "+ns+"/gen-cipher-pass") || strings.Contains(res.Stderr, "Warning: passphrase") {
