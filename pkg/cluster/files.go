@@ -204,6 +204,7 @@ func databaseHost(spec Spec) repo.DatabaseHost {
 		PGUser:       Superuser,
 		TLS:          tlsFiles(KeyDBCert, KeyDBKey),
 		Server:       repo.Server{ClientCN: repoCN(spec.Name)},
+		Archive:      archiveAsync(spec),
 	}
 }
 

@@ -77,6 +77,12 @@ func goldenSpecs() map[string]Spec {
 			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"s3"}, Cipher: "aes-256-cbc", CipherSecret: "hippo-passphrase",
 			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
 		},
+		// Asynchronous archiving with both queues bounded, and four
+		// processes from the CPU limit: db.conf only.
+		"archive-async": {
+			Name: "hippo", Namespace: "pgo", Resources: Resources{CPULimit: "4"},
+			ArchiveAsync: &ArchiveAsyncSpec{PushQueueMax: "512Mi", GetQueueMax: "256Mi"},
+		},
 		// Both: repo1 on the repository host, repo2 in the user's bucket
 		// with the user's credentials Secret.
 		"local-s3": {

@@ -106,6 +106,10 @@ type Spec struct {
 	// (pgBackRest's backup-standby): backup without --from-standby, and the
 	// schedules created while it is set.
 	BackupStandby bool `json:"backupStandby,omitempty"`
+	// ArchiveAsync, when set, makes archive-push and archive-get
+	// asynchronous (--pgbackrest-archive-async); nil: one segment per
+	// call, as pgBackRest does by default.
+	ArchiveAsync *ArchiveAsyncSpec `json:"archiveAsync,omitempty"`
 	// Standby, when set, makes the cluster a standby of another one: see
 	// StandbySpec. kubectl pgo promote clears it.
 	Standby *StandbySpec `json:"standby,omitempty"`

@@ -93,6 +93,7 @@ func (s Spec) Validate() error {
 		s.validateS3(),
 		validateCipher(s.Cipher),
 		s.validateCipherSecret(),
+		s.validateArchiveAsync(),
 		validateResources("database", s.Resources),
 		validateResources("pgBackRest", s.RepoResources),
 	)

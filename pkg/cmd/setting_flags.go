@@ -27,12 +27,16 @@ const (
 	flagMemoryLimit      = "memory-limit"
 	flagReplicas         = "replicas"
 	flagBackupStandby    = "pgbackrest-backup-standby"
+	flagArchiveAsync     = "pgbackrest-archive-async"
+	flagPushQueueMax     = "pgbackrest-archive-push-queue-max"
+	flagGetQueueMax      = "pgbackrest-archive-get-queue-max"
 )
 
 // settingFlagNames are the flags of the cluster's settings, on create
 // cluster and update cluster.
 var settingFlagNames = append([]string{flagStorageType, flagStorageSize, flagStorageClass, flagRepoPVCSize, flagRepoStorageClass,
-	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit, flagReplicas, flagBackupStandby}, retentionFlagNames...)
+	flagImage, flagCPU, flagMemory, flagCPULimit, flagMemoryLimit, flagReplicas, flagBackupStandby,
+	flagArchiveAsync, flagPushQueueMax, flagGetQueueMax}, retentionFlagNames...)
 
 // settingFlags are the flags of a cluster's settings, with which of them
 // were given: for an existing cluster the others keep their stored values.
@@ -49,6 +53,9 @@ type settingFlags struct {
 	MemoryLimit      string
 	Replicas         int
 	BackupStandby    bool
+	ArchiveAsync     bool
+	PushQueueMax     string
+	GetQueueMax      string
 	Retention        RetentionFlags
 	// S3 holds the S3 repository's and encryption's flags (create
 	// cluster only).
@@ -79,6 +86,9 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.IntVar(&o.Replicas, flagReplicas, 0, fmt.Sprintf("Streaming replicas beside the primary (0 to %d), each with its own data PVC and preferring a node of its own. "+
 		"A new replica is restored from the newest backup on the current timeline, or copied from the primary with pg_basebackup when there is none.", cluster.MaxReplicas))
 	fl.BoolVar(&o.BackupStandby, flagBackupStandby, false, "Back up from a streaming replica (pgBackRest's backup-standby): backup without --from-standby, and the schedules created while it is set. Needs --replicas.")
+	fl.BoolVar(&o.ArchiveAsync, flagArchiveAsync, false, "Archive and fetch WAL asynchronously (pgBackRest's archive-async): a background process keeps a queue on the data volume and moves several segments at once. false turns it off again.")
+	fl.StringVar(&o.PushQueueMax, flagPushQueueMax, "", "With --"+flagArchiveAsync+": the most WAL that may wait in pg_wal while the repositories cannot take it, e.g. 512Mi. Beyond it WAL is DROPPED (reported as archived) so that the volume does not fill; the next full backup closes the gap. Unset: no bound.")
+	fl.StringVar(&o.GetQueueMax, flagGetQueueMax, "", "With --"+flagArchiveAsync+": how much WAL a recovery or a replica fetches ahead, e.g. 256Mi (pgBackRest's 128Mi when unset).")
 	addRetentionFlags(cmd, &o.Retention)
 	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
 }
@@ -110,6 +120,7 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 		StorageType: g[flagStorageType], StorageSize: g[flagStorageSize], StorageClass: g[flagStorageClass],
 		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
 		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas], BackupStandby: g[flagBackupStandby],
+		ArchiveAsync: g[flagArchiveAsync], PushQueueMax: g[flagPushQueueMax], GetQueueMax: g[flagGetQueueMax],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
 		S3: o.S3.given, Cipher: g[flagRepoCipher] || g[flagRepoCipherSecret], CipherSecret: g[flagRepoCipherSecret],
 	}
@@ -136,6 +147,12 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 		},
 		Replicas:      o.Replicas,
 		BackupStandby: o.BackupStandby,
+	}
+	if o.ArchiveAsync || o.given[flagPushQueueMax] || o.given[flagGetQueueMax] {
+		spec.ArchiveAsync = &cluster.ArchiveAsyncSpec{PushQueueMax: strings.TrimSpace(o.PushQueueMax), GetQueueMax: strings.TrimSpace(o.GetQueueMax)}
+	}
+	if o.given[flagArchiveAsync] && !o.ArchiveAsync && (o.given[flagPushQueueMax] || o.given[flagGetQueueMax]) {
+		return cluster.Spec{}, usageErrorf(cmd, "--%s=false turns asynchronous archiving off: its queue flags do not apply", flagArchiveAsync)
 	}
 	if err := o.Retention.validate(cmd, o.given); err != nil {
 		return cluster.Spec{}, err

@@ -19,7 +19,10 @@ type Given struct {
 	StorageType, StorageSize, StorageClass, RepoPVCSize, RepoStorageClass bool
 	Image, CPU, Memory, CPULimit, MemoryLimit, Replicas                   bool
 	BackupStandby                                                         bool
-	RetentionFull, RetentionFullType, RetentionDiff                       bool
+	// ArchiveAsync is --pgbackrest-archive-async; PushQueueMax and
+	// GetQueueMax its queue flags.
+	ArchiveAsync, PushQueueMax, GetQueueMax         bool
+	RetentionFull, RetentionFullType, RetentionDiff bool
 	// S3 is whether any setting of the S3 repository was given.
 	S3, Cipher, CipherSecret bool
 }
@@ -46,8 +49,29 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	pick(given.RetentionDiff, &s.RetentionDiff, f.RetentionDiff)
 	pick(given.Replicas, &s.Replicas, f.Replicas)
 	pick(given.BackupStandby, &s.BackupStandby, f.BackupStandby)
+	mergeArchiveAsync(&s, f, given)
 	s.Default()
 	return s
+}
+
+// mergeArchiveAsync turns asynchronous archiving on or off as given, and
+// sets the queue sizes given on the stored ones (a queue flag alone, on a
+// cluster archiving synchronously, turns it on).
+func mergeArchiveAsync(s *cluster.Spec, f cluster.Spec, given Given) {
+	if given.ArchiveAsync && f.ArchiveAsync == nil {
+		s.ArchiveAsync = nil
+		return
+	}
+	if !given.ArchiveAsync && !given.PushQueueMax && !given.GetQueueMax {
+		return
+	}
+	a := cluster.ArchiveAsyncSpec{}
+	if s.ArchiveAsync != nil {
+		a = *s.ArchiveAsync
+	}
+	pick(given.PushQueueMax, &a.PushQueueMax, f.ArchiveAsync.PushQueueMax)
+	pick(given.GetQueueMax, &a.GetQueueMax, f.ArchiveAsync.GetQueueMax)
+	s.ArchiveAsync = &a
 }
 
 // pick sets *dst to src when the setting was given.

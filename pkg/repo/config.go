@@ -54,6 +54,9 @@ type DatabaseHost struct {
 
 	TLS    TLSFiles
 	Server Server
+
+	// Archive is asynchronous archiving; synchronous when zero.
+	Archive ArchiveAsync
 }
 
 // RepositoryHost is the configuration of the repository host: the pod
@@ -104,6 +107,10 @@ func (d DatabaseHost) Config() (Config, error) {
 			c.Set("global", r.option("host-key-file"), d.TLS.KeyFile)
 		}
 	}
+	if d.Archive.Enabled && d.Archive.SpoolPath == "" {
+		return Config{}, fmt.Errorf("database side: asynchronous archiving needs a spool path")
+	}
+	d.Archive.set(&c)
 	c.Set(stanza, "pg1-path", d.PGPath)
 	c.Set(stanza, "pg1-port", itoa(orDefaultInt(d.PGPort, DefaultPostgresPort)))
 	c.Set(stanza, "pg1-socket-path", d.PGSocketPath)

@@ -305,3 +305,28 @@ func TestConfigSetIgnoresEmptyValues(t *testing.T) {
 		t.Errorf("an empty section was rendered:\n%s", c)
 	}
 }
+
+// Asynchronous archiving adds its options, and nothing when off.
+func TestArchiveAsyncOptions(t *testing.T) {
+	var off Config
+	ArchiveAsync{}.set(&off)
+	if s := off.String(); strings.Contains(s, "archive") || strings.Contains(s, "spool") {
+		t.Errorf("synchronous archiving wrote options:\n%s", s)
+	}
+	var c Config
+	ArchiveAsync{Enabled: true, SpoolPath: "/pgdata/spool", ProcessMax: 3, PushQueueMax: 1 << 30}.set(&c)
+	for _, want := range []string{"archive-async=y\n", "spool-path=/pgdata/spool\n", "archive-push-queue-max=1073741824\n",
+		"[global:archive-push]\nprocess-max=3\n", "[global:archive-get]\nprocess-max=3\n"} {
+		if !strings.Contains(c.String(), want) {
+			t.Errorf("the configuration lacks %q:\n%s", want, c)
+		}
+	}
+	if strings.Contains(c.String(), "archive-get-queue-max") {
+		t.Errorf("an unset get queue was written:\n%s", c)
+	}
+	d := DatabaseHost{Repositories: []Repository{localRepo()}, RepoHost: "hippo-backrest-shared-repo", PGPath: "/pgdata/hippo",
+		TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}, Archive: ArchiveAsync{Enabled: true}}
+	if _, err := d.Config(); err == nil || !strings.Contains(err.Error(), "spool path") {
+		t.Errorf("asynchronous archiving without a spool path: %v", err)
+	}
+}
