@@ -5,6 +5,9 @@
 //     archiver (pg_stat_archiver), and the system identifier check; show
 //     cluster, doctor and create cluster --wait use it;
 //   - cluster.go: show cluster's report of each cluster (Clusters);
+//   - passphrase.go: where an encrypted cluster's repository passphrase
+//     lives and whether a delete would lose it (show cluster, doctor and
+//     delete cluster use it);
 //   - archive_text.go, backups_text.go: the text views of show archive and
 //     show backup, written to the io.Writer a command gives, beside the
 //     types they render (as repo.Summary's WriteText is).
