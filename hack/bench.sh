@@ -5,21 +5,24 @@
 # shared machine. Everything it makes lives in its own namespaces, removed at the end (trap).
 #
 #   hack/bench.sh [--scale 50] [--rounds 3] [--clusters 10] [--read-runs 10] [--sections 1,2,...]
+#                 [--partitions 0]
 #
 # Sections: 1 full backup (plugin, pgbackrest by hand, pg_basebackup) with MiB/s;
 # 2 process-max, compress-type, start-fast; 3 incremental backup and delta restore after a 1%
 # change, against a full backup and a full restore into an empty PVC; 4 show backup against the
 # raw exec; 5 show backup -A over N clusters against 1 (memory too); 6 API requests per command;
-# 7 start-up time and binary size. The sections 2-6 need the database of section 1 (it is made
+# 7 start-up time and binary size; 8 archiving under an unthrottled pgbench, synchronous against
+# asynchronous (ARCH_SECONDS=120, ARCH_SCALE=10). The sections 2-6 need the database of section 1 (it is made
 # whatever the sections); 4 and 6 use the backups of the others when they ran.
 #
 # Needs: KUBECONFIG (default the local cluster's), bin/kubectl-pgo (make build), kubectl, jq;
 # hyperfine is installed with apt when missing (sections 4, 5, 7).
 set -euo pipefail
 
-SCALE=50 ROUNDS=3 CLUSTERS=10 READ_RUNS=10 SECTIONS=1,2,3,4,5,6,7
+SCALE=50 ROUNDS=3 CLUSTERS=10 READ_RUNS=10 SECTIONS=1,2,3,4,5,6,7,8
+PARTITIONS=0 ARCH_SCALE=${ARCH_SCALE:-10} ARCH_SECONDS=${ARCH_SECONDS:-120}
 NO_START_FAST_CAP=${NO_START_FAST_CAP:-90}
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
@@ -27,10 +30,12 @@ while (($#)); do
 	--clusters) CLUSTERS=$2; shift 2 ;;
 	--read-runs) READ_RUNS=$2; shift 2 ;;
 	--sections) SECTIONS=$2; shift 2 ;;
+	--partitions) PARTITIONS=$2; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "bench: unknown argument $1" >&2; usage 2 >&2 ;;
 	esac
 done
+[[ $PARTITIONS =~ ^[0-9]+$ ]] || { echo "bench: --partitions must be a number, got $PARTITIONS" >&2; exit 2; }
 for v in SCALE ROUNDS CLUSTERS READ_RUNS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --${v,,} must be a positive integer, got ${!v}" >&2; exit 2; }
 done
@@ -140,8 +145,10 @@ if has 1 || has 2 || has 3 || has 4 || has 6; then
 	SIZE_GI=$((SCALE / 20 + 2))
 	timed create pgo create cluster "$DB" --wait --timeout=10m --storage-size="${SIZE_GI}Gi" --pgbackrest-pvc-size="$((SIZE_GI * 4))Gi"
 	REPO=$(repo_pod "$DB")
-	say "cluster $DB ready ($(median create) s); pgbench -i -s $SCALE"
-	timed pgbench kubectl -n "$NS" exec "$DB-0" -c database -- pgbench -i -q -s "$SCALE" postgres
+	say "cluster $DB ready ($(median create) s); pgbench -i -s $SCALE --partitions=$PARTITIONS"
+	# --partitions splits pgbench_accounts by ranges of aid: a 1% change (a range of aid) then
+	# touches one or two of them, as changes in a real database touch a few of its many files.
+	timed pgbench kubectl -n "$NS" exec "$DB-0" -c database -- pgbench -i -q -s "$SCALE" --partitions="$PARTITIONS" postgres
 	psql_db "CHECKPOINT" >>"$LOG"
 	DB_BYTES=$(psql_db "SELECT sum(pg_database_size(oid)) FROM pg_database")
 	DB_MIB=$(awk -v b="$DB_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')
@@ -337,6 +344,54 @@ if has 7; then
 	V[size]=$(stat -c %s "$PGO" | awk '{ printf "%.1f MiB", $1 / 1048576 }')
 fi
 
+# --- 8: archiving under an unthrottled write load, synchronous against asynchronous --------------
+# arch_load NAME FLAGS...: a cluster of its own (local repository), pgbench -i at ARCH_SCALE, then
+# pgbench unthrottled for ARCH_SECONDS while the .ready segments, the WAL position and the
+# archived count are sampled every 2 s; then how long the backlog takes to drain.
+arch_psql() { kubectl -n "$NS" exec "$1-0" -c database -- psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
+ARCH_SAMPLE="SELECT (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint || ' ' || archived_count FROM pg_stat_archiver"
+arch_load() {
+	local name=$1 key=$2 peak=0 s e ready lsn archived lsn0 archived0 t0 t1
+	shift 2
+	timed "create_$key" pgo create cluster "$name" --wait --timeout=10m --storage-size=4Gi --pgbackrest-pvc-size=8Gi "$@"
+	kubectl -n "$NS" exec "$name-0" -c database -- pgbench -i -q -s "$ARCH_SCALE" postgres >>"$LOG" 2>&1
+	arch_psql "$name" "CHECKPOINT; SELECT pg_switch_wal()" >>"$LOG"
+	until [[ $(arch_psql "$name" "$ARCH_SAMPLE" | cut -d' ' -f1) == 0 ]]; do sleep 2; done
+	read -r _ lsn0 archived0 < <(arch_psql "$name" "$ARCH_SAMPLE")
+	t0=$(now)
+	kubectl -n "$NS" exec "$name-0" -c database -- pgbench -n -c 4 -j 2 -T "$ARCH_SECONDS" postgres >"$OUT" 2>&1 &
+	local bench=$!
+	while kill -0 "$bench" 2>/dev/null; do
+		read -r ready lsn archived < <(arch_psql "$name" "$ARCH_SAMPLE") || true
+		((ready > peak)) && peak=$ready
+		sleep 2
+	done
+	wait "$bench" || { say "FAILED: pgbench on $name"; tail -5 "$OUT" >&2; return 1; }
+	cat "$OUT" >>"$LOG"
+	t1=$(now)
+	read -r ready lsn archived < <(arch_psql "$name" "$ARCH_SAMPLE")
+	((ready > peak)) && peak=$ready
+	s=$(now)
+	until [[ $(arch_psql "$name" "$ARCH_SAMPLE" | cut -d' ' -f1) == 0 ]]; do sleep 1; done
+	e=$(now)
+	addsample "peak_$key" "$peak"
+	addsample "drain_$key" "$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", e - s }')"
+	addsample "walrate_$key" "$(awk -v a="$lsn0" -v b="$lsn" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / 1048576 / (e - s) }')"
+	addsample "archrate_$key" "$(awk -v a="$archived0" -v b="$archived" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) * 16 / (e - s) }')"
+	V[tps_$key]=$(grep -o 'tps = [0-9.]*' "$OUT" | head -1)
+	say "8: $name: peak $peak .ready, WAL $(median "walrate_$key") MiB/s, archived $(median "archrate_$key") MiB/s during the load, drained in $(median "drain_$key") s, ${V[tps_$key]}"
+	pgo delete cluster "$name" --yes >>"$LOG" 2>&1
+}
+if has 8; then
+	say "8: pgbench unthrottled for ${ARCH_SECONDS}s (scale $ARCH_SCALE), synchronous, then asynchronous archiving (local repository)"
+	arch_load arch-sync sync
+	arch_load arch-async async --pgbackrest-archive-async
+	row 8 "peak .ready segments, asynchronous" peak_async peak_sync "<= 8" "vs synchronous; pgbench -c 4 unthrottled, ${V[tps_async]:-} vs ${V[tps_sync]:-}"
+	row 8 "backlog drained after the load (s), asynchronous" drain_async drain_sync "<= 10" "vs synchronous"
+	row 8 "WAL written (MiB/s), asynchronous" walrate_async walrate_sync "" "vs synchronous (the load's rate)"
+	row 8 "WAL archived during the load (MiB/s), asynchronous" archrate_async archrate_sync "" "vs synchronous; keeps up when it matches the WAL written"
+fi
+
 # --- 2, last: start-fast off. It runs last: when it is stopped at the cap, the database side's
 # pgBackRest still waits for the checkpoint and holds the stanza's backup lock.
 if has 2; then
@@ -363,7 +418,7 @@ report() {
 	{
 		echo
 		echo "kubectl-pgo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion)"
-		echo "pgbench scale $SCALE: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
+		echo "pgbench scale $SCALE, $PARTITIONS partitions of pgbench_accounts: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
 		echo
 		printf '%s\n' "§|measure|median s|baseline s|ratio|target|baseline and notes" "${ROWS[@]}" | column -t -s '|'
 		echo

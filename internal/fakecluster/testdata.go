@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,8 @@ func HealthyAnswer(t testing.TB, command []string) (stdout string, ok bool) {
 		return "", true
 	case command[0] == "psql":
 		return RepoTestdata(t, "archiver-ok.json"), true
+	case command[0] == "sh" && slices.Contains(command, "wal"):
+		return RepoTestdata(t, "info-wal-complete.txt"), true
 	case strings.HasSuffix(line, " info"):
 		return RepoTestdata(t, "info-one-full.json"), true
 	case strings.Contains(line, " check"):

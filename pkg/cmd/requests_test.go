@@ -48,8 +48,10 @@ func TestReadCommandRequests(t *testing.T) {
 				_, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
 				return len(calls), err
 			},
-			wantReads: "list pods",
-			wantExecs: 2,
+			// The database pod, then the repository host's for the
+			// listing of the archive.
+			wantReads: "list pods, list pods",
+			wantExecs: 3,
 		},
 		{
 			// The settings and the pods, then one exec in the database

@@ -20,11 +20,16 @@ const showArchiveLong = `Show the WAL archiving of a cluster, from its database 
 - how many segments wait to be archived (.ready files in
   pg_wal/archive_status);
 - the result of pgbackrest check, which forces a WAL switch and waits for
-  the segment to reach the repository (skip it with --no-check).
+  the segment to reach the repository (skip it with --no-check);
+- the WAL missing from each repository's archive: segments dropped when
+  the archive-push queue of asynchronous archiving was full
+  (--pgbackrest-archive-push-queue-max), or lost. A recovery cannot pass
+  them; a backup that starts after them is where recovery starts again.
 
 The command exits non-zero when archiving fails: when pgbackrest check
-fails, or when the last archive attempt failed. The repository's oldest and
-newest archived segments are shown by kubectl pgo show backup.
+fails, when the last archive attempt failed, or when WAL is missing after
+the newest backup's start. The repository's oldest and newest archived
+segments are shown by kubectl pgo show backup.
 
 With -A or --selector, the clusters are queried in parallel; one that
 cannot be read is reported without hiding the others.`

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,15 +28,27 @@ func runShowArchive(t *testing.T, f *kubefake.Factory, exec execFunc, args ...st
 	return out.String(), errOut.String(), err
 }
 
-// archiveExec answers psql with the archiver capture, and pgbackrest check
-// with its capture and exit code.
+// archiveExec answers psql with the archiver capture, pgbackrest check
+// with its capture and exit code, and the listing of the archive with
+// segments without a gap.
 func archiveExec(t *testing.T, calls *[]fakecluster.ExecCall, archiver, check string, checkCode int) execFunc {
+	return archiveExecListing(t, calls, archiver, check, checkCode, "info-wal-complete.txt")
+}
+
+// archiveExecListing is archiveExec with the listing of the archive in
+// the testdata file listing.
+func archiveExecListing(t *testing.T, calls *[]fakecluster.ExecCall, archiver, check string, checkCode int, listing string) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
 		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
 		switch command[0] {
+		case "sh":
+			if container != "pgbackrest" || !slices.Contains(command, "wal") {
+				t.Errorf("the archive is listed with %q in %s", command[len(command)-4:], container)
+			}
+			return fakecluster.RepoTestdata(t, listing), "", nil
 		case "psql":
 			return fakecluster.RepoTestdata(t, ""+archiver), "", nil
 		case "pgbackrest":
@@ -58,12 +71,12 @@ func TestShowArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "show-archive.golden", out)
-	if len(calls) != 2 {
+	if len(calls) != 3 {
 		t.Fatalf("execs = %+v", calls)
 	}
 	for _, c := range calls {
-		if c.Pod != "hippo-0" || c.Container != "database" {
-			t.Errorf("exec in %s/%s, want hippo-0/database", c.Pod, c.Container)
+		if c.Container == "pgbackrest" && !strings.HasPrefix(c.Pod, "hippo-backrest-shared-repo-") || c.Container != "pgbackrest" && (c.Pod != "hippo-0" || c.Container != "database") {
+			t.Errorf("exec %q in %s/%s, want the listing in the repository host, the rest in hippo-0/database", c.Command[0], c.Pod, c.Container)
 		}
 	}
 
@@ -98,8 +111,30 @@ func TestShowArchiveNoCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 1 || calls[0].Command[0] != "psql" || strings.Contains(out, "pgbackrest check") {
+	if len(calls) != 2 || calls[0].Command[0] != "psql" || calls[1].Command[0] != "sh" || strings.Contains(out, "pgbackrest check") {
 		t.Errorf("execs %+v, output:\n%s", calls, out)
+	}
+}
+
+// WAL missing from the archive (dropped by a full archive-push queue) is
+// a failure until a backup starts after it.
+func TestShowArchiveWALDropped(t *testing.T) {
+	f := kubefake.NewFactory(renderedClusterObjects(t, "hippo", "default")...)
+	var calls []fakecluster.ExecCall
+	out, _, err := runShowArchive(t, f, archiveExecListing(t, &calls, "archiver-ok.json", "check-ok.txt", 0, "info-wal-gap.txt"), "hippo")
+	want := "WAL archiving fails:\n  cluster default/hippo: WAL was dropped (the archive-push queue was full) or lost: repo1 is missing WAL 000000010000000000000004 to 000000010000000000000007 (4 segments) after 000000010000000000000003; no point after it can be recovered until a new backup: run kubectl pgo backup hippo"
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v\nwant %s", err, want)
+	}
+	checkGolden(t, "show-archive-wal-dropped.golden", out)
+
+	out, _, _ = runShowArchive(t, f, archiveExecListing(t, &calls, "archiver-ok.json", "check-ok.txt", 0, "info-wal-gap.txt"), "hippo", "-o", "json")
+	var s ArchiveStatus
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if s.Healthy || len(s.WALGaps) != 1 || s.WALGaps[0].First != "000000010000000000000004" || s.WALGaps[0].Segments != 4 || s.WALGaps[0].Closed() {
+		t.Errorf("status = %s", out)
 	}
 }
 
@@ -123,8 +158,8 @@ func TestShowArchiveRequests(t *testing.T) {
 		for _, a := range f.Clientset.Actions() {
 			reqs = append(reqs, a.GetVerb()+" "+a.GetResource().Resource)
 		}
-		if got := strings.Join(reqs, ", "); got != "list pods" || len(calls) != 2 {
-			t.Errorf("requests = %s and %d execs, want list pods and 2 execs", got, len(calls))
+		if got := strings.Join(reqs, ", "); got != "list pods, list pods" || len(calls) != 3 {
+			t.Errorf("requests = %s and %d execs, want list pods twice (the database, the repository host) and 3 execs", got, len(calls))
 		}
 	})
 	t.Run("a missing cluster is named as such", func(t *testing.T) {

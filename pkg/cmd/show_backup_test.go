@@ -116,7 +116,7 @@ func TestShowBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "show-backup.golden", out)
-	if len(calls) != 1 || calls[0].Container != "pgbackrest" || !slices.Equal(calls[0].Command[3:], []string{"sh", "", "pgbackrest", "--stanza=db", "--output=json", "info"}) {
+	if len(calls) != 1 || calls[0].Container != "pgbackrest" || !slices.Equal(calls[0].Command[3:], []string{"sh", "", "", "pgbackrest", "--stanza=db", "--output=json", "info"}) {
 		t.Errorf("execs = %+v", calls)
 	}
 	// The requests: the repository pod and the Jobs, sent at once, and

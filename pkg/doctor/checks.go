@@ -31,7 +31,7 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 		if r.Type == repo.Posix {
 			repoChecks = append(repoChecks, reachableCheck(f, r.Index, d))
 		}
-		repoChecks = append(repoChecks, stanzaCheck(f, r.Index, d), lastBackupCheck(f, r.Index, maxBackupAge, d))
+		repoChecks = append(repoChecks, stanzaCheck(f, r.Index, d), lastBackupCheck(f, r.Index, maxBackupAge, d), walContinuityCheck(f, r.Index, d))
 		if r.Type == repo.Posix {
 			repoChecks = append(repoChecks, repoUsageCheck(f, r.Index, d))
 		}
@@ -366,6 +366,42 @@ func archivingCheck(f Facts, d doctorFixes) Check {
 		return failed(name, detail+fmt.Sprintf("; %d segments wait and none was archived for more than %s", a.ReadyCount, archiveStuckAfter), fix)
 	}
 	return ok(name, detail)
+}
+
+// walContinuityCheck fails when WAL is missing from repository n after
+// its newest backup's start (dropped by a full archive-push queue, or
+// lost): no point after it can be recovered until a new backup. A gap an
+// older backup has behind it is a warning: points inside it cannot be
+// reached until the backups before it expire.
+func walContinuityCheck(f Facts, n int, d doctorFixes) Check {
+	name := repoName(n) + " WAL continuity"
+	if f.archiver == nil || f.walGapsErr != nil || f.repoPod == nil {
+		return failed(name, "unknown: "+errString(f.walGapsErr, f.archiverErr, f.dbPodErr, f.repoPodErr), "kubectl pgo show archive "+d.name+" -n "+d.ns)
+	}
+	var open, closed []string
+	for _, g := range f.walGaps {
+		if g.Repo != n {
+			continue
+		}
+		if g.Closed() {
+			closed = append(closed, fmt.Sprintf("%s (backup %s started after it)", g, g.ClosedBy))
+		} else {
+			open = append(open, g.String())
+		}
+	}
+	queue := ""
+	if a := f.spec.ArchiveAsync; a != nil && a.PushQueueMax != "" {
+		queue = fmt.Sprintf("; if the repository is often out of reach for longer than the queue lasts, raise it: kubectl pgo update cluster %s -n %s --pgbackrest-archive-push-queue-max=<more than %s>", d.name, d.ns, a.PushQueueMax)
+	}
+	switch {
+	case len(open) > 0:
+		return failed(name, "WAL was dropped (the archive-push queue was full) or lost: "+strings.Join(open, "; ")+"; no point after it can be recovered",
+			fmt.Sprintf("take a backup now, which recovery can start from again: kubectl pgo backup %s -n %s --repo=%d%s", d.name, d.ns, n, queue))
+	case len(closed) > 0:
+		return Check{Name: name, Status: Warning, Detail: "WAL was dropped or lost: " + strings.Join(closed, "; ") + "; a recovery cannot pass it",
+			Fix: "points after the backup that started after it are recoverable; the gap leaves the recovery window when the backups before it expire" + queue}
+	}
+	return ok(name, "no WAL missing from the archive")
 }
 
 func backlogCheck(f Facts, d doctorFixes) Check {

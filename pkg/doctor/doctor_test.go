@@ -77,6 +77,7 @@ func TestDiagnose(t *testing.T) {
 		}, want: map[string]string{
 			"repository host pod:failed": "not running: no pod", "repo1 host reachable:failed": "could not be asked",
 			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
+			"repo1 WAL continuity:failed": "unknown: no pod",
 		}},
 		{name: "stanza missing", change: func(t *testing.T, f *Facts) {
 			s, _ := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-missing-stanza.json")))
@@ -97,6 +98,15 @@ func TestDiagnose(t *testing.T) {
 			want: map[string]string{"repo1 PVC usage:failed": "repository 2.0GiB of the 2Gi PVC hippo-pgbr-repo (100%)"}},
 		{name: "df fails", change: func(_ *testing.T, f *Facts) { f.df = &execResult{out: "df: no such file", err: exitErr(1)} },
 			want: map[string]string{"repo1 PVC usage:failed": "df failed"}},
+		{name: "WAL dropped after the newest backup", change: func(_ *testing.T, f *Facts) {
+			f.walGaps = []repo.WALGap{{Repo: 1, Archive: "15-1", First: "000000010000000000000004", Last: "000000010000000000000007", Segments: 4, Before: "000000010000000000000003"}}
+		}, want: map[string]string{"repo1 WAL continuity:failed": "WAL was dropped (the archive-push queue was full) or lost: repo1 is missing WAL 000000010000000000000004 to 000000010000000000000007 (4 segments) after 000000010000000000000003; no point after it can be recovered"}},
+		{name: "WAL dropped before a backup", change: func(_ *testing.T, f *Facts) {
+			f.walGaps = []repo.WALGap{{Repo: 1, Archive: "15-1", First: "000000010000000000000004", Last: "000000010000000000000004", Segments: 1, Before: "000000010000000000000003", ClosedBy: "20261126-071946F"}}
+		}, want: map[string]string{"repo1 WAL continuity:warning": "repo1 is missing WAL 000000010000000000000004 after 000000010000000000000003 (backup 20261126-071946F started after it)"}},
+		{name: "the archive cannot be listed", change: func(_ *testing.T, f *Facts) {
+			f.walGapsErr = errors.New("cannot list the WAL archive: timeout")
+		}, want: map[string]string{"repo1 WAL continuity:failed": "unknown: cannot list the WAL archive: timeout"}},
 		{name: "archiving fails", change: func(t *testing.T, f *Facts) {
 			a, _ := repo.ParseArchiverStatus(fakecluster.RepoTestdata(t, "archiver-failing.json"))
 			f.archiver = &a
@@ -119,6 +129,7 @@ func TestDiagnose(t *testing.T) {
 		}, want: map[string]string{
 			"database pod:failed": "no pod", "repo1 host reachable:failed": "the database could not be asked",
 			"WAL archiving:failed": "unknown: no pod", "WAL backlog:failed": "unknown: no pod",
+			"repo1 WAL continuity:failed": "unknown: no pod",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,9 +222,11 @@ func TestDiagnoseTwoRepositories(t *testing.T) {
 		// The newer incremental has errors (a checksum failed): the full
 		// backup is the last good one.
 		"repo1 last backup (repo 1): ok: 20261126-070213F (full) finished 1h57m44s ago, at 2026-11-26T07:02:16Z",
+		"repo1 WAL continuity (repo 1): ok: no WAL missing from the archive",
 		"repo1 PVC usage (repo 1): ok: repository 5.0MiB of the 2Gi PVC hippo-pgbr-repo (1%); filesystem 50% used, 500B free",
 		"repo2 stanza (repo 2): ok: stanza db exists (no valid backups)",
 		"repo2 last backup (repo 2): failed: no backup in repo2",
+		"repo2 WAL continuity (repo 2): ok: no WAL missing from the archive",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("repository checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

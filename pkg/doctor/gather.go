@@ -48,8 +48,12 @@ type Facts struct {
 
 	archiver    *repo.ArchiverStatus
 	archiverErr error
-	check       *repo.CheckResult
-	checkErr    error
+	// walGaps is the WAL missing from the repositories, listed after the
+	// archiver was read (inspect.WALGaps).
+	walGaps    []repo.WALGap
+	walGapsErr error
+	check      *repo.CheckResult
+	checkErr   error
 
 	// df and du of the repository path in the repository host's pod.
 	df, du *execResult
@@ -129,6 +133,9 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 				return
 			}
 			f.archiver = &a
+			if f.repoPod != nil {
+				f.walGaps, f.walGapsErr = inspect.WALGaps(ctx, client, exec, o.Namespace, o.Name, a.LastArchivedWAL)
+			}
 		})
 		if spec.Standby != nil {
 			wg.Go(func() {

@@ -27,6 +27,10 @@ type ArchiveStatus struct {
 	Archiver *repo.ArchiverStatus `json:"archiver,omitempty"`
 	// Check is the result of pgbackrest check; absent with --no-check.
 	Check *repo.CheckResult `json:"check,omitempty"`
+	// WALGaps is the WAL missing from the repositories: dropped when the
+	// archive-push queue was full, or lost. One that a backup closed is
+	// history; one that none closed is a problem.
+	WALGaps []repo.WALGap `json:"walGaps,omitempty"`
 	// Healthy is false when archiving fails (see Problems).
 	Healthy  bool     `json:"healthy"`
 	Problems []string `json:"problems,omitempty"`
@@ -38,8 +42,10 @@ type ArchiveStatusList struct {
 	Items []ArchiveStatus `json:"items"`
 }
 
-// Archive queries the database pod of the cluster: pg_stat_archiver through psql, and
-// pgbackrest check, at the same time.
+// Archive queries the database pod of the cluster: pg_stat_archiver
+// through psql first, then, at the same time, pgbackrest check and the
+// listing of the archive in the pod that runs pgBackRest's commands, for
+// the WAL that is missing from it (WALGaps).
 func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namespace, name string, noCheck bool) ArchiveStatus {
 	s := ArchiveStatus{Cluster: name, Namespace: namespace}
 	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.PrimaryPodSelector(name))
@@ -48,24 +54,21 @@ func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namesp
 		return s
 	}
 	s.Pod = pod.Name
-	ctx, cancel := context.WithTimeout(ctx, ExecTimeout+repoCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*ExecTimeout+repoCheckTimeout)
 	defer cancel()
 
-	var wg sync.WaitGroup
-	var archiverErr, checkErr error
-	wg.Go(func() {
-		out, _, err := exec(ctx, namespace, pod.Name, databaseContainer, repo.ArchiverCommand())
-		if err != nil {
-			archiverErr = kube.ExplainExec("query pg_stat_archiver in the database pod", namespace, pod.Name, err)
-			return
-		}
-		a, err := repo.ParseArchiverStatus(out)
-		if err != nil {
-			archiverErr = err
-			return
-		}
+	var archiverErr, checkErr, gapsErr error
+	// The archiver first: what it saw archived before the listing tells
+	// the WAL still on its way from the WAL that is missing.
+	out, _, err := exec(ctx, namespace, pod.Name, databaseContainer, repo.ArchiverCommand())
+	if err != nil {
+		archiverErr = kube.ExplainExec("query pg_stat_archiver in the database pod", namespace, pod.Name, err)
+	} else if a, err := repo.ParseArchiverStatus(out); err != nil {
+		archiverErr = err
+	} else {
 		s.Archiver = &a
-	})
+	}
+	var wg sync.WaitGroup
 	if !noCheck {
 		wg.Go(func() {
 			stdout, stderr, err := exec(ctx, namespace, pod.Name, databaseContainer, repo.CheckCommand())
@@ -82,13 +85,58 @@ func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namesp
 			s.Check = &c
 		})
 	}
+	wg.Go(func() {
+		acknowledged := ""
+		if s.Archiver != nil {
+			acknowledged = s.Archiver.LastArchivedWAL
+		}
+		s.WALGaps, gapsErr = WALGaps(ctx, client, exec, namespace, name, acknowledged)
+	})
 	wg.Wait()
-	if err := errors.Join(archiverErr, checkErr); err != nil {
+	if err := errors.Join(archiverErr, checkErr, gapsErr); err != nil {
 		s.Error = strings.ReplaceAll(err.Error(), "\n", "; ")
 	}
-	s.Problems = archiveProblems(s.Archiver, s.Check)
+	s.Problems = append(archiveProblems(s.Archiver, s.Check), gapProblems(name, s.WALGaps)...)
 	s.Healthy = s.Error == "" && len(s.Problems) == 0
 	return s
+}
+
+// WALGaps lists the archive of each repository in the pod that runs
+// pgBackRest's commands and returns the WAL missing from it
+// (repo.InfoOutput.WALGaps; acknowledged is pg_stat_archiver's last
+// archived segment, read before).
+func WALGaps(ctx context.Context, client kubernetes.Interface, exec Exec, namespace, name, acknowledged string) ([]repo.WALGap, error) {
+	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.PGBackRestPodSelector(name))
+	if err != nil {
+		return nil, fmt.Errorf("cannot list the WAL archive: the pod that runs pgBackRest's commands %s: %v", kube.NotRunning(err), err)
+	}
+	execCtx, cancel := context.WithTimeout(ctx, ExecTimeout)
+	defer cancel()
+	stdout, _, err := exec(execCtx, namespace, pod.Name, repoContainer, repo.InfoWithWALCommand([]string{"--stanza=" + repo.StanzaName}, 0, nil))
+	if err != nil {
+		return nil, kube.ExplainExec("list the WAL archive", namespace, pod.Name, err)
+	}
+	info, err := repo.ParseInfoOutput(stdout)
+	if err != nil {
+		return nil, err
+	}
+	stanza, err := FindStanza(info.Stanzas)
+	if err != nil {
+		return nil, err
+	}
+	return info.WALGaps(stanza, acknowledged), nil
+}
+
+// gapProblems are the gaps no backup closed yet: no point after them can
+// be recovered.
+func gapProblems(name string, gaps []repo.WALGap) []string {
+	var problems []string
+	for _, g := range gaps {
+		if !g.Closed() {
+			problems = append(problems, fmt.Sprintf("WAL was dropped (the archive-push queue was full) or lost: %s; no point after it can be recovered until a new backup: run kubectl pgo backup %s", g, name))
+		}
+	}
+	return problems
 }
 
 // repoCheckTimeout is how long pgbackrest check may wait for the WAL

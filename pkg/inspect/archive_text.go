@@ -70,6 +70,16 @@ func WriteArchiveText(w io.Writer, results []ArchiveStatus) error {
 				}
 			}
 		}
+		if len(r.WALGaps) > 0 {
+			line(1, "WAL missing from the archive (dropped when the archive-push queue was full, or lost):")
+			for _, g := range r.WALGaps {
+				if g.Closed() {
+					line(2, "%s: recovery cannot pass it; backup %s, which started after it, and later points are recoverable", g, g.ClosedBy)
+				} else {
+					line(2, "%s: no point after it can be recovered until a new backup", g)
+				}
+			}
+		}
 		status := "ok"
 		if !r.Healthy && r.Error == "" {
 			status = "failing: " + strings.Join(r.Problems, "; ")

@@ -10,13 +10,16 @@ import (
 )
 
 // historyScript runs `pgbackrest info` (the command in "$@", after the
-// list of repositories in $1, empty for every one info names), then
+// list of repositories in $1, empty for every one info names, and "wal"
+// or nothing in $2), then
 // prints, for each of those repositories and each archive of the stanza, the listing of its history
 // files (@@ls REPO ID JSON) and each file (@@file REPO ID NAME, then its
 // content). repo-get decrypts an encrypted repository's files. A listing or
 // a file that cannot be read prints @@error, so that a missing history is
-// never mistaken for timeline 1 alone.
-const historyScript = `repos=$1; shift
+// never mistaken for timeline 1 alone. With "wal", it also prints the
+// names of the archive's WAL segments (@@wal REPO ID NAME...; a partial
+// segment counts: it ends its timeline).
+const historyScript = `repos=$1; wal=$2; shift 2
 info=$("$@"); rc=$?
 printf '%s\n' "$info"
 [ "$rc" = 0 ] || exit "$rc"
@@ -31,6 +34,9 @@ for r in $repos; do
       echo "@@file $r $id $f"
       "$@" --repo="$r" repo-get "archive/` + StanzaName + `/$id/$f" || echo "@@error $r repo-get $id/$f"
     done
+    [ -z "$wal" ] && continue
+    ls=$("$@" --repo="$r" --output=text --recurse repo-ls "archive/` + StanzaName + `/$id" 2>&1) || { echo "@@error $r repo-ls $id: $ls" | tr '\n' ' '; echo; continue; }
+    echo "@@wal $r $id $(printf '%s\n' "$ls" | grep -E '^[0-9A-F]{16}/[0-9A-F]{24}(-|\.partial)' | cut -c18-41 | tr '\n' ' ')"
   done
 done`
 
@@ -41,11 +47,22 @@ done`
 // pgbackrest call: the stanza, and what keeps a repository host out of the
 // way; repoKey limits info to one repository (0: all).
 func InfoCommand(args []string, repoKey int, repos []int) []string {
+	return infoCommand(args, repoKey, repos, "")
+}
+
+// InfoWithWALCommand is InfoCommand that also lists the WAL segments of
+// each archive, for WALGaps. The listing is as long as the archive: the
+// read commands use it, a restore does not.
+func InfoWithWALCommand(args []string, repoKey int, repos []int) []string {
+	return infoCommand(args, repoKey, repos, "wal")
+}
+
+func infoCommand(args []string, repoKey int, repos []int, wal string) []string {
 	var keys []string
 	for _, r := range repos {
 		keys = append(keys, strconv.Itoa(r))
 	}
-	cmd := append([]string{"sh", "-c", historyScript, "sh", strings.Join(keys, " "), "pgbackrest"}, args...)
+	cmd := append([]string{"sh", "-c", historyScript, "sh", strings.Join(keys, " "), wal, "pgbackrest"}, args...)
 	cmd = append(cmd, "--output=json", "info")
 	if repoKey > 0 {
 		cmd = append(cmd, fmt.Sprintf("--repo=%d", repoKey))
@@ -67,9 +84,15 @@ type InfoOutput struct {
 	// HistoryRead is false when the output had no history part (an older
 	// command, or a stub).
 	HistoryRead bool
+	// WAL holds the names of the WAL segments of each archive, when the
+	// command listed them (InfoWithWALCommand).
+	WAL map[ArchiveKey][]string
 }
 
-var lsLine = regexp.MustCompile(`^@@ls ([0-9]+) ([0-9]+-[0-9]+) (.*)$`)
+var (
+	lsLine  = regexp.MustCompile(`^@@ls ([0-9]+) ([0-9]+-[0-9]+) (.*)$`)
+	walLine = regexp.MustCompile(`^@@wal ([0-9]+) ([0-9]+-[0-9]+)((?: [0-9A-F]{24})*)$`)
+)
 
 // ParseInfoOutput reads the output of InfoCommand: the info JSON, then the
 // history files.
@@ -126,6 +149,17 @@ func ParseInfoOutput(out string) (InfoOutput, error) {
 			if _, ok := res.History[k]; !ok {
 				res.History[k] = []HistoryFile{}
 			}
+		case strings.HasPrefix(line, "@@wal "):
+			m := walLine.FindStringSubmatch(strings.TrimSpace(line))
+			if m == nil {
+				return InfoOutput{}, fmt.Errorf("cannot read the listing of WAL segments: %q", truncate(line, 200))
+			}
+			r, _ := strconv.Atoi(m[1])
+			if res.WAL == nil {
+				res.WAL = map[ArchiveKey][]string{}
+			}
+			k := ArchiveKey{Repo: r, ID: m[2]}
+			res.WAL[k] = append(res.WAL[k], strings.Fields(m[3])...)
 		case strings.HasPrefix(line, "@@file "):
 			f := strings.Fields(line)
 			if len(f) != 4 {

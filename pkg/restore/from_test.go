@@ -417,3 +417,31 @@ func TestPasswordFileAndBinDir(t *testing.T) {
 		t.Errorf("postgresBinDirOf without a probe = %q", got)
 	}
 }
+
+// The source's WAL is fetched as the new cluster fetches its own: ahead,
+// through its spool, when the new cluster archives asynchronously.
+func TestFromFetchesAsTheNewCluster(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		fx, r := fromFixture(t)
+		r.SourceNamespace = "pgo"
+		if err := r.parse("new", "other"); err != nil {
+			t.Fatal(err)
+		}
+		spec := cluster.Spec{}
+		if async {
+			spec.ArchiveAsync = &cluster.ArchiveAsyncSpec{GetQueueMax: "64Mi"}
+		}
+		if err := r.prepare(context.Background(), fx, false, spec, cluster.Material{}); err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		conf := string(r.sourceData[jobs.SourceKeyConfig])
+		for _, want := range []string{"archive-async=y", "spool-path=/pgdata/pgbackrest-spool", "archive-get-queue-max=67108864"} {
+			if strings.Contains(conf, want) != async {
+				t.Errorf("new cluster asynchronous=%v: %q in the source's pgbackrest.conf is %v:\n%s", async, want, !async, conf)
+			}
+		}
+		if !strings.Contains(conf, "repo1-host=old-backrest-shared-repo") {
+			t.Errorf("the source's repository is gone from its pgbackrest.conf:\n%s", conf)
+		}
+	}
+}

@@ -83,7 +83,13 @@ func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
 func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface) error {
 	src, spec := r.Source, r.sourceSpec
 	r.access = jobs.NewSourceAccess(sourceSecretName(r.Name), spec.Repositories())
-	conf, err := cluster.DatabaseConf(spec)
+	// The WAL is fetched as the new cluster would fetch its own: ahead,
+	// through its spool, when it archives asynchronously (the Job's
+	// recovery, and a standby's restore_command); the source's own setting
+	// is the source's business.
+	reading := spec
+	reading.ArchiveAsync = r.NewSpec.ArchiveAsync
+	conf, err := cluster.DatabaseConf(reading)
 	if err != nil {
 		return fmt.Errorf("the configuration of cluster %q: %w", src, err)
 	}

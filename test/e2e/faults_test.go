@@ -102,8 +102,27 @@ var walSegment = regexp.MustCompile(`^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})-[0
 // log file).
 func (c *restoreCluster) walGaps(t *testing.T) (count int, gaps []string) {
 	t.Helper()
+	return c.walFilesGaps(t, 1)
+}
+
+// walGapsOn is walGaps of timeline tl (as timelineSQL prints it).
+func (c *restoreCluster) walGapsOn(t *testing.T, tl string) []string {
+	t.Helper()
+	n, err := strconv.Atoi(tl)
+	if err != nil {
+		t.Fatalf("timeline %q: %v", tl, err)
+	}
+	_, gaps := c.walFilesGaps(t, n)
+	return gaps
+}
+
+// walFilesGaps reads the repository's files, apart from what kubectl pgo
+// reports of them.
+func (c *restoreCluster) walFilesGaps(t *testing.T, timeline int) (count int, gaps []string) {
+	t.Helper()
 	dir := cluster.DefaultRepoPath(c.name) + "/archive/db"
-	out, err := c.execIn(c.repoPod(t), "pgbackrest", "find", dir, "-type", "f", "-name", "00000001*")
+	prefix := fmt.Sprintf("%08X", timeline)
+	out, err := c.execIn(c.repoPod(t), "pgbackrest", "find", dir, "-type", "f", "-name", prefix+"*")
 	if err != nil {
 		t.Fatalf("list the WAL archive: %v\n%s", err, out)
 	}
@@ -121,7 +140,7 @@ func (c *restoreCluster) walGaps(t *testing.T) (count int, gaps []string) {
 	segs = slices.Compact(segs)
 	for i := 1; i < len(segs); i++ {
 		for s := segs[i-1] + 1; s < segs[i]; s++ {
-			gaps = append(gaps, fmt.Sprintf("00000001%08X%08X", s/256, s%256))
+			gaps = append(gaps, fmt.Sprintf("%s%08X%08X", prefix, s/256, s%256))
 		}
 	}
 	return len(segs), gaps

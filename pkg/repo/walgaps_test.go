@@ -1,0 +1,94 @@
+package repo
+
+import (
+	"strings"
+	"testing"
+)
+
+// The listing of an archive with a gap on timeline 1 (A3 to A5 dropped), a
+// backup history file, and timeline 2 after a partial segment of
+// timeline 1.
+const walListing = `0000000100000000
+0000000100000000/0000000100000000000000A1-5b5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+0000000100000000/0000000100000000000000A2-6b5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+0000000100000000/0000000100000000000000A2.00000028.backup
+0000000100000000/0000000100000000000000A6-7b5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+0000000100000000/0000000100000000000000A7.partial-8b5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+00000002.history
+0000000200000000
+0000000200000000/0000000200000000000000A7-9b5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+0000000200000000/0000000200000000000000A8-ab5ef6e8b2b5f7a0e2b4e1f8e0e7c8b9d6f1a2b3.zst
+`
+
+func TestInfoWithWALCommandListsSegments(t *testing.T) {
+	script := strings.Replace(fakePGBackRest, `  *) echo "unexpected`, `  *"--repo=1 --output=text --recurse repo-ls archive/db/15-1") printf '%s' '`+walListing+`' ;;
+  *"--repo=2 --output=text --recurse repo-ls archive/db/15-1") ;;
+  *) echo "unexpected`, 1)
+	out, _ := runFake(t, script, InfoWithWALCommand([]string{"--stanza=db"}, 0, nil))
+	res, err := ParseInfoOutput(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := strings.Join(res.WAL[ArchiveKey{Repo: 1, ID: "15-1"}], " ")
+	want := "0000000100000000000000A1 0000000100000000000000A2 0000000100000000000000A6 0000000100000000000000A7 0000000200000000000000A7 0000000200000000000000A8"
+	if got != want {
+		t.Errorf("repo1 WAL = %q, want %q", got, want)
+	}
+	if w, ok := res.WAL[ArchiveKey{Repo: 2, ID: "15-1"}]; !ok || len(w) != 0 {
+		t.Errorf("repo2 WAL = %q, %v: want an empty listing", w, ok)
+	}
+	if len(res.History[ArchiveKey{Repo: 1, ID: "15-1"}]) != 2 {
+		t.Errorf("the history files are still read: %+v", res.History)
+	}
+	// InfoCommand lists no WAL.
+	out, calls := runFake(t, script, InfoCommand([]string{"--stanza=db"}, 0, nil))
+	if strings.Contains(calls, "--recurse") || strings.Contains(out, "@@wal") {
+		t.Errorf("InfoCommand listed the WAL:\n%s", calls)
+	}
+}
+
+func TestWALGaps(t *testing.T) {
+	wal := []string{"0000000100000000000000A1", "0000000100000000000000A2",
+		"0000000100000000000000FF", "000000010000000100000000", "000000010000000100000002",
+		"0000000200000001000000A7", "0000000200000001000000A8"}
+	o := InfoOutput{WAL: map[ArchiveKey][]string{{Repo: 1, ID: "15-1"}: wal}}
+	backup := func(label, start string) Backup {
+		return Backup{Label: label, Archive: WALRange{Start: start}, Database: DatabaseRef{ID: 1, RepoKey: 1}}
+	}
+	stanza := Stanza{Backup: []Backup{
+		backup("20261204-100000F", "0000000100000000000000A1"),
+		backup("20261204-110000F", "0000000100000000000000FF"),
+	}}
+	// PostgreSQL saw 1/00 archived: the 1/01 that is missing after it may
+	// still be on its way.
+	gaps := o.WALGaps(stanza, "000000010000000100000000")
+	want := []WALGap{
+		{Repo: 1, Archive: "15-1", First: "0000000100000000000000A3", Last: "0000000100000000000000FE", Segments: 92, Before: "0000000100000000000000A2", ClosedBy: "20261204-110000F"},
+	}
+	if len(gaps) != len(want) {
+		t.Fatalf("gaps = %+v, want %+v", gaps, want)
+	}
+	for i := range want {
+		if gaps[i] != want[i] {
+			t.Errorf("gap %d = %+v, want %+v", i, gaps[i], want[i])
+		}
+	}
+	if s := gaps[0].String(); s != "repo1 is missing WAL 0000000100000000000000A3 to 0000000100000000000000FE (92 segments) after 0000000100000000000000A2" {
+		t.Errorf("String() = %q", s)
+	}
+	// Once PostgreSQL saw 1/02 archived, 1/01 is lost (and a segment
+	// acknowledged on timeline 2 settles timeline 1); it is open until a
+	// backup starts after it, here on a later timeline.
+	for _, ack := range []string{"000000010000000100000002", "0000000200000001000000A7", ""} {
+		if gaps = o.WALGaps(stanza, ack); len(gaps) != 2 || gaps[1].First != "000000010000000100000001" || gaps[1].Closed() {
+			t.Errorf("acknowledged %q: gaps = %+v", ack, gaps)
+		}
+	}
+	stanza.Backup = append(stanza.Backup, backup("20261204-120000F", "0000000200000001000000A8"))
+	if gaps = o.WALGaps(stanza, ""); len(gaps) != 2 || gaps[1].ClosedBy != "20261204-120000F" {
+		t.Errorf("gaps = %+v", gaps)
+	}
+	if gaps := (InfoOutput{WAL: map[ArchiveKey][]string{{Repo: 1, ID: "15-1"}: wal[:2]}}).WALGaps(stanza, ""); len(gaps) != 0 {
+		t.Errorf("a run without a hole has gaps: %+v", gaps)
+	}
+}
