@@ -25,6 +25,10 @@ type ArchiveAsync struct {
 	GetQueueMax int64
 }
 
+// ArchivePushIOTimeout is the io-timeout, in seconds, of archive-push
+// when its queue is bounded.
+const ArchivePushIOTimeout = 15
+
 // set writes the options of asynchronous archiving; nothing when it is
 // off, so that a synchronous configuration is what it always was.
 func (a ArchiveAsync) set(c *Config) {
@@ -35,6 +39,12 @@ func (a ArchiveAsync) set(c *Config) {
 	c.Set("global", "spool-path", a.SpoolPath)
 	if a.PushQueueMax > 0 {
 		c.Set("global", "archive-push-queue-max", strconv.FormatInt(a.PushQueueMax, 10))
+		// The queue's bound is checked when a background push starts, and
+		// one that cannot reach the repository waits four times io-timeout
+		// before it gives up: four minutes with the default 60 s, during
+		// which pg_wal grows past the bound. 15 s makes it a minute. It is
+		// a timeout of silence on a connection, not of a whole segment.
+		c.Set("global:archive-push", "io-timeout", itoa(ArchivePushIOTimeout))
 	}
 	if a.GetQueueMax > 0 {
 		c.Set("global", "archive-get-queue-max", strconv.FormatInt(a.GetQueueMax, 10))

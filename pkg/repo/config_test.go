@@ -316,13 +316,19 @@ func TestArchiveAsyncOptions(t *testing.T) {
 	var c Config
 	ArchiveAsync{Enabled: true, SpoolPath: "/pgdata/spool", ProcessMax: 3, PushQueueMax: 1 << 30}.set(&c)
 	for _, want := range []string{"archive-async=y\n", "spool-path=/pgdata/spool\n", "archive-push-queue-max=1073741824\n",
-		"[global:archive-push]\nprocess-max=3\n", "[global:archive-get]\nprocess-max=3\n"} {
+		"[global:archive-push]\nio-timeout=15\nprocess-max=3\n", "[global:archive-get]\nprocess-max=3\n"} {
 		if !strings.Contains(c.String(), want) {
 			t.Errorf("the configuration lacks %q:\n%s", want, c)
 		}
 	}
 	if strings.Contains(c.String(), "archive-get-queue-max") {
 		t.Errorf("an unset get queue was written:\n%s", c)
+	}
+	// Without a bound on the queue, the timeouts stay pgBackRest's.
+	var unbounded Config
+	ArchiveAsync{Enabled: true, SpoolPath: "/pgdata/spool"}.set(&unbounded)
+	if strings.Contains(unbounded.String(), "io-timeout") {
+		t.Errorf("io-timeout without a bounded queue:\n%s", unbounded)
 	}
 	d := DatabaseHost{Repositories: []Repository{localRepo()}, RepoHost: "hippo-backrest-shared-repo", PGPath: "/pgdata/hippo",
 		TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}, Archive: ArchiveAsync{Enabled: true}}
