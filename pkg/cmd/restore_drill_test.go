@@ -59,6 +59,9 @@ func TestRestoreDrillNoBackups(t *testing.T) {
 		if slices.Contains(command, "info") {
 			return info, "", nil
 		}
+		if command[0] == "psql" { // what the source's database saw archived
+			return fakecluster.ArchiverOK, "", nil
+		}
 		t.Errorf("unexpected exec %q", command)
 		return "", "", nil
 	})

@@ -141,7 +141,8 @@ func TestRestoreRefusesBeforeStopping(t *testing.T) {
 				t.Errorf("changes despite the refusal: %v", m)
 			}
 			for _, e := range fx.Execs() {
-				if strings.Contains(e, "psql") {
+				// Reading pg_stat_archiver changes nothing.
+				if strings.Contains(e, "psql") && !strings.Contains(e, "FROM pg_stat_archiver") {
 					t.Errorf("ran in the database: %s", e)
 				}
 			}

@@ -153,3 +153,26 @@ func archiveDBID(id string) int {
 	}
 	return 0
 }
+
+// segmentBytes is the size of a WAL segment: 16 MiB.
+const segmentBytes = 1 << 24
+
+// Blocks tells whether gap g stops a recovery that starts at backup b
+// and replays the history of timeline n to its end (a restore to the
+// latest point): g lies on a timeline of that history, before the point
+// where the history leaves it, and after the backup's first segment.
+// PostgreSQL then ends the recovery at the gap without an error, and
+// every commit after it is lost.
+func (ts Timelines) Blocks(g WALGap, b Backup, n uint32) bool {
+	first, ok1 := parseSegment(g.First)
+	last, ok2 := parseSegment(g.Last)
+	start, ok3 := parseSegment(b.Archive.Start)
+	if !ok1 || !ok2 || !ok3 || last.pos < start.pos || first.timeline < start.timeline {
+		return false
+	}
+	if len(ts) == 0 {
+		return first.timeline == uint64(n)
+	}
+	s, on := ts.stepOn(n, uint32(first.timeline))
+	return on && (s.End == 0 || LSN(first.pos*segmentBytes) < s.End)
+}

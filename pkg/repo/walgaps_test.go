@@ -92,3 +92,38 @@ func TestWALGaps(t *testing.T) {
 		t.Errorf("a run without a hole has gaps: %+v", gaps)
 	}
 }
+
+func TestTimelinesBlocks(t *testing.T) {
+	// Timeline 2 forked off 1 at 0/A5000100; 3 off 2 at 0/C0000000.
+	ts, err := NewTimelines([]HistoryFile{
+		{Name: "00000002.history", Content: "1\t0/A5000100\tbefore 2026-12-04 10:30:00+00\n"},
+		{Name: "00000003.history", Content: "1\t0/A5000100\tbefore 2026-12-04 10:30:00+00\n2\t0/C0000000\tno recovery target specified\n"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Backup{Label: "20261204-100000F", Archive: WALRange{Start: "0000000100000000000000A1"}}
+	gap := func(first, last string) WALGap { return WALGap{Repo: 1, First: first, Last: last} }
+	for _, tc := range []struct {
+		name string
+		g    WALGap
+		n    uint32
+		want bool
+	}{
+		{"on timeline 1 after the backup, before the fork", gap("0000000100000000000000A3", "0000000100000000000000A4"), 3, true},
+		{"on timeline 1 past the fork: the history left it", gap("0000000100000000000000A6", "0000000100000000000000A7"), 3, false},
+		{"the fork's own segment on timeline 1", gap("0000000100000000000000A5", "0000000100000000000000A5"), 3, true},
+		{"on timeline 2, before its end", gap("0000000200000000000000B0", "0000000200000000000000B0"), 3, true},
+		{"on timeline 2 past the fork to 3", gap("0000000200000000000000C1", "0000000200000000000000C1"), 3, false},
+		{"on timeline 3, the last one", gap("0000000300000000000000D0", "0000000300000000000000D1"), 3, true},
+		{"on timeline 3, not on timeline 2's history", gap("0000000300000000000000D0", "0000000300000000000000D1"), 2, false},
+		{"before the backup", gap("00000001000000000000009A", "00000001000000000000009F"), 3, false},
+	} {
+		if got := ts.Blocks(tc.g, b, tc.n); got != tc.want {
+			t.Errorf("%s: Blocks = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !(Timelines{}).Blocks(gap("0000000100000000000000A3", "0000000100000000000000A3"), b, 1) {
+		t.Error("without history files, a gap on timeline 1 after the backup does not block a recovery on timeline 1")
+	}
+}

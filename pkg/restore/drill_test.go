@@ -50,6 +50,9 @@ func TestDrillNoBackups(t *testing.T) {
 		if slices.Contains(command, "info") {
 			return string(info), "", nil
 		}
+		if command[0] == "psql" { // what the source's database saw archived
+			return fakecluster.ArchiverOK, "", nil
+		}
 		t.Errorf("unexpected exec %q", command)
 		return "", "", nil
 	}

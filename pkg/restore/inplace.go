@@ -240,9 +240,17 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 	if err != nil {
 		return fmt.Errorf("%s of cluster %q %s, and the restore reads the repository through it: %w", pgbackrestPodName, name, kube.NotRunning(err), err)
 	}
+	// A restore to the latest point also lists the archive's WAL, for a
+	// gap that would end its recovery early.
+	infoCommand, acknowledged, listWAL := repo.InfoCommand, "", false
+	if r.toLatest() {
+		if acknowledged, listWAL = r.acknowledgedWAL(ctx); listWAL {
+			infoCommand = repo.InfoWithWALCommand
+		}
+	}
 	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	stdout, _, err := r.Exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", repo.InfoCommand(baseArgs, r.Options.Repo, historyRepos))
+	stdout, _, err := r.Exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", infoCommand(baseArgs, r.Options.Repo, historyRepos))
 	if err != nil {
 		return fmt.Errorf("reading the backups of cluster %q: %w", name, err)
 	}
@@ -286,6 +294,11 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 	}
 	plan.OnLatest = sel.Timeline == sel.Timelines.Latest()
 	plan.ArchiveFirst = r.databaseRunning(ctx)
+	if listWAL {
+		if err := r.checkWALContinuity(info, stanza, sel, acknowledged); err != nil {
+			return err
+		}
+	}
 	if r.Options.Type != repo.RecoveryTime {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,41 @@ func TestTimeoutSaysHowToGoOn(t *testing.T) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the timeout error is returned raw")
+	}
+}
+
+// A restore to the latest point from a backup that WAL missing from the
+// archive follows is refused before anything changes: its recovery would
+// end at the gap without an error. A restore to the backup's end
+// (--type=immediate) does not list the WAL.
+func TestCheckRefusesLatestAcrossMissingWAL(t *testing.T) {
+	fx := fakecluster.New(t)
+	fakecluster.StopDatabasePod(fx)
+	fx.Info = fakecluster.RepoTestdata(t, "info-wal-gap.txt")
+	r := newInPlace(t, fx, io.Discard, "")
+	_, err := r.Check(context.Background())
+	want := `cannot restore cluster "hippo" to its latest point from backup 20261126-071946F: repo1 is missing WAL 000000010000000000000004 to 000000010000000000000007 (4 segments) after 000000010000000000000003, ` +
+		"dropped (the archive-push queue was full) or lost, so the recovery would stop at 000000010000000000000003 without an error"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "kubectl pgo backup hippo -n pgo --wait") {
+		t.Fatalf("error = %v\nwant %s", err, want)
+	}
+	if m := fx.Mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+	if !slices.ContainsFunc(fx.Execs(), func(e string) bool { return strings.Contains(e, " wal ") }) {
+		t.Errorf("the WAL was not listed: %q", fx.Execs())
+	}
+
+	fx = fakecluster.New(t)
+	fakecluster.StopDatabasePod(fx)
+	fx.Info = fakecluster.RepoTestdata(t, "info-wal-gap.txt")
+	r = newInPlace(t, fx, io.Discard, "--type=immediate")
+	if _, err := r.Check(context.Background()); err != nil {
+		t.Fatalf("--type=immediate: %v", err)
+	}
+	for _, e := range fx.Execs() {
+		if strings.Contains(e, " wal ") {
+			t.Errorf("--type=immediate listed the WAL: %s", e)
+		}
 	}
 }

@@ -117,8 +117,9 @@ func (c *restoreCluster) podFile(t *testing.T, path string) string {
 // pg_wal, nothing is lost, and archiving catches up when the host is back: no segment missing
 // from the archive, pgbackrest verify clean, and a PITR to the end of the outage with the whole
 // table's checksum. Above the limit, a second outage drops WAL: show archive and doctor fail and
-// name the missing segments (the same ones the archive's files show), until a full backup
-// closes the gap; then a restore to the latest point has the exact checksum.
+// name the missing segments (the same ones the archive's files show), and a restore to the
+// latest point, whose recovery would stop at the gap, is refused, until a full backup closes
+// the gap; then a restore to the latest point has the exact checksum.
 func TestArchiveQueueOutage(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -214,6 +215,15 @@ func TestArchiveQueueOutage(t *testing.T) {
 		t.Errorf("doctor after the drop: want repo1 WAL continuity failed with the backup to take:\n%s", res)
 	}
 	t.Logf("dropped: %d segments, %s to %s", len(missing), missing[0], missing[len(missing)-1])
+	// A restore to the latest point would stop at the gap without an error: refused.
+	before := c.state(t)
+	res = env.PGO(t, "restore", c.name, "-n", ns, "--yes")
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "to its latest point from backup") || !strings.Contains(res.Stderr, "the recovery would stop at") {
+		t.Errorf("restore to the latest point across the gap: want a refusal:\n%s", res)
+	}
+	if after := c.state(t); after != before {
+		t.Errorf("the refused restore touched the database: %+v, before %+v", after, before)
+	}
 
 	// A full backup closes the gap: archiving is healthy again, the gap stays named.
 	c.backup(t)
