@@ -2,6 +2,7 @@ package repo
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func (o InfoOutput) WALGaps(stanza Stanza, acknowledged string) []WALGap {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	ack, known := parseSegment(acknowledged)
+	ack, known := acknowledgedSegment(acknowledged)
 	var gaps []WALGap
 	for _, k := range keys {
 		byTimeline := map[uint64][]uint64{}
@@ -126,6 +127,24 @@ func (o InfoOutput) WALGaps(stanza Stanza, acknowledged string) []WALGap {
 		}
 	}
 	return gaps
+}
+
+// acknowledgedSegment reads pg_stat_archiver's last archived file: a
+// segment, a backup history file (its segment), or a timeline history
+// file, which a new timeline archives first: then nothing of that
+// timeline is settled yet, and every older timeline is.
+func acknowledgedSegment(name string) (segment, bool) {
+	if len(name) >= 24 {
+		if s, ok := parseSegment(name[:24]); ok {
+			return s, true
+		}
+	}
+	if tl, found := strings.CutSuffix(name, ".history"); found && len(tl) == 8 {
+		if n, err := strconv.ParseUint(tl, 16, 32); err == nil && n > 1 {
+			return segment{timeline: n - 1, pos: math.MaxUint64}, true
+		}
+	}
+	return segment{}, false
 }
 
 // closingBackup is the oldest backup of archive k that started after

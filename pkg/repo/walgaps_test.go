@@ -84,6 +84,17 @@ func TestWALGaps(t *testing.T) {
 			t.Errorf("acknowledged %q: gaps = %+v", ack, gaps)
 		}
 	}
+	// A history file acknowledged: its timeline has only begun, older ones are settled; a
+	// backup history file stands for its segment.
+	if gaps = o.WALGaps(stanza, "00000002.history"); len(gaps) != 2 {
+		t.Errorf("acknowledged 00000002.history: gaps = %+v", gaps)
+	}
+	if gaps = o.WALGaps(stanza, "00000001.history"); len(gaps) != 2 {
+		t.Errorf("acknowledged 00000001.history, which does not exist (unknown: every gap counts): gaps = %+v", gaps)
+	}
+	if gaps = o.WALGaps(stanza, "000000010000000100000000.00000028.backup"); len(gaps) != 1 {
+		t.Errorf("acknowledged a backup history file of 1/00: gaps = %+v, want the first only", gaps)
+	}
 	stanza.Backup = append(stanza.Backup, backup("20261204-120000F", "0000000200000001000000A8"))
 	if gaps = o.WALGaps(stanza, ""); len(gaps) != 2 || gaps[1].ClosedBy != "20261204-120000F" {
 		t.Errorf("gaps = %+v", gaps)
