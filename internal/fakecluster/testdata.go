@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // repoTestdata is pkg/repo/testdata, found from this file's place.
@@ -48,8 +50,8 @@ func HealthyAnswer(t testing.TB, command []string) (stdout string, ok bool) {
 		return "", true
 	case command[0] == "psql":
 		return RepoTestdata(t, "archiver-ok.json"), true
-	case command[0] == "sh" && slices.Contains(command, "wal"):
-		return RepoTestdata(t, "info-wal-complete.txt"), true
+	case command[0] == "sh" && slices.Contains(command, repo.ArchiverQuery):
+		return RepoTestdata(t, "archiver-ok.json") + "\n" + repo.ArchiverSeparator + "\n" + RepoTestdata(t, "info-wal-complete.txt"), true
 	case strings.HasSuffix(line, " info"):
 		return RepoTestdata(t, "info-one-full.json"), true
 	case strings.Contains(line, " check"):

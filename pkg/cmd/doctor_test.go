@@ -83,8 +83,8 @@ func TestDoctorHealthy(t *testing.T) {
 			t.Errorf("pgbackrest check without a short archive timeout: %q", c.Command)
 		}
 	}
-	if len(calls) != 8 {
-		t.Errorf("%d execs, want 8: %+v", len(calls), calls)
+	if len(calls) != 7 {
+		t.Errorf("%d execs, want 7: %+v", len(calls), calls)
 	}
 
 	calls = nil

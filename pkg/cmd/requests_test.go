@@ -48,10 +48,8 @@ func TestReadCommandRequests(t *testing.T) {
 				_, _, err := runShowArchive(t, f, archiveExec(t, &calls, "archiver-ok.json", "check-ok.txt", 0), "hippo")
 				return len(calls), err
 			},
-			// The database pod, then the repository host's for the
-			// listing of the archive.
-			wantReads: "list pods, list pods",
-			wantExecs: 3,
+			wantReads: "list pods",
+			wantExecs: 2,
 		},
 		{
 			// The settings and the pods, then one exec in the database

@@ -13,6 +13,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube/kubefake"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 func runShowArchive(t *testing.T, f *kubefake.Factory, exec execFunc, args ...string) (string, string, error) {
@@ -36,7 +37,8 @@ func archiveExec(t *testing.T, calls *[]fakecluster.ExecCall, archiver, check st
 }
 
 // archiveExecListing is archiveExec with the listing of the archive in
-// the testdata file listing.
+// the testdata file listing, which follows the archiver's status in one
+// exec.
 func archiveExecListing(t *testing.T, calls *[]fakecluster.ExecCall, archiver, check string, checkCode int, listing string) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, ns, pod, container string, command []string) (string, string, error) {
@@ -45,12 +47,10 @@ func archiveExecListing(t *testing.T, calls *[]fakecluster.ExecCall, archiver, c
 		mu.Unlock()
 		switch command[0] {
 		case "sh":
-			if container != "pgbackrest" || !slices.Contains(command, "wal") {
-				t.Errorf("the archive is listed with %q in %s", command[len(command)-4:], container)
+			if !slices.Contains(command, repo.ArchiverQuery) || !slices.Contains(command, "wal") {
+				t.Errorf("the archiver and the archive are read with %q", command[len(command)-4:])
 			}
-			return fakecluster.RepoTestdata(t, listing), "", nil
-		case "psql":
-			return fakecluster.RepoTestdata(t, ""+archiver), "", nil
+			return fakecluster.RepoTestdata(t, archiver) + "\n" + repo.ArchiverSeparator + "\n" + fakecluster.RepoTestdata(t, listing), "", nil
 		case "pgbackrest":
 			out := fakecluster.RepoTestdata(t, ""+check)
 			if checkCode != 0 {
@@ -71,12 +71,12 @@ func TestShowArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "show-archive.golden", out)
-	if len(calls) != 3 {
+	if len(calls) != 2 {
 		t.Fatalf("execs = %+v", calls)
 	}
 	for _, c := range calls {
-		if c.Container == "pgbackrest" && !strings.HasPrefix(c.Pod, "hippo-backrest-shared-repo-") || c.Container != "pgbackrest" && (c.Pod != "hippo-0" || c.Container != "database") {
-			t.Errorf("exec %q in %s/%s, want the listing in the repository host, the rest in hippo-0/database", c.Command[0], c.Pod, c.Container)
+		if c.Pod != "hippo-0" || c.Container != "database" {
+			t.Errorf("exec in %s/%s, want hippo-0/database", c.Pod, c.Container)
 		}
 	}
 
@@ -111,7 +111,7 @@ func TestShowArchiveNoCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 2 || calls[0].Command[0] != "psql" || calls[1].Command[0] != "sh" || strings.Contains(out, "pgbackrest check") {
+	if len(calls) != 1 || calls[0].Command[0] != "sh" || strings.Contains(out, "pgbackrest check") {
 		t.Errorf("execs %+v, output:\n%s", calls, out)
 	}
 }
@@ -158,8 +158,8 @@ func TestShowArchiveRequests(t *testing.T) {
 		for _, a := range f.Clientset.Actions() {
 			reqs = append(reqs, a.GetVerb()+" "+a.GetResource().Resource)
 		}
-		if got := strings.Join(reqs, ", "); got != "list pods, list pods" || len(calls) != 3 {
-			t.Errorf("requests = %s and %d execs, want list pods twice (the database, the repository host) and 3 execs", got, len(calls))
+		if got := strings.Join(reqs, ", "); got != "list pods" || len(calls) != 2 {
+			t.Errorf("requests = %s and %d execs, want list pods and 2 execs", got, len(calls))
 		}
 	})
 	t.Run("a missing cluster is named as such", func(t *testing.T) {

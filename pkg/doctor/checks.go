@@ -375,8 +375,8 @@ func archivingCheck(f Facts, d doctorFixes) Check {
 // reached until the backups before it expire.
 func walContinuityCheck(f Facts, n int, d doctorFixes) Check {
 	name := repoName(n) + " WAL continuity"
-	if f.archiver == nil || f.walGapsErr != nil || f.repoPod == nil {
-		return failed(name, "unknown: "+errString(f.walGapsErr, f.archiverErr, f.dbPodErr, f.repoPodErr), "kubectl pgo show archive "+d.name+" -n "+d.ns)
+	if f.archiver == nil || f.walGapsErr != nil {
+		return failed(name, "unknown: "+errString(f.walGapsErr, f.archiverErr, f.dbPodErr), "kubectl pgo show archive "+d.name+" -n "+d.ns)
 	}
 	var open, closed []string
 	for _, g := range f.walGaps {

@@ -77,7 +77,6 @@ func TestDiagnose(t *testing.T) {
 		}, want: map[string]string{
 			"repository host pod:failed": "not running: no pod", "repo1 host reachable:failed": "could not be asked",
 			"repo1 stanza:failed": "could not run", "repo1 last backup:failed": "unknown", "repo1 PVC usage:failed": "unknown",
-			"repo1 WAL continuity:failed": "unknown: no pod",
 		}},
 		{name: "stanza missing", change: func(t *testing.T, f *Facts) {
 			s, _ := repo.ParseInfo([]byte(fakecluster.RepoTestdata(t, "info-missing-stanza.json")))

@@ -49,7 +49,7 @@ type Facts struct {
 	archiver    *repo.ArchiverStatus
 	archiverErr error
 	// walGaps is the WAL missing from the repositories, listed after the
-	// archiver was read (inspect.WALGaps).
+	// archiver was read (inspect.ArchiverAndGaps).
 	walGaps    []repo.WALGap
 	walGapsErr error
 	check      *repo.CheckResult
@@ -122,20 +122,7 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 			f.pingRepo = run(f.dbPod, cluster.ContainerDatabase, inspect.ExecTimeout, "pgbackrest", "server-ping", cluster.RepoHostName(o.Name), port)
 		})
 		wg.Go(func() {
-			r := run(f.dbPod, cluster.ContainerDatabase, inspect.ExecTimeout, repo.ArchiverCommand()...)
-			if r.err != nil {
-				f.archiverErr = kube.ExplainExec("query pg_stat_archiver", o.Namespace, f.dbPod.Name, r.err)
-				return
-			}
-			a, err := repo.ParseArchiverStatus(r.out)
-			if err != nil {
-				f.archiverErr = err
-				return
-			}
-			f.archiver = &a
-			if f.repoPod != nil {
-				f.walGaps, f.walGapsErr = inspect.WALGaps(ctx, client, exec, o.Namespace, o.Name, a.LastArchivedWAL)
-			}
+			f.archiver, f.walGaps, f.archiverErr, f.walGapsErr = inspect.ArchiverAndGaps(ctx, exec, o.Namespace, f.dbPod.Name)
 		})
 		if spec.Standby != nil {
 			wg.Go(func() {

@@ -42,10 +42,9 @@ type ArchiveStatusList struct {
 	Items []ArchiveStatus `json:"items"`
 }
 
-// Archive queries the database pod of the cluster: pg_stat_archiver
-// through psql first, then, at the same time, pgbackrest check and the
-// listing of the archive in the pod that runs pgBackRest's commands, for
-// the WAL that is missing from it (WALGaps).
+// Archive queries the database pod of the cluster, at the same time:
+// pg_stat_archiver through psql followed by the listing of the archive
+// (ArchiverAndGaps), and pgbackrest check.
 func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namespace, name string, noCheck bool) ArchiveStatus {
 	s := ArchiveStatus{Cluster: name, Namespace: namespace}
 	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.PrimaryPodSelector(name))
@@ -54,21 +53,14 @@ func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namesp
 		return s
 	}
 	s.Pod = pod.Name
-	ctx, cancel := context.WithTimeout(ctx, 2*ExecTimeout+repoCheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ExecTimeout+repoCheckTimeout)
 	defer cancel()
 
-	var archiverErr, checkErr, gapsErr error
-	// The archiver first: what it saw archived before the listing tells
-	// the WAL still on its way from the WAL that is missing.
-	out, _, err := exec(ctx, namespace, pod.Name, databaseContainer, repo.ArchiverCommand())
-	if err != nil {
-		archiverErr = kube.ExplainExec("query pg_stat_archiver in the database pod", namespace, pod.Name, err)
-	} else if a, err := repo.ParseArchiverStatus(out); err != nil {
-		archiverErr = err
-	} else {
-		s.Archiver = &a
-	}
 	var wg sync.WaitGroup
+	var archiverErr, checkErr, gapsErr error
+	wg.Go(func() {
+		s.Archiver, s.WALGaps, archiverErr, gapsErr = ArchiverAndGaps(ctx, exec, namespace, pod.Name)
+	})
 	if !noCheck {
 		wg.Go(func() {
 			stdout, stderr, err := exec(ctx, namespace, pod.Name, databaseContainer, repo.CheckCommand())
@@ -85,13 +77,6 @@ func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namesp
 			s.Check = &c
 		})
 	}
-	wg.Go(func() {
-		acknowledged := ""
-		if s.Archiver != nil {
-			acknowledged = s.Archiver.LastArchivedWAL
-		}
-		s.WALGaps, gapsErr = WALGaps(ctx, client, exec, namespace, name, acknowledged)
-	})
 	wg.Wait()
 	if err := errors.Join(archiverErr, checkErr, gapsErr); err != nil {
 		s.Error = strings.ReplaceAll(err.Error(), "\n", "; ")
@@ -101,30 +86,36 @@ func Archive(ctx context.Context, client kubernetes.Interface, exec Exec, namesp
 	return s
 }
 
-// WALGaps lists the archive of each repository in the pod that runs
-// pgBackRest's commands and returns the WAL missing from it
-// (repo.InfoOutput.WALGaps; acknowledged is pg_stat_archiver's last
-// archived segment, read before).
-func WALGaps(ctx context.Context, client kubernetes.Interface, exec Exec, namespace, name, acknowledged string) ([]repo.WALGap, error) {
-	pod, err := kube.FindRunningPod(ctx, client, namespace, cluster.PGBackRestPodSelector(name))
-	if err != nil {
-		return nil, fmt.Errorf("cannot list the WAL archive: the pod that runs pgBackRest's commands %s: %v", kube.NotRunning(err), err)
-	}
+// ArchiverAndGaps reads pg_stat_archiver, then lists the archive of every
+// repository, in one exec into the database container of pod, and returns
+// the WAL missing from the archive (repo.InfoOutput.WALGaps): what
+// PostgreSQL saw archived first tells the WAL still on its way from the
+// WAL that is missing.
+func ArchiverAndGaps(ctx context.Context, exec Exec, namespace, pod string) (a *repo.ArchiverStatus, gaps []repo.WALGap, archiverErr, gapsErr error) {
 	execCtx, cancel := context.WithTimeout(ctx, ExecTimeout)
 	defer cancel()
-	stdout, _, err := exec(execCtx, namespace, pod.Name, repoContainer, repo.InfoWithWALCommand([]string{"--stanza=" + repo.StanzaName}, 0, nil))
-	if err != nil {
-		return nil, kube.ExplainExec("list the WAL archive", namespace, pod.Name, err)
+	command := repo.ArchiverThenCommand(repo.InfoWithWALCommand([]string{"--stanza=" + repo.StanzaName}, 0, nil))
+	stdout, _, err := exec(execCtx, namespace, pod, databaseContainer, command)
+	archiver, listing, read := repo.SplitArchiverThen(stdout)
+	if !read {
+		return nil, nil, kube.ExplainExec("query pg_stat_archiver in the database pod", namespace, pod, err), nil
 	}
-	info, err := repo.ParseInfoOutput(stdout)
+	status, perr := repo.ParseArchiverStatus(archiver)
+	if perr != nil {
+		return nil, nil, perr, nil
+	}
 	if err != nil {
-		return nil, err
+		return &status, nil, nil, kube.ExplainExec("list the WAL archive", namespace, pod, err)
+	}
+	info, err := repo.ParseInfoOutput(listing)
+	if err != nil {
+		return &status, nil, nil, fmt.Errorf("cannot list the WAL archive: %w", err)
 	}
 	stanza, err := FindStanza(info.Stanzas)
 	if err != nil {
-		return nil, err
+		return &status, nil, nil, fmt.Errorf("cannot list the WAL archive: %w", err)
 	}
-	return info.WALGaps(stanza, acknowledged), nil
+	return &status, info.WALGaps(stanza, status.LastArchivedWAL), nil, nil
 }
 
 // gapProblems are the gaps no backup closed yet: no point after them can

@@ -71,16 +71,19 @@ func (s segment) name() string {
 
 // WALGaps returns the gaps in the WAL that InfoOutput listed, by
 // repository and archive, oldest first. A timeline's WAL runs without a gap
-// from its first segment to its last; one that does not lost what is
-// missing. stanza's backups tell which gaps a later backup closed.
+// from the segment of its fork (the switch point its history file names)
+// to the last segment PostgreSQL saw archived; what is missing in between
+// was lost. stanza's backups tell which gaps a later backup closed.
 //
 // acknowledged is the last segment PostgreSQL had seen archived
 // (pg_stat_archiver's last_archived_wal) before the listing was made:
 // PostgreSQL hands its segments to archive_command in order, so every
 // segment up to it was pushed or dropped, while asynchronous archiving
 // may still be pushing later ones, several at a time and not in order. A
-// gap past it is in flight, not lost, and is left out. With acknowledged
-// empty (unknown), every gap counts.
+// gap past it is in flight, not lost, and is left out; segments missing
+// up to it after the newest one archived were dropped. With acknowledged
+// empty (unknown, or nothing in flight), every gap between two archived
+// segments counts.
 func (o InfoOutput) WALGaps(stanza Stanza, acknowledged string) []WALGap {
 	var keys []ArchiveKey
 	for k := range o.WAL {
@@ -93,40 +96,84 @@ func (o InfoOutput) WALGaps(stanza Stanza, acknowledged string) []WALGap {
 		return strings.Compare(a.ID, b.ID)
 	})
 	ack, known := acknowledgedSegment(acknowledged)
+	timelines, _ := o.TimelinesOf(stanza) // without them, only the gaps between two segments
 	var gaps []WALGap
 	for _, k := range keys {
-		byTimeline := map[uint64][]uint64{}
-		for _, name := range o.WAL[k] {
-			if s, ok := parseSegment(name); ok {
-				byTimeline[s.timeline] = append(byTimeline[s.timeline], s.pos)
-			}
+		var ts Timelines
+		if a, ok := stanza.CurrentArchive(k.Repo); ok && a.ID == k.ID {
+			ts = timelines[k.Repo]
 		}
-		var timelines []uint64
-		for tl := range byTimeline {
-			timelines = append(timelines, tl)
-		}
-		slices.Sort(timelines)
-		for _, tl := range timelines {
-			pos := byTimeline[tl]
-			slices.Sort(pos)
-			pos = slices.Compact(pos)
-			for i := 1; i < len(pos); i++ {
-				if pos[i] == pos[i-1]+1 {
-					continue
-				}
-				first, last := segment{tl, pos[i-1] + 1}, segment{tl, pos[i] - 1}
-				if known && (tl > ack.timeline || tl == ack.timeline && last.pos > ack.pos) {
-					continue
-				}
-				gaps = append(gaps, WALGap{
-					Repo: k.Repo, Archive: k.ID, First: first.name(), Last: last.name(),
-					Segments: int(pos[i] - pos[i-1] - 1), Before: segment{tl, pos[i-1]}.name(),
-					ClosedBy: closingBackup(stanza, k, last),
-				})
-			}
+		for _, r := range missingRuns(o.WAL[k], ts, ack, known) {
+			gaps = append(gaps, WALGap{
+				Repo: k.Repo, Archive: k.ID, First: r.first.name(), Last: r.last.name(),
+				Segments: int(r.last.pos - r.first.pos + 1), Before: r.before.name(),
+				ClosedBy: closingBackup(stanza, k, r.last),
+			})
 		}
 	}
 	return gaps
+}
+
+// run is a run of missing segments, and the segment before it.
+type run struct{ first, last, before segment }
+
+// missingRuns finds the runs of segments missing from one archive's
+// listing: between two segments of a timeline, from a timeline's fork to
+// its first segment (ts, the archive's timelines, when known), and after
+// a timeline's last segment up to the acknowledged one (ack, when known).
+// A run past ack is in flight and left out.
+func missingRuns(names []string, ts Timelines, ack segment, known bool) []run {
+	byTimeline := map[uint64][]uint64{}
+	for _, name := range names {
+		if s, ok := parseSegment(name); ok {
+			byTimeline[s.timeline] = append(byTimeline[s.timeline], s.pos)
+		}
+	}
+	// The acknowledged segment bounds the timeline it is on, unless it was
+	// a history file (a timeline's start: ack.pos is then the largest).
+	tail := known && ack.pos != math.MaxUint64
+	// A timeline begins at the segment of its fork.
+	begins := map[uint64]segment{}
+	for id, t := range ts {
+		if id > 1 && t.ForkLSN > 0 {
+			tl := uint64(id)
+			begins[tl] = segment{uint64(t.Parent), uint64(t.ForkLSN) / segmentBytes}
+		}
+	}
+	if _, ok := byTimeline[ack.timeline]; !ok && tail {
+		byTimeline[ack.timeline] = nil // begun, and nothing of it archived
+	}
+	var timelines []uint64
+	for tl := range byTimeline {
+		timelines = append(timelines, tl)
+	}
+	slices.Sort(timelines)
+	var runs []run
+	for _, tl := range timelines {
+		pos := byTimeline[tl]
+		slices.Sort(pos)
+		pos = slices.Compact(pos)
+		add := func(from, to uint64, before segment) {
+			if from > to || known && (tl > ack.timeline || tl == ack.timeline && to > ack.pos) {
+				return // in flight
+			}
+			runs = append(runs, run{first: segment{tl, from}, last: segment{tl, to}, before: before})
+		}
+		fork, forked := begins[tl]
+		switch {
+		case forked && len(pos) > 0 && pos[0] > fork.pos:
+			add(fork.pos, pos[0]-1, fork)
+		case forked && len(pos) == 0 && tail && tl == ack.timeline:
+			add(fork.pos, ack.pos, fork)
+		}
+		for i := 1; i < len(pos); i++ {
+			add(pos[i-1]+1, pos[i]-1, segment{tl, pos[i-1]})
+		}
+		if tail && tl == ack.timeline && len(pos) > 0 && pos[len(pos)-1] < ack.pos {
+			add(pos[len(pos)-1]+1, ack.pos, segment{tl, pos[len(pos)-1]})
+		}
+	}
+	return runs
 }
 
 // acknowledgedSegment reads pg_stat_archiver's last archived file: a
@@ -194,4 +241,25 @@ func (ts Timelines) Blocks(g WALGap, b Backup, n uint32) bool {
 	}
 	s, on := ts.stepOn(n, uint32(first.timeline))
 	return on && (s.End == 0 || LSN(first.pos*segmentBytes) < s.End)
+}
+
+// ArchiverSeparator is the line between ArchiverThenCommand's two parts.
+const ArchiverSeparator = "@@archiver-end"
+
+// ArchiverThenCommand runs ArchiverCommand, then the command next, in one
+// exec into the database container (whose pgBackRest reaches every
+// repository, through the repository host for a local one): what
+// PostgreSQL saw archived is read before next lists the archive, as
+// WALGaps needs. SplitArchiverThen splits its output.
+func ArchiverThenCommand(next []string) []string {
+	psql := strings.Join(ArchiverCommand()[:len(ArchiverCommand())-1], " ")
+	script := psql + ` "$1" || exit; echo ` + ArchiverSeparator + `; shift; exec "$@"`
+	return append([]string{"sh", "-c", script, "sh", ArchiverQuery}, next...)
+}
+
+// SplitArchiverThen splits ArchiverThenCommand's output into psql's and
+// next's; ok is false when psql did not finish.
+func SplitArchiverThen(out string) (archiver, next string, ok bool) {
+	archiver, next, ok = strings.Cut(out, "\n"+ArchiverSeparator+"\n")
+	return archiver, next, ok
 }

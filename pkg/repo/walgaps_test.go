@@ -1,6 +1,9 @@
 package repo
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -136,5 +139,84 @@ func TestTimelinesBlocks(t *testing.T) {
 	}
 	if !(Timelines{}).Blocks(gap("0000000100000000000000A3", "0000000100000000000000A3"), b, 1) {
 		t.Error("without history files, a gap on timeline 1 after the backup does not block a recovery on timeline 1")
+	}
+}
+
+// A timeline begins at the segment of its fork; what is missing from there
+// to its first archived segment, and after its last up to the segment
+// PostgreSQL saw archived, was dropped too.
+func TestWALGapsAtTheEdgesOfATimeline(t *testing.T) {
+	key := ArchiveKey{Repo: 1, ID: "15-1"}
+	stanza := Stanza{Archive: []Archive{{ID: "15-1", Max: "0000000200000000000000A9", Database: DatabaseRef{ID: 1, RepoKey: 1}}},
+		Backup: []Backup{{Label: "20261204-100000F", Archive: WALRange{Start: "0000000100000000000000A1"}, Database: DatabaseRef{ID: 1, RepoKey: 1}}}}
+	history := map[ArchiveKey][]HistoryFile{key: {{Name: "00000002.history", Content: "1\t0/A5000100\tno recovery target specified\n"}}}
+	output := func(wal ...string) InfoOutput {
+		return InfoOutput{HistoryRead: true, History: history, WAL: map[ArchiveKey][]string{key: wal}}
+	}
+	names := func(gaps []WALGap) string {
+		var out []string
+		for _, g := range gaps {
+			out = append(out, g.First+".."+g.Last+" after "+g.Before)
+		}
+		return strings.Join(out, "; ")
+	}
+	timeline1 := []string{"0000000100000000000000A1", "0000000100000000000000A2", "0000000100000000000000A3", "0000000100000000000000A4", "0000000100000000000000A5"}
+	for _, tc := range []struct {
+		name, ack string
+		wal       []string
+		want      string
+	}{
+		{"the fork's segments dropped", "0000000200000000000000A9",
+			append(timeline1, "0000000200000000000000A9"),
+			"0000000200000000000000A5..0000000200000000000000A8 after 0000000100000000000000A5"},
+		{"the tail dropped", "0000000200000000000000AC",
+			append(timeline1, "0000000200000000000000A5", "0000000200000000000000A6"),
+			"0000000200000000000000A7..0000000200000000000000AC after 0000000200000000000000A6"},
+		{"nothing of the new timeline archived", "0000000200000000000000A7",
+			timeline1,
+			"0000000200000000000000A5..0000000200000000000000A7 after 0000000100000000000000A5"},
+		{"the tail in flight", "0000000200000000000000A6",
+			append(timeline1, "0000000200000000000000A5", "0000000200000000000000A6"), ""},
+		{"only the history file acknowledged", "00000002.history", timeline1, ""},
+		{"unknown: the start of a timeline still counts", "",
+			append(timeline1, "0000000200000000000000A9"),
+			"0000000200000000000000A5..0000000200000000000000A8 after 0000000100000000000000A5"},
+	} {
+		if got := names(output(tc.wal...).WALGaps(stanza, tc.ack)); got != tc.want {
+			t.Errorf("%s: gaps %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// The start of timeline 2 stops a recovery to the latest point from the backup on timeline 1.
+	ts, err := output().TimelinesOf(stanza)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps := output(append(timeline1, "0000000200000000000000A9")...).WALGaps(stanza, "")
+	if len(gaps) != 1 || !ts[1].Blocks(gaps[0], stanza.Backup[0], 2) {
+		t.Errorf("the dropped start of timeline 2 does not block a recovery to its end: %+v", gaps)
+	}
+}
+
+// The archiver's part comes first, then the command after it, whose
+// arguments arrive untouched.
+func TestArchiverThenCommand(t *testing.T) {
+	dir := t.TempDir()
+	psql := "#!/bin/sh\nfor last; do :; done\ncase \"$last\" in *pg_stat_archiver*) echo '{\"archived_count\": 3}' ;; *) exit 3 ;; esac\n"
+	if err := os.WriteFile(filepath.Join(dir, "psql"), []byte(psql), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := ArchiverThenCommand([]string{"printf", "%s|", "a b", "$c", "'d'"})
+	c := exec.Command(cmd[0], cmd[1:]...)
+	c.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	archiver, next, ok := SplitArchiverThen(string(out))
+	if !ok || archiver != `{"archived_count": 3}` || next != "a b|$c|'d'|" {
+		t.Errorf("split %q into %q, %q, %v", out, archiver, next, ok)
+	}
+	if _, _, ok := SplitArchiverThen(`{"archived_count": 3}`); ok {
+		t.Error("output without the separator split")
 	}
 }

@@ -102,23 +102,37 @@ var walSegment = regexp.MustCompile(`^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})-[0
 // log file).
 func (c *restoreCluster) walGaps(t *testing.T) (count int, gaps []string) {
 	t.Helper()
-	return c.walFilesGaps(t, 1)
+	return c.walFilesGaps(t, 1, 0)
 }
 
-// walGapsOn is walGaps of timeline tl (as timelineSQL prints it).
+// walGapsOn is walGaps of timeline tl (as timelineSQL prints it), from the
+// segment of its fork, which the running database's history file names.
 func (c *restoreCluster) walGapsOn(t *testing.T, tl string) []string {
 	t.Helper()
 	n, err := strconv.Atoi(tl)
 	if err != nil {
 		t.Fatalf("timeline %q: %v", tl, err)
 	}
-	_, gaps := c.walFilesGaps(t, n)
+	var fork uint64
+	if n > 1 {
+		// The last line of the history file: the parent, the switch point, the reason.
+		seg := c.one(t, fmt.Sprintf(`SELECT pg_walfile_name(split_part(split_part(rtrim(pg_read_file('pg_wal/%08X.history'), E'\n'), E'\n', -1), E'\t', 2)::pg_lsn)`, n))
+		m := walSegment.FindStringSubmatch(seg + "-" + strings.Repeat("0", 40))
+		if m == nil {
+			t.Fatalf("the fork segment of timeline %d: %q", n, seg)
+		}
+		log, _ := strconv.ParseUint(m[2], 16, 32)
+		s, _ := strconv.ParseUint(m[3], 16, 32)
+		fork = log*256 + s
+	}
+	_, gaps := c.walFilesGaps(t, n, fork)
 	return gaps
 }
 
 // walFilesGaps reads the repository's files, apart from what kubectl pgo
-// reports of them.
-func (c *restoreCluster) walFilesGaps(t *testing.T, timeline int) (count int, gaps []string) {
+// reports of them: the segments of timeline missing between the first
+// (or from, when it is not 0) and the newest one archived.
+func (c *restoreCluster) walFilesGaps(t *testing.T, timeline int, from uint64) (count int, gaps []string) {
 	t.Helper()
 	dir := cluster.DefaultRepoPath(c.name) + "/archive/db"
 	prefix := fmt.Sprintf("%08X", timeline)
@@ -138,6 +152,9 @@ func (c *restoreCluster) walFilesGaps(t *testing.T, timeline int) (count int, ga
 	}
 	slices.Sort(segs)
 	segs = slices.Compact(segs)
+	if from > 0 && len(segs) > 0 && segs[0] > from {
+		segs = append([]uint64{from - 1}, segs...) // from is expected: count it as missing
+	}
 	for i := 1; i < len(segs); i++ {
 		for s := segs[i-1] + 1; s < segs[i]; s++ {
 			gaps = append(gaps, fmt.Sprintf("%s%08X%08X", prefix, s/256, s%256))
