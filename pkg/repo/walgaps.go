@@ -132,12 +132,15 @@ func missingRuns(names []string, ts Timelines, ack segment, known bool) []run {
 	// The acknowledged segment bounds the timeline it is on, unless it was
 	// a history file (a timeline's start: ack.pos is then the largest).
 	tail := known && ack.pos != math.MaxUint64
-	// A timeline begins at the segment of its fork.
-	begins := map[uint64]segment{}
+	// A timeline begins at the segment that holds its fork's LSN; the
+	// parent's WAL before it ends in the segment of the LSN before (the
+	// one before, when the fork is at a segment's start).
+	begins, parents := map[uint64]uint64{}, map[uint64]segment{}
 	for id, t := range ts {
 		if id > 1 && t.ForkLSN > 0 {
 			tl := uint64(id)
-			begins[tl] = segment{uint64(t.Parent), uint64(t.ForkLSN) / segmentBytes}
+			begins[tl] = uint64(t.ForkLSN) / segmentBytes
+			parents[tl] = segment{uint64(t.Parent), (uint64(t.ForkLSN) - 1) / segmentBytes}
 		}
 	}
 	if _, ok := byTimeline[ack.timeline]; !ok && tail {
@@ -159,12 +162,12 @@ func missingRuns(names []string, ts Timelines, ack segment, known bool) []run {
 			}
 			runs = append(runs, run{first: segment{tl, from}, last: segment{tl, to}, before: before})
 		}
-		fork, forked := begins[tl]
+		begin, forked := begins[tl]
 		switch {
-		case forked && len(pos) > 0 && pos[0] > fork.pos:
-			add(fork.pos, pos[0]-1, fork)
+		case forked && len(pos) > 0 && pos[0] > begin:
+			add(begin, pos[0]-1, parents[tl])
 		case forked && len(pos) == 0 && tail && tl == ack.timeline:
-			add(fork.pos, ack.pos, fork)
+			add(begin, ack.pos, parents[tl])
 		}
 		for i := 1; i < len(pos); i++ {
 			add(pos[i-1]+1, pos[i]-1, segment{tl, pos[i-1]})

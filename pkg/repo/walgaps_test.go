@@ -186,6 +186,14 @@ func TestWALGapsAtTheEdgesOfATimeline(t *testing.T) {
 			t.Errorf("%s: gaps %q, want %q", tc.name, got, tc.want)
 		}
 	}
+	// A fork at a segment's start: the new timeline begins with that segment, the parent's
+	// WAL ends in the one before.
+	atStart := Stanza{Archive: stanza.Archive, Backup: stanza.Backup}
+	boundary := InfoOutput{HistoryRead: true, WAL: map[ArchiveKey][]string{key: append(timeline1[:4:4], "0000000200000000000000A9")},
+		History: map[ArchiveKey][]HistoryFile{key: {{Name: "00000002.history", Content: "1\t0/A5000000\tbefore 2026-12-04 10:30:00+00\n"}}}}
+	if got := names(boundary.WALGaps(atStart, "")); got != "0000000200000000000000A5..0000000200000000000000A8 after 0000000100000000000000A4" {
+		t.Errorf("a fork at 0/A5000000: gaps %q", got)
+	}
 	// The start of timeline 2 stops a recovery to the latest point from the backup on timeline 1.
 	ts, err := output().TimelinesOf(stanza)
 	if err != nil {

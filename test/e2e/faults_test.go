@@ -115,8 +115,10 @@ func (c *restoreCluster) walGapsOn(t *testing.T, tl string) []string {
 	}
 	var fork uint64
 	if n > 1 {
-		// The last line of the history file: the parent, the switch point, the reason.
-		seg := c.one(t, fmt.Sprintf(`SELECT pg_walfile_name(split_part(split_part(rtrim(pg_read_file('pg_wal/%08X.history'), E'\n'), E'\n', -1), E'\t', 2)::pg_lsn)`, n))
+		// The last line of the history file: the parent, the switch point, the reason. The
+		// timeline begins with the segment that holds the switch point (pg_walfile_name names
+		// the one before for an LSN at a segment's start: hence + 1).
+		seg := c.one(t, fmt.Sprintf(`SELECT pg_walfile_name(split_part(split_part(rtrim(pg_read_file('pg_wal/%08X.history'), E'\n'), E'\n', -1), E'\t', 2)::pg_lsn + 1)`, n))
 		m := walSegment.FindStringSubmatch(seg + "-" + strings.Repeat("0", 40))
 		if m == nil {
 			t.Fatalf("the fork segment of timeline %d: %q", n, seg)
