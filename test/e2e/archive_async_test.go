@@ -152,7 +152,7 @@ func TestArchiveQueueOutage(t *testing.T) {
 	target := c.one(t, "SELECT now()")
 	atOutageEnd := c.one(t, chainChecksumSQL)
 	waiting := c.one(t, "SELECT (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') || '|' || (failed_count > 0) FROM pg_stat_archiver")
-	if n, failed, _ := strings.Cut(waiting, "|"); n == "0" || failed != "t" {
+	if n, failed, _ := strings.Cut(waiting, "|"); n == "0" || failed != "true" {
 		t.Errorf("after %s without the repository host: .ready segments|failed = %s, want WAL waiting and failed attempts", time.Since(outage).Round(time.Second), waiting)
 	}
 	t.Logf("outage of %s: %s segments waiting; chain at %s: %s", time.Since(outage).Round(time.Second), waiting, target, atOutageEnd)
