@@ -12,7 +12,7 @@
 # change, against a full backup and a full restore into an empty PVC; 4 show backup against the
 # raw exec; 5 show backup -A over N clusters against 1 (memory too); 6 API requests per command;
 # 7 start-up time and binary size; 8 archiving under an unthrottled pgbench, synchronous against
-# asynchronous (ARCH_SECONDS=120, ARCH_SCALE=10). The sections 2-6 need the database of section 1 (it is made
+# asynchronous (ARCH_SECONDS=120, ARCH_SCALE=10, ARCH_LOADS="pgbench bulk"). The sections 2-6 need the database of section 1 (it is made
 # whatever the sections); 4 and 6 use the backups of the others when they ran.
 #
 # Needs: KUBECONFIG (default the local cluster's), bin/kubectl-pgo (make build), kubectl, jq;
@@ -134,6 +134,35 @@ row() {
 	b=$([[ -n $4 ]] && median "$4" || echo "")
 	r=$([[ -n $4 ]] && ratio "$m" "$b" || echo "")
 	ROWS+=("$1|$2|$m|$b|$r|$5|$6")
+}
+
+# --- the table: defined before the measures, so that a failure part-way prints what was measured -----
+REPORTED=
+report() {
+	[[ -z $REPORTED ]] || return 0
+	REPORTED=1
+	{
+		echo
+		echo "kubectl-pgo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion)"
+		echo "pgbench scale $SCALE, $PARTITIONS partitions of pgbench_accounts: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
+		echo
+		printf '%s\n' "§|measure|median s|baseline s|ratio|target|baseline and notes" "${ROWS[@]}" | column -t -s '|'
+		echo
+		[[ -n ${V[mibs]:-} ]] && echo "throughput ($DB_MIB MiB): ${V[mibs]}"
+		[[ -n ${V[sizes]:-} ]] && echo "sizes: ${V[sizes]}"
+		[[ -n ${V[many_create]:-} ]] && echo "$CLUSTERS tiny clusters (CPU requests 10m): created in parallel in ${V[many_create]} s; their memory (working set) ${V[many_mem]}; show backup -A over them: peak RSS of the plugin ${V[rss_all]}"
+		[[ -n ${V[cpu_all]:-} ]] && echo "CPU time of the whole machine per show backup -A: ${V[cpu_all]} s over $CLUSTERS clusters, ${V[cpu_one]} s over 1 (on $(nproc) CPUs the first cannot take less than $(awk -v c="${V[cpu_all]}" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s)"
+		if has 6 || has 1 || has 5; then
+			echo "API requests (KUBECTL_PGO_COUNT_REQUESTS=1), target <= 3 per read command:"
+			[[ -n ${V[req_backup]:-} ]] && echo "  backup --type=full --wait: ${V[req_backup]}"
+			for c in "show backup" "show cluster" "show archive"; do
+				[[ -n ${V["req_$c"]:-} ]] && echo "  $c NAME: ${V["req_$c"]}"
+			done
+			[[ -n ${V[req_all]:-} ]] && echo "  show backup -A ($CLUSTERS clusters): ${V[req_all]}"
+		fi
+		[[ -n ${V[size]:-} ]] && echo "kubectl pgo version --client: median $(median version) s ($((READ_RUNS * 3)) runs); binary ${V[size]}"
+		true
+	} | tee -a "$LOG"
 }
 
 # --- the database ----------------------------------------------------------------------------
@@ -350,16 +379,24 @@ fi
 # archived count are sampled every 2 s; then how long the backlog takes to drain.
 arch_psql() { kubectl -n "$NS" exec "$1-0" -c database -- psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
 ARCH_SAMPLE="SELECT (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint || ' ' || archived_count FROM pg_stat_archiver"
+# ARCH_BULK is the second load: bulk inserts (200,000 rows of 256 bytes, truncated each time),
+# which write WAL as fast as the node can, where pgbench's small transactions are bound by CPU.
+ARCH_BULK="end=\$((\$(date +%s) + ARCH_SECONDS)); psql -XAtq -c 'CREATE TABLE IF NOT EXISTS bulk (id int, v text)'
+while [ \$(date +%s) -lt \$end ]; do psql -XAtq -c 'TRUNCATE bulk' -c \"INSERT INTO bulk SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g\" || exit; done"
 arch_load() {
-	local name=$1 key=$2 peak=0 s e ready lsn archived lsn0 archived0 t0 t1
-	shift 2
+	local name=$1 key=$2 load=$3 peak=0 s e ready lsn archived lsn0 archived0 t0 t1
+	shift 3
 	timed "create_$key" pgo create cluster "$name" --wait --timeout=10m --storage-size=4Gi --pgbackrest-pvc-size=8Gi "$@"
 	kubectl -n "$NS" exec "$name-0" -c database -- pgbench -i -q -s "$ARCH_SCALE" postgres >>"$LOG" 2>&1
 	arch_psql "$name" "CHECKPOINT; SELECT pg_switch_wal()" >>"$LOG"
 	until [[ $(arch_psql "$name" "$ARCH_SAMPLE" | cut -d' ' -f1) == 0 ]]; do sleep 2; done
 	read -r _ lsn0 archived0 < <(arch_psql "$name" "$ARCH_SAMPLE")
 	t0=$(now)
-	kubectl -n "$NS" exec "$name-0" -c database -- pgbench -n -c 4 -j 2 -T "$ARCH_SECONDS" postgres >"$OUT" 2>&1 &
+	if [[ $load == bulk ]]; then
+		kubectl -n "$NS" exec "$name-0" -c database -- sh -c "${ARCH_BULK//ARCH_SECONDS/$ARCH_SECONDS}" >"$OUT" 2>&1 &
+	else
+		kubectl -n "$NS" exec "$name-0" -c database -- pgbench -n -c 4 -j 2 -T "$ARCH_SECONDS" postgres >"$OUT" 2>&1 &
+	fi
 	local bench=$!
 	while kill -0 "$bench" 2>/dev/null; do
 		read -r ready lsn archived < <(arch_psql "$name" "$ARCH_SAMPLE") || true
@@ -378,18 +415,20 @@ arch_load() {
 	addsample "drain_$key" "$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", e - s }')"
 	addsample "walrate_$key" "$(awk -v a="$lsn0" -v b="$lsn" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) / 1048576 / (e - s) }')"
 	addsample "archrate_$key" "$(awk -v a="$archived0" -v b="$archived" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) * 16 / (e - s) }')"
-	V[tps_$key]=$(grep -o 'tps = [0-9.]*' "$OUT" | head -1)
+	V[tps_$key]=$(grep -o 'tps = [0-9.]*' "$OUT" | head -1 || true)
 	say "8: $name: peak $peak .ready, WAL $(median "walrate_$key") MiB/s, archived $(median "archrate_$key") MiB/s during the load, drained in $(median "drain_$key") s, ${V[tps_$key]}"
 	pgo delete cluster "$name" --yes >>"$LOG" 2>&1
 }
 if has 8; then
 	say "8: pgbench unthrottled for ${ARCH_SECONDS}s (scale $ARCH_SCALE), synchronous, then asynchronous archiving (local repository)"
-	arch_load arch-sync sync
-	arch_load arch-async async --pgbackrest-archive-async
-	row 8 "peak .ready segments, asynchronous" peak_async peak_sync "<= 8" "vs synchronous; pgbench -c 4 unthrottled, ${V[tps_async]:-} vs ${V[tps_sync]:-}"
-	row 8 "backlog drained after the load (s), asynchronous" drain_async drain_sync "<= 10" "vs synchronous"
-	row 8 "WAL written (MiB/s), asynchronous" walrate_async walrate_sync "" "vs synchronous (the load's rate)"
-	row 8 "WAL archived during the load (MiB/s), asynchronous" archrate_async archrate_sync "" "vs synchronous; keeps up when it matches the WAL written"
+	for load in ${ARCH_LOADS:-pgbench bulk}; do
+		arch_load "arch-sync-$load" "sync_$load" "$load"
+		arch_load "arch-async-$load" "async_$load" "$load" --pgbackrest-archive-async
+		row 8 "$load: peak .ready segments, asynchronous" "peak_async_$load" "peak_sync_$load" "<= 8" "vs synchronous ${V[tps_async_$load]:-}"
+		row 8 "$load: backlog drained after the load (s), async" "drain_async_$load" "drain_sync_$load" "<= 10" "vs synchronous"
+		row 8 "$load: WAL written (MiB/s), asynchronous" "walrate_async_$load" "walrate_sync_$load" "" "vs synchronous (the load's rate)"
+		row 8 "$load: WAL archived during the load (MiB/s), async" "archrate_async_$load" "archrate_sync_$load" "" "vs synchronous; keeps up when it matches the WAL written"
+	done
 fi
 
 # --- 2, last: start-fast off. It runs last: when it is stopped at the cap, the database side's
@@ -410,32 +449,4 @@ if has 2; then
 	row 2 "full, --no-start-fast (1 run)" nofast hand_full "" "${V[nofast]}"
 fi
 
-# --- the table ----------------------------------------------------------------------------------------
-REPORTED=
-report() {
-	[[ -z $REPORTED ]] || return 0
-	REPORTED=1
-	{
-		echo
-		echo "kubectl-pgo benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(kubectl version -o json 2>/dev/null | jq -r .serverVersion.gitVersion)"
-		echo "pgbench scale $SCALE, $PARTITIONS partitions of pgbench_accounts: database $DB_MIB MiB; $ROUNDS rounds (reads: hyperfine, $READ_RUNS runs); medians in seconds"
-		echo
-		printf '%s\n' "§|measure|median s|baseline s|ratio|target|baseline and notes" "${ROWS[@]}" | column -t -s '|'
-		echo
-		[[ -n ${V[mibs]:-} ]] && echo "throughput ($DB_MIB MiB): ${V[mibs]}"
-		[[ -n ${V[sizes]:-} ]] && echo "sizes: ${V[sizes]}"
-		[[ -n ${V[many_create]:-} ]] && echo "$CLUSTERS tiny clusters (CPU requests 10m): created in parallel in ${V[many_create]} s; their memory (working set) ${V[many_mem]}; show backup -A over them: peak RSS of the plugin ${V[rss_all]}"
-		[[ -n ${V[cpu_all]:-} ]] && echo "CPU time of the whole machine per show backup -A: ${V[cpu_all]} s over $CLUSTERS clusters, ${V[cpu_one]} s over 1 (on $(nproc) CPUs the first cannot take less than $(awk -v c="${V[cpu_all]}" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s)"
-		if has 6 || has 1 || has 5; then
-			echo "API requests (KUBECTL_PGO_COUNT_REQUESTS=1), target <= 3 per read command:"
-			[[ -n ${V[req_backup]:-} ]] && echo "  backup --type=full --wait: ${V[req_backup]}"
-			for c in "show backup" "show cluster" "show archive"; do
-				[[ -n ${V["req_$c"]:-} ]] && echo "  $c NAME: ${V["req_$c"]}"
-			done
-			[[ -n ${V[req_all]:-} ]] && echo "  show backup -A ($CLUSTERS clusters): ${V[req_all]}"
-		fi
-		[[ -n ${V[size]:-} ]] && echo "kubectl pgo version --client: median $(median version) s ($((READ_RUNS * 3)) runs); binary ${V[size]}"
-		true
-	} | tee -a "$LOG"
-}
 report
