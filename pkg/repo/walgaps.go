@@ -8,11 +8,6 @@ import (
 	"strings"
 )
 
-// segmentsPerLog is the number of WAL segments in a log file (the middle
-// eight digits of a segment name) for the 16 MiB segments kubectl-pgo's
-// databases are made with.
-const segmentsPerLog = 0x100
-
 // WALGap is a run of WAL segments missing from an archive between two
 // that it holds: segments that asynchronous archiving dropped when its
 // queue exceeded archive-push-queue-max, or that were lost. No recovery can
@@ -51,23 +46,18 @@ type segment struct {
 	pos      uint64
 }
 
-// parseSegment reads a 24-digit segment name.
+// parseSegment reads a 24-digit segment name (SegmentTimeline,
+// SegmentNumber).
 func parseSegment(name string) (segment, bool) {
-	if len(name) != 24 {
+	tl, err1 := SegmentTimeline(name)
+	pos, err2 := SegmentNumber(name)
+	if len(name) != 24 || err1 != nil || err2 != nil || SegmentOf(tl, LSN(pos*walSegmentSize)) != name {
 		return segment{}, false
 	}
-	tl, err1 := strconv.ParseUint(name[:8], 16, 32)
-	log, err2 := strconv.ParseUint(name[8:16], 16, 32)
-	seg, err3 := strconv.ParseUint(name[16:], 16, 32)
-	if err1 != nil || err2 != nil || err3 != nil || seg >= segmentsPerLog {
-		return segment{}, false
-	}
-	return segment{timeline: tl, pos: log*segmentsPerLog + seg}, true
+	return segment{timeline: uint64(tl), pos: pos}, true
 }
 
-func (s segment) name() string {
-	return fmt.Sprintf("%08X%08X%08X", s.timeline, s.pos/segmentsPerLog, s.pos%segmentsPerLog)
-}
+func (s segment) name() string { return SegmentOf(uint32(s.timeline), LSN(s.pos*walSegmentSize)) }
 
 // WALGaps returns the gaps in the WAL that InfoOutput listed, by
 // repository and archive, oldest first. A timeline's WAL runs without a gap
@@ -139,8 +129,8 @@ func missingRuns(names []string, ts Timelines, ack segment, known bool) []run {
 	for id, t := range ts {
 		if id > 1 && t.ForkLSN > 0 {
 			tl := uint64(id)
-			begins[tl] = uint64(t.ForkLSN) / segmentBytes
-			parents[tl] = segment{uint64(t.Parent), (uint64(t.ForkLSN) - 1) / segmentBytes}
+			begins[tl] = uint64(t.ForkLSN) / walSegmentSize
+			parents[tl] = segment{uint64(t.Parent), (uint64(t.ForkLSN) - 1) / walSegmentSize}
 		}
 	}
 	if _, ok := byTimeline[ack.timeline]; !ok && tail {
@@ -223,9 +213,6 @@ func archiveDBID(id string) int {
 	return 0
 }
 
-// segmentBytes is the size of a WAL segment: 16 MiB.
-const segmentBytes = 1 << 24
-
 // Blocks tells whether gap g stops a recovery that starts at backup b
 // and replays the history of timeline n to its end (a restore to the
 // latest point): g lies on a timeline of that history, before the point
@@ -243,7 +230,7 @@ func (ts Timelines) Blocks(g WALGap, b Backup, n uint32) bool {
 		return first.timeline == uint64(n)
 	}
 	s, on := ts.stepOn(n, uint32(first.timeline))
-	return on && (s.End == 0 || LSN(first.pos*segmentBytes) < s.End)
+	return on && (s.End == 0 || LSN(first.pos*walSegmentSize) < s.End)
 }
 
 // ArchiverSeparator is the line between ArchiverThenCommand's two parts.
