@@ -11,18 +11,24 @@
 # 2 process-max, compress-type, start-fast; 3 incremental backup and delta restore after a 1%
 # change, against a full backup and a full restore into an empty PVC; 4 show backup against the
 # raw exec; 5 show backup -A over N clusters against 1 (memory too); 6 API requests per command;
-# 7 start-up time and binary size; 8 archiving under an unthrottled pgbench, synchronous against
-# asynchronous (ARCH_SECONDS=120, ARCH_SCALE=10, ARCH_LOADS="pgbench bulk"). The sections 2-6 need the database of section 1 (it is made
-# whatever the sections); 4 and 6 use the backups of the others when they ran.
+# 7 start-up time and binary size; 8 archiving under an unthrottled load, synchronous against
+# asynchronous (ARCH_SECONDS=120, ARCH_SCALE=10, ARCH_LOADS="pgbench bulk",
+# ARCH_STORAGES="local": any of local, s3, local,s3; S3 is the tests' server, hack/s3/serve);
+# 9 the replay of a PITR over REPLAY_MIB=2048 MiB of WAL: archive-get synchronous, asynchronous
+# and with a larger queue, against the WAL in a local directory; 10 full backup and restore at
+# SCALES="50 100 200" with process-max 1 and 2. The sections 2-6 need the database of section 1
+# (it is made whatever the sections); 4 and 6 use the backups of the others when they ran; 8, 9
+# and 10 make clusters of their own.
 #
-# Needs: KUBECONFIG (default the local cluster's), bin/kubectl-pgo (make build), kubectl, jq;
-# hyperfine is installed with apt when missing (sections 4, 5, 7).
+# Needs: KUBECONFIG (default the local cluster's), bin/kubectl-pgo (make build), kubectl, jq, go
+# (section 8 on S3); hyperfine is installed with apt when missing (sections 4, 5, 7).
 set -euo pipefail
 
-SCALE=50 ROUNDS=3 CLUSTERS=10 READ_RUNS=10 SECTIONS=1,2,3,4,5,6,7,8
-PARTITIONS=0 ARCH_SCALE=${ARCH_SCALE:-10} ARCH_SECONDS=${ARCH_SECONDS:-120}
+SCALE=50 ROUNDS=3 CLUSTERS=10 READ_RUNS=10 SECTIONS=1,2,3,4,5,6,7,8,9,10
+PARTITIONS=0 ARCH_SCALE=${ARCH_SCALE:-10} ARCH_SECONDS=${ARCH_SECONDS:-120} ARCH_STORAGES=${ARCH_STORAGES:-local}
+REPLAY_MIB=${REPLAY_MIB:-2048} SCALES=${SCALES:-50 100 200}
 NO_START_FAST_CAP=${NO_START_FAST_CAP:-90}
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
@@ -39,6 +45,11 @@ done
 for v in SCALE ROUNDS CLUSTERS READ_RUNS; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --${v,,} must be a positive integer, got ${!v}" >&2; exit 2; }
 done
+[[ $REPLAY_MIB =~ ^[1-9][0-9]*$ ]] || { echo "bench: REPLAY_MIB must be a positive integer, got $REPLAY_MIB" >&2; exit 2; }
+for v in $SCALES; do [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench: SCALES must list positive integers, got $SCALES" >&2; exit 2; }; done
+for v in $ARCH_STORAGES; do
+	[[ $v =~ ^(local|s3|local,s3)$ ]] || { echo "bench: ARCH_STORAGES lists local, s3 or local,s3, got $v" >&2; exit 2; }
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGO=$ROOT/bin/kubectl-pgo
@@ -48,6 +59,7 @@ command -v jq >/dev/null || { echo "bench: jq is needed" >&2; exit 2; }
 kubectl version >/dev/null 2>&1 || { echo "bench: the cluster in $KUBECONFIG does not answer" >&2; exit 2; }
 
 RUN=bench-$(date +%H%M%S)-$((RANDOM % 1000))
+WORK=$(mktemp -d)
 NS=$RUN NS_MANY=$RUN-many
 DB=pgb
 LOG=${BENCH_LOG:-/tmp/$RUN.log}
@@ -59,6 +71,11 @@ cleanup() {
 	local rc=$?
 	# What was measured before a failure is still worth reading.
 	((rc == 0)) || report || true
+	if [[ -n ${S3_PID:-} ]]; then
+		say "stopping the S3 server (pid $S3_PID)"
+		kill "$S3_PID" 2>/dev/null && wait "$S3_PID" 2>/dev/null || true
+	fi
+	rm -rf "$WORK"
 	say "cleaning up: namespaces $NS $NS_MANY"
 	kubectl delete namespace "$NS" "$NS_MANY" --ignore-not-found --wait=true --timeout=5m >>"$LOG" 2>&1 || true
 	say "log: $LOG"
@@ -160,6 +177,7 @@ report() {
 			done
 			[[ -n ${V[req_all]:-} ]] && echo "  show backup -A ($CLUSTERS clusters): ${V[req_all]}"
 		fi
+		for sc in $SCALES; do [[ -n ${V[scale_$sc]:-} ]] && echo "${V[scale_$sc]}"; done
 		[[ -n ${V[size]:-} ]] && echo "kubectl pgo version --client: median $(median version) s ($((READ_RUNS * 3)) runs); binary ${V[size]}"
 		true
 	} | tee -a "$LOG"
@@ -417,18 +435,178 @@ arch_load() {
 	addsample "archrate_$key" "$(awk -v a="$archived0" -v b="$archived" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.1f", (b - a) * 16 / (e - s) }')"
 	V[tps_$key]=$(grep -o 'tps = [0-9.]*' "$OUT" | head -1 || true)
 	say "8: $name: peak $peak .ready, WAL $(median "walrate_$key") MiB/s, archived $(median "archrate_$key") MiB/s during the load, drained in $(median "drain_$key") s, ${V[tps_$key]}"
-	pgo delete cluster "$name" --yes >>"$LOG" 2>&1
+	pgo delete cluster "$name" --yes --discard-passphrase >>"$LOG" 2>&1
+}
+# start_s3: the end-to-end tests' S3 server (SeaweedFS over TLS, a Service name for the pods),
+# started once by hack/s3/serve, with a bucket and the keys and CA in Secrets of $NS; S3_FLAGS are
+# create cluster's flags for it.
+S3_PID= S3_FLAGS=()
+start_s3() {
+	[[ -z $S3_PID ]] || return 0
+	local weed json=$WORK/s3.json
+	say "starting the S3 server (hack/s3/serve; SeaweedFS is built once into the cache)"
+	"$ROOT/hack/s3/build.sh" >>"$LOG" 2>&1
+	weed=$(bash -c "source '$ROOT/hack/cluster/lib.sh' && echo \$WEED_BIN")
+	(cd "$ROOT" && go build -o "$WORK/s3serve" ./hack/s3/serve) >>"$LOG" 2>&1
+	KPGO_WEED=$weed "$WORK/s3serve" -kubeconfig "$KUBECONFIG" -out "$json" -bucket kpgo-bench >>"$LOG" 2>&1 &
+	S3_PID=$!
+	for _ in $(seq 120); do [[ -f $json ]] && break; kill -0 "$S3_PID" 2>/dev/null || break; sleep 1; done
+	[[ -f $json ]] || { say "FAILED: the S3 server did not start (see $LOG)"; return 1; }
+	jq -j .accessKey "$json" >"$WORK/key" && jq -j .secretKey "$json" >"$WORK/secret" && jq -r .ca "$json" >"$WORK/ca.crt"
+	kubectl -n "$NS" create secret generic bench-s3-keys --from-file=aws-s3-key="$WORK/key" --from-file=aws-s3-key-secret="$WORK/secret" >>"$LOG"
+	kubectl -n "$NS" create secret generic bench-s3-ca --from-file=ca.crt="$WORK/ca.crt" >>"$LOG"
+	rm -f "$WORK/key" "$WORK/secret"
+	S3_FLAGS=(--pgbackrest-s3-bucket="$(jq -r .bucket "$json")" --pgbackrest-s3-endpoint="$(jq -r .endpoint "$json")"
+		--pgbackrest-s3-region="$(jq -r .region "$json")" --pgbackrest-s3-uri-style=path
+		--pgbackrest-s3-credentials-secret=bench-s3-keys --pgbackrest-s3-ca-secret=bench-s3-ca)
 }
 if has 8; then
-	say "8: pgbench unthrottled for ${ARCH_SECONDS}s (scale $ARCH_SCALE), synchronous, then asynchronous archiving (local repository)"
-	for load in ${ARCH_LOADS:-pgbench bulk}; do
-		arch_load "arch-sync-$load" "sync_$load" "$load"
-		arch_load "arch-async-$load" "async_$load" "$load" --pgbackrest-archive-async
-		row 8 "$load: peak .ready segments, asynchronous" "peak_async_$load" "peak_sync_$load" "<= 8" "vs synchronous ${V[tps_async_$load]:-}"
-		row 8 "$load: backlog drained after the load (s), async" "drain_async_$load" "drain_sync_$load" "<= 10" "vs synchronous"
-		row 8 "$load: WAL written (MiB/s), asynchronous" "walrate_async_$load" "walrate_sync_$load" "" "vs synchronous (the load's rate)"
-		row 8 "$load: WAL archived during the load (MiB/s), async" "archrate_async_$load" "archrate_sync_$load" "" "vs synchronous; keeps up when it matches the WAL written"
+	for st in $ARCH_STORAGES; do
+		tag=${st//,/-} flags=()
+		if [[ $st != local ]]; then
+			start_s3
+			# The bucket goes with the run: its backups' passphrase need not outlive the cluster.
+			flags=(--pgbackrest-storage-type="$st" "${S3_FLAGS[@]}")
+		fi
+		say "8: $st: each load unthrottled for ${ARCH_SECONDS}s (pgbench scale $ARCH_SCALE), synchronous, then asynchronous archiving"
+		for load in ${ARCH_LOADS:-pgbench bulk}; do
+			k=${load}_$tag
+			arch_load "arch-sync-$load-$tag" "sync_$k" "$load" "${flags[@]}"
+			arch_load "arch-async-$load-$tag" "async_$k" "$load" --pgbackrest-archive-async "${flags[@]}"
+			row 8 "$st, $load: peak .ready segments, async" "peak_async_$k" "peak_sync_$k" "<= 8" "vs synchronous ${V[tps_async_$k]:-}"
+			row 8 "$st, $load: backlog drained after the load (s), async" "drain_async_$k" "drain_sync_$k" "<= 10" "vs synchronous"
+			row 8 "$st, $load: WAL written (MiB/s), async" "walrate_async_$k" "walrate_sync_$k" "" "vs synchronous (the load's rate)"
+			row 8 "$st, $load: WAL archived during the load (MiB/s), async" "archrate_async_$k" "archrate_sync_$k" "" "vs synchronous; keeps up when it matches the WAL written"
+		done
 	done
+fi
+
+# --- helpers of 9 and 10: pgBackRest and a second PostgreSQL by hand in a cluster's database pod ----
+# db_exec CLUSTER CMD...: in its database container, where pgbackrest.conf reaches the repository
+# host over TLS as the restore Job does.
+db_exec() { local c=$1; shift; kubectl -n "$NS" exec "$c-0" -c database -- "$@"; }
+# restore_by_hand CLUSTER DIR OPTS...: pgbackrest restore into an empty DIR on the data volume.
+restore_by_hand() {
+	local c=$1 dir=$2
+	shift 2
+	db_exec "$c" sh -c 'rm -rf "$1" "$1-spool" "$1.log" && mkdir -m 700 "$1" "$1-spool"' _ "$dir" &&
+		db_exec "$c" pgbackrest --stanza=db --pg1-path="$dir" restore --log-level-console=info "$@"
+}
+# mount_of CLUSTER: the data volume's mount path (PGDATA's parent).
+mount_of() { db_exec "$1" sh -c 'dirname "$PGDATA"'; }
+
+# --- 9: the replay of a PITR over REPLAY_MIB of WAL ----------------------------------------------
+# A cluster of its own writes REPLAY_MIB of WAL after a full backup (bulk inserts, each round of
+# 200,000 rows numbered, the table truncated between); a commit, the target time T, a commit after
+# it. Then, in turn and in each round, the backup is restored by hand into an empty directory on
+# the database pod's volume (pgbackrest restore --type=time --target=T) and a second PostgreSQL
+# replays to T with a restore_command that fetches with archive-get synchronously, asynchronously
+# (process-max 2, the default queue of 128 MiB) and with a 1 GiB queue, or copies from a local
+# directory that holds the same WAL already (the limit). Its "redo done ... elapsed" is the
+# replay's time; every recovery must give the rows committed before T, checksum and count.
+REPLAY_ROWS="SELECT (SELECT count(*) || '|' || md5(string_agg(b::text, ',' ORDER BY id)) FROM bulk b) || '/' || (SELECT count(*) FROM mark)"
+replay_one() {
+	local key=$1 cmd=$2 s e got redo bin=$RBIN
+	restore_by_hand replay "$RD" --type=time "--target=$REPLAY_T" --target-action=promote \
+		"--recovery-option=restore_command=$cmd" >"$OUT" 2>&1 || { cat "$OUT" >>"$LOG"; say "FAILED: restore for $key"; return 1; }
+	cat "$OUT" >>"$LOG"
+	s=$(now)
+	db_exec replay "$bin/pg_ctl" -D "$RD" -l "$RD.log" -o "-p 5499 -k /tmp -c listen_addresses= -c archive_mode=off -c cluster_name=replay" start >>"$LOG" 2>&1
+	until [[ $(db_exec replay psql -h /tmp -p 5499 -XAtq -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null) == f ]]; do
+		if ! db_exec replay "$bin/pg_ctl" -D "$RD" status >/dev/null 2>&1; then
+			db_exec replay tail -20 "$RD.log" | tee -a "$LOG" >&2
+			say "FAILED: the recovery of $key stopped"
+			return 1
+		fi
+		sleep 0.5
+	done
+	e=$(now)
+	got=$(db_exec replay psql -h /tmp -p 5499 -XAtq -d postgres -c "$REPLAY_ROWS")
+	redo=$(db_exec replay cat "$RD.log" | grep -o 'redo done at .*elapsed: [0-9.]* s' | grep -o '[0-9.]* s$' | tr -d ' s')
+	db_exec replay cat "$RD.log" >>"$LOG"
+	db_exec replay "$bin/pg_ctl" -D "$RD" -m immediate stop >>"$LOG" 2>&1
+	if [[ $got != "$REPLAY_WANT" ]]; then
+		say "FAILED: $key recovered $got, committed before T: $REPLAY_WANT"
+		return 1
+	fi
+	addsample "replay_$key" "${redo:--}"
+	addsample "replaywall_$key" "$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')"
+	say "9: $key: redo ${redo:-?} s, promoted after $(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", e - s }') s, rows as committed before T"
+}
+if has 9; then
+	say "9: a cluster writes $REPLAY_MIB MiB of WAL after a full backup"
+	timed create_replay pgo create cluster replay --wait --timeout=10m --storage-size=8Gi --pgbackrest-pvc-size=16Gi
+	arch_psql replay "CREATE TABLE bulk (id int, v text); CREATE TABLE mark (id int)" >>"$LOG"
+	pgo backup replay --type=full --wait >>"$LOG" 2>&1
+	lsn0=$(arch_psql replay "SELECT pg_current_wal_lsn()")
+	db_exec replay sh -c 'i=0; while [ "$(psql -XAtq -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '"'$lsn0'"') < $1::bigint * 1048576")" = t ]; do
+		i=$((i + 1)); psql -XAtq -v ON_ERROR_STOP=1 -c "TRUNCATE bulk" -c "INSERT INTO bulk SELECT g, $i || repeat(md5(g::text), 8) FROM generate_series(1, 200000) g" || exit; done; echo "$i rounds"' _ "$REPLAY_MIB" >>"$LOG"
+	arch_psql replay "INSERT INTO mark VALUES (1)" >>"$LOG"
+	REPLAY_WANT=$(arch_psql replay "$REPLAY_ROWS")
+	sleep 1
+	REPLAY_T=$(arch_psql replay "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+	sleep 1
+	arch_psql replay "INSERT INTO mark VALUES (2)" >>"$LOG"
+	# pg_switch_wal gives the end of the segment it closed, which pg_walfile_name names.
+	last=$(arch_psql replay "SELECT pg_walfile_name(pg_switch_wal())")
+	until [[ $(arch_psql replay "SELECT last_archived_wal >= '$last' FROM pg_stat_archiver") == t ]]; do sleep 1; done
+	V[replay_wal]=$(arch_psql replay "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0'))")
+	RBIN=$(db_exec replay sh -c 'ls -d /usr/lib/postgresql/*/bin | tail -1')
+	RD=$(mount_of replay)/bench-replay
+	# The limit: the same WAL, already in a local directory (archive-get once for each segment,
+	# not timed), from the backup's first segment to the last.
+	first=$(kubectl -n "$NS" exec "$(repo_pod replay)" -c pgbackrest -- pgbackrest --stanza=db --output=json info | jq -r '.[0].backup[-1].archive.start')
+	say "9: WAL ${V[replay_wal]} from $first to $last; copying it into a local directory (not timed)"
+	db_exec replay sh -c 'set -e; d=$1-wal; rm -rf "$d"; mkdir -p "$d"; tl=${2%????????????????}
+		n=$(printf "%d" "0x$(echo "$2" | cut -c9-16)") s=$(printf "%d" "0x$(echo "$2" | cut -c17-24)")
+		while :; do f=$(printf "%s%08X%08X" "$tl" "$n" "$s"); pgbackrest --stanza=db archive-get "$f" "$d/$f"
+			[ "$f" = "$3" ] && break; s=$((s + 1)); [ "$s" -lt 256 ] || { s=0; n=$((n + 1)); }; done; du -sm "$d"' _ "$RD" "$first" "$last" >>"$LOG"
+	async="pgbackrest --stanza=db --pg1-path=$RD --archive-async --spool-path=$RD-spool --process-max=2"
+	for r in $(seq "$ROUNDS"); do
+		say "9: round $r/$ROUNDS: PITR replays with archive-get sync, async, async with a 1 GiB queue, and from a local directory"
+		replay_one sync "pgbackrest --stanza=db --pg1-path=$RD archive-get %f \"%p\""
+		replay_one async "$async archive-get %f \"%p\""
+		replay_one async1g "$async --archive-get-queue-max=1073741824 archive-get %f \"%p\""
+		replay_one local "cp $RD-wal/%f \"%p\""
+	done
+	db_exec replay rm -rf "$RD" "$RD-spool" "$RD-wal" "$RD.log"
+	row 9 "PITR replay of ${V[replay_wal]} WAL, async archive-get" replay_async replay_local "<= 1.3" "vs the WAL in a local directory (redo time, from the log)"
+	row 9 "  the same, async with a 1 GiB queue" replay_async1g replay_local "" "vs the local directory"
+	row 9 "  the same, synchronous archive-get" replay_sync replay_local "" "vs the local directory"
+	row 9 "  async, until promoted (wall)" replaywall_async replaywall_local "" "vs the local directory, start to promotion"
+	row 9 "  sync, until promoted (wall)" replaywall_sync replaywall_local "" "vs the local directory, start to promotion"
+	pgo delete cluster replay --yes >>"$LOG" 2>&1
+fi
+
+# --- 10: full backup and restore by size, with process-max 1 and 2 -------------------------------
+# A cluster of its own, pgbench -i at each scale of SCALES in turn; each round a full backup by
+# hand in the repository host and a restore by hand into an empty directory of the database
+# pod's volume (what the backup and restore Jobs run), each with --process-max=1 and 2.
+if has 10; then
+	max=0
+	for sc in $SCALES; do ((sc > max)) && max=$sc; done
+	timed create_scale pgo create cluster scale --wait --timeout=10m --storage-size="$((max / 10 + 4))Gi" --pgbackrest-pvc-size="$((max / 5 + 8))Gi"
+	SREPO=$(repo_pod scale)
+	SD=$(mount_of scale)/bench-restore
+	for sc in $SCALES; do
+		say "10: scale $sc: pgbench -i"
+		db_exec scale pgbench -i -q -s "$sc" postgres >>"$LOG" 2>&1
+		arch_psql scale "CHECKPOINT" >>"$LOG"
+		mib=$(arch_psql scale "SELECT round(sum(pg_database_size(oid)) / 1048576) FROM pg_database")
+		kubectl -n "$NS" exec "$SREPO" -c pgbackrest -- pgbackrest --stanza=db backup --type=full >>"$LOG" 2>&1 # warm-up, not counted
+		for r in $(seq "$ROUNDS"); do
+			say "10: scale $sc ($mib MiB): round $r/$ROUNDS: full backup and restore, process-max 1 and 2"
+			for pm in 1 2; do
+				timed "scb_${sc}_$pm" kubectl -n "$NS" exec "$SREPO" -c pgbackrest -- pgbackrest --stanza=db backup --type=full --process-max="$pm" --log-level-console=info
+				timed "scr_${sc}_$pm" restore_by_hand scale "$SD" --process-max="$pm" --type=immediate
+			done
+		done
+		db_exec scale rm -rf "$SD" "$SD-spool"
+		row 10 "scale $sc ($mib MiB): full backup, process-max 1" "scb_${sc}_1" "scb_${sc}_2" "" "vs process-max 2"
+		row 10 "scale $sc ($mib MiB): restore, process-max 1" "scr_${sc}_1" "scr_${sc}_2" "" "vs process-max 2"
+		V[scale_$sc]="scale $sc, $mib MiB: backup $(awk -v m="$mib" -v a="$(median "scb_${sc}_1")" -v b="$(median "scb_${sc}_2")" 'BEGIN { printf "%.0f / %.0f", m / a, m / b }') MiB/s, restore $(awk -v m="$mib" -v a="$(median "scr_${sc}_1")" -v b="$(median "scr_${sc}_2")" 'BEGIN { printf "%.0f / %.0f", m / a, m / b }') MiB/s (process-max 1 / 2)"
+	done
+	pgo delete cluster scale --yes >>"$LOG" 2>&1
 fi
 
 # --- 2, last: start-fast off. It runs last: when it is stopped at the cap, the database side's

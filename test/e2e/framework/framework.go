@@ -47,15 +47,24 @@ func Setup(t *testing.T) *Env {
 	if path == "" {
 		t.Skipf("no cluster: %s is not set (run `make cluster-up` and then `make e2e`)", KubeconfigEnv)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	e, err := Connect(path)
 	if err != nil {
-		t.Fatalf("loading %s=%s: %v", KubeconfigEnv, path, err)
+		t.Fatalf("%s=%s: %v", KubeconfigEnv, path, err)
+	}
+	return e
+}
+
+// Connect connects to the cluster of a kubeconfig, outside a test (hack/s3/serve).
+func Connect(kubeconfig string) (*Env, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &Env{Kubeconfig: path, Config: cfg, Client: client}
+	return &Env{Kubeconfig: kubeconfig, Config: cfg, Client: client}, nil
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9-]+`)

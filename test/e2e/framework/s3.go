@@ -70,7 +70,7 @@ var (
 // cannot start: S3 is part of what is tested, not optional.
 func (e *Env) S3(t *testing.T) *S3Server {
 	t.Helper()
-	s3Once.Do(func() { sharedS3, sharedS3Err = e.startS3() })
+	s3Once.Do(func() { sharedS3, sharedS3Err = e.StartS3() })
 	if sharedS3Err != nil {
 		t.Fatalf("starting the S3 server: %v", sharedS3Err)
 	}
@@ -81,7 +81,7 @@ func (e *Env) S3(t *testing.T) *S3Server {
 // namespace). TestMain calls it after the tests, whatever their outcome.
 func StopShared() {
 	if sharedS3 != nil {
-		sharedS3.stop()
+		sharedS3.Stop()
 	}
 }
 
@@ -94,7 +94,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func (e *Env) startS3() (*S3Server, error) {
+// StartS3 starts an S3 server of its own; Stop stops it. The tests share one (S3); the
+// benchmarks start theirs with hack/s3/serve.
+func (e *Env) StartS3() (*S3Server, error) {
 	weed := os.Getenv(WeedEnv)
 	if weed == "" {
 		return nil, fmt.Errorf("%s is not set: run hack/s3/build.sh and hack/e2e.sh", WeedEnv)
@@ -128,7 +130,7 @@ func (e *Env) startS3() (*S3Server, error) {
 	// The Service first: a headless Service whose one endpoint is the host, so pods resolve
 	// the name to it.
 	if err := e.s3Service(s.namespace, s3Port); err != nil {
-		s.stop()
+		s.Stop()
 		return nil, err
 	}
 	cert, key, err := s.writeTLS(host)
@@ -179,10 +181,10 @@ func (e *Env) startS3() (*S3Server, error) {
 	// Ready when the S3 port answers TLS and a bucket can be made through the master.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		if err := s.createBucket("kpgo-ready-check"); err == nil {
+		if err := s.MakeBucket("kpgo-ready-check"); err == nil {
 			break
 		} else if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("SeaweedFS did not become ready: %v (log: %s)", err, filepath.Join(s.dir, "weed.log"))
 		}
 		select {
@@ -275,12 +277,13 @@ func OtherCA(t *testing.T) []byte {
 // CreateBucket makes a bucket, named for the test.
 func (s *S3Server) CreateBucket(t *testing.T, name string) {
 	t.Helper()
-	if err := s.createBucket(name); err != nil {
+	if err := s.MakeBucket(name); err != nil {
 		t.Fatalf("creating bucket %s: %v", name, err)
 	}
 }
 
-func (s *S3Server) createBucket(name string) error {
+// MakeBucket creates a bucket, outside a test.
+func (s *S3Server) MakeBucket(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.weed, "shell", "-master="+s.masterAddr, "-filer="+s.filerAddr)
@@ -369,7 +372,8 @@ func (s *S3Server) Flags(bucket, credentials, ca string) []string {
 		"--pgbackrest-s3-credentials-secret=" + credentials, "--pgbackrest-s3-ca-secret=" + ca}
 }
 
-func (s *S3Server) stop() {
+// Stop stops the server and deletes its namespace and files.
+func (s *S3Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		select {
