@@ -438,7 +438,7 @@ arch_load() {
 	pgo delete cluster "$name" --yes --discard-passphrase >>"$LOG" 2>&1
 }
 # start_s3: the end-to-end tests' S3 server (SeaweedFS over TLS, a Service name for the pods),
-# started once by hack/s3/serve, with a bucket and the keys and CA in Secrets of $NS; S3_FLAGS are
+# started once by hack/s3/serve with room for 128 GB (each load archives gigabytes), with a bucket and the keys and CA in Secrets of $NS; S3_FLAGS are
 # create cluster's flags for it.
 S3_PID= S3_FLAGS=()
 start_s3() {
@@ -448,7 +448,7 @@ start_s3() {
 	"$ROOT/hack/s3/build.sh" >>"$LOG" 2>&1
 	weed=$(bash -c "source '$ROOT/hack/cluster/lib.sh' && echo \$WEED_BIN")
 	(cd "$ROOT" && go build -o "$WORK/s3serve" ./hack/s3/serve) >>"$LOG" 2>&1
-	KPGO_WEED=$weed "$WORK/s3serve" -kubeconfig "$KUBECONFIG" -out "$json" -bucket kpgo-bench >>"$LOG" 2>&1 &
+	KPGO_WEED=$weed "$WORK/s3serve" -kubeconfig "$KUBECONFIG" -out "$json" -bucket kpgo-bench -volume-max 2000 >>"$LOG" 2>&1 &
 	S3_PID=$!
 	for _ in $(seq 120); do [[ -f $json ]] && break; kill -0 "$S3_PID" 2>/dev/null || break; sleep 1; done
 	[[ -f $json ]] || { say "FAILED: the S3 server did not start (see $LOG)"; return 1; }

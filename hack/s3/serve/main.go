@@ -21,6 +21,7 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "the cluster whose pods use the server")
 	out := flag.String("out", "", "file to write the server's endpoint, keys and CA to (JSON); written once it is ready")
 	bucket := flag.String("bucket", "", "bucket to create")
+	flag.IntVar(&framework.S3VolumeMax, "volume-max", framework.S3VolumeMax, "volumes of 64 MB the server may make (sparse files)")
 	flag.Parse()
 	if *out == "" || *kubeconfig == "" || *bucket == "" {
 		fmt.Fprintln(os.Stderr, "serve: -out, -bucket and -kubeconfig (or KUBECONFIG) are required")

@@ -94,6 +94,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// S3VolumeMax bounds the server's volumes of 64 MB each (sparse files): 200, 12.8 GB in all, is
+// room for every test of a run; a benchmark that archives gigabytes of WAL asks for more.
+var S3VolumeMax = 200
+
 // StartS3 starts an S3 server of its own; Stop stops it. The tests share one (S3); the
 // benchmarks start theirs with hack/s3/serve.
 func (e *Env) StartS3() (*S3Server, error) {
@@ -160,7 +164,7 @@ func (e *Env) StartS3() (*S3Server, error) {
 		// Each bucket is a collection that grows 7 volumes at its first
 		// write; the default limit of 8 volumes leaves the third bucket of
 		// a run with none ("no free volumes left"). Volumes are sparse files.
-		"-volume.port="+strconv.Itoa(volume), "-volume.port.grpc="+strconv.Itoa(ports[5]), "-volume.max=200",
+		"-volume.port="+strconv.Itoa(volume), "-volume.port.grpc="+strconv.Itoa(ports[5]), "-volume.max="+strconv.Itoa(S3VolumeMax),
 		"-filer", "-filer.port="+strconv.Itoa(filer), "-filer.port.grpc="+strconv.Itoa(ports[6]),
 		"-s3", "-s3.port="+strconv.Itoa(s3Port), "-s3.port.grpc="+strconv.Itoa(ports[7]), "-s3.ip.bind="+s3HostIP,
 		"-s3.config="+configFile, "-s3.cert.file="+cert, "-s3.key.file="+key,
