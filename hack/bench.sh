@@ -116,7 +116,10 @@ pgbr_ms() { grep -o "$1 command end: completed successfully ([0-9]*ms)" "$OUT" |
 secs() { awk -v ms="$1" 'BEGIN { printf "%.3f", ms / 1000 }'; }
 
 pgo() { "$PGO" -n "$NS" "$@"; }
-psql_db() { kubectl -n "$NS" exec "$DB-0" -c database -- psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+# db_exec CLUSTER CMD...: in its database container, where pgbackrest.conf reaches the repository
+# host over TLS as the restore Job does.
+db_exec() { local c=$1; shift; kubectl -n "$NS" exec "$c-0" -c database -- "$@"; }
+psql_db() { db_exec "$DB" psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 repo_pod() { kubectl -n "${2:-$NS}" get pod -l "app.kubernetes.io/component=pgbackrest-repo,pg-cluster=$1" -o jsonpath='{.items[0].metadata.name}'; }
 repo_exec() { kubectl -n "$NS" exec "$REPO" -c pgbackrest -- "$@"; }
 # backup_by_hand OPTS...: the backup the Job runs, typed into the repository pod instead
@@ -395,7 +398,7 @@ fi
 # arch_load NAME FLAGS...: a cluster of its own (local repository), pgbench -i at ARCH_SCALE, then
 # pgbench unthrottled for ARCH_SECONDS while the .ready segments, the WAL position and the
 # archived count are sampled every 2 s; then how long the backlog takes to drain.
-arch_psql() { kubectl -n "$NS" exec "$1-0" -c database -- psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
+arch_psql() { db_exec "$1" psql -X -qtA -v ON_ERROR_STOP=1 -d postgres -c "$2"; }
 ARCH_SAMPLE="SELECT (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready') || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint || ' ' || archived_count FROM pg_stat_archiver"
 # ARCH_BULK is the second load: bulk inserts (200,000 rows of 256 bytes, truncated each time),
 # which write WAL as fast as the node can, where pgbench's small transactions are bound by CPU.
@@ -482,9 +485,6 @@ if has 8; then
 fi
 
 # --- helpers of 9 and 10: pgBackRest and a second PostgreSQL by hand in a cluster's database pod ----
-# db_exec CLUSTER CMD...: in its database container, where pgbackrest.conf reaches the repository
-# host over TLS as the restore Job does.
-db_exec() { local c=$1; shift; kubectl -n "$NS" exec "$c-0" -c database -- "$@"; }
 # restore_by_hand CLUSTER DIR OPTS...: pgbackrest restore into an empty DIR on the data volume.
 restore_by_hand() {
 	local c=$1 dir=$2
