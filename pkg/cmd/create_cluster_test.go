@@ -207,6 +207,22 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 		t.Errorf("a passphrase is rendered into a Secret of the cluster:\n%s", out)
 	}
 
+	// A repository on S3 archives asynchronously unless told otherwise.
+	s3 := []string{"hippo", "--dry-run=client", "-o", "yaml", "--pgbackrest-storage-type=local,s3", "--pgbackrest-s3-bucket=b-1",
+		"--pgbackrest-s3-endpoint=s3.example", "--pgbackrest-s3-region=us-east-1", "--pgbackrest-s3-key=k", "--pgbackrest-s3-key-secret=s"}
+	for _, tc := range []struct {
+		args  []string
+		async bool
+	}{{s3, true}, {append(s3, "--pgbackrest-archive-async=false"), false}} {
+		out, _, err = executeCreate(t, f, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out, "archive-async=y\n"); got != tc.async {
+			t.Errorf("%v: archive-async=y rendered: %v, want %v", tc.args[4:], got, tc.async)
+		}
+	}
+
 	// -n is used as given; JSON is a List.
 	out, _, err = executeCreate(t, f, "hippo", "--dry-run=client", "-o", "json", "-n", "pg")
 	if err != nil {

@@ -86,7 +86,7 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.IntVar(&o.Replicas, flagReplicas, 0, fmt.Sprintf("Streaming replicas beside the primary (0 to %d), each with its own data PVC and preferring a node of its own. "+
 		"A new replica is restored from the newest backup on the current timeline, or copied from the primary with pg_basebackup when there is none.", cluster.MaxReplicas))
 	fl.BoolVar(&o.BackupStandby, flagBackupStandby, false, "Back up from a streaming replica (pgBackRest's backup-standby): backup without --from-standby, and the schedules created while it is set. Needs --replicas.")
-	fl.BoolVar(&o.ArchiveAsync, flagArchiveAsync, false, "Archive and fetch WAL asynchronously (pgBackRest's archive-async): a background process keeps a queue on the data volume and moves several segments at once. false turns it off again.")
+	fl.BoolVar(&o.ArchiveAsync, flagArchiveAsync, false, "Archive and fetch WAL asynchronously (pgBackRest's archive-async): a background process keeps a queue on the data volume and moves several segments at once. A new cluster with an S3 repository has it on unless given =false; a local one off. false turns it off again.")
 	fl.StringVar(&o.PushQueueMax, flagPushQueueMax, "", "With --"+flagArchiveAsync+": the most WAL that may wait in pg_wal while the repositories cannot take it, e.g. 512Mi. Beyond it WAL is DROPPED (reported as archived) so that the volume does not fill; the next full backup closes the gap. Unset: no bound.")
 	fl.StringVar(&o.GetQueueMax, flagGetQueueMax, "", "With --"+flagArchiveAsync+": how much WAL a recovery or a replica fetches ahead, e.g. 256Mi (pgBackRest's 128Mi when unset).")
 	addRetentionFlags(cmd, &o.Retention)

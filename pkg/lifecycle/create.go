@@ -93,6 +93,7 @@ func Permissions(write, wait bool) []apply.Permission {
 // an existing one with the settings given merged into the stored ones.
 // With DryRunClient it sends no request (c may be nil).
 func Create(ctx context.Context, c *apply.Clients, o CreateOptions) error {
+	o.Spec = NewClusterDefaults(o.Spec, o.Given)
 	if o.DryRun == apply.DryRunClient {
 		return clientDryRun(o)
 	}

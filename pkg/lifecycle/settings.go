@@ -54,6 +54,22 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	return s
 }
 
+// NewClusterDefaults are the settings a new cluster gets unless the
+// command line says otherwise: asynchronous archiving when a repository is
+// on S3. docs/benchmarks.md measured why: one synchronous archive-push per
+// segment, each a round trip to the object store, falls behind a
+// write-heavy load (local,s3: 200 segments waiting in pg_wal after two
+// minutes), where asynchronous archiving keeps up. A local repository
+// stays synchronous: there it kept up and async cost throughput. An
+// existing cluster keeps its stored setting (MergeSpec), so this never
+// changes a running cluster.
+func NewClusterDefaults(s cluster.Spec, given Given) cluster.Spec {
+	if s.ArchiveAsync == nil && !given.ArchiveAsync && s.HasS3Repo() {
+		s.ArchiveAsync = &cluster.ArchiveAsyncSpec{}
+	}
+	return s
+}
+
 // mergeArchiveAsync turns asynchronous archiving on or off as given, and
 // sets the queue sizes given on the stored ones (a queue flag alone, on a
 // cluster archiving synchronously, turns it on).

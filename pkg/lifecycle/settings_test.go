@@ -55,3 +55,38 @@ func TestMergeArchiveAsync(t *testing.T) {
 		})
 	}
 }
+
+// A new cluster with a repository on S3 archives asynchronously unless told otherwise; a local
+// one synchronously; an existing cluster keeps what it stored whatever its repositories.
+func TestNewClusterDefaults(t *testing.T) {
+	on := &cluster.ArchiveAsyncSpec{}
+	for _, tc := range []struct {
+		name    string
+		storage string
+		flags   *cluster.ArchiveAsyncSpec
+		given   Given
+		want    *cluster.ArchiveAsyncSpec
+	}{
+		{"s3, nothing given", "s3", nil, Given{}, on},
+		{"local,s3, nothing given", "local,s3", nil, Given{}, on},
+		{"local, nothing given", "local", nil, Given{}, nil},
+		{"s3, turned off", "s3", nil, Given{ArchiveAsync: true}, nil},
+		{"s3, a queue given", "s3", &cluster.ArchiveAsyncSpec{PushQueueMax: "1Gi"}, Given{PushQueueMax: true}, &cluster.ArchiveAsyncSpec{PushQueueMax: "1Gi"}},
+		{"local, turned on", "local", on, Given{ArchiveAsync: true}, on},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			flags := cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: cluster.ParseStorageType(tc.storage), ArchiveAsync: tc.flags}
+			got := NewClusterDefaults(flags, tc.given).ArchiveAsync
+			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+				t.Errorf("ArchiveAsync = %+v, want %+v", got, tc.want)
+			}
+			// The same command on a cluster that exists and archives synchronously.
+			stored := cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: cluster.ParseStorageType(tc.storage)}
+			stored.Default()
+			merged := MergeSpec(stored, NewClusterDefaults(flags, tc.given), tc.given).ArchiveAsync
+			if !tc.given.ArchiveAsync && !tc.given.PushQueueMax && merged != nil {
+				t.Errorf("an existing cluster archiving synchronously got %+v without a flag", merged)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -45,10 +46,11 @@ func s3Bucket(t *testing.T, s3 *framework.S3Server) string {
 }
 
 // createS3Cluster creates a cluster with an S3 repository and waits for it.
-func createS3Cluster(t *testing.T, c *restoreCluster, s3 *framework.S3Server, storageType, bucket string) {
+func createS3Cluster(t *testing.T, c *restoreCluster, s3 *framework.S3Server, storageType, bucket string, extra ...string) {
 	t.Helper()
 	args := append([]string{"create", "cluster", c.name, "-n", c.ns, "--pgbackrest-storage-type=" + storageType, "--wait", "--timeout=5m"},
 		s3.Flags(bucket, "s3-keys", "s3-ca")...)
+	args = append(args, extra...)
 	if res := c.env.PGO(t, args...); res.ExitCode != 0 {
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
@@ -63,7 +65,15 @@ func TestS3Only(t *testing.T) {
 	hippo := &restoreCluster{env: env, ns: ns, name: "hippo"}
 	zebra := &restoreCluster{env: env, ns: ns, name: "zebra"}
 	createS3Cluster(t, hippo, s3, "s3", bucket)
-	createS3Cluster(t, zebra, s3, "s3", bucket)
+	createS3Cluster(t, zebra, s3, "s3", bucket, "--pgbackrest-archive-async=false")
+	// A new S3 cluster archives asynchronously by default; =false keeps it synchronous.
+	if conf := hippo.podFile(t, "/etc/pgbackrest/pgbackrest.conf"); !strings.Contains(conf, "archive-async=y") ||
+		!strings.Contains(conf, "spool-path=/pgdata/pgbackrest-spool") {
+		t.Errorf("a new S3 cluster does not archive asynchronously by default:\n%s", conf)
+	}
+	if conf := zebra.podFile(t, "/etc/pgbackrest/pgbackrest.conf"); strings.Contains(conf, "archive-async") {
+		t.Errorf("--pgbackrest-archive-async=false, yet the database's pgbackrest.conf turns it on:\n%s", conf)
+	}
 
 	ctx := context.Background()
 	if _, err := env.Client.AppsV1().Deployments(ns).Get(ctx, "hippo-backrest-shared-repo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -86,9 +96,18 @@ func TestS3Only(t *testing.T) {
 	}
 
 	hippo.sql(t, "CREATE TABLE pitr (v text); INSERT INTO pitr VALUES ('before-backup')")
+	hippo.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
 	hippo.backup(t)
 	zebra.backup(t)
-	target := hippo.targetBetween(t, "INSERT INTO pitr VALUES ('before-target')", "INSERT INTO pitr VALUES ('after-target')")
+	// WAL of several segments through the queue before the target, more after it.
+	for i := range 4 {
+		hippo.sql(t, fmt.Sprintf("UPDATE chain SET v = md5(v) WHERE id %% 4 = %d; SELECT pg_switch_wal()", i))
+	}
+	target, atTarget := hippo.targetBetweenSum(t, "INSERT INTO pitr VALUES ('before-target')",
+		"INSERT INTO pitr VALUES ('after-target'); DELETE FROM chain WHERE id % 7 = 0; UPDATE chain SET v = 'late' WHERE id % 3 = 0", chainChecksumSQL)
+	if out := hippo.podFile(t, "/pgdata/pgbackrest-spool/archive/db/out"); !strings.Contains(out, ".ok") {
+		t.Errorf("the spool queue has no status file: asynchronous archiving did not run:\n%s", out)
+	}
 
 	// show backup: each cluster lists its own one full backup, in repo1 (s3).
 	for _, c := range []*restoreCluster{hippo, zebra} {
@@ -127,6 +146,9 @@ func TestS3Only(t *testing.T) {
 	if got, want := hippo.rows(t, "pitr"), []string{"before-backup", "before-target"}; !slices.Equal(got, want) {
 		t.Errorf("after the point-in-time restore from S3 the rows are %q, want %q", got, want)
 	}
+	if got := hippo.one(t, chainChecksumSQL); got != atTarget {
+		t.Errorf("after the point-in-time restore from S3 the table is %s, want %s (its state at the target)", got, atTarget)
+	}
 	// Archiving goes on after the restore, into the bucket.
 	hippo.sql(t, "INSERT INTO pitr VALUES ('after-restore')")
 	hippo.switchAndArchive(t)
@@ -139,14 +161,25 @@ func TestS3Only(t *testing.T) {
 // between them: a second apart from each, as the archive's times are in seconds.
 func (c *restoreCluster) targetBetween(t *testing.T, before, after string) string {
 	t.Helper()
+	target, _ := c.targetBetweenSum(t, before, after, "")
+	return target
+}
+
+// targetBetweenSum is targetBetween that also returns what query (a checksum) gives at the
+// target; nothing when query is empty.
+func (c *restoreCluster) targetBetweenSum(t *testing.T, before, after, query string) (target, sum string) {
+	t.Helper()
 	c.sql(t, before)
 	c.switchAndArchive(t)
+	if query != "" {
+		sum = c.one(t, query)
+	}
 	time.Sleep(1100 * time.Millisecond)
-	target := c.one(t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") + "+00"
+	target = c.one(t, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')") + "+00"
 	time.Sleep(1100 * time.Millisecond)
 	c.sql(t, after)
 	c.switchAndArchive(t)
-	return target
+	return target, sum
 }
 
 func first(s []string, n int) []string {
