@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the container images of the local cluster as OCI image archives, without any registry or
-# docker: the sandbox image from hack/cluster/pause, the postgres image from debootstrap and
-# images/postgres (the same setup.sh and packages.txt its Dockerfile uses). Each archive is
+# docker: the sandbox image from hack/cluster/pause, and one postgres image per PostgreSQL major
+# (PG_MAJORS: each on the Debian suite that ships it) from debootstrap and images/postgres (the
+# same setup.sh and packages.txt its Dockerfile uses). Each archive is
 # $IMAGES_DIR/<name>-<key>.tar, key = hash of its inputs, so a warm cache is a no-op and an edit
 # rebuilds. $IMAGES_DIR/current.list has "<tar> <image name>" lines; load them with
 #   ctr -n k8s.io images import <tar>
@@ -13,8 +14,10 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 SELF="$REPO/hack/cluster/images.sh"
 PG_SRC="$REPO/images/postgres"
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
-PG_IMAGE=ghcr.io/kubectl-pgo/postgres:15
-DEBIAN_SUITE=bookworm
+PG_IMAGE_REPO=ghcr.io/kubectl-pgo/postgres
+# MAJOR:SUITE: PostgreSQL 15 and pgBackRest 2.45 on bookworm, 17 and 2.55 on trixie, 18 and 2.60
+# on forky (Debian testing; debootstrap has no script of its own for it before 1.0.141: sid's).
+PG_MAJORS="${PG_MAJORS:-15:bookworm 17:trixie 18:forky}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 LIST="$IMAGES_DIR/current.list"
 WORK_ROOT="$CACHE_DIR/tmp"
@@ -96,70 +99,77 @@ build_pause() {
   log "pause: built $out ($(du -h "$out" | cut -f1)) in $((SECONDS - start))s"
 }
 
-# The image config comes from the Dockerfile (ENV, USER, ENTRYPOINT), which must install through
-# packages.txt and setup.sh, so the docker build and this one cannot drift apart.
+# postgres_config MAJOR: the image config comes from the Dockerfile (ENV, USER, ENTRYPOINT, with
+# ${PG_MAJOR} replaced), which must install through packages.txt and setup.sh, so the docker build
+# and this one cannot drift apart.
 postgres_config() {
-  local df="$PG_SRC/Dockerfile"
-  grep -qx 'COPY packages.txt setup.sh /tmp/kpgo-setup/' "$df" && grep -q '^RUN /tmp/kpgo-setup/setup.sh' "$df" ||
-    die "$df must COPY packages.txt setup.sh /tmp/kpgo-setup/ and RUN /tmp/kpgo-setup/setup.sh (shared with images.sh)"
+  local major=$1 df="$PG_SRC/Dockerfile"
+  grep -qx 'COPY packages.txt setup.sh /tmp/kpgo-setup/' "$df" && grep -q '^RUN PG_MAJOR=${PG_MAJOR} /tmp/kpgo-setup/setup.sh' "$df" ||
+    die "$df must COPY packages.txt setup.sh /tmp/kpgo-setup/ and RUN PG_MAJOR=\${PG_MAJOR} /tmp/kpgo-setup/setup.sh (shared with images.sh)"
   local env user entrypoint
-  env=$(sed -n 's/^ENV \([A-Z_]*=[^ "]*\)$/"\1"/p' "$df" | paste -sd,)
+  env=$(sed -n 's/^ENV \([A-Z_]*=[^ "]*\)$/"\1"/p' "$df" | sed "s/\${PG_MAJOR}/$major/g" | paste -sd,)
   user=$(sed -n 's/^USER \([0-9:]*\)$/\1/p' "$df")
   entrypoint=$(sed -n 's/^ENTRYPOINT \(\[.*\]\)$/\1/p' "$df")
   [ -n "$env" ] && [ -n "$user" ] && [ -n "$entrypoint" ] || die "$df: need ENV NAME=value, USER uid and ENTRYPOINT [json] lines"
   printf '{"User":"%s","Env":[%s],"Entrypoint":%s}' "$user" "$env" "$entrypoint"
 }
 
+# build_postgres OUT MAJOR SUITE: the image of PostgreSQL MAJOR on Debian SUITE.
 build_postgres() {
-  local out=$1 config; config=$(postgres_config)
-  if [ -s "$out" ]; then log "postgres: cached $out"; return; fi
-  local start=$SECONDS buildlog="$IMAGES_DIR/postgres-build.log"
-  new_work postgres
+  local out=$1 major=$2 suite=$3 config; config=$(postgres_config "$major")
+  local image="$PG_IMAGE_REPO:$major" name="postgres$major"
+  if [ -s "$out" ]; then log "$name: cached $out"; return; fi
+  require_cmds debootstrap:debootstrap chroot:coreutils mount:mount
+  local start=$SECONDS buildlog="$IMAGES_DIR/$name-build.log" script=/usr/share/debootstrap/scripts/$suite
+  [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
+  new_work "$name"
   local rootfs="$WORK/rootfs"
   : >"$buildlog"
-  log "postgres: debootstrap --variant=minbase $DEBIAN_SUITE (a few minutes; output in $buildlog)"
-  mkdir -p "$CACHE_DIR/debootstrap-debs"
-  debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debootstrap-debs" "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >>"$buildlog" 2>&1 ||
+  log "$name: debootstrap --variant=minbase $suite (a few minutes; output in $buildlog)"
+  # One package cache per suite: debootstrap would take another suite's packages of the same name.
+  mkdir -p "$CACHE_DIR/debootstrap-debs/$suite"
+  debootstrap --variant=minbase --cache-dir="$CACHE_DIR/debootstrap-debs/$suite" "$suite" "$rootfs" "$DEBIAN_MIRROR" "$script" >>"$buildlog" 2>&1 ||
     { tail -n 20 "$buildlog" >&2; die "debootstrap failed, see $buildlog"; }
-  log "postgres: installing packages.txt in the chroot (images/postgres/setup.sh)"
+  log "$name: installing packages.txt in the chroot (images/postgres/setup.sh)"
   mkdir -p "$rootfs/tmp/kpgo-setup"
   cp "$PG_SRC/packages.txt" "$PG_SRC/setup.sh" "$rootfs/tmp/kpgo-setup/"
   cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
   # Package scripts want /proc; the EXIT trap unmounts it if anything fails.
   mount -t proc proc "$rootfs/proc"
-  chroot "$rootfs" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  chroot "$rootfs" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PG_MAJOR="$major" \
     /bin/sh /tmp/kpgo-setup/setup.sh >>"$buildlog" 2>&1 || { tail -n 30 "$buildlog" >&2; die "setup.sh failed in the chroot, see $buildlog"; }
   umount "$rootfs/proc"
-  verify_postgres_rootfs "$rootfs"
+  verify_postgres_rootfs "$rootfs" "$major"
   local pgv brv
-  pgv=$(chroot "$rootfs" dpkg-query -W -f '${Version}' postgresql-15)
+  pgv=$(chroot "$rootfs" dpkg-query -W -f '${Version}' "postgresql-$major")
   brv=$(chroot "$rootfs" dpkg-query -W -f '${Version}' pgbackrest)
   # What the runtime provides (devices, DNS, hostname) or the build left behind stays out.
   unmount_under "$rootfs" || die "mounts remain under $rootfs"
   rm -rf "$rootfs/tmp/kpgo-setup" "${rootfs:?}"/dev/* "$rootfs"/var/cache/apt/archives/partial
   : >"$rootfs/etc/resolv.conf"; echo localhost >"$rootfs/etc/hostname"
   printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
-  local labels="\"org.opencontainers.image.version\":\"$pgv\",\"io.kubectl-pgo.postgres.version\":\"$pgv\",\"io.kubectl-pgo.pgbackrest.version\":\"$brv\",\"org.opencontainers.image.base.name\":\"debian:$DEBIAN_SUITE (debootstrap minbase)\""
-  log "postgres: packing the image (postgresql-15 $pgv, pgbackrest $brv)"
-  oci_archive "$rootfs" "$out" "$PG_IMAGE" "${config%\}},\"Labels\":{$labels}}" "$labels"
+  local labels="\"org.opencontainers.image.version\":\"$pgv\",\"io.kubectl-pgo.postgres.version\":\"$pgv\",\"io.kubectl-pgo.pgbackrest.version\":\"$brv\",\"org.opencontainers.image.base.name\":\"debian:$suite (debootstrap minbase)\""
+  log "$name: packing the image (postgresql-$major $pgv, pgbackrest $brv)"
+  oci_archive "$rootfs" "$out" "$image" "${config%\}},\"Labels\":{$labels}}" "$labels"
   remove_work "$WORK"; WORK=""
-  prune_old postgres "$out"
-  log "postgres: built $out ($(du -h "$out" | cut -f1)) in $((SECONDS - start))s"
+  prune_old "$name" "$out"
+  log "$name: built $out ($(du -h "$out" | cut -f1)) in $((SECONDS - start))s"
 }
 
-# verify_postgres_rootfs ROOTFS: the tools the pods use are there, postgres is 26:26, no cluster.
+# verify_postgres_rootfs ROOTFS MAJOR: the tools the pods use are there, postgres is 26:26, no
+# cluster.
 verify_postgres_rootfs() {
-  local rootfs=$1 path c pkg
-  path=$(sed -n 's/^ENV PATH=//p' "$PG_SRC/Dockerfile")
+  local rootfs=$1 major=$2 path c pkg
+  path=$(sed -n 's/^ENV PATH=//p' "$PG_SRC/Dockerfile" | sed "s/\${PG_MAJOR}/$major/g")
   for c in bash getent tini postgres initdb pg_ctl psql pg_dump pg_basebackup pgbackrest; do
     chroot "$rootfs" /usr/bin/env PATH="$path" sh -c "command -v $c" >/dev/null || die "postgres image: $c missing"
   done
-  for pkg in $(grep -v '^[[:space:]]*#' "$PG_SRC/packages.txt"); do
+  for pkg in $(grep -v '^[[:space:]]*#' "$PG_SRC/packages.txt" | sed "s/PG_MAJOR/$major/g"); do
     [ "$(chroot "$rootfs" dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || die "postgres image: package $pkg not installed"
   done
   [ "$(chroot "$rootfs" id -u postgres):$(chroot "$rootfs" id -g postgres)" = 26:26 ] || die "postgres image: user postgres is not 26:26"
-  [ ! -e "$rootfs/etc/postgresql/15/main" ] || die "postgres image: the Debian 'main' cluster exists"
-  log "postgres: $(chroot "$rootfs" /usr/lib/postgresql/15/bin/postgres --version); $(chroot "$rootfs" pgbackrest version); $(chroot "$rootfs" id postgres)"
+  [ ! -e "$rootfs/etc/postgresql/$major/main" ] || die "postgres image: the Debian 'main' cluster exists"
+  log "postgres$major: $(chroot "$rootfs" "/usr/lib/postgresql/$major/bin/postgres" --version); $(chroot "$rootfs" pgbackrest version); $(chroot "$rootfs" id postgres)"
 }
 
 case "${1:-}" in
@@ -172,14 +182,11 @@ case "${1:-}" in
 esac
 
 pause_key=$(input_key "$SELF" "$REPO/hack/cluster/pause/main.go")
-pg_key=$(input_key "$SELF" "$PG_SRC/packages.txt" "$PG_SRC/setup.sh" "$PG_SRC/Dockerfile")
 pause_out="$IMAGES_DIR/pause-$pause_key.tar"
-pg_out="$IMAGES_DIR/postgres-$pg_key.tar"
 
 require_root "it runs debootstrap and chroot"
 require_cmds tar:tar gzip:gzip sha256sum:coreutils flock:util-linux
 [ -s "$pause_out" ] || require_cmds go:golang
-[ -s "$pg_out" ] || require_cmds debootstrap:debootstrap chroot:coreutils mount:mount
 mkdir -p "$IMAGES_DIR"
 exec 9>"$IMAGES_DIR/.lock"
 flock -n 9 || { log "another images.sh is running; waiting"; flock 9; }
@@ -187,7 +194,14 @@ flock -n 9 || { log "another images.sh is running; waiting"; flock 9; }
 for stale in "$WORK_ROOT"/*; do remove_work "$stale"; done
 
 build_pause "$pause_out"
-build_postgres "$pg_out"
-printf '%s %s\n' "$pause_out" "$PAUSE_IMAGE" "$pg_out" "$PG_IMAGE" >"$LIST.tmp"
+printf '%s %s\n' "$pause_out" "$PAUSE_IMAGE" >"$LIST.tmp"
+for pair in $PG_MAJORS; do
+  major=${pair%%:*} suite=${pair#*:}
+  pg_out="$IMAGES_DIR/postgres$major-$(input_key "$SELF" "$PG_SRC/packages.txt" "$PG_SRC/setup.sh" "$PG_SRC/Dockerfile" <(echo "$pair")).tar"
+  build_postgres "$pg_out" "$major" "$suite"
+  printf '%s %s\n' "$pg_out" "$PG_IMAGE_REPO:$major" >>"$LIST.tmp"
+done
+# The archives of before one image per major (postgres-KEY.tar).
+rm -f "$IMAGES_DIR"/postgres-*.tar
 mv "$LIST.tmp" "$LIST"
 cat "$LIST"

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Turns a Debian bookworm root (debian:bookworm-slim, or a debootstrap --variant=minbase tree)
-# into the postgres image. Runs as root inside it: by the Dockerfile, and chrooted by
+# Turns a Debian root (debian:SUITE-slim, or a debootstrap --variant=minbase tree) into the
+# postgres image of major $PG_MAJOR. Runs as root inside it: by the Dockerfile, and chrooted by
 # hack/cluster/images.sh. Reads the package list from packages.txt next to this script.
 set -eu
 here=$(dirname "$0")
-packages=$(grep -v '^[[:space:]]*#' "$here/packages.txt" | tr -s '[:space:]' ' ')
+: "${PG_MAJOR:?PG_MAJOR must name the PostgreSQL major, e.g. 17}"
+packages=$(grep -v '^[[:space:]]*#' "$here/packages.txt" | sed "s/PG_MAJOR/$PG_MAJOR/g" | tr -s '[:space:]' ' ')
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
 
 # No docs, man pages, translations or locale sources. Copyright files stay, and so do PostgreSQL's
@@ -61,7 +62,7 @@ sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster
 grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf
 # shellcheck disable=SC2086
 apt-get install -qy --no-install-recommends $packages
-if [ -d /etc/postgresql/15/main ]; then pg_dropcluster 15 main; fi
+if [ -d "/etc/postgresql/$PG_MAJOR/main" ]; then pg_dropcluster "$PG_MAJOR" main; fi
 
 # Directories the postgres user (26) writes to.
 for d in /etc/pgbackrest /etc/pgbackrest/conf.d /var/log/pgbackrest /var/lib/pgbackrest \

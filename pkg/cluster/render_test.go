@@ -83,6 +83,13 @@ func goldenSpecs() map[string]Spec {
 			Name: "hippo", Namespace: "pgo", Resources: Resources{CPULimit: "4"},
 			ArchiveAsync: &ArchiveAsyncSpec{PushQueueMax: "512Mi", GetQueueMax: "256Mi"},
 		},
+		// PostgreSQL 17 (the project's image of it), with block
+		// incremental backups in both repositories, as a new cluster of 17
+		// gets them.
+		"postgres17": {
+			Name: "hippo", Namespace: "pgo", PostgresVersion: 17, BlockIncremental: true, StorageType: []StorageType{"local", "s3"},
+			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
+		},
 		// Both: repo1 on the repository host, repo2 in the user's bucket
 		// with the user's credentials Secret.
 		"local-s3": {

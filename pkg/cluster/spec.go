@@ -12,8 +12,11 @@ import (
 
 // Defaults of a Spec.
 const (
-	DefaultImage           = "ghcr.io/kubectl-pgo/postgres:15"
+	// ImageRepository holds the project's images, one tag per PostgreSQL
+	// major (hack/cluster/images.sh builds them): ImageFor.
+	ImageRepository        = "ghcr.io/kubectl-pgo/postgres"
 	DefaultPostgresVersion = 15
+	DefaultImage           = ImageRepository + ":15"
 	DefaultStorageSize     = "1Gi"
 	DefaultRepoPVCSize     = "2Gi"
 	// DefaultRetentionFull keeps two full backups (and what depends on
@@ -24,6 +27,21 @@ const (
 	// data, and pods beyond the nodes of a cluster share their nodes.
 	MaxReplicas = 5
 )
+
+// PostgresVersions are the PostgreSQL majors a cluster may run: those the
+// project builds an image of, each on the Debian suite that ships it with
+// its pgBackRest (15 on bookworm with 2.45, 17 on trixie with 2.55, 18 on
+// forky with 2.60).
+var PostgresVersions = []int{15, 17, 18}
+
+// BlockIncrementalByDefault tells whether a new cluster of PostgreSQL
+// major version stores block incremental backups: the project's images of
+// 17 and newer have pgBackRest 2.55 or newer; 15's has 2.45, which
+// predates it.
+func BlockIncrementalByDefault(version int) bool { return version >= 17 }
+
+// ImageFor is the project's image of PostgreSQL major version.
+func ImageFor(version int) string { return fmt.Sprintf("%s:%d", ImageRepository, version) }
 
 // StorageType is a kind of pgBackRest repository, as v4's
 // --pgbackrest-storage-type names it.
@@ -110,6 +128,11 @@ type Spec struct {
 	// asynchronous (--pgbackrest-archive-async); nil: one segment per
 	// call, as pgBackRest does by default.
 	ArchiveAsync *ArchiveAsyncSpec `json:"archiveAsync,omitempty"`
+	// BlockIncremental stores backups bundled, and incremental backups by
+	// changed block instead of changed file (pgBackRest's repo-bundle and
+	// repo-block, 2.46 and newer). Set when the cluster is created, from
+	// its major's image (BlockIncrementalByDefault), and fixed after.
+	BlockIncremental bool `json:"blockIncremental,omitempty"`
 	// Standby, when set, makes the cluster a standby of another one: see
 	// StandbySpec. kubectl pgo promote clears it.
 	Standby *StandbySpec `json:"standby,omitempty"`
@@ -234,7 +257,7 @@ func (s *Spec) Default() {
 		s.PostgresVersion = DefaultPostgresVersion
 	}
 	if s.Image == "" {
-		s.Image = DefaultImage
+		s.Image = ImageFor(s.PostgresVersion)
 	}
 	if s.StorageSize == "" {
 		s.StorageSize = DefaultStorageSize

@@ -78,11 +78,14 @@ func (s Spec) Validate() error {
 	} else if msgs := validation.IsDNS1123Label(s.Namespace); len(msgs) > 0 {
 		add("namespace %q is not valid: %s", s.Namespace, strings.Join(msgs, "; "))
 	}
-	if s.PostgresVersion != DefaultPostgresVersion {
-		add("PostgreSQL version %d is not supported: use %d", s.PostgresVersion, DefaultPostgresVersion)
+	if !slices.Contains(PostgresVersions, s.PostgresVersion) {
+		add("PostgreSQL version %d is not supported: use one of %s", s.PostgresVersion, strings.Join(PostgresVersionNames(), ", "))
 	}
 	if strings.TrimSpace(s.Image) == "" || strings.ContainsAny(s.Image, " \t\n") {
-		add("image %q is not valid: give an image reference such as %s", s.Image, DefaultImage)
+		add("image %q is not valid: give an image reference such as %s", s.Image, ImageFor(s.PostgresVersion))
+	} else if v, ok := ProjectImageVersion(s.Image); ok && v != s.PostgresVersion && slices.Contains(PostgresVersions, s.PostgresVersion) {
+		add("image %s is PostgreSQL %d, but the cluster's PostgreSQL version is %d: give --image=%s (the version is chosen once, by create cluster --postgres-version)",
+			s.Image, v, s.PostgresVersion, ImageFor(s.PostgresVersion))
 	}
 	errs = append(errs,
 		validateSize("storage size", s.StorageSize),
@@ -231,7 +234,7 @@ func (s Spec) Repositories() []repo.Repository {
 		r := repo.Repository{
 			Index: i + 1, Path: s.RepoPath,
 			RetentionFull: s.RetentionFull, RetentionFullType: s.RetentionFullType, RetentionDiff: s.RetentionDiff,
-			Cipher: s.Cipher,
+			Cipher: s.Cipher, Block: s.BlockIncremental,
 		}
 		switch t {
 		case StorageLocal, StoragePosix:
@@ -350,4 +353,27 @@ func instanceIndex(cluster, instance string) int {
 		}
 	}
 	return 0
+}
+
+// ProjectImageVersion is the PostgreSQL major of one of the project's
+// images (ImageRepository:MAJOR, maybe with a digest); not ok for any other
+// image, whose major only the pod can tell.
+func ProjectImageVersion(image string) (int, bool) {
+	ref, _, _ := strings.Cut(strings.TrimSpace(image), "@")
+	tag, ok := strings.CutPrefix(ref, ImageRepository+":")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(tag)
+	return v, err == nil
+}
+
+// PostgresVersionNames are PostgresVersions as strings, for flags and
+// messages.
+func PostgresVersionNames() []string {
+	s := make([]string, len(PostgresVersions))
+	for i, v := range PostgresVersions {
+		s[i] = strconv.Itoa(v)
+	}
+	return s
 }

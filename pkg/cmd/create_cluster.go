@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,6 +101,9 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	o.addFlags(cmd, "Wait until the database and the repository host are ready and the stanza exists, printing progress.",
 		`"none", "client" (render and print, contact no server) or "server" (the API server validates, nothing is stored).`,
 		"Print the objects as applied, as yaml or json, instead of one line per object.")
+	cmd.Flags().IntVar(&o.PostgresVersion, flagPostgresVersion, cluster.DefaultPostgresVersion,
+		"PostgreSQL major version: one of "+strings.Join(cluster.PostgresVersionNames(), ", ")+". Cannot change later. --image defaults to the project's image of it.")
+	_ = cmd.RegisterFlagCompletionFunc(flagPostgresVersion, fixedCompletions(cluster.PostgresVersionNames()...))
 	o.S3.AddFlags(cmd.Flags())
 	o.S3.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(cmd.Flags())

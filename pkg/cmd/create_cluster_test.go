@@ -98,6 +98,9 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "passphrase in the cluster's Secret", args: []string{"hippo", "--pgbackrest-repo-cipher-secret=hippo-backrest-repo-config"}, want: []string{"is one of the Secrets of cluster \"hippo\""}},
 		{name: "empty storage type", args: []string{"hippo", "--pgbackrest-storage-type="}, want: []string{"--pgbackrest-storage-type is empty"}},
 		{name: "negative size", args: []string{"hippo", "--storage-size=-1Gi"}, want: []string{`storage size "-1Gi" must be more than zero`}},
+		{name: "unknown major", args: []string{"hippo", "--postgres-version=16"}, want: []string{"PostgreSQL version 16 is not supported: use one of 15, 17, 18"}},
+		{name: "image of another major", args: []string{"hippo", "--postgres-version=17", "--image=ghcr.io/kubectl-pgo/postgres:15"},
+			want: []string{"image ghcr.io/kubectl-pgo/postgres:15 is PostgreSQL 15, but the cluster's PostgreSQL version is 17: give --image=ghcr.io/kubectl-pgo/postgres:17"}},
 		{name: "unparsable size", args: []string{"hippo", "--storage-size=lots"}, want: []string{`storage size "lots" is not a quantity`}},
 		{name: "zero repo size", args: []string{"hippo", "--pgbackrest-pvc-size=0"}, want: []string{`repository PVC size "0" must be more than zero`}},
 		{name: "bad storage class", args: []string{"hippo", "--storage-class=Fast SSD"}, want: []string{`storage class "Fast SSD" is not a valid name`}},
@@ -220,6 +223,23 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 		}
 		if got := strings.Contains(out, "archive-async=y\n"); got != tc.async {
 			t.Errorf("%v: archive-async=y rendered: %v, want %v", tc.args[4:], got, tc.async)
+		}
+	}
+
+	// --postgres-version picks the image and the binaries; the project's --image of a major
+	// says the major.
+	for _, args := range [][]string{{"--postgres-version=17"}, {"--image=ghcr.io/kubectl-pgo/postgres:17"}} {
+		out, _, err = executeCreate(t, f, append([]string{"hippo", "--dry-run=client", "-o", "yaml"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"image: ghcr.io/kubectl-pgo/postgres:17\n", "/usr/lib/postgresql/17/bin/pg_isready", "postgresVersion: 17"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%v: the objects lack %q", args, want)
+			}
+		}
+		if strings.Contains(out, "postgresql/15") || strings.Contains(out, "postgres:15") {
+			t.Errorf("%v: the objects still name PostgreSQL 15", args)
 		}
 	}
 

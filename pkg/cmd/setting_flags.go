@@ -21,6 +21,7 @@ const (
 	flagRepoPVCSize      = "pgbackrest-pvc-size"
 	flagRepoStorageClass = "pgbackrest-storage-class"
 	flagImage            = "image"
+	flagPostgresVersion  = "postgres-version"
 	flagCPU              = "cpu"
 	flagMemory           = "memory"
 	flagCPULimit         = "cpu-limit"
@@ -47,16 +48,18 @@ type settingFlags struct {
 	RepoPVCSize      string
 	RepoStorageClass string
 	Image            string
-	CPU              string
-	Memory           string
-	CPULimit         string
-	MemoryLimit      string
-	Replicas         int
-	BackupStandby    bool
-	ArchiveAsync     bool
-	PushQueueMax     string
-	GetQueueMax      string
-	Retention        RetentionFlags
+	// PostgresVersion is --postgres-version, of create cluster only.
+	PostgresVersion int
+	CPU             string
+	Memory          string
+	CPULimit        string
+	MemoryLimit     string
+	Replicas        int
+	BackupStandby   bool
+	ArchiveAsync    bool
+	PushQueueMax    string
+	GetQueueMax     string
+	Retention       RetentionFlags
 	// S3 holds the S3 repository's and encryption's flags (create
 	// cluster only).
 	S3 s3Flags
@@ -78,7 +81,7 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.StorageClass, flagStorageClass, "", "StorageClass of the data PVC; the cluster's default class if empty. Cannot change later.")
 	fl.StringVar(&o.RepoPVCSize, flagRepoPVCSize, cluster.DefaultRepoPVCSize, "Size of the PVC of the pgBackRest repository. Cannot change later.")
 	fl.StringVar(&o.RepoStorageClass, flagRepoStorageClass, "", "StorageClass of the repository PVC; the cluster's default class if empty. Cannot change later.")
-	fl.StringVar(&o.Image, flagImage, cluster.DefaultImage, "Image with PostgreSQL 15 and pgBackRest, for every container.")
+	fl.StringVar(&o.Image, flagImage, "", "Image with PostgreSQL and pgBackRest, for every container: its PostgreSQL major must be the cluster's. Empty: the project's image of the cluster's major, "+cluster.ImageRepository+":MAJOR.")
 	fl.StringVar(&o.CPU, flagCPU, "", "CPU request of the PostgreSQL container, e.g. 500m.")
 	fl.StringVar(&o.Memory, flagMemory, "", "Memory request of the PostgreSQL container, e.g. 1Gi.")
 	fl.StringVar(&o.CPULimit, flagCPULimit, "", "CPU limit of the PostgreSQL container; backups then use one pgBackRest process per CPU of it (process-max, 2 without a limit).")
@@ -95,7 +98,7 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 
 // recordGiven notes which setting flags were given on the command line.
 func (o *settingFlags) recordGiven(cmd *cobra.Command) {
-	for _, flag := range settingFlagNames {
+	for _, flag := range append(settingFlagNames, flagPostgresVersion) {
 		o.given[flag] = cmd.Flags().Changed(flag)
 	}
 	o.S3.complete(cmd)
@@ -120,10 +123,18 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 		StorageType: g[flagStorageType], StorageSize: g[flagStorageSize], StorageClass: g[flagStorageClass],
 		RepoPVCSize: g[flagRepoPVCSize], RepoStorageClass: g[flagRepoStorageClass], Image: g[flagImage],
 		CPU: g[flagCPU], Memory: g[flagMemory], CPULimit: g[flagCPULimit], MemoryLimit: g[flagMemoryLimit], Replicas: g[flagReplicas], BackupStandby: g[flagBackupStandby],
-		ArchiveAsync: g[flagArchiveAsync], PushQueueMax: g[flagPushQueueMax], GetQueueMax: g[flagGetQueueMax],
+		PostgresVersion: g[flagPostgresVersion] || (g[flagImage] && projectImage(o.Image)),
+		ArchiveAsync:    g[flagArchiveAsync], PushQueueMax: g[flagPushQueueMax], GetQueueMax: g[flagGetQueueMax],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
 		S3: o.S3.given, Cipher: g[flagRepoCipher] || g[flagRepoCipherSecret], CipherSecret: g[flagRepoCipherSecret],
 	}
+}
+
+// projectImage tells whether image is one of the project's, which names
+// its PostgreSQL major.
+func projectImage(image string) bool {
+	_, ok := cluster.ProjectImageVersion(image)
+	return ok
 }
 
 // spec is the Spec of the setting flags alone for cluster name in
@@ -133,6 +144,7 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 	spec := cluster.Spec{
 		Name:             name,
 		Namespace:        ns,
+		PostgresVersion:  o.PostgresVersion,
 		Image:            strings.TrimSpace(o.Image),
 		StorageSize:      strings.TrimSpace(o.StorageSize),
 		StorageClass:     strings.TrimSpace(o.StorageClass),
@@ -147,6 +159,10 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 		},
 		Replicas:      o.Replicas,
 		BackupStandby: o.BackupStandby,
+	}
+	if v, ok := cluster.ProjectImageVersion(spec.Image); ok && !o.given[flagPostgresVersion] {
+		// --image of the project's image of a major says the major.
+		spec.PostgresVersion = v
 	}
 	if o.ArchiveAsync || o.given[flagPushQueueMax] || o.given[flagGetQueueMax] {
 		spec.ArchiveAsync = &cluster.ArchiveAsyncSpec{PushQueueMax: strings.TrimSpace(o.PushQueueMax), GetQueueMax: strings.TrimSpace(o.GetQueueMax)}

@@ -90,3 +90,19 @@ func TestNewClusterDefaults(t *testing.T) {
 		})
 	}
 }
+
+// A new cluster stores block incremental backups when its major's image has a pgBackRest that
+// can (17 and newer); an existing cluster keeps what it was created with.
+func TestNewClusterDefaultsBlockIncremental(t *testing.T) {
+	for version, want := range map[int]bool{15: false, 17: true, 18: true} {
+		s := NewClusterDefaults(cluster.Spec{Name: "hippo", Namespace: "pgo", PostgresVersion: version}, Given{})
+		if s.BlockIncremental != want {
+			t.Errorf("PostgreSQL %d: BlockIncremental = %v, want %v", version, s.BlockIncremental, want)
+		}
+		stored := cluster.Spec{Name: "hippo", Namespace: "pgo", PostgresVersion: version}
+		stored.Default()
+		if got := MergeSpec(stored, s, Given{}).BlockIncremental; got {
+			t.Errorf("PostgreSQL %d: an existing cluster without block incremental got it", version)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 			Check: func(ctx context.Context) (bool, string, error) { return pvcsBound(ctx, c, ns, clusterPVCs(spec)) },
 			Hint:  fmt.Sprintf("kubectl -n %s describe pvc %s", ns, strings.Join(clusterPVCs(spec), " ")),
 		},
+		imageMajorStep(c, o.Exec, spec, spec.PrimaryPod()),
 		apply.InstanceStep(c, ns, spec.PrimaryInstance(), "the database pod to be ready"),
 		apply.RepoHostStep(c, ns, name, "the repository host to be ready"),
 		{
@@ -42,7 +44,7 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 	}
 	if !spec.HasLocalRepo() {
 		// No repository host: the database pod creates the stanza.
-		steps = slices.Delete(steps, 2, 3)
+		steps = slices.Delete(steps, 3, 4)
 	}
 	steps = append(steps, replicaSteps(c, o.Exec, spec, spec.ReplicaInstances())...)
 	if err := apply.RunWaitSteps(ctx, w, o.Poll, deadline, steps, fmt.Sprintf("The cluster %q was created", name)); err != nil {
@@ -50,6 +52,54 @@ func waitReady(ctx context.Context, c *apply.Clients, o CreateOptions, spec clus
 	}
 	fmt.Fprintf(w, "cluster %s is ready (%s)\n", name, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// imageMajorStep waits until pod runs the cluster's image, and ends the
+// wait if the image has no PostgreSQL of the cluster's major: the
+// database would never become ready (its probes name that major's
+// binaries), or run another major's binaries on the data. The image is
+// read in the pgbackrest container, which runs whatever the database does.
+func imageMajorStep(c *apply.Clients, exec apply.ExecFunc, spec cluster.Spec, pod string) apply.WaitStep {
+	ns, want := spec.Namespace, spec.PostgresVersion
+	return apply.WaitStep{
+		What: fmt.Sprintf("the image to be checked for PostgreSQL %d", want),
+		Check: func(ctx context.Context) (bool, string, error) {
+			p, err := c.Client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+			if err != nil {
+				return apply.WaitStatus(err)
+			}
+			if !runsImage(p, cluster.ContainerPGBackRest, spec.Image) {
+				return false, fmt.Sprintf("pod %s does not run %s yet", pod, spec.Image), nil
+			}
+			out, stderr, err := exec(ctx, ns, pod, cluster.ContainerPGBackRest, []string{"ls", "/usr/lib/postgresql"})
+			if err != nil {
+				return false, fmt.Sprintf("reading the image's PostgreSQL: %v %s", err, strings.TrimSpace(stderr)), nil
+			}
+			majors := strings.Fields(out)
+			if !slices.Contains(majors, fmt.Sprint(want)) {
+				return false, "", fmt.Errorf("image %s has PostgreSQL %s (in /usr/lib/postgresql), not %d, the cluster's version: "+
+					"its database cannot start. Delete the cluster (kubectl pgo delete cluster %s -n %s), and create it again with an image of PostgreSQL %d, e.g. --image=%s",
+					spec.Image, cmp.Or(strings.Join(majors, ", "), "none"), want, spec.Name, ns, want, cluster.ImageFor(want))
+			}
+			return true, fmt.Sprintf("image %s has PostgreSQL %d", spec.Image, want), nil
+		},
+		Hint: fmt.Sprintf("kubectl -n %s describe pod %s", ns, pod),
+	}
+}
+
+// runsImage tells whether container of pod is running, from image: a pod
+// of the template before the change has another image.
+func runsImage(pod *corev1.Pod, container, image string) bool {
+	specified := false
+	for _, c := range pod.Spec.Containers {
+		specified = specified || (c.Name == container && c.Image == image)
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == container && cs.State.Running != nil {
+			return specified
+		}
+	}
+	return false
 }
 
 // stanzaCreated is the last step of waitReady: the stanza exists, and is
@@ -148,8 +198,8 @@ func restartedWorkloads(spec cluster.Spec, objects []*unstructured.Unstructured)
 	for _, obj := range objects {
 		switch name := obj.GetName(); {
 		case obj.GetKind() == "StatefulSet" && name == spec.PrimaryInstance():
-			out = append(out, restart{what: "database pod", steps: func(c *apply.Clients, _ apply.ExecFunc, ns, _ string) []apply.WaitStep {
-				return []apply.WaitStep{apply.InstanceStep(c, ns, name, "the database pod to restart")}
+			out = append(out, restart{what: "database pod", steps: func(c *apply.Clients, exec apply.ExecFunc, ns, _ string) []apply.WaitStep {
+				return []apply.WaitStep{imageMajorStep(c, exec, spec, cluster.InstancePodName(name)), apply.InstanceStep(c, ns, name, "the database pod to restart")}
 			}})
 		case obj.GetKind() == "StatefulSet":
 			out = append(out, restart{what: "database pod of replica " + name, say: "replica " + name + " starts (a new one), or restarts to read the new configuration", steps: func(c *apply.Clients, exec apply.ExecFunc, _, _ string) []apply.WaitStep {

@@ -55,6 +55,10 @@ type Repository struct {
 	// Cipher is repoN-cipher-type ("aes-256-cbc"), empty for none. The
 	// passphrase reaches pgBackRest only through CipherPassEnv.
 	Cipher string
+	// Block is repoN-bundle and repoN-block: small files bundled, and
+	// incremental backups that store the changed blocks of a file, not the
+	// whole file (pgBackRest 2.46 and newer).
+	Block bool
 }
 
 // S3Location is where an S3 repository is, and how to reach it. The keys
@@ -213,6 +217,10 @@ func setRepository(c *Config, r Repository) {
 	c.Set("global", r.option("path"), r.Path)
 	if r.Cipher != "" {
 		c.Set("global", r.option("cipher-type"), r.Cipher)
+	}
+	if r.Block {
+		c.Set("global", r.option("bundle"), "y")
+		c.Set("global", r.option("block"), "y")
 	}
 	if s := r.S3; s != nil {
 		c.Set("global", r.option("s3-bucket"), s.Bucket)

@@ -93,6 +93,7 @@ func DrillSpec(name, namespace string, src *cluster.Spec) cluster.Spec {
 	}
 	if src != nil {
 		spec.Image, spec.StorageSize = strings.TrimSpace(src.Image), strings.TrimSpace(src.StorageSize)
+		spec.PostgresVersion = src.PostgresVersion
 		spec.StorageClass, spec.RepoStorageClass = strings.TrimSpace(src.StorageClass), strings.TrimSpace(src.RepoStorageClass)
 	}
 	spec.Default()

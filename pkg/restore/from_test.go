@@ -69,6 +69,9 @@ func (r *fromTest) parse(name, namespace string) error {
 // spec and material m.
 func (r *fromTest) prepare(ctx context.Context, fx *fakecluster.Cluster, existing bool, spec cluster.Spec, m cluster.Material) error {
 	r.Client, r.Dynamic, r.Mapper, r.Progress = fx.Factory.Clientset, fx.Factory.Dynamic, fx.Factory.Mapper, io.Discard
+	if spec.PostgresVersion == 0 {
+		spec.PostgresVersion = cluster.DefaultPostgresVersion // as lifecycle.Create gives it
+	}
 	r.NewSpec, r.Material = spec, m
 	return r.Prepare(ctx, existing)
 }
@@ -82,6 +85,7 @@ func TestFromPrepareRefuses(t *testing.T) {
 		r        func(*fromTest)
 		setup    func(*fakecluster.Cluster)
 		existing bool
+		spec     cluster.Spec
 		want     string
 	}{
 		{name: "the new cluster exists", existing: true, want: `--restore-from creates a new cluster, and cluster "new" exists in namespace "pgo"`},
@@ -98,6 +102,8 @@ func TestFromPrepareRefuses(t *testing.T) {
 		{name: "no backups", setup: func(fx *fakecluster.Cluster) { fx.Info = fakecluster.InfoNoBackups }, want: `cluster "old" has no backups to restore from`},
 		{name: "unknown set", r: func(r *fromTest) { r.RestoreOpts = "--set=20200101-000000F" }, want: "backup 20200101-000000F does not exist"},
 		{name: "target after the archive", r: func(r *fromTest) { r.PITRTarget = "2026-11-26T09:00:00Z" }, want: "is after the last archived WAL"},
+		{name: "another major", spec: cluster.Spec{PostgresVersion: 17},
+			want: `cluster "old" runs PostgreSQL 15, and its backups restore only into the same major: give --postgres-version=15`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,7 +118,7 @@ func TestFromPrepareRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			fx.Factory.Clientset.ClearActions()
-			err := r.prepare(context.Background(), fx, tc.existing, cluster.Spec{}, cluster.Material{})
+			err := r.prepare(context.Background(), fx, tc.existing, tc.spec, cluster.Material{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}

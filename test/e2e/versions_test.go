@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
+)
+
+// The core flows on every PostgreSQL major other than the default one (which the rest of the
+// suite runs on): create with --postgres-version, full and block incremental backups, a
+// point-in-time restore and a second restore to the end of the archive, a pg_dump and a base
+// backup restored in place, and --restore-from into a new cluster of the same major, each
+// checked by a checksum of the whole table. A restore into another major is refused.
+func TestPostgresVersions(t *testing.T) {
+	t.Parallel()
+	for _, version := range cluster.PostgresVersions {
+		if version == cluster.DefaultPostgresVersion {
+			continue
+		}
+		t.Run(fmt.Sprint(version), func(t *testing.T) {
+			t.Parallel()
+			coreFlows(t, version)
+		})
+	}
+}
+
+func coreFlows(t *testing.T, version int) {
+	env := framework.Setup(t)
+	ns := env.Namespace(t)
+	v := fmt.Sprint(version)
+	c := &restoreCluster{env: env, ns: ns, name: "hippo"}
+	if res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--postgres-version="+v, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster --postgres-version=%s:\n%s", v, res)
+	} else if !strings.Contains(res.Stdout+res.Stderr, "image "+cluster.ImageFor(version)+" has PostgreSQL "+v) {
+		t.Errorf("--wait did not check the image's major:\n%s", res)
+	}
+	if got := c.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != v {
+		t.Fatalf("the database runs PostgreSQL %s, want %s", got, v)
+	}
+	conf := c.podFile(t, "/etc/pgbackrest/pgbackrest.conf")
+	for _, want := range []string{"repo1-bundle=y", "repo1-block=y"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("a new cluster of PostgreSQL %s lacks %s:\n%s", v, want, conf)
+		}
+	}
+	t.Logf("PostgreSQL %s, %s", c.one(t, "SELECT version()"), strings.TrimSpace(clusterExec(t, env, ns, c.name+"-0", "pgbackrest", "pgbackrest", "version")))
+
+	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+	c.backup(t)
+	c.sql(t, "UPDATE chain SET v = md5(v) WHERE id % 50 = 0")
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=incr", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("incremental backup:\n%s", res)
+	}
+	if res := env.PGO(t, "show", "backup", c.name, "-n", ns, "-o", "json"); res.ExitCode != 0 ||
+		!strings.Contains(res.Stdout, `"type": "incr"`) || !strings.Contains(res.Stdout, `"type": "full"`) {
+		t.Errorf("show backup lacks the full and the incremental backup:\n%s", res)
+	}
+	target, atTarget := c.targetBetweenSum(t, "UPDATE chain SET v = 'before-target' WHERE id % 7 = 0",
+		"DELETE FROM chain WHERE id % 3 = 0; INSERT INTO chain SELECT g, 'after' FROM generate_series(20001, 21000) g", chainChecksumSQL)
+
+	// A restore into another major is refused before anything is created.
+	if res := env.PGO(t, "create", "cluster", "other", "-n", ns, "--restore-from=hippo"); res.ExitCode == 0 ||
+		!strings.Contains(res.Stderr, `cluster "hippo" runs PostgreSQL `+v+`, and its backups restore only into the same major: give --postgres-version=`+v) {
+		t.Errorf("--restore-from of a PostgreSQL %s cluster into the default major:\n%s", v, res)
+	}
+	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), cluster.SettingsConfigMapName("other"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused --restore-from created cluster other (err %v)", err)
+	}
+	// An image whose major only the pod can tell (this major's image by digest) in a cluster of
+	// the default major: create --wait stops at the check, saying what to do.
+	imageID := c.imageID(t)
+	res := env.PGO(t, "create", "cluster", "wrong", "-n", ns, "--image="+imageID, "--wait", "--timeout=3m")
+	if want := "has PostgreSQL " + v + " (in /usr/lib/postgresql), not " + fmt.Sprint(cluster.DefaultPostgresVersion) + ", the cluster's version"; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("create --image=%s (PostgreSQL %s) of a PostgreSQL %d cluster: want a failure with %q:\n%s", imageID, v, cluster.DefaultPostgresVersion, want, res)
+	}
+	if res := env.PGO(t, "delete", "cluster", "wrong", "-n", ns, "--yes", "--wait"); res.ExitCode != 0 {
+		t.Errorf("delete cluster wrong:\n%s", res)
+	}
+
+	c.restore(t, "--pitr-target="+target)
+	if got := c.one(t, chainChecksumSQL); got != atTarget {
+		t.Fatalf("after the point-in-time restore the table is %s, want %s (its state at the target)", got, atTarget)
+	}
+	// The second restore: to the end of the archive, through the new timeline.
+	c.sql(t, "INSERT INTO chain SELECT g, 'second' FROM generate_series(30001, 30500) g")
+	c.switchAndArchive(t)
+	latest := c.one(t, chainChecksumSQL)
+	c.restore(t)
+	if got := c.one(t, chainChecksumSQL); got != latest {
+		t.Fatalf("after the second restore (to the end of the archive) the table is %s, want %s", got, latest)
+	}
+
+	// pg_dump and pg_basebackup, each restored in place.
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgdump", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("pgdump backup:\n%s", res)
+	}
+	c.sql(t, "DROP TABLE chain")
+	if res := env.PGO(t, "restore", c.name, "-n", ns, "--backup-type=pgdump", "--yes"); res.ExitCode != 0 {
+		t.Fatalf("pgdump restore:\n%s", res)
+	}
+	if got := c.one(t, chainChecksumSQL); got != latest {
+		t.Errorf("after restoring the dump the table is %s, want %s", got, latest)
+	}
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgbasebackup", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("pgbasebackup:\n%s", res)
+	}
+	c.sql(t, "DELETE FROM chain WHERE id < 10000")
+	c.restoreBase(t)
+	if got := c.one(t, chainChecksumSQL); got != latest {
+		t.Errorf("after restoring the base backup the table is %s, want %s", got, latest)
+	}
+
+	// --restore-from into a new cluster of the same major: the newest backup and the archive.
+	c.sql(t, "INSERT INTO chain SELECT g, 'last' FROM generate_series(40001, 40100) g")
+	c.backup(t)
+	c.switchAndArchive(t)
+	last := c.one(t, chainChecksumSQL)
+	zebra := &restoreCluster{env: env, ns: ns, name: "zebra"}
+	if res := env.PGO(t, "create", "cluster", zebra.name, "-n", ns, "--postgres-version="+v, "--restore-from=hippo", "--wait", "--timeout=8m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster --restore-from:\n%s", res)
+	}
+	if got := zebra.one(t, chainChecksumSQL); got != last {
+		t.Errorf("the cluster restored from hippo has %s, want %s", got, last)
+	}
+	if got := zebra.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != v {
+		t.Errorf("the restored cluster runs PostgreSQL %s, want %s", got, v)
+	}
+}
+
+// imageID is the image of the database container as the node resolved it: the image by digest.
+func (c *restoreCluster) imageID(t *testing.T) string {
+	t.Helper()
+	pod, err := c.env.Client.CoreV1().Pods(c.ns).Get(context.Background(), c.name+"-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == cluster.ContainerDatabase && strings.Contains(cs.ImageID, "@sha256:") {
+			return strings.TrimPrefix(cs.ImageID, "docker-pullable://")
+		}
+	}
+	t.Fatalf("pod %s reports no image digest: %+v", pod.Name, pod.Status.ContainerStatuses)
+	return ""
+}
