@@ -33,6 +33,9 @@ type Dump struct {
 	Path      string    `json:"path"`
 	Job       string    `json:"job"`
 	JobStatus string    `json:"jobStatus"`
+	// PostgresVersion is the major of the dumped cluster; 0 when the
+	// dump's Job does not say (made before it was recorded).
+	PostgresVersion int `json:"postgresVersion,omitempty"`
 }
 
 // DumpList is what show backup --backup-type=pgdump -o json|yaml prints.
@@ -61,6 +64,7 @@ func DumpFromJob(j *batchv1.Job) Dump {
 		Cluster: j.Labels[cluster.LabelCluster], Namespace: j.Namespace, Name: ts, Time: t.UTC(), Database: j.Annotations[jobs.AnnotationPGDumpDatabase],
 		All: j.Annotations[jobs.AnnotationPGDumpAll] == "true", PVC: j.Labels[jobs.LabelPGDumpPVC],
 		Path: jobs.DumpPath(j), Job: j.Name, JobStatus: jobs.State(j),
+		PostgresVersion: atoiOrZero(j.Annotations[jobs.AnnotationPostgresVersion]),
 	}
 }
 
@@ -149,4 +153,13 @@ func sizeFromLog(log string) *int64 {
 		}
 	}
 	return nil
+}
+
+// atoiOrZero is the number in s, 0 when there is none.
+func atoiOrZero(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
 }

@@ -90,10 +90,11 @@ func FindDump(ctx context.Context, client kubernetes.Interface, q DumpQuery, sel
 type DumpRestore struct {
 	Cluster   string
 	Namespace string
-	// Image is the cluster's PostgreSQL image.
-	Image    string
-	Dump     *Dump
-	Database string
+	// Image is the cluster's PostgreSQL image, PostgresVersion its major.
+	Image           string
+	PostgresVersion int
+	Dump            *Dump
+	Database        string
 	// Options are pg_restore's, checked by ParseToolOptions.
 	Options  []string
 	Deadline time.Duration
@@ -114,6 +115,11 @@ func RestoreDatabase(d *Dump, asked string) string {
 // CheckDumpRestore refuses a restore into a database that does not exist,
 // or while a backup or restore of the cluster runs. Nothing is changed.
 func CheckDumpRestore(ctx context.Context, client kubernetes.Interface, exec Exec, r DumpRestore, now time.Time) error {
+	if v := r.Dump.PostgresVersion; v > r.PostgresVersion {
+		return fmt.Errorf("dump %s is of PostgreSQL %d (cluster %s), and cluster %s runs PostgreSQL %d: a dump loads into the same or a newer major, not an older one. "+
+			"Restore it into a cluster of PostgreSQL %d or newer (kubectl pgo create cluster NAME --postgres-version=%d). Nothing was changed",
+			r.Dump.Name, v, r.Dump.Cluster, r.Cluster, r.PostgresVersion, v, v)
+	}
 	if err := CheckDatabase(ctx, exec, r.Namespace, r.Cluster, r.Database); err != nil {
 		return fmt.Errorf("%w. Nothing was changed", err)
 	}

@@ -21,8 +21,10 @@ import (
 type DumpRequest struct {
 	Cluster   string
 	Namespace string
-	// Image is the cluster's PostgreSQL image, which the Job runs.
-	Image string
+	// Image is the cluster's PostgreSQL image, which the Job runs, and
+	// PostgresVersion its major, kept with a dump.
+	Image           string
+	PostgresVersion int
 	// BackupType is jobs.BackupTypePGDump or jobs.BackupTypePGBaseBackup.
 	BackupType string
 	// Database is the database that pg_dump dumps, unless All.
@@ -80,7 +82,7 @@ func StartDump(ctx context.Context, client kubernetes.Interface, exec Exec, r Du
 		return nil, err
 	}
 	job := jobs.PGDumpJob{
-		Cluster: r.Cluster, Namespace: ns, Image: r.Image, Database: r.Database, All: r.All,
+		Cluster: r.Cluster, Namespace: ns, Image: r.Image, PostgresVersion: r.PostgresVersion, Database: r.Database, All: r.All,
 		Options: r.Options, PVC: r.PVC, Time: now(), Deadline: r.Deadline,
 	}.Render()
 	if r.base() {

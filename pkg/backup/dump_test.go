@@ -151,3 +151,28 @@ func TestWaitDump(t *testing.T) {
 		t.Errorf("error %v, result %+v", err, result)
 	}
 }
+
+// A dump keeps its cluster's major on its Job; it restores into the same or a newer major, and
+// an older one is refused before anything is asked of the cluster.
+func TestDumpRestoreMajor(t *testing.T) {
+	r := DumpRequest{Cluster: "old", Namespace: "default", Image: "postgres", PostgresVersion: 17, BackupType: jobs.BackupTypePGDump,
+		All: true, PVC: "backup-old-pgdump-pvc", PVCSize: "1Gi", Deadline: time.Hour}
+	job, err := StartDump(context.Background(), fake.NewClientset(), nil, r, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := DumpFromJob(job)
+	if dump.PostgresVersion != 17 {
+		t.Fatalf("the dump's major = %d, want 17 (annotations %v)", dump.PostgresVersion, job.Annotations)
+	}
+	for version, refused := range map[int]bool{15: true, 17: false, 18: false} {
+		var execs int
+		exec := func(context.Context, string, string, string, []string) (string, string, error) { execs++; return "1\n", "", nil }
+		err := CheckDumpRestore(context.Background(), fake.NewClientset(), exec,
+			DumpRestore{Cluster: "new", Namespace: "default", PostgresVersion: version, Dump: &dump, Database: "postgres"}, now())
+		if refused != (err != nil) || (refused && (execs != 0 ||
+			!strings.Contains(err.Error(), "is of PostgreSQL 17 (cluster old), and cluster new runs PostgreSQL 15: a dump loads into the same or a newer major"))) {
+			t.Errorf("into PostgreSQL %d: error %v after %d execs, want refused: %v", version, err, execs, refused)
+		}
+	}
+}

@@ -144,7 +144,7 @@ func ScheduleJob(ctx context.Context, c *apply.Clients, exec Exec, s ScheduledBa
 		if err := CheckDatabase(ctx, exec, ns, name, s.Database); err != nil {
 			return nil, fmt.Errorf("%w. No schedule was created", err)
 		}
-		return jobs.PGDumpJob{Cluster: name, Namespace: ns, Image: s.Spec.Image, Database: s.Database,
+		return jobs.PGDumpJob{Cluster: name, Namespace: ns, Image: s.Spec.Image, PostgresVersion: s.Spec.PostgresVersion, Database: s.Database,
 			Options: s.ToolOptions, PVC: s.PVC, Scheduled: true}.Render(), nil
 	case jobs.BackupTypePGBaseBackup:
 		return jobs.PGBaseBackupJob{Cluster: name, Namespace: ns, Image: s.Spec.Image,

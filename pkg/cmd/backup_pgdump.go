@@ -58,7 +58,7 @@ func (o *BackupOptions) runPGDump(ctx context.Context) error {
 		return err
 	}
 	ns, what := o.namespace, o.BackupType
-	req := backup.DumpRequest{Cluster: o.Name, Namespace: ns, Image: spec.Image, BackupType: o.BackupType,
+	req := backup.DumpRequest{Cluster: o.Name, Namespace: ns, Image: spec.Image, PostgresVersion: spec.PostgresVersion, BackupType: o.BackupType,
 		Database: o.Database, All: o.DumpAll, Options: o.pgdumpOpts, PVC: o.PVCName, PVCSize: o.PVCSize, Deadline: o.Timeout}
 	created, err := backup.StartDump(ctx, client, backup.Exec(o.exec), req, o.now)
 	if err != nil {

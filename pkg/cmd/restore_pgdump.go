@@ -92,7 +92,7 @@ func (o *RestoreOptions) runPGDump(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := backup.DumpRestore{Cluster: name, Namespace: ns, Image: spec.Image, Dump: dump,
+	r := backup.DumpRestore{Cluster: name, Namespace: ns, Image: spec.Image, PostgresVersion: spec.PostgresVersion, Dump: dump,
 		Database: backup.RestoreDatabase(dump, o.PGDumpDatabase), Options: o.pgdumpOpts, Deadline: o.Timeout}
 	if err := backup.CheckDumpRestore(ctx, client, backup.Exec(o.exec), r, o.now()); err != nil {
 		return err

@@ -45,6 +45,9 @@ const (
 	AnnotationPGDumpPath     = "kubectl-pgo.io/pgdump-path"
 	AnnotationPGDumpAll      = "kubectl-pgo.io/pgdump-all"
 	AnnotationPGDumpCommand  = "kubectl-pgo.io/pgdump-command"
+	// AnnotationPostgresVersion is the PostgreSQL major of the dumped
+	// cluster: a dump does not load into an older major.
+	AnnotationPostgresVersion = "kubectl-pgo.io/postgres-version"
 )
 
 // PGDumpTimestampLayout names a dump's folder: a UTC time.
@@ -74,13 +77,15 @@ func PGDumpPath(clusterName, timestamp, database string, all bool) string {
 // PGDumpJob describes a pg_dump (or pg_dumpall) Job.
 type PGDumpJob struct {
 	Cluster, Namespace, Image string
-	Database                  string
-	All                       bool
-	Options                   []string
-	PVC                       string
-	Time                      time.Time
-	Deadline                  time.Duration
-	Suffix                    string
+	// PostgresVersion is the cluster's major, kept on the Job; 0 for none.
+	PostgresVersion int
+	Database        string
+	All             bool
+	Options         []string
+	PVC             string
+	Time            time.Time
+	Deadline        time.Duration
+	Suffix          string
 	// Scheduled renders the template of a schedule's Jobs: the folder is
 	// the Job's name, known when the CronJob creates the Job, instead of
 	// Time (see JobNameFolder).
@@ -176,6 +181,9 @@ func (p PGDumpJob) Render() *batchv1.Job {
 		AnnotationPGDumpPath:     path,
 		AnnotationPGDumpAll:      fmt.Sprint(p.All),
 		AnnotationPGDumpCommand:  fmt.Sprintf("%s -f %s %s", prog, path, joinArgs(args)),
+	}
+	if p.PostgresVersion != 0 {
+		ann[AnnotationPostgresVersion] = fmt.Sprint(p.PostgresVersion)
 	}
 	env := append(pgEnv(p.Cluster, p.Scheduled),
 		corev1.EnvVar{Name: "PGDUMP_FILE", Value: path},

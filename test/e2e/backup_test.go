@@ -292,7 +292,7 @@ func TestBackup(t *testing.T) {
 		for _, want := range []string{
 			"backup reference list: " + full + "\n",
 			"backup reference list: " + full + ", " + diff + "\n",
-			"status: ok", "cipher: none", "wal archive min/max (15-1): 0000000",
+			"status: ok", "cipher: none", "wal archive min/max (" + defaultArchiveID + "): 0000000",
 			"timestamp start/stop: 20", " UTC / 20", "backup jobs:",
 		} {
 			if !strings.Contains(out, want) {

@@ -72,8 +72,8 @@ func TestCluster(t *testing.T) {
 		if err := stanza.Err(); err != nil {
 			t.Errorf("stanza: %v", err)
 		}
-		if len(stanza.DB) != 1 || stanza.DB[0].Version != "15" {
-			t.Errorf("the stanza knows databases %+v, want one PostgreSQL 15", stanza.DB)
+		if len(stanza.DB) != 1 || stanza.DB[0].Version != fmt.Sprint(cluster.DefaultPostgresVersion) {
+			t.Errorf("the stanza knows databases %+v, want one PostgreSQL %d", stanza.DB, cluster.DefaultPostgresVersion)
 		}
 	})
 

@@ -501,7 +501,7 @@ func TestRestoreNewCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, _, err = kube.ExecCapture(ctx, env.Config, env.Client, ns, repoPod.Name, "pgbackrest",
-			[]string{"ls", "/backrestrepo/old-backrest-shared-repo/archive/db/15-1"})
+			[]string{"ls", "/backrestrepo/old-backrest-shared-repo/archive/db/" + defaultArchiveID})
 		if err != nil || strings.Contains(out, ".history") {
 			t.Errorf("the source's archive holds a timeline history (%v):\n%s", err, out)
 		}

@@ -137,7 +137,7 @@ func TestS3Only(t *testing.T) {
 				t.Errorf("bucket %s lacks backrestrepo/%s-backrest-shared-repo/%s; it has %d objects: %v", bucket, c, want, len(objects), first(objects, 20))
 			}
 		}
-		if !slices.ContainsFunc(objects, func(o string) bool { return strings.Contains(o, "/archive/db/15-1/") }) {
+		if !slices.ContainsFunc(objects, func(o string) bool { return strings.Contains(o, "/archive/db/"+defaultArchiveID+"/") }) {
 			t.Errorf("no WAL of %s in the bucket", c)
 		}
 	}

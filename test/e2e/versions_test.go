@@ -31,6 +31,9 @@ func TestPostgresVersions(t *testing.T) {
 	}
 }
 
+// defaultArchiveID is the archive id of a new cluster of the default major: "15-1".
+var defaultArchiveID = fmt.Sprintf("%d-1", cluster.DefaultPostgresVersion)
+
 func coreFlows(t *testing.T, version int) {
 	env := framework.Setup(t)
 	ns := env.Namespace(t)
@@ -148,4 +151,66 @@ func (c *restoreCluster) imageID(t *testing.T) string {
 	}
 	t.Fatalf("pod %s reports no image digest: %+v", pod.Name, pod.Status.ContainerStatuses)
 	return ""
+}
+
+// A major upgrade by dump and restore (PGO v4 users did it by hand): a pg_dumpall of a cluster
+// of the default major, restored into a new cluster of 17 from the old cluster's dump PVC, keeps
+// every row, role and database. A dump of 17 into the older major is refused, nothing changed.
+func TestUpgradeByDump(t *testing.T) {
+	t.Parallel()
+	const to = 17
+	env := framework.Setup(t)
+	ns := env.Namespace(t)
+	old := &restoreCluster{env: env, ns: ns, name: "old"}
+	if res := env.PGO(t, "create", "cluster", old.name, "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster:\n%s", res)
+	}
+	old.sql(t, "CREATE ROLE app_owner LOGIN; CREATE DATABASE app OWNER app_owner")
+	appSQL := func(c *restoreCluster, query string) string {
+		t.Helper()
+		return strings.TrimSpace(clusterExec(t, env, ns, c.name+"-0", "database", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", "app", "-c", query))
+	}
+	appSQL(old, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 30000) g; "+
+		"UPDATE chain SET v = 'changed' WHERE id % 11 = 0; ALTER TABLE chain OWNER TO app_owner")
+	old.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, 'in postgres' FROM generate_series(1, 500) g")
+	wantApp, wantPostgres := appSQL(old, chainChecksumSQL), old.one(t, chainChecksumSQL)
+	if res := env.PGO(t, "backup", old.name, "-n", ns, "--backup-type=pgdump", "--dump-all", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("pgdump --dump-all:\n%s", res)
+	}
+
+	next := &restoreCluster{env: env, ns: ns, name: "next"}
+	if res := env.PGO(t, "create", "cluster", next.name, "-n", ns, fmt.Sprintf("--postgres-version=%d", to), "--wait", "--timeout=5m"); res.ExitCode != 0 {
+		t.Fatalf("create cluster --postgres-version=%d:\n%s", to, res)
+	}
+	if res := env.PGO(t, "restore", next.name, "-n", ns, "--backup-type=pgdump", "--backup-pvc=backup-old-pgdump-pvc", "--yes"); res.ExitCode != 0 {
+		t.Fatalf("restoring old's dump into next:\n%s", res)
+	}
+	if got := next.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != fmt.Sprint(to) {
+		t.Errorf("next runs PostgreSQL %s, want %d", got, to)
+	}
+	if got := appSQL(next, chainChecksumSQL); got != wantApp {
+		t.Errorf("database app after the upgrade: %s, want %s", got, wantApp)
+	}
+	if got := next.one(t, chainChecksumSQL); got != wantPostgres {
+		t.Errorf("database postgres after the upgrade: %s, want %s", got, wantPostgres)
+	}
+	if got := next.one(t, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"); got != "app_owner" {
+		t.Errorf("database app is owned by %q, want app_owner (the role came with the dump)", got)
+	}
+	// next archives and backs up on its major.
+	next.backup(t)
+
+	// Back down: a dump of 17 into the older major is refused.
+	if res := env.PGO(t, "backup", next.name, "-n", ns, "--backup-type=pgdump", "--dump-all", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("pgdump of next:\n%s", res)
+	}
+	before := old.state(t)
+	res := env.PGO(t, "restore", old.name, "-n", ns, "--backup-type=pgdump", "--backup-pvc=backup-next-pgdump-pvc", "--yes")
+	if want := fmt.Sprintf("is of PostgreSQL %d (cluster next), and cluster old runs PostgreSQL %d", to, cluster.DefaultPostgresVersion); res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("restoring a dump of %d into %d: want a refusal with %q:\n%s", to, cluster.DefaultPostgresVersion, want, res)
+	}
+	old.untouched(t, before)
+	if got := appSQL(old, chainChecksumSQL); got != wantApp {
+		t.Errorf("old's database app changed after the refusal: %s, want %s", got, wantApp)
+	}
 }
