@@ -167,7 +167,10 @@ func TestDumpRestoreMajor(t *testing.T) {
 	}
 	for version, refused := range map[int]bool{15: true, 17: false, 18: false} {
 		var execs int
-		exec := func(context.Context, string, string, string, []string) (string, string, error) { execs++; return "1\n", "", nil }
+		exec := func(context.Context, string, string, string, []string) (string, string, error) {
+			execs++
+			return "1\n", "", nil
+		}
 		err := CheckDumpRestore(context.Background(), fake.NewClientset(), exec,
 			DumpRestore{Cluster: "new", Namespace: "default", PostgresVersion: version, Dump: &dump, Database: "postgres"}, now())
 		if refused != (err != nil) || (refused && (execs != 0 ||

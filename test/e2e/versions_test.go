@@ -161,10 +161,7 @@ func TestUpgradeByDump(t *testing.T) {
 	const to = 17
 	env := framework.Setup(t)
 	ns := env.Namespace(t)
-	old := &restoreCluster{env: env, ns: ns, name: "old"}
-	if res := env.PGO(t, "create", "cluster", old.name, "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
-		t.Fatalf("create cluster:\n%s", res)
-	}
+	old := createCluster(t, env, ns, "old")
 	old.sql(t, "CREATE ROLE app_owner LOGIN; CREATE DATABASE app OWNER app_owner")
 	appSQL := func(c *restoreCluster, query string) string {
 		t.Helper()
@@ -178,10 +175,7 @@ func TestUpgradeByDump(t *testing.T) {
 		t.Fatalf("pgdump --dump-all:\n%s", res)
 	}
 
-	next := &restoreCluster{env: env, ns: ns, name: "next"}
-	if res := env.PGO(t, "create", "cluster", next.name, "-n", ns, fmt.Sprintf("--postgres-version=%d", to), "--wait", "--timeout=5m"); res.ExitCode != 0 {
-		t.Fatalf("create cluster --postgres-version=%d:\n%s", to, res)
-	}
+	next := createCluster(t, env, ns, "next", fmt.Sprintf("--postgres-version=%d", to))
 	if res := env.PGO(t, "restore", next.name, "-n", ns, "--backup-type=pgdump", "--backup-pvc=backup-old-pgdump-pvc", "--yes"); res.ExitCode != 0 {
 		t.Fatalf("restoring old's dump into next:\n%s", res)
 	}
@@ -213,4 +207,13 @@ func TestUpgradeByDump(t *testing.T) {
 	if got := appSQL(old, chainChecksumSQL); got != wantApp {
 		t.Errorf("old's database app changed after the refusal: %s, want %s", got, wantApp)
 	}
+}
+
+// createCluster creates cluster name in ns with the flags given, and waits until it is ready.
+func createCluster(t *testing.T, env *framework.Env, ns, name string, flags ...string) *restoreCluster {
+	t.Helper()
+	if res := env.PGO(t, append([]string{"create", "cluster", name, "-n", ns, "--wait", "--timeout=5m"}, flags...)...); res.ExitCode != 0 {
+		t.Fatalf("create cluster %s %v:\n%s", name, flags, res)
+	}
+	return &restoreCluster{env: env, ns: ns, name: name}
 }
