@@ -16,7 +16,9 @@
 # ARCH_STORAGES="local": any of local, s3, local,s3; S3 is the tests' server, hack/s3/serve);
 # 9 the replay of a PITR over REPLAY_MIB=2048 MiB of WAL: archive-get synchronous, asynchronous
 # and with a larger queue, against the WAL in a local directory; 10 full backup and restore at
-# SCALES="50 100 200" with process-max 1 and 2. The sections 2-6 need the database of section 1
+# SCALES="50 100 200" with process-max 1 and 2. PG_VERSION=17 makes every cluster of that major
+# (--postgres-version; its image's pgBackRest, with block incremental on 17 and newer).
+# The sections 2-6 need the database of section 1
 # (it is made whatever the sections); 4 and 6 use the backups of the others when they ran; 8, 9
 # and 10 make clusters of their own.
 #
@@ -28,7 +30,8 @@ SCALE=50 ROUNDS=3 CLUSTERS=10 READ_RUNS=10 SECTIONS=1,2,3,4,5,6,7,8,9,10
 PARTITIONS=0 ARCH_SCALE=${ARCH_SCALE:-10} ARCH_SECONDS=${ARCH_SECONDS:-120} ARCH_STORAGES=${ARCH_STORAGES:-local}
 REPLAY_MIB=${REPLAY_MIB:-2048} SCALES=${SCALES:-50 100 200}
 NO_START_FAST_CAP=${NO_START_FAST_CAP:-90}
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+PG_VERSION=${PG_VERSION:-}
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
 	case $1 in
 	--scale) SCALE=$2; shift 2 ;;
@@ -47,6 +50,7 @@ for v in SCALE ROUNDS CLUSTERS READ_RUNS; do
 done
 [[ $REPLAY_MIB =~ ^[1-9][0-9]*$ ]] || { echo "bench: REPLAY_MIB must be a positive integer, got $REPLAY_MIB" >&2; exit 2; }
 for v in $SCALES; do [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench: SCALES must list positive integers, got $SCALES" >&2; exit 2; }; done
+[[ -z $PG_VERSION || $PG_VERSION =~ ^[1-9][0-9]*$ ]] || { echo "bench: PG_VERSION must be a major such as 17, got $PG_VERSION" >&2; exit 2; }
 for v in $ARCH_STORAGES; do
 	[[ $v =~ ^(local|s3|local,s3)$ ]] || { echo "bench: ARCH_STORAGES lists local, s3 or local,s3, got $v" >&2; exit 2; }
 done
@@ -193,7 +197,7 @@ DB_MIB=-
 if has 1 || has 2 || has 3 || has 4 || has 6; then
 	# The hostpath provisioner does not enforce sizes; they are sized as a user would.
 	SIZE_GI=$((SCALE / 20 + 2))
-	timed create pgo create cluster "$DB" --wait --timeout=10m --storage-size="${SIZE_GI}Gi" --pgbackrest-pvc-size="$((SIZE_GI * 4))Gi"
+	timed create pgo create cluster "$DB" --wait ${PG_VERSION:+--postgres-version="$PG_VERSION"} --timeout=10m --storage-size="${SIZE_GI}Gi" --pgbackrest-pvc-size="$((SIZE_GI * 4))Gi"
 	REPO=$(repo_pod "$DB")
 	say "cluster $DB ready ($(median create) s); pgbench -i -s $SCALE --partitions=$PARTITIONS"
 	# --partitions splits pgbench_accounts by ranges of aid: a 1% change (a range of aid) then
@@ -279,7 +283,7 @@ if has 3; then
 		change_1pct $((2 * r + 1))
 		timed delta_restore pgo restore "$DB" --yes --timeout=20m
 		addsample delta_restore_pgbr "$(secs "$(restore_job_ms "$DB")")"
-		timed full_restore pgo create cluster "$DB-r$r" --restore-from "$DB" --wait --timeout=20m \
+		timed full_restore pgo create cluster "$DB-r$r" --restore-from "$DB" --wait ${PG_VERSION:+--postgres-version="$PG_VERSION"} --timeout=20m \
 			--storage-size="${SIZE_GI}Gi" --pgbackrest-pvc-size=1Gi
 		addsample full_restore_pgbr "$(secs "$(restore_job_ms "$DB-r$r")")"
 		pgo delete cluster "$DB-r$r" --yes >>"$LOG" 2>&1
@@ -407,7 +411,7 @@ while [ \$(date +%s) -lt \$end ]; do psql -XAtq -c 'TRUNCATE bulk' -c \"INSERT I
 arch_load() {
 	local name=$1 key=$2 load=$3 peak=0 s e ready lsn archived lsn0 archived0 t0 t1
 	shift 3
-	timed "create_$key" pgo create cluster "$name" --wait --timeout=10m --storage-size=4Gi --pgbackrest-pvc-size=8Gi "$@"
+	timed "create_$key" pgo create cluster "$name" --wait ${PG_VERSION:+--postgres-version="$PG_VERSION"} --timeout=10m --storage-size=4Gi --pgbackrest-pvc-size=8Gi "$@"
 	kubectl -n "$NS" exec "$name-0" -c database -- pgbench -i -q -s "$ARCH_SCALE" postgres >>"$LOG" 2>&1
 	arch_psql "$name" "CHECKPOINT; SELECT pg_switch_wal()" >>"$LOG"
 	until [[ $(arch_psql "$name" "$ARCH_SAMPLE" | cut -d' ' -f1) == 0 ]]; do sleep 2; done
@@ -535,7 +539,7 @@ replay_one() {
 }
 if has 9; then
 	say "9: a cluster writes $REPLAY_MIB MiB of WAL after a full backup"
-	timed create_replay pgo create cluster replay --wait --timeout=10m --storage-size=8Gi --pgbackrest-pvc-size=16Gi
+	timed create_replay pgo create cluster replay --wait ${PG_VERSION:+--postgres-version="$PG_VERSION"} --timeout=10m --storage-size=8Gi --pgbackrest-pvc-size=16Gi
 	arch_psql replay "CREATE TABLE bulk (id int, v text); CREATE TABLE mark (id int)" >>"$LOG"
 	pgo backup replay --type=full --wait >>"$LOG" 2>&1
 	lsn0=$(arch_psql replay "SELECT pg_current_wal_lsn()")
@@ -585,7 +589,7 @@ fi
 if has 10; then
 	max=0
 	for sc in $SCALES; do ((sc > max)) && max=$sc; done
-	timed create_scale pgo create cluster scale --wait --timeout=10m --storage-size="$((max / 10 + 4))Gi" --pgbackrest-pvc-size="$((max / 5 + 8))Gi"
+	timed create_scale pgo create cluster scale --wait ${PG_VERSION:+--postgres-version="$PG_VERSION"} --timeout=10m --storage-size="$((max / 10 + 4))Gi" --pgbackrest-pvc-size="$((max / 5 + 8))Gi"
 	SREPO=$(repo_pod scale)
 	SD=$(mount_of scale)/bench-restore
 	for sc in $SCALES; do
