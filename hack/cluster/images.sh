@@ -18,6 +18,9 @@ PG_IMAGE_REPO=ghcr.io/kubectl-pgo/postgres
 # MAJOR:SUITE: PostgreSQL 15 and pgBackRest 2.45 on bookworm, 17 and 2.55 on trixie, 18 and 2.60
 # on forky (Debian testing; debootstrap has no script of its own for it before 1.0.141: sid's).
 PG_MAJORS="${PG_MAJORS:-15:bookworm 17:trixie 18:forky}"
+# Suites whose Release files expire within days (Debian testing): the mirror may serve them past
+# that date, and apt would refuse them (setup.sh, APT_NO_VALID_UNTIL).
+SHORT_LIVED_SUITES="forky"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 LIST="$IMAGES_DIR/current.list"
 WORK_ROOT="$CACHE_DIR/tmp"
@@ -137,6 +140,7 @@ build_postgres() {
   # Package scripts want /proc; the EXIT trap unmounts it if anything fails.
   mount -t proc proc "$rootfs/proc"
   chroot "$rootfs" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PG_MAJOR="$major" \
+    APT_NO_VALID_UNTIL="$(case " $SHORT_LIVED_SUITES " in *" $suite "*) echo 1 ;; esac)" \
     /bin/sh /tmp/kpgo-setup/setup.sh >>"$buildlog" 2>&1 || { tail -n 30 "$buildlog" >&2; die "setup.sh failed in the chroot, see $buildlog"; }
   umount "$rootfs/proc"
   verify_postgres_rootfs "$rootfs" "$major"

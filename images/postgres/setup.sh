@@ -54,6 +54,12 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
   rm -f /etc/apt/sources.list
 fi
+# APT_NO_VALID_UNTIL=1 accepts Release files past their Valid-Until date: Debian testing's are
+# valid for a week only, and a mirror that serves a snapshot of it is past that date (images.sh sets
+# it for forky). The files are still verified by their signatures.
+if [ "${APT_NO_VALID_UNTIL:-}" = 1 ]; then
+  echo 'Acquire::Check-Valid-Until "false";' >/etc/apt/apt.conf.d/90-kpgo-valid-until
+fi
 apt-get update -q
 apt-get upgrade -qy
 # Install postgresql-common first and tell it not to create the "main" cluster.
@@ -74,7 +80,7 @@ chmod 2775 /var/run/postgresql
 
 # Slim down: apt caches and lists, docs, man pages, translations, logs.
 apt-get clean
-rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old \
+rm -rf /etc/apt/apt.conf.d/90-kpgo-valid-until /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old \
        /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian/* \
        /usr/sbin/policy-rc.d
 find /usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
