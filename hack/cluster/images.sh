@@ -15,6 +15,8 @@ SELF="$REPO/hack/cluster/images.sh"
 PG_SRC="$REPO/images/postgres"
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 PG_IMAGE_REPO=ghcr.io/kubectl-pgo/postgres
+# The image of kubectl pgo upgrade --to=MAJOR: MAJOR's image with the binaries of each older major.
+UPGRADE_IMAGE_REPO=ghcr.io/kubectl-pgo/postgres-upgrade
 # MAJOR:SUITE: PostgreSQL 15 and pgBackRest 2.45 on bookworm, 17 and 2.55 on trixie, 18 and 2.60
 # on forky (Debian testing; debootstrap has no script of its own for it before 1.0.141: sid's).
 PG_MAJORS="${PG_MAJORS:-15:bookworm 17:trixie 18:forky}"
@@ -176,6 +178,64 @@ verify_postgres_rootfs() {
   log "postgres$major: $(chroot "$rootfs" "/usr/lib/postgresql/$major/bin/postgres" --version); $(chroot "$rootfs" pgbackrest version); $(chroot "$rootfs" id postgres)"
 }
 
+# unpack_layer TAR DIR: the root file system of one of these single-layer archives into DIR.
+unpack_layer() {
+  local oci; oci=$(mktemp -d "$WORK/oci.XXXXXX")
+  tar -xf "$1" -C "$oci"
+  local manifest layer
+  manifest=$(grep -o '"digest":"sha256:[0-9a-f]*"' "$oci/index.json" | head -1 | grep -o '[0-9a-f]\{64\}')
+  layer=$(grep -o '"layers":\[{[^]]*' "$oci/blobs/sha256/$manifest" | grep -o '[0-9a-f]\{64\}')
+  tar -xzf "$oci/blobs/sha256/$layer" -C "$2"
+  rm -rf "$oci"
+}
+
+# old_sonames ROOT MAJOR: the shared libraries that MAJOR's programs and modules in ROOT load (but
+# the JIT's LLVM: pg_upgrade runs the old server with jit=off).
+old_sonames() {
+  local f
+  for f in "$1/usr/lib/postgresql/$2"/bin/* "$1/usr/lib/postgresql/$2"/lib/*.so; do
+    case $f in */llvmjit*) continue ;; esac
+    chroot "$1" ldd "${f#"$1"}" 2>/dev/null | awk '$2 == "=>" {print $1}'
+  done | sort -u
+}
+
+# build_upgrade OUT TO TO_TAR OLD:OLD_TAR...: the image of an upgrade to major TO: TO's image, with
+# each older major's binaries and shared files, and in /usr/lib/postgresql/OLD/compat-lib the
+# libraries they need that TO's system does not have (other sonames, so TO's programs never load
+# them; the upgrade Job sets LD_LIBRARY_PATH to that directory).
+build_upgrade() {
+  local out=$1 to=$2 to_tar=$3; shift 3
+  local name="postgres-upgrade$to" config; config=$(postgres_config "$to")
+  if [ -s "$out" ]; then log "$name: cached $out"; return; fi
+  local start=$SECONDS pair old oldroot so path olds=""
+  new_work "$name"
+  local rootfs="$WORK/rootfs"
+  mkdir -m 755 "$rootfs"
+  unpack_layer "$to_tar" "$rootfs"
+  for pair in "$@"; do
+    old=${pair%%:*}; oldroot="$WORK/root$old"
+    mkdir -m 755 "$oldroot"
+    unpack_layer "${pair#*:}" "$oldroot"
+    cp -a "$oldroot/usr/lib/postgresql/$old" "$rootfs/usr/lib/postgresql/"
+    cp -a "$oldroot/usr/share/postgresql/$old" "$rootfs/usr/share/postgresql/"
+    mkdir -p "$rootfs/usr/lib/postgresql/$old/compat-lib"
+    for so in $(old_sonames "$oldroot" "$old"); do
+      chroot "$rootfs" ldconfig -p | grep -q "^[[:space:]]*$so " && continue
+      path=$(chroot "$oldroot" ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+      [ -n "$path" ] || die "$name: $so of PostgreSQL $old not found in its image"
+      cp -L "$oldroot$path" "$rootfs/usr/lib/postgresql/$old/compat-lib/"
+    done
+    log "$name: $(chroot "$rootfs" env LD_LIBRARY_PATH="/usr/lib/postgresql/$old/compat-lib" "/usr/lib/postgresql/$old/bin/postgres" --version) beside PostgreSQL $to ($(ls "$rootfs/usr/lib/postgresql/$old/compat-lib" | wc -l) libraries of its own)"
+    olds="$olds${olds:+,}$old"
+    remove_work "$oldroot"
+  done
+  local labels="\"io.kubectl-pgo.postgres.version\":\"$to\",\"io.kubectl-pgo.upgrade.from\":\"$olds\""
+  oci_archive "$rootfs" "$out" "$UPGRADE_IMAGE_REPO:$to" "${config%\}},\"Labels\":{$labels}}" "$labels"
+  remove_work "$WORK"; WORK=""
+  prune_old "$name" "$out"
+  log "$name: built $out ($(du -h "$out" | cut -f1)) in $((SECONDS - start))s"
+}
+
 case "${1:-}" in
   --print)
     [ -s "$LIST" ] || die "no $LIST yet: run $0 first"
@@ -199,13 +259,21 @@ for stale in "$WORK_ROOT"/*; do remove_work "$stale"; done
 
 build_pause "$pause_out"
 printf '%s %s\n' "$pause_out" "$PAUSE_IMAGE" >"$LIST.tmp"
+olds=()
 for pair in $PG_MAJORS; do
   major=${pair%%:*} suite=${pair#*:}
   pg_out="$IMAGES_DIR/postgres$major-$(input_key "$SELF" "$PG_SRC/packages.txt" "$PG_SRC/setup.sh" "$PG_SRC/Dockerfile" <(echo "$pair")).tar"
   build_postgres "$pg_out" "$major" "$suite"
   printf '%s %s\n' "$pg_out" "$PG_IMAGE_REPO:$major" >>"$LIST.tmp"
+  # Every major after the first gets an upgrade image from the ones before it.
+  if ((${#olds[@]})); then
+    up_out="$IMAGES_DIR/postgres-upgrade$major-$(input_key "$SELF" <(echo "$pg_out ${olds[*]}")).tar"
+    build_upgrade "$up_out" "$major" "$pg_out" "${olds[@]}"
+    printf '%s %s\n' "$up_out" "$UPGRADE_IMAGE_REPO:$major" >>"$LIST.tmp"
+  fi
+  olds+=("$major:$pg_out")
 done
 # The archives of before one image per major (postgres-KEY.tar).
-rm -f "$IMAGES_DIR"/postgres-*.tar
+rm -f "$IMAGES_DIR"/postgres-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].tar
 mv "$LIST.tmp" "$LIST"
 cat "$LIST"

@@ -135,3 +135,15 @@ func (fx *Cluster) Mutations() []string {
 	}
 	return m
 }
+
+// Refused fails t unless err contains want and nothing in the fake
+// cluster changed: what a refusal must be.
+func (fx *Cluster) Refused(t testing.TB, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want it to contain %q", err, want)
+	}
+	if m := fx.Mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+}

@@ -41,3 +41,8 @@ func postgresBinDir(version int) string {
 // pgbackrest.conf (FileDatabaseConf or FileRepoConf of the pgBackRest
 // ConfigMap).
 const PGBackRestConfigFile = pgbackrestConfigDir + "/pgbackrest.conf"
+
+// IncludeLine is the line the database's start script adds to
+// PGDATA/postgresql.conf: it includes the settings kubectl-pgo manages,
+// from a file only the database pod mounts.
+func IncludeLine() string { return "include '" + configDir + "/" + FilePostgresConf + "'" }

@@ -135,6 +135,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 		NewCmdRestoreDrill(f, streams),
 		NewCmdFailover(f, streams),
 		NewCmdPromote(f, streams),
+		NewCmdUpgrade(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

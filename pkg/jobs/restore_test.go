@@ -292,3 +292,34 @@ func TestRestoreJobBaseBackup(t *testing.T) {
 		}
 	}
 }
+
+// The upgrade Job runs the script with the database's mounts, the old major's libraries on
+// its own path; what is not an upgrade is refused.
+func TestUpgradeJob(t *testing.T) {
+	sts := &appsv1.StatefulSet{}
+	sts.Name, sts.Namespace = "hippo", "pgo"
+	sts.Spec.Template.Spec.Containers = []corev1.Container{{Name: databaseContainer, VolumeMounts: []corev1.VolumeMount{{Name: "pgdata", MountPath: "/pgdata"}}}}
+	sts.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "pgdata"}}
+	u := UpgradeJob{Cluster: "hippo", Namespace: "pgo", Image: "up", From: 15, To: 17, Mode: UpgradeLink,
+		PGData: "/pgdata/hippo", Include: "include 'x'", Superuser: "postgres", Database: sts}
+	job, err := u.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := job.Spec.Template.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if job.Name != "hippo-upgrade" || job.Labels[cluster.LabelComponent] != ComponentUpgrade || env["FROM"] != "15" || env["TO"] != "17" ||
+		env["LD_LIBRARY_PATH"] != "/usr/lib/postgresql/15/compat-lib" || c.VolumeMounts[0].MountPath != "/pgdata" || !strings.Contains(c.Command[4], "pg_upgrade") {
+		t.Errorf("upgrade Job %s %v env %v mounts %v", job.Name, job.Labels, env, c.VolumeMounts)
+	}
+	for _, bad := range []func(*UpgradeJob){func(u *UpgradeJob) { u.To = 15 }, func(u *UpgradeJob) { u.Mode = "move" }, func(u *UpgradeJob) { u.Include = "" }} {
+		b := u
+		bad(&b)
+		if _, err := b.Render(); err == nil {
+			t.Errorf("%+v rendered", b)
+		}
+	}
+}

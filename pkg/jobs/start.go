@@ -59,13 +59,13 @@ func finishedCondition(job *batchv1.Job) *batchv1.JobCondition {
 // run beside: another backup (pgBackRest would refuse it through its lock
 // in the database pod, but with "unable to find primary cluster"; this
 // says what runs), and a restore, which stops the database.
-var conflictingComponents = []string{ComponentBackup, ComponentRestore}
+var conflictingComponents = []string{ComponentBackup, ComponentRestore, ComponentUpgrade}
 
 // RestoreConflicts are the Jobs of a cluster that a restore, of any type,
 // must not run beside: every Job that reads or writes its data. An in-place
 // restore stops the database under them, and a dump restored during a
 // backup would be in it by halves.
-var RestoreConflicts = []string{ComponentBackup, ComponentRestore, ComponentPGDump, ComponentPGBaseBackup, ComponentPGDumpRestore}
+var RestoreConflicts = []string{ComponentBackup, ComponentRestore, ComponentPGDump, ComponentPGBaseBackup, ComponentPGDumpRestore, ComponentUpgrade}
 
 // ActiveJobs returns the cluster's backup and restore Jobs that have not
 // finished, oldest first (then by name, so that every client agrees on the

@@ -195,10 +195,9 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 			return fmt.Errorf("--restore-from: %w", err)
 		}
 	}
-	if v := r.sourceSpec.PostgresVersion; !r.sourceGone && v != target.PostgresVersion {
-		return fmt.Errorf("--restore-from: cluster %q runs PostgreSQL %d, and its backups restore only into the same major: give --postgres-version=%d "+
-			"(to move to PostgreSQL %d, restore a pg_dump of it instead); nothing was created", src, v, v, target.PostgresVersion)
-	}
+	// The backup chosen must be of the new cluster's major (r.source.Major):
+	// a source upgraded since has backups of both.
+	r.source.Major = target.PostgresVersion
 	if sb := r.sourceSpec.Standby; sb != nil {
 		return fmt.Errorf("--restore-from: cluster %q is itself a standby of cluster %q, and its repository has no backups of its own until it is promoted: name %q instead (with --restore-from-namespace=%s); nothing was created",
 			src, sb.Source, sb.Source, cmp.Or(sb.SourceNamespace, ns))

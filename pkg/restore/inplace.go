@@ -76,6 +76,11 @@ type InPlace struct {
 	// instead of the cluster's own (the reader of another cluster's S3
 	// repository).
 	RepoPod *corev1.Pod
+	// Major is the PostgreSQL major the restored data directory must be
+	// of: the cluster's own (the Spec's) when zero, the new cluster's for
+	// --restore-from. A backup of another major (from before kubectl pgo
+	// upgrade) is refused: the database could not start on it.
+	Major int
 
 	Timeout      time.Duration
 	PollInterval time.Duration
@@ -292,6 +297,9 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 	if err != nil {
 		return err
 	}
+	if err := r.checkMajor(plan, stanza, sel.Backup); err != nil {
+		return err
+	}
 	plan.OnLatest = sel.Timeline == sel.Timelines.Latest()
 	plan.ArchiveFirst = r.databaseRunning(ctx)
 	if listWAL {
@@ -306,6 +314,28 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 		return fmt.Errorf("cannot restore cluster %q to %s: %w. Nothing was changed", name, repo.FormatTime(r.Target), err)
 	}
 	return r.checkWindow(ctx, plan, pod, stanza, sel, backups)
+}
+
+// checkMajor refuses a backup of another PostgreSQL major than the one
+// the restore starts (r.Major, else the cluster's), saying what restores
+// it instead.
+func (r *InPlace) checkMajor(plan *Plan, stanza repo.Stanza, b repo.Backup) error {
+	want := r.Major
+	if want == 0 {
+		want = plan.Spec.PostgresVersion
+	}
+	version := ""
+	for _, db := range stanza.DB {
+		if db.ID == b.Database.ID && (db.RepoKey == b.Database.RepoKey || b.Database.RepoKey == 0) {
+			version = db.Version
+		}
+	}
+	if version == "" || version == fmt.Sprint(want) {
+		return nil
+	}
+	return fmt.Errorf("backup %s of cluster %q is of PostgreSQL %s, and the restore starts PostgreSQL %d, which cannot run its data (the cluster was upgraded since, or is of another major). "+
+		"Restore it into a new cluster of PostgreSQL %s: kubectl pgo create cluster NEW -n %s --postgres-version=%s --restore-from=%s [--pitr-target=...]; or choose a target after the upgrade. Nothing was changed",
+		b.Label, r.Name, version, want, version, r.Namespace, version, r.Name)
 }
 
 // checkWindow checks a time target against the recovery window: from the

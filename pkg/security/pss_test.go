@@ -104,6 +104,21 @@ var renderers = map[string]func(t *testing.T) []rendered{
 		}
 		return out
 	},
+	"jobs.UpgradeJob.Render": func(t *testing.T) []rendered {
+		var out []rendered
+		for _, spec := range clusterSpecs() {
+			sts := typedFrom[appsv1.StatefulSet](t, renderCluster(t, spec), "StatefulSet")
+			for _, mode := range []string{jobs.UpgradeLink, jobs.UpgradeCopy} {
+				job, err := jobs.UpgradeJob{Cluster: spec.Name, Namespace: spec.Namespace, Image: "ghcr.io/kubectl-pgo/postgres-upgrade:17", From: 15, To: 17,
+					Mode: mode, PGData: cluster.DataDirectory(spec.Name), Include: cluster.IncludeLine(), Superuser: cluster.Superuser, Database: sts}.Render()
+				if err != nil {
+					t.Fatalf("upgrade Job: %v", err)
+				}
+				out = append(out, rendered{fmt.Sprintf("upgrade Job of %s, --%s", spec.Name, mode), job})
+			}
+		}
+		return out
+	},
 	"jobs.SourceReader.Render": func(t *testing.T) []rendered {
 		pod, err := jobs.SourceReader{Cluster: "new", Namespace: "pgo", Image: cluster.DefaultImage, SourceSecret: "new-restore-source",
 			SourceFiles: []string{jobs.SourceKeyConfig, jobs.SourceKeyS3CA}}.Render()

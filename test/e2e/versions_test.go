@@ -70,35 +70,25 @@ func coreFlows(t *testing.T, version int) {
 
 	// A restore into another major is refused before anything is created.
 	if res := env.PGO(t, "create", "cluster", "other", "-n", ns, "--restore-from=hippo"); res.ExitCode == 0 ||
-		!strings.Contains(res.Stderr, `cluster "hippo" runs PostgreSQL `+v+`, and its backups restore only into the same major: give --postgres-version=`+v) {
+		!strings.Contains(res.Stderr, `of cluster "hippo" is of PostgreSQL `+v+`, and the restore starts PostgreSQL `+fmt.Sprint(cluster.DefaultPostgresVersion)) {
 		t.Errorf("--restore-from of a PostgreSQL %s cluster into the default major:\n%s", v, res)
 	}
 	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), cluster.SettingsConfigMapName("other"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the refused --restore-from created cluster other (err %v)", err)
 	}
-	// An image whose major only the pod can tell (this major's image by digest) in a cluster of
-	// the default major: create --wait stops at the check, saying what to do.
-	imageID := c.imageID(t)
-	res := env.PGO(t, "create", "cluster", "wrong", "-n", ns, "--image="+imageID, "--wait", "--timeout=3m")
+	// An image whose major only the pod can tell (this major's image by another name) in a
+	// cluster of the default major: create --wait stops at the check, saying what to do.
+	other := "kubectl-pgo.test/postgres:" + ns
+	env.TagImage(t, cluster.ImageFor(version), other)
+	res := env.PGO(t, "create", "cluster", "wrong", "-n", ns, "--image="+other, "--wait", "--timeout=3m")
 	if want := "has PostgreSQL " + v + " (in /usr/lib/postgresql), not " + fmt.Sprint(cluster.DefaultPostgresVersion) + ", the cluster's version"; res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
-		t.Errorf("create --image=%s (PostgreSQL %s) of a PostgreSQL %d cluster: want a failure with %q:\n%s", imageID, v, cluster.DefaultPostgresVersion, want, res)
+		t.Errorf("create --image=%s (PostgreSQL %s) of a PostgreSQL %d cluster: want a failure with %q:\n%s", other, v, cluster.DefaultPostgresVersion, want, res)
 	}
 	if res := env.PGO(t, "delete", "cluster", "wrong", "-n", ns, "--yes", "--wait"); res.ExitCode != 0 {
 		t.Errorf("delete cluster wrong:\n%s", res)
 	}
 
-	c.restore(t, "--pitr-target="+target)
-	if got := c.one(t, chainChecksumSQL); got != atTarget {
-		t.Fatalf("after the point-in-time restore the table is %s, want %s (its state at the target)", got, atTarget)
-	}
-	// The second restore: to the end of the archive, through the new timeline.
-	c.sql(t, "INSERT INTO chain SELECT g, 'second' FROM generate_series(30001, 30500) g")
-	c.switchAndArchive(t)
-	latest := c.one(t, chainChecksumSQL)
-	c.restore(t)
-	if got := c.one(t, chainChecksumSQL); got != latest {
-		t.Fatalf("after the second restore (to the end of the archive) the table is %s, want %s", got, latest)
-	}
+	latest := c.restoreTargetThenEnd(t, target, atTarget)
 
 	// pg_dump and pg_basebackup, each restored in place.
 	if res := env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgdump", "--wait"); res.ExitCode != 0 {
@@ -137,32 +127,15 @@ func coreFlows(t *testing.T, version int) {
 	}
 }
 
-// imageID is the image of the database container as the node resolved it: the image by digest.
-func (c *restoreCluster) imageID(t *testing.T) string {
-	t.Helper()
-	pod, err := c.env.Client.CoreV1().Pods(c.ns).Get(context.Background(), c.name+"-0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.Name == cluster.ContainerDatabase && strings.Contains(cs.ImageID, "@sha256:") {
-			return strings.TrimPrefix(cs.ImageID, "docker-pullable://")
-		}
-	}
-	t.Fatalf("pod %s reports no image digest: %+v", pod.Name, pod.Status.ContainerStatuses)
-	return ""
-}
-
 // A major upgrade by dump and restore (PGO v4 users did it by hand): a pg_dumpall of a cluster
 // of the default major, restored into a new cluster of 17 from the old cluster's dump PVC, keeps
 // every row, role and database. A dump of 17 into the older major is refused, nothing changed.
 func TestUpgradeByDump(t *testing.T) {
 	t.Parallel()
 	const to = 17
-	env := framework.Setup(t)
-	ns := env.Namespace(t)
-	old := createCluster(t, env, ns, "old")
-	old.sql(t, "CREATE ROLE app_owner LOGIN; CREATE DATABASE app OWNER app_owner")
+	env, ns, old := setupCluster(t, "old")
+	old.sql(t, "CREATE ROLE app_owner LOGIN")
+	old.sql(t, "CREATE DATABASE app OWNER app_owner")
 	appSQL := func(c *restoreCluster, query string) string {
 		t.Helper()
 		return strings.TrimSpace(clusterExec(t, env, ns, c.name+"-0", "database", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", "app", "-c", query))
@@ -216,4 +189,96 @@ func createCluster(t *testing.T, env *framework.Env, ns, name string, flags ...s
 		t.Fatalf("create cluster %s %v:\n%s", name, flags, res)
 	}
 	return &restoreCluster{env: env, ns: ns, name: name}
+}
+
+// A major upgrade in place: kubectl pgo upgrade --to=17 with pg_upgrade --link keeps every row,
+// then backups, a point-in-time restore and its checksum work on the new major; a point before
+// the upgrade is refused in place (the database could not start on it) and restores from the
+// old major's backups into a new cluster of that major. Bad input changes nothing.
+func TestUpgradeInPlace(t *testing.T) {
+	t.Parallel()
+	const to = 17
+	env, ns, c := setupCluster(t, "hippo")
+	from := cluster.DefaultPostgresVersion
+	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+	c.backup(t)
+	beforeUpgrade, atBefore := c.targetBetweenSum(t, "UPDATE chain SET v = 'before' WHERE id % 5 = 0",
+		"DELETE FROM chain WHERE id % 9 = 0; INSERT INTO chain SELECT g, 'pre-upgrade' FROM generate_series(20001, 20500) g", chainChecksumSQL)
+	pre := c.one(t, chainChecksumSQL)
+
+	before := c.state(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to=" + fmt.Sprint(from), "--yes"}, fmt.Sprintf("runs PostgreSQL %d: --to=%d is not a newer major", from, from)},
+		{[]string{"--to=16", "--yes"}, "PostgreSQL 16 is not supported"},
+		{[]string{"--yes"}, "--to is required"},
+		{[]string{"--to=17"}, "without confirmation: stdin is not a terminal"},
+	} {
+		if res := env.PGO(t, append([]string{"upgrade", c.name, "-n", ns}, tc.args...)...); res.ExitCode == 0 || !strings.Contains(res.Stderr, tc.want) {
+			t.Errorf("upgrade %v: want a refusal with %q:\n%s", tc.args, tc.want, res)
+		}
+	}
+	c.untouched(t, before)
+
+	res := env.PGO(t, "upgrade", c.name, "-n", ns, fmt.Sprintf("--to=%d", to), "--yes", "--timeout=10m")
+	if res.ExitCode != 0 {
+		t.Fatalf("upgrade --to=%d:\n%s", to, res)
+	}
+	for _, want := range []string{"pg_upgrade", fmt.Sprintf("cluster hippo runs PostgreSQL %d", to)} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("the upgrade's output lacks %q:\n%s", want, res.Stdout)
+		}
+	}
+	if got := c.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != fmt.Sprint(to) {
+		t.Fatalf("after the upgrade the database runs PostgreSQL %s, want %d", got, to)
+	}
+	if got := c.one(t, chainChecksumSQL); got != pre {
+		t.Fatalf("after the upgrade the table is %s, want %s (every row before it)", got, pre)
+	}
+
+	// On the new major: archiving, a point-in-time restore, and a second restore to the end.
+	target, atTarget := c.targetBetweenSum(t, "UPDATE chain SET v = 'after-upgrade' WHERE id % 7 = 0",
+		"DELETE FROM chain WHERE id % 4 = 0", chainChecksumSQL)
+	c.restoreTargetThenEnd(t, target, atTarget)
+
+	// Before the upgrade: refused in place, restored into a new cluster of the old major.
+	before = c.state(t)
+	if res := env.PGO(t, "restore", c.name, "-n", ns, "--yes", "--pitr-target="+beforeUpgrade); res.ExitCode == 0 ||
+		!strings.Contains(res.Stderr, fmt.Sprintf("is of PostgreSQL %d, and the restore starts PostgreSQL %d", from, to)) {
+		t.Errorf("an in-place restore to before the upgrade:\n%s", res)
+	}
+	c.untouched(t, before)
+	back := createCluster(t, env, ns, "back", fmt.Sprintf("--postgres-version=%d", from), "--restore-from=hippo", "--pitr-target="+beforeUpgrade, "--timeout=8m")
+	if got := back.one(t, chainChecksumSQL); got != atBefore {
+		t.Errorf("the cluster restored to before the upgrade has %s, want %s", got, atBefore)
+	}
+}
+
+// setupCluster is a namespace of the test's own with cluster name in it, ready.
+func setupCluster(t *testing.T, name string, flags ...string) (*framework.Env, string, *restoreCluster) {
+	t.Helper()
+	env := framework.Setup(t)
+	ns := env.Namespace(t)
+	return env, ns, createCluster(t, env, ns, name, flags...)
+}
+
+// restoreTargetThenEnd restores the chain table to target, where its checksum must be
+// atTarget, then writes on the new timeline and restores to the end of the archive: the second
+// restore, through that timeline. It returns the checksum at the end.
+func (c *restoreCluster) restoreTargetThenEnd(t *testing.T, target, atTarget string) string {
+	t.Helper()
+	c.restore(t, "--pitr-target="+target)
+	if got := c.one(t, chainChecksumSQL); got != atTarget {
+		t.Fatalf("after the point-in-time restore the table is %s, want %s (its state at the target)", got, atTarget)
+	}
+	c.sql(t, "INSERT INTO chain SELECT g, 'second' FROM generate_series(30001, 30500) g")
+	c.switchAndArchive(t)
+	latest := c.one(t, chainChecksumSQL)
+	c.restore(t)
+	if got := c.one(t, chainChecksumSQL); got != latest {
+		t.Fatalf("after the second restore (to the end of the archive) the table is %s, want %s", got, latest)
+	}
+	return latest
 }
