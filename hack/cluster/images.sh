@@ -219,9 +219,11 @@ build_upgrade() {
     cp -a "$oldroot/usr/lib/postgresql/$old" "$rootfs/usr/lib/postgresql/"
     cp -a "$oldroot/usr/share/postgresql/$old" "$rootfs/usr/share/postgresql/"
     mkdir -p "$rootfs/usr/lib/postgresql/$old/compat-lib"
+    local have theirs
+    have=$(chroot "$rootfs" ldconfig -p) theirs=$(chroot "$oldroot" ldconfig -p)
     for so in $(old_sonames "$oldroot" "$old"); do
-      chroot "$rootfs" ldconfig -p | grep -q "^[[:space:]]*$so " && continue
-      path=$(chroot "$oldroot" ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
+      awk -v so="$so" '$1 == so {found = 1} END {exit !found}' <<<"$have" && continue
+      path=$(awk -v so="$so" '$1 == so && !seen++ {print $NF}' <<<"$theirs")
       [ -n "$path" ] || die "$name: $so of PostgreSQL $old not found in its image"
       cp -L "$oldroot$path" "$rootfs/usr/lib/postgresql/$old/compat-lib/"
     done
