@@ -179,12 +179,7 @@ func (u Upgrader) step(format string, args ...any) {
 // its pod is gone: a clean shutdown, which archives the last WAL.
 func (u Upgrader) scale(ctx context.Context, p *Plan, replicas int32) error {
 	c, ns := u.Clients.Client, p.Namespace
-	s, err := c.AppsV1().StatefulSets(ns).GetScale(ctx, p.StatefulSet.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("cannot read the scale of StatefulSet %s: %w", p.StatefulSet.Name, err)
-	}
-	s.Spec.Replicas = replicas
-	if _, err := c.AppsV1().StatefulSets(ns).UpdateScale(ctx, p.StatefulSet.Name, s, metav1.UpdateOptions{FieldManager: cluster.FieldManager}); err != nil {
+	if err := kube.ScaleStatefulSet(ctx, c, ns, p.StatefulSet.Name, int(replicas), cluster.FieldManager); err != nil {
 		return fmt.Errorf("cannot scale StatefulSet %s: %w", p.StatefulSet.Name, err)
 	}
 	pod := p.Spec.PrimaryPod()
@@ -239,9 +234,18 @@ func (u Upgrader) stanzaUpgrade(ctx context.Context, spec cluster.Spec) error {
 	if err != nil {
 		return err
 	}
-	execCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	out, stderr, err := u.Exec(execCtx, spec.Namespace, pod, cluster.ContainerPGBackRest, []string{"pgbackrest", "--stanza=" + repo.StanzaName, "stanza-upgrade"})
+	// The new database archives at once, and archive-push holds the
+	// stanza's archive lock for a moment (pgBackRest error 50): try again.
+	var out, stderr string
+	err = kube.WaitFor(ctx, 2*time.Second, 3*time.Minute, func(ctx context.Context) (bool, error) {
+		execCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		out, stderr, err = u.Exec(execCtx, spec.Namespace, pod, cluster.ContainerPGBackRest, []string{"pgbackrest", "--stanza=" + repo.StanzaName, "stanza-upgrade"})
+		if err != nil && strings.Contains(out+stderr, "ERROR: [050]") {
+			return false, nil
+		}
+		return true, err
+	})
 	if err != nil {
 		return fmt.Errorf("pgbackrest stanza-upgrade in %s failed: %v %s%s: run it again (kubectl exec %s -c %s -n %s -- pgbackrest --stanza=%s stanza-upgrade), then take a full backup",
 			pod, err, out, stderr, pod, cluster.ContainerPGBackRest, spec.Namespace, repo.StanzaName)
