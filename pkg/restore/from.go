@@ -198,6 +198,9 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	// The backup chosen must be of the new cluster's major (r.source.Major):
 	// a source upgraded since has backups of both.
 	r.source.Major = target.PostgresVersion
+	if err := r.refuseOtherPGBackRest(target); err != nil {
+		return err
+	}
 	if sb := r.sourceSpec.Standby; sb != nil {
 		return fmt.Errorf("--restore-from: cluster %q is itself a standby of cluster %q, and its repository has no backups of its own until it is promoted: name %q instead (with --restore-from-namespace=%s); nothing was created",
 			src, sb.Source, sb.Source, cmp.Or(sb.SourceNamespace, ns))
@@ -254,6 +257,25 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	r.progress("Cluster %s will be restored from backup %s of cluster %s (namespace %s), to %s.",
 		r.Name, r.Backup.Label, src, ns, r.Options.Describe())
 	return nil
+}
+
+// refuseOtherPGBackRest refuses a source whose repository only its own
+// repository host serves (a local one), when the source runs another major
+// than the new cluster: the images of the two majors have different
+// pgBackRest versions, and pgBackRest's TLS protocol takes only its own
+// ("expected value '2.45' for greeting key 'version'"). An S3 repository
+// is read directly, with the new cluster's pgBackRest.
+func (r *From) refuseOtherPGBackRest(target cluster.Spec) error {
+	src := r.sourceSpec
+	if r.sourceGone || src.PostgresVersion == target.PostgresVersion || !src.HasLocalRepo() {
+		return nil
+	}
+	if n := r.Options.Repo; n > 0 && n <= len(src.StorageType) && src.StorageType[n-1] == cluster.StorageS3 {
+		return nil
+	}
+	return fmt.Errorf("--restore-from: cluster %q runs PostgreSQL %d and the new cluster PostgreSQL %d, whose images have different pgBackRest versions, and the repository host of %q "+
+		"talks only to its own version: a restore from its local repository into a cluster of another major is not supported yet (from an S3 repository it is: --restore-opts=--repo=N); nothing was created",
+		r.Source, src.PostgresVersion, target.PostgresVersion, r.Source)
 }
 
 // cipherAdvice says what to do when the source's repository refused the

@@ -103,7 +103,7 @@ func TestFromPrepareRefuses(t *testing.T) {
 		{name: "unknown set", r: func(r *fromTest) { r.RestoreOpts = "--set=20200101-000000F" }, want: "backup 20200101-000000F does not exist"},
 		{name: "target after the archive", r: func(r *fromTest) { r.PITRTarget = "2026-11-26T09:00:00Z" }, want: "is after the last archived WAL"},
 		{name: "another major", spec: cluster.Spec{PostgresVersion: 17},
-			want: `of cluster "old" is of PostgreSQL 15, and the restore starts PostgreSQL 17, which cannot run its data`},
+			want: `cluster "old" runs PostgreSQL 15 and the new cluster PostgreSQL 17, whose images have different pgBackRest versions`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
