@@ -70,11 +70,13 @@ func (c *restoreCluster) rows(t *testing.T, table string) []string {
 // so that everything committed so far can be restored.
 func (c *restoreCluster) switchAndArchive(t *testing.T) {
 	t.Helper()
-	// A commit first: PostgreSQL skips the switch when nothing but
+	// A WAL record first: PostgreSQL skips the switch when nothing but
 	// "unimportant" WAL (such as a running-transactions snapshot) was
 	// written since the last one, as right after a backup, and the segment
-	// it names would then wait to be filled.
-	c.sql(t, "SELECT txid_current()")
+	// it names would then wait to be filled. A logical message, not a
+	// commit: a commit would be a point a time target stops at, which the
+	// restore chain's model does not know of.
+	c.sql(t, "SELECT pg_logical_emit_message(false, 'kubectl-pgo-test', 'switch')")
 	seg := c.one(t, "SELECT pg_walfile_name(pg_switch_wal())")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
