@@ -24,11 +24,26 @@ func Material() cluster.Material {
 	}
 }
 
+// FixtureVersion is the PostgreSQL major of the fake cluster when its spec
+// names none: that of the pgbackrest and psql outputs in pkg/repo/testdata,
+// which a restore checks against the major it starts.
+const FixtureVersion = 15
+
+// Defaulted is spec with the defaults, of FixtureVersion unless it names
+// its major.
+func Defaulted(spec cluster.Spec) cluster.Spec {
+	if spec.PostgresVersion == 0 {
+		spec.PostgresVersion = FixtureVersion
+	}
+	spec.Default()
+	return spec
+}
+
 // Render renders the objects create cluster applies for spec (with its
-// defaults) and m.
+// defaults, of FixtureVersion unless it names its major) and m.
 func Render(t testing.TB, spec cluster.Spec, m cluster.Material) []*unstructured.Unstructured {
 	t.Helper()
-	spec.Default()
+	spec = Defaulted(spec)
 	objects, err := cluster.Render(spec, m)
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +108,10 @@ func AddRendered(t testing.TB, c *fake.Clientset, spec cluster.Spec, m cluster.M
 }
 
 // SettingsConfigMap is the settings ConfigMap of cluster name in ns with
-// the defaults, as create cluster writes it.
+// the defaults (of FixtureVersion), as create cluster writes it.
 func SettingsConfigMap(t testing.TB, name, ns string) *corev1.ConfigMap {
 	t.Helper()
-	s := cluster.Spec{Name: name, Namespace: ns}
-	s.Default()
+	s := Defaulted(cluster.Spec{Name: name, Namespace: ns})
 	data, err := yaml.Marshal(s)
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func CheckImmutable(old, new Spec) error {
 		refuse("the repository path", old.RepoPath, new.RepoPath, recreate)
 	}
 	if old.PostgresVersion != new.PostgresVersion {
-		refuse("the PostgreSQL version", fmt.Sprint(old.PostgresVersion), fmt.Sprint(new.PostgresVersion), "major upgrades are not supported yet")
+		refuse("the PostgreSQL version", fmt.Sprint(old.PostgresVersion), fmt.Sprint(new.PostgresVersion), "kubectl pgo upgrade NAME --to=MAJOR moves a cluster to a newer major")
 	}
 	if !sameQuantity(old.StorageSize, new.StorageSize) {
 		refuse("the storage size", old.StorageSize, new.StorageSize, notYet)

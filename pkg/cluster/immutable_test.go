@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,7 +26,8 @@ func TestCheckImmutable(t *testing.T) {
 			"storage type is immutable: the cluster uses local, the request says s3; delete and recreate the cluster to change it"}},
 		{"repo path", func(s *Spec) { s.RepoPath = "/backrestrepo/other" }, []string{
 			"the repository path is immutable: the cluster uses /backrestrepo/hippo-backrest-shared-repo, the request says /backrestrepo/other"}},
-		{"version", func(s *Spec) { s.PostgresVersion = 16 }, []string{"the PostgreSQL version is immutable: the cluster uses 15, the request says 16"}},
+		{"version", func(s *Spec) { s.PostgresVersion = 16 }, []string{
+			fmt.Sprintf("the PostgreSQL version is immutable: the cluster uses %d, the request says 16; kubectl pgo upgrade NAME --to=MAJOR moves a cluster to a newer major", DefaultPostgresVersion)}},
 		{"name", func(s *Spec) { s.Name = "zebra" }, []string{"the name is immutable: the cluster uses hippo, the request says zebra"}},
 		{"namespace", func(s *Spec) { s.Namespace = "other" }, []string{"the namespace is immutable"}},
 		{"storage size", func(s *Spec) { s.StorageSize = "2Gi" }, []string{

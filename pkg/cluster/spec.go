@@ -15,8 +15,8 @@ const (
 	// ImageRepository holds the project's images, one tag per PostgreSQL
 	// major (hack/cluster/images.sh builds them): ImageFor.
 	ImageRepository        = "ghcr.io/kubectl-pgo/postgres"
-	DefaultPostgresVersion = 15
-	DefaultImage           = ImageRepository + ":15"
+	DefaultPostgresVersion = 18
+	DefaultImage           = ImageRepository + ":18"
 	DefaultStorageSize     = "1Gi"
 	DefaultRepoPVCSize     = "2Gi"
 	// DefaultRetentionFull keeps two full backups (and what depends on

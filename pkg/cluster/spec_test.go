@@ -13,7 +13,7 @@ func TestDefault(t *testing.T) {
 	flagValue := s.StorageType
 	s.Default()
 	want := Spec{
-		Name: "hippo", Namespace: "pgo", PostgresVersion: 15, Image: DefaultImage,
+		Name: "hippo", Namespace: "pgo", PostgresVersion: DefaultPostgresVersion, Image: DefaultImage,
 		StorageSize: "1Gi", RepoPVCSize: "2Gi", StorageType: []StorageType{StorageLocal},
 		RepoPath: "/backrestrepo/hippo-backrest-shared-repo", RetentionFull: 2, RetentionFullType: repo.RetentionCount,
 		RepoResources: DefaultRepoResources,
@@ -85,9 +85,9 @@ func TestValidate(t *testing.T) {
 		{"no namespace", func(s *Spec) { s.Namespace = "" }, []string{"a namespace is required"}},
 		{"bad namespace", func(s *Spec) { s.Namespace = "Bad_NS" }, []string{`namespace "Bad_NS" is not valid`}},
 		{"postgres 16", func(s *Spec) { s.PostgresVersion = 16 }, []string{"PostgreSQL version 16 is not supported: use one of 15, 17, 18"}},
-		{"the image of another major", func(s *Spec) { s.Image = ImageFor(17) },
+		{"the image of another major", func(s *Spec) { s.PostgresVersion, s.Image = 15, ImageFor(17) },
 			[]string{"image ghcr.io/kubectl-pgo/postgres:17 is PostgreSQL 17, but the cluster's PostgreSQL version is 15: give --image=ghcr.io/kubectl-pgo/postgres:15"}},
-		{"the image of another major, by digest", func(s *Spec) { s.Image = ImageFor(18) + "@sha256:0123" }, []string{"is PostgreSQL 18"}},
+		{"the image of another major, by digest", func(s *Spec) { s.PostgresVersion, s.Image = 15, ImageFor(18)+"@sha256:0123" }, []string{"is PostgreSQL 18"}},
 		{"no image", func(s *Spec) { s.Image = " " }, []string{"image"}},
 		{"bad size", func(s *Spec) { s.StorageSize = "lots" }, []string{`storage size "lots" is not a quantity`}},
 		{"negative size", func(s *Spec) { s.StorageSize = "-1Gi" }, []string{`storage size "-1Gi" must be more than zero`}},

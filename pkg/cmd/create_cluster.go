@@ -14,7 +14,8 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/lifecycle"
 )
 
-const createClusterLong = `Create a PostgreSQL 15 cluster with its own pgBackRest repository host.
+const createClusterLong = `Create a PostgreSQL cluster (of --postgres-version, 18 by default) with its own
+pgBackRest repository host.
 
 The cluster is a StatefulSet of one PostgreSQL pod (with a pgBackRest TLS
 server beside it) on the PVC NAME, the Service NAME, and the repository host:

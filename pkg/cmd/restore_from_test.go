@@ -75,7 +75,7 @@ func TestRestoreFromRunningSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.Prepare(ctx, fx.Factory, false, cluster.Spec{PostgresVersion: cluster.DefaultPostgresVersion}, cluster.Material{}, restoreFromStreams()); err != nil {
+	if err := r.Prepare(ctx, fx.Factory, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{}, restoreFromStreams()); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	if r.backup.Label != "20261126-072526F" {

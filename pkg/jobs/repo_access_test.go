@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
@@ -45,7 +46,7 @@ func accessSpecs() map[string]struct {
 						m.S3Key, m.S3KeySecret = "flag key", "flag secret"
 					}
 				}
-				spec.Default()
+				spec = fakecluster.Defaulted(spec)
 				out[fmt.Sprintf("%v, keys as %s, cipher %q", spec.StorageType, keys, cipher)] = struct {
 					spec cluster.Spec
 					m    cluster.Material

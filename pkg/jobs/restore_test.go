@@ -83,7 +83,7 @@ func TestRestoreJob(t *testing.T) {
 		t.Fatalf("%d containers", len(s.Template.Spec.Containers))
 	}
 	c := s.Template.Spec.Containers[0]
-	if c.Image != source.Image || c.Image != cluster.DefaultImage {
+	if c.Image != source.Image || c.Image != cluster.ImageFor(fakecluster.FixtureVersion) {
 		t.Errorf("image %s, want %s", c.Image, source.Image)
 	}
 	if !reflect.DeepEqual(c.VolumeMounts, source.VolumeMounts) {

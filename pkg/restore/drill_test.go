@@ -57,7 +57,7 @@ func TestDrillNoBackups(t *testing.T) {
 		return "", "", nil
 	}
 	src := cluster.Spec{Name: "hippo", Namespace: "pgo"}
-	src.Default()
+	src = fakecluster.Defaulted(src)
 	var progress bytes.Buffer
 	d := &Drill{
 		Clients: &apply.Clients{Config: fx.Factory.Config, Client: fx.Factory.Clientset, Dynamic: fx.Factory.Dynamic, Mapper: fx.Factory.Mapper},

@@ -29,7 +29,7 @@ func renderedFixtureStatefulSet(t *testing.T, name string) *unstructured.Unstruc
 func s3Spec(name string) cluster.Spec {
 	spec := cluster.Spec{Name: name, Namespace: "pgo", StorageType: []cluster.StorageType{cluster.StorageS3},
 		S3: &cluster.S3Spec{Bucket: "backups", Endpoint: "s3.pgo.svc:9000", VerifyTLS: true, CASecret: "s3-ca"}}
-	spec.Default()
+	spec = fakecluster.Defaulted(spec)
 	return spec
 }
 

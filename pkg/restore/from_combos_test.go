@@ -58,7 +58,7 @@ func (s comboSource) spec() cluster.Spec {
 			spec.S3.CredentialsSecret = "s3-keys"
 		}
 	}
-	spec.Default()
+	spec = fakecluster.Defaulted(spec)
 	return spec
 }
 
@@ -170,7 +170,7 @@ func TestFromCombinations(t *testing.T) {
 				return false, nil, nil
 			})
 			ctx := context.Background()
-			tc.newSpec.Default()
+			tc.newSpec = fakecluster.Defaulted(tc.newSpec)
 			if err := r.prepare(ctx, fx, false, tc.newSpec, tc.newKeys); err != nil {
 				t.Fatalf("Prepare: %v", err)
 			}
@@ -315,7 +315,7 @@ func TestFromCombinationsRefuse(t *testing.T) {
 			}
 			fx.Factory.Clientset.ClearActions()
 			spec := cluster.Spec{Name: "new", Namespace: "pgo"}
-			spec.Default()
+			spec = fakecluster.Defaulted(spec)
 			err := r.prepare(context.Background(), fx, false, spec, cluster.Material{})
 			for _, w := range append(tc.want, "nothing was created") {
 				if err == nil || !strings.Contains(err.Error(), w) {

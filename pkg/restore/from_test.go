@@ -118,7 +118,11 @@ func TestFromPrepareRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			fx.Factory.Clientset.ClearActions()
-			err := r.prepare(context.Background(), fx, tc.existing, tc.spec, cluster.Material{})
+			spec := tc.spec
+			if spec.PostgresVersion == 0 {
+				spec.PostgresVersion = fakecluster.FixtureVersion
+			}
+			err := r.prepare(context.Background(), fx, tc.existing, spec, cluster.Material{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
@@ -143,7 +147,7 @@ func TestFromRunningSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{}); err != nil {
+	if err := r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{}); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	if r.Backup.Label != "20261126-072526F" {
@@ -202,7 +206,7 @@ func TestFromJobFailureAdvice(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{}); err != nil {
+	if err := r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{}); err != nil {
 		t.Fatal(err)
 	}
 	sts := &appsv1.StatefulSet{}
@@ -289,7 +293,7 @@ func TestFromS3Source(t *testing.T) {
 			}
 			ctx := context.Background()
 			c := fx.Factory.Clientset
-			tc.spec.Default()
+			tc.spec = fakecluster.Defaulted(tc.spec)
 			if err := r.prepare(ctx, fx, false, tc.spec, tc.material); err != nil {
 				t.Fatalf("Prepare: %v", err)
 			}
@@ -385,7 +389,7 @@ func TestFromS3SourceRefuses(t *testing.T) {
 			if err := r.parse("new", "pgo"); err != nil {
 				t.Fatal(err)
 			}
-			tc.spec.Default()
+			tc.spec = fakecluster.Defaulted(tc.spec)
 			err := r.prepare(context.Background(), fx, false, tc.spec, cluster.Material{S3Key: "k", S3KeySecret: "s"})
 			for _, w := range tc.want {
 				if err == nil || !strings.Contains(err.Error(), w) {
@@ -433,7 +437,7 @@ func TestFromFetchesAsTheNewCluster(t *testing.T) {
 		if err := r.parse("new", "other"); err != nil {
 			t.Fatal(err)
 		}
-		spec := cluster.Spec{}
+		spec := cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}
 		if async {
 			spec.ArchiveAsync = &cluster.ArchiveAsyncSpec{GetQueueMax: "64Mi"}
 		}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 )
@@ -25,7 +26,7 @@ func TestFromStandby(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{}); err != nil {
+	if err := r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{}); err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
 	fx.AddBootstrapped(t, "dr", "other", r.AdjustObjects)
@@ -86,7 +87,7 @@ func TestFromStandbyOfAStandby(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.Factory.Clientset.ClearActions()
-	err = r.prepare(ctx, fx, false, cluster.Spec{}, cluster.Material{})
+	err = r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{})
 	if err == nil || !strings.Contains(err.Error(), `cluster "old" is itself a standby of cluster "first"`) || !strings.Contains(err.Error(), "--restore-from-namespace=prod") {
 		t.Fatalf("error = %v", err)
 	}
@@ -114,7 +115,7 @@ func TestFromStandbyStreams(t *testing.T) {
 	if err := r.parse("dr", "pgo"); err != nil {
 		t.Fatal(err)
 	}
-	target := cluster.Spec{Name: "dr", Namespace: "pgo", Standby: &cluster.StandbySpec{Source: "old", Host: "old.pgo.svc:5432"}}
+	target := cluster.Spec{Name: "dr", Namespace: "pgo", PostgresVersion: fakecluster.FixtureVersion, Standby: &cluster.StandbySpec{Source: "old", Host: "old.pgo.svc:5432"}}
 	fx.Factory.Clientset.ClearActions()
 	if err := r.prepare(ctx, fx, false, target, cluster.Material{}); err == nil || !strings.Contains(err.Error(), "--standby-host: the replication password of cluster \"old\"") {
 		t.Fatalf("no replication password: err = %v", err)

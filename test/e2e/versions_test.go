@@ -31,8 +31,11 @@ func TestPostgresVersions(t *testing.T) {
 	}
 }
 
-// defaultArchiveID is the archive id of a new cluster of the default major: "15-1".
+// defaultArchiveID is the archive id of a new cluster of the default major, such as "18-1".
 var defaultArchiveID = fmt.Sprintf("%d-1", cluster.DefaultPostgresVersion)
+
+// oldestVersion is the oldest major a cluster may run: where the upgrades start from.
+var oldestVersion = cluster.PostgresVersions[0]
 
 func coreFlows(t *testing.T, version int) {
 	env := framework.Setup(t)
@@ -49,8 +52,9 @@ func coreFlows(t *testing.T, version int) {
 	}
 	conf := c.podFile(t, "/etc/pgbackrest/pgbackrest.conf")
 	for _, want := range []string{"repo1-bundle=y", "repo1-block=y"} {
-		if !strings.Contains(conf, want) {
-			t.Errorf("a new cluster of PostgreSQL %s lacks %s:\n%s", v, want, conf)
+		// Block incremental needs pgBackRest 2.46 or newer: the images of 17 and up.
+		if has := strings.Contains(conf, want); has != cluster.BlockIncrementalByDefault(version) {
+			t.Errorf("a new cluster of PostgreSQL %s has %s: %v, want %v:\n%s", v, want, has, cluster.BlockIncrementalByDefault(version), conf)
 		}
 	}
 	t.Logf("PostgreSQL %s, %s", c.one(t, "SELECT version()"), strings.TrimSpace(clusterExec(t, env, ns, c.name+"-0", "pgbackrest", "pgbackrest", "version")))
@@ -128,12 +132,12 @@ func coreFlows(t *testing.T, version int) {
 }
 
 // A major upgrade by dump and restore (PGO v4 users did it by hand): a pg_dumpall of a cluster
-// of the default major, restored into a new cluster of 17 from the old cluster's dump PVC, keeps
+// of the oldest major, restored into a new cluster of 17 from the old cluster's dump PVC, keeps
 // every row, role and database. A dump of 17 into the older major is refused, nothing changed.
 func TestUpgradeByDump(t *testing.T) {
 	t.Parallel()
 	const to = 17
-	env, ns, old := setupCluster(t, "old")
+	env, ns, old := setupCluster(t, "old", fmt.Sprintf("--postgres-version=%d", oldestVersion))
 	old.sql(t, "CREATE ROLE app_owner LOGIN")
 	old.sql(t, "CREATE DATABASE app OWNER app_owner")
 	appSQL := func(c *restoreCluster, query string) string {
@@ -173,8 +177,8 @@ func TestUpgradeByDump(t *testing.T) {
 	}
 	before := old.state(t)
 	res := env.PGO(t, "restore", old.name, "-n", ns, "--backup-type=pgdump", "--backup-pvc=backup-next-pgdump-pvc", "--yes")
-	if want := fmt.Sprintf("is of PostgreSQL %d (cluster next), and cluster old runs PostgreSQL %d", to, cluster.DefaultPostgresVersion); res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
-		t.Errorf("restoring a dump of %d into %d: want a refusal with %q:\n%s", to, cluster.DefaultPostgresVersion, want, res)
+	if want := fmt.Sprintf("is of PostgreSQL %d (cluster next), and cluster old runs PostgreSQL %d", to, oldestVersion); res.ExitCode == 0 || !strings.Contains(res.Stderr, want) {
+		t.Errorf("restoring a dump of %d into %d: want a refusal with %q:\n%s", to, oldestVersion, want, res)
 	}
 	old.untouched(t, before)
 	if got := appSQL(old, chainChecksumSQL); got != wantApp {
@@ -203,8 +207,8 @@ func TestUpgradeInPlace(t *testing.T) {
 	// too: read directly, it restores a point before the upgrade into a cluster of the old major.
 	env, s3, ns, bucket := s3Setup(t)
 	c := &restoreCluster{env: env, ns: ns, name: "hippo"}
-	createS3Cluster(t, c, s3, "local,s3", bucket, "--pgbackrest-repo-retention-full=3")
-	from := cluster.DefaultPostgresVersion
+	from := oldestVersion
+	createS3Cluster(t, c, s3, "local,s3", bucket, "--pgbackrest-repo-retention-full=3", fmt.Sprintf("--postgres-version=%d", from))
 	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
 	c.backup(t)
 	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=full", "--pgbackrest-storage-type=s3", "--wait"); res.ExitCode != 0 {

@@ -25,13 +25,15 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
 // KubeconfigEnv names the variable that points the tests at a cluster.
 const KubeconfigEnv = "KPGO_E2E_KUBECONFIG"
 
 // Image is the PostgreSQL + pgBackRest image imported into the local cluster.
-const Image = "ghcr.io/kubectl-pgo/postgres:15"
+const Image = cluster.DefaultImage
 
 // Env is the connection to the cluster under test.
 type Env struct {

@@ -159,10 +159,13 @@ else
   rm -f "$pgdata/standby.signal"
   # The replication role, with the password of the Secret, once the
   # database accepts writes: also after a restore to a time before the
-  # role existed.
+  # role existed. Its commits are made only when the data directory lacks
+  # the marker of this very setup (the SQL and the password): a restore or
+  # a restart adds no commit of its own to the new timeline, where a
+  # point-in-time target would stop before it.
   (
-    until [ "$(psql -XAtq -d postgres -c 'SELECT NOT pg_is_in_recovery()' 2>/dev/null)" = t ]; do sleep 2; done
-    psql -XAtq -d postgres -v ON_ERROR_STOP=1 -v user={{ shq .ReplicationUser }} -v password="$(cat {{ shq .ReplicationPasswordFile }})" <<'SQL' >/dev/null &&
+    marker="$pgdata/kubectl-pgo-replication-role"
+    sql=$(cat <<'SQL'
 SELECT format('CREATE ROLE %I WITH REPLICATION LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'password';
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO :"user";
@@ -170,7 +173,14 @@ GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO :"user";
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO :"user";
 GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO :"user";
 SQL
-      echo "kubectl-pgo: the replication role {{ .ReplicationUser }} is ready"
+)
+    setup=$({ printf '%s\n' "$sql" {{ shq .ReplicationUser }}; cat {{ shq .ReplicationPasswordFile }}; } | sha256sum | cut -d' ' -f1)
+    until [ "$(psql -XAtq -d postgres -c 'SELECT NOT pg_is_in_recovery()' 2>/dev/null)" = t ]; do sleep 2; done
+    if [ "$(cat "$marker" 2>/dev/null)" != "$setup" ]; then
+      printf '%s\n' "$sql" | psql -XAtq -d postgres -v ON_ERROR_STOP=1 -v user={{ shq .ReplicationUser }} -v password="$(cat {{ shq .ReplicationPasswordFile }})" >/dev/null &&
+        printf '%s\n' "$setup" > "$marker.tmp" && mv "$marker.tmp" "$marker" || exit 1
+    fi
+    echo "kubectl-pgo: the replication role {{ .ReplicationUser }} is ready"
   ) &
 fi
 
