@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
@@ -73,5 +74,30 @@ func (fx *Cluster) AddBootstrapped(t testing.TB, name, ns string, adjust func([]
 		if err := fx.Factory.Clientset.Tracker().Add(obj); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// EditSpec changes the settings of cluster name in namespace ns, as an
+// update or an upgrade would have stored them.
+func (fx *Cluster) EditSpec(t testing.TB, ns, name string, edit func(*cluster.Spec)) {
+	t.Helper()
+	ctx := context.Background()
+	cms := fx.Factory.Clientset.CoreV1().ConfigMaps(ns)
+	cm, err := cms.Get(ctx, cluster.SettingsConfigMapName(name), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cluster.SpecFromConfigMap(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&spec)
+	data, err := yaml.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data[cluster.SettingsKey] = string(data)
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -43,6 +43,25 @@ func BlockIncrementalByDefault(version int) bool { return version >= 17 }
 // ImageFor is the project's image of PostgreSQL major version.
 func ImageFor(version int) string { return fmt.Sprintf("%s:%d", ImageRepository, version) }
 
+// UpgradeImageRepository holds the project's upgrade images:
+// UpgradeImageFor(major) is the image of major (its PostgreSQL and
+// pgBackRest) with the binaries of every older major beside it
+// (hack/cluster/images.sh). Upgrades run in it, and restores of an older
+// major's backup from a repository host of the newer one.
+const UpgradeImageRepository = "ghcr.io/kubectl-pgo/postgres-upgrade"
+
+// UpgradeImageFor is the project's upgrade image of major version.
+func UpgradeImageFor(version int) string {
+	return fmt.Sprintf("%s:%d", UpgradeImageRepository, version)
+}
+
+// CompatLibDir is where an upgrade image keeps the libraries of an older
+// major that its own Debian release lacks (other sonames): that major's
+// programs run with it as LD_LIBRARY_PATH.
+func CompatLibDir(version int) string {
+	return fmt.Sprintf("/usr/lib/postgresql/%d/compat-lib", version)
+}
+
 // StorageType is a kind of pgBackRest repository, as v4's
 // --pgbackrest-storage-type names it.
 type StorageType string

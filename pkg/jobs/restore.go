@@ -189,6 +189,11 @@ type RestoreJob struct {
 	PostgresBinDir string
 	PasswordFile   string
 	Superuser      string
+	// Image, when set, is the Job's image instead of the database's, and
+	// LibraryPath the LD_LIBRARY_PATH of its PostgreSQL: an upgrade image
+	// (cluster.UpgradeImageFor), whose pgBackRest is that of a source of a
+	// newer major and whose PostgresBinDir holds the cluster's major.
+	Image, LibraryPath string
 
 	// BaseBackup, when set, restores a pg_basebackup backup instead of
 	// running pgbackrest (see baseBackupScript); Options, ExtraArgs,
@@ -246,6 +251,12 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Image != "" {
+		if !r.Recover {
+			return nil, fmt.Errorf("restore Job: another image than the database's needs the recovery in the Job")
+		}
+		container.Image = r.Image
+	}
 	script := restoreScript
 	// The container's environment has the S3 keys and the passphrase.
 	env := container.Env
@@ -255,6 +266,9 @@ func (r RestoreJob) Render() (*batchv1.Job, error) {
 			corev1.EnvVar{Name: "PG_BIN", Value: r.PostgresBinDir},
 			corev1.EnvVar{Name: "PASSWORD_FILE", Value: r.PasswordFile},
 			corev1.EnvVar{Name: "SUPERUSER", Value: r.Superuser})
+		if r.LibraryPath != "" {
+			env = append(env, corev1.EnvVar{Name: "LD_LIBRARY_PATH", Value: r.LibraryPath})
+		}
 	}
 	if r.SourceSecret != "" {
 		if volumes, err = useSourceSecret(container, volumes, r.SourceSecret, r.SourceFiles); err != nil {

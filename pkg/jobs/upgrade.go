@@ -75,7 +75,7 @@ func (u UpgradeJob) Render() (*batchv1.Job, error) {
 		{Name: "SUPERUSER", Value: u.Superuser},
 		// The old major's own libraries (hack/cluster/images.sh): other
 		// sonames than the new major's, which never loads them.
-		{Name: "LD_LIBRARY_PATH", Value: fmt.Sprintf("/usr/lib/postgresql/%d/compat-lib", u.From)},
+		{Name: "LD_LIBRARY_PATH", Value: cluster.CompatLibDir(u.From)},
 	}
 	v := restoreJobValues{
 		Name:      UpgradeJobName(u.Cluster),

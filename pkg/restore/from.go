@@ -104,6 +104,9 @@ type From struct {
 	// sourceSpec is where its S3 repository is assumed to be.
 	sourceGone bool
 	sourceSpec cluster.Spec
+	// jobImage is the restore Job's image when it is not the new
+	// cluster's: see chooseJobImage.
+	jobImage, jobLibraryPath string
 	// streamData is what a standby streams from the source with: the
 	// replication password and the CA (StandbyKey*).
 	streamData map[string][]byte
@@ -198,7 +201,7 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	// The backup chosen must be of the new cluster's major (r.source.Major):
 	// a source upgraded since has backups of both.
 	r.source.Major = target.PostgresVersion
-	if err := r.refuseOtherPGBackRest(target); err != nil {
+	if err := r.chooseJobImage(target); err != nil {
 		return err
 	}
 	if sb := r.sourceSpec.Standby; sb != nil {
@@ -259,23 +262,43 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	return nil
 }
 
-// refuseOtherPGBackRest refuses a source whose repository only its own
-// repository host serves (a local one), when the source runs another major
-// than the new cluster: the images of the two majors have different
-// pgBackRest versions, and pgBackRest's TLS protocol takes only its own
-// ("expected value '2.45' for greeting key 'version'"). An S3 repository
-// is read directly, with the new cluster's pgBackRest.
-func (r *From) refuseOtherPGBackRest(target cluster.Spec) error {
+// chooseJobImage picks the restore Job's image when the source runs
+// another major than the new cluster (a source upgraded since the backup
+// restored) and its repository is local: only its repository host serves
+// it, and pgBackRest's TLS protocol takes only its own version ("expected
+// value '2.45' for greeting key 'version'"), which differs between the
+// images of two majors. The Job then runs the project's upgrade image of
+// the source's major: its pgBackRest talks to the repository host, and
+// the new cluster's major beside it runs the recovery. An S3 repository is
+// read directly, with the new cluster's own image. A source of a custom
+// image, or a standby of another major, is refused.
+func (r *From) chooseJobImage(target cluster.Spec) error {
 	src := r.sourceSpec
-	if r.sourceGone || src.PostgresVersion == target.PostgresVersion || !src.HasLocalRepo() {
+	if src.PostgresVersion == target.PostgresVersion {
+		return nil
+	}
+	if r.Standby {
+		return fmt.Errorf("--restore-from --standby: cluster %q runs PostgreSQL %d and the new cluster PostgreSQL %d: a standby replays its source's WAL, so it must run the same major (give --postgres-version=%d); nothing was created",
+			r.Source, src.PostgresVersion, target.PostgresVersion, src.PostgresVersion)
+	}
+	if r.sourceGone || !src.HasLocalRepo() || src.PostgresVersion < target.PostgresVersion {
+		// A backup of an older major than the new cluster's is refused
+		// by the check of its major (InPlace.Major), with what to do.
 		return nil
 	}
 	if n := r.Options.Repo; n > 0 && n <= len(src.StorageType) && src.StorageType[n-1] == cluster.StorageS3 {
 		return nil
 	}
-	return fmt.Errorf("--restore-from: cluster %q runs PostgreSQL %d and the new cluster PostgreSQL %d, whose images have different pgBackRest versions, and the repository host of %q "+
-		"talks only to its own version: a restore from its local repository into a cluster of another major is not supported yet (from an S3 repository it is: --restore-opts=--repo=N); nothing was created",
-		r.Source, src.PostgresVersion, target.PostgresVersion, r.Source)
+	if v, ok := cluster.ProjectImageVersion(src.Image); !ok || v != src.PostgresVersion {
+		return fmt.Errorf("--restore-from: cluster %q runs PostgreSQL %d with image %s, and the new cluster PostgreSQL %d: its repository host talks only to its own pgBackRest version, "+
+			"and a restore from its local repository into another major needs the project's upgrade image of %d (%s), which has both; "+
+			"from an S3 repository it works with any image: --restore-opts=--repo=N; nothing was created",
+			r.Source, src.PostgresVersion, src.Image, target.PostgresVersion, src.PostgresVersion, cluster.UpgradeImageFor(src.PostgresVersion))
+	}
+	r.jobImage, r.jobLibraryPath = cluster.UpgradeImageFor(src.PostgresVersion), cluster.CompatLibDir(target.PostgresVersion)
+	r.progress("Cluster %s runs PostgreSQL %d: the restore Job runs %s, whose pgBackRest talks to its repository host and whose PostgreSQL %d recovers the backup.",
+		r.Source, src.PostgresVersion, r.jobImage, target.PostgresVersion)
+	return nil
 }
 
 // cipherAdvice says what to do when the source's repository refused the
@@ -491,6 +514,8 @@ func (r *From) restoreJob(sts *appsv1.StatefulSet) (*batchv1.Job, error) {
 		PostgresBinDir: postgresBinDirOf(sts, r.sourceSpec.PostgresVersion),
 		PasswordFile:   passwordFile,
 		Superuser:      cluster.Superuser,
+		Image:          r.jobImage,
+		LibraryPath:    r.jobLibraryPath,
 	}.Render()
 	if err != nil {
 		return nil, err

@@ -103,7 +103,7 @@ func TestFromPrepareRefuses(t *testing.T) {
 		{name: "unknown set", r: func(r *fromTest) { r.RestoreOpts = "--set=20200101-000000F" }, want: "backup 20200101-000000F does not exist"},
 		{name: "target after the archive", r: func(r *fromTest) { r.PITRTarget = "2026-11-26T09:00:00Z" }, want: "is after the last archived WAL"},
 		{name: "another major", spec: cluster.Spec{PostgresVersion: 17},
-			want: `cluster "old" runs PostgreSQL 15 and the new cluster PostgreSQL 17, whose images have different pgBackRest versions`},
+			want: `backup 20261126-072526F of cluster "old" is of PostgreSQL 15, and the restore starts PostgreSQL 17`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -453,5 +453,71 @@ func TestFromFetchesAsTheNewCluster(t *testing.T) {
 		if !strings.Contains(conf, "repo1-host=old-backrest-shared-repo") {
 			t.Errorf("the source's repository is gone from its pgbackrest.conf:\n%s", conf)
 		}
+	}
+}
+
+// A source upgraded since its backups (it runs 17; the backups restored are
+// of 15) with a local repository: its repository host speaks only
+// pgBackRest 2.55, so the restore Job runs the upgrade image of 17, with
+// 15's binaries and libraries for the recovery. A custom image, or a
+// standby of another major, is refused before anything is created.
+func TestFromUpgradedSourceLocalRepository(t *testing.T) {
+	upgraded := func(s *cluster.Spec) { s.PostgresVersion, s.Image = 17, cluster.ImageFor(17) }
+	t.Run("project image", func(t *testing.T) {
+		fx, r := fromFixture(t)
+		fx.EditSpec(t, "pgo", "old", upgraded)
+		if err := r.parse("new", "pgo"); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: 15}, cluster.Material{}); err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		fx.AddBootstrapped(t, "new", "pgo", r.AdjustObjects)
+		if err := r.Restore(ctx); err != nil {
+			t.Fatalf("Restore: %v", err)
+		}
+		job, err := fx.Factory.Clientset.BatchV1().Jobs("pgo").Get(ctx, "new-restore", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := job.Spec.Template.Spec.Containers[0]
+		if c.Image != "ghcr.io/kubectl-pgo/postgres-upgrade:17" {
+			t.Errorf("the Job's image is %s, want the upgrade image of 17", c.Image)
+		}
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		if env["PG_BIN"] != "/usr/lib/postgresql/15/bin" || env["LD_LIBRARY_PATH"] != "/usr/lib/postgresql/15/compat-lib" {
+			t.Errorf("the Job's PG_BIN %q and LD_LIBRARY_PATH %q, want 15's", env["PG_BIN"], env["LD_LIBRARY_PATH"])
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		edit    func(*cluster.Spec)
+		standby bool
+		want    string
+	}{
+		{"custom image", func(s *cluster.Spec) { upgraded(s); s.Image = "example.com/postgres:17" }, false,
+			`runs PostgreSQL 17 with image example.com/postgres:17, and the new cluster PostgreSQL 15: its repository host talks only to its own pgBackRest version`},
+		{"standby", upgraded, true, "a standby replays its source's WAL, so it must run the same major (give --postgres-version=17)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx, r := fromFixture(t)
+			fx.EditSpec(t, "pgo", "old", tc.edit)
+			r.Standby = tc.standby
+			if err := r.parse("new", "pgo"); err != nil {
+				t.Fatal(err)
+			}
+			fx.Factory.Clientset.ClearActions()
+			err := r.prepare(context.Background(), fx, false, cluster.Spec{PostgresVersion: 15}, cluster.Material{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nothing was created") {
+				t.Fatalf("error = %v, want %q", err, tc.want)
+			}
+			if m := fx.Mutations(); len(m) != 0 {
+				t.Errorf("changes despite the refusal: %v", m)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -66,28 +65,12 @@ func TestFromStandby(t *testing.T) {
 func TestFromStandbyOfAStandby(t *testing.T) {
 	fx, r := fromFixture(t)
 	ctx := context.Background()
-	cm, err := fx.Factory.Clientset.CoreV1().ConfigMaps("pgo").Get(ctx, cluster.SettingsConfigMapName("old"), metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := cluster.SpecFromConfigMap(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Standby = &cluster.StandbySpec{Source: "first", SourceNamespace: "prod"}
-	data, err := yaml.Marshal(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cm.Data[cluster.SettingsKey] = string(data)
-	if _, err := fx.Factory.Clientset.CoreV1().ConfigMaps("pgo").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	fx.EditSpec(t, "pgo", "old", func(s *cluster.Spec) { s.Standby = &cluster.StandbySpec{Source: "first", SourceNamespace: "prod"} })
 	if err := r.parse("dr", "pgo"); err != nil {
 		t.Fatal(err)
 	}
 	fx.Factory.Clientset.ClearActions()
-	err = r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{})
+	err := r.prepare(ctx, fx, false, cluster.Spec{PostgresVersion: fakecluster.FixtureVersion}, cluster.Material{})
 	if err == nil || !strings.Contains(err.Error(), `cluster "old" is itself a standby of cluster "first"`) || !strings.Contains(err.Error(), "--restore-from-namespace=prod") {
 		t.Fatalf("error = %v", err)
 	}

@@ -24,7 +24,7 @@ import (
 
 // ImageRepository holds the upgrade images: ImageRepository:TO has TO's
 // binaries and those of every older major (hack/cluster/images.sh).
-const ImageRepository = "ghcr.io/kubectl-pgo/postgres-upgrade"
+const ImageRepository = cluster.UpgradeImageRepository
 
 // Request is an upgrade, as the command checked its flags.
 type Request struct {
@@ -117,7 +117,7 @@ func (p *Plan) upgradeImage() string {
 	if p.UpgradeImage != "" {
 		return p.UpgradeImage
 	}
-	return fmt.Sprintf("%s:%d", ImageRepository, p.To)
+	return cluster.UpgradeImageFor(p.To)
 }
 
 // Describe says what Run does, for the confirmation.

@@ -198,7 +198,8 @@ func createCluster(t *testing.T, env *framework.Env, ns, name string, flags ...s
 // A major upgrade in place: kubectl pgo upgrade --to=17 with pg_upgrade --link keeps every row,
 // then backups, a point-in-time restore and its checksum work on the new major; a point before
 // the upgrade is refused in place (the database could not start on it) and restores from the
-// old major's backups into a new cluster of that major. Bad input changes nothing.
+// old major's backups into a new cluster of that major, from the local repository and from S3.
+// Bad input changes nothing.
 func TestUpgradeInPlace(t *testing.T) {
 	t.Parallel()
 	const to = 17
@@ -264,14 +265,22 @@ func TestUpgradeInPlace(t *testing.T) {
 	if after := c.state(t); after != before {
 		t.Errorf("the refused restore touched the database: %+v, before %+v", after, before)
 	}
-	if res := env.PGO(t, "create", "cluster", "other", "-n", ns, fmt.Sprintf("--postgres-version=%d", from), "--restore-from=hippo", "--pitr-target="+beforeUpgrade); res.ExitCode == 0 ||
-		!strings.Contains(res.Stderr, "a restore from its local repository into a cluster of another major is not supported yet") {
-		t.Errorf("--restore-from the local repository of the upgraded cluster into its old major:\n%s", res)
+	// From the local repository, which only hippo's repository host (pgBackRest of the new
+	// major) serves: the restore Job runs the upgrade image, with the old major's binaries.
+	local := createCluster(t, env, ns, "local", fmt.Sprintf("--postgres-version=%d", from), "--restore-from=hippo", "--pitr-target="+beforeUpgrade, "--timeout=8m")
+	if got := local.one(t, chainChecksumSQL); got != atBefore {
+		t.Errorf("the cluster restored to before the upgrade from the local repository has %s, want %s", got, atBefore)
 	}
+	if got := local.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != fmt.Sprint(from) {
+		t.Errorf("the cluster restored to before the upgrade runs PostgreSQL %s, want %d", got, from)
+	}
+	// It archives and backs up on its own, with its own major's pgBackRest.
+	local.backup(t)
+	// From the S3 repository, read directly by the old major's pgBackRest.
 	back := createCluster(t, env, ns, "back", fmt.Sprintf("--postgres-version=%d", from), "--restore-from=hippo", "--pitr-target="+beforeUpgrade,
 		"--restore-opts=--repo=2", "--timeout=8m")
 	if got := back.one(t, chainChecksumSQL); got != atBefore {
-		t.Errorf("the cluster restored to before the upgrade has %s, want %s", got, atBefore)
+		t.Errorf("the cluster restored to before the upgrade from S3 has %s, want %s", got, atBefore)
 	}
 }
 
