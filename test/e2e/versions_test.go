@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +18,8 @@ import (
 // suite runs on): create with --postgres-version, full and block incremental backups, a
 // point-in-time restore and a second restore to the end of the archive, a pg_dump and a base
 // backup restored in place, and --restore-from into a new cluster of the same major, each
-// checked by a checksum of the whole table. A restore into another major is refused.
+// checked by a checksum of the whole table. A restore into another major is refused. Then the
+// other commands (otherCommands).
 func TestPostgresVersions(t *testing.T) {
 	t.Parallel()
 	for _, version := range cluster.PostgresVersions {
@@ -128,6 +130,46 @@ func coreFlows(t *testing.T, version int) {
 	}
 	if got := zebra.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != v {
 		t.Errorf("the restored cluster runs PostgreSQL %s, want %s", got, v)
+	}
+	otherCommands(t, env, ns, v)
+}
+
+// otherCommands runs the commands beyond the core flows on PostgreSQL major v: an encrypted S3
+// repository with a retention of one full backup, a schedule, verify, doctor, and a restore
+// drill that checks the latest checksum.
+func otherCommands(t *testing.T, env *framework.Env, ns, v string) {
+	t.Helper()
+	s3 := env.S3(t)
+	bucket := s3Bucket(t, s3)
+	s3.Secrets(t, env, ns, "s3-keys", "s3-ca")
+	moth := &restoreCluster{env: env, ns: ns, name: "moth"}
+	createS3Cluster(t, moth, s3, "s3", bucket, "--postgres-version="+v, "--pgbackrest-repo-cipher=aes-256-cbc", "--pgbackrest-repo-retention-full=1")
+	moth.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
+	moth.backup(t)
+	moth.sql(t, "UPDATE chain SET v = 'second' WHERE id % 3 = 0")
+	moth.backup(t)
+	res := env.PGO(t, "show", "backup", moth.name, "-n", ns, "-o", "json")
+	if n := strings.Count(res.Stdout, `"type": "full"`); res.ExitCode != 0 || n != 1 || !strings.Contains(res.Stdout, `"cipher": "aes-256-cbc"`) {
+		t.Errorf("after two full backups with a retention of one, show backup lists %d full backups (want 1, encrypted):\n%s", n, res)
+	}
+	if res := env.PGO(t, "create", "schedule", moth.name, "-n", ns, "--schedule=0 1 1 1 *", "--pgbackrest-backup-type=full"); res.ExitCode != 0 {
+		t.Errorf("create schedule:\n%s", res)
+	}
+	if res := env.PGO(t, "show", "schedule", moth.name, "-n", ns, "-o", "json"); res.ExitCode != 0 || !strings.Contains(res.Stdout, "0 1 1 1 *") {
+		t.Errorf("show schedule lacks the schedule:\n%s", res)
+	}
+	if res := env.PGO(t, "verify", moth.name, "-n", ns); res.ExitCode != 0 || !strings.Contains(res.Stdout, "every backup and WAL segment verified") {
+		t.Errorf("verify:\n%s", res)
+	}
+	if res := env.PGO(t, "doctor", moth.name, "-n", ns); res.ExitCode != 0 {
+		t.Errorf("doctor of a healthy cluster of PostgreSQL %s:\n%s", v, res)
+	}
+	moth.sql(t, "DELETE FROM chain WHERE id % 7 = 0")
+	moth.switchAndArchive(t)
+	latest := moth.one(t, chainChecksumSQL)
+	res = env.PGOWithin(t, 12*time.Minute, "restore-drill", moth.name, "-n", ns, "--check-sql="+chainChecksumSQL, "-o", "json", "--timeout=10m")
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, `"passed": true`) || !strings.Contains(res.Stdout, latest) {
+		t.Errorf("restore-drill: want the checksum %s of the latest point:\n%s", latest, res)
 	}
 }
 
