@@ -113,6 +113,12 @@ func TestDiagnose(t *testing.T) {
 		{name: "archiving stuck", change: func(_ *testing.T, f *Facts) {
 			f.archiver.ReadyCount, f.archiver.LastArchivedTime = 3, at(-time.Hour)
 		}, want: map[string]string{"WAL archiving:failed": "3 segments wait and none was archived for more than 10m0s"}},
+		{name: "nothing archived for an hour", change: func(_ *testing.T, f *Facts) {
+			f.archiver.ReadyCount, f.archiver.LastArchivedTime, f.archiver.StatsReset = 1, nil, at(-time.Hour)
+		}, want: map[string]string{"WAL archiving:failed": "1 segments wait and none was archived for more than 10m0s"}},
+		{name: "a new database's first segment waits", change: func(_ *testing.T, f *Facts) {
+			f.archiver.ReadyCount, f.archiver.LastArchivedTime, f.archiver.StatsReset = 1, nil, at(-15*time.Second)
+		}}, // every check ok
 		{name: "archive_mode off", change: func(_ *testing.T, f *Facts) { f.archiver.ArchiveMode = "off" },
 			want: map[string]string{"WAL archiving:failed": "archive_mode is off"}},
 		{name: "backlog", change: func(_ *testing.T, f *Facts) { f.archiver.ReadyCount = 5 },

@@ -68,12 +68,8 @@ func archiveCurrentSegment(ctx context.Context, exec apply.ExecFunc, spec cluste
 	if err != nil || seg == "" {
 		return fmt.Sprintf("the primary's WAL cannot be switched (%v %s)", err, strings.TrimSpace(stderr))
 	}
-	err = kube.WaitFor(ctx, time.Second, time.Minute, func(ctx context.Context) (bool, error) {
-		out, _, err := exec(ctx, ns, pod, cluster.ContainerDatabase, inspect.PSQLCommand("postgres", repo.ArchivedQuery(seg)))
-		return err == nil && strings.TrimSpace(out) == "t", nil
-	})
-	if err != nil {
-		return fmt.Sprintf("WAL segment %s was not archived within a minute (%v)", seg, err)
+	if err := inspect.WaitArchived(ctx, inspect.Exec(exec), ns, pod, seg, inspect.DefaultArchiveWait); err != nil {
+		return err.Error()
 	}
 	return ""
 }

@@ -76,7 +76,9 @@ type BackupSummary struct {
 	LSNStop    string    `json:"lsnStop"`
 	// DatabaseSize is the size of the database; BackupSize what this
 	// backup copied of it. RepositorySize and RepositoryBackupSize are the
-	// same, compressed, in the repository.
+	// same, compressed, in the repository; RepositorySize is 0 for a
+	// bundled backup (repo-bundle, 17 and newer), whose size in the
+	// repository pgBackRest does not count.
 	DatabaseSize         int64             `json:"databaseSize"`
 	BackupSize           int64             `json:"backupSize"`
 	RepositorySize       int64             `json:"repositorySize"`
@@ -332,7 +334,11 @@ func (s Summary) WriteText(w io.Writer, indent string) error {
 				}
 			}
 			p.line(3, "database size: %s, database backup size: %s", FormatBytes(b.DatabaseSize), FormatBytes(b.BackupSize))
-			p.line(3, "repository size: %s, repository backup size: %s", FormatBytes(b.RepositorySize), FormatBytes(b.RepositoryBackupSize))
+			if b.RepositorySize > 0 {
+				p.line(3, "repository size: %s, repository backup size: %s", FormatBytes(b.RepositorySize), FormatBytes(b.RepositoryBackupSize))
+			} else {
+				p.line(3, "repository backup size: %s", FormatBytes(b.RepositoryBackupSize))
+			}
 			p.line(3, "%s", strings.TrimSpace("backup reference list: "+strings.Join(b.References, ", ")))
 			if b.Prior != "" {
 				p.line(3, "prior backup: %s", b.Prior)

@@ -1,6 +1,9 @@
 package repo
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // SwitchWALQuery ends the current WAL segment of a primary and returns its
 // name; a database in recovery returns nothing.
@@ -12,4 +15,12 @@ const SwitchWALQuery = `SELECT CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_wal
 func ArchivedQuery(seg string) string {
 	return fmt.Sprintf(`SELECT (pg_stat_file('pg_wal/archive_status/%[1]s.done', true)).size IS NOT NULL
   OR coalesce(last_archived_wal ~ '^[0-9A-F]{24}$' AND last_archived_wal >= '%[1]s', false) FROM pg_stat_archiver`, seg)
+}
+
+// ArchiveProgressQuery prints whether segment seg is archived
+// (ArchivedQuery, "t" or "f"), then "|" and the archiver's last archived
+// segment: a wait for seg goes on as long as that moves.
+func ArchiveProgressQuery(seg string) string {
+	return fmt.Sprintf(`SELECT (%s) || '|' || coalesce(last_archived_wal, '') FROM pg_stat_archiver`,
+		strings.TrimPrefix(ArchivedQuery(seg), "SELECT "))
 }

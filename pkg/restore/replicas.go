@@ -109,9 +109,9 @@ func (r *InPlace) archiveNewTimelineStart(ctx context.Context, plan *Plan) (stri
 		return "", fmt.Errorf("the restored primary's WAL position: %w", err)
 	}
 	if err := r.waitArchived(ctx, pod, seg); err != nil {
-		return "", fmt.Errorf("WAL segment %s of the new timeline was not archived within %s; the replicas stay stopped, since without it they would not follow the primary: "+
+		return "", fmt.Errorf("the new timeline's %v; the replicas stay stopped, since without it they would not follow the primary: "+
 			"see kubectl pgo show archive %s -n %s, then make them again with kubectl pgo update cluster %s -n %s --replicas=0, then --replicas=%d",
-			seg, archiveWALTimeout, r.Name, r.Namespace, r.Name, r.Namespace, plan.Spec.Replicas)
+			err, r.Name, r.Namespace, r.Name, r.Namespace, plan.Spec.Replicas)
 	}
 	return lsn, nil
 }

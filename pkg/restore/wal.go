@@ -23,9 +23,10 @@ import (
 // the timeline.
 var walFileName = regexp.MustCompile(`^[0-9A-F]{24}$`)
 
-// archiveWALTimeout is how long a restore waits for the database's
-// current WAL segment to be archived before it stops the database.
-var archiveWALTimeout = time.Minute
+// archiveWait is how long a restore waits for the database's current WAL
+// segment to be archived before it stops the database: as long as the
+// archiver makes progress on the segments before it, up to a limit.
+var archiveWait = inspect.DefaultArchiveWait
 
 // commitMarkQuery commits a transaction that has a transaction ID, on a
 // primary: its commit record, stamped with the time of the restore, lies
@@ -61,7 +62,8 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 		return nil
 	}
 	r.progress("Archiving the database's current WAL (segment %s), so that the repository holds every committed change...", seg)
-	if r.waitArchived(ctx, pod, seg) == nil {
+	waitErr := r.waitArchived(ctx, pod, seg)
+	if waitErr == nil {
 		return nil
 	}
 	advice := fmt.Sprintf("see why with kubectl pgo show archive %s -n %s, fix it, and run the restore again. Nothing was changed", r.Name, r.Namespace)
@@ -70,26 +72,22 @@ func (r *InPlace) ArchiveCurrentWAL(ctx context.Context, plan *Plan) error {
 		// The restore leaves this timeline: what it loses is only what a
 		// later restore to a point of it could have reached.
 	case r.Options.Type == repo.RecoveryDefault:
-		return fmt.Errorf("the database's current WAL segment %s was not archived within %s, so a restore to the latest point would lose the changes in it; %s",
-			seg, archiveWALTimeout, advice)
+		return fmt.Errorf("the database's current %v, so a restore to the latest point would lose the changes in it; %s", waitErr, advice)
 	case r.Options.Type == repo.RecoveryTime && r.Target.After(plan.ArchivedBefore):
 		// A target after what the archive held relies on this segment.
-		return fmt.Errorf("the database's current WAL segment %s was not archived within %s, and the target %s is after what the archive held before (up to %s); %s",
-			seg, archiveWALTimeout, repo.FormatTime(r.Target), repo.FormatTime(plan.ArchivedBefore), advice)
+		return fmt.Errorf("the database's current %v, and the target %s is after what the archive held before (up to %s); %s",
+			waitErr, repo.FormatTime(r.Target), repo.FormatTime(plan.ArchivedBefore), advice)
 	}
-	r.progress("Warning: WAL segment %s was not archived within %s; the restore can reach only what was archived before it.", seg, archiveWALTimeout)
+	r.progress("Warning: %v; the restore can reach only what was archived before it.", waitErr)
 	return nil
 }
 
-// waitArchived waits, for at most archiveWALTimeout, until the database in
-// pod has archived WAL segment seg.
+// waitArchived waits until the database in pod archived WAL segment seg
+// (inspect.WaitArchived, with archiveWait).
 func (r *InPlace) waitArchived(ctx context.Context, pod, seg string) error {
-	return kube.WaitFor(ctx, r.PollInterval, archiveWALTimeout, func(ctx context.Context) (bool, error) {
-		execCtx, cancel := context.WithTimeout(ctx, execTimeout)
-		defer cancel()
-		out, _, err := r.Exec(execCtx, r.Namespace, pod, databaseContainer, []string{"psql", "-XAtq", "-c", repo.ArchivedQuery(seg)})
-		return err == nil && strings.TrimSpace(out) == "t", nil
-	})
+	w := archiveWait
+	w.Poll = r.PollInterval
+	return inspect.WaitArchived(ctx, r.Exec, r.Namespace, pod, seg, w)
 }
 
 // databaseRunning tells whether the cluster's database pod runs and is

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/inspect"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
@@ -61,9 +62,9 @@ func TestArchiveCurrentWAL(t *testing.T) {
 // A segment that is never archived refuses a restore to the latest point
 // and a time target past what was archived; an earlier target goes on.
 func TestArchiveCurrentWALNotArchived(t *testing.T) {
-	saved := archiveWALTimeout
-	archiveWALTimeout = 20 * time.Millisecond
-	defer func() { archiveWALTimeout = saved }()
+	saved := archiveWait
+	archiveWait = inspect.ArchiveWait{Stall: 20 * time.Millisecond, Max: time.Second}
+	defer func() { archiveWait = saved }()
 	before := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
 	o, _ := walOptions(t, repo.RecoveryDefault, "000000020000000000000005", "f")

@@ -320,7 +320,8 @@ func TestBackup(t *testing.T) {
 			t.Errorf("backups in JSON: %+v", b)
 		}
 		for _, x := range b {
-			if x.Start.Location() != time.UTC || x.Stop.Before(x.Start) || x.DatabaseSize == 0 || x.RepositorySize == 0 || x.WALStart == "" {
+			if x.Start.Location() != time.UTC || x.Stop.Before(x.Start) || x.DatabaseSize == 0 || x.RepositoryBackupSize == 0 || x.WALStart == "" ||
+				(x.RepositorySize == 0) != cluster.BlockIncrementalByDefault(cluster.DefaultPostgresVersion) {
 				t.Errorf("backup %s: %+v", x.Label, x)
 			}
 		}

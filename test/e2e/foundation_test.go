@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
@@ -102,7 +104,7 @@ func TestExecInPostgresImage(t *testing.T) {
 		cmd  []string
 		want string
 	}{
-		{[]string{"postgres", "--version"}, `postgres \(PostgreSQL\) 15\.\d+`},
+		{[]string{"postgres", "--version"}, fmt.Sprintf(`postgres \(PostgreSQL\) %d\.\d+`, cluster.DefaultPostgresVersion)},
 		{[]string{"pgbackrest", "version"}, `pgBackRest 2\.\d+`},
 	} {
 		out, _, err := kube.ExecCapture(ctx, env.Config, env.Client, ns, "tools", "main", c.cmd)

@@ -150,12 +150,14 @@ func TestSchedule(t *testing.T) {
 	t.Run("a run beside another backup fails on the lock", func(t *testing.T) {
 		// Hold pgBackRest's backup lock on the repository PVC from the
 		// repository host, as a running backup Job would, until released.
-		lock := "/backrestrepo/" + jobs.BackupLockDir + "/db-backup.lock"
+		// pgBackRest 2.45 names it db-backup.lock; newer ones, one per repository, db-backup-1.lock.
+		dir := "/backrestrepo/" + jobs.BackupLockDir
+		locks := []string{dir + "/db-backup.lock", dir + "/db-backup-1.lock"}
 		held := make(chan string, 1)
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			out, err := scRepoExec(ctx, c, []string{"timeout", "150", "flock", lock, "sh", "-c",
+			out, err := scRepoExec(ctx, c, []string{"timeout", "150", "flock", locks[0], "flock", locks[1], "sh", "-c",
 				"touch /tmp/held; while [ ! -e /tmp/release ]; do sleep 1; done; rm -f /tmp/held /tmp/release"})
 			held <- fmt.Sprint(out, err)
 		}()
@@ -175,7 +177,7 @@ func TestSchedule(t *testing.T) {
 			t.Fatalf("the scheduled backup %s ran while the lock was held", job)
 		}
 		logs := env.Run(t, "kubectl", "-n", c.ns, "logs", "job/"+job)
-		if !strings.Contains(logs.Stdout, "unable to acquire lock on file '"+lock+"'") {
+		if !strings.Contains(logs.Stdout, "unable to acquire lock on file '"+locks[0]+"'") && !strings.Contains(logs.Stdout, "unable to acquire lock on file '"+locks[1]+"'") {
 			t.Errorf("the failed Job's log does not name the lock:\n%s", logs)
 		}
 		res := c.pgo(t, "show", "schedule", c.name, "--schedule-name", full, "-o", "json")

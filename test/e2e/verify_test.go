@@ -28,6 +28,10 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
 	c.sql(t, "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g")
+	// Two tables larger than pgBackRest's bundle limit (2 MiB), so that their files stay files
+	// of their own in the backup set also where backups are bundled (17 and newer).
+	c.sql(t, "CREATE TABLE big1 AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 100000) g; "+
+		"CREATE TABLE big2 AS SELECT g AS id, md5((g + 1)::text) AS v FROM generate_series(1, 100000) g")
 	label, _ := c.backupWait(t, "full")
 	c.waitJobsFinished(t)
 
@@ -65,12 +69,12 @@ func TestVerify(t *testing.T) {
 	})
 
 	// A relation file of the backup set is overwritten by another file of
-	// the set, a valid lz4 stream of other content: its checksum no longer
+	// the set, a valid lz4 stream (or block incremental .pgbi file) of other content: its checksum no longer
 	// matches the manifest. (Bytes overwritten in the middle of an lz4
 	// stream may instead break its decompression, which aborts verify.)
 	set := path.Join(cluster.DefaultRepoPath(c.name), "backup/db", label)
-	script := `set -e; cd "$1/pg_data"; f=$(find base -name '*.lz4' -size +8k -type f | sort | tail -n 1); ` +
-		`test -n "$f"; cat PG_VERSION.lz4 > "$f"; echo "$f"`
+	script := `set -e; cd "$1/pg_data"; set -- $(find base \( -name '*.lz4' -o -name '*.pgbi' \) -size +500k -type f | sort); ` +
+		`test "$#" -ge 2; cat "$1" > "$2"; echo "$2"`
 	out := c.repoExec(t, []string{"sh", "-c", script, "sh", set})
 	bad := label + "/pg_data/" + strings.TrimSpace(out)
 	t.Logf("overwrote %s", bad)
