@@ -76,7 +76,7 @@ func coreFlows(t *testing.T, version int) {
 
 	// A restore into another major is refused before anything is created.
 	if res := env.PGO(t, "create", "cluster", "other", "-n", ns, "--restore-from=hippo"); res.ExitCode == 0 ||
-		!strings.Contains(res.Stderr, `cluster "hippo" runs PostgreSQL `+v+` and the new cluster PostgreSQL `+fmt.Sprint(cluster.DefaultPostgresVersion)) {
+		!strings.Contains(res.Stderr, `of cluster "hippo" is of PostgreSQL `+v+`, and the restore starts PostgreSQL `+fmt.Sprint(cluster.DefaultPostgresVersion)) {
 		t.Errorf("--restore-from of a PostgreSQL %s cluster into the default major:\n%s", v, res)
 	}
 	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), cluster.SettingsConfigMapName("other"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
