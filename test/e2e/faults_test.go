@@ -279,7 +279,9 @@ func TestFaultBackupPodKilled(t *testing.T) {
 	env := framework.Setup(t)
 	ns := env.Namespace(t)
 	c := faultCluster(t, env, ns, "drill1")
-	c.pgbench(t, 8)
+	// Large enough that the backup still runs when its pod is deleted: pgBackRest 2.60 (18)
+	// copied scale 8 (127 MB, 18 MiB compressed) within the second the deletion takes.
+	c.pgbench(t, 40)
 	accounts := c.one(t, "SELECT count(*) FROM pgbench_accounts")
 
 	backupDir := cluster.DefaultRepoPath(c.name) + "/backup/db"

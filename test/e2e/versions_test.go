@@ -146,20 +146,20 @@ func otherCommands(t *testing.T, env *framework.Env, ns, v string) {
 	createS3Cluster(t, moth, s3, "s3", bucket, "--postgres-version="+v, "--pgbackrest-repo-cipher=aes-256-cbc", "--pgbackrest-repo-retention-full=1")
 	moth.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 5000) g")
 	moth.backup(t)
+	if res := env.PGO(t, "verify", moth.name, "-n", ns); res.ExitCode != 0 || !strings.Contains(res.Stdout, "every backup and WAL segment verified") {
+		t.Errorf("verify:\n%s", res)
+	}
 	moth.sql(t, "UPDATE chain SET v = 'second' WHERE id % 3 = 0")
 	moth.backup(t)
 	res := env.PGO(t, "show", "backup", moth.name, "-n", ns, "-o", "json")
-	if n := strings.Count(res.Stdout, `"type": "full"`); res.ExitCode != 0 || n != 1 || !strings.Contains(res.Stdout, `"cipher": "aes-256-cbc"`) {
-		t.Errorf("after two full backups with a retention of one, show backup lists %d full backups (want 1, encrypted):\n%s", n, res)
+	if n := strings.Count(res.Stdout, `"label": "`); res.ExitCode != 0 || n != 1 || !strings.Contains(res.Stdout, `"cipher": "aes-256-cbc"`) {
+		t.Errorf("after two full backups with a retention of one, show backup lists %d backups (want 1, encrypted):\n%s", n, res)
 	}
 	if res := env.PGO(t, "create", "schedule", moth.name, "-n", ns, "--schedule=0 1 1 1 *", "--pgbackrest-backup-type=full"); res.ExitCode != 0 {
 		t.Errorf("create schedule:\n%s", res)
 	}
 	if res := env.PGO(t, "show", "schedule", moth.name, "-n", ns, "-o", "json"); res.ExitCode != 0 || !strings.Contains(res.Stdout, "0 1 1 1 *") {
 		t.Errorf("show schedule lacks the schedule:\n%s", res)
-	}
-	if res := env.PGO(t, "verify", moth.name, "-n", ns); res.ExitCode != 0 || !strings.Contains(res.Stdout, "every backup and WAL segment verified") {
-		t.Errorf("verify:\n%s", res)
 	}
 	if res := env.PGO(t, "doctor", moth.name, "-n", ns); res.ExitCode != 0 {
 		t.Errorf("doctor of a healthy cluster of PostgreSQL %s:\n%s", v, res)
