@@ -22,7 +22,7 @@ const upgradeLong = `Move a cluster to a newer PostgreSQL major in place, with p
 
 It takes a full backup of the old major first (--no-backup skips it), stops
 the database (a clean shutdown archives its last WAL), and runs pg_upgrade in
-a Job whose image has both majors (` + upgrade.ImageRepository + `:MAJOR).
+a Job whose image has both majors (` + cluster.UpgradeImageRepository + `:MAJOR).
 With --link (the default) the new data directory shares the old one's files:
 fast, and no extra space; --copy copies them. Until pg_upgrade changes the old
 data directory, a failure puts it back as it was. Then the database and the
@@ -71,7 +71,7 @@ func NewCmdUpgrade(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Co
 	fl.BoolVar(&o.Copy, "copy", false, "Copy the data files into the new data directory instead of linking them (pg_upgrade --copy): slower, and needs the space twice.")
 	fl.BoolVar(&o.NoBackup, "no-backup", false, "Upgrade without taking a full backup of the old major first.")
 	fl.StringVar(&o.Image, "image", "", "The cluster's image after the upgrade; the project's image of --to when empty.")
-	fl.StringVar(&o.UpgradeImage, "upgrade-image", "", "The image of the upgrade Job, with the binaries of both majors; "+upgrade.ImageRepository+":MAJOR when empty.")
+	fl.StringVar(&o.UpgradeImage, "upgrade-image", "", "The image of the upgrade Job, with the binaries of both majors; "+cluster.UpgradeImageRepository+":MAJOR when empty.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long each step may take: the backups, the upgrade Job, the start of the new major.")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Upgrade without asking for confirmation.")
 	_ = cmd.RegisterFlagCompletionFunc("to", fixedCompletions(cluster.PostgresVersionNames()...))

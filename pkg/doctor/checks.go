@@ -362,21 +362,23 @@ func archivingCheck(f Facts, d doctorFixes) Check {
 		return failed(name, "archive_mode is off", "archive_mode is set by kubectl pgo create cluster; restore the settings with kubectl pgo create cluster "+d.name+" -n "+d.ns)
 	case a.Failing():
 		return failed(name, detail+fmt.Sprintf("; the last attempt failed: %s at %s", a.LastFailedWAL, a.LastFailedTime.Format(time.RFC3339)), fix)
-	case a.ReadyCount > 0 && archiveIdleSince(a) != nil && f.now.Sub(*archiveIdleSince(a)) > archiveStuckAfter:
+	case a.ReadyCount > 0 && idleLongerThan(a, f.now, archiveStuckAfter):
 		return failed(name, detail+fmt.Sprintf("; %d segments wait and none was archived for more than %s", a.ReadyCount, archiveStuckAfter), fix)
 	}
 	return ok(name, detail)
 }
 
-// archiveIdleSince is when the archiver last archived a segment or, if
-// it never did, when its statistics began (a new database, or a reset):
-// a database younger than archiveStuckAfter whose first segment waits is
-// not stuck. Nil when neither is known.
-func archiveIdleSince(a *repo.ArchiverStatus) *time.Time {
-	if a.LastArchivedTime != nil {
-		return a.LastArchivedTime
+// idleLongerThan tells whether the archiver has archived nothing for more
+// than d at now: since its last archived segment or, if it never archived
+// one, since its statistics began (a new database, or a reset), so that a
+// new database whose first segment waits is not stuck. False when neither
+// time is known.
+func idleLongerThan(a *repo.ArchiverStatus, now time.Time, d time.Duration) bool {
+	since := a.LastArchivedTime
+	if since == nil {
+		since = a.StatsReset
 	}
-	return a.StatsReset
+	return since != nil && now.Sub(*since) > d
 }
 
 // walContinuityCheck fails when WAL is missing from repository n after

@@ -22,10 +22,6 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
-// ImageRepository holds the upgrade images: ImageRepository:TO has TO's
-// binaries and those of every older major (hack/cluster/images.sh).
-const ImageRepository = cluster.UpgradeImageRepository
-
 // Request is an upgrade, as the command checked its flags.
 type Request struct {
 	Name, Namespace string

@@ -71,7 +71,7 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := plan.Upgraded()
-	if up.PostgresVersion != 17 || up.Image != cluster.ImageFor(17) || plan.upgradeImage() != ImageRepository+":17" {
+	if up.PostgresVersion != 17 || up.Image != cluster.ImageFor(17) || plan.upgradeImage() != cluster.UpgradeImageFor(17) {
 		t.Errorf("upgraded %d %s, Job image %s", up.PostgresVersion, up.Image, plan.upgradeImage())
 	}
 	if d := plan.Describe(); !strings.Contains(d, "PostgreSQL 15 to 17 with pg_upgrade --link") || !strings.Contains(d, "a full backup of PostgreSQL 15") {
