@@ -316,8 +316,12 @@ func TestUpgradeInPlace(t *testing.T) {
 	if got := local.one(t, "SELECT current_setting('server_version_num')::int / 10000"); got != fmt.Sprint(from) {
 		t.Errorf("the cluster restored to before the upgrade runs PostgreSQL %s, want %d", got, from)
 	}
-	// It archives and backs up on its own, with its own major's pgBackRest.
+	// It archives and backs up on its own, with its own major's pgBackRest, and restores from
+	// there: a point-in-time restore, then a second one to the end, each by checksum.
 	local.backup(t)
+	localTarget, atLocalTarget := local.targetBetweenSum(t, "UPDATE chain SET v = 'restored-old' WHERE id % 6 = 0",
+		"DELETE FROM chain WHERE id % 8 = 0", chainChecksumSQL)
+	local.restoreTargetThenEnd(t, localTarget, atLocalTarget)
 	// From the S3 repository, read directly by the old major's pgBackRest.
 	back := createCluster(t, env, ns, "back", fmt.Sprintf("--postgres-version=%d", from), "--restore-from=hippo", "--pitr-target="+beforeUpgrade,
 		"--restore-opts=--repo=2", "--timeout=8m")
