@@ -40,6 +40,19 @@ NODES="${NODES:-3}"
 node_name() { echo "kpgo-node-$1"; }
 node_ip() { echo "10.88.$1.1"; }
 node_bridge() { echo "kpgo$1"; }
+# bridge_up NAME ADDR N: the bridge NAME, up, with ADDR/24 and a fixed MAC address. A bridge
+# left to choose its own takes the lowest of its ports' addresses, so it changes as pods come
+# and go; the pods' ARP entries for their gateway then name an address nobody answers for, and
+# their packets to it are lost until the entry expires: DNS queries time out ("Temporary
+# failure in name resolution") and connections stall for seconds.
+bridge_up() {
+  local name=$1 addr=$2 n=$3
+  ip link show "$name" >/dev/null 2>&1 || ip link add "$name" type bridge
+  ip link set dev "$name" address "$(printf '02:6b:70:67:6f:%02x' "$n")"
+  # (the output is read whole: grep -q would end the pipe early, and pipefail fail it)
+  [[ "$(ip addr show dev "$name")" == *"inet $addr/"* ]] || ip addr add "$addr/24" dev "$name"
+  ip link set "$name" up
+}
 node_pod_cidr() { echo "10.88.$1.0/24"; }
 node_dir() { echo "$STATE_DIR/nodes/$1"; }
 node_sock() { echo "$(node_dir "$1")/containerd/containerd.sock"; }

@@ -32,10 +32,7 @@ start_node() {
   mkdir -p "$dir"/{containerd/certs.d,cni/net.d,cni/ipam,kubelet/root,pod-logs}
 
   # The node's bridge and address, before its kubelet binds to it.
-  ip link show "$bridge" >/dev/null 2>&1 || ip link add "$bridge" type bridge
-  # (the output is read whole: grep -q would end the pipe early, and pipefail fail it)
-  [[ "$(ip addr show dev "$bridge")" == *"inet $ip/"* ]] || ip addr add "$ip/24" dev "$bridge"
-  ip link set "$bridge" up
+  bridge_up "$bridge" "$ip" "$i"
 
   # The kubelet's cgroup root must exist in every hierarchy; cpuset needs its CPUs and memory nodes.
   local cg

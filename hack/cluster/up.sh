@@ -22,9 +22,7 @@ mkdir -p "$STATE_DIR"/{pids,logs,bin,volumes,nodes}
 save_sysctl() { local k=$1 f="$STATE_DIR/sysctl.saved"; grep -q "^$k=" "$f" 2>/dev/null || echo "$k=$(sysctl -n "$k")" >>"$f"; }
 for k in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.overcommit_memory kernel.panic kernel.panic_on_oops; do save_sysctl $k; done
 [ -f "$STATE_DIR/netns.before" ] || ip netns list | awk '{print $1}' >"$STATE_DIR/netns.before"
-ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
-[[ "$(ip addr show dev "$BRIDGE")" == *"inet $BRIDGE_IP/"* ]] || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
-ip link set "$BRIDGE" up
+bridge_up "$BRIDGE" "$BRIDGE_IP" 0
 ip route show type blackhole | grep -q "^blackhole $SUPERNET" || ip route add blackhole "$SUPERNET"
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
 iptables -N KPGO-EGRESS 2>/dev/null || true
@@ -69,9 +67,12 @@ start kube-proxy "$K8S_BIN/kube-proxy" --kubeconfig="$STATE_DIR/kube-proxy.kubec
   --proxy-mode=iptables --cluster-cidr="$POD_CIDRS" --hostname-override="$(node_name 1)" \
   --conntrack-max-per-core=0 --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256 --v=1
 
-# --- cluster DNS on the bridge address: only the cluster domain, nothing is forwarded off the machine.
+# --- cluster DNS on the bridge address: only the cluster domain, nothing is forwarded off the
+# machine. Any other name does not exist (NXDOMAIN): a server failure there would turn the last
+# step of a search-list lookup into "Temporary failure in name resolution" for a name that is
+# simply not there.
 cat >"$STATE_DIR/Corefile" <<CF
-.:53 {
+$CLUSTER_DOMAIN:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $CLUSTER_DNS_IP
     errors
     kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
@@ -79,6 +80,12 @@ cat >"$STATE_DIR/Corefile" <<CF
         pods insecure
     }
     cache 30
+}
+.:53 {
+    bind $CLUSTER_DNS_IP
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
 }
 CF
 start coredns "$COREDNS_BIN/coredns" -conf "$STATE_DIR/Corefile"
