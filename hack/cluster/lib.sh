@@ -12,6 +12,13 @@ IMAGES_DIR="$CACHE_DIR/images"
 # The S3-compatible server of the tests (SeaweedFS, from the Go module proxy).
 SEAWEEDFS_VERSION="${SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f91cd6}"
 WEED_BIN="$CACHE_DIR/seaweedfs-$SEAWEEDFS_VERSION/weed"
+# The GCS emulator of the tests (fake-gcs-server, from the Go module proxy).
+FAKE_GCS_VERSION="${FAKE_GCS_VERSION:-v1.56.1}"
+FAKE_GCS_BIN="$CACHE_DIR/fake-gcs-server-$FAKE_GCS_VERSION/fake-gcs-server"
+# The Azure Blob emulator of the tests (Azurite, from the npm registry, run with node).
+AZURITE_VERSION="${AZURITE_VERSION:-3.37.0}"
+AZURITE_DIR="$CACHE_DIR/azurite-$AZURITE_VERSION"
+AZURITE_BLOB_JS="$AZURITE_DIR/node_modules/azurite/dist/src/blob/main.js"
 # Runtime state of the running cluster (PIDs, PKI, data).
 STATE_DIR="${KPGO_STATE:-/var/lib/kubectl-pgo-cluster}"
 KUBECONFIG_OUT="$STATE_DIR/admin.kubeconfig"
