@@ -6,9 +6,12 @@ cd "$(dirname "$0")/.."
 source hack/cluster/lib.sh
 [ -f "$KUBECONFIG_OUT" ] || die "no local cluster: run 'make cluster-up' first"
 hack/s3/build.sh # the S3 server the tests start (cached)
+hack/gcs/build.sh # the GCS emulator (cached)
+hack/azure/build.sh # the Azure Blob emulator (cached)
 # The tests check that every node the cluster was started with is Ready.
 KPGO_E2E_NODES=$(started_nodes | wc -l)
 export PATH="$PWD/bin:$PATH" KPGO_E2E_KUBECONFIG="$KUBECONFIG_OUT" KPGO_WEED="$WEED_BIN" KPGO_E2E_NODES
+export KPGO_FAKE_GCS="$FAKE_GCS_BIN" KPGO_AZURITE_BLOB="$AZURITE_BLOB_JS"
 export KPGO_NODE_SCRIPT="$PWD/hack/cluster/node.sh"
 # KPGO_DRILLS=1: only the node-loss drills (test/e2e/nodeloss_test.go), which stop whole nodes and so
 # run alone and one at a time.

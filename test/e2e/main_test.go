@@ -15,6 +15,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	framework.StopShared()
+	framework.StopEmulators()
 	if leaks := framework.CheckPluginOutput(os.Stdout); len(leaks) > 0 {
 		fmt.Println("FAIL: secret leak check")
 		code = 1
