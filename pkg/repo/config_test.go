@@ -209,7 +209,7 @@ func TestConfigErrors(t *testing.T) {
 		}, `URI style "virtual"`},
 		{"posix with S3 location", func(d *DatabaseHost) { d.Repositories[0].S3 = s3Repo(1).S3 }, "has no S3 location"},
 		{"cipher", func(d *DatabaseHost) { d.Repositories[0].Cipher = "rot13" }, `cipher "rot13"`},
-		{"unknown type", func(d *DatabaseHost) { d.Repositories[0].Type = "gcs" }, `unknown repository type "gcs"`},
+		{"unknown type", func(d *DatabaseHost) { d.Repositories[0].Type = "cifs" }, `unknown repository type "cifs"`},
 		{"index 0", func(d *DatabaseHost) { d.Repositories[0].Index = 0 }, "must be 1 or more"},
 		{"twice", func(d *DatabaseHost) { d.Repositories = append(d.Repositories, localRepo()) }, "repo1 is defined twice"},
 		{"no path", func(d *DatabaseHost) { d.Repositories[0].Path = "" }, "a path is required"},
@@ -252,17 +252,9 @@ func TestS3RepositoryConfig(t *testing.T) {
 		"repo2-s3-uri-style=path", "repo2-storage-port=9000", "repo2-storage-verify-tls=y",
 		"repo2-storage-ca-file=/etc/pgbackrest/s3/ca.crt", "repo2-cipher-type=aes-256-cbc",
 	}
-	db, err := DatabaseHost{Repositories: []Repository{localRepo(), s3}, RepoHost: "r", PGPath: "/pgdata/hippo",
-		TLS: dbTLS(), Server: Server{ClientCN: "hippo-repo"}}.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rh, err := RepositoryHost{Repositories: []Repository{localRepo(), s3}, PGHost: "hippo", PGPath: "/pgdata/hippo",
-		TLS: repoTLS(), Server: Server{ClientCN: "hippo-db"}}.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for side, c := range map[string]Config{"database": db, "repository host": rh} {
+	sides := bothSides(t, []Repository{localRepo(), s3})
+	rh := sides["repository host"]
+	for side, c := range sides {
 		text := c.String()
 		for _, line := range want {
 			if !strings.Contains(text, line+"\n") {

@@ -23,6 +23,27 @@ const (
 	// S3 is a repository in an S3 bucket, reached directly from every pod
 	// that runs pgBackRest.
 	S3 Type = "s3"
+	// GCS is a repository in a Google Cloud Storage bucket, reached like S3.
+	GCS Type = "gcs"
+	// Azure is a repository in an Azure Blob Storage container, reached like S3.
+	Azure Type = "azure"
+)
+
+// Key types of a GCS repository (repoN-gcs-key-type).
+const (
+	// GCSKeyService: repoN-gcs-key is the path of a service-account key JSON file, from which
+	// pgBackRest gets and refreshes tokens at the key's token_uri.
+	GCSKeyService = "service"
+	// GCSKeyToken: repoN-gcs-key is a bearer token, which pgBackRest does not refresh.
+	GCSKeyToken = "token"
+	// GCSKeyAuto: the token comes from the GCE metadata server (the workload's identity).
+	GCSKeyAuto = "auto"
+)
+
+// Key types of an Azure repository (repoN-azure-key-type).
+const (
+	AzureKeyShared = "shared"
+	AzureKeySAS    = "sas"
 )
 
 // URI styles of an S3 endpoint (repoN-s3-uri-style).
@@ -50,8 +71,12 @@ type Repository struct {
 	// backups to keep. Zero leaves it unset: they go with their full
 	// backup.
 	RetentionDiff int
-	// S3 is where an S3 repository is; nil for Posix.
+	// S3 is where an S3 repository is; nil for the other types.
 	S3 *S3Location
+	// GCS is where a GCS repository is; nil for the other types.
+	GCS *GCSLocation
+	// Azure is where an Azure repository is; nil for the other types.
+	Azure *AzureLocation
 	// Cipher is repoN-cipher-type ("aes-256-cbc"), empty for none. The
 	// passphrase reaches pgBackRest only through CipherPassEnv.
 	Cipher string
@@ -75,6 +100,41 @@ type S3Location struct {
 	// CAFile is the CA bundle to verify the endpoint with, as mounted;
 	// empty for the system's CAs.
 	CAFile string
+}
+
+// GCSLocation is where a GCS repository is, and how to reach it. A token reaches pgBackRest
+// only through the environment (GCSKeyEnv); a service key is a file mounted from a Secret.
+type GCSLocation struct {
+	Bucket string
+	// Endpoint is host[:port], without a scheme; pgBackRest's storage.googleapis.com when empty.
+	Endpoint string
+	// KeyType is GCSKeyService (the default), GCSKeyToken or GCSKeyAuto.
+	KeyType string
+	// KeyFile is the service key JSON as mounted, for GCSKeyService.
+	KeyFile   string
+	VerifyTLS bool
+	// CAFile is the CA bundle to verify the endpoint (and a service key's token_uri) with, as
+	// mounted; empty for the system's CAs.
+	CAFile string
+	// UploadChunkSize is repoN-storage-upload-chunk-size ("32MiB"); pgBackRest's default when
+	// empty.
+	UploadChunkSize string
+}
+
+// AzureLocation is where an Azure repository is, and how to reach it. The shared key or SAS
+// token reaches pgBackRest only through the environment (AzureKeyEnv).
+type AzureLocation struct {
+	Account   string
+	Container string
+	// Endpoint is host[:port], without a scheme; pgBackRest's blob.core.windows.net when empty.
+	Endpoint string
+	// URIStyle is URIStyleHost (account.endpoint, the default) or URIStylePath
+	// (endpoint/account, for emulators).
+	URIStyle string
+	// KeyType is AzureKeyShared (the default) or AzureKeySAS.
+	KeyType   string
+	VerifyTLS bool
+	CAFile    string
 }
 
 // RetentionType is how repoN-retention-full counts: backups or days.
@@ -113,6 +173,13 @@ func (r Repository) env(name string) string {
 func (r Repository) KeyEnv() string       { return r.env("s3-key") }
 func (r Repository) KeySecretEnv() string { return r.env("s3-key-secret") }
 
+// GCSKeyEnv is the environment variable that carries a GCS repository's token.
+func (r Repository) GCSKeyEnv() string { return r.env("gcs-key") }
+
+// AzureKeyEnv is the environment variable that carries an Azure repository's shared key or SAS
+// token.
+func (r Repository) AzureKeyEnv() string { return r.env("azure-key") }
+
 // CipherPassEnv is the environment variable that carries the passphrase
 // of an encrypted repository.
 func (r Repository) CipherPassEnv() string { return r.env("cipher-pass") }
@@ -126,6 +193,8 @@ const (
 	SecretS3Key       Secret = "s3-key"
 	SecretS3KeySecret Secret = "s3-key-secret"
 	SecretCipherPass  Secret = "cipher-pass"
+	SecretGCSToken    Secret = "gcs-token"
+	SecretAzureKey    Secret = "azure-key"
 )
 
 // SecretEnv is a secret of a repository and the environment variable that
@@ -142,8 +211,13 @@ type SecretEnv struct {
 // must set these variables.
 func (r Repository) Secrets() []SecretEnv {
 	var s []SecretEnv
-	if r.Type == S3 {
+	switch {
+	case r.Type == S3:
 		s = append(s, SecretEnv{SecretS3Key, r.KeyEnv()}, SecretEnv{SecretS3KeySecret, r.KeySecretEnv()})
+	case r.Type == GCS && r.GCS != nil && r.GCS.KeyType == GCSKeyToken:
+		s = append(s, SecretEnv{SecretGCSToken, r.GCSKeyEnv()})
+	case r.Type == Azure:
+		s = append(s, SecretEnv{SecretAzureKey, r.AzureKeyEnv()})
 	}
 	if r.Cipher != "" {
 		s = append(s, SecretEnv{SecretCipherPass, r.CipherPassEnv()})
@@ -153,9 +227,9 @@ func (r Repository) Secrets() []SecretEnv {
 
 // Name is how commands and their output name a repository: "repo1 (local)".
 func (r Repository) Name() string {
-	kind := "local"
-	if r.Type == S3 {
-		kind = "s3"
+	kind := string(r.Type)
+	if r.Type == Posix {
+		kind = "local"
 	}
 	return fmt.Sprintf("repo%d (%s)", r.Index, kind)
 }
@@ -177,17 +251,51 @@ func (r Repository) validate() error {
 	if r.Cipher != "" && r.Cipher != CipherAES256 {
 		return fmt.Errorf("repo%d: cipher %q is not supported (allowed: %s)", r.Index, r.Cipher, CipherAES256)
 	}
+	for _, l := range []struct {
+		t    Type
+		name string
+		set  bool
+	}{{S3, "S3", r.S3 != nil}, {GCS, "GCS", r.GCS != nil}, {Azure, "Azure", r.Azure != nil}} {
+		if l.set && l.t != r.Type {
+			return fmt.Errorf("repo%d: a %s repository has no %s location", r.Index, r.Type, l.name)
+		}
+	}
 	switch r.Type {
 	case Posix:
-		if r.S3 != nil {
-			return fmt.Errorf("repo%d: a posix repository has no S3 location", r.Index)
-		}
 		return nil
 	case S3:
 		return r.S3.validate(r.Index)
+	case GCS:
+		return r.GCS.validate(r.Index)
+	case Azure:
+		return r.Azure.validate(r.Index)
 	default:
-		return fmt.Errorf("repo%d: unknown repository type %q (allowed: %s, %s)", r.Index, r.Type, Posix, S3)
+		return fmt.Errorf("repo%d: unknown repository type %q (allowed: %s, %s, %s, %s)", r.Index, r.Type, Posix, S3, GCS, Azure)
 	}
+}
+
+func (g *GCSLocation) validate(index int) error {
+	switch {
+	case g == nil || g.Bucket == "":
+		return fmt.Errorf("repo%d: a GCS repository needs a bucket", index)
+	case g.KeyType != "" && g.KeyType != GCSKeyService && g.KeyType != GCSKeyToken && g.KeyType != GCSKeyAuto:
+		return fmt.Errorf("repo%d: GCS key type %q is not %s, %s or %s", index, g.KeyType, GCSKeyService, GCSKeyToken, GCSKeyAuto)
+	case (g.KeyType == "" || g.KeyType == GCSKeyService) && g.KeyFile == "":
+		return fmt.Errorf("repo%d: a GCS service key needs its file", index)
+	}
+	return nil
+}
+
+func (a *AzureLocation) validate(index int) error {
+	switch {
+	case a == nil || a.Account == "" || a.Container == "":
+		return fmt.Errorf("repo%d: an Azure repository needs an account and a container", index)
+	case a.URIStyle != "" && a.URIStyle != URIStyleHost && a.URIStyle != URIStylePath:
+		return fmt.Errorf("repo%d: URI style %q is not %s or %s", index, a.URIStyle, URIStyleHost, URIStylePath)
+	case a.KeyType != "" && a.KeyType != AzureKeyShared && a.KeyType != AzureKeySAS:
+		return fmt.Errorf("repo%d: Azure key type %q is not %s or %s", index, a.KeyType, AzureKeyShared, AzureKeySAS)
+	}
+	return nil
 }
 
 // CipherAES256 is the one cipher pgBackRest offers.
@@ -230,10 +338,35 @@ func setRepository(c *Config, r Repository) {
 		if s.Port != 0 {
 			c.Set("global", r.option("storage-port"), itoa(s.Port))
 		}
-		c.Set("global", r.option("storage-verify-tls"), yesNo(s.VerifyTLS))
-		if s.CAFile != "" {
-			c.Set("global", r.option("storage-ca-file"), s.CAFile)
+		setTLS(c, r, s.VerifyTLS, s.CAFile)
+	}
+	if g := r.GCS; g != nil {
+		c.Set("global", r.option("gcs-bucket"), g.Bucket)
+		c.Set("global", r.option("gcs-endpoint"), g.Endpoint)
+		c.Set("global", r.option("gcs-key-type"), orDefault(g.KeyType, GCSKeyService))
+		if orDefault(g.KeyType, GCSKeyService) == GCSKeyService {
+			// The path of the mounted key file, not the key.
+			c.Set("global", r.option("gcs-key"), g.KeyFile)
 		}
+		c.Set("global", r.option("storage-upload-chunk-size"), g.UploadChunkSize)
+		setTLS(c, r, g.VerifyTLS, g.CAFile)
+	}
+	if a := r.Azure; a != nil {
+		// The account is a name, not a secret (pgBackRest only keeps it off command lines).
+		c.Set("global", r.option("azure-account"), a.Account)
+		c.Set("global", r.option("azure-container"), a.Container)
+		c.Set("global", r.option("azure-endpoint"), a.Endpoint)
+		c.Set("global", r.option("azure-uri-style"), orDefault(a.URIStyle, URIStyleHost))
+		c.Set("global", r.option("azure-key-type"), orDefault(a.KeyType, AzureKeyShared))
+		setTLS(c, r, a.VerifyTLS, a.CAFile)
+	}
+}
+
+// setTLS sets how an object store's certificate is verified.
+func setTLS(c *Config, r Repository, verify bool, caFile string) {
+	c.Set("global", r.option("storage-verify-tls"), yesNo(verify))
+	if caFile != "" {
+		c.Set("global", r.option("storage-ca-file"), caFile)
 	}
 }
 
