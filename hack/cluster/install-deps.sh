@@ -6,6 +6,10 @@ packages=(etcd-server containerd runc containernetworking-plugins iptables connt
   openssl iproute2 curl ca-certificates procps kmod)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+# Azurite, the Azure Blob emulator of the end-to-end tests, runs with node and installs with npm
+# (hack/azure/build.sh); a node that came from elsewhere is kept.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   apt-get update -qq
