@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -65,10 +66,30 @@ func sensitiveValues(s *corev1.Secret) []SecretValue {
 		where := fmt.Sprintf("Secret %s/%s key %s", s.Namespace, s.Name, key)
 		value := string(data)
 		out = append(out, SecretValue{where, strings.TrimSpace(value)}, SecretValue{where + " (base64)", base64.StdEncoding.EncodeToString(data)})
-		for _, line := range strings.Split(value, "\n") {
-			if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
-				out = append(out, SecretValue{where + " (a PEM line)", line})
+		out = append(out, pemLines(where, value)...)
+		// A GCS service-account key is JSON: its private key is a field, whose PEM lines are
+		// joined by escaped newlines, so the field itself and its lines are looked for too.
+		var fields map[string]any
+		if json.Unmarshal(data, &fields) == nil {
+			for name, v := range fields {
+				address := strings.HasSuffix(name, "_uri") || strings.HasSuffix(name, "_url") // token_uri
+				if text, ok := v.(string); ok && sensitiveKey.MatchString(name) && !address && len(text) >= 8 {
+					out = append(out, SecretValue{where + " field " + name, text})
+					out = append(out, pemLines(where+" field "+name, text)...)
+				}
 			}
+		}
+	}
+	return out
+}
+
+// pemLines are the body lines of a PEM key in value, each a secret value, so that a partial
+// print is found too.
+func pemLines(where, value string) []SecretValue {
+	var out []SecretValue
+	for _, line := range strings.Split(value, "\n") {
+		if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
+			out = append(out, SecretValue{where + " (a PEM line)", line})
 		}
 	}
 	return out

@@ -49,3 +49,37 @@ func TestFindLeaks(t *testing.T) {
 		t.Errorf("a password in a ConfigMap was not found: %v", got)
 	}
 }
+
+// The keys of object stores are secret values: a GCS token, an Azure key, and a service-account
+// key JSON whole, its private key field alone, or one line of that key.
+func TestFindLeaksObjectStoreKeys(t *testing.T) {
+	pemLine := "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+	keyJSON := `{"type":"service_account","client_email":"kpgo@example.iam.gserviceaccount.com",` +
+		`"private_key":"-----BEGIN PRIVATE KEY-----\n` + pemLine + `\n-----END PRIVATE KEY-----\n","token_uri":"https://oauth2.example/token"}`
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keys"}, Data: map[string][]byte{
+		"gcs-key.json": []byte(keyJSON),
+		"gcs-token":    []byte("ya29.a0-test-token-value"),
+		"azure-key":    []byte("bXktYXp1cmUtc2hhcmVkLWtleQ=="),
+		"ca.crt":       []byte("-----BEGIN CERTIFICATE-----\nMIIBpublicpublicpublicpublicpublicpublicpublic\n-----END CERTIFICATE-----\n"),
+	}}
+	secrets := sensitiveValues(s)
+	for name, text := range map[string]string{
+		"the key JSON":         "key: " + keyJSON,
+		"its private key line": "pgbackrest: unable to read PEM " + pemLine,
+		"the token":            "Authorization: Bearer ya29.a0-test-token-value",
+		"the Azure key":        "PGBACKREST_REPO1_AZURE_KEY=bXktYXp1cmUtc2hhcmVkLWtleQ==",
+	} {
+		if got := FindLeaks(secrets, map[string]string{name: text}); len(got) == 0 {
+			t.Errorf("%s: no leak found in %q", name, text)
+		}
+	}
+	for name, text := range map[string]string{
+		"the client e-mail": "client kpgo@example.iam.gserviceaccount.com",
+		"the token URI":     "token_uri https://oauth2.example/token",
+		"the CA":            "MIIBpublicpublicpublicpublicpublicpublicpublic",
+	} {
+		if got := FindLeaks(secrets, map[string]string{name: text}); len(got) != 0 {
+			t.Errorf("%s: counted as a leak: %v", name, got)
+		}
+	}
+}
