@@ -129,7 +129,7 @@ PGBACKREST_REPO1_GCS_KEY=/keys/bad.json pgb --repo1-gcs-key-type=service repo-ls
 }
 
 // TestAzureEmulatorPgBackRest: pgBackRest 2.45 reads and writes Azurite over TLS with a shared
-// key and path-style URIs (a 5 MB file is several blocks); a wrong key is refused with 403.
+// key and with an account SAS token, and path-style URIs (a 5 MB file is several blocks); a wrong key is refused with 403.
 func TestAzureEmulatorPgBackRest(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -137,25 +137,28 @@ func TestAzureEmulatorPgBackRest(t *testing.T) {
 	ns := env.Namespace(t)
 	container := "probe-" + ns[len(ns)-6:]
 	az.CreateContainer(t, container)
-	az.Secret(t, env, ns, "azure-keys", map[string][]byte{"azure-key": []byte(az.Key)})
+	az.Secret(t, env, ns, "azure-keys", map[string][]byte{"azure-key": []byte(az.Key), "azure-sas-token": []byte(az.AccountSAS())})
 	conf := "repo1-type=azure\nrepo1-azure-account=" + az.Account + "\nrepo1-azure-container=" + container +
 		"\nrepo1-azure-endpoint=" + az.Endpoint + "\nrepo1-azure-uri-style=path\nrepo1-storage-ca-file=/keys/ca.crt"
 	cases := `
 PGBACKREST_REPO1_AZURE_KEY=$AZURE_KEY roundtrip shared
+PGBACKREST_REPO1_AZURE_KEY=$AZURE_SAS roundtrip sas --repo1-azure-key-type=sas
 PGBACKREST_REPO1_AZURE_KEY=$(head -c 32 /dev/urandom | base64) pgb repo-ls > /tmp/wrong 2>&1; echo "CASE wrong-key rc=$?"; head -1 /tmp/wrong
 `
 	rc, log := probeCases(t, env, ns, probeScript(conf, cases), func(p *corev1.Pod) {
-		p.Spec.Containers[0].Env = []corev1.EnvVar{secretEnv("AZURE_KEY", "azure-keys", "azure-key")}
+		p.Spec.Containers[0].Env = []corev1.EnvVar{secretEnv("AZURE_KEY", "azure-keys", "azure-key"), secretEnv("AZURE_SAS", "azure-keys", "azure-sas-token")}
 		mountSecret(p, "azure-keys", "/keys")
 	})
-	if rc["shared"] != "0" {
-		t.Errorf("case shared: rc=%q, want 0", rc["shared"])
+	for _, name := range []string{"shared", "sas"} {
+		if rc[name] != "0" {
+			t.Errorf("case %s: rc=%q, want 0", name, rc[name])
+		}
 	}
 	if rc["wrong-key"] == "0" || !strings.Contains(log, "HTTP request failed with 403") {
 		t.Errorf("a wrong shared key: want pgBackRest's 403 in the log")
 	}
-	if objs := az.Objects(t, container, "backrestrepo/"); !containsSuffix(objs, "/shared/big") {
-		t.Errorf("container %s holds %v, want .../shared/big", container, objs)
+	if objs := az.Objects(t, container, "backrestrepo/"); !containsSuffix(objs, "/shared/big") || !containsSuffix(objs, "/sas/big") {
+		t.Errorf("container %s holds %v, want .../shared/big and .../sas/big", container, objs)
 	}
 }
 
