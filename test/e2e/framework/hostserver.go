@@ -157,19 +157,25 @@ func (h *hostServer) stop() {
 	for _, c := range h.closers {
 		c()
 	}
-	if h.cmd != nil && h.cmd.Process != nil {
-		_ = h.cmd.Process.Signal(os.Interrupt)
+	stopServer(h.env, h.cmd, h.done, h.namespace, h.dir)
+}
+
+// stopServer stops a server's process (interrupt, then kill after 15 s; done closes when it has
+// exited) and deletes its namespace and directory.
+func stopServer(env *Env, cmd *exec.Cmd, done <-chan struct{}, namespace, dir string) {
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-h.done:
+		case <-done:
 		case <-time.After(15 * time.Second):
-			_ = h.cmd.Process.Kill()
-			<-h.done
+			_ = cmd.Process.Kill()
+			<-done
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_ = h.env.Client.CoreV1().Namespaces().Delete(ctx, h.namespace, metav1.DeleteOptions{})
-	_ = os.RemoveAll(h.dir)
+	_ = env.Client.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{})
+	_ = os.RemoveAll(dir)
 }
 
 // hostService makes the namespace ns and a headless Service name whose one endpoint is the

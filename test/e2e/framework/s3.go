@@ -323,21 +323,7 @@ func (s *S3Server) Flags(bucket, credentials, ca string) []string {
 }
 
 // Stop stops the server and deletes its namespace and files.
-func (s *S3Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	_ = s.env.Client.CoreV1().Namespaces().Delete(ctx, s.namespace, metav1.DeleteOptions{})
-	_ = os.RemoveAll(s.dir)
-}
+func (s *S3Server) Stop() { stopServer(s.env, s.cmd, s.done, s.namespace, s.dir) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
