@@ -33,6 +33,12 @@ func CheckImmutable(old, new Spec) error {
 	if o, n := s3String(old.S3), s3String(new.S3); o != n {
 		refuse("the S3 repository", o, n, recreate)
 	}
+	if o, n := gcsString(old.GCS), gcsString(new.GCS); o != n {
+		refuse("the GCS repository", o, n, recreate)
+	}
+	if o, n := azureString(old.Azure), azureString(new.Azure); o != n {
+		refuse("the Azure repository", o, n, recreate)
+	}
 	if old.Cipher != new.Cipher {
 		refuse("the repository cipher", old.Cipher, new.Cipher, "the repository was written with it; "+recreate)
 	}

@@ -33,7 +33,7 @@ func (s Spec) PassphraseSecret() string {
 // (the repository Secret goes unless --keep-backups) with a bucket,
 // whose objects delete cluster leaves alone.
 func (s Spec) PassphraseLostOnDelete(keepBackups bool) bool {
-	return s.Cipher != "" && s.CipherSecret == "" && !keepBackups && s.HasS3Repo()
+	return s.Cipher != "" && s.CipherSecret == "" && !keepBackups && s.HasObjectStoreRepo()
 }
 
 // validateCipherSecret checks the name of the user's passphrase Secret:

@@ -75,10 +75,25 @@ const (
 	StoragePosix StorageType = "posix"
 	// StorageS3 is a repository in an S3 bucket (Spec.S3).
 	StorageS3 StorageType = "s3"
+	// StorageGCS is a repository in a Google Cloud Storage bucket (Spec.GCS).
+	StorageGCS StorageType = "gcs"
+	// StorageAzure is a repository in an Azure Blob Storage container
+	// (Spec.Azure).
+	StorageAzure StorageType = "azure"
 )
 
 // supportedStorageTypes are the values Validate accepts, after Default.
-var supportedStorageTypes = []StorageType{StorageLocal, StorageS3}
+var supportedStorageTypes = []StorageType{StorageLocal, StorageS3, StorageGCS, StorageAzure}
+
+// MaxRepositories is how many repositories a cluster may have: one of
+// each storage type at most.
+const MaxRepositories = 4
+
+// ObjectStore tells whether the type is a bucket or a container that
+// every pod reaches directly, without the repository host.
+func (t StorageType) ObjectStore() bool {
+	return t == StorageS3 || t == StorageGCS || t == StorageAzure
+}
 
 // SupportedStorageTypes are the storage types Validate accepts, for tests
 // that must cover each of them.
@@ -98,12 +113,17 @@ type Spec struct {
 	StorageSize  string `json:"storageSize"`
 	StorageClass string `json:"storageClass,omitempty"`
 
-	// StorageType lists the repositories, in order: repo1, repo2. With
+	// StorageType lists the repositories, in order: repo1, repo2... With
 	// [local, s3], repo1 is the repository host's PVC and repo2 the bucket;
-	// with [s3] alone there is no repository host.
+	// with [s3] alone there is no repository host. At most
+	// MaxRepositories, each type once, local first.
 	StorageType []StorageType `json:"storageType"`
 	// S3 is the bucket of the s3 repository; nil without one.
 	S3 *S3Spec `json:"s3,omitempty"`
+	// GCS is the bucket of the gcs repository; nil without one.
+	GCS *GCSSpec `json:"gcs,omitempty"`
+	// Azure is the container of the azure repository; nil without one.
+	Azure *AzureSpec `json:"azure,omitempty"`
 	// RepoPath is repoN-path, the same for every repository: a directory
 	// on the repository host's PVC, and the prefix in a bucket.
 	RepoPath         string `json:"repoPath"`
@@ -235,6 +255,12 @@ func (s Spec) ReplicaInstances() []string {
 // HasS3Repo tells whether one of the repositories is in S3.
 func (s Spec) HasS3Repo() bool { return slices.Contains(s.StorageType, StorageS3) }
 
+// HasObjectStoreRepo tells whether one of the repositories is in an
+// object store (S3, GCS or Azure), whose objects outlive the cluster.
+func (s Spec) HasObjectStoreRepo() bool {
+	return slices.ContainsFunc(s.StorageType, StorageType.ObjectStore)
+}
+
 // Resources are the CPU and memory requests and limits of a container,
 // as Kubernetes quantities ("500m", "1Gi"). Empty means not set.
 type Resources struct {
@@ -312,6 +338,7 @@ func (s *Spec) Default() {
 			s.S3.CredentialsSecret = RepoConfigSecretName(s.Name)
 		}
 	}
+	s.defaultObjectStores()
 	if s.RetentionFull == 0 {
 		s.RetentionFull = DefaultRetentionFull
 	}

@@ -94,7 +94,7 @@ func TestValidate(t *testing.T) {
 		{"zero repo size", func(s *Spec) { s.RepoPVCSize = "0" }, []string{`repository PVC size "0" must be more than zero`}},
 		{"no size", func(s *Spec) { s.RepoPVCSize = "" }, []string{"a repository PVC size is required"}},
 		{"bad storage class", func(s *Spec) { s.StorageClass = "Fast SSD" }, []string{`storage class "Fast SSD" is not a valid name`}},
-		{"unknown storage type", func(s *Spec) { s.StorageType = []StorageType{"gcs"} }, []string{`storage type "gcs" is not known: use local`}},
+		{"unknown storage type", func(s *Spec) { s.StorageType = []StorageType{"ftp"} }, []string{`storage type "ftp" is not known: use local, s3, gcs or azure`}},
 		{"s3 without settings", func(s *Spec) { s.StorageType = []StorageType{"s3"} }, []string{"needs a bucket and an endpoint"}},
 		{"local and s3 without settings", func(s *Spec) { s.StorageType = ParseStorageType("local,s3") }, []string{"needs a bucket and an endpoint"}},
 		{"s3 without bucket", func(s *Spec) {
@@ -122,7 +122,42 @@ func TestValidate(t *testing.T) {
 			s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example", URIStyle: "virtual"}
 		}, []string{`URI style "virtual" is not known`}},
 		{"s3 settings without s3", func(s *Spec) { s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example"} }, []string{"S3 settings are given, but the storage type is local"}},
-		{"three storage types", func(s *Spec) { s.StorageType = ParseStorageType("local,s3,s3") }, []string{"too many parts"}},
+		{"s3 twice", func(s *Spec) { s.StorageType = ParseStorageType("local,s3,s3") }, []string{"storage type s3 is given twice in local,s3,s3"}},
+		{"five repositories", func(s *Spec) { s.StorageType = ParseStorageType("local,s3,gcs,azure,s3") }, []string{"has 5 repositories: a cluster has at most 4"}},
+		{"local not first", func(s *Spec) { s.StorageType = ParseStorageType("s3,local") }, []string{"the local repository comes first (repo1), e.g. local,s3"}},
+		{"four repositories", func(s *Spec) {
+			s.StorageType = ParseStorageType("local,s3,gcs,azure")
+			s.S3 = &S3Spec{Bucket: "b-1", Endpoint: "s3.example", URIStyle: "path", CredentialsSecret: "s3keys"}
+			s.GCS = &GCSSpec{Bucket: "g_1", KeyType: "service", CredentialsSecret: "gcskey"}
+			s.Azure = &AzureSpec{Account: "acct1", Container: "backups", URIStyle: "host", KeyType: "shared", CredentialsSecret: "azkey"}
+		}, nil},
+		{"gcs without settings", func(s *Spec) { s.StorageType = ParseStorageType("local,gcs") }, []string{"storage type gcs needs a bucket and a key: give --pgbackrest-gcs-bucket"}},
+		{"gcs without bucket", func(s *Spec) {
+			s.StorageType = []StorageType{"gcs"}
+			s.GCS = &GCSSpec{KeyType: "service", CredentialsSecret: "k"}
+		}, []string{"storage type gcs needs a bucket: give --pgbackrest-gcs-bucket"}},
+		{"gcs bad bucket, endpoint, key type, chunk", func(s *Spec) {
+			s.StorageType = []StorageType{"gcs"}
+			s.GCS = &GCSSpec{Bucket: "-Bad", Endpoint: "https://x", KeyType: "jwt", UploadChunkSize: "1000"}
+		}, []string{`GCS bucket "-Bad" is not a valid bucket name`, `GCS endpoint "https://x" is not valid`, `GCS key type "jwt" is not known`, `GCS upload chunk size "1000" is not valid`}},
+		{"gcs service without Secret", func(s *Spec) {
+			s.StorageType = []StorageType{"gcs"}
+			s.GCS = &GCSSpec{Bucket: "b-1", KeyType: "service"}
+		}, []string{"GCS key type service needs a Secret with gcs-key.json: give --pgbackrest-gcs-key-secret"}},
+		{"gcs auto with a Secret", func(s *Spec) {
+			s.StorageType = []StorageType{"gcs"}
+			s.GCS = &GCSSpec{Bucket: "b-1", KeyType: "auto", CredentialsSecret: "k"}
+		}, []string{"GCS key type auto takes the workload's identity and reads no Secret"}},
+		{"gcs settings without gcs", func(s *Spec) { s.GCS = &GCSSpec{Bucket: "b-1", KeyType: "token", CredentialsSecret: "k"} }, []string{"GCS settings are given, but the storage type is local: add gcs"}},
+		{"azure without settings", func(s *Spec) { s.StorageType = ParseStorageType("azure") }, []string{"storage type azure needs an account, a container and a key"}},
+		{"azure without account and container", func(s *Spec) {
+			s.StorageType = []StorageType{"azure"}
+			s.Azure = &AzureSpec{URIStyle: "path", KeyType: "sas"}
+		}, []string{"needs an account: give --pgbackrest-azure-account", "needs a container: give --pgbackrest-azure-container", "needs a key: give --pgbackrest-azure-key-secret"}},
+		{"azure bad names", func(s *Spec) {
+			s.StorageType = []StorageType{"azure"}
+			s.Azure = &AzureSpec{Account: "My-Account", Container: "a--b", URIStyle: "virtual", KeyType: "oauth", CredentialsSecret: "k"}
+		}, []string{`Azure storage account "My-Account" is not a valid account name`, `Azure container "a--b" is not a valid container name`, `Azure URI style "virtual" is not known`, `Azure key type "oauth" is not known`}},
 		{"cipher", func(s *Spec) { s.Cipher = "des" }, []string{`cipher "des" is not supported`}},
 		{"local twice", func(s *Spec) { s.StorageType = ParseStorageType("local,posix"); s.Default() }, []string{"storage type local is given twice"}},
 		{"no storage type", func(s *Spec) { s.StorageType = nil }, []string{"a storage type is required"}},
@@ -203,5 +238,35 @@ func TestProcessMax(t *testing.T) {
 		if got := processMax(Resources{CPULimit: tc.pgbackrest}, Resources{CPULimit: tc.database}); got != tc.want {
 			t.Errorf("processMax(limits %q, %q) = %d, want %d", tc.pgbackrest, tc.database, got, tc.want)
 		}
+	}
+}
+
+func TestRepositoriesObjectStores(t *testing.T) {
+	s := Spec{Name: "hippo", Namespace: "pgo", StorageType: ParseStorageType("local,gcs,azure"),
+		GCS:   &GCSSpec{Bucket: "g-1", Endpoint: "gcs.example:4443", CredentialsSecret: "gk", CASecret: "gca", VerifyTLS: true, UploadChunkSize: "32Mi"},
+		Azure: &AzureSpec{Account: "acct1", Container: "c-1", Endpoint: "az.example:10000", URIStyle: "path", KeyType: "sas", CredentialsSecret: "ak", CASecret: "aca", VerifyTLS: true}}
+	s.Default()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	repos := s.Repositories()
+	if len(repos) != 3 || repos[1].Type != repo.GCS || repos[2].Type != repo.Azure || repos[1].Index != 2 || repos[2].Index != 3 {
+		t.Fatalf("Repositories() = %+v", repos)
+	}
+	g := *repos[1].GCS
+	if g != (repo.GCSLocation{Bucket: "g-1", Endpoint: "gcs.example:4443", KeyType: repo.GCSKeyService, KeyFile: GCSKeyFile, VerifyTLS: true, CAFile: GCSCAFile, UploadChunkSize: "33554432"}) {
+		t.Errorf("repo2 = %+v", g)
+	}
+	a := *repos[2].Azure
+	if a != (repo.AzureLocation{Account: "acct1", Container: "c-1", Endpoint: "az.example:10000", URIStyle: "path", KeyType: "sas", VerifyTLS: true, CAFile: AzureCAFile}) {
+		t.Errorf("repo3 = %+v", a)
+	}
+	// A token is no file.
+	s.GCS.KeyType = repo.GCSKeyToken
+	if f := s.Repositories()[1].GCS.KeyFile; f != "" {
+		t.Errorf("a token's key file = %q, want none", f)
+	}
+	if !s.HasObjectStoreRepo() || s.HasS3Repo() {
+		t.Errorf("HasObjectStoreRepo, HasS3Repo = %t, %t; want true, false", s.HasObjectStoreRepo(), s.HasS3Repo())
 	}
 }

@@ -93,7 +93,7 @@ func (s Spec) Validate() error {
 		validateStorageClass("storage class", s.StorageClass),
 		validateStorageClass("repository storage class", s.RepoStorageClass),
 		validateStorageTypes(s.StorageType),
-		s.validateS3(),
+		s.validateObjectStores(),
 		validateCipher(s.Cipher),
 		s.validateCipherSecret(),
 		s.validateArchiveAsync(),
@@ -169,27 +169,6 @@ func validateStorageClass(what, value string) error {
 	return nil
 }
 
-func validateStorageTypes(types []StorageType) error {
-	const allowed = "local, s3, or local,s3"
-	if len(types) == 0 {
-		return fmt.Errorf("a storage type is required: use %s", allowed)
-	}
-	if len(types) > 2 {
-		return fmt.Errorf("storage type %s has too many parts: use %s, or local,s3 for both", storageTypeString(types), allowed)
-	}
-	seen := map[StorageType]bool{}
-	for _, t := range types {
-		switch {
-		case t != StorageLocal && t != StorageS3:
-			return fmt.Errorf("storage type %q is not known: use %s (posix is the same as local)", t, allowed)
-		case seen[t]:
-			return fmt.Errorf("storage type %s is given twice", t)
-		}
-		seen[t] = true
-	}
-	return nil
-}
-
 func validateRepoPath(p string) error {
 	if p == "" {
 		return fmt.Errorf("a repository path is required, e.g. %s", DefaultRepoPath("NAME"))
@@ -226,7 +205,7 @@ func validateResources(container string, r Resources) error {
 }
 
 // Repositories are the pgBackRest repositories of the cluster, in the
-// order of StorageType: repo1, repo2.
+// order of StorageType: repo1, repo2...
 func (s Spec) Repositories() []repo.Repository {
 	repos := make([]repo.Repository, 0, len(s.StorageType))
 	for i, t := range s.StorageType {
@@ -250,6 +229,16 @@ func (s Spec) Repositories() []repo.Repository {
 				if s.S3.CASecret != "" {
 					r.S3.CAFile = S3CAFile
 				}
+			}
+		case StorageGCS:
+			r.Type = repo.GCS
+			if s.GCS != nil {
+				r.GCS = gcsLocation(s.GCS)
+			}
+		case StorageAzure:
+			r.Type = repo.Azure
+			if s.Azure != nil {
+				r.Azure = azureLocation(s.Azure)
 			}
 		default:
 			r.Type = repo.Type(t)

@@ -81,7 +81,7 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "invalid name", args: []string{"Hippo_1"}, want: []string{`cluster name "Hippo_1" is not valid`}},
 		{name: "too long", args: []string{long}, want: []string{"is too long", "use a name of at most 42 characters"}},
 		{name: "invalid namespace", args: []string{"hippo"}, ns: "Bad_NS", want: []string{`namespace "Bad_NS" is not valid`}},
-		{name: "unknown storage type", args: []string{"hippo", "--pgbackrest-storage-type=gcs"}, want: []string{`storage type "gcs" is not known: use local`}},
+		{name: "unknown storage type", args: []string{"hippo", "--pgbackrest-storage-type=ftp"}, want: []string{`storage type "ftp" is not known: use local`}},
 		{name: "s3", args: []string{"hippo", "--pgbackrest-storage-type=s3"}, want: []string{"storage type s3 needs a bucket: give --pgbackrest-s3-bucket"}},
 		{name: "local and s3", args: []string{"hippo", "--pgbackrest-storage-type=local,s3"}, want: []string{"storage type s3 needs a bucket: give --pgbackrest-s3-bucket"}},
 		{name: "s3 without keys", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example"},

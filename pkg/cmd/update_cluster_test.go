@@ -78,8 +78,8 @@ func TestUpdateClusterRefusesBadInput(t *testing.T) {
 // (the refusals that need it are tested in pkg/lifecycle).
 func TestUpdateClusterRefusals(t *testing.T) {
 	f := createdCluster(t, "--cpu-limit=2")
-	_, _, err := executeUpdate(t, f, "hippo", "--pgbackrest-storage-type=gcs")
-	if want := `storage type "gcs" is not known`; err == nil || !strings.Contains(err.Error(), want) {
+	_, _, err := executeUpdate(t, f, "hippo", "--pgbackrest-storage-type=ftp")
+	if want := `storage type "ftp" is not known`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %v, want it to contain %q", err, want)
 	}
 	if w := writes(f); len(w) != 0 {

@@ -18,7 +18,8 @@ import (
 type PassphraseRisk struct {
 	Name       string
 	Passphrase *inspect.Passphrase
-	// Bucket is where the backups stay.
+	// Bucket is where the backups stay: "S3 bucket b at endpoint", or
+	// several object stores (cluster.Spec.ObjectStores).
 	Bucket string
 }
 
@@ -42,7 +43,7 @@ func PassphraseAtRisk(ctx context.Context, c *apply.Clients, ns, name string, ke
 	if p == nil || !p.LostOnDelete {
 		return nil, nil
 	}
-	return &PassphraseRisk{Name: name, Passphrase: p, Bucket: spec.S3.Bucket}, nil
+	return &PassphraseRisk{Name: name, Passphrase: p, Bucket: spec.ObjectStores()}, nil
 }
 
 // Warning says what the deletion loses, and the command that saves the
@@ -50,7 +51,7 @@ func PassphraseAtRisk(ctx context.Context, c *apply.Clients, ns, name string, ke
 func (r *PassphraseRisk) Warning() string {
 	p := r.Passphrase
 	var b strings.Builder
-	fmt.Fprintf(&b, "The backups of cluster %s in bucket %s stay after the delete, but they are encrypted, and their passphrase is only in Secret %s/%s (key %s), which is deleted with the cluster: without it they can never be restored.\n",
+	fmt.Fprintf(&b, "The backups of cluster %s in %s stay after the delete, but they are encrypted, and their passphrase is only in Secret %s/%s (key %s), which is deleted with the cluster: without it they can never be restored.\n",
 		r.Name, r.Bucket, p.Namespace, p.Secret, p.Key)
 	fmt.Fprintf(&b, "Save a copy first (delete cluster finds it and leaves it alone; keep one outside this Kubernetes cluster too):\n  %s\n",
 		cluster.SaveCipherPassCommand(r.Name, p.Namespace))
@@ -82,5 +83,5 @@ func unreadableSettingsRisk(ctx context.Context, c *apply.Clients, ns, name stri
 		return nil, nil
 	}
 	p := &inspect.Passphrase{Secret: secret.Name, Namespace: ns, Key: cluster.KeyCipherPass, LostOnDelete: true}
-	return &PassphraseRisk{Name: name, Passphrase: p, Bucket: fmt.Sprintf("(unknown: %v)", settingsErr)}, nil
+	return &PassphraseRisk{Name: name, Passphrase: p, Bucket: fmt.Sprintf("its bucket (unknown: %v)", settingsErr)}, nil
 }

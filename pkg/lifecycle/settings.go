@@ -26,8 +26,9 @@ type Given struct {
 	// GetQueueMax its queue flags.
 	ArchiveAsync, PushQueueMax, GetQueueMax         bool
 	RetentionFull, RetentionFullType, RetentionDiff bool
-	// S3 is whether any setting of the S3 repository was given.
-	S3, Cipher, CipherSecret bool
+	// S3, GCS and Azure are whether any setting of that repository was
+	// given.
+	S3, GCS, Azure, Cipher, CipherSecret bool
 }
 
 // MergeSpec is the Spec for an existing cluster: the stored settings,
@@ -36,6 +37,8 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 	s, f := stored, flags
 	pick(given.StorageType, &s.StorageType, f.StorageType)
 	pick(given.S3, &s.S3, f.S3)
+	pick(given.GCS, &s.GCS, f.GCS)
+	pick(given.Azure, &s.Azure, f.Azure)
 	pick(given.Cipher, &s.Cipher, f.Cipher)
 	pick(given.CipherSecret, &s.CipherSecret, f.CipherSecret)
 	pick(given.StorageSize, &s.StorageSize, f.StorageSize)
@@ -60,7 +63,7 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 
 // NewClusterDefaults are the settings a new cluster gets unless the
 // command line says otherwise: asynchronous archiving when a repository is
-// on S3. docs/benchmarks.md measured why: one synchronous archive-push per
+// in an object store (S3, GCS or Azure). docs/benchmarks.md measured why: one synchronous archive-push per
 // segment, each a round trip to the object store, falls behind a
 // write-heavy load (local,s3: 200 segments waiting in pg_wal after two
 // minutes), where asynchronous archiving keeps up. A local repository
@@ -72,7 +75,7 @@ func MergeSpec(stored, flags cluster.Spec, given Given) cluster.Spec {
 // stores block incremental backups (docs/benchmarks.md: 1.6 MiB instead of
 // 83 MiB per incremental after a small change to a large table).
 func NewClusterDefaults(s cluster.Spec, given Given) cluster.Spec {
-	if s.ArchiveAsync == nil && !given.ArchiveAsync && s.HasS3Repo() {
+	if s.ArchiveAsync == nil && !given.ArchiveAsync && s.HasObjectStoreRepo() {
 		s.ArchiveAsync = &cluster.ArchiveAsyncSpec{}
 	}
 	s.BlockIncremental = cluster.BlockIncrementalByDefault(s.PostgresVersion)
