@@ -249,8 +249,8 @@ type objectValues struct {
 	ConfigHashAnnotation               string
 	DatabaseConfigHash, RepoConfigHash string
 	DatabaseResources, RepoResources   map[string]map[string]string
-	// PGBackRestEnv carries the S3 keys and the repository passphrase
-	// from Secrets to every container that runs pgBackRest.
+	// PGBackRestEnv carries the object stores' keys and the repository
+	// passphrase from Secrets to every container that runs pgBackRest.
 	PGBackRestEnv []corev1.EnvVar
 
 	PGData, PostgresBinDir, BackupInfo                                        string
@@ -344,9 +344,10 @@ func (r Resources) requirements() map[string]map[string]string {
 	return req
 }
 
-// PGBackRestEnv is the environment that gives pgBackRest the S3 keys and
-// the repository passphrase, each from its Secret: they are never in a
-// ConfigMap or a command line.
+// PGBackRestEnv is the environment that gives pgBackRest the S3 keys, the
+// GCS token, the Azure key and the repository passphrase, each from its
+// Secret: they are never in a ConfigMap or a command line. A GCS service
+// key is a file (the objectStoreFiles template).
 func PGBackRestEnv(spec Spec) []corev1.EnvVar {
 	var env []corev1.EnvVar
 	fromSecret := func(name, secret, key string) {
@@ -364,6 +365,12 @@ func PGBackRestEnv(spec Spec) []corev1.EnvVar {
 				fromSecret(s.Env, spec.S3.CredentialsSecret, KeyS3Key)
 			case s.Secret == repo.SecretS3KeySecret:
 				fromSecret(s.Env, spec.S3.CredentialsSecret, KeyS3KeySecret)
+			}
+			switch {
+			case s.Secret == repo.SecretGCSToken && spec.GCS != nil:
+				fromSecret(s.Env, spec.GCS.CredentialsSecret, KeyGCSToken)
+			case s.Secret == repo.SecretAzureKey && spec.Azure != nil:
+				fromSecret(s.Env, spec.Azure.CredentialsSecret, KeyAzureKey)
 			}
 		}
 	}

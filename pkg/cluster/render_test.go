@@ -96,6 +96,26 @@ func goldenSpecs() map[string]Spec {
 			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"local", "s3"},
 			S3: &S3Spec{Bucket: "pg-backups", Endpoint: "s3.eu-west-1.amazonaws.com", Region: "eu-west-1", VerifyTLS: true, CredentialsSecret: "aws-keys"},
 		},
+		// GCS alone: the service key and the CA mounted, no repository
+		// host.
+		"gcs": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"gcs"},
+			GCS: &GCSSpec{Bucket: "pg-backups", Endpoint: "gcs.example:4443", VerifyTLS: true, CredentialsSecret: "gcs-key", CASecret: "gcs-ca", UploadChunkSize: "32Mi"},
+		},
+		// Azure alone, with a SAS token and path-style URIs.
+		"azure": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"azure"}, Cipher: "aes-256-cbc",
+			Azure: &AzureSpec{Account: "pgbackups", Container: "pg-backups", Endpoint: "azure.example:10000", URIStyle: "path", KeyType: "sas",
+				VerifyTLS: true, CredentialsSecret: "azure-key", CASecret: "azure-ca"},
+		},
+		// Four repositories: local, s3, gcs with a token, azure with a
+		// shared key.
+		"local-s3-gcs-azure": {
+			Name: "hippo", Namespace: "pgo", StorageType: []StorageType{"local", "s3", "gcs", "azure"},
+			S3:    &S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca"},
+			GCS:   &GCSSpec{Bucket: "pg-backups", KeyType: "token", VerifyTLS: true, CredentialsSecret: "gcs-token"},
+			Azure: &AzureSpec{Account: "pgbackups", Container: "pg-backups", VerifyTLS: true, CredentialsSecret: "azure-key"},
+		},
 		// A standby of cluster hippo, with an S3 repository of its own:
 		// the source's Secret mounted, the standby branch of the start
 		// script (streaming from hippo's Service too), and stanza-create

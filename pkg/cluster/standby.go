@@ -85,9 +85,10 @@ const (
 // StandbySourceConf is the pgbackrest.conf with which a standby cluster's
 // database (PGData) reads the repositories of source: its files at
 // standbySourceDir, flat, as the Secret holds them under tlsKeys and
-// s3CAKey. repoHost reaches the source's repository host (a name its
+// fileKey (of a file of a repository: an object store's CA, a GCS service
+// key, at its path in the source's pods). repoHost reaches the source's repository host (a name its
 // certificate carries), for a source with a local repository.
-func StandbySourceConf(source Spec, pgData, repoHost string, tlsKeys [3]string, s3CAKey string) (string, error) {
+func StandbySourceConf(source Spec, pgData, repoHost string, tlsKeys [3]string, fileKey func(path string) string) (string, error) {
 	h := databaseHost(source)
 	h.RepoHost = repoHost
 	h.PGPath = pgData
@@ -96,12 +97,8 @@ func StandbySourceConf(source Spec, pgData, repoHost string, tlsKeys [3]string, 
 		CertFile: standbySourceDir + "/" + tlsKeys[1],
 		KeyFile:  standbySourceDir + "/" + tlsKeys[2],
 	}
-	for i := range h.Repositories {
-		if s3 := h.Repositories[i].S3; s3 != nil && s3.CAFile != "" {
-			c := *s3
-			c.CAFile = standbySourceDir + "/" + s3CAKey
-			h.Repositories[i].S3 = &c
-		}
+	for i, r := range h.Repositories {
+		h.Repositories[i] = r.MoveFiles(func(p string) string { return standbySourceDir + "/" + fileKey(p) })
 	}
 	c, err := h.Config()
 	if err != nil {

@@ -64,10 +64,13 @@ func TestStandbySettings(t *testing.T) {
 // The standby's pgbackrest.conf reads the source's repositories with the files where the Secret
 // is mounted: the TLS files and the S3 CA, and the source's repository host by the name given.
 func TestStandbySourceConf(t *testing.T) {
-	source := Spec{Name: "hippo", Namespace: "prod", StorageType: []StorageType{StorageLocal, StorageS3},
-		S3: &S3Spec{Bucket: "backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca", CredentialsSecret: "keys"}}
+	source := Spec{Name: "hippo", Namespace: "prod", StorageType: []StorageType{StorageLocal, StorageS3, StorageGCS},
+		S3:  &S3Spec{Bucket: "backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca", CredentialsSecret: "keys"},
+		GCS: &GCSSpec{Bucket: "backups", CASecret: "gcs-ca", CredentialsSecret: "gcs-key"}}
 	source.Default()
-	conf, err := StandbySourceConf(source, DataDirectory("dr"), "hippo-backrest-shared-repo.prod.svc", [3]string{"ca.crt", "db.crt", "db.key"}, "s3-ca.crt")
+	flat := map[string]string{S3CAFile: "s3-ca.crt", GCSCAFile: "gcs-ca.crt", GCSKeyFile: "gcs-key.json"}
+	conf, err := StandbySourceConf(source, DataDirectory("dr"), "hippo-backrest-shared-repo.prod.svc", [3]string{"ca.crt", "db.crt", "db.key"},
+		func(p string) string { return flat[p] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +79,8 @@ func TestStandbySourceConf(t *testing.T) {
 		"repo1-host-ca-file=/etc/pgbackrest-source/ca.crt",
 		"repo1-host-key-file=/etc/pgbackrest-source/db.key",
 		"repo2-storage-ca-file=/etc/pgbackrest-source/s3-ca.crt",
+		"repo3-storage-ca-file=/etc/pgbackrest-source/gcs-ca.crt",
+		"repo3-gcs-key=/etc/pgbackrest-source/gcs-key.json",
 		"repo2-path=/backrestrepo/hippo-backrest-shared-repo",
 		"pg1-path=/pgdata/dr",
 	} {

@@ -16,6 +16,8 @@ var sourceKeyOf = map[repo.Secret]string{
 	repo.SecretS3Key:       SourceKeyS3Key,
 	repo.SecretS3KeySecret: SourceKeyS3KeySecret,
 	repo.SecretCipherPass:  SourceKeyCipherPass,
+	repo.SecretGCSToken:    SourceKeyGCSToken,
+	repo.SecretAzureKey:    SourceKeyAzureKey,
 }
 
 // SourceAccess is how pgBackRest reads another cluster's repositories
@@ -32,15 +34,20 @@ type SourceAccess struct {
 // pgBackRest refuses to run when any of them lacks a setting, even to
 // read another repository. The files are the pgbackrest.conf, the TLS
 // files of the database side for a repository on a repository host, and
-// the S3 CA; the variables are the S3 keys and the passphrase, for each
-// repository that needs them.
+// the files of the object stores (CAs, a GCS service key); the variables
+// are the object stores' keys and the passphrase, for each repository that
+// needs them.
 func NewSourceAccess(secret string, repos []repo.Repository) SourceAccess {
 	a := SourceAccess{Files: []string{SourceKeyConfig}}
 	if repo.HasPosix(repos) {
 		a.Files = append(a.Files, SourceKeyCACert, SourceKeyCert, SourceKeyKey)
 	}
-	if slices.ContainsFunc(repos, func(r repo.Repository) bool { return r.S3 != nil && r.S3.CAFile != "" }) {
-		a.Files = append(a.Files, SourceKeyS3CA)
+	for _, r := range repos {
+		for _, f := range r.Files() {
+			if k := SourceKeyOfFile(f.Path); k != "" && !slices.Contains(a.Files, k) {
+				a.Files = append(a.Files, k)
+			}
+		}
 	}
 	for _, r := range repos {
 		for _, s := range r.Secrets() {
@@ -79,7 +86,8 @@ func (a SourceAccess) Missing(data map[string][]byte) []string {
 // CheckRepositoryAccess checks that the named container of pod has what
 // pgBackRest needs to run with repos in its pgbackrest.conf, which it
 // checks before it reads any of them: every variable of their Secrets,
-// each from a Secret (never in plain text), and the S3 CA file mounted.
+// each from a Secret (never in plain text), and their files (an object
+// store's CA, a GCS service key) mounted.
 // A pod without them fails at once with "requires option".
 func CheckRepositoryAccess(pod corev1.PodSpec, container string, repos []repo.Repository) error {
 	i := slices.IndexFunc(pod.Containers, func(c corev1.Container) bool { return c.Name == container })
@@ -101,8 +109,10 @@ func CheckRepositoryAccess(pod corev1.PodSpec, container string, repos []repo.Re
 				problems = append(problems, fmt.Sprintf("%s has no %s from a Secret (%s)", r.Name(), s.Env, r.Option(string(s.Secret))))
 			}
 		}
-		if r.S3 != nil && r.S3.CAFile != "" && !mountsFile(pod, c, r.S3.CAFile) {
-			problems = append(problems, fmt.Sprintf("%s has no S3 CA file %s", r.Name(), r.S3.CAFile))
+		for _, f := range r.Files() {
+			if !mountsFile(pod, c, f.Path) {
+				problems = append(problems, fmt.Sprintf("%s has no %s file %s", r.Name(), f.What, f.Path))
+			}
 		}
 	}
 	if len(problems) > 0 {

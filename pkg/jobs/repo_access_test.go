@@ -29,28 +29,43 @@ func accessSpecs() map[string]struct {
 		spec cluster.Spec
 		m    cluster.Material
 	}{}
-	for _, storage := range [][]cluster.StorageType{{cluster.StorageLocal}, {cluster.StorageS3}, {cluster.StorageLocal, cluster.StorageS3}} {
+	for _, storage := range [][]cluster.StorageType{{cluster.StorageLocal}, {cluster.StorageS3}, {cluster.StorageLocal, cluster.StorageS3},
+		{cluster.StorageGCS}, {cluster.StorageAzure}, {cluster.StorageLocal, cluster.StorageGCS, cluster.StorageAzure},
+		{cluster.StorageLocal, cluster.StorageS3, cluster.StorageGCS, cluster.StorageAzure}} {
 		for _, keys := range []string{"flags", "secret"} {
 			if keys == "secret" && !slices.Contains(storage, cluster.StorageS3) {
 				continue
 			}
-			for _, cipher := range []string{"", repo.CipherAES256} {
-				spec := cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: storage, Cipher: cipher}
-				m := cluster.Material{PKI: cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
-					RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", CipherPass: "the passphrase"}
-				if slices.Contains(storage, cluster.StorageS3) {
-					spec.S3 = &cluster.S3Spec{Bucket: "backups", Endpoint: "s3.pgo.svc:9000", VerifyTLS: true, CASecret: "s3-ca"}
-					if keys == "secret" {
-						spec.S3.CredentialsSecret = "s3-keys"
-					} else {
-						m.S3Key, m.S3KeySecret = "flag key", "flag secret"
+			gcsKeyTypes := []string{repo.GCSKeyService}
+			if slices.Contains(storage, cluster.StorageGCS) {
+				gcsKeyTypes = append(gcsKeyTypes, repo.GCSKeyToken)
+			}
+			for _, gcsKey := range gcsKeyTypes {
+				for _, cipher := range []string{"", repo.CipherAES256} {
+					spec := cluster.Spec{Name: "hippo", Namespace: "pgo", StorageType: storage, Cipher: cipher}
+					m := cluster.Material{PKI: cluster.PKI{CACert: []byte("ca"), CAKey: []byte("k"), DBCert: []byte("c"), DBKey: []byte("k"),
+						RepoCert: []byte("c"), RepoKey: []byte("k")}, Password: "p", CipherPass: "the passphrase"}
+					if slices.Contains(storage, cluster.StorageS3) {
+						spec.S3 = &cluster.S3Spec{Bucket: "backups", Endpoint: "s3.pgo.svc:9000", VerifyTLS: true, CASecret: "s3-ca"}
+						if keys == "secret" {
+							spec.S3.CredentialsSecret = "s3-keys"
+						} else {
+							m.S3Key, m.S3KeySecret = "flag key", "flag secret"
+						}
 					}
+					if slices.Contains(storage, cluster.StorageGCS) {
+						spec.GCS = &cluster.GCSSpec{Bucket: "backups", Endpoint: "gcs.pgo.svc:4443", KeyType: gcsKey, VerifyTLS: true, CredentialsSecret: "gcs-key", CASecret: "gcs-ca"}
+					}
+					if slices.Contains(storage, cluster.StorageAzure) {
+						spec.Azure = &cluster.AzureSpec{Account: "acct", Container: "backups", Endpoint: "azure.pgo.svc:10000", URIStyle: "path",
+							VerifyTLS: true, CredentialsSecret: "azure-key", CASecret: "azure-ca"}
+					}
+					spec = fakecluster.Defaulted(spec)
+					out[fmt.Sprintf("%v, keys as %s, cipher %q, gcs key %s", spec.StorageType, keys, cipher, gcsKey)] = struct {
+						spec cluster.Spec
+						m    cluster.Material
+					}{spec, m}
 				}
-				spec = fakecluster.Defaulted(spec)
-				out[fmt.Sprintf("%v, keys as %s, cipher %q", spec.StorageType, keys, cipher)] = struct {
-					spec cluster.Spec
-					m    cluster.Material
-				}{spec, m}
 			}
 		}
 	}

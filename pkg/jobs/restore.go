@@ -48,8 +48,9 @@ const (
 
 // Keys of a restore source Secret (see RestoreJob.SourceSecret): the
 // pgbackrest.conf and the TLS files of another cluster's database side,
-// or for an S3 repository its CA; the S3 keys and the passphrase reach
-// pgBackRest through the environment (RestoreJob.SourceEnv).
+// or an object store's CA and a GCS service key; the S3 keys, a GCS token,
+// an Azure key and the passphrase reach pgBackRest through the
+// environment (RestoreJob.SourceEnv).
 const (
 	SourceKeyConfig      = "pgbackrest.conf"
 	SourceKeyCACert      = "ca.crt"
@@ -59,6 +60,11 @@ const (
 	SourceKeyS3Key       = "s3-key"
 	SourceKeyS3KeySecret = "s3-key-secret"
 	SourceKeyCipherPass  = "cipher-pass"
+	SourceKeyGCSCA       = "gcs-ca.crt"
+	SourceKeyGCSKeyFile  = "gcs-key.json"
+	SourceKeyGCSToken    = "gcs-token"
+	SourceKeyAzureCA     = "azure-ca.crt"
+	SourceKeyAzureKey    = "azure-key"
 )
 
 // sourcePaths are where the files of a restore source Secret are mounted,
@@ -69,6 +75,22 @@ var sourcePaths = map[string]string{
 	SourceKeyCert:   "tls/db.crt",
 	SourceKeyKey:    "tls/db.key",
 	SourceKeyS3CA:   "s3/ca.crt",
+	// A cluster's own layout (cluster.GCSCAFile, GCSKeyFile, AzureCAFile).
+	SourceKeyGCSCA:      "gcs/ca.crt",
+	SourceKeyGCSKeyFile: "gcs/key.json",
+	SourceKeyAzureCA:    "azure/ca.crt",
+}
+
+// SourceKeyOfFile is the key of a restore source Secret that holds the
+// file of a repository (repo.File) at path in the source's pods: the
+// Secret is mounted in the cluster's own layout, so the path stays.
+func SourceKeyOfFile(path string) string {
+	for k, p := range sourcePaths {
+		if pgbackrestConfigDir+"/"+p == path {
+			return k
+		}
+	}
+	return ""
 }
 
 // SourceTLSFiles are the files of the source Secret of a repository read

@@ -405,3 +405,59 @@ func HasPosix(repos []Repository) bool {
 	}
 	return false
 }
+
+// File is a file that pgBackRest reads to use a repository, as its
+// pgbackrest.conf names it: an object store's CA, a GCS service key.
+type File struct {
+	What string // "S3 CA", "GCS CA", "GCS service key", "Azure CA"
+	Path string
+}
+
+// Files are the files that pgBackRest reads for this repository; every
+// pod whose pgbackrest.conf names the repository must mount them.
+func (r Repository) Files() []File {
+	var files []File
+	add := func(what, path string) {
+		if path != "" {
+			files = append(files, File{what, path})
+		}
+	}
+	if s := r.S3; s != nil {
+		add("S3 CA", s.CAFile)
+	}
+	if g := r.GCS; g != nil {
+		add("GCS CA", g.CAFile)
+		add("GCS service key", g.KeyFile)
+	}
+	if a := r.Azure; a != nil {
+		add("Azure CA", a.CAFile)
+	}
+	return files
+}
+
+// MoveFiles is the repository with each of its Files at move(path): where
+// another pod mounts them.
+func (r Repository) MoveFiles(move func(path string) string) Repository {
+	at := func(p string) string {
+		if p == "" {
+			return ""
+		}
+		return move(p)
+	}
+	if s := r.S3; s != nil {
+		c := *s
+		c.CAFile = at(c.CAFile)
+		r.S3 = &c
+	}
+	if g := r.GCS; g != nil {
+		c := *g
+		c.CAFile, c.KeyFile = at(c.CAFile), at(c.KeyFile)
+		r.GCS = &c
+	}
+	if a := r.Azure; a != nil {
+		c := *a
+		c.CAFile = at(c.CAFile)
+		r.Azure = &c
+	}
+	return r
+}

@@ -316,7 +316,7 @@ func (r *From) standbySourceData() (map[string][]byte, error) {
 		}
 	}
 	conf, err := cluster.StandbySourceConf(r.sourceSpec, cluster.DataDirectory(r.Name), repoHost,
-		[3]string{jobs.SourceKeyCACert, jobs.SourceKeyCert, jobs.SourceKeyKey}, jobs.SourceKeyS3CA)
+		[3]string{jobs.SourceKeyCACert, jobs.SourceKeyCert, jobs.SourceKeyKey}, jobs.SourceKeyOfFile)
 	if err != nil {
 		return nil, fmt.Errorf("the configuration that reads the repositories of cluster %q: %w", r.Source, err)
 	}

@@ -202,7 +202,8 @@ func clusterSpecs() []cluster.Spec {
 	for _, st := range append(cluster.SupportedStorageTypes(), cluster.StoragePosix) {
 		types = append(types, []cluster.StorageType{st})
 	}
-	types = append(types, []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3})
+	types = append(types, []cluster.StorageType{cluster.StorageLocal, cluster.StorageS3},
+		[]cluster.StorageType{cluster.StorageLocal, cluster.StorageS3, cluster.StorageGCS, cluster.StorageAzure})
 	var specs []cluster.Spec
 	for _, st := range types {
 		specs = append(specs,
@@ -216,6 +217,12 @@ func clusterSpecs() []cluster.Spec {
 	for i := range specs {
 		if slices.Contains(specs[i].StorageType, cluster.StorageS3) {
 			specs[i].S3 = &cluster.S3Spec{Bucket: "pg-backups", Endpoint: "s3.example:9000", URIStyle: "path", VerifyTLS: true, CASecret: "s3-ca", CredentialsSecret: "s3-keys"}
+		}
+		if slices.Contains(specs[i].StorageType, cluster.StorageGCS) {
+			specs[i].GCS = &cluster.GCSSpec{Bucket: "pg-backups", VerifyTLS: true, CASecret: "gcs-ca", CredentialsSecret: "gcs-key"}
+		}
+		if slices.Contains(specs[i].StorageType, cluster.StorageAzure) {
+			specs[i].Azure = &cluster.AzureSpec{Account: "pgbackups", Container: "pg-backups", VerifyTLS: true, CASecret: "azure-ca", CredentialsSecret: "azure-key"}
 		}
 	}
 	return specs

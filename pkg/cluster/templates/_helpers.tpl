@@ -12,13 +12,40 @@
 {{- end -}}
 
 
-{{- /* The S3 CA, beside pgbackrest.conf in a projected volume. */ -}}
-{{- define "s3CASource" -}}
+{{- /* The object stores' CAs and the GCS service key, beside pgbackrest.conf
+       in a projected volume (cluster.S3CAFile, GCSCAFile, GCSKeyFile,
+       AzureCAFile). */ -}}
+{{- define "objectStoreFiles" -}}
 {{- if and .Spec.S3 .Spec.S3.CASecret }}
           - secret:
               name: {{ quote .Spec.S3.CASecret }}
               items:
               - key: ca.crt
                 path: s3/ca.crt
+{{- end }}
+{{- with .Spec.GCS }}
+{{- if eq .KeyType "service" }}
+          - secret:
+              name: {{ quote .CredentialsSecret }}
+              items:
+              - key: gcs-key.json
+                path: gcs/key.json
+{{- end }}
+{{- if .CASecret }}
+          - secret:
+              name: {{ quote .CASecret }}
+              items:
+              - key: ca.crt
+                path: gcs/ca.crt
+{{- end }}
+{{- end }}
+{{- with .Spec.Azure }}
+{{- if .CASecret }}
+          - secret:
+              name: {{ quote .CASecret }}
+              items:
+              - key: ca.crt
+                path: azure/ca.crt
+{{- end }}
 {{- end }}
 {{- end -}}
