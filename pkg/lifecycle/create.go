@@ -209,8 +209,8 @@ func createSpec(ctx context.Context, c *apply.Clients, o CreateOptions) (spec, s
 }
 
 // render renders the cluster's objects, with o.Labels, and with its
-// secret material, reused when its Secrets exist. The S3 Secrets it
-// reads must exist.
+// secret material, reused when its Secrets exist. The object stores'
+// Secrets it reads must exist and hold what pgBackRest takes.
 func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster.Spec, existing bool) ([]*unstructured.Unstructured, cluster.Material, error) {
 	material, err := readMaterial(ctx, c, spec, false, existing, o.Now())
 	if err != nil {
@@ -218,6 +218,9 @@ func render(ctx context.Context, c *apply.Clients, o CreateOptions, spec cluster
 	}
 	o.setKeys(&material)
 	if err := CheckS3Secrets(ctx, c, spec, material); err != nil {
+		return nil, cluster.Material{}, err
+	}
+	if err := CheckObjectStoreSecrets(ctx, c, spec); err != nil {
 		return nil, cluster.Material{}, err
 	}
 	if err := CheckCipherSecret(ctx, c, spec); err != nil {

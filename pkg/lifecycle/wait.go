@@ -109,7 +109,7 @@ func runsImage(pod *corev1.Pod, container, image string) bool {
 func stanzaCreated(ctx context.Context, c *apply.Clients, exec apply.ExecFunc, spec cluster.Spec) (bool, string, error) {
 	ns, name := spec.Namespace, spec.Name
 	info := inspect.Stanza(ctx, c.Client, exec, ns, name)
-	if err := S3Refused(spec, info.Error+" "+info.Message); err != nil {
+	if err := ObjectStoreRefused(spec, info.Error+" "+info.Message); err != nil {
 		return false, "", err
 	}
 	if info.Error != "" {
