@@ -7,8 +7,8 @@ import "fmt"
 func (s Spec) CheckRepoIndex(n int) error {
 	if n < 0 || n > len(s.StorageType) {
 		have := "repo1 only"
-		if len(s.StorageType) == 2 {
-			have = "repo1 and repo2"
+		if n := len(s.StorageType); n > 1 {
+			have = fmt.Sprintf("repo1 to repo%d", n)
 		}
 		return fmt.Errorf("--repo=%d: cluster %q has %s (storage type %s)", n, s.Name, have, storageTypeString(s.StorageType))
 	}

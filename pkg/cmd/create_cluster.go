@@ -42,11 +42,17 @@ the objects are printed (as applied), Secrets included.
 With --restore-from, the new cluster's data directory is restored from the
 backups of another cluster, running or deleted with --keep-backups, to the
 latest point or to --pitr-target; the new cluster then archives into its own
-repository. A cluster whose only repository is S3 is read from its bucket
-by a temporary pod NEW-restore-source. Once that cluster is gone for good
-(no ConfigMap OLD-pgo-config), give the new cluster an S3 repository in the
-same bucket: OLD's backups are looked for there, under
+repository. A cluster whose only repositories are in object stores (S3, GCS,
+Azure) is read from its bucket or container by a temporary pod
+NEW-restore-source. Once that cluster is gone for good (no ConfigMap
+OLD-pgo-config), give the new cluster a repository in the same bucket or
+container: OLD's backups are looked for there, under
 backrestrepo/OLD-backrest-shared-repo, with the new cluster's keys.
+
+The repositories are given by --pgbackrest-storage-type, repo1 first: local,
+s3, gcs, azure, or up to four of them such as local,gcs,azure. Each object
+store has its flags (--pgbackrest-s3-*, --pgbackrest-gcs-*,
+--pgbackrest-azure-*); GCS and Azure keys are only read from Secrets.
 
 With --standby as well, the new cluster is a standby of OLD: it is restored
 from OLD's newest backup, then its database replays OLD's WAL from OLD's
@@ -66,6 +72,12 @@ const createClusterExample = `  # A cluster with a local pgBackRest repository, 
   kubectl pgo create cluster hippo2 --restore-from=hippo --pitr-target='2026-11-24 12:00:00+00' \
     --pgbackrest-storage-type=s3 --pgbackrest-s3-bucket=backups --pgbackrest-s3-endpoint=s3.example:9000 \
     --pgbackrest-s3-credentials-secret=s3-keys --wait
+
+  # repo1 local, repo2 in GCS (a service-account key), repo3 in Azure Blob (a shared key)
+  kubectl pgo create cluster hippo --pgbackrest-storage-type=local,gcs,azure \
+    --pgbackrest-gcs-bucket=backups --pgbackrest-gcs-key-secret=gcs-key \
+    --pgbackrest-azure-account=pgbackups --pgbackrest-azure-container=backups \
+    --pgbackrest-azure-key-secret=azure-key --wait
 
   # A standby of cluster hippo of namespace prod, for disaster recovery, promoted later
   kubectl pgo create cluster hippo-dr -n dr --restore-from=hippo --restore-from-namespace=prod --standby --wait
@@ -107,6 +119,10 @@ func newCmdCreateCluster(f kube.Factory, o *CreateClusterOptions) *cobra.Command
 	_ = cmd.RegisterFlagCompletionFunc(flagPostgresVersion, fixedCompletions(cluster.PostgresVersionNames()...))
 	o.S3.AddFlags(cmd.Flags())
 	o.S3.registerCompletions(cmd)
+	o.GCS.AddFlags(cmd.Flags())
+	o.GCS.registerCompletions(cmd)
+	o.Azure.AddFlags(cmd.Flags())
+	o.Azure.registerCompletions(cmd)
 	o.RestoreFrom.AddFlags(cmd.Flags())
 	for _, flag := range []string{flagRepoCipherSecret, "restore-from-cipher-secret"} {
 		_ = cmd.RegisterFlagCompletionFunc(flag, passphraseSecretCompletion(f))

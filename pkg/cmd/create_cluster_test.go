@@ -93,6 +93,19 @@ func TestCreateClusterRefusesBadInput(t *testing.T) {
 		{name: "s3 URI style", args: []string{"hippo", "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket=b-1", "--pgbackrest-s3-endpoint=s3.example",
 			"--pgbackrest-s3-credentials-secret=keys", "--pgbackrest-s3-uri-style=virtual"}, want: []string{`S3 URI style "virtual" is not known`}},
 		{name: "s3 flags without s3", args: []string{"hippo", "--pgbackrest-s3-bucket=b-1"}, want: []string{"S3 settings are given, but the storage type is local"}},
+		{name: "s3 twice", args: []string{"hippo", "--pgbackrest-storage-type=s3,s3"}, want: []string{"storage type s3 is given twice in s3,s3"}},
+		{name: "five repositories", args: []string{"hippo", "--pgbackrest-storage-type=local,s3,gcs,azure,local"}, want: []string{"has 5 repositories: a cluster has at most 4"}},
+		{name: "gcs without bucket", args: []string{"hippo", "--pgbackrest-storage-type=gcs", "--pgbackrest-gcs-key-secret=k"},
+			want: []string{"storage type gcs needs a bucket: give --pgbackrest-gcs-bucket"}},
+		{name: "gcs without key", args: []string{"hippo", "--pgbackrest-storage-type=local,gcs", "--pgbackrest-gcs-bucket=b-1"},
+			want: []string{"GCS key type service needs a Secret with gcs-key.json: give --pgbackrest-gcs-key-secret"}},
+		{name: "gcs flags without gcs", args: []string{"hippo", "--pgbackrest-gcs-bucket=b-1"}, want: []string{"GCS settings are given, but the storage type is local: add gcs"}},
+		{name: "azure without account and container", args: []string{"hippo", "--pgbackrest-storage-type=azure", "--pgbackrest-azure-key-secret=k"},
+			want: []string{"storage type azure needs an account", "storage type azure needs a container"}},
+		{name: "azure without key", args: []string{"hippo", "--pgbackrest-storage-type=azure", "--pgbackrest-azure-account=acct", "--pgbackrest-azure-container=c-1"},
+			want: []string{"storage type azure needs a key: give --pgbackrest-azure-key-secret"}},
+		{name: "azure key type", args: []string{"hippo", "--pgbackrest-storage-type=azure", "--pgbackrest-azure-account=acct", "--pgbackrest-azure-container=c-1",
+			"--pgbackrest-azure-key-secret=k", "--pgbackrest-azure-key-type=oauth"}, want: []string{`Azure key type "oauth" is not known`}},
 		{name: "unknown cipher", args: []string{"hippo", "--pgbackrest-repo-cipher=rot13"}, want: []string{`cipher "rot13" is not supported`}},
 		{name: "bad passphrase Secret", args: []string{"hippo", "--pgbackrest-repo-cipher-secret=Bad_Name"}, want: []string{`passphrase Secret "Bad_Name" is not a valid name`}},
 		{name: "passphrase in the cluster's Secret", args: []string{"hippo", "--pgbackrest-repo-cipher-secret=hippo-backrest-repo-config"}, want: []string{"is one of the Secrets of cluster \"hippo\""}},
@@ -291,6 +304,29 @@ func TestCreateClusterFlagsReachTheCluster(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 12 || errOut != "cluster hippo unchanged\n" {
 		t.Errorf("create -o json: %v, %d items, stderr %q\n%s", err, len(list.Items), errOut, out)
 	}
+}
+
+// The GCS and Azure flags reach pgbackrest.conf and the pods; the keys
+// stay in the user's Secrets.
+func TestCreateClusterObjectStoreFlags(t *testing.T) {
+	f := kubefake.NewFactory()
+	out, _, err := executeCreate(t, f, "hippo", "--dry-run=client", "-o", "yaml", "--pgbackrest-storage-type=local,gcs,azure",
+		"--pgbackrest-gcs-bucket=g-1", "--pgbackrest-gcs-endpoint=gcs.example:4443", "--pgbackrest-gcs-key-secret=gcs-key",
+		"--pgbackrest-gcs-ca-secret=gcs-ca", "--pgbackrest-gcs-upload-chunk-size=32Mi",
+		"--pgbackrest-azure-account=acct1", "--pgbackrest-azure-container=c-1", "--pgbackrest-azure-endpoint=az.example:10000",
+		"--pgbackrest-azure-uri-style=path", "--pgbackrest-azure-key-type=sas", "--pgbackrest-azure-key-secret=azure-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"repo2-gcs-bucket=g-1", "repo2-gcs-endpoint=gcs.example:4443", "repo2-gcs-key=/etc/pgbackrest/gcs/key.json",
+		"repo2-storage-upload-chunk-size=33554432", "repo2-storage-ca-file=/etc/pgbackrest/gcs/ca.crt",
+		"repo3-azure-account=acct1", "repo3-azure-container=c-1", "repo3-azure-uri-style=path", "repo3-azure-key-type=sas",
+		"name: PGBACKREST_REPO3_AZURE_KEY", "path: gcs/key.json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the objects lack %q", want)
+		}
+	}
+	assertNoRequests(t, f)
 }
 
 // mirrorToTyped copies the Secrets and ConfigMaps of the dynamic fake into

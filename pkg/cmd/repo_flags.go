@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -11,7 +12,8 @@ import (
 
 // repoFlags choose one repository of a cluster, by number (--repo) or by
 // storage type (--pgbackrest-storage-type, v4's flag): local is repo1,
-// and s3 is the S3 repository, repo1 or repo2.
+// and s3, gcs or azure is that object store's repository, wherever it
+// stands.
 type repoFlags struct {
 	Repo        int
 	StorageType string
@@ -19,10 +21,10 @@ type repoFlags struct {
 
 func (r *repoFlags) AddFlags(cmd *cobra.Command, what string) {
 	fl := cmd.Flags()
-	fl.IntVar(&r.Repo, "repo", 0, "The repository to "+what+", by number (1 or 2); by default "+defaultRepoText(what)+".")
-	fl.StringVar(&r.StorageType, flagStorageType, "", "The repository to "+what+", by type: local or s3 (for a cluster with both).")
-	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "s3"))
-	_ = cmd.RegisterFlagCompletionFunc("repo", fixedCompletions("1", "2"))
+	fl.IntVar(&r.Repo, "repo", 0, fmt.Sprintf("The repository to %s, by number (1 to %d, in the order of the cluster's storage type); by default %s.", what, cluster.MaxRepositories, defaultRepoText(what)))
+	fl.StringVar(&r.StorageType, flagStorageType, "", "The repository to "+what+", by type: local, s3, gcs or azure (for a cluster with several).")
+	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions(storageTypeNames()...))
+	_ = cmd.RegisterFlagCompletionFunc("repo", fixedCompletions("1", "2", "3", "4"))
 }
 
 func defaultRepoText(what string) string {
@@ -37,13 +39,11 @@ func (r *repoFlags) validate(fl *pflag.FlagSet) error {
 	switch {
 	case fl.Changed("repo") && r.StorageType != "":
 		return fmt.Errorf("give the repository once: --repo or --%s", flagStorageType)
-	case fl.Changed("repo") && (r.Repo < 1 || r.Repo > 2):
-		return fmt.Errorf("--repo=%d is not a repository: a cluster has repo1, and repo2 with local,s3", r.Repo)
+	case fl.Changed("repo") && (r.Repo < 1 || r.Repo > cluster.MaxRepositories):
+		return fmt.Errorf("--repo=%d is not a repository: a cluster has repo1, and up to repo%d with several storage types (local,s3,gcs,azure)", r.Repo, cluster.MaxRepositories)
 	case fl.Changed(flagStorageType):
-		switch cluster.StorageType(r.StorageType) {
-		case cluster.StorageLocal, cluster.StoragePosix, cluster.StorageS3:
-		default:
-			return fmt.Errorf("unknown --%s %q: use local or s3 to choose one repository", flagStorageType, r.StorageType)
+		if !slices.Contains(storageTypeNames(), r.StorageType) {
+			return fmt.Errorf("unknown --%s %q: use local, s3, gcs or azure to choose one repository", flagStorageType, r.StorageType)
 		}
 	}
 	return nil
@@ -68,6 +68,16 @@ func (r *repoFlags) index(spec cluster.Spec) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("cluster %q has no %s repository: its storage type is %s", spec.Name, want, storageTypeList(spec.StorageType))
+}
+
+// storageTypeNames are the values of --pgbackrest-storage-type that
+// choose one repository.
+func storageTypeNames() []string {
+	names := []string{string(cluster.StoragePosix)}
+	for _, t := range cluster.SupportedStorageTypes() {
+		names = append(names, string(t))
+	}
+	return names
 }
 
 // checkRepoIndex refuses a repository number the cluster does not have.

@@ -93,7 +93,7 @@ func (s *s3Flags) validate(spec cluster.Spec) error {
 	keyFlags := s.Key != "" || s.KeySecret != ""
 	switch {
 	case !spec.HasS3Repo() && (keyFlags || s.given):
-		return fmt.Errorf("S3 flags are given, but the storage type is %s: add --%s=s3 (or local,s3)", storageTypeList(spec.StorageType), flagStorageType)
+		return fmt.Errorf("S3 flags are given, but the storage type is %s: add s3 to --%s (e.g. s3 or local,s3)", storageTypeList(spec.StorageType), flagStorageType)
 	case !spec.HasS3Repo():
 		return nil
 	case keyFlags && s.CredentialsSecret != "":

@@ -63,6 +63,9 @@ type settingFlags struct {
 	// S3 holds the S3 repository's and encryption's flags (create
 	// cluster only).
 	S3 s3Flags
+	// GCS and Azure hold those repositories' flags (create cluster only).
+	GCS   gcsFlags
+	Azure azureFlags
 
 	// given holds the flags set on the command line.
 	given map[string]bool
@@ -76,7 +79,8 @@ func newSettingFlags() settingFlags {
 // not the S3 ones.
 func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "pgBackRest repositories: local (a PVC on the repository host; posix is the same), s3 (a bucket only, no repository host), or local,s3 (repo1 local, repo2 in S3; WAL goes to both). Cannot change later.")
+	fl.StringVar(&o.StorageType, flagStorageType, o.StorageType, "pgBackRest repositories, repo1 first: local (a PVC on the repository host; posix is the same), s3 (an S3 bucket), gcs (a GCS bucket), azure (an Azure Blob container), "+
+		"or up to four of them joined by commas, each once and local first: local,s3 is repo1 local and repo2 in S3, and WAL goes to every one. Without local there is no repository host. Cannot change later.")
 	fl.StringVar(&o.StorageSize, flagStorageSize, cluster.DefaultStorageSize, "Size of the PVC of the data directory. Cannot change later.")
 	fl.StringVar(&o.StorageClass, flagStorageClass, "", "StorageClass of the data PVC; the cluster's default class if empty. Cannot change later.")
 	fl.StringVar(&o.RepoPVCSize, flagRepoPVCSize, cluster.DefaultRepoPVCSize, "Size of the PVC of the pgBackRest repository. Cannot change later.")
@@ -93,7 +97,7 @@ func (o *settingFlags) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.PushQueueMax, flagPushQueueMax, "", "With --"+flagArchiveAsync+": the most WAL that may wait in pg_wal while the repositories cannot take it, e.g. 512Mi. Beyond it WAL is DROPPED (reported as archived) so that the volume does not fill; the next full backup closes the gap. Unset: no bound.")
 	fl.StringVar(&o.GetQueueMax, flagGetQueueMax, "", "With --"+flagArchiveAsync+": how much WAL a recovery or a replica fetches ahead, e.g. 256Mi (pgBackRest's 128Mi when unset).")
 	addRetentionFlags(cmd, &o.Retention)
-	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "local,s3"))
+	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions("local", "posix", "s3", "gcs", "azure", "local,s3", "local,gcs", "local,azure", "local,s3,gcs,azure"))
 }
 
 // recordGiven notes which setting flags were given on the command line.
@@ -102,6 +106,8 @@ func (o *settingFlags) recordGiven(cmd *cobra.Command) {
 		o.given[flag] = cmd.Flags().Changed(flag)
 	}
 	o.S3.complete(cmd)
+	o.GCS.complete(cmd)
+	o.Azure.complete(cmd)
 	o.given[flagRepoCipher] = cmd.Flags().Changed(flagRepoCipher)
 	o.given[flagRepoCipherSecret] = cmd.Flags().Changed(flagRepoCipherSecret)
 }
@@ -126,7 +132,7 @@ func (o *settingFlags) givenSettings() lifecycle.Given {
 		PostgresVersion: g[flagPostgresVersion] || (g[flagImage] && projectImage(o.Image)),
 		ArchiveAsync:    g[flagArchiveAsync], PushQueueMax: g[flagPushQueueMax], GetQueueMax: g[flagGetQueueMax],
 		RetentionFull: g[flagRetentionFull], RetentionFullType: g[flagRetentionFullType], RetentionDiff: g[flagRetentionDiff],
-		S3: o.S3.given, Cipher: g[flagRepoCipher] || g[flagRepoCipherSecret], CipherSecret: g[flagRepoCipherSecret],
+		S3: o.S3.given, GCS: o.GCS.given, Azure: o.Azure.given, Cipher: g[flagRepoCipher] || g[flagRepoCipherSecret], CipherSecret: g[flagRepoCipherSecret],
 	}
 }
 
@@ -178,6 +184,8 @@ func (o *settingFlags) spec(cmd *cobra.Command, name, ns string) (cluster.Spec, 
 		return cluster.Spec{}, usageErrorf(cmd, "--%s is empty: use local", flagStorageType)
 	}
 	o.S3.apply(&spec)
+	o.GCS.apply(&spec)
+	o.Azure.apply(&spec)
 	spec.Default()
 	check := spec
 	if !o.given[flagReplicas] {

@@ -79,11 +79,11 @@ func newCmdVerify(f kube.Factory, o *VerifyOptions) *cobra.Command {
 		verifyLong, verifyExample})
 	fl := cmd.Flags()
 	fl.IntVar(&o.Repo, "repo", 0, "Verify only this repository (1 for repo1); every repository of the cluster if unset.")
-	fl.StringVar(&o.StorageType, flagStorageType, "", "Verify only the repository of this type: local (posix) or s3.")
+	fl.StringVar(&o.StorageType, flagStorageType, "", "Verify only the repository of this type: local (posix), s3, gcs or azure.")
 	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long pgbackrest verify may take in each repository.")
 	o.Output.AddFlags(cmd)
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
-	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions(string(cluster.StorageLocal), string(cluster.StoragePosix), string(cluster.StorageS3)))
+	_ = cmd.RegisterFlagCompletionFunc(flagStorageType, fixedCompletions(storageTypeNames()...))
 	return cmd
 }
 
@@ -117,8 +117,12 @@ func repoTypeOf(storageType string) (repo.Type, error) {
 		return repo.Posix, nil
 	case cluster.StorageS3:
 		return repo.S3, nil
+	case cluster.StorageGCS:
+		return repo.GCS, nil
+	case cluster.StorageAzure:
+		return repo.Azure, nil
 	}
-	return "", fmt.Errorf("%q is not a storage type: use %s, %s or %s", storageType, cluster.StorageLocal, cluster.StoragePosix, cluster.StorageS3)
+	return "", fmt.Errorf("%q is not a storage type: use %s (or %s), %s, %s or %s", storageType, cluster.StorageLocal, cluster.StoragePosix, cluster.StorageS3, cluster.StorageGCS, cluster.StorageAzure)
 }
 
 // Run verifies the repositories and prints the report.

@@ -40,7 +40,7 @@ func TestVerifyBadInputSendsNothing(t *testing.T) {
 		{"bad name", []string{"Hippo_1"}, `cluster name "Hippo_1" is not valid`},
 		{"repo zero", []string{"hippo", "--repo=0"}, "invalid --repo 0: a repository is numbered 1 to 256"},
 		{"repo too high", []string{"hippo", "--repo=257"}, "invalid --repo 257"},
-		{"unknown storage type", []string{"hippo", "--pgbackrest-storage-type=gcs"}, `invalid --pgbackrest-storage-type: "gcs" is not a storage type`},
+		{"unknown storage type", []string{"hippo", "--pgbackrest-storage-type=ftp"}, `invalid --pgbackrest-storage-type: "ftp" is not a storage type`},
 		{"repo and storage type", []string{"hippo", "--repo=1", "--pgbackrest-storage-type=local"}, "--repo and --pgbackrest-storage-type both choose the repository"},
 		{"zero timeout", []string{"hippo", "--timeout=0s"}, "invalid --timeout 0s"},
 		{"bad output", []string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
