@@ -56,7 +56,7 @@ type RestoreFromOptions struct {
 // AddFlags adds --restore-from, --restore-from-namespace, --pitr-target
 // and --restore-opts.
 func (r *RestoreFromOptions) AddFlags(fl *pflag.FlagSet) {
-	fl.StringVar(&r.Source, "restore-from", "", "Bootstrap the new cluster's data from the pgBackRest repository of this cluster, which may be running or deleted with --keep-backups; an S3-only one may be gone, if the new cluster uses the same bucket.")
+	fl.StringVar(&r.Source, "restore-from", "", "Bootstrap the new cluster's data from the pgBackRest repository of this cluster, which may be running or deleted with --keep-backups; one without a local repository may be gone, if the new cluster uses the same bucket or container (S3, GCS or Azure).")
 	fl.StringVar(&r.SourceNamespace, "restore-from-namespace", "", "Namespace of the --restore-from cluster; the new cluster's namespace if empty.")
 	fl.StringVar(&r.PITRTarget, "pitr-target", "", "With --restore-from: the point in time to restore to, with its time zone, e.g. '2026-11-24 12:00:00+00'; the latest point if empty.")
 	fl.StringVar(&r.TargetTimeline, "target-timeline", "", "With --restore-from: t"+targetTimelineUsage[1:])

@@ -180,10 +180,10 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 
 	settings, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(src), metav1.GetOptions{})
 	switch {
-	case apierrors.IsNotFound(err) && target.S3 == nil:
+	case apierrors.IsNotFound(err) && !target.HasObjectStoreRepo():
 		return fmt.Errorf("--restore-from: cluster %q not found in namespace %q, neither running nor deleted with --keep-backups (there is no ConfigMap %s). "+
-			"If its backups are in an S3 bucket, create this cluster with an S3 repository in the same bucket, and it is read from there: "+
-			"--pgbackrest-storage-type=s3 (or local,s3) --pgbackrest-s3-bucket --pgbackrest-s3-endpoint, the keys and the CA; nothing was created",
+			"If its backups are in an object store, create this cluster with a repository in the same bucket or container, and it is read from there: "+
+			"e.g. --pgbackrest-storage-type=s3 (or gcs, azure, local,s3...) with that store's bucket or container, keys and CA flags; nothing was created",
 			src, ns, cluster.SettingsConfigMapName(src))
 	case apierrors.IsNotFound(err):
 		r.sourceGone = true
@@ -222,8 +222,8 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 			return err
 		}
 	}
-	if r.readsS3Only() {
-		if err := r.prepareS3(ctx); err != nil {
+	if r.readsObjectStoreOnly() {
+		if err := r.prepareObjectStore(ctx); err != nil {
 			r.Cleanup(context.WithoutCancel(ctx))
 			return fmt.Errorf("--restore-from: %w; nothing was created", err)
 		}
@@ -236,10 +236,9 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 			return fmt.Errorf("--restore-from: %s; nothing was created.\n(%w)", advice, err)
 		}
 		if r.sourceGone {
-			s3 := r.sourceSpec.S3
-			return fmt.Errorf("--restore-from: cluster %q is gone (there is no ConfigMap %s in namespace %q), and its repository is not readable in bucket %q at %s under %s: %w. "+
-				"Check the name and the bucket (an encrypted repository also needs --restore-from-cipher-secret); nothing was created",
-				src, cluster.SettingsConfigMapName(src), ns, s3.Bucket, s3.Endpoint, r.sourceSpec.RepoPath, err)
+			return fmt.Errorf("--restore-from: cluster %q is gone (there is no ConfigMap %s in namespace %q), and its repository is not readable in %s under %s: %w. "+
+				"Check the name and the bucket or container (an encrypted repository also needs --restore-from-cipher-secret); nothing was created",
+				src, cluster.SettingsConfigMapName(src), ns, r.sourceSpec.ObjectStores(), r.sourceSpec.RepoPath, err)
 		}
 		return fmt.Errorf("--restore-from: %w; nothing was created", err)
 	}
@@ -269,7 +268,7 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 // value '2.45' for greeting key 'version'"), which differs between the
 // images of two majors. The Job then runs the project's upgrade image of
 // the source's major: its pgBackRest talks to the repository host, and
-// the new cluster's major beside it runs the recovery. An S3 repository is
+// the new cluster's major beside it runs the recovery. An object store is
 // read directly, with the new cluster's own image. A source of a custom
 // image, or a standby of another major, is refused.
 func (r *From) chooseJobImage(target cluster.Spec) error {
@@ -286,13 +285,13 @@ func (r *From) chooseJobImage(target cluster.Spec) error {
 		// by the check of its major (InPlace.Major), with what to do.
 		return nil
 	}
-	if n := r.Options.Repo; n > 0 && n <= len(src.StorageType) && src.StorageType[n-1] == cluster.StorageS3 {
+	if n := r.Options.Repo; n > 0 && n <= len(src.StorageType) && src.StorageType[n-1].ObjectStore() {
 		return nil
 	}
 	if v, ok := cluster.ProjectImageVersion(src.Image); !ok || v != src.PostgresVersion {
 		return fmt.Errorf("--restore-from: cluster %q runs PostgreSQL %d with image %s, and the new cluster PostgreSQL %d: its repository host talks only to its own pgBackRest version, "+
 			"and a restore from its local repository into another major needs the project's upgrade image of %d (%s), which has both; "+
-			"from an S3 repository it works with any image: --restore-opts=--repo=N; nothing was created",
+			"from an object store (S3, GCS, Azure) it works with any image: --restore-opts=--repo=N; nothing was created",
 			r.Source, src.PostgresVersion, src.Image, target.PostgresVersion, src.PostgresVersion, cluster.UpgradeImageFor(src.PostgresVersion))
 	}
 	r.jobImage, r.jobLibraryPath = cluster.UpgradeImageFor(src.PostgresVersion), cluster.CompatLibDir(target.PostgresVersion)
@@ -445,7 +444,7 @@ func (r *From) Cleanup(ctx context.Context) {
 		r.progress("Removed the temporary repository host of cluster %s.", r.Source)
 	}
 	if kinds["Pod"] {
-		r.progress("Removed the pod and the Secret that read the S3 repository of cluster %s.", r.Source)
+		r.progress("Removed the pod and the Secret that read the repository of cluster %s.", r.Source)
 	} else if kinds["Secret"] {
 		r.progress("Removed the Secret %s that read the repositories of cluster %s.", sourceSecretName(r.Name), r.Source)
 	}
@@ -544,7 +543,7 @@ func (r *From) Restore(ctx context.Context) error {
 	}
 
 	// The Secret is there since Prepare when the reader pod used it.
-	if !r.readsS3Only() {
+	if !r.readsObjectStoreOnly() {
 		if err := r.createTemporarySecret(ctx, r.sourceData); err != nil {
 			return err
 		}

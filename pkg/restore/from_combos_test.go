@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // The values of the secrets in the combination tests: none may appear in
@@ -35,6 +36,8 @@ type comboSource struct {
 	// given as flags (then in old's repository Secret).
 	keysInSecret bool
 	cipher       string
+	// gcsKeyType is that of a GCS repository: service or token.
+	gcsKeyType string
 }
 
 func (s comboSource) String() string {
@@ -45,6 +48,9 @@ func (s comboSource) String() string {
 	cipher := "no cipher"
 	if s.cipher != "" {
 		cipher = s.cipher
+	}
+	if s.gcsKeyType != "" {
+		keys += ", GCS " + s.gcsKeyType
 	}
 	return fmt.Sprintf("%s, %s, %s", storageTypeString(s.storage), keys, cipher)
 }
@@ -57,6 +63,12 @@ func (s comboSource) spec() cluster.Spec {
 		if s.keysInSecret {
 			spec.S3.CredentialsSecret = "s3-keys"
 		}
+	}
+	if slices.Contains(s.storage, cluster.StorageGCS) {
+		spec.GCS = gcsSpec("old", s.gcsKeyType).GCS
+	}
+	if slices.Contains(s.storage, cluster.StorageAzure) {
+		spec.Azure = azureSpec("old").Azure
 	}
 	spec = fakecluster.Defaulted(spec)
 	return spec
@@ -78,13 +90,21 @@ func (s comboSource) add(t *testing.T, fx *fakecluster.Cluster) {
 // cipher; where the keys come from only matters with S3.
 func comboSources() []comboSource {
 	var out []comboSource
-	for _, storage := range [][]cluster.StorageType{{cluster.StorageLocal}, {cluster.StorageS3}, {cluster.StorageLocal, cluster.StorageS3}} {
+	for _, storage := range [][]cluster.StorageType{{cluster.StorageLocal}, {cluster.StorageS3}, {cluster.StorageLocal, cluster.StorageS3},
+		{cluster.StorageGCS}, {cluster.StorageAzure}, {cluster.StorageLocal, cluster.StorageGCS, cluster.StorageAzure},
+		{cluster.StorageLocal, cluster.StorageS3, cluster.StorageGCS, cluster.StorageAzure}} {
 		for _, keysInSecret := range []bool{false, true} {
 			if keysInSecret && !slices.Contains(storage, cluster.StorageS3) {
 				continue
 			}
-			for _, cipher := range []string{"", cipherAES} {
-				out = append(out, comboSource{storage: storage, keysInSecret: keysInSecret, cipher: cipher})
+			gcsKeyTypes := []string{""}
+			if slices.Contains(storage, cluster.StorageGCS) {
+				gcsKeyTypes = []string{repo.GCSKeyService, repo.GCSKeyToken}
+			}
+			for _, gcsKeyType := range gcsKeyTypes {
+				for _, cipher := range []string{"", cipherAES} {
+					out = append(out, comboSource{storage: storage, keysInSecret: keysInSecret, cipher: cipher, gcsKeyType: gcsKeyType})
+				}
 			}
 		}
 	}
@@ -117,7 +137,7 @@ func TestFromCombinations(t *testing.T) {
 	for _, src := range comboSources() {
 		for _, state := range []string{comboRunning, comboKept} {
 			combos = append(combos, combo{source: src, state: state, newSpec: cluster.Spec{Name: "new", Namespace: "pgo"}})
-			if len(src.storage) == 2 {
+			if len(src.storage) >= 2 {
 				combos = append(combos, combo{source: src, state: state, restore: "--repo=2", newSpec: cluster.Spec{Name: "new", Namespace: "pgo"}})
 			}
 		}
@@ -127,10 +147,16 @@ func TestFromCombinations(t *testing.T) {
 	newSecret.S3.CredentialsSecret = "s3-keys"
 	combos = append(combos,
 		combo{state: comboGone, newSpec: newFlags, newKeys: cluster.Material{S3Key: comboNewKey, S3KeySecret: comboNewSecret}},
-		combo{state: comboGone, newSpec: newSecret})
+		combo{state: comboGone, newSpec: newSecret},
+		combo{state: comboGone, newSpec: gcsSpec("new", repo.GCSKeyService)},
+		combo{state: comboGone, newSpec: gcsSpec("new", repo.GCSKeyToken)},
+		combo{state: comboGone, newSpec: azureSpec("new")})
 
 	for _, tc := range combos {
-		name := tc.state
+		name := tc.state + ", new " + storageTypeString(tc.newSpec.StorageType)
+		if tc.newSpec.GCS != nil {
+			name += " " + tc.newSpec.GCS.KeyType
+		}
 		if tc.state != comboGone {
 			name = tc.source.String() + ", " + tc.state
 		}
@@ -196,8 +222,8 @@ func TestFromCombinations(t *testing.T) {
 			}
 
 			repos := r.sourceSpec.Repositories()
-			if tc.state == comboGone && (len(repos) != 1 || repos[0].S3 == nil) {
-				t.Fatalf("a gone source is read as an S3-only one, not %v", r.sourceSpec.StorageType)
+			if tc.state == comboGone && !slices.Equal(r.sourceSpec.StorageType, tc.newSpec.StorageType) {
+				t.Fatalf("a gone source is read from the new cluster's object store %v, not %v", tc.newSpec.StorageType, r.sourceSpec.StorageType)
 			}
 			if secret == nil {
 				t.Fatal("no temporary Secret was created")
@@ -213,9 +239,9 @@ func TestFromCombinations(t *testing.T) {
 				t.Fatal(err)
 			}
 			pods := map[string]corev1.PodSpec{"the restore Job": job.Spec.Template.Spec}
-			readsS3Only := len(tc.source.storage) == 1 && tc.source.storage[0] == cluster.StorageS3 || tc.state == comboGone || tc.restore != ""
-			if readsS3Only != (reader != nil) {
-				t.Errorf("reader pod created: %v, want %v", reader != nil, readsS3Only)
+			readsObjectStoreOnly := !slices.Contains(tc.source.storage, cluster.StorageLocal) || tc.state == comboGone || tc.restore != ""
+			if readsObjectStoreOnly != (reader != nil) {
+				t.Errorf("reader pod created: %v, want %v", reader != nil, readsObjectStoreOnly)
 			}
 			if reader != nil {
 				pods["the reader pod"] = reader.Spec
@@ -242,15 +268,25 @@ func TestFromCombinations(t *testing.T) {
 					}
 					got := string(secret.Data[e.ValueFrom.SecretKeyRef.Key])
 					want := map[bool]string{true: wantKey, false: wantSecret}[strings.HasSuffix(e.Name, "_S3_KEY")]
-					if strings.HasSuffix(e.Name, "_CIPHER_PASS") {
+					switch {
+					case strings.HasSuffix(e.Name, "_CIPHER_PASS"):
 						want = comboPass
+					case strings.HasSuffix(e.Name, "_GCS_KEY"):
+						want = comboGCSToken
+					case strings.HasSuffix(e.Name, "_AZURE_KEY"):
+						want = comboAzureKey
 					}
 					if got != want {
 						t.Errorf("%s: %s is %q in the temporary Secret, want %q", what, e.Name, got, want)
 					}
 				}
+				for _, rp := range repos {
+					if g := rp.GCS; g != nil && g.KeyType == repo.GCSKeyService && string(secret.Data[jobs.SourceKeyGCSKeyFile]) != comboGCSKey {
+						t.Errorf("the temporary Secret's %s is %q, want the user's service key", jobs.SourceKeyGCSKeyFile, secret.Data[jobs.SourceKeyGCSKeyFile])
+					}
+				}
 				text := fmt.Sprintf("%+v", pod)
-				for _, v := range []string{comboFlagKey, comboFlagSecret, comboUserKey, comboUserSecret, comboNewKey, comboNewSecret, comboPass} {
+				for _, v := range []string{comboFlagKey, comboFlagSecret, comboUserKey, comboUserSecret, comboNewKey, comboNewSecret, comboPass, "the GCS private key", comboGCSToken, comboAzureKey} {
 					if strings.Contains(text, v) {
 						t.Errorf("%s holds the secret %q in plain text", what, v)
 					}

@@ -239,6 +239,11 @@ func s3FromFixture(t *testing.T) (*fakecluster.Cluster, *fromTest) {
 	for name, data := range map[string]map[string][]byte{
 		"s3-ca":   {cluster.KeyS3CA: []byte("the CA")},
 		"s3-keys": {cluster.KeyS3Key: []byte("user key"), cluster.KeyS3KeySecret: []byte("user secret")},
+		// The GCS and Azure Secrets of the user's (fixture_test.go).
+		"gcs-key":   {cluster.KeyGCSServiceKey: []byte(comboGCSKey)},
+		"gcs-token": {cluster.KeyGCSToken: []byte(comboGCSToken)},
+		"gcs-ca":    {cluster.KeyObjectStoreCA: []byte("the GCS CA")},
+		"azure-key": {cluster.KeyAzureKey: []byte(comboAzureKey)},
 	} {
 		if err := c.Tracker().Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "pgo"}, Data: data}); err != nil {
 			t.Fatal(err)
@@ -361,9 +366,9 @@ func TestFromS3SourceRefuses(t *testing.T) {
 		want  []string
 	}{
 		{name: "gone, and the new cluster has no S3 repository", spec: cluster.Spec{Name: "new", Namespace: "pgo"},
-			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket"}},
+			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "bucket or container, keys and CA flags"}},
 		{name: "gone, and not in the bucket", spec: s3Spec("new"), setup: func(t *testing.T, fx *fakecluster.Cluster) { fx.Info = "[]" },
-			want: []string{`cluster "old" is gone`, `bucket "backups"`, "/backrestrepo/old-backrest-shared-repo", "has no stanza db", "nothing was created"}},
+			want: []string{`cluster "old" is gone`, "S3 bucket backups at s3.pgo.svc:9000", "/backrestrepo/old-backrest-shared-repo", "has no stanza db", "nothing was created"}},
 		{name: "encrypted, passphrase gone", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fakecluster.Cluster) {
 			addS3Source(t, fx, "aes-256-cbc")
 			s, err := fx.Factory.Clientset.CoreV1().Secrets("pgo").Get(context.Background(), "old-backrest-repo-config", metav1.GetOptions{})

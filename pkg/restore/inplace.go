@@ -91,9 +91,9 @@ type InPlace struct {
 	Command     string
 	RetryAdvice string
 
-	// s3Only are the arguments that keep a restore from S3 off the
-	// repository host (s3OnlyArgs); empty otherwise.
-	s3Only []string
+	// objectStoreOnly are the arguments that keep a restore from S3 off the
+	// repository host (objectStoreOnlyArgs); empty otherwise.
+	objectStoreOnly []string
 	// primary is the instance the settings name as the primary (Check
 	// reads it): after a failover not the first. The restore goes into
 	// its data directory, and the other instances are rebuilt from it.
@@ -231,11 +231,11 @@ func (r *InPlace) CheckRepository(ctx context.Context, plan *Plan) error {
 	var historyRepos []int // all
 	if n := r.Options.Repo; n > 0 {
 		historyRepos = []int{n}
-		if plan.Spec.StorageType[n-1] == cluster.StorageS3 {
-			// An S3 repository is read from the database pod, without its
-			// repository host: the restore works while that host is gone.
-			r.s3Only = s3OnlyArgs(plan.Spec)
-			baseArgs = append(baseArgs, r.s3Only...)
+		if plan.Spec.StorageType[n-1].ObjectStore() {
+			// An object store (S3, GCS, Azure) is read from the database
+			// pod, without its repository host: the restore works while that host is gone.
+			r.objectStoreOnly = objectStoreOnlyArgs(plan.Spec)
+			baseArgs = append(baseArgs, r.objectStoreOnly...)
 			pod, err = kube.FindRunningPod(ctx, r.Client, ns, cluster.PrimaryPodSelector(name))
 		}
 	}

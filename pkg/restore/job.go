@@ -102,7 +102,7 @@ func (r *InPlace) restoreJob(plan *Plan) (*batchv1.Job, error) {
 		Database:  plan.StatefulSet,
 		PGData:    cluster.DataDirectory(r.Name),
 		Options:   r.Options,
-		ExtraArgs: r.s3Only,
+		ExtraArgs: r.objectStoreOnly,
 	}
 	if bb := plan.BaseBackup; bb != nil {
 		j.Options = repo.RestoreOptions{}

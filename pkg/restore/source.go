@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 )
 
 // passwordFilePath is where the database container finds the superuser's
@@ -62,14 +64,28 @@ func postgresBinDirOf(sts *appsv1.StatefulSet, version int) string {
 }
 
 // goneSourceSpec is where the repository of a source cluster that is gone
-// for good is assumed to be: in the new cluster's bucket, under the
-// source's own path; unencrypted unless the restore is given the
-// passphrase (From.SourceCipherSecret).
+// for good is assumed to be: in the new cluster's object stores (its
+// buckets and container, with its keys), under the source's own path;
+// unencrypted unless the restore is given the passphrase
+// (From.SourceCipherSecret).
 func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
-	s3 := *target.S3
-	spec := cluster.Spec{
-		Name: name, Namespace: namespace, Image: target.Image, PostgresVersion: target.PostgresVersion,
-		StorageType: []cluster.StorageType{cluster.StorageS3}, S3: &s3,
+	spec := cluster.Spec{Name: name, Namespace: namespace, Image: target.Image, PostgresVersion: target.PostgresVersion}
+	for _, t := range target.StorageType {
+		if t.ObjectStore() {
+			spec.StorageType = append(spec.StorageType, t)
+		}
+	}
+	if s := target.S3; s != nil {
+		c := *s
+		spec.S3 = &c
+	}
+	if g := target.GCS; g != nil {
+		c := *g
+		spec.GCS = &c
+	}
+	if a := target.Azure; a != nil {
+		c := *a
+		spec.Azure = &c
 	}
 	spec.Default()
 	return spec
@@ -77,8 +93,8 @@ func goneSourceSpec(name, namespace string, target cluster.Spec) cluster.Spec {
 
 // readSourceAccess reads what reads the source's repositories, for the
 // temporary Secret: its pgbackrest.conf; for a local repository, the
-// certificates of its database side; for an S3 one, its keys and CA; for
-// an encrypted one, the passphrase. A source in another namespace is read
+// certificates of its database side; for an object store, its keys, key
+// file and CA; for an encrypted one, the passphrase. A source in another namespace is read
 // through this copy, as a pod cannot use a Secret of another namespace.
 func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface) error {
 	src, spec := r.Source, r.sourceSpec
@@ -118,6 +134,9 @@ func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface
 			}
 		}
 	}
+	if err := readObjectStoreAccess(ctx, client, secretsNS, spec, data); err != nil {
+		return fmt.Errorf("cluster %q: %w", src, err)
+	}
 	if spec.Cipher != "" {
 		ns, name := r.SourceNamespace, spec.PassphraseSecret()
 		if r.SourceCipherSecret != "" {
@@ -134,6 +153,40 @@ func (r *From) readSourceAccess(ctx context.Context, client kubernetes.Interface
 		return fmt.Errorf("cannot read the repositories of cluster %q without %s", src, strings.Join(missing, ", "))
 	}
 	r.sourceData = data
+	return nil
+}
+
+// readObjectStoreAccess puts into data what reads spec's GCS and Azure
+// repositories, from the user's Secrets of namespace ns: a GCS service key
+// or token, an Azure key, and their CAs. The plugin never deletes these
+// Secrets, so they outlive a source deleted with --keep-backups.
+func readObjectStoreAccess(ctx context.Context, client kubernetes.Interface, ns string, spec cluster.Spec, data map[string][]byte) error {
+	type item struct{ key, secret, secretKey, what string }
+	var items []item
+	if g := spec.GCS; g != nil && slices.Contains(spec.StorageType, cluster.StorageGCS) {
+		switch g.KeyType {
+		case repo.GCSKeyService:
+			items = append(items, item{jobs.SourceKeyGCSKeyFile, g.CredentialsSecret, cluster.KeyGCSServiceKey, "the GCS service key"})
+		case repo.GCSKeyToken:
+			items = append(items, item{jobs.SourceKeyGCSToken, g.CredentialsSecret, cluster.KeyGCSToken, "the GCS token"})
+		}
+		if g.CASecret != "" {
+			items = append(items, item{jobs.SourceKeyGCSCA, g.CASecret, cluster.KeyObjectStoreCA, "the CA of the GCS endpoint"})
+		}
+	}
+	if a := spec.Azure; a != nil && slices.Contains(spec.StorageType, cluster.StorageAzure) {
+		items = append(items, item{jobs.SourceKeyAzureKey, a.CredentialsSecret, cluster.KeyAzureKey, "the Azure key"})
+		if a.CASecret != "" {
+			items = append(items, item{jobs.SourceKeyAzureCA, a.CASecret, cluster.KeyObjectStoreCA, "the CA of the Azure endpoint"})
+		}
+	}
+	for _, it := range items {
+		v, err := secretValue(ctx, client, ns, it.secret, it.secretKey)
+		if err != nil {
+			return fmt.Errorf("%s: %w", it.what, err)
+		}
+		data[it.key] = v
+	}
 	return nil
 }
 
@@ -156,21 +209,23 @@ func (r *From) readSourcePKI(ctx context.Context, client kubernetes.Interface) (
 	return pki, nil
 }
 
-// readsS3Only tells whether the restore reads only an S3 repository of
-// the source: it has no other, or --restore-opts chose it with --repo.
-// The source's backups are then read in a reader pod, from the bucket,
-// whether the source runs or not.
-func (r *From) readsS3Only() bool {
+// readsObjectStoreOnly tells whether the restore reads only object stores
+// (S3, GCS, Azure) of the source: it has no local repository, or
+// --restore-opts chose one with --repo. The source's backups are then read
+// in a reader pod, from the bucket or container, whether the source runs
+// or not.
+func (r *From) readsObjectStoreOnly() bool {
 	types := r.sourceSpec.StorageType
 	if n := r.Options.Repo; n > 0 && n <= len(types) {
-		return types[n-1] == cluster.StorageS3
+		return types[n-1].ObjectStore()
 	}
 	return !r.sourceSpec.HasLocalRepo()
 }
 
-// prepareS3 creates the temporary Secret for a source read from S3 only,
+// prepareObjectStore creates the temporary Secret for a source read from
+// object stores only,
 // and starts the reader pod that the checks run in.
-func (r *From) prepareS3(ctx context.Context) error {
+func (r *From) prepareObjectStore(ctx context.Context) error {
 	if err := r.createTemporarySecret(ctx, r.sourceData); err != nil {
 		return err
 	}
@@ -248,7 +303,7 @@ func (r *From) createTemporarySecret(ctx context.Context, data map[string][]byte
 	return nil
 }
 
-// startReader starts the pod that reads the source's S3 repository, and
+// startReader starts the pod that reads the source's object stores, and
 // waits until it runs: the checks run in it.
 func (r *From) startReader(ctx context.Context) error {
 	pod, err := jobs.SourceReader{
@@ -258,7 +313,7 @@ func (r *From) startReader(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.progress("Reading the S3 repository of cluster %s (bucket %s, path %s) from pod %s...", r.Source, r.sourceSpec.S3.Bucket, r.sourceSpec.RepoPath, pod.Name)
+	r.progress("Reading the repository of cluster %s (%s, path %s) from pod %s...", r.Source, r.sourceSpec.ObjectStores(), r.sourceSpec.RepoPath, pod.Name)
 	pods := r.Client.CoreV1().Pods(r.Namespace)
 	pod.Annotations = map[string]string{AnnotationTemporaryRepoHost: r.Namespace + "/" + r.Name}
 	now := metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}

@@ -109,7 +109,7 @@ dir=$("$@" --output=text --filter="^$prefix" repo-ls "archive/` + repo.StanzaNam
 // can go at most.
 func (r *InPlace) lastSegmentOf(ctx context.Context, pod *corev1.Pod, a repo.Archive, tli uint32) (string, error) {
 	args := append([]string{"sh", "-c", lastSegmentScript, "sh", fmt.Sprintf("%08X", tli), a.ID,
-		"pgbackrest", "--stanza=" + repo.StanzaName, "--log-level-console=off", repoArg(max(a.Database.RepoKey, 1))}, r.s3Only...)
+		"pgbackrest", "--stanza=" + repo.StanzaName, "--log-level-console=off", repoArg(max(a.Database.RepoKey, 1))}, r.objectStoreOnly...)
 	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	out, stderr, err := r.Exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", args)
@@ -153,8 +153,8 @@ func (r *InPlace) waitStanzaChecked(ctx context.Context) {
 // in the repository, rounded up to the second: the modification time of
 // its file on the repository host.
 func (r *InPlace) archivedAt(ctx context.Context, spec cluster.Spec, pod *corev1.Pod, a repo.Archive) (time.Time, error) {
-	if k := a.Database.RepoKey; k > 0 && k <= len(spec.StorageType) && spec.StorageType[k-1] == cluster.StorageS3 {
-		return r.archivedAtS3(ctx, pod, a)
+	if k := a.Database.RepoKey; k > 0 && k <= len(spec.StorageType) && spec.StorageType[k-1].ObjectStore() {
+		return r.archivedAtObjectStore(ctx, pod, a)
 	}
 	dir, prefix, err := repo.SegmentPath(spec.RepoPath, repo.StanzaName, a, a.Max)
 	if err != nil {
@@ -182,9 +182,9 @@ func (r *InPlace) archivedAt(ctx context.Context, spec cluster.Spec, pod *corev1
 	return time.Unix(newest+1, 0).UTC(), nil
 }
 
-// archivedAtS3 is archivedAt for an S3 repository, where there is no file
+// archivedAtObjectStore is archivedAt for an S3 repository, where there is no file
 // to stat: pgbackrest repo-ls lists the segment with its time.
-func (r *InPlace) archivedAtS3(ctx context.Context, pod *corev1.Pod, a repo.Archive) (time.Time, error) {
+func (r *InPlace) archivedAtObjectStore(ctx context.Context, pod *corev1.Pod, a repo.Archive) (time.Time, error) {
 	dir, prefix, err := repo.SegmentPath("", repo.StanzaName, a, a.Max)
 	if err != nil {
 		return time.Time{}, err
@@ -192,7 +192,7 @@ func (r *InPlace) archivedAtS3(ctx context.Context, pod *corev1.Pod, a repo.Arch
 	execCtx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	stdout, _, err := r.Exec(execCtx, pod.Namespace, pod.Name, "pgbackrest", append(append([]string{"pgbackrest", "--stanza=" + repo.StanzaName,
-		repoArg(a.Database.RepoKey)}, r.s3Only...), "--output=json", "--filter=^"+prefix, "repo-ls", strings.TrimPrefix(dir, "/")))
+		repoArg(a.Database.RepoKey)}, r.objectStoreOnly...), "--output=json", "--filter=^"+prefix, "repo-ls", strings.TrimPrefix(dir, "/")))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cannot tell when WAL segment %s was archived: %w", a.Max, err)
 	}
@@ -215,13 +215,13 @@ func (r *InPlace) archivedAtS3(ctx context.Context, pod *corev1.Pod, a repo.Arch
 	return time.Unix(newest+1, 0).UTC(), nil
 }
 
-// s3OnlyArgs make pgBackRest on the database side leave the repository
+// objectStoreOnlyArgs make pgBackRest on the database side leave the repository
 // host alone (--reset-repoN-host: its local repositories are not used),
 // so that reading an S3 repository does not wait on a host that is gone.
-func s3OnlyArgs(spec cluster.Spec) []string {
+func objectStoreOnlyArgs(spec cluster.Spec) []string {
 	var args []string
 	for i, t := range spec.StorageType {
-		if t != cluster.StorageS3 {
+		if !t.ObjectStore() {
 			args = append(args, fmt.Sprintf("--reset-repo%d-host", i+1))
 		}
 	}
