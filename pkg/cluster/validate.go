@@ -287,27 +287,17 @@ func (s Spec) validateS3() error {
 	case len(b) < 3 || len(b) > 63 || len(validation.IsDNS1123Subdomain(b)) > 0:
 		add("S3 bucket %q is not a valid bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens", b)
 	}
-	if e := s.S3.Endpoint; e == "" {
+	if s.S3.Endpoint == "" {
 		add("storage type s3 needs an endpoint: give --pgbackrest-s3-endpoint, e.g. s3.eu-west-1.amazonaws.com or minio.example:9000")
-	} else if strings.Contains(e, "://") || strings.ContainsAny(e, "/ \t'\"") {
-		add("S3 endpoint %q is not valid: give host[:port] without a scheme or a path, e.g. s3.eu-west-1.amazonaws.com", e)
-	} else if host, port := splitEndpoint(e); host == "" || (strings.Contains(e, ":") && (port < 1 || port > 65535)) {
-		add("S3 endpoint %q is not valid: give host[:port] with a port between 1 and 65535", e)
 	}
+	errs = append(errs, validateEndpoint("S3", s.S3.Endpoint, "s3.eu-west-1.amazonaws.com"))
 	if r := s.S3.Region; strings.ContainsAny(r, " \t'\"/") {
 		add("S3 region %q is not valid, e.g. us-east-1", r)
 	}
 	if u := s.S3.URIStyle; u != "host" && u != "path" {
 		add("S3 URI style %q is not known: use host (bucket.endpoint) or path (endpoint/bucket)", u)
 	}
-	for what, name := range map[string]string{"S3 CA Secret": s.S3.CASecret, "S3 credentials Secret": s.S3.CredentialsSecret} {
-		if name == "" {
-			continue
-		}
-		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
-			add("%s %q is not a valid name: %s", what, name, strings.Join(msgs, "; "))
-		}
-	}
+	errs = append(errs, validateSecretNames(map[string]string{"S3 CA Secret": s.S3.CASecret, "S3 credentials Secret": s.S3.CredentialsSecret}))
 	return errors.Join(errs...)
 }
 
