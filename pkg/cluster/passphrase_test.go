@@ -16,6 +16,9 @@ func TestPassphraseSecret(t *testing.T) {
 		{Spec{Name: "hippo", Cipher: "aes-256-cbc", StorageType: []StorageType{"s3"}}, "hippo-backrest-repo-config", true, false},
 		{Spec{Name: "hippo", Cipher: "aes-256-cbc", StorageType: []StorageType{"local", "s3"}}, "hippo-backrest-repo-config", true, false},
 		{Spec{Name: "hippo", Cipher: "aes-256-cbc", CipherSecret: "mine", StorageType: []StorageType{"s3"}}, "mine", false, false},
+		// GCS and Azure objects outlive the cluster too.
+		{Spec{Name: "hippo", Cipher: "aes-256-cbc", StorageType: []StorageType{"gcs"}}, "hippo-backrest-repo-config", true, false},
+		{Spec{Name: "hippo", Cipher: "aes-256-cbc", StorageType: []StorageType{"local", "azure"}}, "hippo-backrest-repo-config", true, false},
 	} {
 		if got := tc.spec.PassphraseSecret(); got != tc.want {
 			t.Errorf("%+v: PassphraseSecret() = %q, want %q", tc.spec, got, tc.want)

@@ -70,6 +70,8 @@ func TestNewClusterDefaults(t *testing.T) {
 		{"s3, nothing given", "s3", nil, Given{}, on},
 		{"local,s3, nothing given", "local,s3", nil, Given{}, on},
 		{"local, nothing given", "local", nil, Given{}, nil},
+		{"gcs, nothing given", "gcs", nil, Given{}, on},
+		{"local,gcs,azure, nothing given", "local,gcs,azure", nil, Given{}, on},
 		{"s3, turned off", "s3", nil, Given{ArchiveAsync: true}, nil},
 		{"s3, a queue given", "s3", &cluster.ArchiveAsyncSpec{PushQueueMax: "1Gi"}, Given{PushQueueMax: true}, &cluster.ArchiveAsyncSpec{PushQueueMax: "1Gi"}},
 		{"local, turned on", "local", on, Given{ArchiveAsync: true}, on},
