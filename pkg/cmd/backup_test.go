@@ -115,6 +115,8 @@ func TestBackupBadInputSendsNothing(t *testing.T) {
 		{"types disagree", []string{"hippo", "--type=full", "--backup-opts=--type=diff"}, "--type=full and --backup-opts='--type=diff' disagree: give the type once"},
 		{"short timeout", []string{"hippo", "--timeout=1s"}, "--timeout=1s is too short"},
 		{"bad output", []string{"hippo", "-o", "wide"}, `invalid output format "wide"`},
+		{"repo 5", []string{"hippo", "--repo=5"}, "--repo=5 is not a repository: a cluster has repo1, and up to repo4"},
+		{"unknown repository type", []string{"hippo", "--pgbackrest-storage-type=ftp"}, `unknown --pgbackrest-storage-type "ftp": use local, s3, gcs or azure`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
