@@ -35,11 +35,13 @@ func objectStoreSetup(t *testing.T, gcs, azure bool) *objectStores {
 		s.gcs, s.bucket = s.env.GCS(t), name
 		s.gcs.CreateBucket(t, name)
 		s.gcs.Secret(t, s.env, s.ns, "gcs-key", map[string][]byte{"gcs-key.json": s.gcs.ServiceKey})
+		s.gcs.Secret(t, s.env, s.ns, "gcs-token", map[string][]byte{"gcs-token": []byte(s.gcs.Token)})
 	}
 	if azure {
 		s.azure, s.container = s.env.Azure(t), name
 		s.azure.CreateContainer(t, name)
 		s.azure.Secret(t, s.env, s.ns, "azure-key", map[string][]byte{"azure-key": []byte(s.azure.Key)})
+		s.azure.Secret(t, s.env, s.ns, "azure-sas", map[string][]byte{"azure-key": []byte(s.azure.AccountSAS())})
 	}
 	return s
 }
@@ -164,13 +166,13 @@ func (s *objectStores) ownBackupsOnly(t *testing.T, clusters ...*restoreCluster)
 
 // A cluster whose only repository is in GCS (fake-gcs-server over TLS, a
 // service key whose tokens the test's endpoint issues), and a second one in
-// the same bucket: each sees only its own backups; then the issue's
-// scenario with checksums.
+// the same bucket with a bearer token: each sees only its own backups;
+// then the issue's scenario with checksums.
 func TestGCSOnly(t *testing.T) {
 	t.Parallel()
 	s := objectStoreSetup(t, true, false)
 	hippo := s.create(t, "ghippo", "gcs")
-	zebra := s.create(t, "gzebra", "gcs")
+	zebra := s.create(t, "gzebra", "gcs", "--pgbackrest-gcs-key-type=token", "--pgbackrest-gcs-key-secret=gcs-token")
 	if conf := hippo.podFile(t, "/etc/pgbackrest/pgbackrest.conf"); !strings.Contains(conf, "repo1-gcs-key=/etc/pgbackrest/gcs/key.json") ||
 		!strings.Contains(conf, "archive-async=y") {
 		t.Errorf("the database's pgbackrest.conf lacks the mounted service key or asynchronous archiving:\n%s", conf)
@@ -184,12 +186,13 @@ func TestGCSOnly(t *testing.T) {
 	s.lifecycle(t, hippo, "gcs", nil, "", "")
 }
 
-// The same on Azure Blob (Azurite over TLS, the account's shared key).
+// The same on Azure Blob (Azurite over TLS, the account's shared key; the
+// second cluster with an account SAS token).
 func TestAzureOnly(t *testing.T) {
 	t.Parallel()
 	s := objectStoreSetup(t, false, true)
 	hippo := s.create(t, "ahippo", "azure")
-	zebra := s.create(t, "azebra", "azure")
+	zebra := s.create(t, "azebra", "azure", "--pgbackrest-azure-key-type=sas", "--pgbackrest-azure-key-secret=azure-sas")
 	zebra.backup(t)
 	hippo.backup(t)
 	s.ownBackupsOnly(t, hippo, zebra)
