@@ -3,11 +3,14 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cmd"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
@@ -258,5 +261,102 @@ func TestObjectStoreRefusals(t *testing.T) {
 	t.Logf("create with an untrusted certificate: exit %d after %s:\n%s", res.ExitCode, time.Since(start).Round(time.Second), res.Stderr)
 	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "certificate") || !strings.Contains(res.Stderr, "kubectl pgo delete cluster untrusted") {
 		t.Errorf("create --wait with an untrusted certificate: want a failure naming the certificate and how to remove the cluster:\n%s", res)
+	}
+}
+
+// The other flows on GCS and Azure: a cluster gcs,azure (repo1 GCS, repo2
+// Azure, no repository host), encrypted: full, diff and incr backups
+// chosen by --repo and --pgbackrest-storage-type, show backup, delete
+// backup, a schedule's run and retention, restore-drill, doctor, a restore
+// in place from Azure checked by checksum, and delete cluster warning that
+// the generated passphrase of backups left in both stores would be lost.
+func TestObjectStoreFlows(t *testing.T) {
+	t.Parallel()
+	s := objectStoreSetup(t, true, true)
+	env, ns := s.env, s.ns
+	c := s.create(t, "flows", "gcs,azure", "--pgbackrest-repo-cipher=aes-256-cbc")
+	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 3000) g")
+	backup := func(args ...string) {
+		t.Helper()
+		if res := env.PGO(t, append([]string{"backup", c.name, "-n", ns, "--wait"}, args...)...); res.ExitCode != 0 {
+			t.Fatalf("backup %v:\n%s", args, res)
+		}
+	}
+	backups := func() []repo.BackupSummary {
+		t.Helper()
+		res := env.PGO(t, "show", "backup", c.name, "-n", ns, "-o", "json")
+		var got cmd.ClusterBackups
+		if err := json.Unmarshal([]byte(res.Stdout), &got); err != nil || res.ExitCode != 0 || got.Repository == nil {
+			t.Fatalf("show backup -o json (%v):\n%s", err, res)
+		}
+		return got.Repository.Backups
+	}
+	kinds := func(repoIndex int) string {
+		var out []string
+		for _, b := range backups() {
+			if b.Repo == repoIndex {
+				out = append(out, b.Type)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	backup("--type=full")
+	c.sql(t, "UPDATE chain SET v = 'diff' WHERE id % 10 = 0")
+	backup("--type=diff")
+	backup("--type=full", "--pgbackrest-storage-type=azure")
+	c.sql(t, "UPDATE chain SET v = 'incr' WHERE id % 10 = 1")
+	backup("--type=incr", "--repo=2")
+	if g, a := kinds(1), kinds(2); g != "full,diff" || a != "full,incr" {
+		t.Errorf("backups: repo1 (gcs) %q, repo2 (azure) %q; want full,diff and full,incr", g, a)
+	}
+
+	// delete backup finds the incremental backup in repo2.
+	var incr string
+	for _, b := range backups() {
+		if b.Type == "incr" {
+			incr = b.Label
+		}
+	}
+	if res := env.PGO(t, "delete", "backup", c.name, "-n", ns, "--target="+incr, "--yes"); res.ExitCode != 0 {
+		t.Errorf("delete backup %s:\n%s", incr, res)
+	} else if a := kinds(2); a != "full" {
+		t.Errorf("after delete backup %s, repo2 has %q, want full", incr, a)
+	}
+
+	// A schedule's run takes a full backup into repo1; one more full backup there, and retention
+	// (2 full backups) expires the first with its differential.
+	if res := env.PGO(t, "create", "schedule", c.name, "-n", ns, "--schedule=0 1 * * *", "--pgbackrest-backup-type=full"); res.ExitCode != 0 {
+		t.Fatalf("create schedule:\n%s", res)
+	}
+	if job := scRun(t, env, ns, c.name+"-pgbackrest-full", "now"); !scWaitJob(t, env, ns, job, 5*time.Minute) {
+		t.Errorf("the schedule's Job %s failed", job)
+	}
+	backup("--type=full", "--repo=1")
+	if g := kinds(1); g != "full,full" {
+		t.Errorf("after three full backups with retention 2, repo1 (gcs) has %q, want full,full", g)
+	}
+
+	res := env.PGO(t, "restore-drill", c.name, "-n", ns, "-o", "json")
+	var drill cmd.DrillReport
+	if err := json.Unmarshal([]byte(res.Stdout), &drill); err != nil || res.ExitCode != 0 || !drill.Passed || !drill.Removed {
+		t.Errorf("restore-drill (%v):\n%s", err, res)
+	}
+	if r, res := doctorReport(t, env, ns, c.name); !r.Healthy {
+		t.Errorf("doctor of a healthy gcs,azure cluster:\n%s", res)
+	}
+
+	c.sql(t, "UPDATE chain SET v = 'latest' WHERE id % 10 = 2")
+	c.switchAndArchive(t)
+	want := c.one(t, chainChecksumSQL)
+	c.restore(t, "--pgbackrest-storage-type=azure")
+	if got := c.one(t, chainChecksumSQL); got != want {
+		t.Errorf("after the restore from repo2 (azure) to the latest point the table is %s, want %s", got, want)
+	} else {
+		t.Logf("restore from azure to the latest point: %s", got)
+	}
+
+	res = env.PGO(t, "delete", "cluster", c.name, "-n", ns, "--yes")
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr+res.Stdout, "GCS bucket "+s.bucket) || !strings.Contains(res.Stderr+res.Stdout, "Azure container "+s.container) {
+		t.Errorf("delete cluster of an encrypted gcs,azure cluster: want a refusal naming both stores:\n%s", res)
 	}
 }
