@@ -360,3 +360,44 @@ func TestObjectStoreFlows(t *testing.T) {
 		t.Errorf("delete cluster of an encrypted gcs,azure cluster: want a refusal naming both stores:\n%s", res)
 	}
 }
+
+// A standby of a cluster whose only repository is Azure, with a GCS
+// repository of its own: it follows the source's writes, and is promoted
+// with every row archived; and once the source is deleted for good (its
+// settings gone), a new cluster in the same container restores it from
+// there. Each by checksum.
+func TestObjectStoreStandbyAndGone(t *testing.T) {
+	t.Parallel()
+	s := objectStoreSetup(t, true, true)
+	env, ns := s.env, s.ns
+	src := s.create(t, "ssrc", "azure")
+	src.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 4000) g")
+	src.backup(t)
+	dr := s.create(t, "sdr", "gcs", "--restore-from=ssrc", "--standby")
+
+	src.sql(t, "DELETE FROM chain WHERE id % 11 = 0; INSERT INTO chain SELECT g, 'followed' FROM generate_series(4001, 4500) g")
+	src.switchAndArchive(t)
+	waitChecksum(t, dr, src.one(t, chainChecksumSQL), 3*time.Minute)
+
+	src.sql(t, "UPDATE chain SET v = 'last' WHERE id % 7 = 0")
+	src.switchAndArchive(t)
+	want := src.one(t, chainChecksumSQL)
+	if res := env.PGO(t, "delete", "cluster", src.name, "-n", ns, "--yes", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("delete cluster %s:\n%s", src.name, res)
+	}
+	if res := env.PGOWithin(t, 10*time.Minute, "promote", dr.name, "-n", ns, "--yes", "--wait"); res.ExitCode != 0 {
+		t.Fatalf("promote %s:\n%s", dr.name, res)
+	}
+	if got := dr.one(t, chainChecksumSQL); got != want {
+		t.Errorf("the promoted standby has %s, want %s (every row the source archived)", got, want)
+	} else {
+		t.Logf("the promoted standby (GCS) of the Azure source: %s", got)
+	}
+
+	gone := s.create(t, "sgone", "azure", "--restore-from=ssrc")
+	if got := gone.one(t, chainChecksumSQL); got != want {
+		t.Errorf("%s restored from the container of the deleted %s: %s, want %s", gone.name, src.name, got, want)
+	} else {
+		t.Logf("%s restored from the container of the deleted %s: %s", gone.name, src.name, got)
+	}
+}
