@@ -183,7 +183,8 @@ func (r *From) Prepare(ctx context.Context, existing bool) error {
 	case apierrors.IsNotFound(err) && !target.HasObjectStoreRepo():
 		return fmt.Errorf("--restore-from: cluster %q not found in namespace %q, neither running nor deleted with --keep-backups (there is no ConfigMap %s). "+
 			"If its backups are in an object store, create this cluster with a repository in the same bucket or container, and it is read from there: "+
-			"e.g. --pgbackrest-storage-type=s3 (or gcs, azure, local,s3...) with that store's bucket or container, keys and CA flags; nothing was created",
+			"--pgbackrest-storage-type=s3 (or local,s3) with --pgbackrest-s3-bucket, --pgbackrest-s3-endpoint, the keys and the CA; or gcs with --pgbackrest-gcs-bucket and its key Secret; "+
+			"or azure with --pgbackrest-azure-account, --pgbackrest-azure-container and its key Secret; nothing was created",
 			src, ns, cluster.SettingsConfigMapName(src))
 	case apierrors.IsNotFound(err):
 		r.sourceGone = true

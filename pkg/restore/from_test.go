@@ -366,7 +366,7 @@ func TestFromS3SourceRefuses(t *testing.T) {
 		want  []string
 	}{
 		{name: "gone, and the new cluster has no S3 repository", spec: cluster.Spec{Name: "new", Namespace: "pgo"},
-			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "bucket or container, keys and CA flags"}},
+			want: []string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket", "--pgbackrest-gcs-bucket", "--pgbackrest-azure-container"}},
 		{name: "gone, and not in the bucket", spec: s3Spec("new"), setup: func(t *testing.T, fx *fakecluster.Cluster) { fx.Info = "[]" },
 			want: []string{`cluster "old" is gone`, "S3 bucket backups at s3.pgo.svc:9000", "/backrestrepo/old-backrest-shared-repo", "has no stanza db", "nothing was created"}},
 		{name: "encrypted, passphrase gone", spec: cluster.Spec{Name: "new", Namespace: "pgo"}, setup: func(t *testing.T, fx *fakecluster.Cluster) {

@@ -355,7 +355,7 @@ func TestCreateClusterBadInput(t *testing.T) {
 		{"name with a dot", []string{"create", "cluster", "hip.po"}, []string{`cluster name "hip.po" is not valid`}},
 		{"too long name", []string{"create", "cluster", long}, []string{"is too long (43 characters)", "use a name of at most 42 characters"}},
 		{"no name", []string{"create", "cluster"}, []string{"a cluster name is required"}},
-		{"unknown storage type", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=gcs"}, []string{`storage type "gcs" is not known: use local`}},
+		{"unknown storage type", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=ftp"}, []string{`storage type "ftp" is not known: use local`}},
 		{"s3 without a bucket", []string{"create", "cluster", "hippo", "--pgbackrest-storage-type=s3"}, []string{"storage type s3 needs a bucket"}},
 		{"negative size", []string{"create", "cluster", "hippo", "--storage-size=-1Gi"}, []string{`storage size "-1Gi" must be more than zero`}},
 		{"unparsable size", []string{"create", "cluster", "hippo", "--pgbackrest-pvc-size=big"}, []string{`repository PVC size "big" is not a quantity`}},

@@ -454,7 +454,7 @@ func TestS3RestoreFrom(t *testing.T) {
 			want []string
 		}{
 			{"not in the bucket", append([]string{"create", "cluster", "nosuch", "-n", ns, "--restore-from=never"}, s3Flags...),
-				[]string{`cluster "never" is gone`, "bucket \"" + bucket + "\"", "/backrestrepo/never-backrest-shared-repo", "nothing was created"}},
+				[]string{`cluster "never" is gone`, "S3 bucket " + bucket + " at " + s3.Endpoint, "/backrestrepo/never-backrest-shared-repo", "nothing was created"}},
 			{"gone, without S3 flags", []string{"create", "cluster", "nosuch", "-n", ns, "--restore-from=old"},
 				[]string{`cluster "old" not found`, "--pgbackrest-storage-type=s3", "--pgbackrest-s3-bucket", "nothing was created"}},
 		} {
