@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -227,4 +229,40 @@ func pvNodes(pv *corev1.PersistentVolume) []string {
 		}
 	}
 	return nodes
+}
+
+// The local cluster's network holds still while pods come and go: every bridge keeps the MAC
+// address it was given (one left to choose takes its lowest port's, which changed with every pod
+// and left the pods' ARP entries for their gateway pointing nowhere: DNS lookups timed out), and
+// the cluster DNS says a name outside the cluster domain does not exist rather than failing
+// (a failure there makes every search-list lookup of a missing name a "temporary failure").
+func TestClusterNetworkHoldsStill(t *testing.T) {
+	t.Parallel()
+	env := framework.Setup(t)
+	nodes := readyNodes(t, env)
+	for i := 0; i <= len(nodes); i++ {
+		bridge := fmt.Sprintf("kpgo%d", i)
+		b, err := os.ReadFile("/sys/class/net/" + bridge + "/addr_assign_type")
+		if err != nil {
+			t.Fatalf("bridge %s: %v", bridge, err)
+		}
+		// 3 is NET_ADDR_SET: the address was set, the bridge does not follow its ports'.
+		if got := strings.TrimSpace(string(b)); got != "3" {
+			t.Errorf("bridge %s: addr_assign_type %s, want 3 (a fixed MAC address)", bridge, got)
+		}
+	}
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, "10.88.0.1:53")
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if addrs, err := resolver.LookupHost(ctx, "kubernetes.default.svc.cluster.local"); err != nil || len(addrs) == 0 {
+		t.Errorf("the cluster DNS does not resolve the API server's Service: %v %v", addrs, err)
+	}
+	_, err := resolver.LookupHost(ctx, "no-such-host.example.")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound || dnsErr.IsTemporary {
+		t.Errorf("a name outside the cluster domain: %v, want a plain not found (NXDOMAIN)", err)
+	}
 }
