@@ -265,7 +265,7 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"create: --pitr-target without --restore-from", []string{"create", "cluster", "x", "--pitr-target=" + pitr}, `--pitr-target needs --restore-from`},
 		{"create: --restore-opts without --restore-from", []string{"create", "cluster", "x", "--restore-opts=--set=" + full}, `--restore-opts needs --restore-from`},
 		{"create: invalid --restore-from-namespace", []string{"create", "cluster", "x", "--restore-from=" + name, "--restore-from-namespace=Bad_NS"}, `--restore-from-namespace=Bad_NS is not a namespace`},
-		{"create: restore from a missing cluster", []string{"create", "cluster", "x", "--restore-from=nosuch"}, `cluster "nosuch" not found.*S3 bucket.*--pgbackrest-storage-type=s3`},
+		{"create: restore from a missing cluster", []string{"create", "cluster", "x", "--restore-from=nosuch"}, `cluster "nosuch" not found.*same bucket or container.*--pgbackrest-storage-type=s3.*gcs with --pgbackrest-gcs-bucket`},
 		{"create: bad --pitr-target", []string{"create", "cluster", "x", "--restore-from=" + name, "--pitr-target=yesterday"}, `invalid --pitr-target: "yesterday"`},
 		{"create: --pitr-target before the first backup", []string{"create", "cluster", "x", "--restore-from=" + name, "--pitr-target=2000-01-01 00:00:00+00"}, `before the end of the oldest backup`},
 		{"create: --pitr-target conflicts with --type", []string{"create", "cluster", "x", "--restore-from=" + name, "--pitr-target=" + pitr, "--restore-opts=--type=immediate"}, `conflicts with --type=immediate`},

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
@@ -15,6 +16,11 @@ import (
 // from a pod of the cluster, before any cluster uses them: what works, and what does not. Each
 // case of the pod's script prints "CASE <name> rc=<exit code>" and what it checked; the tests
 // read the log. See docs/object-stores.md.
+
+// probeImage is the image of the probe pods: PostgreSQL 15's, whose pgBackRest 2.45 still has
+// the repo-put command the round trips write with (2.60, in the default major's image, answers
+// "invalid command 'repo-put'"). The clusters of the other object-store tests run the default.
+var probeImage = cluster.ImageFor(15)
 
 // probeScript is the shell script of a probe pod: conf is the pgbackrest.conf of repo1 (without
 // its key, which comes from the environment or a mounted file), cases the pgbackrest calls.
@@ -103,6 +109,7 @@ PGBACKREST_REPO1_GCS_KEY=/keys/key.json roundtrip service --repo1-gcs-key-type=s
 PGBACKREST_REPO1_GCS_KEY=/keys/bad.json pgb --repo1-gcs-key-type=service repo-ls 2>&1; echo "CASE bad-json rc=$?"
 `
 	rc, log := probeCases(t, env, ns, probeScript(conf, cases), func(p *corev1.Pod) {
+		p.Spec.Containers[0].Image = probeImage
 		p.Spec.Containers[0].Env = []corev1.EnvVar{secretEnv("GCS_TOKEN", "gcs-keys", "token")}
 		mountSecret(p, "gcs-keys", "/keys")
 	})
@@ -146,6 +153,7 @@ PGBACKREST_REPO1_AZURE_KEY=$AZURE_SAS roundtrip sas --repo1-azure-key-type=sas
 PGBACKREST_REPO1_AZURE_KEY=$(head -c 32 /dev/urandom | base64) pgb repo-ls > /tmp/wrong 2>&1; echo "CASE wrong-key rc=$?"; head -1 /tmp/wrong
 `
 	rc, log := probeCases(t, env, ns, probeScript(conf, cases), func(p *corev1.Pod) {
+		p.Spec.Containers[0].Image = probeImage
 		p.Spec.Containers[0].Env = []corev1.EnvVar{secretEnv("AZURE_KEY", "azure-keys", "azure-key"), secretEnv("AZURE_SAS", "azure-keys", "azure-sas-token")}
 		mountSecret(p, "azure-keys", "/keys")
 	})
