@@ -47,6 +47,12 @@ func PostgresSecretName(cluster string) string { return cluster + "-postgres-sec
 // cluster --keep-backups` keeps it with the repository.
 func RepoConfigSecretName(cluster string) string { return cluster + "-backrest-repo-config" }
 
+// CAConfigMapName holds only the cluster's CA certificate (ca.crt), which
+// signs the database's server certificate: applications mount it to
+// connect with sslmode=verify-full, and so do the pgdump and pgbasebackup
+// Jobs. The CA's key stays in RepoConfigSecretName.
+func CAConfigMapName(cluster string) string { return cluster + "-ca" }
+
 // SettingsConfigMapName holds the Spec.
 func SettingsConfigMapName(cluster string) string { return cluster + "-pgo-config" }
 

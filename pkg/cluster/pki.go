@@ -42,13 +42,15 @@ type leaf struct {
 	dnsNames []string
 }
 
-// leaves are the two certificates. The database's is good for the
-// primary's Service, the first pod under it, and the Service of every
+// leaves are the two certificates. The database's, which is also
+// PostgreSQL's server certificate, is good for the primary's Service, the
+// first pod under it, the replicas' Service, and the Service of every
 // instance there may be (InstancePodName of 0 to MaxReplicas), so that
 // adding a replica or failing over needs no new certificate.
 func leaves(cluster, namespace string) (db, repoHost leaf) {
 	pod := PodName(cluster) + "." + ServiceName(cluster)
 	names := append(serviceDNSNames(ServiceName(cluster), namespace), serviceDNSNames(pod, namespace)...)
+	names = append(names, serviceDNSNames(ReplicasServiceName(cluster), namespace)...)
 	for i := 0; i <= MaxReplicas; i++ {
 		names = append(names, serviceDNSNames(InstancePodName(InstanceName(cluster, i)), namespace)...)
 	}

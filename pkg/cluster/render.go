@@ -39,6 +39,7 @@ var templates = template.Must(template.New("").
 var objectTemplates = []string{
 	"repo-secret.yaml",
 	"postgres-secret.yaml",
+	"ca-configmap.yaml",
 	"settings-configmap.yaml",
 	"pgbackrest-configmap.yaml",
 	"data-pvc.yaml",
@@ -262,7 +263,7 @@ type objectValues struct {
 type objectNames struct {
 	DataPVC, RepoPVC, Service, ReplicasService, StatefulSet, RepoHost        string
 	PostgresSecret, RepoConfigSecret, SettingsConfigMap, PGBackRestConfigMap string
-	StandbySourceSecret                                                      string
+	StandbySourceSecret, CAConfigMap                                         string
 }
 
 func newObjectValues(spec Spec, m Material) (objectValues, error) {
@@ -283,7 +284,7 @@ func newObjectValues(spec Spec, m Material) (objectValues, error) {
 			Service: ServiceName(c), ReplicasService: ReplicasServiceName(c), StatefulSet: StatefulSetName(c), RepoHost: RepoHostName(c),
 			PostgresSecret: PostgresSecretName(c), RepoConfigSecret: RepoConfigSecretName(c),
 			SettingsConfigMap: SettingsConfigMapName(c), PGBackRestConfigMap: PGBackRestConfigMapName(c),
-			StandbySourceSecret: StandbySourceSecretName(c),
+			StandbySourceSecret: StandbySourceSecretName(c), CAConfigMap: CAConfigMapName(c),
 		},
 		DatabaseSelector:     DatabaseSelector(c),
 		RepoSelector:         RepoSelector(c),

@@ -207,6 +207,7 @@ func TestRenderOrderAndNames(t *testing.T) {
 	want := []string{
 		"Secret/hippo-backrest-repo-config",
 		"Secret/hippo-postgres-secret",
+		"ConfigMap/hippo-ca",
 		"ConfigMap/hippo-pgo-config",
 		"ConfigMap/hippo-pgbackrest-config",
 		"PersistentVolumeClaim/hippo",

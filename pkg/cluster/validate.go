@@ -43,6 +43,7 @@ var nameRules = []nameRule{
 	{"the repository Secret", RepoConfigSecretName, validation.DNS1123SubdomainMaxLength},
 	{"the postgres Secret", PostgresSecretName, validation.DNS1123SubdomainMaxLength},
 	{"the settings ConfigMap", SettingsConfigMapName, validation.DNS1123SubdomainMaxLength},
+	{"the CA ConfigMap", CAConfigMapName, validation.DNS1123SubdomainMaxLength},
 	{"the pgBackRest ConfigMap", PGBackRestConfigMapName, validation.DNS1123SubdomainMaxLength},
 }
 

@@ -178,9 +178,10 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create --dry-run=client: %v", err)
 	}
-	docs := strings.Split(strings.TrimPrefix(out, "---\n"), "---\n")
-	if len(docs) != 12 {
-		t.Fatalf("printed %d documents, want 12:\n%s", len(docs), out)
+	// Split at the lines "---" only: the CA ConfigMap's PEM has lines that end in "---".
+	docs := strings.Split(strings.TrimPrefix(out, "---\n"), "\n---\n")
+	if len(docs) != 13 {
+		t.Fatalf("printed %d documents, want 13:\n%s", len(docs), out)
 	}
 	for _, doc := range docs {
 		var obj unstructured.Unstructured
@@ -268,8 +269,8 @@ func TestCreateClusterClientDryRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("-o json is not JSON: %v", err)
 	}
-	if list.Kind != "List" || len(list.Items) != 12 || list.Items[0].GetNamespace() != "pg" {
-		t.Errorf("got kind %q with %d items in %q, want a List of 12 in pg", list.Kind, len(list.Items), list.Items[0].GetNamespace())
+	if list.Kind != "List" || len(list.Items) != 13 || list.Items[0].GetNamespace() != "pg" {
+		t.Errorf("got kind %q with %d items in %q, want a List of 13 in pg", list.Kind, len(list.Items), list.Items[0].GetNamespace())
 	}
 
 	// Without -o, one line per object.
@@ -301,7 +302,7 @@ func TestCreateClusterFlagsReachTheCluster(t *testing.T) {
 	}
 	out, errOut, err := executeCreate(t, f, "hippo", "--memory-limit=1Gi", "--pgbackrest-storage-type=posix", "--storage-size=1024Mi", "-o", "json")
 	var list struct{ Items []unstructured.Unstructured }
-	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 12 || errOut != "cluster hippo unchanged\n" {
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Items) != 13 || errOut != "cluster hippo unchanged\n" {
 		t.Errorf("create -o json: %v, %d items, stderr %q\n%s", err, len(list.Items), errOut, out)
 	}
 }

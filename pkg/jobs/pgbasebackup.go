@@ -48,8 +48,7 @@ type PGBaseBackupJob struct {
 	Scheduled bool
 }
 
-const pgbasebackupScript = `set -eu
-d="$PGBASEBACKUP_DIR"
+const pgbasebackupScript = caCheck + `d="$PGBASEBACKUP_DIR"
 mkdir -p "$(dirname "$d")"
 echo "kubectl-pgo: base backup to $d"
 pg_basebackup --pgdata="$d" --format=tar --gzip --wal-method=stream --checkpoint=fast --progress --verbose "$@"
@@ -68,7 +67,7 @@ func (p PGBaseBackupJob) Render() *batchv1.Job {
 	}
 	env := append(pgEnv(p.Cluster, p.Scheduled), corev1.EnvVar{Name: "PGBASEBACKUP_DIR", Value: dir})
 	command := append([]string{"sh", "-c", pgbasebackupScript, "pgbasebackup"}, p.Options...)
-	job := pgJob(fmt.Sprintf("%s-pgbasebackup-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGBaseBackupMount, l, ann, env, command, p.Deadline, false)
+	job := pgJob(p.Cluster, fmt.Sprintf("%s-pgbasebackup-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGBaseBackupMount, l, ann, env, command, p.Deadline, false)
 	// Beside the database: a restore of the base backup mounts its PVC and the data PVC in one
 	// pod, so with node-local volumes both must be on one node. The first Job binds a new PVC
 	// of a WaitForFirstConsumer class to the database's node, and later ones follow it there.

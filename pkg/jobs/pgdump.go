@@ -123,8 +123,9 @@ func dumpFolder(t time.Time, scheduled bool, l map[string]string) string {
 
 // pgdumpScript resolves the Service once, with retries: pg_dumpall connects
 // once per database, and one transient DNS failure would fail the dump.
-const pgdumpScript = `set -eu
-addr=
+// The address goes to PGHOSTADDR: PGHOST keeps the Service's name, which
+// sslmode=verify-full checks the server's certificate against.
+const pgdumpScript = caCheck + `addr=
 for i in 1 2 3 4 5; do
   addr=$(getent hosts "$PGHOST" | awk '{print $1; exit}')
   [ -n "$addr" ] && break
@@ -132,7 +133,7 @@ for i in 1 2 3 4 5; do
   sleep 2
 done
 [ -n "$addr" ] || { echo "kubectl-pgo: cannot resolve the Service $PGHOST" >&2; exit 1; }
-export PGHOST="$addr"
+export PGHOSTADDR="$addr"
 f="$PGDUMP_FILE"
 mkdir -p "$(dirname "$f")"
 echo "kubectl-pgo: dumping to $f"
@@ -189,7 +190,7 @@ func (p PGDumpJob) Render() *batchv1.Job {
 		corev1.EnvVar{Name: "PGDUMP_FILE", Value: path},
 		corev1.EnvVar{Name: "PGDUMP_ALL", Value: fmt.Sprint(p.All)})
 	command := append([]string{"sh", "-c", pgdumpScript, "pgdump"}, args...)
-	return pgJob(fmt.Sprintf("%s-pgdump-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGDumpMount, l, ann, env, command, p.Deadline, false)
+	return pgJob(p.Cluster, fmt.Sprintf("%s-pgdump-%s", p.Cluster, suffix), p.Namespace, p.Image, p.PVC, PGDumpMount, l, ann, env, command, p.Deadline, false)
 }
 
 // PGDumpRestoreJob describes a pg_restore (or psql, for pg_dumpall) Job.
@@ -231,7 +232,7 @@ func (r PGDumpRestoreJob) Render() *batchv1.Job {
 		command = strings.TrimSpace(fmt.Sprintf("psql -X --dbname=%s -f %s %s", r.Database, r.Path, joinArgs(r.Options))) + " (keeping the superuser's password)"
 	}
 	ann := map[string]string{AnnotationPGDumpPath: r.Path, AnnotationPGDumpDatabase: r.Database, AnnotationPGDumpCommand: command}
-	return pgJob(fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster, false), r.Command(), r.Deadline, true)
+	return pgJob(r.Cluster, fmt.Sprintf("%s-pgdump-restore-%s", r.Cluster, suffix), r.Namespace, r.Image, r.PVC, PGDumpMount, l, ann, pgEnv(r.Cluster, false), r.Command(), r.Deadline, true)
 }
 
 func joinArgs(args []string) string {
@@ -245,8 +246,25 @@ func joinArgs(args []string) string {
 	return s
 }
 
+// PGCAMount is where the Jobs that connect to PostgreSQL mount the
+// cluster's CA ConfigMap (cluster.CAConfigMapName).
+const PGCAMount = "/etc/kubectl-pgo-ca"
+
+// caCheck starts the scripts of the Jobs that connect to PostgreSQL: a
+// cluster made before PostgreSQL required TLS has no CA ConfigMap until
+// update cluster makes it, and the Job says so rather than libpq's "root
+// certificate file does not exist".
+const caCheck = `set -eu
+if [ ! -s "$PGSSLROOTCERT" ]; then
+  echo "kubectl-pgo: the cluster's CA ($PGSSLROOTCERT, from ConfigMap $PGCA_CONFIGMAP) is missing: the cluster was made by an older kubectl-pgo; run kubectl pgo create cluster $PGHOST again (it keeps its settings and makes what is missing)" >&2
+  exit 1
+fi
+`
+
 // pgEnv connects libpq to the cluster's Service as the superuser of its
-// Secret; with jobName, it also gives the Job's name (jobNameEnv).
+// Secret, over TLS with the server's certificate verified against the
+// cluster's CA (sslmode=verify-full); with jobName, it also gives the
+// Job's name (jobNameEnv).
 func pgEnv(clusterName string, jobName bool) []corev1.EnvVar {
 	secret := func(key string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -262,11 +280,14 @@ func pgEnv(clusterName string, jobName bool) []corev1.EnvVar {
 		{Name: "PGUSER", ValueFrom: secret("username")},
 		{Name: "PGPASSWORD", ValueFrom: secret("password")},
 		{Name: "PGCONNECT_TIMEOUT", Value: "10"},
+		{Name: "PGSSLMODE", Value: "verify-full"},
+		{Name: "PGSSLROOTCERT", Value: PGCAMount + "/" + cluster.KeyCACert},
+		{Name: "PGCA_CONFIGMAP", Value: cluster.CAConfigMapName(clusterName)},
 		{Name: "HOME", Value: "/tmp"},
 	}...)
 }
 
-func pgJob(name, ns, image, pvc, mount string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
+func pgJob(clusterName, name, ns, image, pvc, mount string, l, ann map[string]string, env []corev1.EnvVar, command []string, deadline time.Duration, readOnly bool) *batchv1.Job {
 	deadline = positiveOr(deadline, DefaultBackupDeadline)
 	const uid = 26
 	return &batchv1.Job{
@@ -300,11 +321,18 @@ func pgJob(name, ns, image, pvc, mount string, l, ann map[string]string, env []c
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "pgdump", MountPath: mount, ReadOnly: readOnly},
 							{Name: "tmp", MountPath: "/tmp"},
+							{Name: "ca", MountPath: PGCAMount, ReadOnly: true},
 						},
 					}},
 					Volumes: []corev1.Volume{
 						{Name: "pgdump", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc}}},
 						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						// Optional: without it (a cluster not yet updated) the pod
+						// starts, and its script says what to do (caCheck).
+						{Name: "ca", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: cluster.CAConfigMapName(clusterName)},
+							Optional:             ptr.To(true),
+						}}},
 					},
 				},
 			},

@@ -76,8 +76,8 @@ func TestCreateCreatesThenIsUnchanged(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if got := len(f.Writes()); got != 12 {
-		t.Errorf("%d writes, want 12 applies: %v", got, f.Writes())
+	if got := len(f.Writes()); got != 13 {
+		t.Errorf("%d writes, want 13 applies: %v", got, f.Writes())
 	}
 
 	// Second run: the typed client must see the Secrets and the settings.
@@ -87,7 +87,7 @@ func TestCreateCreatesThenIsUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second create: %v", err)
 	}
-	if strings.Count(out, " unchanged\n") != 13 || !strings.HasSuffix(out, "cluster hippo unchanged\n") {
+	if strings.Count(out, " unchanged\n") != 14 || !strings.HasSuffix(out, "cluster hippo unchanged\n") {
 		t.Errorf("second create changed something:\n%s", out)
 	}
 
@@ -241,8 +241,8 @@ func TestCreateOutput(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if len(list.Items) != 12 || list.Items[0].GetResourceVersion() != "1" {
-		t.Errorf("got %d items, want the 12 applied objects", len(list.Items))
+	if len(list.Items) != 13 || list.Items[0].GetResourceVersion() != "1" {
+		t.Errorf("got %d items, want the 13 applied objects", len(list.Items))
 	}
 	if errOut != "cluster hippo created\n" {
 		t.Errorf("stderr = %q, want the summary", errOut)
