@@ -256,7 +256,7 @@ const PGCAMount = "/etc/kubectl-pgo-ca"
 // certificate file does not exist".
 const caCheck = `set -eu
 if [ ! -s "$PGSSLROOTCERT" ]; then
-  echo "kubectl-pgo: the cluster's CA ($PGSSLROOTCERT, from ConfigMap $PGCA_CONFIGMAP) is missing: the cluster was made by an older kubectl-pgo; run kubectl pgo create cluster $PGHOST again (it keeps its settings and makes what is missing)" >&2
+  echo "kubectl-pgo: the cluster's CA ($PGSSLROOTCERT, from ConfigMap $PGCA_CONFIGMAP) is missing: the cluster was made by an earlier kubectl-pgo; kubectl pgo update cluster $PGHOST brings it up to date" >&2
   exit 1
 fi
 `

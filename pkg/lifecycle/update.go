@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -57,10 +58,6 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 		chooseReplicaBootstrap(ctx, c, o.Exec, &spec, progress)
 	}
 	changes := cluster.Changes(stored, spec)
-	if len(changes) == 0 {
-		fmt.Fprintf(progress, "cluster %s unchanged: its settings already are those given\n", name)
-		return nil
-	}
 
 	// Unlike create, update never generates the certificates and the
 	// password: new ones would lock the pods out.
@@ -72,6 +69,19 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	if err != nil {
 		return err
 	}
+	rendered, err := cluster.Render(spec, material)
+	if err != nil {
+		return err
+	}
+	outdated, err := outdatedObjects(ctx, c, name, rendered, objects)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 && len(outdated) == 0 {
+		fmt.Fprintf(progress, "cluster %s unchanged: its settings already are those given\n", name)
+		return nil
+	}
+	objects = mergeObjects(rendered, objects, outdated)
 	before, err := apply.CurrentObjects(ctx, c, name, objects)
 	if err != nil {
 		return err
@@ -81,6 +91,13 @@ func Update(ctx context.Context, c *apply.Clients, o UpdateOptions) error {
 	fmt.Fprintf(progress, "cluster %s in namespace %s%s:\n", name, ns, suffix)
 	for _, ch := range changes {
 		fmt.Fprintf(progress, "  %s\n", ch)
+	}
+	if len(outdated) > 0 {
+		var refs []string
+		for _, obj := range outdated {
+			refs = append(refs, apply.ObjectRef(obj))
+		}
+		fmt.Fprintf(progress, "  made by an earlier kubectl-pgo, brought up to date: %s\n", strings.Join(refs, ", "))
 	}
 	restarts := restartedWorkloads(spec, objects)
 	for _, r := range restarts {
@@ -145,19 +162,91 @@ func changedObjects(old, new cluster.Spec, m cluster.Material) ([]*unstructured.
 	if err != nil {
 		return nil, err
 	}
-	key := func(u *unstructured.Unstructured) string { return u.GetKind() + "/" + u.GetName() }
 	previous := map[string]*unstructured.Unstructured{}
 	for _, obj := range before {
-		previous[key(obj)] = obj
+		previous[objectKey(obj)] = obj
 	}
 	var out []*unstructured.Unstructured
 	for _, obj := range after {
-		if prev, ok := previous[key(obj)]; !ok || !equality.Semantic.DeepEqual(prev.Object, obj.Object) {
+		if prev, ok := previous[objectKey(obj)]; !ok || !equality.Semantic.DeepEqual(prev.Object, obj.Object) {
 			out = append(out, obj)
 		}
 	}
 	return out, nil
 }
+
+// outdatedObjects are the objects of the cluster, rendered with spec, that
+// an earlier kubectl-pgo made otherwise, and that changed (the objects
+// whose rendering the settings change) lacks: those missing (the CA
+// ConfigMap), the Secrets and ConfigMaps whose data differs (pg_hba.conf
+// that requires TLS, a database certificate reissued for new names), and
+// the StatefulSets and the Deployment whose pods were made from other
+// files (their config hash), which restart. Nothing else is compared: a
+// field the server defaults would always differ.
+func outdatedObjects(ctx context.Context, c *apply.Clients, name string, rendered, changed []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	skip := map[string]bool{}
+	for _, obj := range changed {
+		skip[objectKey(obj)] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, obj := range rendered {
+		if skip[objectKey(obj)] {
+			continue
+		}
+		cur, err := apply.GetObject(ctx, c, obj)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			out = append(out, obj)
+			continue
+		}
+		if err := cluster.CheckOwnership(name, apply.DescribeObject(obj), cur.GetLabels()); err != nil {
+			return nil, err
+		}
+		if renderedDiffers(obj, cur) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// renderedDiffers compares what outdatedObjects compares of an object.
+func renderedDiffers(want, cur *unstructured.Unstructured) bool {
+	var fields []string
+	switch want.GetKind() {
+	case "Secret", "ConfigMap":
+		fields = []string{"data"}
+	case "StatefulSet", "Deployment":
+		fields = []string{"spec", "template", "metadata", "annotations", cluster.AnnotationConfigHash}
+	default:
+		return false
+	}
+	w, _, _ := unstructured.NestedFieldNoCopy(want.Object, fields...)
+	g, _, _ := unstructured.NestedFieldNoCopy(cur.Object, fields...)
+	return !equality.Semantic.DeepEqual(w, g)
+}
+
+// mergeObjects returns the changed and the outdated objects together, in
+// the order to apply them (rendered's).
+func mergeObjects(rendered, changed, outdated []*unstructured.Unstructured) []*unstructured.Unstructured {
+	if len(outdated) == 0 {
+		return changed
+	}
+	in := map[string]*unstructured.Unstructured{}
+	for _, obj := range append(append([]*unstructured.Unstructured{}, changed...), outdated...) {
+		in[objectKey(obj)] = obj
+	}
+	var out []*unstructured.Unstructured
+	for _, obj := range rendered {
+		if o, ok := in[objectKey(obj)]; ok {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func objectKey(u *unstructured.Unstructured) string { return u.GetKind() + "/" + u.GetName() }
 
 // scaleStatefulSet sets the replicas of an instance's StatefulSet.
 func scaleStatefulSet(ctx context.Context, c *apply.Clients, ns, name string, replicas int) error {

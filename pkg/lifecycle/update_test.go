@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
@@ -187,5 +188,71 @@ func TestUpdateResources(t *testing.T) {
 	}
 	if strings.Contains(out, "deployment") {
 		t.Errorf("a database resource change touched the repository host:\n%s", out)
+	}
+}
+
+// A cluster made by an earlier kubectl-pgo (no CA ConfigMap, a pg_hba.conf
+// without TLS, pods made from those files) is brought up to date by update
+// without any setting given, and the database pod restarts; then nothing
+// is left to do.
+func TestUpdateOutdated(t *testing.T) {
+	f := createdCluster(t, nil)
+	ctx := context.Background()
+	cms := f.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace("default")
+	if err := cms.Delete(ctx, cluster.CAConfigMapName("hippo"), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cms.Get(ctx, cluster.PGBackRestConfigMapName("hippo"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Object["data"].(map[string]any)[cluster.FileHBAConf] = "host all all all scram-sha-256\n"
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sts := f.Dynamic.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}).Namespace("default")
+	s, err := sts.Get(ctx, "hippo", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(s.Object, "old", "spec", "template", "metadata", "annotations", cluster.AnnotationConfigHash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sts.Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.ClearActions()
+
+	o := newUpdate(t, nil)
+	o.Wait = false
+	out, _, err := runUpdate(f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"made by an earlier kubectl-pgo, brought up to date: configmap/hippo-ca, configmap/hippo-pgbackrest-config, statefulset.apps/hippo\n",
+		"the database pod restarts to read the new configuration\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if got := f.Writes(); len(got) != 3 {
+		t.Errorf("writes = %v, want 3 applies", got)
+	}
+	if hba := pgbackrestConfig(t, f, cluster.FileHBAConf); !strings.Contains(hba, "hostssl all") {
+		t.Errorf("pg_hba.conf was not brought up to date:\n%s", hba)
+	}
+	if _, err := cms.Get(ctx, cluster.CAConfigMapName("hippo"), metav1.GetOptions{}); err != nil {
+		t.Errorf("the CA ConfigMap was not made: %v", err)
+	}
+
+	f.ClearActions()
+	out, _, err = runUpdate(f, o)
+	if err != nil || out != "cluster hippo unchanged: its settings already are those given\n" {
+		t.Errorf("a second update: %v\n%s", err, out)
+	}
+	if w := f.Writes(); len(w) != 0 {
+		t.Errorf("writes for no change: %v", w)
 	}
 }

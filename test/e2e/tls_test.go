@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/test/e2e/framework"
 )
 
@@ -17,7 +21,9 @@ import (
 // the network. From another pod (the replica's), a clear-text connection is refused and one with
 // sslmode=verify-full and the CA of the ConfigMap <cluster>-ca works, to the primary's Service
 // and to the replicas'; the replica streams over TLS; a pgdump Job verifies the server (a wrong
-// CA fails, and says why); and a restore still returns the exact rows.
+// CA fails, and says why); a restore still returns the exact rows; and a cluster as an earlier
+// kubectl-pgo made it (clear text accepted) is brought to TLS by update cluster, a restart
+// that loses no WAL.
 func TestPostgresTLS(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
@@ -127,6 +133,79 @@ func TestPostgresTLS(t *testing.T) {
 	}
 	t.Logf("after the restore: count|md5 %s", want)
 	replicasCaughtUp(t, c, want, "tls-r1-0")
+
+	// A cluster made before TLS was required: pg_hba.conf of that time, no CA ConfigMap, pods
+	// made from those files. Clear text works there, and a pgdump Job says what to do.
+	const oldHBA = "local all all peer\nlocal replication all peer\nhostssl replication pgo_replication all scram-sha-256\n" +
+		"host replication pgo_replication all reject\nhost all all all scram-sha-256\nhost replication all all scram-sha-256\n"
+	patch := func(what string, do func() error) {
+		t.Helper()
+		if err := do(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	hbaPatch, _ := json.Marshal(map[string]any{"data": map[string]string{cluster.FileHBAConf: oldHBA}})
+	patch("pg_hba.conf", func() error {
+		_, err := env.Client.CoreV1().ConfigMaps(ns).Patch(ctx, cluster.PGBackRestConfigMapName(c.name), types.MergePatchType, hbaPatch, metav1.PatchOptions{})
+		return err
+	})
+	patch("the CA ConfigMap", func() error {
+		return env.Client.CoreV1().ConfigMaps(ns).Delete(ctx, cluster.CAConfigMapName(c.name), metav1.DeleteOptions{})
+	})
+	for _, sts := range []string{"tls", "tls-r1"} {
+		old, err := env.Client.CoreV1().Pods(ns).Get(ctx, sts+"-0", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashPatch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:"before-tls"}}}}}`, cluster.AnnotationConfigHash)
+		patch("StatefulSet "+sts, func() error {
+			_, err := env.Client.AppsV1().StatefulSets(ns).Patch(ctx, sts, types.MergePatchType, []byte(hashPatch), metav1.PatchOptions{})
+			return err
+		})
+		env.WaitPod(t, ns, sts+"-0", 4*time.Minute, func(p *corev1.Pod) bool { return p.UID != old.UID && kube.IsPodReady(p) })
+	}
+	clearText := fmt.Sprintf("host=tls.%s.svc user=postgres dbname=postgres sslmode=disable", ns)
+	if out, err := remote(clearText, "SELECT 1"); err != nil || out != "1" {
+		t.Fatalf("the cluster as an earlier kubectl-pgo made it should take clear text: %v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	res = env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgdump", "--wait")
+	if res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, "kubectl pgo update cluster tls brings it up to date") {
+		t.Errorf("a pgdump Job without the CA ConfigMap: exit %d, want a failure that says what to do:\n%s", res.ExitCode, res)
+	}
+
+	// update cluster brings it up to date: a restart, and no WAL lost.
+	c.sql(t, "INSERT INTO chain SELECT g, 'before the update' FROM generate_series(6001, 7000) g")
+	want = c.one(t, chainChecksumSQL)
+	start = time.Now()
+	res = env.PGO(t, "update", "cluster", c.name, "-n", ns, "--wait", "--timeout=8m")
+	if res.ExitCode != 0 {
+		t.Fatalf("update cluster of a cluster made before TLS:\n%s", res)
+	}
+	for _, want := range []string{"made by an earlier kubectl-pgo, brought up to date: ", "configmap/tls-ca", "configmap/tls-pgbackrest-config", "statefulset.apps/tls,", "statefulset.apps/tls-r1"} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("update cluster does not say %q:\n%s", want, res.Stdout)
+		}
+	}
+	t.Logf("update cluster took %s:\n%s", time.Since(start).Round(100*time.Millisecond), res.Stdout)
+	if out, err := remote(clearText, "SELECT 1"); err == nil || !strings.Contains(out, "no encryption") {
+		t.Errorf("after update cluster, clear text was not refused (%v):\n%s", err, out)
+	}
+	if got := c.one(t, chainChecksumSQL); got != want {
+		t.Errorf("after update cluster: checksum %s, want %s", got, want)
+	}
+	replicasCaughtUp(t, c, want, "tls-r1-0")
+	time.Sleep(1100 * time.Millisecond)
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgdump", "--wait"); res.ExitCode != 0 {
+		t.Errorf("pgdump backup after update cluster failed:\n%s", res)
+	}
+	c.switchAndArchive(t)
+	tl := c.one(t, timelineSQL)
+	if gaps := c.walGapsOn(t, tl); len(gaps) > 0 {
+		t.Errorf("WAL segments missing from the archive of timeline %s after update cluster: %v", tl, gaps)
+	} else {
+		t.Logf("the archive of timeline %s misses no WAL segment", tl)
+	}
 }
 
 func keysOf(m map[string]string) []string {
