@@ -43,7 +43,7 @@ func TestNewPKI(t *testing.T) {
 		t.Errorf("db CN = %q", db.Subject.CommonName)
 	}
 	for _, name := range []string{"hippo", "hippo.pgo", "hippo.pgo.svc", "hippo.pgo.svc.cluster.local",
-		"hippo-0.hippo", "hippo-0.hippo.pgo.svc.cluster.local"} {
+		"hippo-0.hippo", "hippo-0.hippo.pgo.svc.cluster.local", "hippo-replicas", "hippo-replicas.pgo.svc", "hippo-r5-0.pgo.svc"} {
 		if err := db.VerifyHostname(name); err != nil {
 			t.Errorf("db certificate: %v", err)
 		}
@@ -260,5 +260,47 @@ func TestLoadOrGenerateMaterialReissuesOldDatabaseCertificate(t *testing.T) {
 	}
 	if string(again.PKI.CACert) != string(m.PKI.CACert) || string(again.PKI.RepoCert) != string(m.PKI.RepoCert) || string(again.PKI.DBCert) == string(m.PKI.DBCert) {
 		t.Error("want the same CA and repository certificate, and a new database certificate")
+	}
+}
+
+// A database certificate made before it was PostgreSQL's server
+// certificate lacks the replicas' Service, which applications connect to
+// with sslmode=verify-full: it is signed anew too.
+func TestLoadOrGenerateMaterialReissuesForTheReplicasService(t *testing.T) {
+	spec := Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	m, err := LoadOrGenerateMaterial(spec, nil, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := parseCert("CA", m.PKI.CACert)
+	block, _ := pem.Decode(m.PKI.CAKey)
+	caKey, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, _ := leaves("hippo", "pgo")
+	var names []string
+	for _, n := range db.dnsNames {
+		if !strings.HasPrefix(n, "hippo-replicas") {
+			names = append(names, n)
+		}
+	}
+	if len(names) != len(db.dnsNames)-4 {
+		t.Fatalf("the database certificate names %v", db.dnsNames)
+	}
+	if m.PKI.DBCert, m.PKI.DBKey, err = newLeaf(leaf{db.what, db.cn, names}, ca, caKey.(*ecdsa.PrivateKey), now); err != nil {
+		t.Fatal(err)
+	}
+	repoSecret, pgSecret := secretsOf(t, spec, m)
+	again, err := LoadOrGenerateMaterial(spec, repoSecret, pgSecret, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parseTestCert(t, again.PKI.DBCert).VerifyHostname("hippo-replicas.pgo.svc"); err != nil {
+		t.Error(err)
+	}
+	if string(again.PKI.CACert) != string(m.PKI.CACert) {
+		t.Error("want the same CA")
 	}
 }

@@ -528,3 +528,35 @@ func labelsMatch(selector, labels map[string]string) bool {
 	}
 	return true
 }
+
+// From the network, PostgreSQL takes TLS only: every host line of
+// pg_hba.conf rejects, and the others are hostssl or local.
+func TestHBAAcceptsOnlyTLS(t *testing.T) {
+	spec := Spec{Name: "hippo", Namespace: "pgo"}
+	spec.Default()
+	files, err := renderFiles(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostssl := 0
+	for _, line := range strings.Split(files[FileHBAConf], "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		switch fields[0] {
+		case "local":
+		case "hostssl":
+			hostssl++
+		case "host":
+			if fields[len(fields)-1] != "reject" {
+				t.Errorf("pg_hba.conf accepts clear text: %q", line)
+			}
+		default:
+			t.Errorf("pg_hba.conf has %q", line)
+		}
+	}
+	if hostssl == 0 {
+		t.Error("pg_hba.conf has no hostssl line")
+	}
+}
