@@ -48,6 +48,8 @@ func HealthyAnswer(t testing.TB, command []string) (stdout string, ok bool) {
 	switch {
 	case strings.Contains(line, "server-ping"):
 		return "", true
+	case command[0] == "psql" && strings.Contains(line, "pg_hba_file_rules"):
+		return "on|0\n", true
 	case command[0] == "psql":
 		return RepoTestdata(t, "archiver-ok.json"), true
 	case command[0] == "sh" && slices.Contains(command, repo.ArchiverQuery):

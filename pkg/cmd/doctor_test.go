@@ -83,8 +83,8 @@ func TestDoctorHealthy(t *testing.T) {
 			t.Errorf("pgbackrest check without a short archive timeout: %q", c.Command)
 		}
 	}
-	if len(calls) != 7 {
-		t.Errorf("%d execs, want 7: %+v", len(calls), calls)
+	if len(calls) != 8 {
+		t.Errorf("%d execs, want 8: %+v", len(calls), calls)
 	}
 
 	calls = nil
@@ -96,7 +96,7 @@ func TestDoctorHealthy(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if !r.Healthy || r.Failed != 0 || r.Warnings != 0 || len(r.Checks) != 11 {
+	if !r.Healthy || r.Failed != 0 || r.Warnings != 0 || len(r.Checks) != 12 {
 		t.Errorf("report = %s", out)
 	}
 	for _, c := range calls {
@@ -117,7 +117,7 @@ func TestDoctorFails(t *testing.T) {
 		return healthy(ctx, ns, pod, container, command)
 	}
 	out, err := runDoctor(t, objects, full, "hippo")
-	if err == nil || !strings.Contains(err.Error(), "1 of 12 checks failed: repo1 PVC usage") {
+	if err == nil || !strings.Contains(err.Error(), "1 of 13 checks failed: repo1 PVC usage") {
 		t.Errorf("err = %v", err)
 	}
 	if !strings.Contains(out, "✗   repo1 PVC usage") || !strings.Contains(out, "fix: free space") {

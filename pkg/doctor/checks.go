@@ -40,7 +40,7 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 		}
 		checks = append(checks, repoChecks...)
 	}
-	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d))
+	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d), postgresTLSCheck(f, d))
 	if f.spec.Replicas > 0 {
 		checks = append(checks, replicationCheck(f, d))
 	}
@@ -466,4 +466,30 @@ func standbyCheck(f Facts, d doctorFixes) Check {
 			d.databaseLog(), cluster.StandbySourceSecretName(d.name)))
 	}
 	return ok(name, "standby of "+f.standby.Source+": "+f.standby.Describe(f.now))
+}
+
+// TLSQuery reads PostgreSQL's ssl setting and how many rules of its
+// pg_hba.conf (as the file is now) accept a connection without TLS from
+// the network: "on|0" when only TLS is taken.
+const TLSQuery = `SELECT current_setting('ssl') || '|' || (SELECT count(*) FROM pg_hba_file_rules WHERE type = 'host' AND auth_method <> 'reject')`
+
+// postgresTLSCheck warns when PostgreSQL takes clear text from the network:
+// a cluster made by an earlier kubectl-pgo, until update cluster.
+func postgresTLSCheck(f Facts, d doctorFixes) Check {
+	const name = "postgres TLS"
+	r := f.postgresTLS
+	if r == nil || r.err != nil {
+		detail := "unknown: " + errString(f.dbPodErr)
+		if r != nil {
+			detail = "unknown: " + strings.TrimSpace(r.out+" "+errString(r.err))
+		}
+		return Check{Name: name, Status: Warning, Detail: detail, Fix: d.podFix(cluster.PodName(d.name))}
+	}
+	ssl, clear, _ := strings.Cut(strings.TrimSpace(r.out), "|")
+	if ssl == "on" && clear == "0" {
+		return ok(name, "only TLS from the network; applications verify the server with ConfigMap "+cluster.CAConfigMapName(d.name))
+	}
+	return Check{Name: name, Status: Warning,
+		Detail: fmt.Sprintf("PostgreSQL takes clear text from the network (ssl %s, %s rules of pg_hba.conf without TLS): the cluster was made by an earlier kubectl-pgo", ssl, clear),
+		Fix:    fmt.Sprintf("give the clients sslmode=verify-full (the CA is in ConfigMap %s once updated), then kubectl pgo update cluster %s -n %s (the database pods restart)", cluster.CAConfigMapName(d.name), d.name, d.ns)}
 }

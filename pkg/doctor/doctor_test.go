@@ -37,7 +37,7 @@ func healthyFacts(t *testing.T) Facts {
 		spec: spec, now: fakecluster.HealthyNow,
 		postgresSecret: pg, repoSecret: rc,
 		dbPod: running("hippo-0", "database"), repoPod: running("hippo-backrest-shared-repo-x", "pgbackrest"),
-		pingRepo: &execResult{}, pingDB: &execResult{},
+		pingRepo: &execResult{}, pingDB: &execResult{}, postgresTLS: &execResult{out: "on|0"},
 		stanza:   &stanzas[0],
 		archiver: &a, check: &check,
 		df: &execResult{out: fakecluster.DFHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
@@ -56,6 +56,10 @@ func TestDiagnose(t *testing.T) {
 		want map[string]string
 	}{
 		{name: "healthy", change: func(*testing.T, *Facts) {}},
+		{name: "clear text taken", change: func(_ *testing.T, f *Facts) { f.postgresTLS = &execResult{out: "on|2"} },
+			want: map[string]string{"postgres TLS:warning": "clear text from the network (ssl on, 2 rules of pg_hba.conf without TLS)"}},
+		{name: "TLS unknown", change: func(_ *testing.T, f *Facts) { f.postgresTLS = &execResult{out: "psql: error", err: exitErr(2)} },
+			want: map[string]string{"postgres TLS:warning": "unknown: psql: error"}},
 		{name: "secrets missing", change: func(_ *testing.T, f *Facts) { f.postgresSecret, f.repoSecret = nil, nil },
 			want: map[string]string{"secrets:failed": "hippo-postgres-secret is missing; Secret hippo-backrest-repo-config is missing", "certificates:failed": "no Secret"}},
 		{name: "a key missing", change: func(_ *testing.T, f *Facts) { delete(f.repoSecret.Data, cluster.KeyRepoKey) },

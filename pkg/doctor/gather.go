@@ -65,6 +65,10 @@ type Facts struct {
 	// standby is the replay of a standby cluster's database.
 	standby *inspect.StandbyInfo
 
+	// postgresTLS is PostgreSQL's ssl setting and the number of rules of
+	// its pg_hba.conf that take clear text from the network (TLSQuery).
+	postgresTLS *execResult
+
 	// passphrase is where an encrypted cluster's passphrase lives.
 	passphrase    *inspect.Passphrase
 	passphraseErr error
@@ -123,6 +127,9 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 		})
 		wg.Go(func() {
 			f.archiver, f.walGaps, f.archiverErr, f.walGapsErr = inspect.ArchiverAndGaps(ctx, exec, o.Namespace, f.dbPod.Name)
+		})
+		wg.Go(func() {
+			f.postgresTLS = run(f.dbPod, cluster.ContainerDatabase, inspect.ExecTimeout, inspect.PSQLCommand("postgres", TLSQuery)...)
 		})
 		if spec.Standby != nil {
 			wg.Go(func() {

@@ -42,8 +42,8 @@ func TestGather(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 7 {
-		t.Errorf("%d execs, want 7: %q", len(calls), calls)
+	if len(calls) != 8 {
+		t.Errorf("%d execs, want 8: %q", len(calls), calls)
 	}
 	for _, c := range calls {
 		pod, container, _ := strings.Cut(strings.Split(c, ":")[0], "/")

@@ -168,6 +168,11 @@ func TestPostgresTLS(t *testing.T) {
 	if out, err := remote(clearText, "SELECT 1"); err != nil || out != "1" {
 		t.Fatalf("the cluster as an earlier kubectl-pgo made it should take clear text: %v\n%s", err, out)
 	}
+	r, _ := doctorReport(t, env, ns, c.name, "--no-check")
+	if tc := doctorStatus(t, r, "postgres TLS"); tc.Status != "warning" || !strings.Contains(tc.Detail, "takes clear text from the network") ||
+		!strings.Contains(tc.Fix, "kubectl pgo update cluster tls -n "+ns) {
+		t.Errorf("doctor's TLS check of a cluster that takes clear text: %+v", tc)
+	}
 	time.Sleep(1100 * time.Millisecond)
 	res = env.PGO(t, "backup", c.name, "-n", ns, "--backup-type=pgdump", "--wait")
 	if res.ExitCode == 0 || !strings.Contains(res.Stdout+res.Stderr, "kubectl pgo update cluster tls brings it up to date") {
@@ -193,6 +198,10 @@ func TestPostgresTLS(t *testing.T) {
 	}
 	if got := c.one(t, chainChecksumSQL); got != want {
 		t.Errorf("after update cluster: checksum %s, want %s", got, want)
+	}
+	r, _ = doctorReport(t, env, ns, c.name, "--no-check")
+	if tc := doctorStatus(t, r, "postgres TLS"); tc.Status != "ok" || !strings.Contains(tc.Detail, "only TLS from the network") {
+		t.Errorf("doctor's TLS check after update cluster: %+v", tc)
 	}
 	replicasCaughtUp(t, c, want, "tls-r1-0")
 	time.Sleep(1100 * time.Millisecond)
