@@ -287,3 +287,37 @@ func (p PKI) Expiries() ([]CertExpiry, error) {
 	slices.SortStableFunc(out, func(a, b CertExpiry) int { return a.NotAfter.Compare(b.NotAfter) })
 	return out, nil
 }
+
+// CheckCACert checks a CA given from outside (a standby's source CA, which
+// its streaming verifies the source's server certificate against): PEM
+// certificates only, at least one of them a CA's. what names it in the
+// error.
+func CheckCACert(what string, data []byte) error {
+	rest := bytes.TrimSpace(data)
+	if len(rest) == 0 {
+		return fmt.Errorf("%s is empty", what)
+	}
+	cas := 0
+	for len(rest) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return fmt.Errorf("%s is not PEM certificates", what)
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("%s holds a PEM %q, not only certificates", what, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fmt.Errorf("%s cannot be read: %w", what, err)
+		}
+		if cert.BasicConstraintsValid && cert.IsCA {
+			cas++
+		}
+		rest = bytes.TrimSpace(rest)
+	}
+	if cas == 0 {
+		return fmt.Errorf("%s holds no CA certificate (a server's or a client's certificate is not a CA)", what)
+	}
+	return nil
+}

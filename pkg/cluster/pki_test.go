@@ -304,3 +304,27 @@ func TestLoadOrGenerateMaterialReissuesForTheReplicasService(t *testing.T) {
 		t.Error("want the same CA")
 	}
 }
+
+func TestCheckCACert(t *testing.T) {
+	p := newTestPKI(t, "hippo", "pgo")
+	if err := CheckCACert("ca.crt", p.CACert); err != nil {
+		t.Errorf("the CA: %v", err)
+	}
+	if err := CheckCACert("ca.crt", append(append([]byte{}, p.DBCert...), p.CACert...)); err != nil {
+		t.Errorf("a bundle with the CA: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "ca.crt is empty"},
+		{"text", []byte("not a certificate"), "is not PEM certificates"},
+		{"a key", p.CAKey, `holds a PEM "PRIVATE KEY"`},
+		{"a server certificate", p.DBCert, "holds no CA certificate"},
+	} {
+		if err := CheckCACert("ca.crt", tc.data); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -442,6 +442,13 @@ func (r *From) readStreamAccess(ctx context.Context, client kubernetes.Interface
 			return fmt.Errorf("the CA of cluster %q: %w", r.Source, err)
 		}
 	}
+	from := fmt.Sprintf("the %s of Secret %s/%s", cluster.KeyCACert, r.SourceNamespace, cluster.RepoConfigSecretName(r.Source))
+	if r.StreamSecret != "" {
+		from = fmt.Sprintf("the %s of Secret %s/%s", cluster.KeyCACert, r.Namespace, r.StreamSecret)
+	}
+	if err := cluster.CheckCACert(from, ca); err != nil {
+		return err
+	}
 	r.streamData = map[string][]byte{cluster.StandbyKeyReplicationPassword: password, cluster.StandbyKeyPostgresCA: ca}
 	return nil
 }

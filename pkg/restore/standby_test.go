@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -117,6 +118,40 @@ func TestFromStandbyStreams(t *testing.T) {
 	pg.Data[cluster.KeyReplicationPassword] = []byte("old-replication")
 	if _, err := secrets.Update(ctx, pg, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+
+	// A CA that is not a CA (here the source's server certificate) is
+	// refused before anything is made.
+	// The fixture's material is not PEM: the source gets a real CA.
+	pki, err := cluster.NewPKI("old", "pgo", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := secrets.Get(ctx, cluster.RepoConfigSecretName("old"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Data[cluster.KeyCACert] = pki.CACert
+	if _, err := secrets.Update(ctx, rc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	notCA := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "old-stream", Namespace: "pgo"},
+		Data: map[string][]byte{cluster.StandbyKeyReplicationPassword: []byte("x"), cluster.KeyCACert: pki.DBCert}}
+	if _, err := secrets.Create(ctx, notCA, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bad := newFromTest(fx)
+	bad.Standby, bad.StreamSecret = true, "old-stream"
+	if err := bad.parse("dr", "pgo"); err != nil {
+		t.Fatal(err)
+	}
+	fx.Factory.Clientset.ClearActions()
+	if err := bad.prepare(ctx, fx, false, target, cluster.Material{}); err == nil ||
+		!strings.Contains(err.Error(), "--standby-host: the ca.crt of Secret pgo/old-stream holds no CA certificate") || !strings.Contains(err.Error(), "nothing was created") {
+		t.Errorf("a stream Secret whose ca.crt is not a CA: err = %v", err)
+	}
+	if m := fx.Mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
 	}
 	r2 := newFromTest(fx)
 	r2.Standby = true
