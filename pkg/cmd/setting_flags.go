@@ -112,16 +112,6 @@ func (o *settingFlags) recordGiven(cmd *cobra.Command) {
 	o.given[flagRepoCipherSecret] = cmd.Flags().Changed(flagRepoCipherSecret)
 }
 
-// anyGiven tells whether any setting flag was given.
-func (o *settingFlags) anyGiven() bool {
-	for _, f := range settingFlagNames {
-		if o.given[f] {
-			return true
-		}
-	}
-	return false
-}
-
 // givenSettings says which settings were given, for lifecycle.MergeSpec.
 func (o *settingFlags) givenSettings() lifecycle.Given {
 	g := o.given

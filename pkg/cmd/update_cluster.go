@@ -33,6 +33,12 @@ file) and every expire (after each backup, and delete backup) uses the new
 retention. Nothing is expired by update itself: the next backup does it. A
 backup that is already running keeps the retention it started with.
 
+Without any setting, update applies what this version of kubectl-pgo renders
+otherwise than the cluster has, which a cluster made by an earlier version may
+lack: e.g. the CA ConfigMap NAME-ca and a pg_hba.conf that takes only TLS from
+the network. The objects brought up to date are named, and the database pods
+restart when their files changed; "cluster NAME unchanged" when nothing differs.
+
 With --dry-run=client nothing is written, but unlike create the cluster must
 exist: its stored settings and Secrets are read to render the objects. With -o
 yaml or -o json the objects that change are printed.`
@@ -43,6 +49,10 @@ const updateClusterExample = `  # Keep one full backup instead of two; the next 
   # Keep the full backups of the last 14 days, and 3 differential backups
   kubectl pgo update cluster hippo --pgbackrest-repo-retention-full=14 \
     --pgbackrest-repo-retention-full-type=time --pgbackrest-repo-retention-diff=3
+
+  # Bring a cluster made by an earlier kubectl-pgo up to date (PostgreSQL then
+  # takes only TLS connections from the network); the database pods restart
+  kubectl pgo update cluster hippo
 
   # Print the objects a change would apply, changing nothing
   kubectl pgo update cluster hippo --memory-limit=2Gi --dry-run=client -o yaml`
@@ -101,9 +111,6 @@ func (o *UpdateClusterOptions) Validate(cmd *cobra.Command) error {
 			return usageErrorf(cmd, "--wait cannot be used with --dry-run: nothing would change to wait for")
 		}
 		o.Wait = false
-	}
-	if !o.anyGiven() {
-		return usageErrorf(cmd, "nothing to update: give at least one setting, e.g. --%s=1 (see the flags in --help)", flagRetentionFull)
 	}
 	spec, err := o.settingFlags.spec(cmd, o.Name, o.namespace)
 	if err != nil {

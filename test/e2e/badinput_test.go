@@ -352,7 +352,6 @@ func badInputCases(name, full, incr, pitr string) []badCase {
 		{"delete schedule: no --yes without a terminal", []string{"delete", "schedule", name}, `stdin is not a terminal`},
 
 		// update cluster.
-		{"update cluster: nothing to update", []string{"update", "cluster", name}, `nothing to update`},
 		{"update cluster: missing cluster", []string{"update", "cluster", "nosuch", "--cpu=1"}, `cluster "nosuch" not found`},
 		{"update cluster: bad memory", []string{"update", "cluster", name, "--memory=lots"}, `memory request "lots" is not valid`},
 		{"update cluster: zero retention", []string{"update", "cluster", name, "--pgbackrest-repo-retention-full=0"}, `--pgbackrest-repo-retention-full=0 is not valid`},
