@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -213,7 +214,7 @@ func TestCluster(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("second create failed:\n%s", res)
 		}
-		if !strings.HasSuffix(res.Stdout, "cluster hippo unchanged\n") || strings.Count(res.Stdout, " unchanged\n") != 13 {
+		if !strings.HasSuffix(res.Stdout, "cluster hippo unchanged\n") || strings.Count(res.Stdout, " unchanged\n") != 14 {
 			t.Errorf("second create did not say unchanged:\n%s", res.Stdout)
 		}
 		assertClusterUnchanged(t, before, clusterVersions(t, env, ns, name))
@@ -416,8 +417,9 @@ func TestCreateClusterBadInput(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("--dry-run=server failed:\n%s", res)
 		}
-		if n := strings.Count(res.Stdout, "---\n"); n != 12 {
-			t.Errorf("printed %d objects, want 12", n)
+		// The lines "---" only: the CA ConfigMap's PEM has lines that end in "---".
+		if n := len(regexp.MustCompile(`(?m)^---$`).FindAllString(res.Stdout, -1)); n != 13 {
+			t.Errorf("printed %d objects, want 13", n)
 		}
 		if !strings.Contains(res.Stdout, "uid: ") || !strings.Contains(res.Stderr, "cluster hippo created (server dry run)") {
 			t.Errorf("the objects are not as the server would store them:\n%s", res)
@@ -431,9 +433,9 @@ func TestCreateClusterBadInput(t *testing.T) {
 		if res.ExitCode != 0 {
 			t.Fatalf("--dry-run=client without a kubeconfig failed:\n%s", res)
 		}
-		docs := strings.Split(strings.TrimPrefix(res.Stdout, "---\n"), "---\n")
-		if len(docs) != 12 {
-			t.Fatalf("printed %d objects, want 12", len(docs))
+		docs := strings.Split(strings.TrimPrefix(res.Stdout, "---\n"), "\n---\n")
+		if len(docs) != 13 {
+			t.Fatalf("printed %d objects, want 13", len(docs))
 		}
 		var sts unstructured.Unstructured
 		for _, doc := range docs {
@@ -692,8 +694,8 @@ func clusterVersions(t *testing.T, env *framework.Env, ns, name string) map[stri
 
 func assertClusterUnchanged(t *testing.T, before, after map[string]string) {
 	t.Helper()
-	if len(before) != 12 {
-		t.Errorf("the cluster has %d objects, want 12: %v", len(before), before)
+	if len(before) != 13 {
+		t.Errorf("the cluster has %d objects, want 13: %v", len(before), before)
 	}
 	for k, v := range before {
 		if after[k] != v {
