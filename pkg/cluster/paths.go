@@ -46,3 +46,18 @@ const PGBackRestConfigFile = pgbackrestConfigDir + "/pgbackrest.conf"
 // PGDATA/postgresql.conf: it includes the settings kubectl-pgo manages,
 // from a file only the database pod mounts.
 func IncludeLine() string { return "include '" + configDir + "/" + FilePostgresConf + "'" }
+
+// TLSFile is where the pods mount a key of the repository Secret
+// (KeyCACert, KeyDBCert, ...): /etc/pgbackrest/tls/KEY.
+func TLSFile(key string) string { return tlsDir + "/" + key }
+
+// ReplicationPasswordFile is where the database pods mount
+// KeyReplicationPassword of the postgres Secret; ReplicationPassFile is
+// the libpq password file each instance writes from it at start.
+const (
+	ReplicationPasswordFile = configDir + "/" + KeyReplicationPassword
+	ReplicationPassFile     = "/tmp/replication.pgpass"
+)
+
+// PostgresPort is the port PostgreSQL listens on in the database pods.
+const PostgresPort = postgresPort

@@ -18,7 +18,8 @@ import (
 
 // CertValidity is how long the CA and the certificates are valid. They are
 // only used between the cluster's own pods, and nothing renews them yet, so
-// they last long: 10 years. A rotation command is future work.
+// they last long: 10 years. kubectl pgo rotate certs signs new leaves from
+// the same CA.
 const CertValidity = 10 * 365 * 24 * time.Hour
 
 // clockSkew backdates NotBefore, so a node whose clock is a little behind
@@ -64,25 +65,70 @@ func leaves(cluster, namespace string) (db, repoHost leaf) {
 // added (the instances' Services) keeps its CA, so the repository host
 // keeps trusting the database side.
 func (p *PKI) ReissueDatabase(cluster, namespace string, now time.Time) error {
-	ca, err := parseCert("CA", p.CACert)
+	ca, caKey, err := p.signer()
 	if err != nil {
 		return err
-	}
-	block, _ := pem.Decode(p.CAKey)
-	if block == nil {
-		return errors.New("the CA key is missing or not PEM")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("the CA key cannot be read: %w", err)
-	}
-	caKey, ok := key.(*ecdsa.PrivateKey)
-	if !ok {
-		return errors.New("the CA key is not an ECDSA key")
 	}
 	db, _ := leaves(cluster, namespace)
 	p.DBCert, p.DBKey, err = newLeaf(db, ca, caKey, now)
 	return err
+}
+
+// ReissueLeaves signs new database and repository certificates, with new
+// keys, from the CA of p (kubectl pgo rotate certs): every peer verifies
+// the other side against that CA alone, so an old and a new certificate
+// are trusted alike while the pods switch.
+func (p *PKI) ReissueLeaves(cluster, namespace string, now time.Time) error {
+	ca, caKey, err := p.signer()
+	if err != nil {
+		return err
+	}
+	db, repoHost := leaves(cluster, namespace)
+	if p.DBCert, p.DBKey, err = newLeaf(db, ca, caKey, now); err != nil {
+		return err
+	}
+	p.RepoCert, p.RepoKey, err = newLeaf(repoHost, ca, caKey, now)
+	return err
+}
+
+// signer is the CA certificate of p and its key.
+func (p *PKI) signer() (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	ca, err := parseCert("CA", p.CACert)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, _ := pem.Decode(p.CAKey)
+	if block == nil {
+		return nil, nil, errors.New("the CA key is missing or not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the CA key cannot be read: %w", err)
+	}
+	caKey, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, nil, errors.New("the CA key is not an ECDSA key")
+	}
+	return ca, caKey, nil
+}
+
+// SameCertificate tells whether two PEM texts hold the same first
+// certificate, whatever their white space: what a pod mounts or a server
+// presents against what a Secret holds.
+func SameCertificate(a, b []byte) bool {
+	ca, errA := parseCert("first", a)
+	cb, errB := parseCert("second", b)
+	return errA == nil && errB == nil && bytes.Equal(ca.Raw, cb.Raw)
+}
+
+// CertificateSerial is the serial number of a PEM certificate in hex, as
+// openssl prints it, or "" when it cannot be read.
+func CertificateSerial(data []byte) string {
+	c, err := parseCert("", data)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%X", c.SerialNumber)
 }
 
 // serviceDNSNames are the names a Service (or a pod under one) is reached

@@ -136,6 +136,7 @@ func NewCmdPGO(streams genericiooptions.IOStreams, opts ...RootOption) *cobra.Co
 		NewCmdFailover(f, streams),
 		NewCmdPromote(f, streams),
 		NewCmdUpgrade(f, streams),
+		NewCmdRotate(f, streams),
 		NewCmdVersion(f, streams),
 		NewCmdCompletion(streams),
 	)

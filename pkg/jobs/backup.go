@@ -229,14 +229,7 @@ func (b BackupJob) Render() (*batchv1.Job, error) {
 	}
 	args := b.Args()
 
-	podSC := podSpec.SecurityContext
-	if podSC == nil {
-		podSC = restrictedPodSecurityContext()
-	}
-	sc := container.SecurityContext
-	if sc == nil {
-		sc = restrictedSecurityContext()
-	}
+	podSC, sc := securityContexts(podSpec, container)
 	pullPolicy := container.ImagePullPolicy
 	if pullPolicy == "" {
 		pullPolicy = corev1.PullIfNotPresent
@@ -297,6 +290,20 @@ func pvcMountPath(c corev1.Container, volumes []corev1.Volume) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("container %s mounts no PersistentVolumeClaim: it was not created by kubectl pgo create cluster", c.Name)
+}
+
+// securityContexts are those of a pod spec and its container, or the
+// restricted ones where it has none: what a Job copied from a pod runs
+// with.
+func securityContexts(spec corev1.PodSpec, c corev1.Container) (*corev1.PodSecurityContext, *corev1.SecurityContext) {
+	podSC, sc := spec.SecurityContext, c.SecurityContext
+	if podSC == nil {
+		podSC = restrictedPodSecurityContext()
+	}
+	if sc == nil {
+		sc = restrictedSecurityContext()
+	}
+	return podSC, sc
 }
 
 func restrictedPodSecurityContext() *corev1.PodSecurityContext {

@@ -127,6 +127,22 @@ var renderers = map[string]func(t *testing.T) []rendered{
 		}
 		return []rendered{{"restore source reader pod", pod}}
 	},
+	"jobs.KeysProbe.Render": func(t *testing.T) []rendered {
+		var out []rendered
+		for _, spec := range clusterSpecs() {
+			spec.Default()
+			deploy, err := cluster.RepoHostDeployment(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pod, err := jobs.KeysProbe{Cluster: spec.Name, Namespace: spec.Namespace, RepoHost: deploy, Repos: []int{1}}.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rendered{fmt.Sprintf("keys probe pod of %s (storage %v)", spec.Name, spec.StorageType), pod})
+		}
+		return out
+	},
 	"jobs.PGDumpJob.Render": func(t *testing.T) []rendered {
 		var out []rendered
 		for _, all := range []bool{false, true} {

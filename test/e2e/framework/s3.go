@@ -44,6 +44,9 @@ type S3Server struct {
 	AccessKey, SecretKey string
 	// ReaderKey and ReaderSecret may only read and list, in every bucket.
 	ReaderKey, ReaderSecret string
+	// SecondKey and SecondSecret may do what AccessKey may: the new keys
+	// of a rotation (kubectl pgo rotate keys).
+	SecondKey, SecondSecret string
 	// CACert is the PEM of the CA that signed the server's certificate.
 	CACert []byte
 
@@ -108,6 +111,7 @@ func (e *Env) StartS3() (*S3Server, error) {
 	s := &S3Server{
 		Region: "us-east-1", AccessKey: "kpgo" + hex.EncodeToString(suffix), SecretKey: randomHex(20),
 		ReaderKey: "kpgoread" + hex.EncodeToString(suffix), ReaderSecret: randomHex(20),
+		SecondKey: "kpgotwo" + hex.EncodeToString(suffix), SecondSecret: randomHex(20),
 		namespace: "kpgo-s3-" + hex.EncodeToString(suffix), weed: weed, done: make(chan struct{}), env: e,
 	}
 	var err error
@@ -142,6 +146,10 @@ func (e *Env) StartS3() (*S3Server, error) {
 	config := map[string]any{"identities": []map[string]any{{
 		"name":        "admin",
 		"credentials": []map[string]string{{"accessKey": s.AccessKey, "secretKey": s.SecretKey}},
+		"actions":     []string{"Admin", "Read", "Write", "List", "Tagging"},
+	}, {
+		"name":        "second",
+		"credentials": []map[string]string{{"accessKey": s.SecondKey, "secretKey": s.SecondSecret}},
 		"actions":     []string{"Admin", "Read", "Write", "List", "Tagging"},
 	}, {
 		"name":        "reader",
@@ -307,8 +315,20 @@ func (s *S3Server) Secrets(t *testing.T, e *Env, ns, credentials, ca string) {
 // credentials Secret.
 func (s *S3Server) ReaderSecrets(t *testing.T, e *Env, ns, name string) {
 	t.Helper()
+	s.keySecret(t, e, ns, name, s.ReaderKey, s.ReaderSecret)
+}
+
+// SecondSecrets creates, in ns, a credentials Secret with the second key pair, which
+// may write as the first does.
+func (s *S3Server) SecondSecrets(t *testing.T, e *Env, ns, name string) {
+	t.Helper()
+	s.keySecret(t, e, ns, name, s.SecondKey, s.SecondSecret)
+}
+
+func (s *S3Server) keySecret(t *testing.T, e *Env, ns, name, key, secret string) {
+	t.Helper()
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Data: map[string][]byte{"aws-s3-key": []byte(s.ReaderKey), "aws-s3-key-secret": []byte(s.ReaderSecret)}}
+		Data: map[string][]byte{"aws-s3-key": []byte(key), "aws-s3-key-secret": []byte(secret)}}
 	if _, err := e.Client.CoreV1().Secrets(ns).Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating Secret %s/%s: %v", ns, name, err)
 	}

@@ -1,0 +1,117 @@
+package rotate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
+)
+
+// Request is what every rotation needs besides the clients.
+type Request struct {
+	// Spec is the cluster's stored settings.
+	Spec cluster.Spec
+	Exec apply.ExecFunc
+	// Progress takes a line per step.
+	Progress io.Writer
+	// Poll and Timeout bound each wait: for the pods' mounted files, the
+	// reloads, the probe and the restarts.
+	Poll, Timeout time.Duration
+	Now           func() time.Time
+}
+
+func (r Request) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+func (r Request) poll() time.Duration {
+	if r.Poll <= 0 {
+		return 2 * time.Second
+	}
+	return r.Poll
+}
+
+// AnnotationRotated on a pod is the time kubectl pgo rotate last changed
+// a Secret the pod mounts, and what: patching it makes the kubelet sync
+// the pod at once, so the mounted copies change in seconds rather than
+// at its next periodic sync.
+const AnnotationRotated = "kubectl-pgo/rotated"
+
+// Check refuses a rotation, before anything changes, while a Job that
+// reads or writes the cluster runs (a backup, a restore, a dump; what a
+// restore would refuse: jobs.RestoreConflicts), or while the primary or
+// the repository host is not ready: the rotation's last step is
+// pgbackrest check, which needs both, and a pod that restarts in the
+// middle would load half of the change. It does not wait: run it again
+// once the Job has ended or the pod is ready.
+func Check(ctx context.Context, c *apply.Clients, spec cluster.Spec, what string, now time.Time) error {
+	name, ns := spec.Name, spec.Namespace
+	if err := jobs.CheckNoActive(ctx, c.Client, ns, name, jobs.RestoreConflicts, "a rotation of the "+what, now); err != nil {
+		return fmt.Errorf("%w. Nothing was changed", err)
+	}
+	ready, status, err := apply.InstanceReady(ctx, c, ns, spec.PrimaryInstance())
+	if err != nil {
+		return err
+	}
+	if !ready {
+		return fmt.Errorf("the primary of cluster %q is not ready (%s): the %s of a cluster whose database is down cannot be rotated; nothing was changed. Run this again once kubectl pgo show cluster %s -n %s shows it ready",
+			name, status, what, name, ns)
+	}
+	if spec.HasLocalRepo() {
+		ready, status, err := apply.RepoHostReady(ctx, c, ns, name)
+		if err != nil {
+			return err
+		}
+		if !ready {
+			return fmt.Errorf("the repository host of cluster %q is not ready (%s): WAL archiving cannot be checked after a rotation of the %s, so it is refused; nothing was changed. Run this again once kubectl pgo show cluster %s -n %s shows it ready",
+				name, status, what, name, ns)
+		}
+	}
+	return nil
+}
+
+// mark patches AnnotationRotated on the pods (see there); a pod that is
+// gone is passed over.
+func mark(ctx context.Context, c *apply.Clients, ns string, pods []string, what string, now time.Time) {
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, AnnotationRotated, what+" "+now.UTC().Format(time.RFC3339))
+	for _, p := range pods {
+		_, _ = c.Client.CoreV1().Pods(ns).Patch(ctx, p, "application/merge-patch+json", patch, metav1.PatchOptions{FieldManager: cluster.FieldManager})
+	}
+}
+
+// databasePods are the pods of every instance, primary first.
+func databasePods(spec cluster.Spec) []string {
+	pods := []string{spec.PrimaryPod()}
+	for _, n := range spec.ReplicaInstances() {
+		pods = append(pods, cluster.InstancePodName(n))
+	}
+	return pods
+}
+
+// waitUntil polls done until it holds or the deadline passes; the error
+// names what did not happen, and the last error done returned.
+func waitUntil(ctx context.Context, req Request, deadline time.Time, what string, done func(ctx context.Context) (bool, error)) error {
+	var last error
+	err := kube.WaitFor(ctx, req.poll(), time.Until(deadline), func(ctx context.Context) (bool, error) {
+		ok, err := done(ctx)
+		last = err
+		return ok, nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case last != nil:
+		return fmt.Errorf("%s: %w (last: %v)", what, err, last)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,28 @@
+// Package rotate replaces the secret material of a running cluster without
+// losing archived WAL: what `kubectl pgo rotate certs|password|keys` do once
+// their flags are read, as plain functions over *apply.Clients, an exec
+// function and a progress writer.
+//
+//   - Check (check.go): what every rotation refuses before it changes
+//     anything: a Job that reads or writes the cluster (backup, restore,
+//     dump), a repository host or primary that is not ready.
+//   - PlanCerts and Certs (certs.go): new database and repository leaf
+//     certificates signed by the cluster's own CA (cluster.PKI.ReissueLeaves)
+//     into the repository Secret; each pod's mounted copy followed until it
+//     changes, PostgreSQL reloaded (pg_reload_conf, no restart) and checked
+//     to serve the new certificate, each pgBackRest server sent SIGHUP (it
+//     reloads its TLS files itself), then pgbackrest check.
+//   - PlanPassword and Password (password.go): the superuser's and the
+//     replication role's passwords, the Secret first, then ALTER ROLE from
+//     the files the primary mounts, then each replica's libpq password file.
+//   - PlanKeys and Keys (keys.go): an object store's new credentials Secret,
+//     proven by a probe pod (jobs.KeysProbe) that reads the repository and
+//     writes to it with them, then the settings switched to it
+//     (lifecycle.ChangeCredentials: the pods restart, since pgBackRest reads
+//     the keys from the environment), then pgbackrest check.
+//   - CipherPassRefusal (cipher.go): why the repository passphrase is not
+//     rotated, and what to do instead.
+//
+// The served certificate and the mounted files are read with
+// inspect.ServedCertificate and inspect.MountedFile, which doctor reads too.
+package rotate
