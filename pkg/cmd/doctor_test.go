@@ -22,13 +22,16 @@ import (
 )
 
 // doctorExec answers every command doctor runs in a healthy cluster.
-func doctorExec(t *testing.T, calls *[]fakecluster.ExecCall) execFunc {
+func doctorExec(t *testing.T, calls *[]fakecluster.ExecCall, objects ...runtime.Object) execFunc {
 	var mu sync.Mutex
 	return func(_ context.Context, _, pod, container string, command []string) (string, string, error) {
 		mu.Lock()
 		*calls = append(*calls, fakecluster.ExecCall{Pod: pod, Container: container, Command: command})
 		mu.Unlock()
 		out, ok := fakecluster.HealthyAnswer(t, command)
+		if !ok {
+			out, ok = fakecluster.LoadedAnswer(command, objects...)
+		}
 		if !ok {
 			t.Errorf("unexpected exec %q", command)
 		}
@@ -69,7 +72,7 @@ func doctorObjects(t *testing.T) []runtime.Object {
 func TestDoctorHealthy(t *testing.T) {
 	objects := doctorObjects(t)
 	var calls []fakecluster.ExecCall
-	out, err := runDoctor(t, objects, doctorExec(t, &calls), "hippo")
+	out, err := runDoctor(t, objects, doctorExec(t, &calls, objects...), "hippo")
 	if err != nil {
 		t.Fatalf("doctor of a healthy cluster: %v\n%s", err, out)
 	}
@@ -83,12 +86,12 @@ func TestDoctorHealthy(t *testing.T) {
 			t.Errorf("pgbackrest check without a short archive timeout: %q", c.Command)
 		}
 	}
-	if len(calls) != 8 {
-		t.Errorf("%d execs, want 8: %+v", len(calls), calls)
+	if len(calls) != 15 {
+		t.Errorf("%d execs, want 15 (8, and 7 reads of what the pods loaded): %+v", len(calls), calls)
 	}
 
 	calls = nil
-	out, err = runDoctor(t, objects, doctorExec(t, &calls), "hippo", "--no-check", "-o", "json")
+	out, err = runDoctor(t, objects, doctorExec(t, &calls, objects...), "hippo", "--no-check", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func TestDoctorHealthy(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
-	if !r.Healthy || r.Failed != 0 || r.Warnings != 0 || len(r.Checks) != 12 {
+	if !r.Healthy || r.Failed != 0 || r.Warnings != 0 || len(r.Checks) != 13 {
 		t.Errorf("report = %s", out)
 	}
 	for _, c := range calls {
@@ -109,7 +112,7 @@ func TestDoctorHealthy(t *testing.T) {
 func TestDoctorFails(t *testing.T) {
 	objects := doctorObjects(t)
 	var calls []fakecluster.ExecCall
-	healthy := doctorExec(t, &calls)
+	healthy := doctorExec(t, &calls, objects...)
 	full := func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 		if command[0] == "df" {
 			return fakecluster.DFFull, "", nil
@@ -117,7 +120,7 @@ func TestDoctorFails(t *testing.T) {
 		return healthy(ctx, ns, pod, container, command)
 	}
 	out, err := runDoctor(t, objects, full, "hippo")
-	if err == nil || !strings.Contains(err.Error(), "1 of 13 checks failed: repo1 PVC usage") {
+	if err == nil || !strings.Contains(err.Error(), "1 of 14 checks failed: repo1 PVC usage") {
 		t.Errorf("err = %v", err)
 	}
 	if !strings.Contains(out, "✗   repo1 PVC usage") || !strings.Contains(out, "fix: free space") {

@@ -41,6 +41,9 @@ func Diagnose(f Facts, maxBackupAge time.Duration) []Check {
 		checks = append(checks, repoChecks...)
 	}
 	checks = append(checks, archivingCheck(f, d), backlogCheck(f, d), postgresTLSCheck(f, d))
+	if f.loaded != nil {
+		checks = append(checks, loadedCheck(f, d))
+	}
 	if f.spec.Replicas > 0 {
 		checks = append(checks, replicationCheck(f, d))
 	}
@@ -167,24 +170,41 @@ func certificatesCheck(f Facts, d doctorFixes) Check {
 		return failed(name, "no Secret "+cluster.RepoConfigSecretName(d.name)+" to read them from", d.newCertificates(false))
 	}
 	pki, err := cluster.PKIFromSecret(f.repoSecret)
-	if err == nil {
-		err = pki.Verify(d.name, d.ns, f.now)
-	}
 	if err != nil {
 		return failed(name, err.Error(), d.newCertificates(true))
 	}
-	expiries, err := pki.Expiries()
-	if err != nil {
-		return failed(name, err.Error(), d.newCertificates(true))
+	expiries, expErr := pki.Expiries()
+	// While the CA is valid, new certificates come from it without a
+	// restart: kubectl pgo rotate certs.
+	fix := d.newCertificates(true)
+	if expErr == nil && caValidFor(expiries, f.now, certWarnBefore) {
+		fix = fmt.Sprintf("sign new certificates from the cluster's CA, without a restart: kubectl pgo rotate certs %s -n %s", d.name, d.ns)
+	}
+	if err := pki.Verify(d.name, d.ns, f.now); err != nil {
+		return failed(name, err.Error(), fix)
+	}
+	if expErr != nil {
+		return failed(name, expErr.Error(), d.newCertificates(true))
 	}
 	first := expiries[0]
 	left := first.NotAfter.Sub(f.now)
 	detail := fmt.Sprintf("valid for %s and %s; the first to expire is the %s certificate, on %s (%s left)",
 		cluster.PodName(d.name), cluster.RepoHostName(d.name), first.What, first.NotAfter.Format("2006-01-02"), humanDays(left))
 	if left < certWarnBefore {
-		return Check{Name: name, Status: Warning, Detail: detail, Fix: d.newCertificates(true)}
+		return Check{Name: name, Status: Warning, Detail: detail, Fix: fix}
 	}
 	return ok(name, detail)
+}
+
+// caValidFor tells whether the CA among expiries is valid for at least
+// d after now.
+func caValidFor(expiries []cluster.CertExpiry, now time.Time, d time.Duration) bool {
+	for _, e := range expiries {
+		if e.What == "CA" {
+			return e.NotAfter.Sub(now) >= d
+		}
+	}
+	return false
 }
 
 // humanDays writes a duration in days, or hours under two days.

@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -41,7 +43,18 @@ func healthyFacts(t *testing.T) Facts {
 		stanza:   &stanzas[0],
 		archiver: &a, check: &check,
 		df: &execResult{out: fakecluster.DFHalf}, du: &execResult{out: "5242880 /backrestrepo/x"},
+		loaded: []loadedFact{
+			{where: "the files of hippo-0", secret: "repo", key: cluster.KeyDBCert, value: string(rc.Data[cluster.KeyDBCert])},
+			{where: "PostgreSQL in hippo-0", secret: "repo", key: cluster.KeyDBCert, served: true, value: string(rc.Data[cluster.KeyDBCert])},
+			{where: "the pgBackRest server in hippo-backrest-shared-repo-x", secret: "repo", key: cluster.KeyRepoCert, served: true, value: string(rc.Data[cluster.KeyRepoCert])},
+			{where: "the files of hippo-0", secret: "postgres", key: cluster.KeyPassword, digest: true, value: sha256Hex(pg.Data[cluster.KeyPassword])},
+		},
 	}
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func TestDiagnose(t *testing.T) {
@@ -66,12 +79,40 @@ func TestDiagnose(t *testing.T) {
 			want: map[string]string{"secrets:failed": "repo.key", "certificates:failed": "repo.key"}},
 		{name: "certificates expire in 10 days", change: func(t *testing.T, f *Facts) {
 			_, f.repoSecret = fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(10*24*time.Hour-cluster.CertValidity))
+			f.loaded = nil
 		}, want: map[string]string{"certificates:warning": "(10 days left)"}},
+		{name: "leaf certificates expire in 10 days, the CA later", change: func(t *testing.T, f *Facts) {
+			pki, err := cluster.PKIFromSecret(f.repoSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pki.ReissueLeaves("hippo", "demo", fakecluster.HealthyNow.Add(10*24*time.Hour-cluster.CertValidity)); err != nil {
+				t.Fatal(err)
+			}
+			f.repoSecret.Data[cluster.KeyDBCert], f.repoSecret.Data[cluster.KeyDBKey] = pki.DBCert, pki.DBKey
+			f.repoSecret.Data[cluster.KeyRepoCert], f.repoSecret.Data[cluster.KeyRepoKey] = pki.RepoCert, pki.RepoKey
+			f.loaded = nil
+		}, want: map[string]string{"certificates:warning": "(10 days left)", "certificates:fix": "kubectl pgo rotate certs hippo -n demo"}},
+		{name: "a server not reloaded", change: func(t *testing.T, f *Facts) {
+			_, other := fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow)
+			f.loaded[2].value = string(other.Data[cluster.KeyRepoCert])
+		}, want: map[string]string{"loaded secrets:warning": "the pgBackRest server in hippo-backrest-shared-repo-x: certificate ",
+			"loaded secrets:fix": "kubectl pgo rotate certs hippo -n demo --reload-only"}},
+		{name: "a password file not synced", change: func(_ *testing.T, f *Facts) { f.loaded[3].value = sha256Hex([]byte("old")) },
+			want: map[string]string{"loaded secrets:warning": "the files of hippo-0: password differs from Secret hippo-postgres-secret",
+				"loaded secrets:fix": "restart the pod"}},
+		{name: "loaded unknown", change: func(_ *testing.T, f *Facts) {
+			for i := range f.loaded {
+				f.loaded[i].err = errors.New("exec failed")
+			}
+		}, want: map[string]string{"loaded secrets:warning": "unknown: the files of hippo-0 (db.crt): exec failed"}},
 		{name: "certificates expired", change: func(t *testing.T, f *Facts) {
 			_, f.repoSecret = fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow.Add(-cluster.CertValidity-time.Hour))
+			f.loaded = nil
 		}, want: map[string]string{"certificates:failed": "expired"}},
 		{name: "certificates of another cluster", change: func(t *testing.T, f *Facts) {
 			_, f.repoSecret = fakecluster.Secrets(t, "other", "demo", fakecluster.HealthyNow)
+			f.loaded = nil
 		}, want: map[string]string{"certificates:failed": `"other-db", not "hippo-db"`}},
 		{name: "repository host unreachable", change: func(_ *testing.T, f *Facts) {
 			f.pingRepo = &execResult{out: "ERROR: [049]: unable to get address for 'hippo-backrest-shared-repo'", err: exitErr(49)}
@@ -160,6 +201,12 @@ func TestDiagnose(t *testing.T) {
 						t.Errorf("%s passed: %s", c.Name, c.Detail)
 					}
 					continue
+				}
+				if fix, ok := tc.want[c.Name+":fix"]; ok {
+					if !strings.Contains(c.Fix, fix) {
+						t.Errorf("%s fix = %q, want it to contain %q", c.Name, c.Fix, fix)
+					}
+					seen[c.Name+":fix"] = true
 				}
 				want, expected := tc.want[key]
 				switch {

@@ -69,6 +69,10 @@ type Facts struct {
 	// its pg_hba.conf that take clear text from the network (TLSQuery).
 	postgresTLS *execResult
 
+	// loaded is what the pods have loaded of the Secrets (gatherLoaded);
+	// nil when it was not read.
+	loaded []loadedFact
+
 	// passphrase is where an encrypted cluster's passphrase lives.
 	passphrase    *inspect.Passphrase
 	passphraseErr error
@@ -177,6 +181,9 @@ func Gather(ctx context.Context, client kubernetes.Interface, exec inspect.Exec,
 		wg.Go(func() {
 			f.du = run(f.repoPod, cluster.ContainerPGBackRest, inspect.ExecTimeout, "du", "-s", "-B1", spec.RepoPath)
 		})
+	}
+	if f.dbPod != nil || f.repoPod != nil {
+		wg.Go(func() { f.loaded = gatherLoaded(ctx, exec, o.Namespace, f.dbPod, f.repoPod) })
 	}
 	if spec.Replicas > 0 {
 		wg.Go(func() {

@@ -34,6 +34,9 @@ func TestGather(t *testing.T) {
 		mu.Unlock()
 		out, ok := fakecluster.HealthyAnswer(t, command)
 		if !ok {
+			out, ok = fakecluster.LoadedAnswer(command, pg, rc)
+		}
+		if !ok {
 			t.Errorf("unexpected exec %q", command)
 		}
 		return out, "", nil
@@ -42,8 +45,8 @@ func TestGather(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) != 8 {
-		t.Errorf("%d execs, want 8: %q", len(calls), calls)
+	if len(calls) != 15 {
+		t.Errorf("%d execs, want 15 (8, and 7 reads of what the pods loaded): %q", len(calls), calls)
 	}
 	for _, c := range calls {
 		pod, container, _ := strings.Cut(strings.Split(c, ":")[0], "/")

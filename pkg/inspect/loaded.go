@@ -58,12 +58,13 @@ func ServedCertificate(ctx context.Context, exec Exec, ns, pod string) (string, 
 }
 
 // ServedPGBackRestCertificate is the certificate that the pgBackRest
-// server in the pod's pgbackrest container presents, read with the
-// client certificate certKey/keyKey of the repository Secret that the
-// container mounts (the server asks for one).
-func ServedPGBackRestCertificate(ctx context.Context, exec Exec, ns, pod, certKey, keyKey string) (string, error) {
+// server of the pod presents, read from container (any container of the
+// pod shares its network) with the client certificate certKey/keyKey of
+// the repository Secret that the container mounts (the server asks for
+// one).
+func ServedPGBackRestCertificate(ctx context.Context, exec Exec, ns, pod, container, certKey, keyKey string) (string, error) {
 	args := fmt.Sprintf("-connect 127.0.0.1:%d -cert %s -key %s", repo.ServerPort, cluster.TLSFile(certKey), cluster.TLSFile(keyKey))
-	stdout, stderr, err := exec(ctx, ns, pod, cluster.ContainerPGBackRest, servedCertScript(args))
+	stdout, stderr, err := exec(ctx, ns, pod, container, servedCertScript(args))
 	if err != nil {
 		return "", fmt.Errorf("cannot read the certificate the pgBackRest server presents in pod %s: %w %s", pod, err, strings.TrimSpace(stderr))
 	}

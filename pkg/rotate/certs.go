@@ -207,15 +207,15 @@ func reload(ctx context.Context, req Request, pki cluster.PKI, dbPods, repoPods 
 		fmt.Fprintf(w, "PostgreSQL in pod %s reloaded: it serves certificate %s\n", pod, cluster.CertificateSerial(pki.DBCert))
 	}
 	type server struct {
-		pod, certKey, keyKey string
-		want                 []byte
+		pod, container, certKey, keyKey string
+		want                            []byte
 	}
 	var servers []server
 	for _, pod := range dbPods {
-		servers = append(servers, server{pod, cluster.KeyDBCert, cluster.KeyDBKey, pki.DBCert})
+		servers = append(servers, server{pod, cluster.ContainerDatabase, cluster.KeyDBCert, cluster.KeyDBKey, pki.DBCert})
 	}
 	for _, pod := range repoPods {
-		servers = append(servers, server{pod, cluster.KeyRepoCert, cluster.KeyRepoKey, pki.RepoCert})
+		servers = append(servers, server{pod, cluster.ContainerPGBackRest, cluster.KeyRepoCert, cluster.KeyRepoKey, pki.RepoCert})
 	}
 	for _, s := range servers {
 		if err := inspect.ReloadPGBackRestServer(ctx, exec, ns, s.pod); err != nil {
@@ -224,7 +224,7 @@ func reload(ctx context.Context, req Request, pki cluster.PKI, dbPods, repoPods 
 		// The server reloads once its accept returns: the first
 		// connection after the signal may still get the old certificate.
 		err := wait(fmt.Sprintf("the pgBackRest server in pod %s does not serve the new certificate after SIGHUP", s.pod), func(ctx context.Context) (bool, error) {
-			got, err := inspect.ServedPGBackRestCertificate(ctx, exec, ns, s.pod, s.certKey, s.keyKey)
+			got, err := inspect.ServedPGBackRestCertificate(ctx, exec, ns, s.pod, s.container, s.certKey, s.keyKey)
 			return err == nil && cluster.SameCertificate([]byte(got), s.want), err
 		})
 		if err != nil {

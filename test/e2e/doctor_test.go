@@ -52,18 +52,18 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor passed a cluster without a backup:\n%s", res)
 	}
 	for _, want := range []string{"✗   repo1 last backup", "no backup in repo1", "fix: take one: kubectl pgo backup doc -n " + ns + " --type=full --wait",
-		"✓   secrets", "✓   certificates", "✓   repo1 host reachable", "✓   repo1 stanza", "✓   repo1 WAL continuity", "✓   WAL archiving", "✓   pgbackrest check", "✓   postgres TLS"} {
+		"✓   secrets", "✓   certificates", "✓   repo1 host reachable", "✓   repo1 stanza", "✓   repo1 WAL continuity", "✓   WAL archiving", "✓   pgbackrest check", "✓   postgres TLS", "✓   loaded secrets"} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("doctor output lacks %q:\n%s", want, res.Stdout)
 		}
 	}
-	if !strings.Contains(res.Stderr, "1 of 13 checks failed: repo1 last backup") {
+	if !strings.Contains(res.Stderr, "1 of 14 checks failed: repo1 last backup") {
 		t.Errorf("doctor's error does not name the failed check:\n%s", res.Stderr)
 	}
 
 	c.backup(t)
 	r, res := doctorReport(t, env, ns, c.name)
-	if !r.Healthy || r.Failed != 0 || len(r.Checks) != 13 {
+	if !r.Healthy || r.Failed != 0 || len(r.Checks) != 14 {
 		t.Errorf("doctor after a backup:\n%s", res)
 	}
 	for _, check := range r.Checks {
