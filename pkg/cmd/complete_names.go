@@ -1,5 +1,6 @@
 // Shell completion of a cluster NAME argument, shared by the commands that
-// take one, and of the flags that name a passphrase Secret.
+// take one, and of the flags that name a Secret of the user's (a
+// passphrase, rotate keys' new keys).
 
 package cmd
 
@@ -47,7 +48,16 @@ func CompleteClusterNames(f kube.Factory) cobra.CompletionFunc {
 // Secret: the Secrets of the namespace with a cipher-pass that kubectl-pgo
 // did not make.
 func passphraseSecretCompletion(f kube.Factory) cobra.CompletionFunc {
-	return completeFrom(f, "Secrets", passphraseSecretsIn)
+	return userSecretCompletion(f, cluster.KeyCipherPass)
+}
+
+// userSecretCompletion completes a flag that names a Secret of the user's
+// with key: the Secrets of the namespace that hold it and that kubectl-pgo
+// did not make (rotate keys' new keys, the passphrase flags).
+func userSecretCompletion(f kube.Factory, key string) cobra.CompletionFunc {
+	return completeFrom(f, "Secrets", func(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+		return userSecretsIn(ctx, client, ns, key)
+	})
 }
 
 // completeFrom offers the names list returns for the selected namespace
@@ -106,16 +116,16 @@ func clusterNamesIn(ctx context.Context, client kubernetes.Interface, ns string)
 	return slices.Compact(names), nil
 }
 
-// passphraseSecretsIn lists the Secrets of namespace ns that hold a
-// cipher-pass and that kubectl-pgo did not make, sorted.
-func passphraseSecretsIn(ctx context.Context, client kubernetes.Interface, ns string) ([]string, error) {
+// userSecretsIn lists the Secrets of namespace ns that hold key and that
+// kubectl-pgo did not make, sorted.
+func userSecretsIn(ctx context.Context, client kubernetes.Interface, ns, key string) ([]string, error) {
 	list, err := client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
 	}
 	var names []string
 	for _, s := range list.Items {
-		if len(s.Data[cluster.KeyCipherPass]) > 0 && s.Labels[cluster.LabelManagedBy] != cluster.FieldManager {
+		if len(s.Data[key]) > 0 && s.Labels[cluster.LabelManagedBy] != cluster.FieldManager {
 			names = append(names, s.Name)
 		}
 	}

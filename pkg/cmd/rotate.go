@@ -309,6 +309,8 @@ func NewCmdRotateKeys(f kube.Factory, streams genericiooptions.IOStreams) *cobra
 	fl.StringVar(&o.S3Secret, "s3-credentials-secret", "", "Secret with the new S3 keys "+cluster.KeyS3Key+" and "+cluster.KeyS3KeySecret+".")
 	fl.StringVar(&o.GCSSecret, "gcs-key-secret", "", "Secret with the new GCS key (the key of the cluster's GCS key type).")
 	fl.StringVar(&o.AzureSecret, "azure-key-secret", "", "Secret with the new Azure key "+cluster.KeyAzureKey+".")
+	_ = cmd.RegisterFlagCompletionFunc("s3-credentials-secret", userSecretCompletion(f, cluster.KeyS3Key))
+	_ = cmd.RegisterFlagCompletionFunc("azure-key-secret", userSecretCompletion(f, cluster.KeyAzureKey))
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }

@@ -113,3 +113,36 @@ func TestRotateDryRun(t *testing.T) {
 		}
 	}
 }
+
+// rotate keys' --s3-credentials-secret offers the user's Secrets with S3 keys, and every
+// rotation the cluster names.
+func TestRotateCompletion(t *testing.T) {
+	keys := map[string][]byte{cluster.KeyS3Key: []byte("k"), cluster.KeyS3KeySecret: []byte("s")}
+	f := kubefake.NewFactory(
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "s3-keys-2024"}, Data: keys},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "hippo-backrest-repo-config", Labels: cluster.Labels("hippo", cluster.ComponentRepo)}, Data: keys},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "passphrase"}, Data: map[string][]byte{cluster.KeyCipherPass: []byte("x")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "hippo-pgo-config", Labels: cluster.Labels("hippo", cluster.ComponentConfig)}})
+	streams, _, _ := testStreams("")
+	rotate := NewCmdRotate(f, streams)
+	for _, sub := range rotate.Commands() {
+		if sub.ValidArgsFunction == nil {
+			t.Errorf("rotate %s does not complete the cluster name", sub.Name())
+			continue
+		}
+		if names, _ := sub.ValidArgsFunction(sub, nil, "h"); len(names) != 1 || names[0] != "hippo" {
+			t.Errorf("rotate %s completes %v", sub.Name(), names)
+		}
+	}
+	keysCmd, _, err := rotate.Find([]string{"keys"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete, ok := keysCmd.GetFlagCompletionFunc("s3-credentials-secret")
+	if !ok {
+		t.Fatal("no completion of --s3-credentials-secret")
+	}
+	if names, _ := complete(keysCmd, nil, ""); len(names) != 1 || names[0] != "s3-keys-2024" {
+		t.Errorf("--s3-credentials-secret completes %v, want [s3-keys-2024]", names)
+	}
+}
