@@ -71,14 +71,9 @@ func ServedPGBackRestCertificate(ctx context.Context, exec Exec, ns, pod, contai
 	return stdout, nil
 }
 
-// ReloadPGBackRestServer sends SIGHUP to the pgBackRest server of the
-// pod's pgbackrest container: the server process whose parent is no
-// pgBackRest server (its children serve one connection each, and exit on
-// SIGHUP). pgBackRest's server reloads its configuration and TLS files on
-// SIGHUP and serves the next connections with them; the connections it
-// serves go on.
-func ReloadPGBackRestServer(ctx context.Context, exec Exec, ns, pod string) error {
-	script := `set -u
+// reloadServerScript sends SIGHUP to every pgBackRest server process whose
+// parent is not one, and fails when there is none.
+const reloadServerScript = `set -u
 n=0
 for p in $(pgrep -f '^pgbackrest server'); do
   pp=$(ps -o ppid= -p "$p" | tr -d ' ')
@@ -87,7 +82,15 @@ for p in $(pgrep -f '^pgbackrest server'); do
 done
 echo "reloaded $n"
 [ "$n" -gt 0 ]`
-	stdout, stderr, err := exec(ctx, ns, pod, cluster.ContainerPGBackRest, []string{"bash", "-c", script})
+
+// ReloadPGBackRestServer sends SIGHUP to the pgBackRest server of the
+// pod's pgbackrest container: the server process whose parent is no
+// pgBackRest server (its children serve one connection each, and exit on
+// SIGHUP). pgBackRest's server reloads its configuration and TLS files on
+// SIGHUP and serves the next connections with them; the connections it
+// serves go on.
+func ReloadPGBackRestServer(ctx context.Context, exec Exec, ns, pod string) error {
+	stdout, stderr, err := exec(ctx, ns, pod, cluster.ContainerPGBackRest, []string{"bash", "-c", reloadServerScript})
 	if err != nil {
 		return fmt.Errorf("%w %s", kube.ExplainExec("send SIGHUP to the pgBackRest server", ns, pod, err), strings.TrimSpace(stdout+" "+stderr))
 	}
