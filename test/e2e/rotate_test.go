@@ -148,8 +148,9 @@ func TestRotate(t *testing.T) {
 	if got := settingsSecret(); got != "s3-keys" {
 		t.Errorf("after refused keys the cluster reads Secret %s", got)
 	}
-	// A rotation during a backup Job is refused and says which Job.
-	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=incr"); res.ExitCode != 0 {
+	// A rotation during a backup Job is refused and says which Job. A full backup, started
+	// without --wait: the command returns once its Job runs, and the backup lasts seconds.
+	if res := env.PGO(t, "backup", c.name, "-n", ns, "--type=full"); res.ExitCode != 0 {
 		t.Fatalf("backup without --wait:\n%s", res)
 	}
 	refused([]string{"rotate", "certs", c.name, "-n", ns, "--yes"}, "a rotation of the certificates cannot run beside it", "Nothing was changed")
