@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
@@ -57,8 +58,12 @@ type ChangeCredentialsOptions struct {
 // update cluster. Nothing but the credentials Secrets may differ.
 func ChangeCredentials(ctx context.Context, c *apply.Clients, o ChangeCredentialsOptions) error {
 	name := o.Next.Name
-	if err := cluster.CheckImmutable(o.Stored, withCredentialsOf(o.Next, o.Stored)); err != nil {
-		return fmt.Errorf("cluster %q: only the credentials Secrets may change here: %w", name, err)
+	if changes := cluster.Changes(o.Stored, withCredentialsOf(o.Next, o.Stored)); len(changes) > 0 {
+		var list []string
+		for _, ch := range changes {
+			list = append(list, ch.String())
+		}
+		return fmt.Errorf("cluster %q: only the credentials Secrets may change here, not %s", name, strings.Join(list, "; "))
 	}
 	if err := o.Next.Validate(); err != nil {
 		return fmt.Errorf("the new settings of cluster %q are not valid: %w", name, err)
