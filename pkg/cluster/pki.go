@@ -91,9 +91,12 @@ func (p *PKI) ReissueLeaves(cluster, namespace string, now time.Time) error {
 	return err
 }
 
-// signer is the CA certificate of p and its key.
+// signer is the CA certificate of p that its CA key signs with, and the
+// key. CACert may hold more than one CA (both the old and the new one
+// while kubectl pgo rotate certs --new-ca switches): the signer is the one
+// whose public key is CAKey's.
 func (p *PKI) signer() (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	ca, err := parseCert("CA", p.CACert)
+	cas, err := parseCerts("CA", p.CACert)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,7 +112,59 @@ func (p *PKI) signer() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if !ok {
 		return nil, nil, errors.New("the CA key is not an ECDSA key")
 	}
-	return ca, caKey, nil
+	for _, ca := range cas {
+		if checkKey("CA", ca, p.CAKey) == nil {
+			return ca, caKey, nil
+		}
+	}
+	return nil, nil, errors.New("the CA key does not match the CA certificate")
+}
+
+// parseCerts reads every PEM certificate of data, at least one.
+func parseCerts(what string, data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := bytes.TrimSpace(data)
+	for len(rest) > 0 {
+		block, r := pem.Decode(rest)
+		if block == nil || block.Type != "CERTIFICATE" {
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("the %s certificate cannot be read: %w", what, err)
+		}
+		out = append(out, c)
+		rest = bytes.TrimSpace(r)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("the %s certificate is missing or not PEM", what)
+	}
+	return out, nil
+}
+
+// NewCA generates a new CA for the cluster, PEM encoded: what NewPKI
+// starts with, and kubectl pgo rotate certs --new-ca's.
+func NewCA(cluster string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	caTemplate := &x509.Certificate{
+		SerialNumber:          serialNumber(),
+		Subject:               pkix.Name{CommonName: caCN(cluster), Organization: []string{"kubectl-pgo"}},
+		NotBefore:             now.Add(-clockSkew),
+		NotAfter:              now.Add(CertValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot create the CA: %w", err)
+	}
+	keyPEM, err = pemKey(caKey)
+	return pemCert(caDER), keyPEM, err
 }
 
 // SameCertificate tells whether two PEM texts hold the same first
@@ -146,38 +201,12 @@ func serviceDNSNames(name, namespace string) []string {
 // for the cluster. Both certificates are good for server and client
 // authentication.
 func NewPKI(cluster, namespace string, now time.Time) (PKI, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	var p PKI
+	var err error
+	if p.CACert, p.CAKey, err = NewCA(cluster, now); err != nil {
 		return PKI{}, err
 	}
-	caTemplate := &x509.Certificate{
-		SerialNumber:          serialNumber(),
-		Subject:               pkix.Name{CommonName: caCN(cluster), Organization: []string{"kubectl-pgo"}},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.Add(CertValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	if err != nil {
-		return PKI{}, fmt.Errorf("cannot create the CA: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return PKI{}, err
-	}
-
-	p := PKI{CACert: pemCert(caDER)}
-	if p.CAKey, err = pemKey(caKey); err != nil {
-		return PKI{}, err
-	}
-	db, repoHost := leaves(cluster, namespace)
-	if p.DBCert, p.DBKey, err = newLeaf(db, ca, caKey, now); err != nil {
-		return PKI{}, err
-	}
-	if p.RepoCert, p.RepoKey, err = newLeaf(repoHost, ca, caKey, now); err != nil {
+	if err := p.ReissueLeaves(cluster, namespace, now); err != nil {
 		return PKI{}, err
 	}
 	return p, nil
@@ -231,15 +260,21 @@ func pemKey(key *ecdsa.PrivateKey) ([]byte, error) {
 // authentication and for the names the other side dials, and matches its
 // key. It is what makes reusing a stored PKI safe.
 func (p PKI) Verify(cluster, namespace string, now time.Time) error {
-	ca, err := parseCert("CA", p.CACert)
+	cas, err := parseCerts("CA", p.CACert)
 	if err != nil {
 		return err
 	}
-	if err := checkKey("CA", ca, p.CAKey); err != nil {
+	if len(cas) == 1 {
+		if err := checkKey("CA", cas[0], p.CAKey); err != nil {
+			return err
+		}
+	} else if _, _, err := p.signer(); err != nil {
 		return err
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	for _, ca := range cas {
+		roots.AddCert(ca)
+	}
 	db, repoHost := leaves(cluster, namespace)
 	for _, c := range []struct {
 		leaf
@@ -320,10 +355,18 @@ type CertExpiry struct {
 // between the pods breaks.
 func (p PKI) Expiries() ([]CertExpiry, error) {
 	var out []CertExpiry
+	if ca, _, err := p.signer(); err == nil {
+		out = append(out, CertExpiry{What: "CA", NotAfter: ca.NotAfter.UTC()})
+	} else if _, err := parseCert("CA", p.CACert); err != nil {
+		return nil, err
+	}
 	for _, c := range []struct {
 		what string
 		data []byte
 	}{{"CA", p.CACert}, {"database", p.DBCert}, {"repository", p.RepoCert}} {
+		if c.what == "CA" && len(out) > 0 {
+			continue
+		}
 		cert, err := parseCert(c.what, c.data)
 		if err != nil {
 			return nil, err

@@ -43,9 +43,13 @@ repository host. Every client verifies the other side against the CA only,
 so an old and a new certificate are trusted alike while the pods switch, and
 archive-push never fails. It ends with pgbackrest check.
 
-A new CA (--new-ca) is not supported yet: it would need both CAs trusted
-during the switch. The CA is valid for 10 years; doctor warns 30 days before
-any certificate expires.
+With --new-ca the CA changes too, in three steps that every pod loads before
+the next: the old and the new CA are trusted together (the ca.crt of the
+Secret and of the ConfigMap NAME-ca hold both); after --new-ca-grace, so that
+applications that mount NAME-ca get both, the new CA signs new certificates,
+which the pods load as above; then the old CA is dropped. No side ever meets a
+certificate it does not trust. The CA is valid for 10 years; doctor warns 30
+days before any certificate expires.
 
 ` + rotateRefusals
 
@@ -54,6 +58,9 @@ const rotateCertsExample = `  # New certificates from the cluster's CA, after co
 
   # Say what would be done, changing nothing
   kubectl pgo rotate certs hippo --dry-run=client
+
+  # A new CA too: both CAs trusted for 5 minutes, then the new one signs, then the old one goes
+  kubectl pgo rotate certs hippo --new-ca --new-ca-grace=5m --yes
 
   # Make the pods load the certificates the Secret holds (after an interrupted rotation)
   kubectl pgo rotate certs hippo --reload-only --yes`
@@ -218,15 +225,17 @@ func NewCmdRotate(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 type RotateCertsOptions struct {
 	rotateOptions
 	NewCA      bool
+	CAGrace    time.Duration
 	ReloadOnly bool
 }
 
 // NewCmdRotateCerts returns `kubectl pgo rotate certs NAME`.
 func NewCmdRotateCerts(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &RotateCertsOptions{rotateOptions: newRotateOptions(streams)}
+	o := &RotateCertsOptions{rotateOptions: newRotateOptions(streams), CAGrace: rotate.DefaultCAGrace}
 	cmd := newCommand(f, o, streams, commandHelp{"certs NAME", "Sign new certificates from the cluster's CA; PostgreSQL and pgBackRest reload them", rotateCertsLong, rotateCertsExample})
 	o.addFlags(cmd, "certificates")
-	cmd.Flags().BoolVar(&o.NewCA, "new-ca", false, "A new CA too: not supported yet, refused.")
+	cmd.Flags().BoolVar(&o.NewCA, "new-ca", false, "A new CA too: both CAs are trusted during the switch, then the old one is dropped.")
+	cmd.Flags().DurationVar(&o.CAGrace, "new-ca-grace", o.CAGrace, "With --new-ca: how long every side trusts both CAs before the new one signs, so that applications that mount the CA ConfigMap get both.")
 	cmd.Flags().BoolVar(&o.ReloadOnly, "reload-only", false, "Sign nothing: make every pod load the certificates the Secret holds, and check what each server presents.")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
@@ -237,9 +246,14 @@ func (o *RotateCertsOptions) Validate(cmd *cobra.Command) error {
 	if err := o.validate(cmd); err != nil {
 		return err
 	}
-	if o.NewCA {
-		return fmt.Errorf("--new-ca is not supported yet, and nothing was changed: a new CA must be trusted beside the old one by every pod before any certificate it signs is used, which kubectl pgo rotate does not do yet. " +
-			"kubectl pgo rotate certs without --new-ca signs new certificates from the cluster's CA, which is valid for 10 years")
+	if o.NewCA && o.ReloadOnly {
+		return usageErrorf(cmd, "--new-ca and --reload-only cannot be used together: --reload-only signs nothing")
+	}
+	if o.CAGrace < 0 {
+		return usageErrorf(cmd, "invalid --new-ca-grace %s: it must be 0 or more", o.CAGrace)
+	}
+	if cmd.Flags().Changed("new-ca-grace") && !o.NewCA {
+		return usageErrorf(cmd, "--new-ca-grace goes with --new-ca")
 	}
 	return nil
 }
@@ -250,15 +264,23 @@ func (o *RotateCertsOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.NewCA {
+		plan, err := rotate.PlanNewCA(ctx, c, req, o.DryRun == apply.DryRunNone)
+		if err != nil {
+			return err
+		}
+		return o.run(req.Progress, "CA and certificates", plan.Steps(o.CAGrace), []string{"Secret/" + plan.Secret.Name, "ConfigMap/" + cluster.CAConfigMapName(o.Name)},
+			func() (any, error) { return rotate.NewCA(ctx, c, req, plan, o.CAGrace) })
+	}
 	plan, err := rotate.PlanCerts(ctx, c, req, o.DryRun == apply.DryRunNone)
 	if err != nil {
 		return err
 	}
 	if o.ReloadOnly {
-		steps := plan.Steps()[1:]
+		steps := plan.Steps(0)[1:]
 		return o.run(req.Progress, "certificates", steps, nil, func() (any, error) { return rotate.Reload(ctx, c, req, plan) })
 	}
-	return o.run(req.Progress, "certificates", plan.Steps(), []string{"Secret/" + plan.Secret.Name}, func() (any, error) { return rotate.Certs(ctx, c, req, plan) })
+	return o.run(req.Progress, "certificates", plan.Steps(0), []string{"Secret/" + plan.Secret.Name}, func() (any, error) { return rotate.Certs(ctx, c, req, plan) })
 }
 
 // RotatePasswordOptions holds the flags of `kubectl pgo rotate password`.

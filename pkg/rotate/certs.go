@@ -29,6 +29,9 @@ type CertsPlan struct {
 	Old, New cluster.PKI
 	// DatabasePods and RepoPods are the pods whose servers switch.
 	DatabasePods, RepoPods []string
+	// Bundle is the old and the new CA, trusted together during a switch
+	// to a new CA (PlanNewCA); nil otherwise.
+	Bundle []byte
 }
 
 // CertsResult is what kubectl pgo rotate certs -o yaml prints.
@@ -95,8 +98,12 @@ func PlanCerts(ctx context.Context, c *apply.Clients, req Request, checkRunning 
 	return plan, nil
 }
 
-// Steps says what Certs does, in order, for the prompt and a dry run.
-func (p *CertsPlan) Steps() []string {
+// Steps says what Certs (or NewCA, with a Bundle) does, in order, for
+// the prompt and a dry run.
+func (p *CertsPlan) Steps(grace time.Duration) []string {
+	if p.Bundle != nil {
+		return p.newCASteps(grace)
+	}
 	steps := []string{
 		fmt.Sprintf("write new database and repository certificates (serials %s and %s), signed by the cluster's CA, into Secret %s",
 			cluster.CertificateSerial(p.New.DBCert), cluster.CertificateSerial(p.New.RepoCert), p.Secret.Name),
@@ -127,26 +134,38 @@ func Certs(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) 
 		ns, plan.Secret.Name, spec.Name, ns)
 	mark(ctx, c, ns, append(append([]string{}, plan.DatabasePods...), plan.RepoPods...), "certs", req.now())
 
-	result := &CertsResult{Cluster: spec.Name, Namespace: ns,
-		DatabaseSerial: cluster.CertificateSerial(plan.New.DBCert), RepositorySerial: cluster.CertificateSerial(plan.New.RepoCert)}
-	if exp, err := plan.New.Expiries(); err == nil {
+	result := newCertsResult(spec, plan.New)
+	if err := reload(ctx, req, plan.New, plan.DatabasePods, plan.RepoPods, deadline, result); err != nil {
+		return result, fmt.Errorf("%w%s", err, after)
+	}
+	return result, finish(ctx, req, result, deadline, "the new certificates", fmt.Sprintf("certificates of cluster %s rotated (%s)", spec.Name, time.Since(start).Round(time.Second)))
+}
+
+// newCertsResult is the result of a rotation to the certificates of p.
+func newCertsResult(spec cluster.Spec, p cluster.PKI) *CertsResult {
+	result := &CertsResult{Cluster: spec.Name, Namespace: spec.Namespace,
+		DatabaseSerial: cluster.CertificateSerial(p.DBCert), RepositorySerial: cluster.CertificateSerial(p.RepoCert)}
+	if exp, err := p.Expiries(); err == nil {
 		for _, e := range exp {
 			if e.What == "database" {
 				result.NotAfter = e.NotAfter
 			}
 		}
 	}
-	if err := reload(ctx, req, plan.New, plan.DatabasePods, plan.RepoPods, deadline, result); err != nil {
-		return result, fmt.Errorf("%w%s", err, after)
-	}
-	archived, err := pgbackrestCheck(ctx, req.Exec, spec, deadline)
+	return result
+}
+
+// finish runs pgbackrest check, records the segment it archived with
+// what, and prints done.
+func finish(ctx context.Context, req Request, result *CertsResult, deadline time.Time, with, done string) error {
+	archived, err := pgbackrestCheck(ctx, req.Exec, req.Spec, deadline)
 	if err != nil {
-		return result, err
+		return err
 	}
 	result.ArchivedWAL = archived
-	fmt.Fprintf(w, "pgbackrest check: WAL segment %s archived with the new certificates\n", archived)
-	fmt.Fprintf(w, "certificates of cluster %s rotated (%s)\n", spec.Name, time.Since(start).Round(time.Second))
-	return result, nil
+	fmt.Fprintf(req.Progress, "pgbackrest check: WAL segment %s archived with %s\n", archived, with)
+	fmt.Fprintln(req.Progress, done)
+	return nil
 }
 
 // Reload is the end of a rotation of certificates that was interrupted,

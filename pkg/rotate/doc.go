@@ -12,6 +12,9 @@
 //     changes, PostgreSQL reloaded (pg_reload_conf, no restart) and checked
 //     to serve the new certificate, each pgBackRest server sent SIGHUP (it
 //     reloads its TLS files itself), then pgbackrest check.
+//   - PlanNewCA and NewCA (newca.go): a new CA in three steps that every
+//     pod loads in turn: both CAs trusted, the new one signs, the old one
+//     dropped.
 //   - PlanPassword and Password (password.go): the superuser's and the
 //     replication role's passwords, the Secret first, then ALTER ROLE from
 //     the files the primary mounts, then each replica's libpq password file.

@@ -121,6 +121,8 @@ func (e *podExec) exec(_ context.Context, _, pod, container string, command []st
 		return rc.Data[cluster.KeyDBCert]
 	}
 	switch {
+	case command[0] == "cat" && strings.HasSuffix(command[1], cluster.KeyCACert):
+		return string(rc.Data[cluster.KeyCACert]), "", nil
 	case command[0] == "cat":
 		return string(certOf()), "", nil
 	case command[0] == "sha256sum":
@@ -428,6 +430,92 @@ func TestKeysRefused(t *testing.T) {
 	}
 }
 
+// --new-ca: every state the Secret goes through is a PKI that verifies, and
+// each side trusts the other throughout: first both CAs with the old
+// leaves, then the new leaves under both CAs, then the new CA alone; the
+// CA ConfigMap follows; the servers present the new certificates.
+func TestNewCA(t *testing.T) {
+	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
+	var states []cluster.PKI
+	fx.f.Clientset.PrependReactor("update", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
+		s := a.(updateAction).GetObject().(*corev1.Secret)
+		p, err := cluster.PKIFromSecret(s)
+		if err != nil {
+			t.Errorf("a Secret state without its keys: %v", err)
+		}
+		states = append(states, p)
+		return false, nil, nil
+	})
+	e := newPodExec(t, fx)
+	req := fx.request(e.exec)
+	plan, err := PlanNewCA(context.Background(), fx.clients(), req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fx.mutations(); len(m) != 0 {
+		t.Fatalf("planning changed %v", m)
+	}
+	if _, err := NewCA(context.Background(), fx.clients(), req, plan, 0); err != nil {
+		t.Fatalf("%v\n%s", err, req.Progress)
+	}
+	if len(states) != 3 {
+		t.Fatalf("%d Secret writes, want 3", len(states))
+	}
+	for i, p := range states {
+		if err := p.Verify("hippo", "pgo", issued.Add(25*time.Hour)); err != nil {
+			t.Errorf("state %d does not verify: %v", i+1, err)
+		}
+	}
+	count := func(p cluster.PKI) int { return bytes.Count(p.CACert, []byte("BEGIN CERTIFICATE")) }
+	if count(states[0]) != 2 || !bytes.Equal(states[0].DBCert, plan.Old.DBCert) || !bytes.Equal(states[0].CAKey, plan.Old.CAKey) {
+		t.Error("state 1 is not both CAs with the old leaves and the old key")
+	}
+	if count(states[1]) != 2 || !bytes.Equal(states[1].DBCert, plan.New.DBCert) || !bytes.Equal(states[1].CAKey, plan.New.CAKey) {
+		t.Error("state 2 is not both CAs with the new leaves and the new key")
+	}
+	if count(states[2]) != 1 || !bytes.Equal(states[2].CACert, plan.New.CACert) {
+		t.Error("state 3 is not the new CA alone")
+	}
+	// The old leaves verify under state 2's bundle, the new ones under state 1's: no side
+	// meets a certificate it does not trust.
+	if err := (cluster.PKI{CACert: states[0].CACert, CAKey: plan.Old.CAKey, DBCert: plan.New.DBCert, DBKey: plan.New.DBKey,
+		RepoCert: plan.Old.RepoCert, RepoKey: plan.Old.RepoKey}).Verify("hippo", "pgo", issued.Add(25*time.Hour)); err != nil {
+		t.Errorf("a new leaf beside an old one under the bundle: %v", err)
+	}
+	cm, _ := fx.f.Clientset.CoreV1().ConfigMaps("pgo").Get(context.Background(), cluster.CAConfigMapName("hippo"), metav1.GetOptions{})
+	if cm.Data[cluster.KeyCACert] != string(plan.New.CACert) {
+		t.Error("the CA ConfigMap does not hold the new CA alone")
+	}
+	if len(e.callsMatching("kill -HUP")) != 6 {
+		t.Errorf("SIGHUPs: %v, want 2 servers x 3 steps", e.callsMatching("kill -HUP"))
+	}
+	// A switch interrupted after its first step (both CAs trusted) is finished by another:
+	// the three CAs are trusted, then the newest alone.
+	rc := fx.secret(t, cluster.RepoConfigSecretName("hippo"))
+	rc.Data = withPKI(rc.Data, states[1])
+	if _, err := fx.f.Clientset.CoreV1().Secrets("pgo").Update(context.Background(), rc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	states = nil
+	e = newPodExec(t, fx)
+	req = fx.request(e.exec)
+	plan, err = PlanNewCA(context.Background(), fx.clients(), req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCA(context.Background(), fx.clients(), req, plan, 0); err != nil {
+		t.Fatalf("from a bundle: %v\n%s", err, req.Progress)
+	}
+	if len(states) != 3 || count(states[0]) != 3 || count(states[2]) != 1 {
+		t.Errorf("from a bundle: %d writes, CAs %d then %d", len(states), count(states[0]), count(states[len(states)-1]))
+	}
+	for i, p := range states {
+		if err := p.Verify("hippo", "pgo", issued.Add(25*time.Hour)); err != nil {
+			t.Errorf("from a bundle, state %d does not verify: %v", i+1, err)
+		}
+	}
+}
+
 // cipher-pass is refused with what to do instead.
 func TestCipherPassRefusal(t *testing.T) {
 	err := CipherPassRefusal("hippo", "pgo")
@@ -441,4 +529,5 @@ func TestCipherPassRefusal(t *testing.T) {
 type (
 	k8sAction    = k8stesting.Action
 	createAction = k8stesting.CreateAction
+	updateAction = k8stesting.UpdateAction
 )

@@ -86,9 +86,9 @@ func (w *rotationWriter) point(t *testing.T, name string) rotationPoint {
 
 // TestRotate is issue 24's rotation half on a cluster with a local and an S3 repository, with
 // rows written all along: refusals that change nothing (a cluster that does not exist, keys
-// that can only read the bucket, a new CA, the passphrase, a rotation during a backup Job and
-// while the repository host is down); then certificates, passwords and S3 keys rotated in
-// turn, each followed by pgbackrest check; doctor finds every pod serving what the Secrets
+// that can only read the bucket, the passphrase, a rotation during a backup Job and while the
+// repository host is down); then certificates (from the same CA, then a new CA), passwords and
+// S3 keys rotated in turn, each followed by pgbackrest check; doctor finds every pod serving what the Secrets
 // hold; no WAL is missing; a PITR (from the S3 repository, read with the new keys) to a point
 // between the rotations returns exactly the table's state there, and a second restore, to the
 // end of the archive, the latest state.
@@ -139,7 +139,6 @@ func TestRotate(t *testing.T) {
 	// Refused, nothing changed.
 	uid, rc := pod(), secretData(t, env, ns, cluster.RepoConfigSecretName(c.name))
 	refused([]string{"rotate", "certs", "nosuch", "-n", ns, "--yes"}, `cluster "nosuch" not found in namespace "`+ns+`"`)
-	refused([]string{"rotate", "certs", c.name, "-n", ns, "--new-ca", "--yes"}, "--new-ca is not supported yet, and nothing was changed")
 	refused([]string{"rotate", "cipher-pass", c.name, "-n", ns}, "pgBackRest cannot re-encrypt a repository")
 	start = time.Now()
 	res := refused([]string{"rotate", "s3-keys", c.name, "-n", ns, "--s3-credentials-secret=s3-reader", "--yes"},
@@ -180,6 +179,25 @@ func TestRotate(t *testing.T) {
 		t.Errorf("rotate certs restarted the database pod")
 	}
 	certs := w.point(t, "after-certs")
+
+	// A new CA: both trusted, then the new one signs, then the old one goes; no restart.
+	start = time.Now()
+	if res := env.PGO(t, "rotate", "certs", c.name, "-n", ns, "--new-ca", "--new-ca-grace=5s", "--yes", "--timeout=6m"); res.ExitCode != 0 {
+		t.Fatalf("rotate certs --new-ca:\n%s", res)
+	} else {
+		t.Logf("rotate certs --new-ca took %s:\n%s", time.Since(start).Round(time.Second), res.Stdout)
+	}
+	newCA := secretData(t, env, ns, cluster.RepoConfigSecretName(c.name))
+	if string(newCA[cluster.KeyCACert]) == string(rc[cluster.KeyCACert]) || strings.Count(string(newCA[cluster.KeyCACert]), "BEGIN CERTIFICATE") != 1 {
+		t.Errorf("rotate certs --new-ca: the CA did not change, or the old one stayed")
+	}
+	if cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.CAConfigMapName(c.name), metav1.GetOptions{}); err != nil ||
+		cm.Data[cluster.KeyCACert] != string(newCA[cluster.KeyCACert]) {
+		t.Errorf("ConfigMap %s does not hold the new CA (%v)", cluster.CAConfigMapName(c.name), err)
+	}
+	if pod() != uid {
+		t.Errorf("rotate certs --new-ca restarted the database pod")
+	}
 
 	// Passwords.
 	pg := secretData(t, env, ns, cluster.PostgresSecretName(c.name))
