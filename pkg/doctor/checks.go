@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -185,6 +186,11 @@ func certificatesCheck(f Facts, d doctorFixes) Check {
 	}
 	if expErr != nil {
 		return failed(name, expErr.Error(), d.newCertificates(true))
+	}
+	if n := bytes.Count(pki.CACert, []byte("BEGIN CERTIFICATE")); n > 1 {
+		return Check{Name: name, Status: Warning,
+			Detail: fmt.Sprintf("the ca.crt of Secret %s trusts %d CAs: a switch to a new CA did not finish", f.repoSecret.Name, n),
+			Fix:    fmt.Sprintf("finish it: kubectl pgo rotate certs %s -n %s --new-ca", d.name, d.ns)}
 	}
 	first := expiries[0]
 	left := first.NotAfter.Sub(f.now)

@@ -93,6 +93,13 @@ func TestDiagnose(t *testing.T) {
 			f.repoSecret.Data[cluster.KeyRepoCert], f.repoSecret.Data[cluster.KeyRepoKey] = pki.RepoCert, pki.RepoKey
 			f.loaded = nil
 		}, want: map[string]string{"certificates:warning": "(10 days left)", "certificates:fix": "kubectl pgo rotate certs hippo -n demo"}},
+		{name: "a switch to a new CA that did not finish", change: func(t *testing.T, f *Facts) {
+			ca, _, err := cluster.NewCA("hippo", fakecluster.HealthyNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.repoSecret.Data[cluster.KeyCACert] = append(append([]byte{}, f.repoSecret.Data[cluster.KeyCACert]...), ca...)
+		}, want: map[string]string{"certificates:warning": "trusts 2 CAs: a switch to a new CA did not finish", "certificates:fix": "--new-ca"}},
 		{name: "a server not reloaded", change: func(t *testing.T, f *Facts) {
 			_, other := fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow)
 			f.loaded[2].value = string(other.Data[cluster.KeyRepoCert])
