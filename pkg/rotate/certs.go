@@ -122,7 +122,7 @@ func Certs(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) 
 	spec, ns, w := plan.Spec, plan.Spec.Namespace, req.Progress
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
-	if _, err := c.Client.CoreV1().Secrets(ns).Update(ctx, plan.Secret, metav1.UpdateOptions{FieldManager: cluster.FieldManager}); err != nil {
+	if _, err := writeSecret(ctx, c, plan.Secret); err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, fmt.Errorf("secret %s/%s changed since it was read; nothing was changed: run this again", ns, plan.Secret.Name)
 		}

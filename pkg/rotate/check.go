@@ -2,11 +2,14 @@ package rotate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -54,8 +57,19 @@ const AnnotationRotated = "kubectl-pgo/rotated"
 // pgbackrest check, which needs both, and a pod that restarts in the
 // middle would load half of the change. It does not wait: run it again
 // once the Job has ended or the pod is ready.
-func Check(ctx context.Context, c *apply.Clients, spec cluster.Spec, what string, now time.Time) error {
+//
+// Before that it asks whether the user may do what every rotation does
+// (patch Secrets and pods, exec) and what this one does besides (extra),
+// so that a rotation is not forbidden halfway.
+func Check(ctx context.Context, c *apply.Clients, spec cluster.Spec, what string, now time.Time, extra ...apply.Permission) error {
 	name, ns := spec.Name, spec.Namespace
+	perms := append([]apply.Permission{
+		{Verb: "patch", Resource: "secrets"}, {Verb: "patch", Resource: "pods"},
+		{Verb: "create", Resource: "pods", Subresource: "exec"},
+	}, extra...)
+	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("rotate the %s of cluster %q", what, name), perms); err != nil {
+		return fmt.Errorf("%w; nothing was changed", err)
+	}
 	if err := jobs.CheckNoActive(ctx, c.Client, ns, name, jobs.RestoreConflicts, "a rotation of the "+what, now); err != nil {
 		return fmt.Errorf("%w. Nothing was changed", err)
 	}
@@ -114,4 +128,16 @@ func waitUntil(ctx context.Context, req Request, deadline time.Time, what string
 		return fmt.Errorf("%s: %w (last: %v)", what, err, last)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// writeSecret writes the data of s with a merge patch guarded by the
+// resourceVersion s was read at (the API server refuses it with a
+// conflict when the Secret changed since): the verb patch, which the
+// ClusterRole kubectl-pgo-user grants. Keys are set, none removed.
+func writeSecret(ctx context.Context, c *apply.Clients, s *corev1.Secret) (*corev1.Secret, error) {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"resourceVersion": s.ResourceVersion}, "data": s.Data})
+	if err != nil {
+		return nil, err
+	}
+	return c.Client.CoreV1().Secrets(s.Namespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: cluster.FieldManager})
 }

@@ -95,7 +95,10 @@ func PlanKeys(ctx context.Context, c *apply.Clients, req Request, store repo.Typ
 		return nil, err
 	}
 	if checkRunning {
-		if err := Check(ctx, c, spec, string(store)+" keys", req.now()); err != nil {
+		extra := append(lifecycle.Permissions(true, true),
+			apply.Permission{Verb: "create", Resource: "pods"}, apply.Permission{Verb: "delete", Resource: "pods"},
+			apply.Permission{Verb: "get", Resource: "pods", Subresource: "log"})
+		if err := Check(ctx, c, spec, string(store)+" keys", req.now(), extra...); err != nil {
 			return nil, err
 		}
 	}

@@ -3,12 +3,14 @@ package rotate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
@@ -25,6 +27,12 @@ const DefaultCAGrace = 2 * time.Minute
 // during the switch. After an interrupted switch the old ca.crt holds more
 // than one CA: all of them stay trusted until the new one alone is.
 func PlanNewCA(ctx context.Context, c *apply.Clients, req Request, checkRunning bool) (*CertsPlan, error) {
+	if checkRunning {
+		if err := apply.CheckPermissions(ctx, c, req.Spec.Namespace, fmt.Sprintf("switch cluster %q to a new CA", req.Spec.Name),
+			[]apply.Permission{{Verb: "patch", Resource: "configmaps"}}); err != nil {
+			return nil, fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
 	plan, err := PlanCerts(ctx, c, req, checkRunning)
 	if err != nil {
 		return nil, err
@@ -83,7 +91,7 @@ func NewCA(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan, 
 		ns, secret.Name, cluster.CAConfigMapName(spec.Name), spec.Name, ns)
 	write := func(p cluster.PKI, what string) error {
 		secret.Data = withPKI(secret.Data, p)
-		s, err := c.Client.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{FieldManager: cluster.FieldManager})
+		s, err := writeSecret(ctx, c, secret)
 		if apierrors.IsConflict(err) {
 			return fmt.Errorf("secret %s/%s changed since it was read: %w", ns, secret.Name, err)
 		}
@@ -141,15 +149,16 @@ func NewCA(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan, 
 // makes it, from the Secret.
 func writeCAConfigMap(ctx context.Context, c *apply.Clients, spec cluster.Spec, ca []byte) error {
 	cms := c.Client.CoreV1().ConfigMaps(spec.Namespace)
-	cm, err := cms.Get(ctx, cluster.CAConfigMapName(spec.Name), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	if _, err := cms.Get(ctx, cluster.CAConfigMapName(spec.Name), metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return fmt.Errorf("cannot read ConfigMap %s: %w", cluster.CAConfigMapName(spec.Name), apply.APIError(c, err))
 	}
-	cm.Data = map[string]string{cluster.KeyCACert: string(ca)}
-	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{FieldManager: cluster.FieldManager}); err != nil {
+	patch, err := json.Marshal(map[string]any{"data": map[string]string{cluster.KeyCACert: string(ca)}})
+	if err != nil {
+		return err
+	}
+	if _, err := cms.Patch(ctx, cluster.CAConfigMapName(spec.Name), types.MergePatchType, patch, metav1.PatchOptions{FieldManager: cluster.FieldManager}); err != nil {
 		return fmt.Errorf("cannot write ConfigMap %s: %w", cluster.CAConfigMapName(spec.Name), apply.APIError(c, err))
 	}
 	return nil

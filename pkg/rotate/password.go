@@ -97,8 +97,7 @@ func Password(ctx context.Context, c *apply.Clients, req Request, plan *Password
 	spec, ns, w, exec := plan.Spec, plan.Spec.Namespace, req.Progress, req.Exec
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
-	secrets := c.Client.CoreV1().Secrets(ns)
-	written, err := secrets.Update(ctx, plan.Secret, metav1.UpdateOptions{FieldManager: cluster.FieldManager})
+	written, err := writeSecret(ctx, c, plan.Secret)
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			return nil, fmt.Errorf("secret %s/%s changed since it was read; nothing was changed: run this again", ns, plan.Secret.Name)
@@ -111,7 +110,7 @@ func Password(ctx context.Context, c *apply.Clients, req Request, plan *Password
 		back := plan.old.DeepCopy()
 		back.ManagedFields = nil
 		back.ResourceVersion = written.ResourceVersion
-		if _, err := secrets.Update(context.WithoutCancel(ctx), back, metav1.UpdateOptions{FieldManager: cluster.FieldManager}); err != nil {
+		if _, err := writeSecret(context.WithoutCancel(ctx), c, back); err != nil {
 			return fmt.Errorf("%w\nand the old passwords could not be written back into Secret %s/%s: %v; the Secret holds passwords that PostgreSQL may not have: run kubectl pgo rotate password %s -n %s again",
 				cause, ns, plan.Secret.Name, err, spec.Name, ns)
 		}

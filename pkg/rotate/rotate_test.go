@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -60,6 +61,7 @@ func newFixture(t *testing.T, spec cluster.Spec, extra ...runtime.Object) *fixtu
 		objects = append(objects, fakecluster.RunningPod(spec.Namespace, "hippo-backrest-shared-repo-abc", fakecluster.PodLabels(spec.Name, cluster.ComponentRepo), "pgbackrest"))
 	}
 	f := kubefake.NewFactory(append(objects, extra...)...)
+	f.AllowAccess()
 	return &fixture{f: f, spec: spec}
 }
 
@@ -67,7 +69,8 @@ func (fx *fixture) clients() *apply.Clients {
 	return &apply.Clients{Config: fx.f.Config, Client: fx.f.Clientset, Dynamic: fx.f.Dynamic, Mapper: fx.f.Mapper}
 }
 
-func (fx *fixture) mutations() []string { return (&fakecluster.Cluster{Factory: fx.f}).Mutations() }
+// mutations are the writes to the fake API server (access reviews are no change).
+func (fx *fixture) mutations() []string { return fx.f.Writes() }
 
 func (fx *fixture) secret(t *testing.T, name string) *corev1.Secret {
 	t.Helper()
@@ -203,6 +206,17 @@ func TestCheckRefuses(t *testing.T) {
 	_, err = PlanPassword(context.Background(), fx.clients(), fx.request(nil), true)
 	if err == nil || !strings.Contains(err.Error(), "the primary of cluster \"hippo\" is not ready") {
 		t.Errorf("primary down: %v", err)
+	}
+	if m := fx.mutations(); len(m) != 0 {
+		t.Errorf("changes despite the refusal: %v", m)
+	}
+
+	// A user who may not patch pods is told so before anything changes.
+	fx = newFixture(t, spec)
+	fx.f.AllowAccess("patch pods")
+	_, err = PlanCerts(context.Background(), fx.clients(), fx.request(nil), true)
+	if err == nil || !strings.Contains(err.Error(), `you may not rotate the certificates of cluster "hippo"`) || !strings.Contains(err.Error(), "patch pods") {
+		t.Errorf("forbidden: %v", err)
 	}
 	if m := fx.mutations(); len(m) != 0 {
 		t.Errorf("changes despite the refusal: %v", m)
@@ -437,9 +451,12 @@ func TestKeysRefused(t *testing.T) {
 func TestNewCA(t *testing.T) {
 	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
 	var states []cluster.PKI
-	fx.f.Clientset.PrependReactor("update", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
-		s := a.(updateAction).GetObject().(*corev1.Secret)
-		p, err := cluster.PKIFromSecret(s)
+	fx.f.Clientset.PrependReactor("patch", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
+		var s corev1.Secret
+		if err := json.Unmarshal(a.(patchAction).GetPatch(), &s); err != nil {
+			t.Fatal(err)
+		}
+		p, err := cluster.PKIFromSecret(&s)
 		if err != nil {
 			t.Errorf("a Secret state without its keys: %v", err)
 		}
@@ -529,5 +546,5 @@ func TestCipherPassRefusal(t *testing.T) {
 type (
 	k8sAction    = k8stesting.Action
 	createAction = k8stesting.CreateAction
-	updateAction = k8stesting.UpdateAction
+	patchAction  = k8stesting.PatchAction
 )
