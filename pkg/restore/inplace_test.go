@@ -277,3 +277,14 @@ func TestCheckRefusesLatestAcrossMissingWAL(t *testing.T) {
 		}
 	}
 }
+
+// After a restore to a time before kubectl pgo rotate password, the superuser gets the
+// Secret's password again: the script logs in with it, and only when that fails sets it.
+func TestSuperuserPasswordScript(t *testing.T) {
+	for _, want := range []string{`PGPASSWORD="$(cat /etc/kubectl-pgo/password)"`, "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=require",
+		"echo unchanged\nelse", `ALTER ROLE :"superuser" PASSWORD :'password';`} {
+		if !strings.Contains(superuserPasswordScript, want) {
+			t.Errorf("the script lacks %q:\n%s", want, superuserPasswordScript)
+		}
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 )
 
 // Result is what a restore did, once the database is up.
@@ -58,6 +60,9 @@ func (r *InPlace) Wait(ctx context.Context, plan *Plan, job *batchv1.Job) (Resul
 	if !plan.Spec.HasLocalRepo() {
 		r.waitStanzaChecked(waitCtx)
 	}
+	if !db.paused {
+		r.keepSecretPassword(waitCtx)
+	}
 	if plan.BaseBackup != nil {
 		r.resetRecoverySettings(ctx)
 	}
@@ -107,4 +112,30 @@ func (r *InPlace) resetRecoverySettings(ctx context.Context) {
 		return
 	}
 	r.progress("Removed the recovery settings of the restore from postgresql.auto.conf (%s).", strings.Join(baseBackupRecoverySettings, ", "))
+}
+
+// superuserPasswordScript gives the superuser the password of the
+// cluster's Secret (the file the database container mounts) when a login
+// with it fails: a restore to a time before kubectl pgo rotate password
+// brings the old password back, which the Jobs that read the Secret could
+// not log in with. It commits nothing when the password is the Secret's.
+var superuserPasswordScript = fmt.Sprintf(`if PGPASSWORD="$(cat %[1]s)" PGCONNECT_TIMEOUT=10 psql -XAtq "host=127.0.0.1 port=%[2]d user=%[3]s dbname=postgres sslmode=require" -c 'SELECT 1' >/dev/null 2>&1; then
+  echo unchanged
+else
+  psql -XAtq -v ON_ERROR_STOP=1 -v superuser=%[3]s -v password="$(cat %[1]s)" <<'SQL' && echo changed
+ALTER ROLE :"superuser" PASSWORD :'password';
+SQL
+fi`, cluster.PasswordFile, cluster.PostgresPort, cluster.Superuser)
+
+// keepSecretPassword runs superuserPasswordScript in the primary once it
+// is promoted; a failure is said, not fatal: the data is restored.
+func (r *InPlace) keepSecretPassword(ctx context.Context) {
+	pod := cluster.InstancePodName(r.primaryInstance())
+	stdout, stderr, err := r.Exec(ctx, r.Namespace, pod, cluster.ContainerDatabase, []string{"bash", "-c", superuserPasswordScript})
+	switch {
+	case err != nil:
+		r.progress("Warning: the superuser's password could not be checked against Secret %s: %v %s", cluster.PostgresSecretName(r.Name), err, strings.TrimSpace(stderr))
+	case strings.TrimSpace(stdout) == "changed":
+		r.progress("The superuser's password was set to that of Secret %s again (the restored data had an older one)", cluster.PostgresSecretName(r.Name))
+	}
 }

@@ -259,6 +259,11 @@ func TestRotate(t *testing.T) {
 		t.Fatalf("after the PITR to %s (%s) the table is %s, want %s", certs.name, certs.target, got, certs.sum)
 	}
 	t.Logf("PITR to %s: count|md5 %s, as recorded (%s)", certs.name, certs.sum, time.Since(start).Round(time.Second))
+	// The restored data predates the password rotation: the restore gives the superuser the
+	// Secret's password again.
+	if err := login(string(pg2[cluster.KeyPassword])); err != nil {
+		t.Errorf("after a PITR to before the password rotation, the Secret's password does not log in: %v", err)
+	}
 	c.sql(t, "INSERT INTO chain SELECT g, 'after the PITR' FROM generate_series(300001, 300500) g")
 	c.switchAndArchive(t)
 	latest := c.one(t, chainChecksumSQL)
