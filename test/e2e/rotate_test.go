@@ -78,7 +78,7 @@ func (w *rotationWriter) point(t *testing.T, name string) rotationPoint {
 	t.Helper()
 	w.pause()
 	defer w.resume()
-	target, sum := w.c.targetBetweenSum(t, fmt.Sprintf("SELECT pg_logical_emit_message(false, 'kubectl-pgo-test', %q)", name),
+	target, sum := w.c.targetBetweenSum(t, fmt.Sprintf("SELECT pg_logical_emit_message(false, 'kubectl-pgo-test', '%s')", name),
 		"SELECT 1", chainChecksumSQL)
 	t.Logf("point %s: target %s, count|md5 %s", name, target, sum)
 	return rotationPoint{name, target, sum}
