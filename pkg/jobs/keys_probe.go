@@ -38,7 +38,10 @@ const (
 // (repo-get of backup.info, decrypted with the passphrase) and writes to
 // it: an annotation on its newest backup (pgbackrest annotate, which
 // rewrites backup.info and the backup's manifest), or, in a repository
-// without a backup, repo-put, repo-get and repo-rm of a small object.
+// without a backup, repo-put, repo-get and repo-rm of a small object. A
+// pgBackRest without repo-put (2.60, in PostgreSQL 18's image) cannot prove
+// a write to a repository without a backup: the probe then fails and asks
+// for a backup first.
 type KeysProbe struct {
 	Cluster, Namespace string
 	// RepoHost is cluster.RepoHostDeployment of the settings with the new
@@ -119,8 +122,13 @@ for r in "$@"; do
     continue
   fi
   name="kubectl-pgo-keys-probe-$(hostname)"
-  if ! echo probe | pgbackrest --repo="$r" --log-level-console=warn repo-put "$name" ||
-     [ "$(pgbackrest --repo="$r" --log-level-console=warn repo-get "$name")" != probe ] ||
+  if ! put=$(echo probe | pgbackrest --repo="$r" --log-level-console=warn repo-put "$name" 2>&1); then
+    case "$put" in *"invalid command"*)
+      echo "` + ProbeFailed + ` repo$r has no backup to annotate, and this pgBackRest has no other command that writes (no repo-put): take a backup into repo$r first, then rotate again"; exit 1 ;;
+    esac
+    echo "` + ProbeFailed + ` repo$r: cannot write an object with the new keys (repo$r has no backup to annotate): $put"; exit 1
+  fi
+  if [ "$(pgbackrest --repo="$r" --log-level-console=warn repo-get "$name")" != probe ] ||
      ! pgbackrest --repo="$r" --log-level-console=warn repo-rm "$name"; then
     echo "` + ProbeFailed + ` repo$r: cannot write, read and remove an object with the new keys (repo$r has no backup to annotate)"; exit 1
   fi

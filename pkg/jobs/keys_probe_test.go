@@ -12,16 +12,18 @@ import (
 
 // fakePGBackRest answers what the probe asks, as FAKE_MODE says: full (a
 // backup to annotate), reader (keys that read but cannot write), empty (no
-// backup: an object is put, read and removed), noread (keys refused).
+// backup: an object is put, read and removed), noput (no backup, and a
+// pgBackRest without repo-put), noread (keys refused).
 const fakePGBackRest = `#!/bin/bash
 case "$FAKE_MODE $*" in
 "noread "*repo-get*) echo "ERROR: [049]: S3 request failed: 403 Forbidden" >&2; exit 49 ;;
 *"repo-get backup/db/backup.info")
   printf '[backrest]\nbackrest-format=5\n\n[backup:current]\n'
-  [ "$FAKE_MODE" = empty ] || printf '20261205-100000F={"backup-type":"full"}\n20261205-100000F_20261205-110000I={"backup-type":"incr"}\n'
+  case "$FAKE_MODE" in empty|noput) ;; *) printf '20261205-100000F={"backup-type":"full"}\n20261205-100000F_20261205-110000I={"backup-type":"incr"}\n' ;; esac
   printf '\n[db]\ndb-id=1\n' ;;
 "reader "*annotate) echo "ERROR: [049]: S3 request failed: 403 AccessDenied" >&2; exit 49 ;;
 "full "*annotate) echo "$*" > "$FAKE_DIR/annotate" ;;
+"noput "*repo-put*) echo "ERROR: [048]: invalid command 'repo-put'" >&2; exit 48 ;;
 *repo-put*) cat > "$FAKE_DIR/object" ;;
 *repo-rm*) rm "$FAKE_DIR/object" ;;
 *repo-get*) cat "$FAKE_DIR/object" ;;
@@ -64,6 +66,11 @@ func TestKeysProbeScript(t *testing.T) {
 	}
 	if out, err := run("empty"); err != nil || !strings.Contains(out, ProbeOK) || !strings.Contains(out, "wrote, read and removed") {
 		t.Errorf("empty: %v\n%s", err, out)
+	}
+	// FAKE_MODE noput has no backup either: the empty backup.info above.
+	if out, err := run("noput"); err == nil || !strings.Contains(out, ProbeFailed+" repo2 has no backup to annotate") ||
+		!strings.Contains(out, "take a backup into repo2 first") {
+		t.Errorf("noput: %v\n%s", err, out)
 	}
 	if out, err := run("reader"); err == nil || !strings.Contains(out, ProbeFailed+" repo2: cannot write (annotate backup 20261205-100000F_20261205-110000I)") {
 		t.Errorf("reader: %v\n%s", err, out)
