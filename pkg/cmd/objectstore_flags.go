@@ -57,9 +57,8 @@ func (g *gcsFlags) registerCompletions(cmd *cobra.Command) {
 
 // complete records whether any GCS flag was set.
 func (g *gcsFlags) complete(cmd *cobra.Command) {
-	for _, name := range []string{flagGCSBucket, flagGCSEndpoint, flagGCSKeyType, flagGCSKeySecret, flagGCSCASecret, flagGCSVerifyTLS, flagGCSUploadChunkSize} {
-		g.given = g.given || cmd.Flags().Changed(name)
-	}
+	g.given = g.given || anyChanged(cmd, flagGCSBucket, flagGCSEndpoint, flagGCSKeyType, flagGCSKeySecret, flagGCSCASecret,
+		flagGCSVerifyTLS, flagGCSUploadChunkSize)
 }
 
 // apply puts the flags into a Spec before Default; its Validate checks
@@ -100,10 +99,8 @@ func (a *azureFlags) registerCompletions(cmd *cobra.Command) {
 
 // complete records whether any Azure flag was set.
 func (a *azureFlags) complete(cmd *cobra.Command) {
-	for _, name := range []string{flagAzureAccount, flagAzureContainer, flagAzureEndpoint, flagAzureURIStyle, flagAzureKeyType,
-		flagAzureKeySecret, flagAzureCASecret, flagAzureVerifyTLS} {
-		a.given = a.given || cmd.Flags().Changed(name)
-	}
+	a.given = a.given || anyChanged(cmd, flagAzureAccount, flagAzureContainer, flagAzureEndpoint, flagAzureURIStyle,
+		flagAzureKeyType, flagAzureKeySecret, flagAzureCASecret, flagAzureVerifyTLS)
 }
 
 // apply puts the flags into a Spec before Default; its Validate checks

@@ -60,10 +60,18 @@ func (s *s3Flags) registerCompletions(cmd *cobra.Command) {
 
 // complete records whether any S3 flag was set.
 func (s *s3Flags) complete(cmd *cobra.Command) {
-	for _, name := range []string{flagS3Bucket, flagS3Endpoint, flagS3Region, flagS3Key, flagS3KeySecret,
-		flagS3CredentialsSecret, flagS3URIStyle, flagS3VerifyTLS, flagS3CASecret} {
-		s.given = s.given || cmd.Flags().Changed(name)
+	s.given = s.given || anyChanged(cmd, flagS3Bucket, flagS3Endpoint, flagS3Region, flagS3Key, flagS3KeySecret,
+		flagS3CredentialsSecret, flagS3URIStyle, flagS3VerifyTLS, flagS3CASecret)
+}
+
+// anyChanged says whether any of the named flags was given.
+func anyChanged(cmd *cobra.Command, names ...string) bool {
+	for _, name := range names {
+		if cmd.Flags().Changed(name) {
+			return true
+		}
 	}
+	return false
 }
 
 // apply puts the flags into a Spec before Default; the Spec's Validate
