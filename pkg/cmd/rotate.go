@@ -19,10 +19,14 @@ import (
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/rotate"
 )
 
-const rotateRefusals = `Every rotation is refused, with nothing changed, while a Job of the cluster
-runs that reads or writes it (a backup, a restore, a dump), and while its
-primary or its repository host is not ready: it does not wait for them. Run
-it again once the Job has ended or the pod is ready. It asks for
+const rotateRefusals = `A rotation first suspends the cluster's backup schedules, so that no
+scheduled Job starts in the middle of it, and resumes them at its end,
+whatever the outcome (a run that fell due meanwhile starts then, within the
+schedule's starting deadline). It waits for a backup or dump Job that
+runs to end, saying which (--wait-for-jobs=false refuses instead); --timeout
+bounds the wait. It is refused, with nothing changed, while a restore or an
+upgrade Job runs, and while the primary or the repository host is not
+ready: run it again once the Job has ended or the pod is ready. It asks for
 confirmation unless --yes; without a terminal to ask on, it refuses instead.
 With --dry-run=client it reads the cluster, says what it would do and
 changes nothing.`
@@ -125,17 +129,18 @@ for the retention window.`
 type rotateOptions struct {
 	execTarget
 	confirmation
-	DryRun  string
-	Wait    bool
-	Timeout time.Duration
-	Output  *printers.OutputFlags
+	DryRun      string
+	Wait        bool
+	WaitForJobs bool
+	Timeout     time.Duration
+	Output      *printers.OutputFlags
 
 	pollInterval time.Duration
 	genericiooptions.IOStreams
 }
 
 func newRotateOptions(streams genericiooptions.IOStreams) rotateOptions {
-	return rotateOptions{confirmation: newConfirmation(), DryRun: apply.DryRunNone, Wait: true, Timeout: apply.DefaultWaitTimeout,
+	return rotateOptions{confirmation: newConfirmation(), DryRun: apply.DryRunNone, Wait: true, WaitForJobs: true, Timeout: apply.DefaultWaitTimeout,
 		Output: printers.NewOutputFlags(printers.DefaultFormats...), pollInterval: 2 * time.Second, IOStreams: streams}
 }
 
@@ -145,7 +150,8 @@ func (o *rotateOptions) addFlags(cmd *cobra.Command, what string) {
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Rotate the "+what+" without asking for confirmation.")
 	fl.StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", or "client": read the cluster, say what would be done, change nothing.`)
 	fl.BoolVar(&o.Wait, "wait", o.Wait, "Wait until every pod uses the new "+what+", printing progress. A rotation always waits: it is not done before; --wait=false is refused.")
-	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the rotation may take.")
+	fl.BoolVar(&o.WaitForJobs, "wait-for-jobs", o.WaitForJobs, "Wait for a backup or dump Job of the cluster that runs to end before rotating (bounded by --timeout); false refuses the rotation while one runs.")
+	fl.DurationVar(&o.Timeout, "timeout", o.Timeout, "How long the rotation may take (and, before it, the wait for running Jobs).")
 	_ = cmd.RegisterFlagCompletionFunc("dry-run", fixedCompletions(apply.DryRunNone, apply.DryRunClient))
 }
 
@@ -171,7 +177,7 @@ func (o *rotateOptions) request(ctx context.Context) (*apply.Clients, rotate.Req
 		return nil, rotate.Request{}, err
 	}
 	return c, rotate.Request{Spec: spec, Exec: apply.ExecFunc(o.exec), Progress: progressStream(o.Output, o.Out, o.ErrOut),
-		Poll: o.pollInterval, Timeout: o.Timeout}, nil
+		Poll: o.pollInterval, Timeout: o.Timeout, WaitForJobs: o.WaitForJobs}, nil
 }
 
 // RotateDryRun is what a rotation with --dry-run=client prints with -o.
@@ -277,7 +283,7 @@ func (o *RotateCertsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.ReloadOnly {
-		steps := plan.Steps(0)[1:]
+		steps := plan.ReloadSteps()
 		return o.run(req.Progress, "certificates", steps, nil, func() (any, error) { return rotate.Reload(ctx, c, req, plan) })
 	}
 	return o.run(req.Progress, "certificates", plan.Steps(0), []string{"Secret/" + plan.Secret.Name}, func() (any, error) { return rotate.Certs(ctx, c, req, plan) })

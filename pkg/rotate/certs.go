@@ -32,6 +32,8 @@ type CertsPlan struct {
 	// Bundle is the old and the new CA, trusted together during a switch
 	// to a new CA (PlanNewCA); nil otherwise.
 	Bundle []byte
+	// Hold is what the rotation suspends and waits for first.
+	Hold Hold
 }
 
 // CertsResult is what kubectl pgo rotate certs -o yaml prints.
@@ -53,10 +55,9 @@ type CertsResult struct {
 // client dry run reads no Jobs nor pods).
 func PlanCerts(ctx context.Context, c *apply.Clients, req Request, checkRunning bool) (*CertsPlan, error) {
 	spec := req.Spec
-	if checkRunning {
-		if err := Check(ctx, c, spec, "certificates", req.now()); err != nil {
-			return nil, err
-		}
+	hold, err := Check(ctx, c, req, "certificates", checkRunning)
+	if err != nil {
+		return nil, err
 	}
 	secret, err := c.Client.CoreV1().Secrets(spec.Namespace).Get(ctx, cluster.RepoConfigSecretName(spec.Name), metav1.GetOptions{})
 	if err != nil {
@@ -83,7 +84,7 @@ func PlanCerts(ctx context.Context, c *apply.Clients, req Request, checkRunning 
 	out.Data[cluster.KeyDBCert], out.Data[cluster.KeyDBKey] = next.DBCert, next.DBKey
 	out.Data[cluster.KeyRepoCert], out.Data[cluster.KeyRepoKey] = next.RepoCert, next.RepoKey
 	out.ManagedFields = nil
-	plan := &CertsPlan{Spec: spec, Secret: out, Old: old, New: next, DatabasePods: databasePods(spec)}
+	plan := &CertsPlan{Spec: spec, Secret: out, Old: old, New: next, DatabasePods: databasePods(spec), Hold: hold}
 	if spec.HasLocalRepo() {
 		pods, err := c.Client.CoreV1().Pods(spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: cluster.RepoSelector(spec.Name).String()})
 		if err != nil {
@@ -104,7 +105,18 @@ func (p *CertsPlan) Steps(grace time.Duration) []string {
 	if p.Bundle != nil {
 		return p.newCASteps(grace)
 	}
-	steps := []string{
+	return append(p.Hold.steps(), p.leafSteps()...)
+}
+
+// ReloadSteps says what Reload does, in order.
+func (p *CertsPlan) ReloadSteps() []string {
+	return append(p.Hold.steps(), p.leafSteps()[1:]...)
+}
+
+// leafSteps are the steps of a rotation of the leaf certificates: write
+// them, then load them.
+func (p *CertsPlan) leafSteps() []string {
+	return []string{
 		fmt.Sprintf("write new database and repository certificates (serials %s and %s), signed by the cluster's CA, into Secret %s",
 			cluster.CertificateSerial(p.New.DBCert), cluster.CertificateSerial(p.New.RepoCert), p.Secret.Name),
 		fmt.Sprintf("wait until pods %s mount them", strings.Join(append(append([]string{}, p.DatabasePods...), p.RepoPods...), ", ")),
@@ -112,13 +124,17 @@ func (p *CertsPlan) Steps(grace time.Duration) []string {
 		"send SIGHUP to each pgBackRest server (database pods first, then the repository host): it reloads its certificates and serves the next connections with them; archive-push never fails, as the old and the new certificates are signed by the same CA",
 		"run pgbackrest check: a WAL segment archived with the new certificates",
 	}
-	return steps
 }
 
 // Certs writes the plan's Secret, waits until every pod mounts the new
 // files, reloads PostgreSQL and the pgBackRest servers, checks what each
 // serves, and ends with pgbackrest check.
 func Certs(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
+	release, err := plan.Hold.take(ctx, c, req, "certificates")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	spec, ns, w := plan.Spec, plan.Spec.Namespace, req.Progress
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
@@ -172,6 +188,11 @@ func finish(ctx context.Context, req Request, result *CertsResult, deadline time
 // or of certificates written otherwise: the pods are made to load what
 // the repository Secret holds (kubectl pgo rotate certs --reload-only).
 func Reload(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
+	release, err := plan.Hold.take(ctx, c, req, "certificates")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	spec := plan.Spec
 	deadline := time.Now().Add(req.Timeout)
 	mark(ctx, c, spec.Namespace, append(append([]string{}, plan.DatabasePods...), plan.RepoPods...), "certs", req.now())

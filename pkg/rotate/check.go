@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
-	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 )
 
@@ -28,6 +27,9 @@ type Request struct {
 	// reloads, the probe and the restarts.
 	Poll, Timeout time.Duration
 	Now           func() time.Time
+	// WaitForJobs waits for a backup or dump Job of the cluster to end
+	// before rotating; without it such a Job refuses the rotation.
+	WaitForJobs bool
 }
 
 func (r Request) now() time.Time {
@@ -50,29 +52,51 @@ func (r Request) poll() time.Duration {
 // at its next periodic sync.
 const AnnotationRotated = "kubectl-pgo/rotated"
 
-// Check refuses a rotation, before anything changes, while a Job that
-// reads or writes the cluster runs (a backup, a restore, a dump; what a
-// restore would refuse: jobs.RestoreConflicts), or while the primary or
-// the repository host is not ready: the rotation's last step is
-// pgbackrest check, which needs both, and a pod that restarts in the
-// middle would load half of the change. It does not wait: run it again
-// once the Job has ended or the pod is ready.
+// Check says what a rotation holds back (Hold), and refuses it before
+// anything changes while the primary or the repository host is not ready
+// (the rotation's last step is pgbackrest check, which needs both, and a
+// pod that restarts in the middle would load half of the change), or while
+// a restore or an upgrade Job runs. A backup or dump Job that runs is
+// waited for (Hold.Running) when req.WaitForJobs, and refused otherwise.
+// The cluster's backup schedules are suspended for the rotation
+// (Hold.Schedules). Without checkRunning (a client dry run) it lists the
+// schedules only, and reads no Jobs nor pods.
 //
 // Before that it asks whether the user may do what every rotation does
-// (patch Secrets and pods, exec) and what this one does besides (extra),
-// so that a rotation is not forbidden halfway.
-func Check(ctx context.Context, c *apply.Clients, spec cluster.Spec, what string, now time.Time, extra ...apply.Permission) error {
-	name, ns := spec.Name, spec.Namespace
+// (patch Secrets and pods, exec; patch CronJobs when there are
+// schedules) and what this one does besides (extra), so that a rotation
+// is not forbidden halfway.
+func Check(ctx context.Context, c *apply.Clients, req Request, what string, checkRunning bool, extra ...apply.Permission) (Hold, error) {
+	spec := req.Spec
+	var h Hold
+	schedules, err := heldSchedules(ctx, c, spec)
+	if err != nil {
+		return h, err
+	}
+	h.Schedules = schedules
+	if !checkRunning {
+		return h, nil
+	}
 	perms := append([]apply.Permission{
 		{Verb: "patch", Resource: "secrets"}, {Verb: "patch", Resource: "pods"},
 		{Verb: "create", Resource: "pods", Subresource: "exec"},
 	}, extra...)
-	if err := apply.CheckPermissions(ctx, c, ns, fmt.Sprintf("rotate the %s of cluster %q", what, name), perms); err != nil {
-		return fmt.Errorf("%w; nothing was changed", err)
+	if len(schedules) > 0 {
+		perms = append(perms, apply.Permission{Verb: "patch", Resource: "cronjobs", Group: "batch"})
 	}
-	if err := jobs.CheckNoActive(ctx, c.Client, ns, name, jobs.RestoreConflicts, "a rotation of the "+what, now); err != nil {
-		return fmt.Errorf("%w. Nothing was changed", err)
+	if err := apply.CheckPermissions(ctx, c, spec.Namespace, fmt.Sprintf("rotate the %s of cluster %q", what, spec.Name), perms); err != nil {
+		return h, fmt.Errorf("%w; nothing was changed", err)
 	}
+	if h.Running, err = runningJobs(ctx, c, req, what); err != nil {
+		return h, fmt.Errorf("%w. Nothing was changed", err)
+	}
+	return h, checkReady(ctx, c, spec, what)
+}
+
+// checkReady refuses while the primary or the repository host is not
+// ready.
+func checkReady(ctx context.Context, c *apply.Clients, spec cluster.Spec, what string) error {
+	name, ns := spec.Name, spec.Namespace
 	ready, status, err := apply.InstanceReady(ctx, c, ns, spec.PrimaryInstance())
 	if err != nil {
 		return err

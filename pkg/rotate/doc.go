@@ -4,8 +4,10 @@
 // function and a progress writer.
 //
 //   - Check (check.go): what every rotation refuses before it changes
-//     anything: a Job that reads or writes the cluster (backup, restore,
-//     dump), a repository host or primary that is not ready.
+//     anything: a restore or upgrade Job, a repository host or primary
+//     that is not ready; and what it holds back (Hold, hold.go): the
+//     cluster's backup schedules, suspended until it ends, and the backup
+//     and dump Jobs that run, which it waits for.
 //   - PlanCerts and Certs (certs.go): new database and repository leaf
 //     certificates signed by the cluster's own CA (cluster.PKI.ReissueLeaves)
 //     into the repository Secret; each pod's mounted copy followed until it

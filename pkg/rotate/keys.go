@@ -32,6 +32,8 @@ type KeysPlan struct {
 	Repos []int
 	// Probe is the pod that proves the new keys first.
 	Probe *corev1.Pod
+	// Hold is what the rotation suspends and waits for first.
+	Hold Hold
 }
 
 // KeysResult is what kubectl pgo rotate keys -o yaml prints.
@@ -94,13 +96,11 @@ func PlanKeys(ctx context.Context, c *apply.Clients, req Request, store repo.Typ
 	if err != nil {
 		return nil, err
 	}
-	if checkRunning {
-		extra := append(lifecycle.Permissions(true, true),
-			apply.Permission{Verb: "create", Resource: "pods"}, apply.Permission{Verb: "delete", Resource: "pods"},
-			apply.Permission{Verb: "get", Resource: "pods", Subresource: "log"})
-		if err := Check(ctx, c, spec, string(store)+" keys", req.now(), extra...); err != nil {
-			return nil, err
-		}
+	extra := append(lifecycle.Permissions(true, true),
+		apply.Permission{Verb: "create", Resource: "pods"}, apply.Permission{Verb: "delete", Resource: "pods"},
+		apply.Permission{Verb: "get", Resource: "pods", Subresource: "log"})
+	if plan.Hold, err = Check(ctx, c, req, string(store)+" keys", checkRunning, extra...); err != nil {
+		return nil, err
 	}
 	deploy, err := cluster.RepoHostDeployment(next)
 	if err != nil {
@@ -120,14 +120,14 @@ func (p *KeysPlan) Steps() []string {
 	for _, r := range p.Repos {
 		repos = append(repos, fmt.Sprintf("repo%d", r))
 	}
-	return []string{
+	return append(p.Hold.steps(),
 		fmt.Sprintf("run pod %s with the keys of Secret %s: read %s and write to it (an annotation on the newest backup); refuse the keys, changing nothing, if it cannot",
 			p.Probe.Name, p.New, strings.Join(repos, ", ")),
 		fmt.Sprintf("store the settings with %s keys from Secret %s (instead of %s) and apply the pods that read them: the database and the repository host restart, since pgBackRest reads the keys from its environment",
 			p.Store, p.New, p.Old),
 		"run pgbackrest check: a WAL segment archived with the new keys",
 		fmt.Sprintf("Secret %s is then no longer read: revoke its keys once no backup or restore started before the switch runs", p.Old),
-	}
+	)
 }
 
 // Keys proves the new keys with the probe pod, then switches the cluster
@@ -135,6 +135,11 @@ func (p *KeysPlan) Steps() []string {
 // that cannot read and write the repositories are refused before the
 // cluster changes.
 func Keys(ctx context.Context, c *apply.Clients, req Request, plan *KeysPlan) (*KeysResult, error) {
+	release, err := plan.Hold.take(ctx, c, req, string(plan.Store)+" keys")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	spec, ns, w := plan.Next, plan.Next.Namespace, req.Progress
 	start := time.Now()
 	result := &KeysResult{Cluster: spec.Name, Namespace: ns, Store: string(plan.Store), OldSecret: plan.Old, NewSecret: plan.New}

@@ -64,7 +64,7 @@ func withPKI(data map[string][]byte, p cluster.PKI) map[string][]byte {
 
 // newCASteps are the steps of a switch to a new CA.
 func (p *CertsPlan) newCASteps(grace time.Duration) []string {
-	return []string{
+	return append(p.Hold.steps(),
 		fmt.Sprintf("trust both CAs: the old CA and a new one (serial %s) in the ca.crt of Secret %s and of ConfigMap %s; wait until every pod mounts both, reload PostgreSQL and send SIGHUP to each pgBackRest server",
 			cluster.CertificateSerial(p.New.CACert), p.Secret.Name, cluster.CAConfigMapName(p.Spec.Name)),
 		fmt.Sprintf("wait %s, so that applications that mount ConfigMap %s get both CAs", grace, cluster.CAConfigMapName(p.Spec.Name)),
@@ -72,7 +72,7 @@ func (p *CertsPlan) newCASteps(grace time.Duration) []string {
 			cluster.CertificateSerial(p.New.DBCert), cluster.CertificateSerial(p.New.RepoCert)),
 		"drop the old CA: the new one alone in ca.crt; the pods mount it and the pgBackRest servers reload",
 		"run pgbackrest check: a WAL segment archived with the new CA",
-	}
+	)
 }
 
 // NewCA switches the cluster to the plan's new CA in three steps, each
@@ -81,6 +81,11 @@ func (p *CertsPlan) newCASteps(grace time.Duration) []string {
 // trusts the other's certificate at every moment, so archive-push never
 // fails.
 func NewCA(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan, grace time.Duration) (*CertsResult, error) {
+	release, err := plan.Hold.take(ctx, c, req, "CA and certificates")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	spec, ns, w := plan.Spec, plan.Spec.Namespace, req.Progress
 	start := time.Now()
 	deadline := start.Add(req.Timeout + grace)

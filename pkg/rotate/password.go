@@ -26,6 +26,8 @@ type PasswordPlan struct {
 	// was, written back if PostgreSQL does not take the new passwords.
 	Secret, old *corev1.Secret
 	Pods        []string
+	// Hold is what the rotation suspends and waits for first.
+	Hold Hold
 }
 
 // PasswordResult is what kubectl pgo rotate password -o yaml prints
@@ -48,10 +50,9 @@ func PlanPassword(ctx context.Context, c *apply.Clients, req Request, checkRunni
 	if err := spec.RefuseStandby("rotating the passwords"); err != nil {
 		return nil, err
 	}
-	if checkRunning {
-		if err := Check(ctx, c, spec, "passwords", req.now()); err != nil {
-			return nil, err
-		}
+	hold, err := Check(ctx, c, req, "passwords", checkRunning)
+	if err != nil {
+		return nil, err
 	}
 	secret, err := c.Client.CoreV1().Secrets(spec.Namespace).Get(ctx, cluster.PostgresSecretName(spec.Name), metav1.GetOptions{})
 	if err != nil {
@@ -72,19 +73,19 @@ func PlanPassword(ctx context.Context, c *apply.Clients, req Request, checkRunni
 		}
 		out.Data[key] = []byte(p)
 	}
-	return &PasswordPlan{Spec: spec, Secret: out, old: secret, Pods: databasePods(spec)}, nil
+	return &PasswordPlan{Spec: spec, Secret: out, old: secret, Pods: databasePods(spec), Hold: hold}, nil
 }
 
 // Steps says what Password does, in order.
 func (p *PasswordPlan) Steps() []string {
-	return []string{
+	return append(p.Hold.steps(),
 		fmt.Sprintf("write new passwords of %s and %s into Secret %s", cluster.Superuser, cluster.ReplicationUser, p.Secret.Name),
 		fmt.Sprintf("wait until pods %s mount them", strings.Join(p.Pods, ", ")),
 		fmt.Sprintf("ALTER ROLE %s and %s in the primary %s, from the files it mounts (the passwords never leave the cluster), in one transaction",
 			cluster.Superuser, cluster.ReplicationUser, p.Spec.PrimaryPod()),
 		"rewrite each instance's replication password file, so that a replica that reconnects uses the new password; streaming connections stay",
 		"connect to the primary's Service over TLS with the new superuser password",
-	}
+	)
 }
 
 // Password rotates the passwords in this order: the Secret, then (once the
@@ -94,6 +95,11 @@ func (p *PasswordPlan) Steps() []string {
 // while any Job that connects runs. If PostgreSQL does not take the new
 // passwords, the Secret is written back.
 func Password(ctx context.Context, c *apply.Clients, req Request, plan *PasswordPlan) (*PasswordResult, error) {
+	release, err := plan.Hold.take(ctx, c, req, "passwords")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	spec, ns, w, exec := plan.Spec, plan.Spec.Namespace, req.Progress, req.Exec
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
