@@ -116,13 +116,9 @@ func PlanKeys(ctx context.Context, c *apply.Clients, req Request, store repo.Typ
 
 // Steps says what Keys does, in order.
 func (p *KeysPlan) Steps() []string {
-	var repos []string
-	for _, r := range p.Repos {
-		repos = append(repos, fmt.Sprintf("repo%d", r))
-	}
 	return append(p.Hold.steps(),
 		fmt.Sprintf("run pod %s with the keys of Secret %s: read %s and write to it (an annotation on the newest backup); refuse the keys, changing nothing, if it cannot",
-			p.Probe.Name, p.New, strings.Join(repos, ", ")),
+			p.Probe.Name, p.New, repoList(p.Repos)),
 		fmt.Sprintf("store the settings with %s keys from Secret %s (instead of %s) and apply the pods that read them: the database and the repository host restart, since pgBackRest reads the keys from its environment",
 			p.Store, p.New, p.Old),
 		"run pgbackrest check: a WAL segment archived with the new keys",
@@ -148,7 +144,7 @@ func Keys(ctx context.Context, c *apply.Clients, req Request, plan *KeysPlan) (*
 	if err != nil {
 		return result, err
 	}
-	fmt.Fprintf(w, "the new keys of Secret %s read and wrote %d repositories; switching cluster %s to them\n", plan.New, len(plan.Repos), spec.Name)
+	fmt.Fprintf(w, "the new keys of Secret %s read and wrote %s; switching cluster %s to them\n", plan.New, repoList(plan.Repos), spec.Name)
 	err = lifecycle.ChangeCredentials(ctx, c, lifecycle.ChangeCredentialsOptions{Stored: plan.Stored, Next: plan.Next,
 		Exec: req.Exec, Poll: req.poll(), Timeout: req.Timeout, Progress: w})
 	if err != nil {
@@ -162,6 +158,15 @@ func Keys(ctx context.Context, c *apply.Clients, req Request, plan *KeysPlan) (*
 	fmt.Fprintf(w, "pgbackrest check: WAL segment %s archived with the new keys\n", archived)
 	fmt.Fprintf(w, "%s keys of cluster %s rotated (%s): Secret %s is no longer read\n", plan.Store, spec.Name, time.Since(start).Round(time.Second), plan.Old)
 	return result, nil
+}
+
+// repoList names the repositories, e.g. "repo2" or "repo2, repo3".
+func repoList(repos []int) string {
+	names := make([]string, len(repos))
+	for i, r := range repos {
+		names[i] = fmt.Sprintf("repo%d", r)
+	}
+	return strings.Join(names, ", ")
 }
 
 // runProbe creates the probe pod (a leftover of an interrupted run is

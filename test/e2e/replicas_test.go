@@ -196,12 +196,18 @@ func psqlIn(env *framework.Env, ns, pod, query string) (string, error) {
 // standby; it fails the test after two minutes.
 func replicasCaughtUp(t *testing.T, c *restoreCluster, want string, pods ...string) {
 	t.Helper()
+	replicasShow(t, c, chainChecksumSQL, want, pods...)
+}
+
+// replicasShow is replicasCaughtUp for the checksum query sumSQL.
+func replicasShow(t *testing.T, c *restoreCluster, sumSQL, want string, pods ...string) {
+	t.Helper()
 	for _, pod := range pods {
 		deadline := time.Now().Add(2 * time.Minute)
 		var got string
 		var err error
 		for {
-			got, err = psqlIn(c.env, c.ns, pod, "SELECT pg_is_in_recovery() || ' ' || ("+chainChecksumSQL+")")
+			got, err = psqlIn(c.env, c.ns, pod, "SELECT pg_is_in_recovery() || ' ' || ("+sumSQL+")")
 			if err == nil && got == "true "+want {
 				break
 			}
