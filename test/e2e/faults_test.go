@@ -142,11 +142,21 @@ func (c *restoreCluster) walFilesGaps(t *testing.T, timeline int, from uint64) (
 	if err != nil {
 		t.Fatalf("list the WAL archive: %v\n%s", err, out)
 	}
+	return segmentGaps(strings.Fields(out), timeline, from)
+}
+
+// segmentGaps reads the WAL segments of timeline among the archive's file
+// paths (of a volume or an object store), and returns how many there are
+// and those missing between the first (or from, when it is not 0) and the
+// newest.
+func segmentGaps(files []string, timeline int, from uint64) (count int, gaps []string) {
+	prefix := fmt.Sprintf("%08X", timeline)
 	var segs []uint64
-	for _, f := range strings.Fields(out) {
-		m := walSegment.FindStringSubmatch(path.Base(f))
-		if m == nil {
-			continue // .backup and .history files
+	for _, f := range files {
+		base := path.Base(f)
+		m := walSegment.FindStringSubmatch(base)
+		if m == nil || !strings.HasPrefix(base, prefix) {
+			continue // .backup and .history files, other timelines
 		}
 		log, _ := strconv.ParseUint(m[2], 16, 32)
 		seg, _ := strconv.ParseUint(m[3], 16, 32)

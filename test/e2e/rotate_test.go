@@ -117,17 +117,7 @@ func TestRotate(t *testing.T) {
 		t.Fatalf("backup to s3 failed:\n%s", res)
 	}
 	pod := func() string { return string(podNamed(t, env, ns, c.name+"-0").UID) }
-	settingsSecret := func() string {
-		cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, cluster.SettingsConfigMapName(c.name), metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec, err := cluster.SpecFromConfigMap(cm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return spec.S3.CredentialsSecret
-	}
+	settingsSecret := func() string { return storedSpec(t, env, ns, c.name).S3.CredentialsSecret }
 	refused := func(args []string, want ...string) framework.Result {
 		t.Helper()
 		res := env.PGO(t, args...)
@@ -421,6 +411,20 @@ func scheduleJobs(t *testing.T, env *framework.Env, ns, schedule string) (comple
 		}
 	}
 	return complete, failed
+}
+
+// storedSpec is a cluster's settings, as its settings ConfigMap holds them.
+func storedSpec(t *testing.T, env *framework.Env, ns, name string) cluster.Spec {
+	t.Helper()
+	cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(context.Background(), cluster.SettingsConfigMapName(name), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := cluster.SpecFromConfigMap(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
 
 // secretData is a Secret's data.

@@ -34,6 +34,9 @@ type AzureServer struct {
 	Endpoint string
 	// Account and Key are the storage account and its shared key (base64).
 	Account, Key string
+	// Key2 is the account's second shared key, valid beside Key (Azurite's
+	// AZURITE_ACCOUNTS takes account:key1:key2), for tests that rotate keys.
+	Key2 string
 }
 
 var (
@@ -57,10 +60,8 @@ func (e *Env) startAzure() (*AzureServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	s := &AzureServer{hostServer: h, Endpoint: h.Host + ":" + strconv.Itoa(port),
-		Account: "kpgoe2e" + randomHex(4), Key: base64.StdEncoding.EncodeToString(key)}
+		Account: "kpgoe2e" + randomHex(4), Key: RandomAzureKey(), Key2: RandomAzureKey()}
 	data := filepath.Join(h.dir, "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
@@ -72,12 +73,21 @@ func (e *Env) startAzure() (*AzureServer, error) {
 	cmd := exec.Command("node", script, "--blobHost", s3HostIP, "--blobPort", strconv.Itoa(port),
 		"--cert", h.certFile, "--key", h.keyFile, "--location", data,
 		"--skipApiVersionCheck", "--loose", "--disableProductStyleUrl", "--disableTelemetry", "--silent")
-	// The account of the run, in place of Azurite's well-known devstoreaccount1.
-	cmd.Env = append(os.Environ(), "AZURITE_ACCOUNTS="+s.Account+":"+s.Key)
+	// The account of the run, in place of Azurite's well-known devstoreaccount1, with its two
+	// keys: Azurite accepts a request signed with either.
+	cmd.Env = append(os.Environ(), "AZURITE_ACCOUNTS="+s.Account+":"+s.Key+":"+s.Key2)
 	if err := h.run("azurite", cmd, func() error { return s.createContainer("kpgo-ready-check") }); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// RandomAzureKey is a new shared key (base64 of 32 random bytes): one the account does not
+// have, unless it is the server's Key or Key2.
+func RandomAzureKey() string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return base64.StdEncoding.EncodeToString(key)
 }
 
 // AccountSAS is an account SAS token of the run's account (blob service; read, write, delete,

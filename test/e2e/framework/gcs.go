@@ -3,9 +3,12 @@ package framework
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -14,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,7 +31,11 @@ const FakeGCSEnv = "KPGO_FAKE_GCS"
 // GCSServer is fake-gcs-server on the host, over TLS with a test CA, that pods reach by a
 // Service name, beside an OAuth token endpoint served by the test binary: pgBackRest's service
 // keys (repo-gcs-key-type=service) post a signed JWT to the key's token_uri for a bearer token.
-// fake-gcs-server checks no token, so any token and any service key work.
+// fake-gcs-server checks no token (it never reads the Authorization header), so any bearer token
+// works. The token endpoint is the one place that checks a key: it gives a token only for a JWT
+// signed by a service key it knows and has not revoked (NewServiceKey, RevokeServiceKey), like
+// Google's OAuth server, so a wrong or revoked service key fails before any request to the
+// bucket.
 type GCSServer struct {
 	*hostServer
 	// Endpoint is host:port as pods reach it (repo-gcs-endpoint).
@@ -41,7 +49,17 @@ type GCSServer struct {
 	ServiceKey []byte
 
 	tokens   int
+	keys     []*gcsKey
 	tokensMu sync.Mutex
+}
+
+// gcsKey is a service key the token endpoint knows: its client_email and public key, whether
+// it is revoked, how many tokens it was given and how many of its JWTs were refused (revoked).
+type gcsKey struct {
+	email           string
+	public          *rsa.PublicKey
+	revoked         bool
+	issued, refused int
 }
 
 var (
@@ -71,7 +89,7 @@ func (e *Env) startGCS() (*GCSServer, error) {
 		return nil, err
 	}
 	s.TokenURI = fmt.Sprintf("https://%s:%d/token", h.Host, tokenPort)
-	if s.ServiceKey, err = serviceKey(s.TokenURI); err != nil {
+	if s.ServiceKey, err = s.NewServiceKey("kpgo-e2e@kpgo-e2e.iam.gserviceaccount.com"); err != nil {
 		return nil, err
 	}
 	url := "https://" + s.Endpoint
@@ -85,7 +103,8 @@ func (e *Env) startGCS() (*GCSServer, error) {
 	return s, nil
 }
 
-// serveToken answers a service key's token request (a JWT bearer grant) with a bearer token.
+// serveToken answers a service key's token request (a JWT bearer grant) with a bearer token,
+// when the JWT is signed by a key that NewServiceKey made and that is not revoked.
 func (s *GCSServer) serveToken(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	if r.Method != http.MethodPost || r.PostForm.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || r.PostForm.Get("assertion") == "" {
@@ -93,10 +112,57 @@ func (s *GCSServer) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.tokensMu.Lock()
+	key := s.signer(r.PostForm.Get("assertion"))
+	switch {
+	case key == nil:
+		s.tokensMu.Unlock()
+		http.Error(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`, http.StatusBadRequest)
+		return
+	case key.revoked:
+		key.refused++
+		s.tokensMu.Unlock()
+		http.Error(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`, http.StatusBadRequest)
+		return
+	}
+	key.issued++
 	s.tokens++
 	s.tokensMu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "kpgo-" + randomHex(16), "token_type": "Bearer", "expires_in": 3600})
+}
+
+// signer is the known key whose client_email the JWT's iss names and whose RS256 signature
+// it bears, or nil.
+func (s *GCSServer) signer(jwt string) *gcsKey {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	claims, err1 := decodeSegment(parts[1])
+	sig, err2 := decodeSegment(parts[2])
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if err1 != nil || err2 != nil || json.Unmarshal(claims, &c) != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	for _, k := range s.keys {
+		if k.email == c.Iss && rsa.VerifyPKCS1v15(k.public, crypto.SHA256, sum[:], sig) == nil {
+			return k
+		}
+	}
+	return nil
+}
+
+// decodeSegment decodes a JWT segment: base64url (or, leniently, standard base64), with or
+// without padding.
+func decodeSegment(seg string) ([]byte, error) {
+	seg = strings.TrimRight(seg, "=")
+	if b, err := base64.RawURLEncoding.DecodeString(seg); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(seg)
 }
 
 // TokensIssued is how many tokens the token endpoint gave, for tests of service keys.
@@ -106,20 +172,88 @@ func (s *GCSServer) TokensIssued() int {
 	return s.tokens
 }
 
-// serviceKey is a service-account key JSON whose token_uri is the test's token endpoint.
-func serviceKey(tokenURI string) ([]byte, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+// NewServiceKey is a new service-account key JSON of client_email email whose JWTs the token
+// endpoint accepts until RevokeServiceKey. Another key of the same email is another key, as
+// a service account of Google's may have several.
+func (s *GCSServer) NewServiceKey(email string) ([]byte, error) {
+	key, public, err := serviceKey(email, s.TokenURI)
 	if err != nil {
 		return nil, err
+	}
+	s.tokensMu.Lock()
+	s.keys = append(s.keys, &gcsKey{email: email, public: public})
+	s.tokensMu.Unlock()
+	return key, nil
+}
+
+// UnknownServiceKey is a service key of client_email email that the token endpoint does not
+// know: a wrong key, refused before any request to the bucket.
+func (s *GCSServer) UnknownServiceKey(email string) ([]byte, error) {
+	key, _, err := serviceKey(email, s.TokenURI)
+	return key, err
+}
+
+// RevokeServiceKey makes the token endpoint refuse the JWTs of a key NewServiceKey made.
+func (s *GCSServer) RevokeServiceKey(t *testing.T, key []byte) {
+	t.Helper()
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	s.known(t, key).revoked = true
+}
+
+// ServiceKeyUse is how many tokens a key NewServiceKey made was given, and how many of its
+// JWTs were refused since it was revoked.
+func (s *GCSServer) ServiceKeyUse(t *testing.T, key []byte) (issued, refused int) {
+	t.Helper()
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	k := s.known(t, key)
+	return k.issued, k.refused
+}
+
+// known is the key of a key JSON; the caller holds tokensMu.
+func (s *GCSServer) known(t *testing.T, key []byte) *gcsKey {
+	t.Helper()
+	var j struct {
+		PrivateKey string `json:"private_key"`
+	}
+	if err := json.Unmarshal(key, &j); err != nil {
+		t.Fatalf("a service key that is not JSON: %v", err)
+	}
+	block, _ := pem.Decode([]byte(j.PrivateKey))
+	if block == nil {
+		t.Fatalf("a service key without a PEM private key")
+	}
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	rsaKey, ok := priv.(*rsa.PrivateKey)
+	if err != nil || !ok {
+		t.Fatalf("the service key's private key is not RSA (%v)", err)
+	}
+	for _, k := range s.keys {
+		if k.public.Equal(rsaKey.Public()) {
+			return k
+		}
+	}
+	t.Fatalf("the token endpoint does not know this service key")
+	return nil
+}
+
+// serviceKey is a service-account key JSON of client_email email whose token_uri is the test's
+// token endpoint, and its public key.
+func serviceKey(email, tokenURI string) ([]byte, *rsa.PublicKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "kpgo-e2e", "client_email": "kpgo-e2e@kpgo-e2e.iam.gserviceaccount.com",
+	j, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "kpgo-e2e", "client_email": email, "private_key_id": randomHex(20),
 		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": tokenURI,
 	})
+	return j, &key.PublicKey, err
 }
 
 // CreateBucket makes a bucket, named for the test.
