@@ -175,7 +175,8 @@ func writeVerifyReport(o *VerifyOptions, report VerifyReport) error {
 				valid += a.WALValid
 			}
 			wal = fmt.Sprintf("%d/%d", valid, checked)
-			backups = fmt.Sprintf("%d/%d", len(res.Backups)-len(res.InvalidBackups()), len(res.Backups))
+			current := len(res.Backups) - len(res.ExpiredBackups())
+			backups = fmt.Sprintf("%d/%d", current-len(res.InvalidBackups()), current)
 		}
 		t.AddRow(rv.Repo, string(rv.Type), status, wal, backups, rv.Duration)
 	}
@@ -186,6 +187,14 @@ func writeVerifyReport(o *VerifyOptions, report VerifyReport) error {
 	for _, rv := range report.Repositories {
 		for _, line := range verifyProblemLines(rv) {
 			lines = append(lines, rv.Repo+": "+line)
+		}
+	}
+	for _, rv := range report.Repositories {
+		if rv.Result == nil {
+			continue
+		}
+		for _, b := range rv.Result.ExpiredBackups() {
+			lines = append(lines, fmt.Sprintf("%s: backup %s: a directory without a manifest that backup.info no longer lists (an expired backup's leftover): not counted", rv.Repo, b))
 		}
 	}
 	if len(lines) > 0 {

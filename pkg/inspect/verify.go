@@ -115,6 +115,19 @@ func verifyRepository(ctx context.Context, exec Exec, namespace, pod string, r r
 		rv.Error = err.Error()
 		return rv, nil
 	}
+	if result.ManifestsMissing() {
+		// A directory without a manifest is an expired backup unless
+		// backup.info still lists it.
+		sum, err := Repository(ctx, exec, namespace, pod, r.Index)
+		if err != nil {
+			return rv, err
+		}
+		current := make([]string, len(sum.Backups))
+		for i, b := range sum.Backups {
+			current[i] = b.Label
+		}
+		result.MarkExpired(current)
+	}
 	rv.Result = &result
 	rv.OK = result.OK()
 	return rv, nil

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -81,9 +82,14 @@ type VerifyArchive struct {
 type VerifyBackup struct {
 	Label string `json:"label"`
 	// Status is pgBackRest's: valid, invalid, manifest missing, ...
-	Status       string `json:"status"`
-	FilesChecked int    `json:"filesChecked"`
-	FilesValid   int    `json:"filesValid"`
+	Status string `json:"status"`
+	// Expired is a backup directory without a manifest that backup.info
+	// no longer lists (MarkExpired): what expire leaves behind on an
+	// object store that keeps empty directories (SeaweedFS does), or a
+	// backup expired while verify ran. It is not a problem.
+	Expired      bool `json:"expired,omitempty"`
+	FilesChecked int  `json:"filesChecked"`
+	FilesValid   int  `json:"filesValid"`
 	VerifyCounts
 }
 
@@ -113,19 +119,50 @@ func (r VerifyResult) OK() bool {
 			return false
 		}
 	}
+	return len(r.InvalidBackups()) == 0
+}
+
+// ManifestMissing is pgBackRest's status of a backup directory without a
+// manifest ("backup may have expired").
+const ManifestMissing = "manifest missing"
+
+// MarkExpired marks the backups whose manifest is missing and that are
+// not among current, the labels backup.info lists: they expired. One that
+// backup.info lists stays a problem: its manifest is gone.
+func (r *VerifyResult) MarkExpired(current []string) {
+	for i := range r.Backups {
+		b := &r.Backups[i]
+		b.Expired = b.Status == ManifestMissing && !slices.Contains(current, b.Label)
+	}
+}
+
+// ExpiredBackups are the labels MarkExpired marked.
+func (r VerifyResult) ExpiredBackups() []string {
+	var out []string
 	for _, b := range r.Backups {
-		if b.Status != "valid" || b.FilesChecked != b.FilesValid || b.Invalid() > 0 {
-			return false
+		if b.Expired {
+			out = append(out, b.Label)
 		}
 	}
-	return true
+	return out
+}
+
+// ManifestsMissing tells whether a backup's manifest is missing, so that
+// MarkExpired needs the current backups.
+func (r VerifyResult) ManifestsMissing() bool {
+	for _, b := range r.Backups {
+		if b.Status == ManifestMissing {
+			return true
+		}
+	}
+	return false
 }
 
 // InvalidBackups are the backups that did not verify.
 func (r VerifyResult) InvalidBackups() []VerifyBackup {
 	var out []VerifyBackup
 	for _, b := range r.Backups {
-		if b.Status != "valid" || b.FilesChecked != b.FilesValid || b.Invalid() > 0 {
+		if !b.Expired && (b.Status != "valid" || b.FilesChecked != b.FilesValid || b.Invalid() > 0) {
 			out = append(out, b)
 		}
 	}

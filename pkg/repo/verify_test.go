@@ -121,3 +121,29 @@ func TestParseVerifyLog(t *testing.T) {
 		t.Errorf("problems = %+v, want %+v", got, want)
 	}
 }
+
+// A backup directory without a manifest is an expired backup's leftover
+// when backup.info does not list it, and a problem when it does.
+func TestVerifyManifestMissing(t *testing.T) {
+	stdout := `stanza: db
+status: ok
+  archiveId: 18-1, total WAL checked: 4, total valid WAL: 4
+  backup: 20261205-101010F, status: manifest missing, total files checked: 0, total valid files: 0
+  backup: 20261205-111111F, status: valid, total files checked: 900, total valid files: 900
+`
+	r, err := ParseVerify(stdout, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ManifestsMissing() {
+		t.Fatal("ManifestsMissing is false")
+	}
+	r.MarkExpired([]string{"20261205-101010F", "20261205-111111F"})
+	if r.OK() || len(r.InvalidBackups()) != 1 || len(r.ExpiredBackups()) != 0 {
+		t.Errorf("a listed backup without its manifest: OK %v, invalid %v, expired %v", r.OK(), r.InvalidBackups(), r.ExpiredBackups())
+	}
+	r.MarkExpired([]string{"20261205-111111F"})
+	if !r.OK() || len(r.InvalidBackups()) != 0 || len(r.ExpiredBackups()) != 1 || r.ExpiredBackups()[0] != "20261205-101010F" {
+		t.Errorf("an expired backup's directory: OK %v, invalid %v, expired %v", r.OK(), r.InvalidBackups(), r.ExpiredBackups())
+	}
+}
