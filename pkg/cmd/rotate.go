@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -230,9 +231,12 @@ func NewCmdRotate(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 // RotateCertsOptions holds the flags of `kubectl pgo rotate certs`.
 type RotateCertsOptions struct {
 	rotateOptions
-	NewCA      bool
-	CAGrace    time.Duration
-	ReloadOnly bool
+	NewCA         bool
+	CAGrace       time.Duration
+	ReloadOnly    bool
+	CACert, CAKey string
+	now           func() time.Time
+	ownCA         *cluster.OwnCA
 }
 
 // NewCmdRotateCerts returns `kubectl pgo rotate certs NAME`.
@@ -243,6 +247,10 @@ func NewCmdRotateCerts(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 	cmd.Flags().BoolVar(&o.NewCA, "new-ca", false, "A new CA too: both CAs are trusted during the switch, then the old one is dropped.")
 	cmd.Flags().DurationVar(&o.CAGrace, "new-ca-grace", o.CAGrace, "With --new-ca: how long every side trusts both CAs before the new one signs, so that applications that mount the CA ConfigMap get both.")
 	cmd.Flags().BoolVar(&o.ReloadOnly, "reload-only", false, "Sign nothing: make every pod load the certificates the Secret holds, and check what each server presents.")
+	cmd.Flags().StringVar(&o.CACert, "ca-cert", "", "With --new-ca and --ca-key: PEM file of a CA of your own PKI to switch to, then its issuers up to the root (instead of a CA kubectl-pgo generates).")
+	cmd.Flags().StringVar(&o.CAKey, "ca-key", "", "With --new-ca and --ca-cert: PEM file of that CA's private key, unencrypted (PKCS#8, PKCS#1 or SEC1).")
+	_ = cmd.MarkFlagFilename("ca-cert", "pem", "crt")
+	_ = cmd.MarkFlagFilename("ca-key", "pem", "key")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
@@ -261,6 +269,34 @@ func (o *RotateCertsOptions) Validate(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("new-ca-grace") && !o.NewCA {
 		return usageErrorf(cmd, "--new-ca-grace goes with --new-ca")
 	}
+	return o.validateOwnCA(cmd)
+}
+
+// validateOwnCA reads and checks --ca-cert and --ca-key (cluster.CheckOwnCA),
+// as kubectl create secret tls reads --cert and --key: before any request.
+func (o *RotateCertsOptions) validateOwnCA(cmd *cobra.Command) error {
+	if o.CACert == "" && o.CAKey == "" {
+		return nil
+	}
+	if o.CACert == "" || o.CAKey == "" {
+		return usageErrorf(cmd, "--ca-cert and --ca-key go together: the certificate of your CA and its private key")
+	}
+	if !o.NewCA {
+		return usageErrorf(cmd, "--ca-cert and --ca-key go with --new-ca: give --new-ca to switch the cluster to that CA")
+	}
+	var files [2]cluster.OwnCAFile
+	for i, flag := range []struct{ name, path string }{{"--ca-cert", o.CACert}, {"--ca-key", o.CAKey}} {
+		data, err := os.ReadFile(flag.path)
+		if err != nil {
+			return usageErrorf(cmd, "cannot read %s file: %v", flag.name, err)
+		}
+		files[i] = cluster.OwnCAFile{Name: flag.name + " file " + flag.path, Data: data}
+	}
+	own, err := cluster.CheckOwnCA(files[0], files[1], o.Name, o.namespace, time.Now())
+	if err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	o.ownCA = own
 	return nil
 }
 
@@ -271,7 +307,7 @@ func (o *RotateCertsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.NewCA {
-		plan, err := rotate.PlanNewCA(ctx, c, req, o.DryRun == apply.DryRunNone)
+		plan, err := rotate.PlanNewCA(ctx, c, req, o.ownCA, o.DryRun == apply.DryRunNone)
 		if err != nil {
 			return err
 		}

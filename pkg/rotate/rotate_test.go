@@ -451,21 +451,10 @@ func TestKeysRefused(t *testing.T) {
 func TestNewCA(t *testing.T) {
 	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
 	var states []cluster.PKI
-	fx.f.Clientset.PrependReactor("patch", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
-		var s corev1.Secret
-		if err := json.Unmarshal(a.(patchAction).GetPatch(), &s); err != nil {
-			t.Fatal(err)
-		}
-		p, err := cluster.PKIFromSecret(&s)
-		if err != nil {
-			t.Errorf("a Secret state without its keys: %v", err)
-		}
-		states = append(states, p)
-		return false, nil, nil
-	})
+	recordPKIWrites(t, fx, &states)
 	e := newPodExec(t, fx)
 	req := fx.request(e.exec)
-	plan, err := PlanNewCA(context.Background(), fx.clients(), req, true)
+	plan, err := PlanNewCA(context.Background(), fx.clients(), req, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +505,7 @@ func TestNewCA(t *testing.T) {
 	states = nil
 	e = newPodExec(t, fx)
 	req = fx.request(e.exec)
-	plan, err = PlanNewCA(context.Background(), fx.clients(), req, true)
+	plan, err = PlanNewCA(context.Background(), fx.clients(), req, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,6 +520,22 @@ func TestNewCA(t *testing.T) {
 			t.Errorf("from a bundle, state %d does not verify: %v", i+1, err)
 		}
 	}
+}
+
+// recordPKIWrites appends to states the PKI of each patch of a Secret.
+func recordPKIWrites(t *testing.T, fx *fixture, states *[]cluster.PKI) {
+	fx.f.Clientset.PrependReactor("patch", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
+		var s corev1.Secret
+		if err := json.Unmarshal(a.(patchAction).GetPatch(), &s); err != nil {
+			t.Fatal(err)
+		}
+		p, err := cluster.PKIFromSecret(&s)
+		if err != nil {
+			t.Errorf("a Secret state without its keys: %v", err)
+		}
+		*states = append(*states, p)
+		return false, nil, nil
+	})
 }
 
 // cipher-pass is refused with what to do instead.
