@@ -56,6 +56,17 @@ which the pods load as above; then the old CA is dropped. No side ever meets a
 certificate it does not trust. The CA is valid for 10 years; doctor warns 30
 days before any certificate expires.
 
+With --ca-cert and --ca-key, --new-ca switches to a CA of your own PKI instead
+of one it generates: --ca-cert holds the CA, then its issuers in order up to
+the self-signed root (all of them go into ca.crt: OpenSSL verifies up to a
+root), --ca-key its unencrypted key in PEM (PKCS#8, PKCS#1 or SEC1; ECDSA
+P-256/P-384/P-521, RSA of 2048 bits or more, or Ed25519). Both are checked
+before any request: a certificate that is not a CA (CA:TRUE, keyCertSign), a
+key that does not match it, an encrypted key, a CA expired, not yet valid or
+valid for less than 30 days, or a file that ends before the root is refused
+and nothing changes. The new certificates keep ECDSA P-256 keys and expire no
+later than the CA.
+
 ` + rotateRefusals
 
 const rotateCertsExample = `  # New certificates from the cluster's CA, after confirming
@@ -66,6 +77,9 @@ const rotateCertsExample = `  # New certificates from the cluster's CA, after co
 
   # A new CA too: both CAs trusted for 5 minutes, then the new one signs, then the old one goes
   kubectl pgo rotate certs hippo --new-ca --new-ca-grace=5m --yes
+
+  # Switch to an intermediate CA of your PKI: the CA then its root in chain.pem, and its key
+  kubectl pgo rotate certs hippo --new-ca --ca-cert=chain.pem --ca-key=ca.key --yes
 
   # Make the pods load the certificates the Secret holds (after an interrupted rotation)
   kubectl pgo rotate certs hippo --reload-only --yes`
@@ -235,7 +249,6 @@ type RotateCertsOptions struct {
 	CAGrace       time.Duration
 	ReloadOnly    bool
 	CACert, CAKey string
-	now           func() time.Time
 	ownCA         *cluster.OwnCA
 }
 

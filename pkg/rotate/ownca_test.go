@@ -33,11 +33,8 @@ func ownCA(t *testing.T, kind string, validity time.Duration) *cluster.OwnCA {
 // signs (until it expires), then the given CA and its root alone, in the
 // Secret and the CA ConfigMap.
 func TestNewOwnCA(t *testing.T) {
-	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
 	var states []cluster.PKI
-	recordPKIWrites(t, fx, &states)
-	e := newPodExec(t, fx)
-	req := fx.request(e.exec)
+	fx, e, req := switchFixture(t, &states)
 	own := ownCA(t, testpki.RSA2048, 400*24*time.Hour)
 	plan, err := PlanNewCA(context.Background(), fx.clients(), req, own, true)
 	if err != nil {

@@ -449,11 +449,8 @@ func TestKeysRefused(t *testing.T) {
 // leaves, then the new leaves under both CAs, then the new CA alone; the
 // CA ConfigMap follows; the servers present the new certificates.
 func TestNewCA(t *testing.T) {
-	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
 	var states []cluster.PKI
-	recordPKIWrites(t, fx, &states)
-	e := newPodExec(t, fx)
-	req := fx.request(e.exec)
+	fx, e, req := switchFixture(t, &states)
 	plan, err := PlanNewCA(context.Background(), fx.clients(), req, nil, true)
 	if err != nil {
 		t.Fatal(err)
@@ -520,6 +517,15 @@ func TestNewCA(t *testing.T) {
 			t.Errorf("from a bundle, state %d does not verify: %v", i+1, err)
 		}
 	}
+}
+
+// switchFixture is the fixture of a switch to a new CA: hippo, its pods'
+// exec and a request; states gets the PKI of each write of a Secret.
+func switchFixture(t *testing.T, states *[]cluster.PKI) (*fixture, *podExec, Request) {
+	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
+	recordPKIWrites(t, fx, states)
+	e := newPodExec(t, fx)
+	return fx, e, fx.request(e.exec)
 }
 
 // recordPKIWrites appends to states the PKI of each patch of a Secret.

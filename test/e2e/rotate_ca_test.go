@@ -32,13 +32,11 @@ func TestRotateOwnCA(t *testing.T) {
 	t.Parallel()
 	env := framework.Setup(t)
 	ns := env.Namespace(t)
-	c := &restoreCluster{env: env, ns: ns, name: "ownca"}
-	ctx := context.Background()
-	start := time.Now()
+	c, start := &restoreCluster{env: env, ns: ns, name: "ownca"}, time.Now()
 	if res := env.PGO(t, "create", "cluster", c.name, "-n", ns, "--wait", "--timeout=5m"); res.ExitCode != 0 {
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
-	t.Logf("create cluster took %s", time.Since(start).Round(time.Second))
+	t.Logf("create cluster (local repository) took %s", time.Since(start).Round(time.Second))
 	c.sql(t, "CREATE TABLE chain (id int PRIMARY KEY, v text NOT NULL); INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(1, 2000) g")
 	start = time.Now()
 	c.backup(t)
@@ -108,6 +106,7 @@ func TestRotateOwnCA(t *testing.T) {
 	}
 
 	// The Secret and the ConfigMap hold the given CA and its root, and the CA's key.
+	ctx := context.Background()
 	after := secretData(t, env, ns, cluster.RepoConfigSecretName(c.name))
 	if string(after[cluster.KeyCACert]) != string(chain) {
 		t.Errorf("the Secret's ca.crt is not the given CA and its root:\n%s", after[cluster.KeyCACert])
@@ -180,19 +179,17 @@ func TestRotateOwnCA(t *testing.T) {
 	target, sum := c.targetBetweenSum(t, "INSERT INTO chain SELECT g, md5(g::text) FROM generate_series(2001, 3000) g",
 		"INSERT INTO chain SELECT g, 'after the target' FROM generate_series(3001, 4000) g", chainChecksumSQL)
 	t.Logf("target %s: count|md5 %s; at the end %s", target, sum, c.one(t, chainChecksumSQL))
-	start = time.Now()
-	c.restore(t, "--pitr-target="+target)
-	if got := c.one(t, chainChecksumSQL); got != sum {
-		t.Fatalf("after the PITR to %s the table is %s, want %s", target, got, sum)
+	restored := func(what, want string, args ...string) {
+		t.Helper()
+		start := time.Now()
+		c.restore(t, args...)
+		if got := c.one(t, chainChecksumSQL); got != want {
+			t.Fatalf("after the %s the table is %s, want %s", what, got, want)
+		}
+		t.Logf("%s: count|md5 %s, as recorded (%s)", what, want, time.Since(start).Round(time.Second))
 	}
-	t.Logf("PITR to %s: count|md5 %s, as recorded (%s)", target, sum, time.Since(start).Round(time.Second))
+	restored("PITR to "+target, sum, "--pitr-target="+target)
 	c.sql(t, "INSERT INTO chain SELECT g, 'after the PITR' FROM generate_series(5001, 5500) g")
 	c.switchAndArchive(t)
-	latest := c.one(t, chainChecksumSQL)
-	start = time.Now()
-	c.restore(t)
-	if got := c.one(t, chainChecksumSQL); got != latest {
-		t.Fatalf("after the restore to the end the table is %s, want %s", got, latest)
-	}
-	t.Logf("restore to the end: count|md5 %s, as before it (%s)", latest, time.Since(start).Round(time.Second))
+	restored("restore to the end", c.one(t, chainChecksumSQL))
 }
