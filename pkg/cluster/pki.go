@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,31 +95,73 @@ func (p *PKI) ReissueLeaves(cluster, namespace string, now time.Time) error {
 
 // signer is the CA certificate of p that its CA key signs with, and the
 // key. CACert may hold more than one CA (both the old and the new one
-// while kubectl pgo rotate certs --new-ca switches): the signer is the one
-// whose public key is CAKey's.
-func (p *PKI) signer() (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// while kubectl pgo rotate certs --new-ca switches, and the issuers of a
+// CA given with --ca-cert): the signer is the one whose public key is
+// CAKey's. The key is ECDSA for a CA kubectl-pgo made, and may be RSA or
+// Ed25519 too for one of the user's PKI.
+func (p *PKI) signer() (*x509.Certificate, crypto.Signer, error) {
 	cas, err := parseCerts("CA", p.CACert)
 	if err != nil {
 		return nil, nil, err
 	}
-	block, _ := pem.Decode(p.CAKey)
-	if block == nil {
-		return nil, nil, errors.New("the CA key is missing or not PEM")
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	caKey, err := parseSigningKey("CA", p.CAKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("the CA key cannot be read: %w", err)
-	}
-	caKey, ok := key.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, nil, errors.New("the CA key is not an ECDSA key")
+		return nil, nil, err
 	}
 	for _, ca := range cas {
-		if checkKey("CA", ca, p.CAKey) == nil {
+		if sameKey(ca, caKey) {
 			return ca, caKey, nil
 		}
 	}
 	return nil, nil, errors.New("the CA key does not match the CA certificate")
+}
+
+// OtherCAs counts the CAs of ca.crt that are not on the signer's chain
+// (signerChain): more than none is a switch to a new CA that did not
+// finish.
+func (p PKI) OtherCAs() (int, error) {
+	cas, err := parseCerts("CA", p.CACert)
+	if err != nil {
+		return 0, err
+	}
+	chain, err := p.signerChain()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range cas {
+		if !slices.ContainsFunc(chain, func(s *x509.Certificate) bool { return bytes.Equal(s.Raw, c.Raw) }) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// signerChain is the signer, then its issuer among the CAs of ca.crt,
+// and that one's, up to a root or a CA whose issuer is not there. The
+// issuers of a CA of the user's PKI stay in ca.crt, since OpenSSL (in
+// PostgreSQL, libpq and pgBackRest) verifies up to a self-signed root.
+func (p PKI) signerChain() ([]*x509.Certificate, error) {
+	cas, err := parseCerts("CA", p.CACert)
+	if err != nil {
+		return nil, err
+	}
+	ca, _, err := p.signer()
+	if err != nil {
+		return nil, err
+	}
+	chain := []*x509.Certificate{ca}
+	for {
+		last := chain[len(chain)-1]
+		i := slices.IndexFunc(cas, func(c *x509.Certificate) bool {
+			return !slices.ContainsFunc(chain, func(s *x509.Certificate) bool { return bytes.Equal(s.Raw, c.Raw) }) &&
+				last.CheckSignatureFrom(c) == nil
+		})
+		if i < 0 {
+			return chain, nil
+		}
+		chain = append(chain, cas[i])
+	}
 }
 
 // parseCerts reads every PEM certificate of data, at least one.
@@ -212,7 +256,10 @@ func NewPKI(cluster, namespace string, now time.Time) (PKI, error) {
 	return p, nil
 }
 
-func newLeaf(l leaf, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Time) (certPEM, keyPEM []byte, err error) {
+// newLeaf signs a certificate for l with a new ECDSA P-256 key, whatever
+// the CA's key. It does not outlive its CA: NotAfter is the CA's when that
+// comes before CertValidity from now (a CA of the user's PKI).
+func newLeaf(l leaf, ca *x509.Certificate, caKey crypto.Signer, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -222,7 +269,7 @@ func newLeaf(l leaf, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Tim
 		Subject:      pkix.Name{CommonName: l.cn, Organization: []string{"kubectl-pgo"}},
 		DNSNames:     l.dnsNames,
 		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     now.Add(CertValidity),
+		NotAfter:     leafNotAfter(ca, now),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
@@ -232,6 +279,15 @@ func newLeaf(l leaf, ca *x509.Certificate, caKey *ecdsa.PrivateKey, now time.Tim
 	}
 	keyPEM, err = pemKey(key)
 	return pemCert(der), keyPEM, err
+}
+
+// leafNotAfter is when a leaf signed by ca at now expires: CertValidity
+// later, or when ca does if sooner.
+func leafNotAfter(ca *x509.Certificate, now time.Time) time.Time {
+	if end := now.Add(CertValidity); end.Before(ca.NotAfter) {
+		return end
+	}
+	return ca.NotAfter
 }
 
 // serialNumber is a random 128-bit serial, as RFC 5280 recommends.
@@ -247,7 +303,8 @@ func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
-func pemKey(key *ecdsa.PrivateKey) ([]byte, error) {
+// pemKey is key in PKCS#8 PEM, the form the Secret holds.
+func pemKey(key crypto.Signer) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, err
@@ -318,30 +375,60 @@ func parseCert(what string, data []byte) (*x509.Certificate, error) {
 
 // checkKey checks that the PEM key is the private key of the certificate.
 func checkKey(what string, cert *x509.Certificate, keyPEM []byte) error {
-	block, _ := pem.Decode(keyPEM)
-	if block == nil {
-		return fmt.Errorf("the %s key is missing or not PEM", what)
-	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("the %s key cannot be read: %w", what, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return errors.New("the " + what + " key is not a signing key")
-	}
-	pub, err := x509.MarshalPKIXPublicKey(signer.Public())
+	key, err := parseSigningKey(what, keyPEM)
 	if err != nil {
 		return err
 	}
-	certPub, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(pub, certPub) {
+	if !sameKey(cert, key) {
 		return fmt.Errorf("the %s key does not match its certificate", what)
 	}
 	return nil
+}
+
+// sameKey tells whether key is the private key of cert's public key.
+func sameKey(cert *x509.Certificate, key crypto.Signer) bool {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(cert.PublicKey)
+}
+
+// parseSigningKey reads the first PEM private key of keyPEM: PKCS#8
+// ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY") or SEC1 ("EC PRIVATE KEY",
+// after the "EC PARAMETERS" openssl ecparam writes first).
+func parseSigningKey(what string, keyPEM []byte) (crypto.Signer, error) {
+	rest := keyPEM
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, fmt.Errorf("the %s key is missing or not PEM", what)
+		}
+		if block.Type == "EC PARAMETERS" {
+			continue
+		}
+		if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+			return nil, fmt.Errorf("the %s key is encrypted", what)
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			return nil, fmt.Errorf("the %s key is a PEM %q, not a private key", what, block.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the %s key cannot be read: %w", what, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("the %s key is not a signing key", what)
+		}
+		return signer, nil
+	}
 }
 
 // CertExpiry is when one certificate of a PKI stops being valid.
@@ -355,8 +442,11 @@ type CertExpiry struct {
 // between the pods breaks.
 func (p PKI) Expiries() ([]CertExpiry, error) {
 	var out []CertExpiry
-	if ca, _, err := p.signer(); err == nil {
-		out = append(out, CertExpiry{What: "CA", NotAfter: ca.NotAfter.UTC()})
+	if chain, err := p.signerChain(); err == nil {
+		out = append(out, CertExpiry{What: "CA", NotAfter: chain[0].NotAfter.UTC()})
+		for _, issuer := range chain[1:] {
+			out = append(out, CertExpiry{What: "CA's issuer " + strconv.Quote(issuer.Subject.CommonName), NotAfter: issuer.NotAfter.UTC()})
+		}
 	} else if _, err := parseCert("CA", p.CACert); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +56,17 @@ which the pods load as above; then the old CA is dropped. No side ever meets a
 certificate it does not trust. The CA is valid for 10 years; doctor warns 30
 days before any certificate expires.
 
+With --ca-cert and --ca-key, --new-ca switches to a CA of your own PKI instead
+of one it generates: --ca-cert holds the CA, then its issuers in order up to
+the self-signed root (all of them go into ca.crt: OpenSSL verifies up to a
+root), --ca-key its unencrypted key in PEM (PKCS#8, PKCS#1 or SEC1; ECDSA
+P-256/P-384/P-521, RSA of 2048 bits or more, or Ed25519). Both are checked
+before any request: a certificate that is not a CA (CA:TRUE, keyCertSign), a
+key that does not match it, an encrypted key, a CA expired, not yet valid or
+valid for less than 30 days, or a file that ends before the root is refused
+and nothing changes. The new certificates keep ECDSA P-256 keys and expire no
+later than the CA.
+
 ` + rotateRefusals
 
 const rotateCertsExample = `  # New certificates from the cluster's CA, after confirming
@@ -65,6 +77,9 @@ const rotateCertsExample = `  # New certificates from the cluster's CA, after co
 
   # A new CA too: both CAs trusted for 5 minutes, then the new one signs, then the old one goes
   kubectl pgo rotate certs hippo --new-ca --new-ca-grace=5m --yes
+
+  # Switch to an intermediate CA of your PKI: the CA then its root in chain.pem, and its key
+  kubectl pgo rotate certs hippo --new-ca --ca-cert=chain.pem --ca-key=ca.key --yes
 
   # Make the pods load the certificates the Secret holds (after an interrupted rotation)
   kubectl pgo rotate certs hippo --reload-only --yes`
@@ -230,9 +245,11 @@ func NewCmdRotate(f kube.Factory, streams genericiooptions.IOStreams) *cobra.Com
 // RotateCertsOptions holds the flags of `kubectl pgo rotate certs`.
 type RotateCertsOptions struct {
 	rotateOptions
-	NewCA      bool
-	CAGrace    time.Duration
-	ReloadOnly bool
+	NewCA         bool
+	CAGrace       time.Duration
+	ReloadOnly    bool
+	CACert, CAKey string
+	ownCA         *cluster.OwnCA
 }
 
 // NewCmdRotateCerts returns `kubectl pgo rotate certs NAME`.
@@ -243,6 +260,10 @@ func NewCmdRotateCerts(f kube.Factory, streams genericiooptions.IOStreams) *cobr
 	cmd.Flags().BoolVar(&o.NewCA, "new-ca", false, "A new CA too: both CAs are trusted during the switch, then the old one is dropped.")
 	cmd.Flags().DurationVar(&o.CAGrace, "new-ca-grace", o.CAGrace, "With --new-ca: how long every side trusts both CAs before the new one signs, so that applications that mount the CA ConfigMap get both.")
 	cmd.Flags().BoolVar(&o.ReloadOnly, "reload-only", false, "Sign nothing: make every pod load the certificates the Secret holds, and check what each server presents.")
+	cmd.Flags().StringVar(&o.CACert, "ca-cert", "", "With --new-ca and --ca-key: PEM file of a CA of your own PKI to switch to, then its issuers up to the root (instead of a CA kubectl-pgo generates).")
+	cmd.Flags().StringVar(&o.CAKey, "ca-key", "", "With --new-ca and --ca-cert: PEM file of that CA's private key, unencrypted (PKCS#8, PKCS#1 or SEC1).")
+	_ = cmd.MarkFlagFilename("ca-cert", "pem", "crt")
+	_ = cmd.MarkFlagFilename("ca-key", "pem", "key")
 	cmd.ValidArgsFunction = CompleteClusterNames(f)
 	return cmd
 }
@@ -261,6 +282,34 @@ func (o *RotateCertsOptions) Validate(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("new-ca-grace") && !o.NewCA {
 		return usageErrorf(cmd, "--new-ca-grace goes with --new-ca")
 	}
+	return o.validateOwnCA(cmd)
+}
+
+// validateOwnCA reads and checks --ca-cert and --ca-key (cluster.CheckOwnCA),
+// as kubectl create secret tls reads --cert and --key: before any request.
+func (o *RotateCertsOptions) validateOwnCA(cmd *cobra.Command) error {
+	if o.CACert == "" && o.CAKey == "" {
+		return nil
+	}
+	if o.CACert == "" || o.CAKey == "" {
+		return usageErrorf(cmd, "--ca-cert and --ca-key go together: the certificate of your CA and its private key")
+	}
+	if !o.NewCA {
+		return usageErrorf(cmd, "--ca-cert and --ca-key go with --new-ca: give --new-ca to switch the cluster to that CA")
+	}
+	var files [2]cluster.OwnCAFile
+	for i, flag := range []struct{ name, path string }{{"--ca-cert", o.CACert}, {"--ca-key", o.CAKey}} {
+		data, err := os.ReadFile(flag.path)
+		if err != nil {
+			return usageErrorf(cmd, "cannot read %s file: %v", flag.name, err)
+		}
+		files[i] = cluster.OwnCAFile{Name: flag.name + " file " + flag.path, Data: data}
+	}
+	own, err := cluster.CheckOwnCA(files[0], files[1], o.Name, o.namespace, time.Now())
+	if err != nil {
+		return usageErrorf(cmd, "%v", err)
+	}
+	o.ownCA = own
 	return nil
 }
 
@@ -271,7 +320,7 @@ func (o *RotateCertsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.NewCA {
-		plan, err := rotate.PlanNewCA(ctx, c, req, o.DryRun == apply.DryRunNone)
+		plan, err := rotate.PlanNewCA(ctx, c, req, o.ownCA, o.DryRun == apply.DryRunNone)
 		if err != nil {
 			return err
 		}

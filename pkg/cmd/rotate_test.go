@@ -78,9 +78,9 @@ func TestRotateUnknownCluster(t *testing.T) {
 	}
 }
 
-// --dry-run=client reads the cluster and prints the steps, and -o yaml
-// what would be written, changing nothing.
-func TestRotateDryRun(t *testing.T) {
+// rotateFixture is hippo in namespace pgo, with its Secrets.
+func rotateFixture(t *testing.T) *fakecluster.Cluster {
+	t.Helper()
 	fx := fakecluster.New(t)
 	pg, rc := fakecluster.Secrets(t, "hippo", "pgo", fakecluster.PodsCreated)
 	if err := fx.Factory.Clientset.Tracker().Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pgo"}}); err != nil {
@@ -92,6 +92,13 @@ func TestRotateDryRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return fx
+}
+
+// --dry-run=client reads the cluster and prints the steps, and -o yaml
+// what would be written, changing nothing.
+func TestRotateDryRun(t *testing.T) {
+	fx := rotateFixture(t)
 	out, errOut, err := executeRotate(t, fx.Factory, "certs", "hippo", "--dry-run=client", "-o", "yaml")
 	if err != nil {
 		t.Fatal(err)

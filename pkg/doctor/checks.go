@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -178,8 +177,12 @@ func certificatesCheck(f Facts, d doctorFixes) Check {
 	// While the CA is valid, new certificates come from it without a
 	// restart: kubectl pgo rotate certs.
 	fix := d.newCertificates(true)
-	if expErr == nil && caValidFor(expiries, f.now, certWarnBefore) {
+	switch {
+	case expErr == nil && caValidFor(expiries, f.now, certWarnBefore):
 		fix = fmt.Sprintf("sign new certificates from the cluster's CA, without a restart: kubectl pgo rotate certs %s -n %s", d.name, d.ns)
+	case expErr == nil && caValidFor(expiries, f.now, 0):
+		// The CA itself expires soon, and its certificates with it.
+		fix = fmt.Sprintf("switch to a new CA, without a restart: kubectl pgo rotate certs %s -n %s --new-ca (with --ca-cert and --ca-key for a CA of your own PKI)", d.name, d.ns)
 	}
 	if err := pki.Verify(d.name, d.ns, f.now); err != nil {
 		return failed(name, err.Error(), fix)
@@ -187,9 +190,11 @@ func certificatesCheck(f Facts, d doctorFixes) Check {
 	if expErr != nil {
 		return failed(name, expErr.Error(), d.newCertificates(true))
 	}
-	if n := bytes.Count(pki.CACert, []byte("BEGIN CERTIFICATE")); n > 1 {
+	// The issuers of a CA of the user's PKI are in ca.crt too: only the
+	// CAs off its chain are left of a switch.
+	if others, err := pki.OtherCAs(); err == nil && others > 0 {
 		return Check{Name: name, Status: Warning,
-			Detail: fmt.Sprintf("the ca.crt of Secret %s trusts %d CAs: a switch to a new CA did not finish", f.repoSecret.Name, n),
+			Detail: fmt.Sprintf("the ca.crt of Secret %s trusts %d CAs: a switch to a new CA did not finish", f.repoSecret.Name, others+1),
 			Fix:    fmt.Sprintf("finish it: kubectl pgo rotate certs %s -n %s --new-ca", d.name, d.ns)}
 	}
 	first := expiries[0]

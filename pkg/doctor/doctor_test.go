@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/util/exec"
 
 	"github.com/kubectl-pgo/kubectl-pgo/internal/fakecluster"
+	"github.com/kubectl-pgo/kubectl-pgo/internal/testpki"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/kube"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/repo"
@@ -100,6 +101,12 @@ func TestDiagnose(t *testing.T) {
 			}
 			f.repoSecret.Data[cluster.KeyCACert] = append(append([]byte{}, f.repoSecret.Data[cluster.KeyCACert]...), ca...)
 		}, want: map[string]string{"certificates:warning": "trusts 2 CAs: a switch to a new CA did not finish", "certificates:fix": "--new-ca"}},
+		{name: "a CA of the user's PKI with its root", change: func(t *testing.T, f *Facts) {
+			useOwnCA(t, f, 400*24*time.Hour)
+		}},
+		{name: "a CA of the user's PKI that expires in 20 days", change: func(t *testing.T, f *Facts) {
+			useOwnCA(t, f, 20*24*time.Hour)
+		}, want: map[string]string{"certificates:warning": "the first to expire is the CA certificate", "certificates:fix": "kubectl pgo rotate certs hippo -n demo --new-ca (with --ca-cert and --ca-key"}},
 		{name: "a server not reloaded", change: func(t *testing.T, f *Facts) {
 			_, other := fakecluster.Secrets(t, "hippo", "demo", fakecluster.HealthyNow)
 			f.loaded[2].value = string(other.Data[cluster.KeyRepoCert])
@@ -294,4 +301,20 @@ func TestDiagnoseTwoRepositories(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("repository checks:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// useOwnCA puts into f's repository Secret an intermediate CA and its
+// root, valid for validity, and the leaves it signs (which expire with
+// it), as rotate certs --new-ca --ca-cert leaves them; the pods load them.
+func useOwnCA(t *testing.T, f *Facts, validity time.Duration) {
+	t.Helper()
+	_, ca, chain := testpki.Intermediate(t, testpki.RSA2048, fakecluster.HealthyNow, validity)
+	pki := cluster.PKI{CACert: chain, CAKey: ca.KeyPEM(t, testpki.PKCS8)}
+	if err := pki.ReissueLeaves("hippo", "demo", fakecluster.HealthyNow); err != nil {
+		t.Fatal(err)
+	}
+	f.repoSecret.Data[cluster.KeyCACert], f.repoSecret.Data[cluster.KeyCAKey] = pki.CACert, pki.CAKey
+	f.repoSecret.Data[cluster.KeyDBCert], f.repoSecret.Data[cluster.KeyDBKey] = pki.DBCert, pki.DBKey
+	f.repoSecret.Data[cluster.KeyRepoCert], f.repoSecret.Data[cluster.KeyRepoKey] = pki.RepoCert, pki.RepoKey
+	f.loaded = nil
 }

@@ -32,6 +32,9 @@ type CertsPlan struct {
 	// Bundle is the old and the new CA, trusted together during a switch
 	// to a new CA (PlanNewCA); nil otherwise.
 	Bundle []byte
+	// OwnCA is the CA of the user's PKI a switch goes to; nil for a CA
+	// kubectl-pgo generates, and outside a switch.
+	OwnCA *cluster.OwnCA
 	// Hold is what the rotation suspends and waits for first.
 	Hold Hold
 }

@@ -25,8 +25,10 @@ const DefaultCAGrace = 2 * time.Minute
 // PlanNewCA is PlanCerts for a new CA: the new CA and the leaves it signs
 // (New), and the bundle of the old and the new CA that every side trusts
 // during the switch. After an interrupted switch the old ca.crt holds more
-// than one CA: all of them stay trusted until the new one alone is.
-func PlanNewCA(ctx context.Context, c *apply.Clients, req Request, checkRunning bool) (*CertsPlan, error) {
+// than one CA: all of them stay trusted until the new one alone is. The
+// new CA is own, a CA of the user's PKI checked by cluster.CheckOwnCA (its
+// issuers stay beside it in ca.crt), or else one PlanNewCA generates.
+func PlanNewCA(ctx context.Context, c *apply.Clients, req Request, own *cluster.OwnCA, checkRunning bool) (*CertsPlan, error) {
 	if checkRunning {
 		if err := apply.CheckPermissions(ctx, c, req.Spec.Namespace, fmt.Sprintf("switch cluster %q to a new CA", req.Spec.Name),
 			[]apply.Permission{{Verb: "patch", Resource: "configmaps"}}); err != nil {
@@ -38,15 +40,26 @@ func PlanNewCA(ctx context.Context, c *apply.Clients, req Request, checkRunning 
 		return nil, err
 	}
 	next := cluster.PKI{}
-	if next.CACert, next.CAKey, err = cluster.NewCA(req.Spec.Name, req.now()); err != nil {
+	if own != nil {
+		if cluster.SameCertificate(own.CertPEM, plan.Old.CACert) {
+			return nil, fmt.Errorf("cluster %q already uses the CA %s: to sign new certificates from it, run kubectl pgo rotate certs %s -n %s without --new-ca (or with --reload-only to make the pods load what Secret %s holds); nothing was changed",
+				req.Spec.Name, own.Describe(), req.Spec.Name, req.Spec.Namespace, plan.Secret.Name)
+		}
+		next.CACert, next.CAKey = own.CertPEM, own.KeyPEM
+	} else if next.CACert, next.CAKey, err = cluster.NewCA(req.Spec.Name, req.now()); err != nil {
 		return nil, err
 	}
 	if err := next.ReissueLeaves(req.Spec.Name, req.Spec.Namespace, req.now()); err != nil {
 		return nil, err
 	}
 	plan.New = next
-	plan.Bundle = append(append(bytes.TrimSpace(bytes.Clone(plan.Old.CACert)), '\n'), next.CACert...)
+	plan.Bundle = cluster.JoinCAs(plan.Old.CACert, next.CACert)
+	if err := (cluster.PKI{CACert: plan.Bundle, CAKey: next.CAKey, DBCert: next.DBCert, DBKey: next.DBKey, RepoCert: plan.Old.RepoCert, RepoKey: plan.Old.RepoKey}).
+		Verify(req.Spec.Name, req.Spec.Namespace, req.now()); err != nil {
+		return nil, fmt.Errorf("the certificates of the new CA do not verify beside the old ones: %w; nothing was changed", err)
+	}
 	plan.Secret.Data = withPKI(plan.Secret.Data, next)
+	plan.OwnCA = own
 	return plan, nil
 }
 
@@ -65,14 +78,29 @@ func withPKI(data map[string][]byte, p cluster.PKI) map[string][]byte {
 // newCASteps are the steps of a switch to a new CA.
 func (p *CertsPlan) newCASteps(grace time.Duration) []string {
 	return append(p.Hold.steps(),
-		fmt.Sprintf("trust both CAs: the old CA and a new one (serial %s) in the ca.crt of Secret %s and of ConfigMap %s; wait until every pod mounts both, reload PostgreSQL and send SIGHUP to each pgBackRest server",
-			cluster.CertificateSerial(p.New.CACert), p.Secret.Name, cluster.CAConfigMapName(p.Spec.Name)),
+		fmt.Sprintf("trust both CAs: the old CA and %s in the ca.crt of Secret %s and of ConfigMap %s; wait until every pod mounts both, reload PostgreSQL and send SIGHUP to each pgBackRest server",
+			p.newCAName(), p.Secret.Name, cluster.CAConfigMapName(p.Spec.Name)),
 		fmt.Sprintf("wait %s, so that applications that mount ConfigMap %s get both CAs", grace, cluster.CAConfigMapName(p.Spec.Name)),
 		fmt.Sprintf("sign new database and repository certificates (serials %s and %s) with the new CA, which signs from then on; the pods load them as rotate certs does, each checked by the certificate it presents",
 			cluster.CertificateSerial(p.New.DBCert), cluster.CertificateSerial(p.New.RepoCert)),
 		"drop the old CA: the new one alone in ca.crt; the pods mount it and the pgBackRest servers reload",
 		"run pgbackrest check: a WAL segment archived with the new CA",
 	)
+}
+
+// newCAName says which CA the switch is to, for its steps.
+func (p *CertsPlan) newCAName() string {
+	if p.OwnCA == nil {
+		return fmt.Sprintf("a new one (serial %s)", cluster.CertificateSerial(p.New.CACert))
+	}
+	name := "the given CA " + p.OwnCA.Describe()
+	switch n := bytes.Count(p.OwnCA.CertPEM, []byte("BEGIN CERTIFICATE")) - 1; {
+	case n == 1:
+		name += " with its root"
+	case n > 1:
+		name += fmt.Sprintf(" with its %d issuers up to the root", n)
+	}
+	return name
 }
 
 // NewCA switches the cluster to the plan's new CA in three steps, each

@@ -449,23 +449,9 @@ func TestKeysRefused(t *testing.T) {
 // leaves, then the new leaves under both CAs, then the new CA alone; the
 // CA ConfigMap follows; the servers present the new certificates.
 func TestNewCA(t *testing.T) {
-	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
 	var states []cluster.PKI
-	fx.f.Clientset.PrependReactor("patch", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
-		var s corev1.Secret
-		if err := json.Unmarshal(a.(patchAction).GetPatch(), &s); err != nil {
-			t.Fatal(err)
-		}
-		p, err := cluster.PKIFromSecret(&s)
-		if err != nil {
-			t.Errorf("a Secret state without its keys: %v", err)
-		}
-		states = append(states, p)
-		return false, nil, nil
-	})
-	e := newPodExec(t, fx)
-	req := fx.request(e.exec)
-	plan, err := PlanNewCA(context.Background(), fx.clients(), req, true)
+	fx, e, req := switchFixture(t, &states)
+	plan, err := PlanNewCA(context.Background(), fx.clients(), req, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +502,7 @@ func TestNewCA(t *testing.T) {
 	states = nil
 	e = newPodExec(t, fx)
 	req = fx.request(e.exec)
-	plan, err = PlanNewCA(context.Background(), fx.clients(), req, true)
+	plan, err = PlanNewCA(context.Background(), fx.clients(), req, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,6 +517,31 @@ func TestNewCA(t *testing.T) {
 			t.Errorf("from a bundle, state %d does not verify: %v", i+1, err)
 		}
 	}
+}
+
+// switchFixture is the fixture of a switch to a new CA: hippo, its pods'
+// exec and a request; states gets the PKI of each write of a Secret.
+func switchFixture(t *testing.T, states *[]cluster.PKI) (*fixture, *podExec, Request) {
+	fx := newFixture(t, cluster.Spec{Name: "hippo", Namespace: "pgo"})
+	recordPKIWrites(t, fx, states)
+	e := newPodExec(t, fx)
+	return fx, e, fx.request(e.exec)
+}
+
+// recordPKIWrites appends to states the PKI of each patch of a Secret.
+func recordPKIWrites(t *testing.T, fx *fixture, states *[]cluster.PKI) {
+	fx.f.Clientset.PrependReactor("patch", "secrets", func(a k8sAction) (bool, runtime.Object, error) {
+		var s corev1.Secret
+		if err := json.Unmarshal(a.(patchAction).GetPatch(), &s); err != nil {
+			t.Fatal(err)
+		}
+		p, err := cluster.PKIFromSecret(&s)
+		if err != nil {
+			t.Errorf("a Secret state without its keys: %v", err)
+		}
+		*states = append(*states, p)
+		return false, nil, nil
+	})
 }
 
 // cipher-pass is refused with what to do instead.
