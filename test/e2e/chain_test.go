@@ -620,6 +620,9 @@ func (r *chainRun) runAll(t *testing.T, seed uint64, steps int) {
 	if !r.dry {
 		r.snap = newSnapshotter(t, r.env, c.ns)
 	}
+	// As after every step: a point recorded in the second the backup ended would be before
+	// the earliest point a restore can reach (the backup's stop time has whole seconds).
+	r.sleep()
 
 	for i := 1; i <= steps; i++ {
 		step := m.next(steps-i+1, r.done)

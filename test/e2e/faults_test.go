@@ -223,6 +223,36 @@ func podLog(env *framework.Env, ns, pod string) string {
 	return string(data)
 }
 
+// logClusterPods logs the status and the last lines of every container of the cluster's
+// pods: what a failed create --wait leaves to read once the namespace is gone.
+func logClusterPods(t *testing.T, env *framework.Env, ns, name string) {
+	t.Helper()
+	pods, err := env.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: cluster.ClusterSelector(name).String()})
+	if err != nil {
+		t.Logf("the pods of cluster %s: %v", name, err)
+		return
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Spec.Containers {
+			lines := strings.Split(strings.TrimSpace(podLogOf(t, env, ns, p.Name, c.Name)), "\n")
+			lines = lines[max(0, len(lines)-40):]
+			t.Logf("pod %s (%s), container %s, last %d lines of its log:\n%s", p.Name, p.Status.Phase, c.Name, len(lines), strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// podLogOf is the log of one container of a pod.
+func podLogOf(t *testing.T, env *framework.Env, ns, pod, container string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data, err := env.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	if err != nil {
+		t.Logf("the log of %s/%s: %v", pod, container, err)
+	}
+	return string(data)
+}
+
 // waitJobPodLog waits until a pod matching selector has logged want (and,
 // with running, still runs), and returns the pod's name, or "" after
 // timeout.

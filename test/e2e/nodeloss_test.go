@@ -357,14 +357,3 @@ func TestNodeLossPrimaryFailover(t *testing.T) {
 	replicasCaughtUp(t, c, want, "nlf-0")
 }
 
-// podLogOf is the log of one container of a pod.
-func podLogOf(t *testing.T, env *framework.Env, ns, pod, container string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	data, err := env.Client.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
-	if err != nil {
-		t.Logf("the log of %s/%s: %v", pod, container, err)
-	}
-	return string(data)
-}

@@ -52,6 +52,7 @@ func createS3Cluster(t *testing.T, c *restoreCluster, s3 *framework.S3Server, st
 		s3.Flags(bucket, "s3-keys", "s3-ca")...)
 	args = append(args, extra...)
 	if res := c.env.PGO(t, args...); res.ExitCode != 0 {
+		logClusterPods(t, c.env, c.ns, c.name)
 		t.Fatalf("create cluster failed:\n%s", res)
 	}
 }

@@ -239,6 +239,7 @@ func TestUpgradeByDump(t *testing.T) {
 func createCluster(t *testing.T, env *framework.Env, ns, name string, flags ...string) *restoreCluster {
 	t.Helper()
 	if res := env.PGO(t, append([]string{"create", "cluster", name, "-n", ns, "--wait", "--timeout=5m"}, flags...)...); res.ExitCode != 0 {
+		logClusterPods(t, env, ns, name)
 		t.Fatalf("create cluster %s %v:\n%s", name, flags, res)
 	}
 	return &restoreCluster{env: env, ns: ns, name: name}
