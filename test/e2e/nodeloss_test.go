@@ -356,4 +356,3 @@ func TestNodeLossPrimaryFailover(t *testing.T) {
 	}
 	replicasCaughtUp(t, c, want, "nlf-0")
 }
-
