@@ -27,11 +27,15 @@ trap stop TERM INT
 # idempotent: on a restart it checks the stanza and succeeds. A short
 # io-timeout, because pgBackRest retries a refused connection for twice
 # that long (2 minutes by default) before it gives up.
+# An archive-push of the database that runs (the first WAL segment can be
+# complete before the stanza exists, as when a replica is copied) holds the
+# archive lock stanza-create needs: after that failure, try again soon.
 attempt=1
 delay=5
+out=$(mktemp)
 while [ -z "$stopping" ]; do
   echo "kubectl-pgo: stanza-create, attempt $attempt"
-  if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create{{ if .Standby }} --no-online{{ end }}; then
+  if pgbackrest --stanza={{ shq .Stanza }} --io-timeout=10 stanza-create{{ if .Standby }} --no-online{{ end }} 2>&1 | tee "$out"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
     echo "kubectl-pgo: stanza {{ .Stanza }} is ready in $repo_path"
 {{- if not .LocalRepo }}
     touch {{ shq .StanzaChecked }} # the backup lock is free now
@@ -42,12 +46,18 @@ while [ -z "$stopping" ]; do
     echo "kubectl-pgo: the pgBackRest server exited" >&2
     break
   fi
-  echo "kubectl-pgo: stanza-create failed (is the database up?); next attempt in ${delay}s"
-  sleep "$delay" &
+  if grep -q 'unable to acquire lock' "$out"; then
+    echo "kubectl-pgo: stanza-create failed on a lock the database's archive-push holds; next attempt in 2s"
+    sleep 2 &
+  else
+    echo "kubectl-pgo: stanza-create failed (is the database up?); next attempt in ${delay}s"
+    sleep "$delay" &
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  fi
   wait $! # a signal interrupts wait, not sleep
   attempt=$((attempt + 1))
-  delay=$((delay * 2 > 60 ? 60 : delay * 2))
 done
+rm -f "$out"
 
 # wait returns early when a signal arrives: go on until the server is gone.
 while :; do
