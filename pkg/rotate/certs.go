@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
@@ -133,19 +132,15 @@ func (p *CertsPlan) leafSteps() []string {
 // files, reloads PostgreSQL and the pgBackRest servers, checks what each
 // serves, and ends with pgbackrest check.
 func Certs(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
-	release, err := plan.Hold.take(ctx, c, req, "certificates")
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	return withHold(ctx, c, req, plan.Hold, "certificates", func() (*CertsResult, error) { return rotateCerts(ctx, c, req, plan) })
+}
+
+func rotateCerts(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
 	spec, ns, w := plan.Spec, plan.Spec.Namespace, req.Progress
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
-	if _, err := writeSecret(ctx, c, plan.Secret); err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("secret %s/%s changed since it was read; nothing was changed: run this again", ns, plan.Secret.Name)
-		}
-		return nil, fmt.Errorf("cannot write the new certificates into Secret %s/%s: %w; nothing was changed", ns, plan.Secret.Name, apply.APIError(c, err))
+	if _, err := writeFirst(ctx, c, plan.Secret, "the new certificates"); err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(w, "new certificates written into Secret %s (database %s, repository %s)\n", plan.Secret.Name,
 		cluster.CertificateSerial(plan.New.DBCert), cluster.CertificateSerial(plan.New.RepoCert))
@@ -191,11 +186,10 @@ func finish(ctx context.Context, req Request, result *CertsResult, deadline time
 // or of certificates written otherwise: the pods are made to load what
 // the repository Secret holds (kubectl pgo rotate certs --reload-only).
 func Reload(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
-	release, err := plan.Hold.take(ctx, c, req, "certificates")
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	return withHold(ctx, c, req, plan.Hold, "certificates", func() (*CertsResult, error) { return reloadCerts(ctx, c, req, plan) })
+}
+
+func reloadCerts(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan) (*CertsResult, error) {
 	spec := plan.Spec
 	deadline := time.Now().Add(req.Timeout)
 	mark(ctx, c, spec.Namespace, append(append([]string{}, plan.DatabasePods...), plan.RepoPods...), "certs", req.now())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -152,6 +153,20 @@ func waitUntil(ctx context.Context, req Request, deadline time.Time, what string
 		return fmt.Errorf("%s: %w (last: %v)", what, err, last)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// writeFirst is writeSecret for a rotation's first change, what it
+// writes: its error says that nothing was changed, and to run the rotation
+// again when the Secret changed since it was read.
+func writeFirst(ctx context.Context, c *apply.Clients, s *corev1.Secret, what string) (*corev1.Secret, error) {
+	written, err := writeSecret(ctx, c, s)
+	switch {
+	case apierrors.IsConflict(err):
+		return nil, fmt.Errorf("secret %s/%s changed since it was read; nothing was changed: run this again", s.Namespace, s.Name)
+	case err != nil:
+		return nil, fmt.Errorf("cannot write %s into Secret %s/%s: %w; nothing was changed", what, s.Namespace, s.Name, apply.APIError(c, err))
+	}
+	return written, nil
 }
 
 // writeSecret writes the data of s with a merge patch guarded by the

@@ -9,9 +9,11 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
+	"github.com/kubectl-pgo/kubectl-pgo/pkg/backup"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/cluster"
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/jobs"
 )
@@ -55,17 +57,16 @@ func (h Hold) steps() []string {
 // heldSchedules are the cluster's schedules a rotation suspends and
 // resumes (see Hold.Schedules).
 func heldSchedules(ctx context.Context, c *apply.Clients, spec cluster.Spec) ([]string, error) {
-	list, err := c.Client.BatchV1().CronJobs(spec.Namespace).List(ctx, metav1.ListOptions{LabelSelector: jobs.ScheduleSelector(spec.Name).String()})
+	list, err := backup.ListSchedules(ctx, c, spec.Namespace, spec.Name, "", labels.Everything())
 	if err != nil {
-		return nil, fmt.Errorf("cannot list the backup schedules of cluster %q: %w", spec.Name, apply.APIError(c, err))
+		return nil, err
 	}
 	var names []string
-	for _, cj := range list.Items {
+	for _, cj := range list {
 		if !suspended(&cj) || cj.Annotations[AnnotationHeld] != "" {
 			names = append(names, cj.Name)
 		}
 	}
-	slices.Sort(names)
 	return names, nil
 }
 
@@ -98,6 +99,18 @@ func refuseJob(req Request, j batchv1.Job, what string, wait bool) error {
 }
 
 func suspended(cj *batchv1.CronJob) bool { return cj.Spec.Suspend != nil && *cj.Spec.Suspend }
+
+// withHold runs rotation with the hold taken (take), and releases it when
+// rotation returns, whatever the outcome.
+func withHold[T any](ctx context.Context, c *apply.Clients, req Request, h Hold, what string, rotation func() (T, error)) (T, error) {
+	release, err := h.take(ctx, c, req, what)
+	if err != nil {
+		var none T
+		return none, err
+	}
+	defer release()
+	return rotation()
+}
 
 // take suspends the schedules, waits until no Job of the cluster runs
 // (new ones that are not waited for are refused), and checks again that

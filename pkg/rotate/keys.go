@@ -131,11 +131,10 @@ func (p *KeysPlan) Steps() []string {
 // that cannot read and write the repositories are refused before the
 // cluster changes.
 func Keys(ctx context.Context, c *apply.Clients, req Request, plan *KeysPlan) (*KeysResult, error) {
-	release, err := plan.Hold.take(ctx, c, req, string(plan.Store)+" keys")
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	return withHold(ctx, c, req, plan.Hold, string(plan.Store)+" keys", func() (*KeysResult, error) { return rotateKeys(ctx, c, req, plan) })
+}
+
+func rotateKeys(ctx context.Context, c *apply.Clients, req Request, plan *KeysPlan) (*KeysResult, error) {
 	spec, ns, w := plan.Next, plan.Next.Namespace, req.Progress
 	start := time.Now()
 	result := &KeysResult{Cluster: spec.Name, Namespace: ns, Store: string(plan.Store), OldSecret: plan.Old, NewSecret: plan.New}

@@ -109,11 +109,10 @@ func (p *CertsPlan) newCAName() string {
 // trusts the other's certificate at every moment, so archive-push never
 // fails.
 func NewCA(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan, grace time.Duration) (*CertsResult, error) {
-	release, err := plan.Hold.take(ctx, c, req, "CA and certificates")
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	return withHold(ctx, c, req, plan.Hold, "CA and certificates", func() (*CertsResult, error) { return rotateCA(ctx, c, req, plan, grace) })
+}
+
+func rotateCA(ctx context.Context, c *apply.Clients, req Request, plan *CertsPlan, grace time.Duration) (*CertsResult, error) {
 	spec, ns, w := plan.Spec, plan.Spec.Namespace, req.Progress
 	start := time.Now()
 	deadline := start.Add(req.Timeout + grace)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-pgo/kubectl-pgo/pkg/apply"
@@ -91,24 +90,20 @@ func (p *PasswordPlan) Steps() []string {
 // Password rotates the passwords in this order: the Secret, then (once the
 // primary mounts it) PostgreSQL, then the replicas' password files.
 // Connections already open stay; a connection made between the first two
-// steps with the Secret's new password fails, which is why Check refuses
-// while any Job that connects runs. If PostgreSQL does not take the new
-// passwords, the Secret is written back.
+// steps with the Secret's new password fails, which is why the plan's Hold
+// keeps every Job that connects out meanwhile. If PostgreSQL does not take
+// the new passwords, the Secret is written back.
 func Password(ctx context.Context, c *apply.Clients, req Request, plan *PasswordPlan) (*PasswordResult, error) {
-	release, err := plan.Hold.take(ctx, c, req, "passwords")
-	if err != nil {
-		return nil, err
-	}
-	defer release()
+	return withHold(ctx, c, req, plan.Hold, "passwords", func() (*PasswordResult, error) { return rotatePassword(ctx, c, req, plan) })
+}
+
+func rotatePassword(ctx context.Context, c *apply.Clients, req Request, plan *PasswordPlan) (*PasswordResult, error) {
 	spec, ns, w, exec := plan.Spec, plan.Spec.Namespace, req.Progress, req.Exec
 	start := time.Now()
 	deadline := start.Add(req.Timeout)
-	written, err := writeSecret(ctx, c, plan.Secret)
+	written, err := writeFirst(ctx, c, plan.Secret, "the new passwords")
 	if err != nil {
-		if apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("secret %s/%s changed since it was read; nothing was changed: run this again", ns, plan.Secret.Name)
-		}
-		return nil, fmt.Errorf("cannot write the new passwords into Secret %s/%s: %w; nothing was changed", ns, plan.Secret.Name, apply.APIError(c, err))
+		return nil, err
 	}
 	fmt.Fprintf(w, "new passwords written into Secret %s\n", plan.Secret.Name)
 	mark(ctx, c, ns, plan.Pods, "password", req.now())

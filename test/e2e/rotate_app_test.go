@@ -116,10 +116,7 @@ func unixTime(s string) time.Time {
 }
 
 // window is when something ran, by the test's clock (the nodes share the host's).
-type window struct {
-	name       string
-	start, end time.Time
-}
+type window struct{ start, end time.Time }
 
 func (w window) overlaps(b benchBurst) bool { return b.start.Before(w.end) && b.end.After(w.start) }
 
